@@ -1,0 +1,295 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using XlaGen.Ops;
+
+namespace XlaGen.Hlo
+{
+    /// <summary>
+    /// Builds one computation of a module; sub-builders (reducers, loop bodies) share the module's ids, names and
+    /// computation list. Every instruction is shape-checked by the op catalogue as it is added, so a bad program
+    /// fails at the line that builds it with a <see cref="ShapeException"/>. Works with symbolic dims (the
+    /// generator) and with concrete dims (the programs the runtime builds).
+    /// </summary>
+    public sealed class HloBuilder
+    {
+        sealed class ModuleContext
+        {
+            public long NextId = 1;
+            public readonly HashSet<string> Names = new HashSet<string>(StringComparer.Ordinal);
+            public readonly List<HloComputation> Computations = new List<HloComputation>();
+            public readonly Dictionary<string, HloComputation> Shared = new Dictionary<string, HloComputation>(StringComparer.Ordinal);
+        }
+
+        readonly ModuleContext context;
+        readonly HloComputation computation;
+        readonly string moduleName;
+        bool built;
+
+        /// <summary>Starts a module; this builder builds its entry computation.</summary>
+        public HloBuilder(string moduleName, string entryName = "main")
+            : this(new ModuleContext(), moduleName, entryName)
+        {
+        }
+
+        HloBuilder(ModuleContext context, string moduleName, string computationName)
+        {
+            this.context = context;
+            this.moduleName = moduleName;
+            computation = new HloComputation(0, UniqueName(computationName));
+        }
+
+        /// <summary>Metadata given to every instruction added from now on (op name, C# file and line).</summary>
+        public OpMetadata? Metadata { get; set; }
+
+        public HloComputation Computation => computation;
+
+        public IReadOnlyList<HloInstruction> Parameters => computation.Parameters;
+
+        /// <summary>A builder for another computation of the same module (a reducer, a loop body).</summary>
+        public HloBuilder CreateSubBuilder(string name) => new HloBuilder(context, moduleName, name);
+
+        string UniqueName(string name)
+        {
+            if (string.IsNullOrEmpty(name)) name = "v";
+            if (context.Names.Add(name)) return name;
+            for (int i = 1; ; i++)
+            {
+                var candidate = name + "." + i;
+                if (context.Names.Add(candidate)) return candidate;
+            }
+        }
+
+        /// <summary>Adds an instruction after checking it against the op catalogue. <paramref name="declared"/> is the
+        /// result shape for ops that take one (parameter, reshape, broadcast, convert, iota); for others, when given,
+        /// it must match what the catalogue infers (it may carry a layout, or the result type of a mixed-type dot).</summary>
+        public HloInstruction Add(string opcode, IReadOnlyList<HloInstruction> operands, HloAttributes? attributes = null,
+            Shape? declared = null, IReadOnlyList<HloComputation>? called = null, string? name = null)
+        {
+            if (built) throw new InvalidOperationException($"computation %{computation.Name} is already built");
+            attributes ??= new HloAttributes();
+            foreach (var o in operands)
+            {
+                if (o.Parent != computation)
+                    throw new ArgumentException($"{opcode}: operand {o.Describe()} belongs to computation %{o.Parent?.Name}, not %{computation.Name}");
+            }
+            var op = OpCatalogue.Get(opcode);
+            var inferred = op.InferShape(new ShapeQuery(opcode, operands.Select(o => o.Shape).ToList(), attributes, called, declared));
+            Shape shape = inferred;
+            if (declared != null)
+            {
+                if (!declared.Equals(inferred)) throw new ShapeException($"{opcode}: the program says the result is {declared} but it is {inferred}");
+                shape = declared;
+            }
+            long id = context.NextId++;
+            var instruction = new HloInstruction(id, UniqueName(name ?? opcode + "." + id), opcode, shape, operands, attributes, called, Metadata);
+            return computation.Add(instruction);
+        }
+
+        HloInstruction Add(string opcode, params HloInstruction[] operands) => Add(opcode, operands, null);
+
+        // ---- sources ----
+
+        public HloInstruction Parameter(Shape shape, string name)
+        {
+            int number = computation.Parameters.Count;
+            return Add("parameter", new HloInstruction[0], new HloAttributes { ParameterNumber = number }, shape, name: name);
+        }
+
+        public HloInstruction Parameter(ElementType type, Dim[] dims, string name) => Parameter(Shape.Array(type, dims), name);
+
+        public HloInstruction Constant(Literal literal, string? name = null) =>
+            Add("constant", new HloInstruction[0], new HloAttributes { Literal = literal }, name: name);
+
+        /// <summary>A scalar constant of <paramref name="type"/> (converted as XLA's convert would).</summary>
+        public HloInstruction Constant(ElementType type, double value) => Constant(Literal.ScalarOf(type, value));
+
+        public HloInstruction Iota(Shape shape, long dimension) =>
+            Add("iota", new HloInstruction[0], new HloAttributes { Dimensions = new[] { dimension } }, shape);
+
+        // ---- elementwise ----
+
+        public HloInstruction Unary(string opcode, HloInstruction x) => Add(opcode, x);
+
+        public HloInstruction Binary(string opcode, HloInstruction x, HloInstruction y) => Add(opcode, x, y);
+
+        public HloInstruction Add(HloInstruction x, HloInstruction y) => Add("add", x, y);
+
+        public HloInstruction Subtract(HloInstruction x, HloInstruction y) => Add("subtract", x, y);
+
+        public HloInstruction Multiply(HloInstruction x, HloInstruction y) => Add("multiply", x, y);
+
+        public HloInstruction Divide(HloInstruction x, HloInstruction y) => Add("divide", x, y);
+
+        public HloInstruction Maximum(HloInstruction x, HloInstruction y) => Add("maximum", x, y);
+
+        public HloInstruction Minimum(HloInstruction x, HloInstruction y) => Add("minimum", x, y);
+
+        public HloInstruction Power(HloInstruction x, HloInstruction y) => Add("power", x, y);
+
+        public HloInstruction Negate(HloInstruction x) => Add("negate", x);
+
+        public HloInstruction Abs(HloInstruction x) => Add("abs", x);
+
+        public HloInstruction Exp(HloInstruction x) => Add("exponential", x);
+
+        public HloInstruction Log(HloInstruction x) => Add("log", x);
+
+        public HloInstruction Sqrt(HloInstruction x) => Add("sqrt", x);
+
+        public HloInstruction Rsqrt(HloInstruction x) => Add("rsqrt", x);
+
+        public HloInstruction Tanh(HloInstruction x) => Add("tanh", x);
+
+        public HloInstruction Logistic(HloInstruction x) => Add("logistic", x);
+
+        public HloInstruction Compare(HloInstruction x, HloInstruction y, string direction, string? type = null) =>
+            Add("compare", new[] { x, y }, new HloAttributes { ComparisonDirection = direction, ComparisonType = type });
+
+        public HloInstruction Select(HloInstruction predicate, HloInstruction onTrue, HloInstruction onFalse) => Add("select", predicate, onTrue, onFalse);
+
+        public HloInstruction Convert(HloInstruction x, ElementType type) =>
+            x.Shape.ElementType == type ? x : Add("convert", new[] { x }, null, x.Shape.WithElementType(type));
+
+        // ---- structural ----
+
+        /// <summary>broadcast: operand dim i becomes result dim <paramref name="dimensions"/>[i].</summary>
+        public HloInstruction Broadcast(HloInstruction x, Dim[] resultDims, long[] dimensions) =>
+            Add("broadcast", new[] { x }, new HloAttributes { Dimensions = dimensions }, Shape.Array(x.Shape.ElementType, resultDims));
+
+        /// <summary>Broadcasts a scalar to <paramref name="resultDims"/>.</summary>
+        public HloInstruction BroadcastScalar(HloInstruction scalar, Dim[] resultDims) => Broadcast(scalar, resultDims, new long[0]);
+
+        /// <summary>A scalar constant broadcast to <paramref name="dims"/> (a scalar when dims is empty).</summary>
+        public HloInstruction Full(ElementType type, double value, Dim[] dims)
+        {
+            var c = Constant(type, value);
+            return dims.Length == 0 ? c : BroadcastScalar(c, dims);
+        }
+
+        public HloInstruction Reshape(HloInstruction x, params Dim[] dims) =>
+            x.Shape.Dims.SequenceEqual(dims) ? x : Add("reshape", new[] { x }, null, Shape.Array(x.Shape.ElementType, dims));
+
+        public HloInstruction Transpose(HloInstruction x, params long[] permutation) =>
+            Add("transpose", new[] { x }, new HloAttributes { Dimensions = permutation });
+
+        public HloInstruction Slice(HloInstruction x, SliceDimension[] ranges) =>
+            Add("slice", new[] { x }, new HloAttributes { Slice = ranges });
+
+        public HloInstruction Concatenate(long dimension, params HloInstruction[] operands) =>
+            Add("concatenate", operands, new HloAttributes { Dimensions = new[] { dimension } });
+
+        public HloInstruction Dot(HloInstruction lhs, HloInstruction rhs, DotDimensionNumbers numbers, ElementType? resultType = null)
+        {
+            Shape? declared = null;
+            if (resultType != null)
+            {
+                var inferred = OpCatalogue.Get("dot").InferShape(new ShapeQuery("dot", new[] { lhs.Shape, rhs.Shape }, new HloAttributes { Dot = numbers }, null, Shape.Scalar(resultType.Value)));
+                declared = inferred;
+            }
+            return Add("dot", new[] { lhs, rhs }, new HloAttributes { Dot = numbers }, declared);
+        }
+
+        /// <summary>Matrix product over the last dim of <paramref name="lhs"/> and the first of <paramref name="rhs"/>.</summary>
+        public HloInstruction MatMul(HloInstruction lhs, HloInstruction rhs) =>
+            Dot(lhs, rhs, new DotDimensionNumbers(new long[] { lhs.Shape.Rank - 1 }, new long[] { 0 }));
+
+        public HloInstruction Reduce(HloInstruction x, HloInstruction init, long[] dimensions, HloComputation reducer) =>
+            Add("reduce", new[] { x, init }, new HloAttributes { Dimensions = dimensions }, called: new[] { reducer });
+
+        /// <summary>Reduces with a scalar binary op (add, maximum, minimum, multiply, and, or) from <paramref name="init"/>.</summary>
+        public HloInstruction Reduce(HloInstruction x, string opcode, double init, params long[] dimensions)
+        {
+            var type = x.Shape.ElementType;
+            return Reduce(x, Constant(type, init), dimensions, ScalarComputation(opcode, type));
+        }
+
+        public HloInstruction ReduceSum(HloInstruction x, params long[] dimensions) => Reduce(x, "add", 0, dimensions);
+
+        public HloInstruction ReduceMax(HloInstruction x, params long[] dimensions) => Reduce(x, "maximum", double.NegativeInfinity, dimensions);
+
+        public HloInstruction ReduceMin(HloInstruction x, params long[] dimensions) => Reduce(x, "minimum", double.PositiveInfinity, dimensions);
+
+        public HloInstruction Tuple(params HloInstruction[] elements) => Add("tuple", elements);
+
+        public HloInstruction GetTupleElement(HloInstruction tuple, long index) =>
+            Add("get-tuple-element", new[] { tuple }, new HloAttributes { TupleIndex = index });
+
+        /// <summary>The module's shared computation (a, b) -> a op b on scalars, created once (named like add_f32).</summary>
+        public HloComputation ScalarComputation(string opcode, ElementType type)
+        {
+            var key = opcode + "_" + type.TextName();
+            if (context.Shared.TryGetValue(key, out var existing)) return existing;
+            var sub = CreateSubBuilder(key);
+            var a = sub.Parameter(Shape.Scalar(type), "lhs");
+            var b = sub.Parameter(Shape.Scalar(type), "rhs");
+            var c = sub.Build(sub.Binary(opcode, a, b));
+            context.Shared[key] = c;
+            return c;
+        }
+
+        /// <summary>Copies <paramref name="callee"/>'s instructions into this computation with its parameters
+        /// replaced by <paramref name="arguments"/>, and returns the copy of its root. Computations it calls are
+        /// added to this module (once). Metadata of the copies is kept.</summary>
+        public HloInstruction Inline(HloComputation callee, IReadOnlyList<HloInstruction> arguments)
+        {
+            var ps = callee.Parameters;
+            if (ps.Count != arguments.Count) throw new ArgumentException($"%{callee.Name} takes {ps.Count} arguments, {arguments.Count} given");
+            var map = new Dictionary<HloInstruction, HloInstruction>();
+            for (int i = 0; i < ps.Count; i++)
+            {
+                if (!ps[i].Shape.Equals(arguments[i].Shape))
+                    throw new ShapeException($"argument {i} of %{callee.Name} must be {ps[i].Shape}, got {arguments[i].Shape}");
+                map[ps[i]] = arguments[i];
+            }
+            var saved = Metadata;
+            try
+            {
+                foreach (var ins in callee.Instructions)
+                {
+                    if (ins.Opcode == "parameter") continue;
+                    Metadata = ins.Metadata ?? saved;
+                    var called = ins.CalledComputations.Select(Import).ToList();
+                    map[ins] = Add(ins.Opcode, ins.Operands.Select(o => map[o]).ToList(), ins.Attributes.Clone(),
+                        OpCatalogue.Get(ins.Opcode).TakesDeclaredShape || ins.Opcode == "dot" ? ins.Shape : null, called);
+                }
+            }
+            finally
+            {
+                Metadata = saved;
+            }
+            return map[callee.Root];
+        }
+
+        /// <summary>Adds a computation of another module (and what it calls) to this module, once per name.</summary>
+        public HloComputation Import(HloComputation other)
+        {
+            if (context.Computations.Contains(other)) return other;
+            var key = "import:" + other.Name;
+            if (context.Shared.TryGetValue(key, out var done)) return done;
+            var sub = CreateSubBuilder(other.Name);
+            var args = other.Parameters.Select(p => sub.Parameter(p.Shape, p.Name)).ToList();
+            var c = sub.Build(sub.Inline(other, args));
+            context.Shared[key] = c;
+            return c;
+        }
+
+        /// <summary>Finishes a sub-computation with <paramref name="root"/> and adds it to the module.</summary>
+        public HloComputation Build(HloInstruction root)
+        {
+            if (root.Parent != computation) throw new ArgumentException($"root {root.Describe()} is not in computation %{computation.Name}");
+            built = true;
+            computation.Root = root;
+            computation.Id = context.NextId++;
+            context.Computations.Add(computation);
+            return computation;
+        }
+
+        /// <summary>Finishes the entry computation and returns the module (callees first, entry last).</summary>
+        public HloModule BuildModule(HloInstruction root)
+        {
+            var entry = Build(root);
+            return new HloModule(moduleName, context.Computations, entry);
+        }
+    }
+}

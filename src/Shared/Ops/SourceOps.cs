@@ -1,0 +1,50 @@
+using XlaGen.Hlo;
+
+namespace XlaGen.Ops
+{
+    /// <summary>parameter(N): the declared shape.</summary>
+    public sealed class ParameterOp : OpDef
+    {
+        public ParameterOp() : base("parameter", OpCategory.Source, 0, 0) { }
+
+        public override bool TakesDeclaredShape => true;
+
+        protected override Shape Infer(ShapeQuery q)
+        {
+            if (q.Attributes.ParameterNumber < 0) throw q.Error($"parameter number {q.Attributes.ParameterNumber} is negative");
+            return q.RequireDeclared().WithLayout(null);
+        }
+    }
+
+    /// <summary>constant(literal): the literal's shape.</summary>
+    public sealed class ConstantOp : OpDef
+    {
+        public ConstantOp() : base("constant", OpCategory.Source, 0, 0) { }
+
+        protected override Shape Infer(ShapeQuery q)
+        {
+            var lit = q.Attributes.Literal ?? throw q.Error("has no literal");
+            if (q.Declared != null && !q.Declared.Equals(lit.Shape))
+                throw q.Error($"the literal has shape {lit.Shape} but the instruction says {q.Declared}");
+            return lit.Shape;
+        }
+    }
+
+    /// <summary>iota: the declared shape, counting along iota_dimension.</summary>
+    public sealed class IotaOp : OpDef
+    {
+        public IotaOp() : base("iota", OpCategory.Source, 0, 0, "iota_dimension") { }
+
+        public override bool TakesDeclaredShape => true;
+
+        protected override Shape Infer(ShapeQuery q)
+        {
+            var d = q.RequireDeclared();
+            var dims = q.RequireDimensions("iota_dimension");
+            if (dims.Length != 1) throw q.Error($"needs exactly one iota_dimension, got {dims.Length}");
+            if (!d.IsArray || d.ElementType == ElementType.Pred) throw q.Error($"result must be a numeric array, not {d}");
+            CheckAxes(q, dims, d.Rank, "iota_dimension");
+            return d.WithLayout(null);
+        }
+    }
+}
