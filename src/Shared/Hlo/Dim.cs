@@ -88,6 +88,18 @@ namespace XlaGen.Hlo
             return result;
         }
 
+        /// <summary>Replaces symbols by dims (a callee's N by the caller's B); unmapped symbols stay.</summary>
+        public Dim Substitute(IReadOnlyDictionary<string, Dim> bindings)
+        {
+            if (IsConstant) return this;
+            Dim result = Constant(Factor);
+            foreach (var s in SymbolNames)
+            {
+                result *= bindings.TryGetValue(s, out var v) ? v : Symbol(s);
+            }
+            return result;
+        }
+
         public bool Equals(Dim other) => Factor == other.Factor && Symbols == other.Symbols;
 
         public override bool Equals(object? obj) => obj is Dim d && Equals(d);

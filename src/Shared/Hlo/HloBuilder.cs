@@ -63,7 +63,7 @@ namespace XlaGen.Hlo
         /// <summary>Adds an instruction after checking it against the op catalogue. <paramref name="declared"/> is the
         /// result shape for ops that take one (parameter, reshape, broadcast, convert, iota); for others, when given,
         /// it must match what the catalogue infers (it may carry a layout, or the result type of a mixed-type dot).</summary>
-        public HloInstruction Add(string opcode, IReadOnlyList<HloInstruction> operands, HloAttributes? attributes = null,
+        public HloInstruction AddInstruction(string opcode, IReadOnlyList<HloInstruction> operands, HloAttributes? attributes = null,
             Shape? declared = null, IReadOnlyList<HloComputation>? called = null, string? name = null)
         {
             if (built) throw new InvalidOperationException($"computation %{computation.Name} is already built");
@@ -86,26 +86,35 @@ namespace XlaGen.Hlo
             return computation.Add(instruction);
         }
 
-        HloInstruction Add(string opcode, params HloInstruction[] operands) => Add(opcode, operands, null);
+        HloInstruction Add(string opcode, params HloInstruction[] operands) => AddInstruction(opcode, operands);
 
         // ---- sources ----
 
         public HloInstruction Parameter(Shape shape, string name)
         {
             int number = computation.Parameters.Count;
-            return Add("parameter", new HloInstruction[0], new HloAttributes { ParameterNumber = number }, shape, name: name);
+            return AddInstruction("parameter", new HloInstruction[0], new HloAttributes { ParameterNumber = number }, shape, name: name);
         }
 
         public HloInstruction Parameter(ElementType type, Dim[] dims, string name) => Parameter(Shape.Array(type, dims), name);
 
         public HloInstruction Constant(Literal literal, string? name = null) =>
-            Add("constant", new HloInstruction[0], new HloAttributes { Literal = literal }, name: name);
+            AddInstruction("constant", new HloInstruction[0], new HloAttributes { Literal = literal }, name: name);
 
         /// <summary>A scalar constant of <paramref name="type"/> (converted as XLA's convert would).</summary>
         public HloInstruction Constant(ElementType type, double value) => Constant(Literal.ScalarOf(type, value));
 
         public HloInstruction Iota(Shape shape, long dimension) =>
-            Add("iota", new HloInstruction[0], new HloAttributes { Dimensions = new[] { dimension } }, shape);
+            AddInstruction("iota", new HloInstruction[0], new HloAttributes { Dimensions = new[] { dimension } }, shape);
+
+        /// <summary>The size of dimension <paramref name="dimension"/> of <paramref name="x"/> as s32[]: a constant when
+        /// the size is known, get-dimension-size when it is symbolic (build time).</summary>
+        public HloInstruction DimensionSize(HloInstruction x, long dimension)
+        {
+            var d = x.Shape.Dims[(int)dimension];
+            if (d.IsConstant) return Constant(ElementType.S32, d.Value);
+            return AddInstruction("get-dimension-size", new[] { x }, new HloAttributes { Dimensions = new[] { dimension } });
+        }
 
         // ---- elementwise ----
 
@@ -144,18 +153,18 @@ namespace XlaGen.Hlo
         public HloInstruction Logistic(HloInstruction x) => Add("logistic", x);
 
         public HloInstruction Compare(HloInstruction x, HloInstruction y, string direction, string? type = null) =>
-            Add("compare", new[] { x, y }, new HloAttributes { ComparisonDirection = direction, ComparisonType = type });
+            AddInstruction("compare", new[] { x, y }, new HloAttributes { ComparisonDirection = direction, ComparisonType = type });
 
         public HloInstruction Select(HloInstruction predicate, HloInstruction onTrue, HloInstruction onFalse) => Add("select", predicate, onTrue, onFalse);
 
         public HloInstruction Convert(HloInstruction x, ElementType type) =>
-            x.Shape.ElementType == type ? x : Add("convert", new[] { x }, null, x.Shape.WithElementType(type));
+            x.Shape.ElementType == type ? x : AddInstruction("convert", new[] { x }, null, x.Shape.WithElementType(type));
 
         // ---- structural ----
 
         /// <summary>broadcast: operand dim i becomes result dim <paramref name="dimensions"/>[i].</summary>
         public HloInstruction Broadcast(HloInstruction x, Dim[] resultDims, long[] dimensions) =>
-            Add("broadcast", new[] { x }, new HloAttributes { Dimensions = dimensions }, Shape.Array(x.Shape.ElementType, resultDims));
+            AddInstruction("broadcast", new[] { x }, new HloAttributes { Dimensions = dimensions }, Shape.Array(x.Shape.ElementType, resultDims));
 
         /// <summary>Broadcasts a scalar to <paramref name="resultDims"/>.</summary>
         public HloInstruction BroadcastScalar(HloInstruction scalar, Dim[] resultDims) => Broadcast(scalar, resultDims, new long[0]);
@@ -168,16 +177,16 @@ namespace XlaGen.Hlo
         }
 
         public HloInstruction Reshape(HloInstruction x, params Dim[] dims) =>
-            x.Shape.Dims.SequenceEqual(dims) ? x : Add("reshape", new[] { x }, null, Shape.Array(x.Shape.ElementType, dims));
+            x.Shape.Dims.SequenceEqual(dims) ? x : AddInstruction("reshape", new[] { x }, null, Shape.Array(x.Shape.ElementType, dims));
 
         public HloInstruction Transpose(HloInstruction x, params long[] permutation) =>
-            Add("transpose", new[] { x }, new HloAttributes { Dimensions = permutation });
+            AddInstruction("transpose", new[] { x }, new HloAttributes { Dimensions = permutation });
 
         public HloInstruction Slice(HloInstruction x, SliceDimension[] ranges) =>
-            Add("slice", new[] { x }, new HloAttributes { Slice = ranges });
+            AddInstruction("slice", new[] { x }, new HloAttributes { Slice = ranges });
 
         public HloInstruction Concatenate(long dimension, params HloInstruction[] operands) =>
-            Add("concatenate", operands, new HloAttributes { Dimensions = new[] { dimension } });
+            AddInstruction("concatenate", operands, new HloAttributes { Dimensions = new[] { dimension } });
 
         public HloInstruction Dot(HloInstruction lhs, HloInstruction rhs, DotDimensionNumbers numbers, ElementType? resultType = null)
         {
@@ -187,7 +196,7 @@ namespace XlaGen.Hlo
                 var inferred = OpCatalogue.Get("dot").InferShape(new ShapeQuery("dot", new[] { lhs.Shape, rhs.Shape }, new HloAttributes { Dot = numbers }, null, Shape.Scalar(resultType.Value)));
                 declared = inferred;
             }
-            return Add("dot", new[] { lhs, rhs }, new HloAttributes { Dot = numbers }, declared);
+            return AddInstruction("dot", new[] { lhs, rhs }, new HloAttributes { Dot = numbers }, declared);
         }
 
         /// <summary>Matrix product over the last dim of <paramref name="lhs"/> and the first of <paramref name="rhs"/>.</summary>
@@ -195,7 +204,7 @@ namespace XlaGen.Hlo
             Dot(lhs, rhs, new DotDimensionNumbers(new long[] { lhs.Shape.Rank - 1 }, new long[] { 0 }));
 
         public HloInstruction Reduce(HloInstruction x, HloInstruction init, long[] dimensions, HloComputation reducer) =>
-            Add("reduce", new[] { x, init }, new HloAttributes { Dimensions = dimensions }, called: new[] { reducer });
+            AddInstruction("reduce", new[] { x, init }, new HloAttributes { Dimensions = dimensions }, called: new[] { reducer });
 
         /// <summary>Reduces with a scalar binary op (add, maximum, minimum, multiply, and, or) from <paramref name="init"/>.</summary>
         public HloInstruction Reduce(HloInstruction x, string opcode, double init, params long[] dimensions)
@@ -213,7 +222,7 @@ namespace XlaGen.Hlo
         public HloInstruction Tuple(params HloInstruction[] elements) => Add("tuple", elements);
 
         public HloInstruction GetTupleElement(HloInstruction tuple, long index) =>
-            Add("get-tuple-element", new[] { tuple }, new HloAttributes { TupleIndex = index });
+            AddInstruction("get-tuple-element", new[] { tuple }, new HloAttributes { TupleIndex = index });
 
         /// <summary>The module's shared computation (a, b) -> a op b on scalars, created once (named like add_f32).</summary>
         public HloComputation ScalarComputation(string opcode, ElementType type)
@@ -230,16 +239,18 @@ namespace XlaGen.Hlo
 
         /// <summary>Copies <paramref name="callee"/>'s instructions into this computation with its parameters
         /// replaced by <paramref name="arguments"/>, and returns the copy of its root. Computations it calls are
-        /// added to this module (once). Metadata of the copies is kept.</summary>
-        public HloInstruction Inline(HloComputation callee, IReadOnlyList<HloInstruction> arguments)
+        /// added to this module (once). Metadata of the copies is kept. <paramref name="symbols"/> renames the
+        /// callee's symbolic dims to the caller's (N → B) in the shapes the callee states.</summary>
+        public HloInstruction Inline(HloComputation callee, IReadOnlyList<HloInstruction> arguments, IReadOnlyDictionary<string, Dim>? symbols = null)
         {
             var ps = callee.Parameters;
             if (ps.Count != arguments.Count) throw new ArgumentException($"%{callee.Name} takes {ps.Count} arguments, {arguments.Count} given");
+            Shape Map(Shape s) => symbols == null ? s : s.Substitute(symbols);
             var map = new Dictionary<HloInstruction, HloInstruction>();
             for (int i = 0; i < ps.Count; i++)
             {
-                if (!ps[i].Shape.Equals(arguments[i].Shape))
-                    throw new ShapeException($"argument {i} of %{callee.Name} must be {ps[i].Shape}, got {arguments[i].Shape}");
+                if (!Map(ps[i].Shape).Equals(arguments[i].Shape))
+                    throw new ShapeException($"argument {i} of %{callee.Name} must be {Map(ps[i].Shape)}, got {arguments[i].Shape}");
                 map[ps[i]] = arguments[i];
             }
             var saved = Metadata;
@@ -249,9 +260,15 @@ namespace XlaGen.Hlo
                 {
                     if (ins.Opcode == "parameter") continue;
                     Metadata = ins.Metadata ?? saved;
+                    var operands = ins.Operands.Select(o => map[o]).ToList();
+                    if (ins.Opcode == "get-dimension-size")
+                    {
+                        map[ins] = DimensionSize(operands[0], ins.Attributes.Dimensions![0]);
+                        continue;
+                    }
                     var called = ins.CalledComputations.Select(Import).ToList();
-                    map[ins] = Add(ins.Opcode, ins.Operands.Select(o => map[o]).ToList(), ins.Attributes.Clone(),
-                        OpCatalogue.Get(ins.Opcode).TakesDeclaredShape || ins.Opcode == "dot" ? ins.Shape : null, called);
+                    var declared = OpCatalogue.Get(ins.Opcode).TakesDeclaredShape || ins.Opcode == "dot" ? Map(ins.Shape) : null;
+                    map[ins] = AddInstruction(ins.Opcode, operands, ins.Attributes.Clone(), declared, called);
                 }
             }
             finally

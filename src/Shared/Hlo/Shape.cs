@@ -135,6 +135,12 @@ namespace XlaGen.Hlo
             return new Shape(ElementType, dims.Select(d => d.Substitute(bindings)).ToArray(), NoShapes, layout);
         }
 
+        public Shape Substitute(IReadOnlyDictionary<string, Dim> bindings)
+        {
+            if (IsTuple) return new Shape(ElementType, NoDims, tupleShapes.Select(s => s.Substitute(bindings)).ToArray(), null);
+            return new Shape(ElementType, dims.Select(d => d.Substitute(bindings)).ToArray(), NoShapes, layout);
+        }
+
         public bool Equals(Shape? other)
         {
             if (other is null) return false;

@@ -46,7 +46,7 @@ namespace XlaGen.Ops
             }
             else if (lhs.ElementType != rhs.ElementType)
             {
-                throw q.Error($"element types differ: {lhs} and {rhs} (convert one operand first)");
+                throw q.TypeError($"element types differ: {lhs} and {rhs} (convert one operand first)");
             }
             var dims = new List<Dim>();
             dims.AddRange(dn.LhsBatch.Select(d => lhs.Dims[(int)d]));

@@ -56,7 +56,7 @@ namespace XlaGen.Ops
         {
             q.RequireArray(0);
             var x = q.Operand(0);
-            if (!Types.Accepts(x.ElementType)) throw q.Error($"needs {Types.Describe()}, got {x}");
+            if (!Types.Accepts(x.ElementType)) throw q.TypeError($"needs {Types.Describe()}, got {x}");
             return x.WithLayout(null);
         }
     }
@@ -78,7 +78,7 @@ namespace XlaGen.Ops
             RequireSameElementType(q, 0, 1);
             RequireSameDims(q, 0, 1);
             var x = q.Operand(0);
-            if (!Types.Accepts(x.ElementType)) throw q.Error($"needs {Types.Describe()}, got {x}");
+            if (!Types.Accepts(x.ElementType)) throw q.TypeError($"needs {Types.Describe()}, got {x}");
             return x.WithLayout(null);
         }
     }
@@ -115,7 +115,7 @@ namespace XlaGen.Ops
         protected override Shape Infer(ShapeQuery q)
         {
             var p = q.Operand(0);
-            if (p.ElementType != ElementType.Pred) throw q.Error($"the predicate must be pred, got {p}");
+            if (p.ElementType != ElementType.Pred) throw q.TypeError($"the predicate must be pred, got {p}");
             RequireSameElementType(q, 1, 2);
             RequireSameDims(q, 1, 2);
             if (!p.IsScalar) RequireSameDims(q, 0, 1);

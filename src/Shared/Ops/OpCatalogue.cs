@@ -21,6 +21,7 @@ namespace XlaGen.Ops
                 new ParameterOp(),
                 new ConstantOp(),
                 new IotaOp(),
+                new GetDimensionSizeOp(),
 
                 // elementwise unary
                 new UnaryOp("negate", TypeClass.Numeric),

@@ -8,7 +8,13 @@ namespace XlaGen.Ops
     /// <summary>A shape or dtype rule was violated. The message names the op, the shapes and what differs.</summary>
     public sealed class ShapeException : Exception
     {
-        public ShapeException(string message) : base(message) { }
+        public ShapeException(string message, bool isElementTypeError = false) : base(message)
+        {
+            IsElementTypeError = isElementTypeError;
+        }
+
+        /// <summary>True when the problem is the element type (dtype), not the dimensions.</summary>
+        public bool IsElementTypeError { get; }
     }
 
     /// <summary>What a shape rule sees: operand shapes, attributes, called computations, and the declared result
@@ -38,6 +44,9 @@ namespace XlaGen.Ops
         public Shape Operand(int i) => Operands[i];
 
         public ShapeException Error(string message) => new ShapeException($"{Opcode}: {message}");
+
+        /// <summary>An element-type (dtype) error, as opposed to a dimension error.</summary>
+        public ShapeException TypeError(string message) => new ShapeException($"{Opcode}: {message}", isElementTypeError: true);
 
         public Shape RequireDeclared() =>
             Declared ?? throw Error("the result shape must be given (it does not follow from the operands)");
@@ -138,7 +147,7 @@ namespace XlaGen.Ops
             var x = q.Operands[a];
             var y = q.Operands[b];
             if (x.ElementType != y.ElementType)
-                throw q.Error($"element types differ: {x} and {y} (convert one operand first)");
+                throw q.TypeError($"element types differ: {x} and {y} (convert one operand first)");
         }
 
         protected static void CheckAxes(ShapeQuery q, IReadOnlyList<long> axes, int rank, string what, bool unique = true)

@@ -48,3 +48,22 @@ namespace XlaGen.Ops
         }
     }
 }
+
+namespace XlaGen.Ops
+{
+    /// <summary>get-dimension-size(x), dimensions={d}: the size of dimension d as s32[]. The builder folds it to a
+    /// constant whenever the dim is known, so it survives only in symbolic (build-time) programs, e.g. Mean over B.</summary>
+    public sealed class GetDimensionSizeOp : OpDef
+    {
+        public GetDimensionSizeOp() : base("get-dimension-size", OpCategory.Source, 1, 1, "dimensions") { }
+
+        protected override Shape Infer(ShapeQuery q)
+        {
+            q.RequireArray(0);
+            var dims = q.RequireDimensions("dimensions");
+            if (dims.Length != 1) throw q.Error($"needs exactly one dimension, got {dims.Length}");
+            CheckAxes(q, dims, q.Operand(0).Rank, "dimension");
+            return Shape.Scalar(ElementType.S32);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace XlaGen.Generator.Diagnostics
+{
+    /// <summary>Every diagnostic XlaGen reports. Ids are stable; titles state the problem.</summary>
+    public static class DiagnosticDescriptors
+    {
+        const string Category = "XlaGen";
+
+        public static readonly DiagnosticDescriptor ShapeMismatch = new DiagnosticDescriptor(
+            "XG0001", "Tensor shapes do not fit", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+            description: "The shapes of the tensors in this expression are incompatible; XlaGen checks every op at build time.");
+
+        public static readonly DiagnosticDescriptor ElementTypeMismatch = new DiagnosticDescriptor(
+            "XG0002", "Tensor element types do not fit", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor UnsupportedConstruct = new DiagnosticDescriptor(
+            "XG0003", "XlaGen cannot compile this construct", "XlaGen cannot compile {0} in model method '{1}': {2}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ModelClassMustBePartial = new DiagnosticDescriptor(
+            "XG0004", "An [XlaModel] class must be partial", "[XlaModel] class '{0}' must be declared partial (and so must any class containing it), so XlaGen can add its programs and runner", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ParamShapeMustBeConstant = new DiagnosticDescriptor(
+            "XG0005", "A parameter needs a constant, positive shape", "[Param] field '{0}' {1}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor UnknownSymbolicDimension = new DiagnosticDescriptor(
+            "XG0006", "Unknown symbolic dimension", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor UnsupportedParameterType = new DiagnosticDescriptor(
+            "XG0007", "Unsupported parameter type", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor InputShapeMissing = new DiagnosticDescriptor(
+            "XG0008", "A tensor input needs a [Shape]", "Tensor input '{0}' of '{1}' needs a [Shape(...)] attribute, e.g. [Shape(\"B\", 784)]: numbers are fixed dims, strings are symbolic dims", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor RecursiveModelCall = new DiagnosticDescriptor(
+            "XG0009", "Recursive call in a model", "'{0}' calls itself through {1}; model methods are inlined at build time and cannot recurse", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor SubModelNotCompiled = new DiagnosticDescriptor(
+            "XG0010", "Sub-model was not compiled by XlaGen", "Field '{0}' has model type '{1}', which {2}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ModelClassUnsupported = new DiagnosticDescriptor(
+            "XG0011", "Unsupported [XlaModel] class", "[XlaModel] class '{0}' {1}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor NoForwardMethods = new DiagnosticDescriptor(
+            "XG0012", "Model without programs", "[XlaModel] class '{0}' has no [Forward] or [Loss] method, so XlaGen generates no program for it", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
+        public static readonly IReadOnlyList<DiagnosticDescriptor> All = new[]
+        {
+            ShapeMismatch, ElementTypeMismatch, UnsupportedConstruct, ModelClassMustBePartial, ParamShapeMustBeConstant,
+            UnknownSymbolicDimension, UnsupportedParameterType, InputShapeMissing, RecursiveModelCall, SubModelNotCompiled,
+            ModelClassUnsupported, NoForwardMethods,
+        };
+
+        static readonly Dictionary<string, DiagnosticDescriptor> ById = All.ToDictionary(d => d.Id);
+
+        public static DiagnosticDescriptor Get(string id) => ById[id];
+    }
+}

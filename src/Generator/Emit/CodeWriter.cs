@@ -1,0 +1,35 @@
+using System.Text;
+
+namespace XlaGen.Generator.Emit
+{
+    /// <summary>A small indenting text writer for generated C#.</summary>
+    sealed class CodeWriter
+    {
+        readonly StringBuilder sb = new StringBuilder();
+        int indent;
+
+        public CodeWriter Line(string text = "")
+        {
+            if (text.Length > 0) sb.Append(' ', indent * 4).Append(text);
+            sb.Append('\n');
+            return this;
+        }
+
+        public CodeWriter Open(string text)
+        {
+            Line(text);
+            Line("{");
+            indent++;
+            return this;
+        }
+
+        public CodeWriter Close(string suffix = "")
+        {
+            indent--;
+            Line("}" + suffix);
+            return this;
+        }
+
+        public override string ToString() => sb.ToString();
+    }
+}

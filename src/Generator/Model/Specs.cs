@@ -1,0 +1,54 @@
+using System;
+
+namespace XlaGen.Generator.Model
+{
+    // Everything the emitter needs, as immutable, equatable data: no ISymbol, IOperation, SyntaxNode, Location or
+    // Compilation inside (a caching test walks this graph to prove it). Programs are carried as HLO text with
+    // symbolic dims: the canonical, equatable form of the IR.
+
+    /// <summary>One [XlaModel] class.</summary>
+    public sealed record ModelSpec(
+        string? Namespace,
+        string ClassName,
+        string Accessibility,
+        string SourceFileName,
+        EquatableArray<ParamSpec> Params,
+        EquatableArray<ForwardSpec> Forwards,
+        EquatableArray<SubModelSpec> SubModels,
+        bool HasParameterlessConstructor);
+
+    /// <summary>A field holding a sub-model: its type and whether the generated code may construct it.</summary>
+    public sealed record SubModelSpec(string FieldName, string TypeName, bool Constructible);
+
+    /// <summary>A parameter in program order; <see cref="Path"/> is dotted for sub-model parameters (encoder.w1).</summary>
+    public sealed record ParamSpec(
+        string Path,
+        string? FieldName,
+        string ElementTypeName,
+        string ClrElementType,
+        EquatableArray<long> Dims,
+        string Init,
+        double InitValue);
+
+    /// <summary>A [Forward] method and its program.</summary>
+    public sealed record ForwardSpec(
+        string MethodName,
+        string ProgramName,
+        EquatableArray<InputSpec> Inputs,
+        EquatableArray<string> Symbols,
+        string OutputClrElementType,
+        string OutputShape,
+        string HloText);
+
+    /// <summary>A tensor input: name, element type and dims as text ("B", "784").</summary>
+    public sealed record InputSpec(string Name, string ElementTypeName, string ClrElementType, EquatableArray<string> Dims);
+
+    /// <summary>Where a diagnostic points, without a Roslyn Location.</summary>
+    public sealed record LocationInfo(string FilePath, int Start, int Length, int StartLine, int StartColumn, int EndLine, int EndColumn);
+
+    /// <summary>A diagnostic as data: descriptor id, location and message arguments.</summary>
+    public sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Arguments);
+
+    /// <summary>What the parser produced for one class: the spec (null when errors stop generation) and diagnostics.</summary>
+    public sealed record ModelResult(ModelSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+}

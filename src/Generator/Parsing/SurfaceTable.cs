@@ -1,0 +1,136 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+using XlaGen.Hlo;
+using XlaGen.Surface;
+
+namespace XlaGen.Generator.Parsing
+{
+    /// <summary>
+    /// The tensor surface the generator understands: one entry per C# member of Tensor&lt;T&gt;, Nn and Losses,
+    /// each lowering through src/Shared/Surface/Lowering.cs (the same functions eager execution uses).
+    /// Operators (+ - * / and unary -) are handled by <see cref="MethodCompiler"/> directly.
+    /// </summary>
+    static class SurfaceTable
+    {
+        /// <summary>Arguments of one surface call: for instance methods, argument 0 is the receiver.</summary>
+        internal sealed class Call
+        {
+            public Call(MethodCompiler compiler, IInvocationOperation operation, Value?[] args, ITypeSymbol? typeArgument)
+            {
+                Compiler = compiler;
+                Operation = operation;
+                Args = args;
+                TypeArgument = typeArgument;
+            }
+
+            public MethodCompiler Compiler { get; }
+
+            public IInvocationOperation Operation { get; }
+
+            public Value?[] Args { get; }
+
+            public ITypeSymbol? TypeArgument { get; }
+
+            public HloInstruction Tensor(int i)
+            {
+                if (Args[i] is TensorValue t) return t.Instruction;
+                var like = Args.OfType<TensorValue>().FirstOrDefault() ?? throw new InvalidOperationException("no tensor argument");
+                return Compiler.AsTensor(Args[i]!, like);
+            }
+
+            public int Int(int i, int fallback = 0) => Args.Length > i && Args[i] is ScalarValue s ? (int)s.Number : fallback;
+
+            public int[] Ints(int i) => Args.Length > i && Args[i] is IntArrayValue a ? a.Items : new int[0];
+        }
+
+        sealed class Entry
+        {
+            public Entry(string opType, Func<HloBuilder, Call, HloInstruction> lower)
+            {
+                OpType = opType;
+                Lower = lower;
+            }
+
+            public string OpType { get; }
+
+            public Func<HloBuilder, Call, HloInstruction> Lower { get; }
+        }
+
+        static readonly Dictionary<string, Entry> Entries = new Dictionary<string, Entry>(StringComparer.Ordinal)
+        {
+            ["Tensor.MatMul"] = new Entry("MatMul", (b, c) => Lowering.MatMul(b, c.Tensor(0), c.Tensor(1))),
+            ["Tensor.Sum"] = new Entry("Sum", (b, c) => Lowering.Sum(b, c.Tensor(0), c.Ints(1))),
+            ["Tensor.Mean"] = new Entry("Mean", (b, c) => Lowering.Mean(b, c.Tensor(0), c.Ints(1))),
+            ["Tensor.Max"] = new Entry("Max", (b, c) => Lowering.Max(b, c.Tensor(0), c.Ints(1))),
+            ["Tensor.Min"] = new Entry("Min", (b, c) => Lowering.Min(b, c.Tensor(0), c.Ints(1))),
+            ["Tensor.Reshape"] = new Entry("Reshape", (b, c) => Lowering.Reshape(b, c.Tensor(0), c.Ints(1).Select(d => (Dim)d).ToArray())),
+            ["Tensor.Transpose"] = new Entry("Transpose", (b, c) => Lowering.Transpose(b, c.Tensor(0), c.Ints(1))),
+            ["Tensor.Exp"] = new Entry("Exp", (b, c) => b.Exp(c.Tensor(0))),
+            ["Tensor.Log"] = new Entry("Log", (b, c) => b.Log(c.Tensor(0))),
+            ["Tensor.Sqrt"] = new Entry("Sqrt", (b, c) => b.Sqrt(c.Tensor(0))),
+            ["Tensor.Rsqrt"] = new Entry("Rsqrt", (b, c) => b.Rsqrt(c.Tensor(0))),
+            ["Tensor.Abs"] = new Entry("Abs", (b, c) => b.Abs(c.Tensor(0))),
+            ["Tensor.Tanh"] = new Entry("Tanh", (b, c) => b.Tanh(c.Tensor(0))),
+            ["Tensor.Square"] = new Entry("Square", (b, c) => b.Multiply(c.Tensor(0), c.Tensor(0))),
+            ["Tensor.Pow"] = new Entry("Pow", (b, c) => Lowering.Binary(b, "power", c.Tensor(0), c.Tensor(1), "Pow")),
+            ["Tensor.Maximum"] = new Entry("Maximum", (b, c) => Lowering.Binary(b, "maximum", c.Tensor(0), c.Tensor(1), "Maximum")),
+            ["Tensor.Minimum"] = new Entry("Minimum", (b, c) => Lowering.Binary(b, "minimum", c.Tensor(0), c.Tensor(1), "Minimum")),
+            ["Tensor.Greater"] = new Entry("Greater", (b, c) => Lowering.Compare(b, "GT", c.Tensor(0), c.Tensor(1))),
+            ["Tensor.GreaterOrEqual"] = new Entry("GreaterOrEqual", (b, c) => Lowering.Compare(b, "GE", c.Tensor(0), c.Tensor(1))),
+            ["Tensor.Less"] = new Entry("Less", (b, c) => Lowering.Compare(b, "LT", c.Tensor(0), c.Tensor(1))),
+            ["Tensor.LessOrEqual"] = new Entry("LessOrEqual", (b, c) => Lowering.Compare(b, "LE", c.Tensor(0), c.Tensor(1))),
+            ["Tensor.ElementwiseEquals"] = new Entry("ElementwiseEquals", (b, c) => Lowering.Compare(b, "EQ", c.Tensor(0), c.Tensor(1))),
+            ["Tensor.ElementwiseNotEquals"] = new Entry("ElementwiseNotEquals", (b, c) => Lowering.Compare(b, "NE", c.Tensor(0), c.Tensor(1))),
+            ["Tensor.Cast"] = new Entry("Cast", (b, c) => b.Convert(c.Tensor(0), ElementTypeOf(c.TypeArgument))),
+            ["Nn.Relu"] = new Entry("Relu", (b, c) => Lowering.Relu(b, c.Tensor(0))),
+            ["Nn.Sigmoid"] = new Entry("Sigmoid", (b, c) => Lowering.Sigmoid(b, c.Tensor(0))),
+            ["Nn.Tanh"] = new Entry("Tanh", (b, c) => b.Tanh(c.Tensor(0))),
+            ["Nn.Softmax"] = new Entry("Softmax", (b, c) => Lowering.Softmax(b, c.Tensor(0), c.Int(1, -1))),
+            ["Nn.LogSoftmax"] = new Entry("LogSoftmax", (b, c) => Lowering.LogSoftmax(b, c.Tensor(0), c.Int(1, -1))),
+            ["Nn.Where"] = new Entry("Where", (b, c) => Lowering.Where(b, c.Tensor(0), c.Tensor(1), c.Tensor(2))),
+        };
+
+        /// <summary>The surface members the generator compiles ("Tensor.MatMul", "Nn.Relu", …), for docs and tests.</summary>
+        public static IEnumerable<string> Members => Entries.Keys.OrderBy(k => k, StringComparer.Ordinal);
+
+        static ElementType ElementTypeOf(ITypeSymbol? t) =>
+            (t == null ? null : Symbols.ElementTypeOf(t)) ?? throw new Ops.ShapeException($"Cast: '{t?.ToDisplayString()}' is not a tensor element type", isElementTypeError: true);
+
+        static string Key(IMethodSymbol m)
+        {
+            var type = m.ContainingType.Name;
+            return type + "." + m.Name;
+        }
+
+        public static Value? Invoke(MethodCompiler compiler, IInvocationOperation inv)
+        {
+            var m = inv.TargetMethod;
+            if (!Entries.TryGetValue(Key(m), out var entry))
+            {
+                compiler.Unsupported(inv, $"'{m.ContainingType.Name}.{m.Name}' (not part of the compiled tensor surface: {string.Join(", ", Members)})");
+                return null;
+            }
+            var args = new List<Value?>();
+            if (!m.IsStatic)
+            {
+                var receiver = inv.Instance == null ? null : compiler.Eval(inv.Instance);
+                if (receiver == null) return null;
+                args.Add(receiver);
+            }
+            var rest = compiler.Arguments(inv);
+            if (rest == null) return null;
+            args.AddRange(rest);
+            if (args.All(a => !(a is TensorValue)))
+            {
+                compiler.Unsupported(inv, $"'{m.Name}' without a tensor argument");
+                return null;
+            }
+            var typeArgument = m.TypeArguments.Length > 0 ? m.TypeArguments[m.TypeArguments.Length - 1] : null;
+            var call = new Call(compiler, inv, args.ToArray(), typeArgument);
+            return compiler.Lower(inv, entry.OpType, b => entry.Lower(b, call));
+        }
+    }
+}

@@ -1,0 +1,70 @@
+namespace XlaGen;
+
+/// <summary>Marks a partial class as a model that XlaGen compiles at build time.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class XlaModelAttribute : Attribute
+{
+}
+
+/// <summary>How a parameter is initialised from the model's seed.</summary>
+public enum Init
+{
+    /// <summary>All zeros (the default: biases).</summary>
+    Zeros,
+    Ones,
+    /// <summary>All equal to <see cref="ParamAttribute.Value"/>.</summary>
+    Constant,
+    /// <summary>U(-l, l), l = sqrt(6 / (fan_in + fan_out)) (Keras glorot_uniform).</summary>
+    GlorotUniform,
+    /// <summary>Truncated normal, stddev = sqrt(2 / (fan_in + fan_out)) / .8796 (Keras glorot_normal).</summary>
+    GlorotNormal,
+    /// <summary>U(-l, l), l = sqrt(6 / fan_in) (Keras he_uniform).</summary>
+    HeUniform,
+    /// <summary>Truncated normal, stddev = sqrt(2 / fan_in) / .8796 (Keras he_normal).</summary>
+    HeNormal,
+    /// <summary>U(-Value, Value).</summary>
+    Uniform,
+    /// <summary>N(0, Value²).</summary>
+    Normal,
+}
+
+/// <summary>A trainable parameter of a model: a <c>Tensor&lt;T&gt;</c> field with a constant shape.</summary>
+[AttributeUsage(AttributeTargets.Field, Inherited = false)]
+public sealed class ParamAttribute : Attribute
+{
+    public ParamAttribute(params int[] dims)
+    {
+        Dims = dims;
+    }
+
+    public int[] Dims { get; }
+
+    public Init Init { get; set; } = Init.Zeros;
+
+    /// <summary>The constant for <see cref="Init.Constant"/>, the bound for <see cref="Init.Uniform"/>, the stddev for <see cref="Init.Normal"/>.</summary>
+    public double Value { get; set; }
+}
+
+/// <summary>A forward method: compiled to an HLO program with a typed runner method of the same name.</summary>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class ForwardAttribute : Attribute
+{
+}
+
+/// <summary>A loss method: differentiated at build time into the train step.</summary>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class LossAttribute : Attribute
+{
+}
+
+/// <summary>The shape of a tensor input: numbers are fixed dims, strings are symbolic dims ("B") bound per call.</summary>
+[AttributeUsage(AttributeTargets.Parameter, Inherited = false)]
+public sealed class ShapeAttribute : Attribute
+{
+    public ShapeAttribute(params object[] dims)
+    {
+        Dims = dims;
+    }
+
+    public object[] Dims { get; }
+}

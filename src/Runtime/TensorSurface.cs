@@ -1,0 +1,128 @@
+using XlaGen.Hlo;
+using XlaGen.Surface;
+
+namespace XlaGen;
+
+// The tensor surface a model is written in. The generator compiles these calls at build time (the table in
+// src/Generator/Parsing/SurfaceTable.cs maps each to its lowering in src/Shared/Surface/Lowering.cs). Called
+// directly on host tensors they run eagerly on the CPU executor through the very same lowering.
+
+public sealed partial class Tensor<T>
+{
+    public static Tensor<T> operator +(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("add", x, y, (b, p) => Lowering.Binary(b, "add", p[0], p[1], "+"));
+
+    public static Tensor<T> operator -(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("subtract", x, y, (b, p) => Lowering.Binary(b, "subtract", p[0], p[1], "-"));
+
+    public static Tensor<T> operator *(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("multiply", x, y, (b, p) => Lowering.Binary(b, "multiply", p[0], p[1], "*"));
+
+    public static Tensor<T> operator /(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("divide", x, y, (b, p) => Lowering.Binary(b, "divide", p[0], p[1], "/"));
+
+    public static Tensor<T> operator +(Tensor<T> x, T y) => x + Scalar(y);
+
+    public static Tensor<T> operator -(Tensor<T> x, T y) => x - Scalar(y);
+
+    public static Tensor<T> operator *(Tensor<T> x, T y) => x * Scalar(y);
+
+    public static Tensor<T> operator /(Tensor<T> x, T y) => x / Scalar(y);
+
+    public static Tensor<T> operator +(T x, Tensor<T> y) => Scalar(x) + y;
+
+    public static Tensor<T> operator -(T x, Tensor<T> y) => Scalar(x) - y;
+
+    public static Tensor<T> operator *(T x, Tensor<T> y) => Scalar(x) * y;
+
+    public static Tensor<T> operator /(T x, Tensor<T> y) => Scalar(x) / y;
+
+    public static Tensor<T> operator -(Tensor<T> x) => Eager.Run<T>("negate", x, (b, p) => b.Negate(p[0]));
+
+    /// <summary>Matrix product (NumPy matmul rules: [..,m,k]·[k,n], or batched over equal leading dims).</summary>
+    public Tensor<T> MatMul(Tensor<T> other) => Eager.Run<T>("matmul", this, other, (b, p) => Lowering.MatMul(b, p[0], p[1]));
+
+    /// <summary>Sum over <paramref name="axes"/> (all when none; negative counts from the end).</summary>
+    public Tensor<T> Sum(params int[] axes) => Eager.Run<T>("sum" + Key(axes), this, (b, p) => Lowering.Sum(b, p[0], axes));
+
+    public Tensor<T> Mean(params int[] axes) => Eager.Run<T>("mean" + Key(axes), this, (b, p) => Lowering.Mean(b, p[0], axes));
+
+    public Tensor<T> Max(params int[] axes) => Eager.Run<T>("max" + Key(axes), this, (b, p) => Lowering.Max(b, p[0], axes));
+
+    public Tensor<T> Min(params int[] axes) => Eager.Run<T>("min" + Key(axes), this, (b, p) => Lowering.Min(b, p[0], axes));
+
+    /// <summary>The same elements in a new shape; one dim may be -1 (inferred).</summary>
+    public Tensor<T> Reshape(params int[] dims) =>
+        Eager.Run<T>("reshape" + Key(dims), this, (b, p) => Lowering.Reshape(b, p[0], dims.Select(d => (Dim)d).ToArray()));
+
+    /// <summary>Permutes the dims; with none, reverses them (a matrix transpose for rank 2).</summary>
+    public Tensor<T> Transpose(params int[] permutation) =>
+        Eager.Run<T>("transpose" + Key(permutation), this, (b, p) => Lowering.Transpose(b, p[0], permutation));
+
+    public Tensor<T> Exp() => Unary("exponential");
+
+    public Tensor<T> Log() => Unary("log");
+
+    public Tensor<T> Sqrt() => Unary("sqrt");
+
+    public Tensor<T> Rsqrt() => Unary("rsqrt");
+
+    public Tensor<T> Abs() => Unary("abs");
+
+    public Tensor<T> Tanh() => Unary("tanh");
+
+    public Tensor<T> Square() => this * this;
+
+    public Tensor<T> Pow(Tensor<T> exponent) => Eager.Run<T>("power", this, exponent, (b, p) => Lowering.Binary(b, "power", p[0], p[1], "Pow"));
+
+    public Tensor<T> Pow(T exponent) => Pow(Scalar(exponent));
+
+    public Tensor<T> Maximum(Tensor<T> other) => Eager.Run<T>("maximum", this, other, (b, p) => Lowering.Binary(b, "maximum", p[0], p[1], "Maximum"));
+
+    public Tensor<T> Minimum(Tensor<T> other) => Eager.Run<T>("minimum", this, other, (b, p) => Lowering.Binary(b, "minimum", p[0], p[1], "Minimum"));
+
+    public Tensor<T> Maximum(T other) => Maximum(Scalar(other));
+
+    public Tensor<T> Minimum(T other) => Minimum(Scalar(other));
+
+    public Tensor<bool> Greater(Tensor<T> other) => Compare("GT", other);
+
+    public Tensor<bool> GreaterOrEqual(Tensor<T> other) => Compare("GE", other);
+
+    public Tensor<bool> Less(Tensor<T> other) => Compare("LT", other);
+
+    public Tensor<bool> LessOrEqual(Tensor<T> other) => Compare("LE", other);
+
+    public Tensor<bool> ElementwiseEquals(Tensor<T> other) => Compare("EQ", other);
+
+    public Tensor<bool> ElementwiseNotEquals(Tensor<T> other) => Compare("NE", other);
+
+    /// <summary>Converts every element to <typeparamref name="TOut"/> (XLA convert semantics).</summary>
+    public Tensor<TOut> Cast<TOut>() where TOut : unmanaged =>
+        Eager.Run<TOut>("convert_" + typeof(TOut).Name, this, (b, p) => b.Convert(p[0], ElementTypeOf<TOut>()));
+
+    Tensor<T> Unary(string opcode) => Eager.Run<T>(opcode, this, (b, p) => b.Unary(opcode, p[0]));
+
+    Tensor<bool> Compare(string direction, Tensor<T> other) =>
+        Eager.Run<bool>("compare" + direction, this, other, (b, p) => Lowering.Compare(b, direction, p[0], p[1]));
+
+    static string Key(int[] xs) => "(" + string.Join(",", xs) + ")";
+}
+
+
+/// <summary>Neural-network functions of the model surface.</summary>
+public static class Nn
+{
+    public static Tensor<T> Relu<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("relu", x, (b, p) => Lowering.Relu(b, p[0]));
+
+    public static Tensor<T> Sigmoid<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("sigmoid", x, (b, p) => Lowering.Sigmoid(b, p[0]));
+
+    public static Tensor<T> Tanh<T>(Tensor<T> x) where T : unmanaged => x.Tanh();
+
+    /// <summary>Softmax along <paramref name="axis"/> (last by default), stabilised by subtracting the max.</summary>
+    public static Tensor<T> Softmax<T>(Tensor<T> x, int axis = -1) where T : unmanaged =>
+        Eager.Run<T>("softmax" + axis, x, (b, p) => Lowering.Softmax(b, p[0], axis));
+
+    public static Tensor<T> LogSoftmax<T>(Tensor<T> x, int axis = -1) where T : unmanaged =>
+        Eager.Run<T>("logsoftmax" + axis, x, (b, p) => Lowering.LogSoftmax(b, p[0], axis));
+
+    /// <summary>Elementwise choice: <paramref name="condition"/> ? <paramref name="x"/> : <paramref name="y"/>, broadcast.</summary>
+    public static Tensor<T> Where<T>(Tensor<bool> condition, Tensor<T> x, Tensor<T> y) where T : unmanaged =>
+        Eager.Run<T>("where", new Tensor[] { condition, x, y }, (b, p) => Lowering.Where(b, p[0], p[1], p[2]));
+}
