@@ -50,6 +50,9 @@ namespace XlaGen.Hlo
 
         public GatherDimensionNumbers? Gather { get; set; }
 
+        /// <summary>dynamic_slice_sizes (dynamic-slice): the size of the slice along each operand dimension.</summary>
+        public long[]? DynamicSliceSizes { get; set; }
+
         public long[]? GatherSliceSizes { get; set; }
 
         public ScatterDimensionNumbers? Scatter { get; set; }
@@ -78,6 +81,7 @@ namespace XlaGen.Hlo
             c.Padding = (PaddingDimension[]?)Padding?.Clone();
             c.Window = (WindowDimension[]?)Window?.Clone();
             c.GatherSliceSizes = (long[]?)GatherSliceSizes?.Clone();
+            c.DynamicSliceSizes = (long[]?)DynamicSliceSizes?.Clone();
             c.OperandPrecision = (string[]?)OperandPrecision?.Clone();
             return c;
         }
@@ -183,7 +187,7 @@ namespace XlaGen.Hlo
             "start_indices_batching_dims", "index_vector_dim", "slice_sizes", "indices_are_sorted",
             "update_window_dims", "inserted_window_dims", "scatter_dims_to_operand_dims",
             "input_batching_dims", "scatter_indices_batching_dims", "unique_indices", "is_stable",
-            "kind", "algorithm", "custom_call_target",
+            "kind", "algorithm", "custom_call_target", "dynamic_slice_sizes",
         };
     }
 }

@@ -17,6 +17,8 @@ namespace XlaGen.Hlo
         {
             public long NextId = 1;
             public readonly HashSet<string> Names = new HashSet<string>(StringComparer.Ordinal);
+            // XLA keeps computation and instruction names apart: a computation %add may hold an instruction %add.
+            public readonly HashSet<string> ComputationNames = new HashSet<string>(StringComparer.Ordinal);
             public readonly List<HloComputation> Computations = new List<HloComputation>();
             public readonly Dictionary<string, HloComputation> Shared = new Dictionary<string, HloComputation>(StringComparer.Ordinal);
         }
@@ -36,7 +38,7 @@ namespace XlaGen.Hlo
         {
             this.context = context;
             this.moduleName = moduleName;
-            computation = new HloComputation(0, UniqueName(computationName));
+            computation = new HloComputation(0, UniqueName(context.ComputationNames, computationName));
         }
 
         /// <summary>Metadata given to every instruction added from now on (op name, C# file and line).</summary>
@@ -49,14 +51,16 @@ namespace XlaGen.Hlo
         /// <summary>A builder for another computation of the same module (a reducer, a loop body).</summary>
         public HloBuilder CreateSubBuilder(string name) => new HloBuilder(context, moduleName, name);
 
-        string UniqueName(string name)
+        string UniqueName(string name) => UniqueName(context.Names, name);
+
+        static string UniqueName(HashSet<string> names, string name)
         {
             if (string.IsNullOrEmpty(name)) name = "v";
-            if (context.Names.Add(name)) return name;
+            if (names.Add(name)) return name;
             for (int i = 1; ; i++)
             {
                 var candidate = name + "." + i;
-                if (context.Names.Add(candidate)) return candidate;
+                if (names.Add(candidate)) return candidate;
             }
         }
 

@@ -24,15 +24,16 @@ namespace XlaGen.Hlo
                     $"{{{Join(a.OutputIndex)}}}: ({a.ParameterNumber}, {{{Join(a.ParameterIndex)}}}, {(a.MustAlias ? "must-alias" : "may-alias")})")));
                 sb.Append(" }");
             }
+            // As XLA writes it: layouts on arrays, none on scalars (f32[], not f32[]{}).
             sb.Append(", entry_computation_layout={(");
             var ps = module.Entry.Parameters;
             for (int i = 0; i < ps.Count; i++)
             {
                 if (i > 0) sb.Append(", ");
-                ps[i].Shape.Append(sb, includeLayout: true);
+                AppendShape(sb, ps[i].Shape);
             }
             sb.Append(")->");
-            module.Entry.Root.Shape.Append(sb, includeLayout: true);
+            AppendShape(sb, module.Entry.Root.Shape);
             sb.Append("}\n");
             foreach (var c in module.Computations)
             {
@@ -178,10 +179,89 @@ namespace XlaGen.Hlo
                     return a.IsStable ? "true" : null;
                 case "kind":
                     return a.FusionKind;
+                case "window":
+                    return a.Window == null ? null : "{" + FormatWindow(a.Window) + "}";
+                case "dim_labels":
+                    return a.Convolution == null ? null : FormatDimLabels(a.Convolution);
+                case "feature_group_count":
+                    return a.FeatureGroupCount == 1 ? null : a.FeatureGroupCount.ToString(CultureInfo.InvariantCulture);
+                case "batch_group_count":
+                    return a.BatchGroupCount == 1 ? null : a.BatchGroupCount.ToString(CultureInfo.InvariantCulture);
+                case "offset_dims":
+                    return a.Gather == null ? null : "{" + Join(a.Gather.OffsetDims) + "}";
+                case "collapsed_slice_dims":
+                    return a.Gather == null ? null : "{" + Join(a.Gather.CollapsedSliceDims) + "}";
+                case "start_index_map":
+                    return a.Gather == null ? null : "{" + Join(a.Gather.StartIndexMap) + "}";
+                case "operand_batching_dims":
+                    return a.Gather == null || a.Gather.OperandBatchingDims.Length == 0 ? null : "{" + Join(a.Gather.OperandBatchingDims) + "}";
+                case "start_indices_batching_dims":
+                    return a.Gather == null || a.Gather.StartIndicesBatchingDims.Length == 0 ? null : "{" + Join(a.Gather.StartIndicesBatchingDims) + "}";
+                case "index_vector_dim":
+                    if (ins.Opcode == "scatter") return a.Scatter?.IndexVectorDim.ToString(CultureInfo.InvariantCulture);
+                    return a.Gather?.IndexVectorDim.ToString(CultureInfo.InvariantCulture);
+                case "slice_sizes":
+                    return a.GatherSliceSizes == null ? null : "{" + Join(a.GatherSliceSizes) + "}";
+                case "update_window_dims":
+                    return a.Scatter == null ? null : "{" + Join(a.Scatter.UpdateWindowDims) + "}";
+                case "inserted_window_dims":
+                    return a.Scatter == null ? null : "{" + Join(a.Scatter.InsertedWindowDims) + "}";
+                case "scatter_dims_to_operand_dims":
+                    return a.Scatter == null ? null : "{" + Join(a.Scatter.ScatterDimsToOperandDims) + "}";
+                case "input_batching_dims":
+                    return a.Scatter == null || a.Scatter.InputBatchingDims.Length == 0 ? null : "{" + Join(a.Scatter.InputBatchingDims) + "}";
+                case "scatter_indices_batching_dims":
+                    return a.Scatter == null || a.Scatter.ScatterIndicesBatchingDims.Length == 0 ? null : "{" + Join(a.Scatter.ScatterIndicesBatchingDims) + "}";
+                case "indices_are_sorted":
+                    return a.IndicesAreSorted ? "true" : null;
+                case "unique_indices":
+                    return a.UniqueIndices ? "true" : null;
+                case "algorithm":
+                    return a.RngAlgorithm;
+                case "custom_call_target":
+                    return a.CustomCallTarget == null ? null : Quote(a.CustomCallTarget);
+                case "dynamic_slice_sizes":
+                    return a.DynamicSliceSizes == null ? null : "{" + Join(a.DynamicSliceSizes) + "}";
                 default:
                     return null;
             }
         }
+
+        /// <summary>XLA's window_util::ToString: size always; stride, pad, lhs_dilate, rhs_dilate, rhs_reversal when not default.</summary>
+        public static string FormatWindow(IReadOnlyList<WindowDimension> window)
+        {
+            if (window.Count == 0) return "";
+            var parts = new List<string> { "size=" + string.Join("x", window.Select(w => I(w.Size))) };
+            if (window.Any(w => w.Stride != 1)) parts.Add("stride=" + string.Join("x", window.Select(w => I(w.Stride))));
+            if (window.Any(w => w.PaddingLow != 0 || w.PaddingHigh != 0))
+                parts.Add("pad=" + string.Join("x", window.Select(w => I(w.PaddingLow) + "_" + I(w.PaddingHigh))));
+            if (window.Any(w => w.BaseDilation != 1)) parts.Add("lhs_dilate=" + string.Join("x", window.Select(w => I(w.BaseDilation))));
+            if (window.Any(w => w.WindowDilation != 1)) parts.Add("rhs_dilate=" + string.Join("x", window.Select(w => I(w.WindowDilation))));
+            if (window.Any(w => w.WindowReversal)) parts.Add("rhs_reversal=" + string.Join("x", window.Select(w => w.WindowReversal ? "1" : "0")));
+            return string.Join(" ", parts);
+        }
+
+        /// <summary>dim_labels: b/f (batch, feature) and spatial digits for input and output, i/o and digits for the kernel.</summary>
+        public static string FormatDimLabels(ConvolutionDimensionNumbers d)
+        {
+            string Labels(long a, char ca, long b, char cb, long[] spatial)
+            {
+                var chars = Enumerable.Repeat('?', spatial.Length + 2).ToArray();
+                void Put(long at, char c)
+                {
+                    if (at >= 0 && at < chars.Length) chars[at] = c;
+                }
+                Put(a, ca);
+                Put(b, cb);
+                for (int i = 0; i < spatial.Length; i++) Put(spatial[i], (char)('0' + i));
+                return new string(chars);
+            }
+            return Labels(d.InputBatchDimension, 'b', d.InputFeatureDimension, 'f', d.InputSpatialDimensions) + "_" +
+                Labels(d.KernelInputFeatureDimension, 'i', d.KernelOutputFeatureDimension, 'o', d.KernelSpatialDimensions) + "->" +
+                Labels(d.OutputBatchDimension, 'b', d.OutputFeatureDimension, 'f', d.OutputSpatialDimensions);
+        }
+
+        static string I(long x) => x.ToString(CultureInfo.InvariantCulture);
 
         public static string FormatMetadata(OpMetadata m)
         {

@@ -1,0 +1,768 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+
+namespace XlaGen.Hlo
+{
+    // The lexical half of the HLO text reader: trivia, names, numbers, strings, shapes, literals and the
+    // attribute value syntaxes (slice, padding, window, dim_labels, dot and gather/scatter dimension lists).
+    sealed partial class HloTextReader
+    {
+        struct Name
+        {
+            public Name(string text, bool hasSigil)
+            {
+                Text = text;
+                HasSigil = hasSigil;
+            }
+
+            public string Text { get; }
+
+            public bool HasSigil { get; }
+        }
+
+        bool AtEnd
+        {
+            get
+            {
+                SkipTrivia();
+                return pos >= s.Length;
+            }
+        }
+
+        char Peek => pos < s.Length ? s[pos] : '\0';
+
+        static bool IsNameStart(char c) => char.IsLetter(c) || c == '_';
+
+        static bool IsNameChar(char c) => char.IsLetterOrDigit(c) || c == '_' || c == '.' || c == '-';
+
+        // ---------------- errors ----------------
+
+        HloParseException Error(string problem, int? at = null)
+        {
+            int p = Math.Min(at ?? pos, s.Length);
+            int line = 1, column = 1;
+            for (int i = 0; i < p; i++)
+            {
+                if (s[i] == '\n')
+                {
+                    line++;
+                    column = 1;
+                }
+                else
+                {
+                    column++;
+                }
+            }
+            return new HloParseException(problem, line, column);
+        }
+
+        /// <summary>The next token, quoted, for "found …" in messages.</summary>
+        string Found()
+        {
+            SkipTrivia();
+            if (pos >= s.Length) return "the end of the text";
+            int end = pos;
+            if (IsNameChar(s[end]) || s[end] == '%')
+            {
+                end++;
+                while (end < s.Length && end - pos < 40 && IsNameChar(s[end])) end++;
+            }
+            else
+            {
+                end++;
+            }
+            return "'" + s.Substring(pos, end - pos) + "'";
+        }
+
+        // ---------------- trivia and tokens ----------------
+
+        void SkipTrivia()
+        {
+            while (pos < s.Length)
+            {
+                char c = s[pos];
+                if (char.IsWhiteSpace(c))
+                {
+                    pos++;
+                }
+                else if (c == '/' && pos + 1 < s.Length && s[pos + 1] == '/')
+                {
+                    while (pos < s.Length && s[pos] != '\n') pos++;
+                }
+                else if (c == '/' && pos + 1 < s.Length && s[pos + 1] == '*')
+                {
+                    int close = s.IndexOf("*/", pos + 2, StringComparison.Ordinal);
+                    if (close < 0) throw Error("a /* comment is not closed with */");
+                    pos = close + 2;
+                }
+                else
+                {
+                    return;
+                }
+            }
+        }
+
+        bool LookingAt(string literal) =>
+            pos + literal.Length <= s.Length && string.CompareOrdinal(s, pos, literal, 0, literal.Length) == 0;
+
+        bool TryConsume(string literal)
+        {
+            SkipTrivia();
+            if (!LookingAt(literal)) return false;
+            pos += literal.Length;
+            return true;
+        }
+
+        void Expect(string literal, string context)
+        {
+            if (!TryConsume(literal)) throw Error($"expected '{literal}' {context}, found {Found()}");
+        }
+
+        bool TryKeyword(string keyword)
+        {
+            SkipTrivia();
+            if (!LookingAt(keyword)) return false;
+            int end = pos + keyword.Length;
+            if (end < s.Length && IsNameChar(s[end])) return false;
+            pos = end;
+            return true;
+        }
+
+        /// <summary>%name or name (letters, digits, _ . -), or null when no name starts here.</summary>
+        Name? TryName()
+        {
+            SkipTrivia();
+            int start = pos;
+            bool sigil = Peek == '%';
+            if (sigil) pos++;
+            if (pos >= s.Length || !(IsNameStart(s[pos]) || (sigil && char.IsDigit(s[pos]))))
+            {
+                if (sigil) throw Error("expected a name after '%'", start);
+                return null;
+            }
+            int nameStart = pos;
+            while (pos < s.Length && IsNameChar(s[pos])) pos++;
+            return new Name(s.Substring(nameStart, pos - nameStart), sigil);
+        }
+
+        string ReadWord(string what)
+        {
+            SkipTrivia();
+            int start = pos;
+            while (pos < s.Length && IsNameChar(s[pos])) pos++;
+            if (pos == start) throw Error($"expected {what}, found {Found()}");
+            return s.Substring(start, pos - start);
+        }
+
+        /// <summary>A bare value: everything up to whitespace, ',', '}' or ')' (outside [] and ()).</summary>
+        string ReadToken(string what)
+        {
+            SkipTrivia();
+            int start = pos;
+            int depth = 0;
+            while (pos < s.Length)
+            {
+                char c = s[pos];
+                if (c == '[' || c == '(') depth++;
+                else if (c == ']' || c == ')')
+                {
+                    if (depth == 0) break;
+                    depth--;
+                }
+                else if (depth == 0 && (char.IsWhiteSpace(c) || c == ',' || c == '}' || c == '{')) break;
+                pos++;
+            }
+            if (pos == start) throw Error($"expected {what}, found {Found()}");
+            return s.Substring(start, pos - start);
+        }
+
+        long ReadInteger(string what)
+        {
+            SkipTrivia();
+            int start = pos;
+            if (Peek == '-' || Peek == '+') pos++;
+            while (pos < s.Length && char.IsDigit(s[pos])) pos++;
+            var text = s.Substring(start, pos - start);
+            if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v))
+            {
+                pos = start;
+                throw Error($"expected {what} (an integer), found {Found()}");
+            }
+            return v;
+        }
+
+        bool ReadBool(string what)
+        {
+            SkipTrivia();
+            int at = pos;
+            var w = ReadWord(what);
+            if (w == "true") return true;
+            if (w == "false") return false;
+            throw Error($"expected true or false for {what}, found '{w}'", at);
+        }
+
+        /// <summary>{1,2,3} or {}.</summary>
+        long[] ReadIntegerList(string what)
+        {
+            Expect("{", $"to open {what}");
+            var r = new List<long>();
+            if (TryConsume("}")) return r.ToArray();
+            do r.Add(ReadInteger(what));
+            while (TryConsume(","));
+            Expect("}", $"to close {what}");
+            return r.ToArray();
+        }
+
+        string[] ReadWordList(string what)
+        {
+            Expect("{", $"to open {what}");
+            var r = new List<string>();
+            if (TryConsume("}")) return r.ToArray();
+            do r.Add(ReadWord(what));
+            while (TryConsume(","));
+            Expect("}", $"to close {what}");
+            return r.ToArray();
+        }
+
+        /// <summary>A C-escaped string in double quotes, as XLA's CEscape writes it.</summary>
+        string ReadString()
+        {
+            SkipTrivia();
+            int start = pos;
+            if (Peek != '"') throw Error($"expected a string in double quotes, found {Found()}");
+            pos++;
+            var sb = new StringBuilder();
+            while (true)
+            {
+                if (pos >= s.Length) throw Error("a string is not closed with '\"'", start);
+                char c = s[pos++];
+                if (c == '"') return sb.ToString();
+                if (c != '\\')
+                {
+                    sb.Append(c);
+                    continue;
+                }
+                if (pos >= s.Length) throw Error("a string is not closed with '\"'", start);
+                char e = s[pos++];
+                switch (e)
+                {
+                    case 'n': sb.Append('\n'); break;
+                    case 't': sb.Append('\t'); break;
+                    case 'r': sb.Append('\r'); break;
+                    case '"': sb.Append('"'); break;
+                    case '\'': sb.Append('\''); break;
+                    case '\\': sb.Append('\\'); break;
+                    case 'x':
+                    {
+                        int h = pos;
+                        while (pos < s.Length && pos - h < 2 && Uri.IsHexDigit(s[pos])) pos++;
+                        if (pos == h) throw Error("expected hex digits after \\x", h);
+                        sb.Append((char)int.Parse(s.Substring(h, pos - h), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+                        break;
+                    }
+                    default:
+                        if (e >= '0' && e <= '7')
+                        {
+                            int o = pos - 1;
+                            while (pos < s.Length && pos - o < 3 && s[pos] >= '0' && s[pos] <= '7') pos++;
+                            sb.Append((char)Convert.ToInt32(s.Substring(o, pos - o), 8));
+                            break;
+                        }
+                        throw Error($"unknown escape '\\{e}' in a string", pos - 2);
+                }
+            }
+        }
+
+        /// <summary>Skips to the closer matching an opener that was just consumed (strings are skipped whole).</summary>
+        void SkipBalanced(char open, char close)
+        {
+            int start = pos - 1;
+            int depth = 1;
+            while (pos < s.Length)
+            {
+                char c = s[pos];
+                if (c == '"')
+                {
+                    ReadString();
+                    continue;
+                }
+                pos++;
+                if (c == open) depth++;
+                else if (c == close && --depth == 0) return;
+            }
+            throw Error($"'{open}' is not closed with '{close}'", start);
+        }
+
+        /// <summary>Skips an attribute value XlaGen does not model: {…}, "…", (…) or a bare token.</summary>
+        void SkipValue()
+        {
+            SkipTrivia();
+            switch (Peek)
+            {
+                case '{':
+                    pos++;
+                    SkipBalanced('{', '}');
+                    break;
+                case '(':
+                    pos++;
+                    SkipBalanced('(', ')');
+                    break;
+                case '"':
+                    ReadString();
+                    break;
+                default:
+                    ReadToken("an attribute value");
+                    break;
+            }
+        }
+
+        // ---------------- shapes ----------------
+
+        /// <summary>f32[2,B]{1,0}, (f32[], s32[4]), token[] — or null when no shape starts here.</summary>
+        Shape? ParseShapeOrNull()
+        {
+            SkipTrivia();
+            int start = pos;
+            if (Peek == '(')
+            {
+                pos++;
+                var elements = new List<Shape>();
+                if (!TryConsume(")"))
+                {
+                    do elements.Add(ParseShapeOrNull() ?? throw Error($"expected a shape in a tuple shape, found {Found()}"));
+                    while (TryConsume(","));
+                    Expect(")", "to close a tuple shape");
+                }
+                return Shape.Tuple(elements.ToArray());
+            }
+            int p = pos;
+            while (p < s.Length && char.IsLetterOrDigit(s[p])) p++;
+            if (p == pos || p >= s.Length || s[p] != '[') return null;
+            var typeName = s.Substring(pos, p - pos);
+            if (!ElementTypes.TryParse(typeName, out var type) || type == ElementType.OpaqueType)
+                throw Error($"unknown element type '{typeName}'", start);
+            pos = p + 1;
+            var dims = new List<Dim>();
+            if (!TryConsume("]"))
+            {
+                do dims.Add(ReadDim());
+                while (TryConsume(","));
+                Expect("]", "to close the dimensions of a shape");
+            }
+            Shape shape;
+            try
+            {
+                shape = Shape.Array(type, dims.ToArray());
+            }
+            catch (ArgumentException e)
+            {
+                throw Error(e.Message, start);
+            }
+            if (Peek == '{') shape = ReadLayout(shape);
+            return shape;
+        }
+
+        Dim ReadDim()
+        {
+            SkipTrivia();
+            int start = pos;
+            while (pos < s.Length && s[pos] != ',' && s[pos] != ']' && s[pos] != '\n') pos++;
+            var text = s.Substring(start, pos - start).Trim();
+            if (text.StartsWith("<=", StringComparison.Ordinal) || text == "?")
+                throw Error($"dynamic dimension '{text}' is not supported (XlaGen shapes are static or symbolic)", start);
+            if (!Dim.TryParse(text, out var d) || d.Factor < 0)
+            {
+                pos = start;
+                throw Error($"expected a dimension (a size like 784 or a symbolic product like B or 2*B), found '{text}'", start);
+            }
+            return d;
+        }
+
+        /// <summary>{1,0}; tiles and memory space after ':' ({1,0:T(8,128)S(1)}) are read past and dropped.</summary>
+        Shape ReadLayout(Shape shape)
+        {
+            int start = pos;
+            pos++;
+            var minorToMajor = new List<long>();
+            SkipTrivia();
+            if (Peek != '}' && Peek != ':')
+            {
+                do minorToMajor.Add(ReadInteger("a layout dimension"));
+                while (TryConsume(","));
+            }
+            if (TryConsume(":")) SkipBalanced('{', '}');
+            else Expect("}", "to close a layout");
+            try
+            {
+                return shape.WithLayout(minorToMajor);
+            }
+            catch (ArgumentException e)
+            {
+                throw Error(e.Message, start);
+            }
+        }
+
+        // ---------------- literals ----------------
+
+        Literal ReadLiteral(Shape shape)
+        {
+            SkipTrivia();
+            int start = pos;
+            if (shape.IsTuple)
+            {
+                Expect("(", $"to open a tuple constant of shape {shape}");
+                var elements = new Literal[shape.TupleShapes.Count];
+                for (int i = 0; i < elements.Length; i++)
+                {
+                    if (i > 0) Expect(",", "between the elements of a tuple constant");
+                    elements[i] = ReadLiteral(shape.TupleShapes[i]);
+                }
+                Expect(")", "to close a tuple constant");
+                return Literal.Tuple(elements);
+            }
+            if (!shape.IsArray) throw Error($"a constant cannot have the shape {shape}", start);
+            if (!shape.IsStatic) throw Error($"a constant needs a static shape, not {shape}", start);
+            var dims = shape.ConcreteDims();
+            var values = new List<KeyValuePair<string, int>>();
+            ReadNested(dims, 0, values);
+            var type = shape.ElementType;
+            var data = Literal.NewArray(type, values.Count);
+            for (int i = 0; i < values.Count; i++) data.SetValue(ParseElement(type, values[i].Key, values[i].Value), i);
+            return Literal.Create(Shape.Array(type, dims), data);
+        }
+
+        void ReadNested(long[] dims, int axis, List<KeyValuePair<string, int>> values)
+        {
+            SkipTrivia();
+            if (axis == dims.Length)
+            {
+                int at = pos;
+                while (pos < s.Length && (char.IsLetterOrDigit(s[pos]) || s[pos] == '.' || s[pos] == '-' || s[pos] == '+' || s[pos] == '_')) pos++;
+                if (pos == at) throw Error($"expected a number in the constant, found {Found()}");
+                values.Add(new KeyValuePair<string, int>(s.Substring(at, pos - at), at));
+                return;
+            }
+            int open = pos;
+            Expect("{", $"to open dimension {axis} of the constant (size {dims[axis]})");
+            long count = 0;
+            if (!TryConsume("}"))
+            {
+                do
+                {
+                    ReadNested(dims, axis + 1, values);
+                    count++;
+                }
+                while (TryConsume(","));
+                Expect("}", $"to close dimension {axis} of the constant");
+            }
+            if (count != dims[axis]) throw Error($"the constant has {count} elements in dimension {axis} but the shape says {dims[axis]}", open);
+        }
+
+        object ParseElement(ElementType type, string text, int at)
+        {
+            const NumberStyles Integer = NumberStyles.AllowLeadingSign;
+            var inv = CultureInfo.InvariantCulture;
+            switch (type)
+            {
+                case ElementType.Pred:
+                    if (text == "true" || text == "1") return true;
+                    if (text == "false" || text == "0") return false;
+                    break;
+                case ElementType.F32:
+                    if (TryParseSpecial(text, out var sf)) return (float)sf;
+                    if (float.TryParse(text, NumberStyles.Float, inv, out var f)) return f;
+                    break;
+                case ElementType.F64:
+                case ElementType.F16:
+                case ElementType.Bf16:
+                    if (TryParseSpecial(text, out var sd) || double.TryParse(text, NumberStyles.Float, inv, out sd))
+                        return type == ElementType.F64 ? (object)sd : Literal.FromDouble(type, sd);
+                    break;
+                case ElementType.S8:
+                case ElementType.S16:
+                case ElementType.S32:
+                case ElementType.S64:
+                    if (long.TryParse(text, Integer, inv, out var l))
+                    {
+                        int bits = type.ByteSize() * 8;
+                        if (bits == 64 || (l >= -(1L << (bits - 1)) && l < (1L << (bits - 1)))) return ConvertSigned(type, l);
+                        throw Error($"{text} does not fit in {type.TextName()}", at);
+                    }
+                    break;
+                case ElementType.U8:
+                case ElementType.U16:
+                case ElementType.U32:
+                case ElementType.U64:
+                    if (ulong.TryParse(text, NumberStyles.None, inv, out var u))
+                    {
+                        int bits = type.ByteSize() * 8;
+                        if (bits == 64 || u < (1UL << bits)) return ConvertUnsigned(type, u);
+                        throw Error($"{text} does not fit in {type.TextName()}", at);
+                    }
+                    break;
+                default:
+                    throw Error($"constants of type {type.TextName()} are not supported", at);
+            }
+            throw Error($"'{text}' is not a {type.TextName()} value", at);
+        }
+
+        static object ConvertSigned(ElementType type, long v)
+        {
+            switch (type)
+            {
+                case ElementType.S8: return (sbyte)v;
+                case ElementType.S16: return (short)v;
+                case ElementType.S32: return (int)v;
+                default: return v;
+            }
+        }
+
+        static object ConvertUnsigned(ElementType type, ulong v)
+        {
+            switch (type)
+            {
+                case ElementType.U8: return (byte)v;
+                case ElementType.U16: return (ushort)v;
+                case ElementType.U32: return (uint)v;
+                default: return v;
+            }
+        }
+
+        static bool TryParseSpecial(string text, out double value)
+        {
+            switch (text)
+            {
+                case "inf": case "+inf": value = double.PositiveInfinity; return true;
+                case "-inf": value = double.NegativeInfinity; return true;
+                case "nan": case "+nan": case "-nan": value = double.NaN; return true;
+                default: value = 0; return false;
+            }
+        }
+
+        // ---------------- op attributes ----------------
+
+        void ReadAttribute(string opcode, string key, HloAttributes a)
+        {
+            switch (key)
+            {
+                case "dimensions": a.Dimensions = ReadIntegerList(key); break;
+                case "iota_dimension": a.Dimensions = new[] { ReadInteger(key) }; break;
+                case "slice": a.Slice = ReadSlice(); break;
+                case "padding": a.Padding = ReadPadding(); break;
+                case "index": a.TupleIndex = ReadInteger(key); break;
+                case "direction": a.ComparisonDirection = ReadWord("a comparison direction (EQ, NE, LT, LE, GT, GE)"); break;
+                case "type": a.ComparisonType = ReadWord("a comparison type (FLOAT, TOTALORDER, SIGNED, UNSIGNED)"); break;
+                case "lhs_batch_dims": a.Dot = WithDot(a.Dot, lhsBatch: ReadIntegerList(key)); break;
+                case "lhs_contracting_dims": a.Dot = WithDot(a.Dot, lhsContracting: ReadIntegerList(key)); break;
+                case "rhs_batch_dims": a.Dot = WithDot(a.Dot, rhsBatch: ReadIntegerList(key)); break;
+                case "rhs_contracting_dims": a.Dot = WithDot(a.Dot, rhsContracting: ReadIntegerList(key)); break;
+                case "operand_precision": a.OperandPrecision = ReadWordList(key); break;
+                case "window": a.Window = ReadWindow(); break;
+                case "dim_labels": a.Convolution = ReadDimLabels(); break;
+                case "feature_group_count": a.FeatureGroupCount = ReadInteger(key); break;
+                case "batch_group_count": a.BatchGroupCount = ReadInteger(key); break;
+                case "offset_dims": Gather(a).OffsetDims = ReadIntegerList(key); break;
+                case "collapsed_slice_dims": Gather(a).CollapsedSliceDims = ReadIntegerList(key); break;
+                case "start_index_map": Gather(a).StartIndexMap = ReadIntegerList(key); break;
+                case "operand_batching_dims": Gather(a).OperandBatchingDims = ReadIntegerList(key); break;
+                case "start_indices_batching_dims": Gather(a).StartIndicesBatchingDims = ReadIntegerList(key); break;
+                case "slice_sizes": a.GatherSliceSizes = ReadIntegerList(key); break;
+                case "update_window_dims": Scatter(a).UpdateWindowDims = ReadIntegerList(key); break;
+                case "inserted_window_dims": Scatter(a).InsertedWindowDims = ReadIntegerList(key); break;
+                case "scatter_dims_to_operand_dims": Scatter(a).ScatterDimsToOperandDims = ReadIntegerList(key); break;
+                case "input_batching_dims": Scatter(a).InputBatchingDims = ReadIntegerList(key); break;
+                case "scatter_indices_batching_dims": Scatter(a).ScatterIndicesBatchingDims = ReadIntegerList(key); break;
+                case "index_vector_dim":
+                    if (opcode == "scatter") Scatter(a).IndexVectorDim = ReadInteger(key);
+                    else Gather(a).IndexVectorDim = ReadInteger(key);
+                    break;
+                case "indices_are_sorted": a.IndicesAreSorted = ReadBool(key); break;
+                case "unique_indices": a.UniqueIndices = ReadBool(key); break;
+                case "is_stable": a.IsStable = ReadBool(key); break;
+                case "kind": a.FusionKind = ReadWord("a fusion kind (kLoop, kInput, kOutput, kCustom)"); break;
+                case "algorithm": a.RngAlgorithm = ReadWord("an rng algorithm"); break;
+                case "custom_call_target": a.CustomCallTarget = ReadString(); break;
+                case "dynamic_slice_sizes": a.DynamicSliceSizes = ReadIntegerList(key); break;
+                default: SkipValue(); break;
+            }
+        }
+
+        static GatherDimensionNumbers Gather(HloAttributes a) => a.Gather ??= new GatherDimensionNumbers();
+
+        static ScatterDimensionNumbers Scatter(HloAttributes a) => a.Scatter ??= new ScatterDimensionNumbers();
+
+        static DotDimensionNumbers WithDot(DotDimensionNumbers? d, long[]? lhsContracting = null, long[]? rhsContracting = null,
+            long[]? lhsBatch = null, long[]? rhsBatch = null) =>
+            new DotDimensionNumbers(
+                lhsContracting ?? d?.LhsContracting ?? new long[0],
+                rhsContracting ?? d?.RhsContracting ?? new long[0],
+                lhsBatch ?? d?.LhsBatch,
+                rhsBatch ?? d?.RhsBatch);
+
+        /// <summary>{[0:2], [1:B], [0:8:2]}</summary>
+        SliceDimension[] ReadSlice()
+        {
+            Expect("{", "to open slice={[start:limit], ...}");
+            var r = new List<SliceDimension>();
+            if (TryConsume("}")) return r.ToArray();
+            do
+            {
+                Expect("[", "to open a slice range [start:limit]");
+                var startDim = ReadSliceBound(":");
+                Expect(":", "between the start and limit of a slice range");
+                var limit = ReadSliceBound(":]");
+                long stride = 1;
+                if (TryConsume(":")) stride = ReadInteger("a slice stride");
+                Expect("]", "to close a slice range");
+                r.Add(new SliceDimension(startDim, limit, stride));
+            }
+            while (TryConsume(","));
+            Expect("}", "to close slice={...}");
+            return r.ToArray();
+        }
+
+        Dim ReadSliceBound(string stops)
+        {
+            SkipTrivia();
+            int start = pos;
+            while (pos < s.Length && stops.IndexOf(s[pos]) < 0 && s[pos] != '\n') pos++;
+            var text = s.Substring(start, pos - start).Trim();
+            if (!Dim.TryParse(text, out var d)) throw Error($"expected a slice bound (a number or a symbolic size), found '{text}'", start);
+            return d;
+        }
+
+        /// <summary>0_0x1_1_2: low_high[_interior] per dimension, joined by 'x'.</summary>
+        PaddingDimension[] ReadPadding()
+        {
+            SkipTrivia();
+            int at = pos;
+            var text = ReadToken("a padding like 0_0x1_1");
+            var r = new List<PaddingDimension>();
+            foreach (var part in text.Split('x'))
+            {
+                var n = SplitIntegers(part, '_', at, "padding low_high[_interior]");
+                if (n.Length != 2 && n.Length != 3) throw Error($"padding '{part}' must be low_high or low_high_interior", at);
+                r.Add(new PaddingDimension(n[0], n[1], n.Length == 3 ? n[2] : 0));
+            }
+            return r.ToArray();
+        }
+
+        long[] SplitIntegers(string text, char separator, int at, string what)
+        {
+            var parts = text.Split(separator);
+            var r = new long[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (!long.TryParse(parts[i], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out r[i]))
+                    throw Error($"expected {what}, found '{text}'", at);
+            }
+            return r;
+        }
+
+        /// <summary>{size=3x3 stride=2x2 pad=1_1x1_1 lhs_dilate=1x1 rhs_dilate=1x1 rhs_reversal=0x0}</summary>
+        WindowDimension[] ReadWindow()
+        {
+            Expect("{", "to open window={size=...}");
+            var fields = new Dictionary<string, KeyValuePair<string, int>>(StringComparer.Ordinal);
+            while (!TryConsume("}"))
+            {
+                if (AtEnd) throw Error("window is not closed with '}'");
+                SkipTrivia();
+                int keyAt = pos;
+                var key = ReadWord("a window field (size, stride, pad, lhs_dilate, rhs_dilate, rhs_reversal)");
+                Expect("=", $"after the window field '{key}'");
+                SkipTrivia();
+                int at = pos;
+                var value = ReadToken($"the window {key}");
+                if (fields.ContainsKey(key)) throw Error($"window field '{key}' appears twice", keyAt);
+                fields[key] = new KeyValuePair<string, int>(value, at);
+            }
+            if (fields.Count == 0) return new WindowDimension[0];
+            if (!fields.TryGetValue("size", out var size)) throw Error("a window needs size=...");
+            int rank = size.Key.Split('x').Length;
+            long[] Field(string key, long fallback)
+            {
+                if (!fields.TryGetValue(key, out var f)) return Enumerable.Repeat(fallback, rank).ToArray();
+                var v = SplitIntegers(f.Key, 'x', f.Value, $"window {key} values joined by 'x'");
+                if (v.Length != rank) throw Error($"window {key} has {v.Length} values for {rank} dimensions", f.Value);
+                return v;
+            }
+            foreach (var key in fields.Keys)
+            {
+                if (key != "size" && key != "stride" && key != "pad" && key != "lhs_dilate" && key != "rhs_dilate" && key != "rhs_reversal")
+                    throw Error($"unknown window field '{key}'", fields[key].Value);
+            }
+            var sizes = Field("size", 0);
+            var strides = Field("stride", 1);
+            var lhsDilate = Field("lhs_dilate", 1);
+            var rhsDilate = Field("rhs_dilate", 1);
+            var reversal = Field("rhs_reversal", 0);
+            var pads = new long[rank, 2];
+            if (fields.TryGetValue("pad", out var pad))
+            {
+                var groups = pad.Key.Split('x');
+                if (groups.Length != rank) throw Error($"window pad has {groups.Length} values for {rank} dimensions", pad.Value);
+                for (int i = 0; i < rank; i++)
+                {
+                    var lh = SplitIntegers(groups[i], '_', pad.Value, "window padding low_high");
+                    if (lh.Length != 2) throw Error($"window padding '{groups[i]}' must be low_high", pad.Value);
+                    pads[i, 0] = lh[0];
+                    pads[i, 1] = lh[1];
+                }
+            }
+            var r = new WindowDimension[rank];
+            for (int i = 0; i < rank; i++)
+                r[i] = new WindowDimension(sizes[i], strides[i], pads[i, 0], pads[i, 1], rhsDilate[i], lhsDilate[i], reversal[i] != 0);
+            return r;
+        }
+
+        /// <summary>dim_labels=b01f_01io->b01f: input, kernel and output dimension roles.</summary>
+        ConvolutionDimensionNumbers ReadDimLabels()
+        {
+            SkipTrivia();
+            int at = pos;
+            var text = ReadToken("dim_labels like b01f_01io->b01f");
+            int arrow = text.IndexOf("->", StringComparison.Ordinal);
+            int underscore = text.IndexOf('_');
+            if (arrow < 0 || underscore < 0 || underscore > arrow)
+                throw Error($"dim_labels '{text}' must look like b01f_01io->b01f", at);
+            var input = text.Substring(0, underscore);
+            var kernel = text.Substring(underscore + 1, arrow - underscore - 1);
+            var output = text.Substring(arrow + 2);
+            var cd = new ConvolutionDimensionNumbers();
+            long[] Labels(string labels, char a, char b, out long posA, out long posB)
+            {
+                posA = labels.IndexOf(a);
+                posB = labels.IndexOf(b);
+                int spatial = labels.Length - 2;
+                var sp = Enumerable.Repeat(-1L, Math.Max(spatial, 0)).ToArray();
+                for (int i = 0; i < labels.Length; i++)
+                {
+                    char c = labels[i];
+                    if (c == a || c == b) continue;
+                    int d = c - '0';
+                    if (d < 0 || d >= sp.Length || sp[d] >= 0) throw Error($"dim_labels '{text}': '{labels}' needs {a}, {b} and the digits 0..{spatial - 1} once each", at);
+                    sp[d] = i;
+                }
+                if (posA < 0 || posB < 0 || labels.LastIndexOf(a) != posA || labels.LastIndexOf(b) != posB)
+                    throw Error($"dim_labels '{text}': '{labels}' needs {a}, {b} and the digits 0..{spatial - 1} once each", at);
+                return sp;
+            }
+            cd.InputSpatialDimensions = Labels(input, 'b', 'f', out var ib, out var iff);
+            cd.InputBatchDimension = ib;
+            cd.InputFeatureDimension = iff;
+            cd.KernelSpatialDimensions = Labels(kernel, 'i', 'o', out var ki, out var ko);
+            cd.KernelInputFeatureDimension = ki;
+            cd.KernelOutputFeatureDimension = ko;
+            cd.OutputSpatialDimensions = Labels(output, 'b', 'f', out var ob, out var of);
+            cd.OutputBatchDimension = ob;
+            cd.OutputFeatureDimension = of;
+            if (cd.InputSpatialDimensions.Length != cd.KernelSpatialDimensions.Length || cd.InputSpatialDimensions.Length != cd.OutputSpatialDimensions.Length)
+                throw Error($"dim_labels '{text}': input, kernel and output must have the same number of spatial dimensions", at);
+            return cd;
+        }
+    }
+}
