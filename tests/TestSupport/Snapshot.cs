@@ -54,7 +54,7 @@ public static class Snapshot
     {
         text = text.Replace("\r\n", "\n");
         text = Regex.Replace(text, @"Version=\d+\.\d+\.\d+\.\d+", "Version={version}");
-        text = Regex.Replace(text, @"\[GeneratedCode\(""([^""]+)"", ""[^""]+""\)\]", @"[GeneratedCode(""$1"", ""{version}"")]");
+        text = Regex.Replace(text, @"GeneratedCode\(""([^""]+)"", ""[^""]+""\)", @"GeneratedCode(""$1"", ""{version}"")");
         return text;
     }
 

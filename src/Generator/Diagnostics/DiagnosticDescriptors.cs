@@ -32,7 +32,7 @@ namespace XlaGen.Generator.Diagnostics
             "XG0007", "Unsupported parameter type", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor InputShapeMissing = new DiagnosticDescriptor(
-            "XG0008", "A tensor input needs a [Shape]", "Tensor input '{0}' of '{1}' needs a [Shape(...)] attribute, e.g. [Shape(\"B\", 784)]: numbers are fixed dims, strings are symbolic dims", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+            "XG0008", "A tensor input needs a [Shape]", "Tensor input '{0}' of '{1}' needs a [Shape(...)] attribute such as [Shape(\"B\", 784)], where numbers are fixed dims and strings are symbolic dims", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor RecursiveModelCall = new DiagnosticDescriptor(
             "XG0009", "Recursive call in a model", "'{0}' calls itself through {1}; model methods are inlined at build time and cannot recurse", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);

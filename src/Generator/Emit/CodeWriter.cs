@@ -17,7 +17,7 @@ namespace XlaGen.Generator.Emit
 
         public CodeWriter Open(string text)
         {
-            Line(text);
+            if (text.Length > 0) Line(text);
             Line("{");
             indent++;
             return this;

@@ -94,7 +94,7 @@ namespace XlaGen.Generator.Emit
         {
             w.Line($"/// <summary>Runs {spec.ClassName}'s programs on a device; parameters stay resident there.</summary>");
             w.Open($"public sealed class Runner : {X}ModelRunner");
-            w.Line($"internal Runner({X}IDevice device, int seed) : base({Q(spec.ClassName)}, device, ParameterSpecs, seed) {{ }}");
+            w.Line($"internal Runner({X}IDevice device, int seed) : base({Q(spec.ClassName)}, device, {spec.ClassName}.ParameterSpecs, seed) {{ }}");
             w.Line();
             if (spec.HasParameterlessConstructor)
             {
@@ -122,7 +122,7 @@ namespace XlaGen.Generator.Emit
                 var inputs = string.Join(", ", f.Inputs.Select(i => i.Name));
                 w.Line($"return ({X}Tensor<{f.OutputClrElementType}>)Run({Q(f.MethodName)}, {key}, () => Build{f.MethodName}Program({string.Join(", ", f.Symbols)}), {inputs})[0];");
                 w.Close();
-                w.Line();
+                if (f != spec.Forwards[spec.Forwards.Count - 1]) w.Line();
             }
             w.Close();
         }

@@ -236,7 +236,7 @@ namespace XlaGen.Hlo
             }
             try
             {
-                var ins = builder.Add(opcode, operands, attributes, declared, called, name);
+                var ins = builder.AddInstruction(opcode, operands, attributes, declared, called, name);
                 ins.Metadata = metadata;
                 return ins;
             }
