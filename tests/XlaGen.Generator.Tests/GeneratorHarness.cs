@@ -1,9 +1,10 @@
+extern alias gen;
 using System.Collections;
 using System.Collections.Immutable;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using XlaGen.Generator;
+using gen::XlaGen.Generator;
 
 namespace XlaGen.Tests;
 

@@ -24,4 +24,45 @@ public static class Models
             public Tensor<float> Probabilities([Shape("B", 784)] Tensor<float> x) => Nn.Softmax(Logits(x));
         }
         """;
+
+    public const string Encoder = """
+        using XlaGen;
+
+        namespace Samples;
+
+        [XlaModel]
+        public partial class Encoder
+        {
+            [Param(784, 32, Init = Init.HeUniform)] Tensor<float> w;
+            [Param(32)] Tensor<float> b;
+
+            [Forward]
+            public Tensor<float> Encode([Shape("N", 784)] Tensor<float> x) => Nn.Relu(x.MatMul(w) + b);
+        }
+        """;
+
+    public const string Autoencoder = """
+        using XlaGen;
+
+        namespace Samples;
+
+        [XlaModel]
+        public partial class Autoencoder
+        {
+            Encoder encoder = new();
+            [Param(32, 784, Init = Init.GlorotUniform)] Tensor<float> wd;
+            [Param(784)] Tensor<float> bd;
+
+            [Forward]
+            public Tensor<float> Reconstruct([Shape("B", 784)] Tensor<float> x)
+                => Nn.Sigmoid(encoder.Encode(x).MatMul(wd) + bd);
+
+            [Forward]
+            public Tensor<float> Error([Shape("B", 784)] Tensor<float> x)
+            {
+                var d = Reconstruct(x) - x;
+                return (d * d).Mean(1);
+            }
+        }
+        """;
 }

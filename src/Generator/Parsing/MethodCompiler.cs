@@ -434,7 +434,11 @@ namespace XlaGen.Generator.Parsing
                 }
                 operands.Add(pv);
             }
-            return Lower(inv, m.Name, b => b.Inline(module.Entry, operands, bindings), opName);
+            // Op names recorded as "Encoder.Encode/…" become "Parent.Method/encoder.Encode/…", as when inlined from source.
+            var recorded = layout.Type.Name + "." + m.Name;
+            OpMetadata? Rename(OpMetadata? md) =>
+                md == null ? null : md with { OpName = md.OpName != null && md.OpName.StartsWith(recorded, StringComparison.Ordinal) ? opName + md.OpName.Substring(recorded.Length) : opName };
+            return Lower(inv, m.Name, b => b.Inline(module.Entry, operands, bindings, Rename), opName);
         }
 
         // ---- lowering and diagnostics ----

@@ -21,7 +21,8 @@ namespace XlaGen.Generator.Parsing
             var type = (INamedTypeSymbol)context.TargetSymbol;
             var declaration = (ClassDeclarationSyntax)context.TargetNode;
             var spec = Parse(type, declaration, context.SemanticModel.Compilation, diagnostics, cancellation);
-            return new ModelResult(spec, diagnostics.ToEquatableArray());
+            // A method inlined into several programs reports its mistakes once.
+            return new ModelResult(spec, diagnostics.Distinct().ToEquatableArray());
         }
 
         static ModelSpec? Parse(INamedTypeSymbol type, ClassDeclarationSyntax declaration, Compilation compilation, List<DiagnosticInfo> diagnostics, CancellationToken cancellation)

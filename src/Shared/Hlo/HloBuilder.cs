@@ -245,7 +245,8 @@ namespace XlaGen.Hlo
         /// replaced by <paramref name="arguments"/>, and returns the copy of its root. Computations it calls are
         /// added to this module (once). Metadata of the copies is kept. <paramref name="symbols"/> renames the
         /// callee's symbolic dims to the caller's (N → B) in the shapes the callee states.</summary>
-        public HloInstruction Inline(HloComputation callee, IReadOnlyList<HloInstruction> arguments, IReadOnlyDictionary<string, Dim>? symbols = null)
+        public HloInstruction Inline(HloComputation callee, IReadOnlyList<HloInstruction> arguments, IReadOnlyDictionary<string, Dim>? symbols = null,
+            Func<OpMetadata?, OpMetadata?>? metadata = null)
         {
             var ps = callee.Parameters;
             if (ps.Count != arguments.Count) throw new ArgumentException($"%{callee.Name} takes {ps.Count} arguments, {arguments.Count} given");
@@ -263,7 +264,7 @@ namespace XlaGen.Hlo
                 foreach (var ins in callee.Instructions)
                 {
                     if (ins.Opcode == "parameter") continue;
-                    Metadata = ins.Metadata ?? saved;
+                    Metadata = metadata != null ? metadata(ins.Metadata) : ins.Metadata ?? saved;
                     var operands = ins.Operands.Select(o => map[o]).ToList();
                     if (ins.Opcode == "get-dimension-size")
                     {
