@@ -57,8 +57,9 @@ public sealed class LossAttribute : Attribute
 {
 }
 
-/// <summary>The shape of a tensor input: numbers are fixed dims, strings are symbolic dims ("B") bound per call.</summary>
-[AttributeUsage(AttributeTargets.Parameter, Inherited = false)]
+/// <summary>The shape of a tensor input: numbers are fixed dims, strings are symbolic dims ("B") bound per call.
+/// On a return value (<c>[return: Shape("B", 10)]</c>) it states the result's shape, checked at build time.</summary>
+[AttributeUsage(AttributeTargets.Parameter | AttributeTargets.ReturnValue, Inherited = false)]
 public sealed class ShapeAttribute : Attribute
 {
     public ShapeAttribute(params object[] dims)

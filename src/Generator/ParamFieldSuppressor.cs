@@ -1,0 +1,51 @@
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using XlaGen.Generator.Parsing;
+
+namespace XlaGen.Generator
+{
+    /// <summary>
+    /// [Param] fields and sub-model fields of an [XlaModel] class are never assigned by the user: their values
+    /// live on the device, and the generated LoadParameters fills them for host use. So the nullable warning
+    /// "non-nullable field must contain a non-null value" (CS8618) is noise for them and is suppressed, for those
+    /// fields only.
+    /// </summary>
+    [DiagnosticAnalyzer(LanguageNames.CSharp)]
+    public sealed class ParamFieldSuppressor : DiagnosticSuppressor
+    {
+        public static readonly SuppressionDescriptor UninitializedParam = new SuppressionDescriptor(
+            "XGSP0001", "CS8618", "[Param] and sub-model fields of an [XlaModel] class hold device-resident values; XlaGen initialises them");
+
+        public override ImmutableArray<SuppressionDescriptor> SupportedSuppressions => ImmutableArray.Create(UninitializedParam);
+
+        public override void ReportSuppressions(SuppressionAnalysisContext context)
+        {
+            foreach (var diagnostic in context.ReportedDiagnostics)
+            {
+                var tree = diagnostic.Location.SourceTree;
+                if (tree == null) continue;
+                var node = tree.GetRoot(context.CancellationToken).FindNode(diagnostic.Location.SourceSpan);
+                var model = context.GetSemanticModel(tree);
+                IFieldSymbol? field = null;
+                if (node is VariableDeclaratorSyntax declarator)
+                {
+                    field = model.GetDeclaredSymbol(declarator, context.CancellationToken) as IFieldSymbol;
+                }
+                else if (node.FirstAncestorOrSelf<ConstructorDeclarationSyntax>() is ConstructorDeclarationSyntax ctor
+                         && model.GetDeclaredSymbol(ctor, context.CancellationToken) is IMethodSymbol c)
+                {
+                    // Reported on a constructor: the message names the field ('w1').
+                    var message = diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+                    int a = message.IndexOf('\''), b = a < 0 ? -1 : message.IndexOf('\'', a + 1);
+                    if (b > a) field = c.ContainingType.GetMembers(message.Substring(a + 1, b - a - 1)).OfType<IFieldSymbol>().FirstOrDefault();
+                }
+                if (field == null || !Symbols.IsModelType(field.ContainingType)) continue;
+                if (field.HasAttribute(Symbols.ParamAttribute) || Symbols.IsModelType(field.Type))
+                    context.ReportSuppression(Suppression.Create(UninitializedParam, diagnostic));
+            }
+        }
+    }
+}
