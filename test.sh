@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs every test of the solution, after installing what the tests need. CI runs this through .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/ensure-dataset.sh
+dotnet test XlaGen.sln -c Release --nologo "$@"
