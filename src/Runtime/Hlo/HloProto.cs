@@ -225,8 +225,9 @@ public static partial class HloProto
 
     static P.ProgramShapeProto ProgramShape(HloComputation c, IEnumerable<string> names)
     {
-        var ps = new P.ProgramShapeProto { Result = ShapeToProto(c.Root.Shape, $"the result of %{c.Name}") };
-        foreach (var p in c.Parameters) ps.Parameters.Add(ShapeToProto(p.Shape, p.Describe()));
+        var ps = new P.ProgramShapeProto();
+        foreach (var p in c.Parameters) ps.Parameters.Add(ShapeToProto(p.Shape, $"{p.Describe()} in %{c.Name}"));
+        ps.Result = ShapeToProto(c.Root.Shape, $"the result of %{c.Name}");
         ps.ParameterNames.AddRange(names);
         return ps;
     }
