@@ -246,7 +246,8 @@ public static partial class HloProto
             if (!d.IsConstant) throw new HloProtoException($"{where} has the symbolic shape {shape}; bind every symbolic dimension before serializing");
             sp.Dimensions.Add(d.Value);
         }
-        var layout = new P.LayoutProto();
+        // As XLA's Layout::ToProto writes it: tail_padding_alignment_in_elements is 1 unless tiling says otherwise.
+        var layout = new P.LayoutProto { TailPaddingAlignmentInElements = 1 };
         layout.MinorToMajor.AddRange(shape.EffectiveLayout());
         sp.Layout = layout;
         return sp;

@@ -208,6 +208,8 @@ public class HloProtoCorpusTests
         Assert.Equal(new long[] { 0, 1 }, c.Instructions[2].OperandIds);
         Assert.All(c.Instructions, i => Assert.Equal(P.PrimitiveType.F32, i.Shape.ElementType));
         Assert.All(c.Instructions, i => Assert.Empty(i.Shape.Dimensions));
+        // "layout { tail_padding_alignment_in_elements: 1 }": a scalar's layout has no minor_to_major entries
+        Assert.All(c.Instructions, i => Assert.Equal((0, 1L), (i.Shape.Layout.MinorToMajor.Count, i.Shape.Layout.TailPaddingAlignmentInElements)));
         Assert.Equal(new[] { "a", "b" }, c.ProgramShape.ParameterNames);
         Assert.Equal(2, c.ProgramShape.Parameters.Count);
         Assert.Equal(P.PrimitiveType.F32, c.ProgramShape.Result.ElementType);

@@ -137,7 +137,10 @@ public class HloProtoWireTests
         Assert.Equal(new[] { 2, 3, 5 }, Numbers(shape));
         Assert.Equal(11ul, Var(shape, 2));
         Assert.Equal(new long[] { 2, 3 }, Packed(shape, 3));
-        Assert.Equal(new long[] { 0, 1 }, Packed(Sub(shape, 5), 1));
+        var layout = Sub(shape, 5);
+        Assert.Equal(new[] { 1, 16 }, Numbers(layout));   // minor_to_major=1, tail_padding_alignment_in_elements=16 (1, as XLA writes it)
+        Assert.Equal(new long[] { 0, 1 }, Packed(layout, 1));
+        Assert.Equal(1ul, Var(layout, 16));
         // OpMetadata: op_type=1, op_name=2, source_file=3, source_line=4.
         var metadata = Sub(x, 7);
         Assert.Equal(new[] { 1, 2, 3, 4 }, Numbers(metadata));
