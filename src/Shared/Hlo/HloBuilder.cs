@@ -255,7 +255,7 @@ namespace XlaGen.Hlo
                     Metadata = ins.Metadata ?? saved;
                     var called = ins.CalledComputations.Select(Import).ToList();
                     map[ins] = Add(ins.Opcode, ins.Operands.Select(o => map[o]).ToList(), ins.Attributes.Clone(),
-                        OpCatalogue.Get(ins.Opcode).TakesDeclaredShape || ins.Opcode == "dot" ? ins.Shape : null, called);
+                        OpCatalogue.Get(ins.Opcode).TakesDeclaredShape || ins.Opcode == "dot" || ins.Opcode == "convolution" ? ins.Shape : null, called);
                 }
             }
             finally

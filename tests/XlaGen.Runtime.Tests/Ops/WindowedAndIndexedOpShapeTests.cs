@@ -65,6 +65,19 @@ public class WindowedAndIndexedOpShapeTests
     }
 
     [Fact]
+    public void InliningKeepsAConvolutionsPreferredResultType()
+    {
+        var callee = new HloBuilder("m", "conv");
+        var x = callee.Parameter(Shape.Array(ElementType.S8, 1, 2, 3, 3), "x");
+        var k = callee.Parameter(Shape.Array(ElementType.S8, 4, 2, 1, 1), "k");
+        var attrs = new HloAttributes { Convolution = Labels("bf01", "oi01", "bf01"), Window = new[] { W(1), W(1) } };
+        var conv = callee.Build(callee.Add("convolution", new[] { x, k }, attrs, Shape.Array(ElementType.S32, 1, 4, 3, 3)));
+        var b = new HloBuilder("caller");
+        var root = b.Inline(conv, new[] { b.Parameter(x.Shape, "a"), b.Parameter(k.Shape, "b") });
+        Assert.Equal(Shape.Array(ElementType.S32, 1, 4, 3, 3), root.Shape);
+    }
+
+    [Fact]
     public void ConvolutionErrors()
     {
         var dn = Labels("bf01", "oi01", "bf01");
