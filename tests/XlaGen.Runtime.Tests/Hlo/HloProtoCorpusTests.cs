@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf;
@@ -188,6 +189,63 @@ public class HloProtoCorpusTests
         proto.Computations[0].Instructions[2].Opcode = "fft";
         var e = Assert.Throws<HloProtoException>(() => HloProto.FromProto(proto));
         Assert.StartsWith("HloModuleProto 'hlo_runner_test_0.1', computation 'hlo_runner_test_0.1' (id 2), instruction 'conv' (id 2, fft): unsupported opcode 'fft' (XlaGen supports: ", e.Message);
+    }
+
+    static string? RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "XlaGen.sln"))) return d.FullName;
+        }
+        return null;
+    }
+
+    /// <summary>protoc from the Grpc.Tools package the runtime builds with (in the NuGet cache), or null.</summary>
+    static string? Protoc()
+    {
+        var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var tools = Path.Combine(cache, "grpc.tools");
+        if (!Directory.Exists(tools) || !OperatingSystem.IsLinux()) return null;
+        return Directory.GetFiles(tools, "protoc", SearchOption.AllDirectories).Where(f => f.Contains("linux_x64", StringComparison.Ordinal)).OrderByDescending(f => f, StringComparer.Ordinal).FirstOrDefault();
+    }
+
+    /// <summary>
+    /// Our protos/xla decodes every corpus file (with protoc) to fields that the corpus's typed decode, made with
+    /// OpenXLA's full protos, also has with the same name and value: a wrong number or name in our subset would
+    /// show up as a field OpenXLA's decode does not have.
+    /// </summary>
+    [Theory(SkipTestWithoutData = true)]
+    [MemberData(nameof(PbFiles))]
+    public void OurSchemaDecodesLikeOpenXlasSchema(string file)
+    {
+        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        var protoc = Protoc();
+        Assert.SkipWhen(protoc == null, "protoc (from the Grpc.Tools NuGet package, linux_x64) is not in the NuGet cache");
+        var message = Decoded(file).GetProperty("message").GetString()!;
+        var psi = new ProcessStartInfo(protoc!, $"--decode={message} xla/hlo.proto")
+        {
+            WorkingDirectory = Path.Combine(RepoRoot()!, "protos"),
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(psi)!;
+        var bytes = Bytes(file);
+        process.StandardInput.BaseStream.Write(bytes, 0, bytes.Length);
+        process.StandardInput.Close();
+        var ours = process.StandardOutput.ReadToEnd();
+        var errors = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, errors);
+
+        var theirs = File.ReadAllLines(Path.Combine(Corpus.Root!, "pb", Path.ChangeExtension(file, ".textproto"))).Select(l => l.Trim())
+            .GroupBy(l => l).ToDictionary(g => g.Key, g => g.Count());
+        var named = ours.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && l != "}" && !char.IsDigit(l[0])).ToList();
+        foreach (var group in named.GroupBy(l => l))
+        {
+            Assert.True(theirs.TryGetValue(group.Key, out var n) && n >= group.Count(), $"our schema decodes '{group.Key}' x{group.Count()}, OpenXLA's decode has it x{(theirs.TryGetValue(group.Key, out var m) ? m : 0)}");
+        }
+        Assert.True(named.Count(l => l.StartsWith("instructions", StringComparison.Ordinal)) > 0, "no instructions decoded");
     }
 
     /// <summary>lit/xla-hlo_opt_emit_proto.hlo: the CHECK lines state the HloProto that hlo-opt --emit-proto writes.</summary>
