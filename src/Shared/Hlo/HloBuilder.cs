@@ -272,7 +272,7 @@ namespace XlaGen.Hlo
                         continue;
                     }
                     var called = ins.CalledComputations.Select(Import).ToList();
-                    var declared = OpCatalogue.Get(ins.Opcode).TakesDeclaredShape || ins.Opcode == "dot" ? Map(ins.Shape) : null;
+                    var declared = OpCatalogue.Get(ins.Opcode).TakesDeclaredShape || ins.Opcode == "dot" || ins.Opcode == "convolution" ? Map(ins.Shape) : null;
                     map[ins] = AddInstruction(ins.Opcode, operands, ins.Attributes.Clone(), declared, called);
                 }
             }

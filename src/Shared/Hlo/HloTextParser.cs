@@ -39,6 +39,13 @@ namespace XlaGen.Hlo
             if (text == null) throw new ArgumentNullException(nameof(text));
             return new HloTextReader(text).ReadModule();
         }
+
+        /// <summary>One shape in HLO syntax: f32[2,B]{1,0}, (f32[], s32[3]), token[].</summary>
+        public static Shape ParseShape(string text)
+        {
+            if (text == null) throw new ArgumentNullException(nameof(text));
+            return new HloTextReader(text).ReadShapeOnly();
+        }
     }
 
     sealed partial class HloTextReader
@@ -95,9 +102,23 @@ namespace XlaGen.Hlo
             }
             if (computations.Count == 0) throw Error("expected a computation (name { instructions })");
             entry ??= computations[computations.Count - 1];
+            // Ids as XLA's parser gives them: instructions 0, 1, … in module order, each computation its root's id.
+            long nextId = 0;
+            foreach (var c in computations)
+            {
+                foreach (var ins in c.Instructions) ins.Id = nextId++;
+                c.Id = c.Root.Id;
+            }
             var module = new HloModule(moduleName ?? "module_" + entry.Name, computations, entry);
             module.InputOutputAliases.AddRange(aliases);
             return module;
+        }
+
+        public Shape ReadShapeOnly()
+        {
+            var shape = ParseShapeOrNull() ?? throw Error($"expected a shape (like f32[2,3]{{1,0}} or (f32[], s32[])), found {Found()}");
+            if (!AtEnd) throw Error($"unexpected {Found()} after the shape");
+            return shape;
         }
 
         string ReadModuleName()

@@ -66,6 +66,13 @@ namespace XlaGen.Ops
                 new PadOp(),
                 new DotOp(),
                 new ReduceOp(),
+                new ConvolutionOp(),
+                new GatherOp(),
+                new ScatterOp(),
+                new ReduceWindowOp(),
+                new SelectAndScatterOp(),
+                new DynamicSliceOp(),
+                new DynamicUpdateSliceOp(),
 
                 // control
                 new TupleOp(),
