@@ -1,0 +1,149 @@
+using System.Reflection;
+using XlaGen.Backends.Cpu.Kernels;
+using XlaGen.Backends.Cpu.Plan;
+using XlaGen.Hlo;
+
+namespace XlaGen.Backends.Cpu;
+
+/// <summary>
+/// The embedded CPU executor: compiles HLO modules into execution plans of precomputed kernel closures and runs
+/// them on host arrays. Buffers are host arrays owned by the device (uploads and downloads copy). Thread-safe.
+/// </summary>
+public sealed class CpuDevice : IDevice
+{
+    /// <summary>The opcodes this executor has a kernel for.</summary>
+    public static IReadOnlyCollection<string> SupportedOpcodes => KernelRegistry.Opcodes;
+
+    public CpuDevice()
+    {
+        Info = new DeviceInfo(
+            Platform: "cpu",
+            DeviceKind: CpuModel(),
+            Version: typeof(CpuDevice).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                ?? typeof(CpuDevice).Assembly.GetName().Version?.ToString() ?? "0",
+            DeviceCount: 1,
+            MemoryBytes: GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+            Attributes: new Dictionary<string, string>
+            {
+                ["cores"] = Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["simd"] = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "avx512"
+                    : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "avx2" : "sse",
+            });
+    }
+
+    public DeviceInfo Info { get; }
+
+    static string CpuModel()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                {
+                    if (line.StartsWith("model name", StringComparison.Ordinal))
+                    {
+                        int colon = line.IndexOf(':');
+                        if (colon >= 0) return line[(colon + 1)..].Trim();
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+    }
+
+    /// <summary>Verifies the module and builds its plan. Unsupported opcodes or element types, symbolic shapes and
+    /// verifier problems throw <see cref="XlaCompileException"/> naming the instruction.</summary>
+    public IExecutable Compile(HloModule module)
+    {
+        var plan = CpuCompiler.CompileModule(module);
+        return new CpuExecutable(this, module, plan);
+    }
+
+    public DeviceBuffer Upload(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        return new CpuBuffer(this, tensor.HloShape, (Array)tensor.Data.Clone());
+    }
+
+    public Tensor Download(DeviceBuffer buffer)
+    {
+        var b = Own(buffer, "download it");
+        var data = (Array)b.Data.Clone();
+        var dims = b.Shape.ConcreteDims();
+        return data switch
+        {
+            float[] x => new Tensor<float>(dims, x),
+            double[] x => new Tensor<double>(dims, x),
+            int[] x => new Tensor<int>(dims, x),
+            long[] x => new Tensor<long>(dims, x),
+            bool[] x => new Tensor<bool>(dims, x),
+            sbyte[] x => new Tensor<sbyte>(dims, x),
+            short[] x => new Tensor<short>(dims, x),
+            byte[] x => new Tensor<byte>(dims, x),
+            ushort[] x => new Tensor<ushort>(dims, x),
+            uint[] x => new Tensor<uint>(dims, x),
+            ulong[] x => new Tensor<ulong>(dims, x),
+            Half[] x => new Tensor<Half>(dims, x),
+            _ => throw new NotSupportedException($"cannot download a {b.Shape} buffer holding {data.GetType().Name}"),
+        };
+    }
+
+    /// <summary>Wraps an array the device takes ownership of (no copy).</summary>
+    internal CpuBuffer Wrap(Shape shape, Array data) => new(this, shape, data);
+
+    internal CpuBuffer Own(DeviceBuffer buffer, string use)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer is not CpuBuffer b || !ReferenceEquals(b.Device, this))
+            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer belongs to device {buffer.Device.Info.Platform} ({buffer.Device.Info.DeviceKind}), not to this CPU device");
+        b.EnsureAlive(use);
+        return b;
+    }
+
+    public void Dispose()
+    {
+    }
+
+    public override string ToString() => $"cpu ({Info.DeviceKind})";
+}
+
+/// <summary>A CPU device buffer: a typed host array (float[] for f32, bool[] for pred …) in row-major order.</summary>
+public sealed class CpuBuffer : DeviceBuffer
+{
+    Array? data;
+
+    internal CpuBuffer(CpuDevice device, Shape shape, Array data) : base(device, shape)
+    {
+        this.data = data;
+    }
+
+    /// <summary>The elements; throws <see cref="ObjectDisposedException"/> once the buffer was disposed or donated.</summary>
+    public Array Data
+    {
+        get
+        {
+            EnsureAlive("read its data");
+            return data!;
+        }
+    }
+
+    /// <summary>The buffer's array was handed to an execution that may overwrite it.</summary>
+    internal void MarkDonated()
+    {
+        data = null;
+        IsDeleted = true;
+    }
+
+    public override void Dispose()
+    {
+        data = null;
+        base.Dispose();
+    }
+}
