@@ -77,21 +77,21 @@ public sealed class CpuDevice : IDevice
         var b = Own(buffer, "download it");
         var data = (Array)b.Data.Clone();
         var dims = b.Shape.ConcreteDims();
-        return data switch
+        return b.Shape.ElementType switch
         {
-            float[] x => new Tensor<float>(dims, x),
-            double[] x => new Tensor<double>(dims, x),
-            int[] x => new Tensor<int>(dims, x),
-            long[] x => new Tensor<long>(dims, x),
-            bool[] x => new Tensor<bool>(dims, x),
-            sbyte[] x => new Tensor<sbyte>(dims, x),
-            short[] x => new Tensor<short>(dims, x),
-            byte[] x => new Tensor<byte>(dims, x),
-            ushort[] x => new Tensor<ushort>(dims, x),
-            uint[] x => new Tensor<uint>(dims, x),
-            ulong[] x => new Tensor<ulong>(dims, x),
-            Half[] x => new Tensor<Half>(dims, x),
-            _ => throw new NotSupportedException($"cannot download a {b.Shape} buffer holding {data.GetType().Name}"),
+            ElementType.F32 => new Tensor<float>(dims, (float[])data),
+            ElementType.F64 => new Tensor<double>(dims, (double[])data),
+            ElementType.S32 => new Tensor<int>(dims, (int[])data),
+            ElementType.S64 => new Tensor<long>(dims, (long[])data),
+            ElementType.Pred => new Tensor<bool>(dims, (bool[])data),
+            ElementType.S8 => new Tensor<sbyte>(dims, (sbyte[])data),
+            ElementType.S16 => new Tensor<short>(dims, (short[])data),
+            ElementType.U8 => new Tensor<byte>(dims, (byte[])data),
+            ElementType.U16 => new Tensor<ushort>(dims, (ushort[])data),
+            ElementType.U32 => new Tensor<uint>(dims, (uint[])data),
+            ElementType.U64 => new Tensor<ulong>(dims, (ulong[])data),
+            ElementType.F16 => new Tensor<Half>(dims, (Half[])data),
+            _ => throw new NotSupportedException($"cannot download a {b.Shape} buffer"),
         };
     }
 

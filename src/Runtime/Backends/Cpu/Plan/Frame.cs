@@ -127,21 +127,23 @@ internal sealed class Frame
         End();
     }
 
-    Array CopyFromPool(Array a) => a switch
+    /// <summary>Switches on the exact array type: CLR array covariance makes a byte[] pass "is sbyte[]".</summary>
+    Array CopyFromPool(Array a)
     {
-        float[] x => Copy(x),
-        double[] x => Copy(x),
-        int[] x => Copy(x),
-        long[] x => Copy(x),
-        bool[] x => Copy(x),
-        sbyte[] x => Copy(x),
-        short[] x => Copy(x),
-        byte[] x => Copy(x),
-        ushort[] x => Copy(x),
-        uint[] x => Copy(x),
-        ulong[] x => Copy(x),
-        _ => (Array)a.Clone(),
-    };
+        var t = a.GetType();
+        if (t == typeof(float[])) return Copy((float[])a);
+        if (t == typeof(double[])) return Copy((double[])a);
+        if (t == typeof(int[])) return Copy((int[])a);
+        if (t == typeof(long[])) return Copy((long[])a);
+        if (t == typeof(bool[])) return Copy((bool[])a);
+        if (t == typeof(sbyte[])) return Copy((sbyte[])a);
+        if (t == typeof(short[])) return Copy((short[])a);
+        if (t == typeof(byte[])) return Copy((byte[])a);
+        if (t == typeof(ushort[])) return Copy((ushort[])a);
+        if (t == typeof(uint[])) return Copy((uint[])a);
+        if (t == typeof(ulong[])) return Copy((ulong[])a);
+        return (Array)a.Clone();
+    }
 
     T[] Copy<T>(T[] x) where T : unmanaged
     {
