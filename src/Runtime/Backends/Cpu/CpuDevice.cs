@@ -33,6 +33,9 @@ public sealed class CpuDevice : IDevice
 
     public DeviceInfo Info { get; }
 
+    /// <summary>Arrays of disposed buffers, reused for the results of later executions.</summary>
+    internal SharedBufferPool Pool { get; } = new();
+
     static string CpuModel()
     {
         try
@@ -75,7 +78,7 @@ public sealed class CpuDevice : IDevice
     public Tensor Download(DeviceBuffer buffer)
     {
         var b = Own(buffer, "download it");
-        var data = (Array)b.Data.Clone();
+        var data = (Array)b.RawData.Clone();
         var dims = b.Shape.ConcreteDims();
         return b.Shape.ElementType switch
         {
@@ -114,18 +117,33 @@ public sealed class CpuDevice : IDevice
     public override string ToString() => $"cpu ({Info.DeviceKind})";
 }
 
-/// <summary>A CPU device buffer: a typed host array (float[] for f32, bool[] for pred …) in row-major order.</summary>
+/// <summary>A CPU device buffer: a typed host array (float[] for f32, bool[] for pred …) in row-major order.
+/// Disposing it lets the device reuse its array for a later result, unless <see cref="Data"/> was read.</summary>
 public sealed class CpuBuffer : DeviceBuffer
 {
     Array? data;
+    bool exposed;
 
     internal CpuBuffer(CpuDevice device, Shape shape, Array data) : base(device, shape)
     {
         this.data = data;
     }
 
-    /// <summary>The elements; throws <see cref="ObjectDisposedException"/> once the buffer was disposed or donated.</summary>
+    /// <summary>The elements, without a copy (prefer <see cref="IDevice.Download"/>). The array then belongs to the
+    /// caller too, so the device never recycles it. Throws <see cref="ObjectDisposedException"/> once the buffer was
+    /// disposed or donated.</summary>
     public Array Data
+    {
+        get
+        {
+            EnsureAlive("read its data");
+            exposed = true;
+            return data!;
+        }
+    }
+
+    /// <summary>The array, for the device's own use (not marked as exposed).</summary>
+    internal Array RawData
     {
         get
         {
@@ -143,7 +161,9 @@ public sealed class CpuBuffer : DeviceBuffer
 
     public override void Dispose()
     {
+        var a = data;
         data = null;
+        if (a != null && !exposed && !IsDeleted) ((CpuDevice)Device).Pool.Return(a);
         base.Dispose();
     }
 }

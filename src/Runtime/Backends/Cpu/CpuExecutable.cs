@@ -44,7 +44,7 @@ internal sealed class CpuExecutable : IExecutable
             var b = device.Own(arguments[i], $"pass {what} to '{Module.Name}'");
             if (!b.Shape.Equals(shapes[i])) throw new XlaExecutionException($"{what}: expected {shapes[i]}, got {b.Shape}");
             buffers[i] = b;
-            inputs[i] = b.Data;
+            inputs[i] = b.RawData;
         }
         bool[]? owned = null;
         var donated = options?.DonatedArguments ?? Array.Empty<int>();
@@ -68,7 +68,7 @@ internal sealed class CpuExecutable : IExecutable
                 }
             }
         }
-        var context = contexts.TryTake(out var c) ? c : new RunContext();
+        var context = contexts.TryTake(out var c) ? c : new RunContext(device.Pool);
         var outputs = new Array[entry.ResultSlots.Length];
         try
         {

@@ -76,6 +76,21 @@ public static class ReduceCases
             },
             new Tensor[] { pr }, new Tensor[] { T(new[] { true, false }, 2) });
 
+        // a reducer that builds arrays inside is not a scalar program: it runs as a plan per element
+        yield return new("reduce/reducer-with-array-ops", () =>
+            {
+                var b = new HloBuilder("fallback");
+                var x = b.Parameter(sq.HloShape, "x");
+                var sub = b.CreateSubBuilder("via_arrays");
+                var acc = sub.Parameter(Shape.Scalar(ElementType.F32), "acc");
+                var v = sub.Parameter(Shape.Scalar(ElementType.F32), "v");
+                var pair = sub.Broadcast(v, new Dim[] { 2 }, Array.Empty<long>());
+                var twice = sub.ReduceSum(pair, 0);
+                var reducer = sub.Build(sub.Add(acc, twice));
+                return b.BuildModule(b.Reduce(x, b.Constant(ElementType.F32, 0), new long[] { 0 }, reducer));
+            },
+            new Tensor[] { sq }, new Tensor[] { Reduce(sq, new long[] { 0 }, 0f, (a, v) => a + 2 * v) }, 1e-6);
+
         foreach (var c in ArgmaxCases()) yield return c;
     }
 

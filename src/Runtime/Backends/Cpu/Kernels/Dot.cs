@@ -1,5 +1,6 @@
-using System.Numerics;
 using System.Numerics.Tensors;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Hlo;
 using XlaGen.Ops;
@@ -200,6 +201,7 @@ internal static class Dot
     }
 
     /// <summary>c[b,i,:] += a[b,i,p] · b[b,p,:], each row update a SIMD multiply-add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Multiply<T>(T[] a, T[] b, T[] c, DotShape s) where T : INumber<T>
     {
         for (int bi = 0; bi < s.Batch; bi++)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Hlo;
 
@@ -76,6 +77,7 @@ internal static class Elementwise
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Unary<T, TOp>(T[] x, T[] o, int lo, int hi) where TOp : struct, IUnaryOp<T>
     {
         var xs = new ReadOnlySpan<T>(x, lo, hi - lo);
@@ -100,6 +102,7 @@ internal static class Elementwise
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Binary<T, TOp>(T[] x, T[] y, T[] o, int lo, int hi) where TOp : struct, IBinaryOp<T>
     {
         var xs = new ReadOnlySpan<T>(x, lo, hi - lo);
@@ -128,13 +131,15 @@ internal static class Elementwise
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Compare<T, TKey, TKeyFn, TDir>(T[] x, T[] y, bool[] o, int lo, int hi)
         where TKey : IComparisonOperators<TKey, TKey, bool> where TKeyFn : struct, ICompareKey<T, TKey> where TDir : struct, ICompareDirection
     {
         var xs = new ReadOnlySpan<T>(x, lo, hi - lo);
         var ys = new ReadOnlySpan<T>(y, lo, hi - lo);
         var os = new Span<bool>(o, lo, hi - lo);
-        for (int i = 0; i < xs.Length; i++) os[i] = TDir.Test(TKeyFn.Key(xs[i]), TKeyFn.Key(ys[i]));
+        int done = typeof(TKeyFn) == typeof(IdentityKey<T>) ? Simd.Compare<T, TDir>(xs, ys, os) : 0;
+        for (int i = done; i < xs.Length; i++) os[i] = TDir.Test(TKeyFn.Key(xs[i]), TKeyFn.Key(ys[i]));
     }
 
     // ---- convert ----
@@ -150,6 +155,7 @@ internal static class Elementwise
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Convert<TFrom, TTo, TConv>(TFrom[] x, TTo[] o, int lo, int hi) where TConv : struct, IConvert<TFrom, TTo>
     {
         var xs = new ReadOnlySpan<TFrom>(x, lo, hi - lo);
@@ -181,13 +187,14 @@ internal static class Elementwise
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Select<T>(bool[] p, T[] x, T[] y, T[] o, int lo, int hi)
     {
         var ps = new ReadOnlySpan<bool>(p, lo, hi - lo);
         var xs = new ReadOnlySpan<T>(x, lo, hi - lo);
         var ys = new ReadOnlySpan<T>(y, lo, hi - lo);
         var os = new Span<T>(o, lo, hi - lo);
-        for (int i = 0; i < ps.Length; i++) os[i] = ps[i] ? xs[i] : ys[i];
+        for (int i = Simd.Select(ps, xs, ys, os); i < ps.Length; i++) os[i] = ps[i] ? xs[i] : ys[i];
     }
 
     readonly struct ClampFactory(int min, int x, int max, int dst, int n, bool minScalar, bool maxScalar, int inPlace)
@@ -216,6 +223,8 @@ internal static class Elementwise
             };
         }
 
-        static bool IsNaN<T>(T value) => value is float f ? float.IsNaN(f) : value is double d && double.IsNaN(d);
+        static bool IsNaN<T>(T value) where T : unmanaged =>
+            typeof(T) == typeof(float) ? float.IsNaN(Unsafe.BitCast<T, float>(value))
+            : typeof(T) == typeof(double) && double.IsNaN(Unsafe.BitCast<T, double>(value));
     }
 }

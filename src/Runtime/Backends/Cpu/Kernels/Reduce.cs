@@ -1,5 +1,6 @@
-using System.Numerics;
 using System.Numerics.Tensors;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Hlo;
 
@@ -172,6 +173,8 @@ internal static class Reduce
                 var (outSizes, outStrides) = layout.Groups(reduced: false, withoutInner: false);
                 var (redSizes, redStrides) = layout.Groups(reduced: true, withoutInner: true);
                 long inner = layout.Inner, rCount = Product(redSizes);
+                // [outputs, inner] row-major: each output folds one contiguous row
+                bool contiguousRows = redSizes.Length == 0 && (outSizes.Length == 0 || (outSizes.Length == 1 && outStrides[0] == inner));
                 return f =>
                 {
                     var x = (T[])f.Data[src]!;
@@ -179,6 +182,11 @@ internal static class Reduce
                     var o = f.Alloc<T>(ds, n);
                     void Outputs(long lo, long hi)
                     {
+                        if (contiguousRows)
+                        {
+                            for (long oi = lo; oi < hi; oi++) o[oi] = Fold(k, new ReadOnlySpan<T>(x, (int)(oi * inner), (int)inner), i0);
+                            return;
+                        }
                         for (long oi = lo; oi < hi; oi++)
                         {
                             long b = Offset(oi, outSizes, outStrides);
@@ -215,6 +223,7 @@ internal static class Reduce
         static T Fold<T>(Kind kind, ReadOnlySpan<T> x, T acc) where T : unmanaged, INumber<T>, IMinMaxValue<T>
         {
             if (x.Length == 0) return acc;
+            if (x.Length < 16) return FoldScalar(kind, x, acc);
             switch (kind)
             {
                 case Kind.Add: return acc + TensorPrimitives.Sum(x);
@@ -222,10 +231,35 @@ internal static class Reduce
                 case Kind.Max: return MaxOf(acc, TensorPrimitives.Max(x));
                 case Kind.Min: return MinOf(acc, TensorPrimitives.Min(x));
             }
-            // and / or on integers
+            return FoldScalar(kind, x, acc);
+        }
+
+        /// <summary>Short rows: a plain loop beats the setup of a SIMD reduction.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        static T FoldScalar<T>(Kind kind, ReadOnlySpan<T> x, T acc) where T : unmanaged, INumber<T>, IMinMaxValue<T>
+        {
             var a = acc;
-            foreach (var v in x) a = kind == Kind.And ? BitAnd(a, v) : BitOr(a, v);
-            return a;
+            switch (kind)
+            {
+                case Kind.Add:
+                    foreach (var v in x) a += v;
+                    return a;
+                case Kind.Multiply:
+                    foreach (var v in x) a *= v;
+                    return a;
+                case Kind.Max:
+                    foreach (var v in x) a = MaxOf(a, v);
+                    return a;
+                case Kind.Min:
+                    foreach (var v in x) a = MinOf(a, v);
+                    return a;
+                case Kind.And:
+                    foreach (var v in x) a = BitAnd(a, v);
+                    return a;
+                default:
+                    foreach (var v in x) a = BitOr(a, v);
+                    return a;
+            }
         }
 
         static T MaxOf<T>(T a, T b) where T : INumber<T> => T.IsNaN(a) ? a : T.IsNaN(b) ? b : a < b ? b : a;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Hlo;
 
@@ -156,6 +157,7 @@ internal static class Sort
 
     const int InsertionRun = 16;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void MergeSort<TLess>(int[] perm, int[] tmp, ref TLess less) where TLess : struct, ILess
     {
         int n = perm.Length;

@@ -123,6 +123,7 @@ internal sealed class StridedCopy
         Par.For(outerCount, Math.Max(1, Par.CheapGrain / inner), (lo, hi) => RunRange(src, dst, lo, hi));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void RunRange<T>(T[] src, T[] dst, long lo, long hi)
     {
         int r = dims.Length;
@@ -197,11 +198,14 @@ internal sealed class StridedCopy
         else Par.For(items, Math.Max(1, Par.CheapGrain / perItem), (lo, hi) => TiledRange(src, dst, lo, hi, tileRows));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void TiledRange<T>(T[] src, T[] dst, long lo, long hi, long tileRows)
     {
         int r = dims.Length, k = tileDim;
         long rows = dims[k], cols = dims[r - 1];
-        long sk = srcStrides[k], dk = dstStrides[k], sc = srcStrides[r - 1], dc = dstStrides[r - 1];
+        nint dk = (nint)dstStrides[k], sc = (nint)srcStrides[r - 1], dc = (nint)dstStrides[r - 1];
+        bool blocks = dc == 1 && Simd.CanTransposeBlocks<T>();
+        int edge = Simd.BlockEdge<T>();
         ref T s = ref MemoryMarshal.GetArrayDataReference(src);
         ref T d = ref MemoryMarshal.GetArrayDataReference(dst);
         for (long item = lo; item < hi; item++)
@@ -216,14 +220,31 @@ internal sealed class StridedCopy
                 so += q * srcStrides[i];
                 dO += q * dstStrides[i];
             }
-            long r0 = tr * Tile, r1 = Math.Min(rows, r0 + Tile);
-            for (long c0 = 0; c0 < cols; c0 += Tile)
+            // rows i run along the dim read contiguously (source stride 1); columns j along the destination's inner dim
+            nint r0 = (nint)(tr * Tile), r1 = (nint)Math.Min(rows, r0 + Tile);
+            for (nint c0 = 0; c0 < cols; c0 += Tile)
             {
-                long c1 = Math.Min(cols, c0 + Tile);
-                for (long i = r0; i < r1; i++)
+                nint c1 = (nint)Math.Min(cols, c0 + Tile);
+                nint iEnd = r0, jEnd = c0;
+                if (blocks)
                 {
-                    long sBase = so + i * sk, dBase = dO + i * dk;
-                    for (long j = c0; j < c1; j++) Unsafe.Add(ref d, (nint)(dBase + j * dc)) = Unsafe.Add(ref s, (nint)(sBase + j * sc));
+                    iEnd = r0 + (r1 - r0) / edge * edge;
+                    jEnd = c0 + (c1 - c0) / edge * edge;
+                    for (nint i = r0; i < iEnd; i += edge)
+                    {
+                        for (nint j = c0; j < jEnd; j += edge)
+                        {
+                            Simd.TransposeBlock(ref Unsafe.Add(ref s, (nint)so + i + j * sc), sc, ref Unsafe.Add(ref d, (nint)dO + i * dk + j), dk);
+                        }
+                    }
+                }
+                // what the blocks did not cover: columns [jEnd, c1) of rows [r0, iEnd), then every column of rows [iEnd, r1)
+                for (nint i = r0; i < r1; i++)
+                {
+                    nint jStart = i < iEnd ? jEnd : c0;
+                    ref T srow = ref Unsafe.Add(ref s, (nint)so + i);
+                    ref T drow = ref Unsafe.Add(ref d, (nint)dO + i * dk);
+                    for (nint j = jStart; j < c1; j++) Unsafe.Add(ref drow, j * dc) = Unsafe.Add(ref srow, j * sc);
                 }
             }
         }
