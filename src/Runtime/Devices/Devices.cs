@@ -1,7 +1,12 @@
+using XlaGen.Backends.Cpu;
+
 namespace XlaGen;
 
-/// <summary>Entry points to the available devices.</summary>
+/// <summary>Where programs run.</summary>
 public static class Devices
 {
-    public static IDevice Cpu() => throw new NotImplementedException("CPU executor lands with the helper/cpu merge");
+    static readonly Lazy<CpuDevice> SharedCpu = new(() => new CpuDevice());
+
+    /// <summary>The embedded CPU executor (one shared instance per process).</summary>
+    public static IDevice Cpu() => SharedCpu.Value;
 }
