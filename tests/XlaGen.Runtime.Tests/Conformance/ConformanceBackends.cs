@@ -12,6 +12,9 @@ public static class ConformanceBackends
     public static IReadOnlyList<Backend> All { get; } = new[]
     {
         new Backend("cpu", () => Devices.Cpu(), "the CPU executor is always available"),
+        // the CPU executor splitting work across cores at sizes a thousand times smaller than it normally would,
+        // so the multi-core paths of every kernel meet every case
+        new Backend("cpu-split", () => new SplitCpuDevice(), "the CPU executor is always available"),
         // new Backend("pjrt", PjrtBackend.TryOpen, "no PJRT plugin: set XLAGEN_PJRT_PLUGIN"),
         // new Backend("remote", RemoteBackend.TryOpen, "no xlagen-server: set XLAGEN_REMOTE"),
     };
@@ -21,4 +24,34 @@ public static class ConformanceBackends
     public static IDevice? Open(string name) => Opened[name].Value;
 
     public static string Reason(string name) => All.First(b => b.Name == name).UnavailableReason;
+}
+
+/// <summary>The CPU device with its multi-core thresholds scaled down during Execute.</summary>
+sealed class SplitCpuDevice : IDevice
+{
+    readonly IDevice cpu = Devices.Cpu();
+
+    public DeviceInfo Info => cpu.Info;
+
+    public IExecutable Compile(XlaGen.Hlo.HloModule module) => new Executable(cpu.Compile(module));
+
+    public DeviceBuffer Upload(Tensor tensor) => cpu.Upload(tensor);
+
+    public Tensor Download(DeviceBuffer buffer) => cpu.Download(buffer);
+
+    public void Dispose()
+    {
+    }
+
+    sealed class Executable(IExecutable inner) : IExecutable
+    {
+        public XlaGen.Hlo.HloModule Module => inner.Module;
+
+        public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null)
+        {
+            using (XlaGen.Backends.Cpu.Kernels.Par.ScaleGrainsForTesting(12)) return inner.Execute(arguments, options);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
 }

@@ -248,6 +248,31 @@ public class CpuExecutorTests
     }
 
     [Fact]
+    public void ScalarBroadcastOperandsAndDeadCodeLeaveThePlan()
+    {
+        var b = new HloBuilder("relu_sgd");
+        var x = b.Parameter(ElementType.F32, new Dim[] { 64, 32 }, "x");
+        var dims = new Dim[] { 64, 32 };
+        var relu = b.Maximum(x, b.Full(ElementType.F32, 0, dims));
+        b.Exp(relu);   // dead: nothing uses it
+        var scaled = b.Multiply(relu, b.Full(ElementType.F32, 0.5, dims));
+        var mask = b.Compare(x, b.Full(ElementType.F32, 1, dims), "GT");
+        using var exe = (CpuExecutable)Cpu.Compile(b.BuildModule(b.Tuple(scaled, b.Select(mask, scaled, b.Full(ElementType.F32, -1, dims)))));
+        var opcodes = exe.Plan.Steps.Select(s => s.Instruction.Opcode).ToList();
+        Assert.DoesNotContain("broadcast", opcodes);
+        Assert.DoesNotContain("exponential", opcodes);
+        var data = Enumerable.Range(0, 64 * 32).Select(i => (float)(i % 7) - 3).ToArray();
+        var r = exe.Execute(new[] { Up(data, 64, 32) });
+        var s0 = Down(r[0]);
+        var s1 = Down(r[1]);
+        for (int i = 0; i < data.Length; i++)
+        {
+            Assert.Equal(Math.Max(data[i], 0) * 0.5f, s0[i]);
+            Assert.Equal(data[i] > 1 ? Math.Max(data[i], 0) * 0.5f : -1, s1[i]);
+        }
+    }
+
+    [Fact]
     public void TupleResultsComeBackFlattened()
     {
         var b = new HloBuilder("multi");

@@ -149,6 +149,7 @@ public static class ElementwiseCases
         yield return Binary("xor", ia, ib, Zip(ia, ib, (a, b) => a ^ b));
         yield return Binary("xor", T(new byte[] { 0xF0, 0xFF }, 2), T(new byte[] { 0x0F, 0x0F }, 2), T(new byte[] { 0xFF, 0xF0 }, 2));
 
+        foreach (var c in ScalarOperandCases()) yield return c;
         foreach (var c in CompareCases()) yield return c;
         foreach (var c in SelectClampCases()) yield return c;
         foreach (var c in ConvertCases()) yield return c;
@@ -156,6 +157,73 @@ public static class ElementwiseCases
         // ---- copy ----
         yield return Unary("copy", r4a, r4a);
         yield return Unary("copy", T(new[] { true, false }, 2), T(new[] { true, false }, 2));
+    }
+
+    /// <summary>x op broadcast(c) and broadcast(c) op x: the executor reads c as a scalar instead of materialising the
+    /// broadcast; both sides, non-commutative ops, NaN, SIMD tails and multi-core sizes.</summary>
+    static IEnumerable<ConformanceCase> ScalarOperandCases()
+    {
+        static ConformanceCase WithScalar<T>(string op, Tensor<T> x, T c, bool scalarLeft, Func<T, T, T> f) where T : unmanaged
+        {
+            var dims = x.Shape.Select(d => (Dim)d).ToArray();
+            var want = Map(x, v => scalarLeft ? f(c, v) : f(v, c));
+            return new($"{op}/scalar-{(scalarLeft ? "left" : "right")}/{x.ShapeText}", CaseModule.Of(op, new Tensor[] { x, Scalar(c) }, (b, p) =>
+                {
+                    var bc = b.Broadcast(p[1], dims, Array.Empty<long>());
+                    return scalarLeft ? b.Binary(op, bc, p[0]) : b.Binary(op, p[0], bc);
+                }), new Tensor[] { x, Scalar(c) }, new Tensor[] { want });
+        }
+        var x = T(RandomF32(14, 1000, -3, 3).Append(NaN).ToArray(), 1001);
+        foreach (bool left in new[] { false, true })
+        {
+            yield return WithScalar("subtract", x, 0.75f, left, (a, b) => a - b);
+            yield return WithScalar("divide", x, -2.5f, left, (a, b) => a / b);
+            yield return WithScalar("maximum", x, 0f, left, (a, b) => float.IsNaN(a) || float.IsNaN(b) ? NaN : Math.Max(a, b));
+            yield return WithScalar("minimum", T(new[] { 1.0, -2, double.NaN }, 3), 0.5, left, (a, b) => double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Min(a, b));
+            yield return WithScalar("divide", T(new[] { 7, -7, 0, 9, int.MinValue }, 5), left ? 3 : -1, left, (a, b) => b == 0 ? -1 : a == int.MinValue && b == -1 ? a : a / b);
+            yield return WithScalar("power", T(new[] { 2f, 3, 0.5f }, 3), 2f, left, (a, b) => (float)Math.Pow(a, b));
+            yield return WithScalar("xor", T(new byte[] { 0, 1, 0xF0, 0xFF }, 4), (byte)0x0F, left, (a, b) => (byte)(a ^ b));
+        }
+        var big = T(RandomF32(15, 70_003), 70_003);
+        yield return WithScalar("multiply", big, 0.1f, false, (a, b) => a * b);
+        yield return WithScalar("add", big, -1f, true, (a, b) => a + b);
+
+        // compare and select against broadcast scalars
+        var v = T(new[] { -1f, 0, 2, NaN, 0.5f, -0f, 3, 1, 1, -5, 2, 0, 8, 9, -9, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0.25f }, 33);
+        foreach (var (dir, left) in new[] { ("LT", false), ("LT", true), ("GE", false), ("NE", true) })
+        {
+            var dims = new Dim[] { 33 };
+            Func<float, float, bool> test = dir switch
+            {
+                "LT" => (a, b) => a < b,
+                "GE" => (a, b) => a >= b,
+                _ => (a, b) => a != b,
+            };
+            yield return new($"compare/scalar-{(left ? "left" : "right")}-{dir}/f32[33]", CaseModule.Of("cmp", new Tensor[] { v, Scalar(1f) }, (b, p) =>
+                {
+                    var bc = b.Broadcast(p[1], dims, Array.Empty<long>());
+                    return left ? b.Compare(bc, p[0], dir) : b.Compare(p[0], bc, dir);
+                }), new Tensor[] { v, Scalar(1f) }, new Tensor[] { Map(v, a => left ? test(1f, a) : test(a, 1f)) });
+        }
+        var mask = T(Enumerable.Range(0, 37).Select(i => i % 3 == 0).ToArray(), 37);
+        var w = T(Enumerable.Range(0, 37).Select(i => (double)i).ToArray(), 37);
+        foreach (bool onTrue in new[] { true, false })
+        {
+            yield return new($"select/scalar-{(onTrue ? "true" : "false")}-branch/f64[37]", CaseModule.Of("sel", new Tensor[] { mask, w, Scalar(-1.0) }, (b, p) =>
+                {
+                    var bc = b.Broadcast(p[2], new Dim[] { 37 }, Array.Empty<long>());
+                    return onTrue ? b.Select(p[0], bc, p[1]) : b.Select(p[0], p[1], bc);
+                }), new Tensor[] { mask, w, Scalar(-1.0) },
+                new Tensor[] { T(mask.Data.Zip(w.Data, (m, a) => onTrue ? (m ? -1 : a) : (m ? a : -1)).ToArray(), 37) });
+        }
+        // the broadcast is also a result, so it is materialised while add reads it as a scalar; dead code is skipped
+        var y = T(new[] { 1f, 2, 3 }, 3);
+        yield return new("add/scalar-broadcast-also-used", CaseModule.Of("both", new Tensor[] { y, Scalar(10f) }, (b, p) =>
+            {
+                var bc = b.Broadcast(p[1], new Dim[] { 3 }, Array.Empty<long>());
+                b.Exp(b.Multiply(p[0], p[0]));
+                return b.Tuple(b.Add(p[0], bc), bc);
+            }), new Tensor[] { y, Scalar(10f) }, new Tensor[] { T(new[] { 11f, 12, 13 }, 3), T(new[] { 10f, 10, 10 }, 3) });
     }
 
     static ConformanceCase Compare(string dir, string? type, Tensor x, Tensor y, bool[] want, string tag = "") =>

@@ -81,7 +81,7 @@ internal static class Control
                     store(o, (int)i, regs[fn.ResultRegister(0)]);
                 }
             }
-            if (parallelSafe) Par.For(n, Par.CostlyGrain, Range);
+            if (parallelSafe) Par.For(n, Par.InterpretedGrain, Range);
             else Range(0, n);
         };
     }

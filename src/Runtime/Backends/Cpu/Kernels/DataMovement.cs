@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Hlo;
 
@@ -68,17 +69,27 @@ internal static class DataMovement
         {
             int ds = dst, count = n;
             long sz = size, inn = inner;
-            return f =>
+            return f => Fill(f.Alloc<T>(ds, count), sz, inn);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        static void Fill<T>(T[] o, long size, long inner) where T : unmanaged, INumber<T>
+        {
+            if (o.Length == 0) return;
+            long outer = o.Length / (size * inner);
+            var span = o.AsSpan();
+            if (inner == 1)
             {
-                var o = f.Alloc<T>(ds, count);
-                if (count == 0) return;
-                long outer = count / (sz * inn);
-                var span = o.AsSpan();
-                for (long b = 0; b < outer; b++)
+                for (long b = 0, at = 0; b < outer; b++)
                 {
-                    for (long i = 0; i < sz; i++) span.Slice((int)((b * sz + i) * inn), (int)inn).Fill(T.CreateTruncating(i));
+                    for (long i = 0; i < size; i++) span[(int)at++] = T.CreateTruncating(i);
                 }
-            };
+                return;
+            }
+            for (long b = 0; b < outer; b++)
+            {
+                for (long i = 0; i < size; i++) span.Slice((int)((b * size + i) * inner), (int)inner).Fill(T.CreateTruncating(i));
+            }
         }
     }
 

@@ -169,7 +169,7 @@ internal static class Dot
                 int lda = packedA != null ? s.K : a.Ld, ldb = packedB != null ? s.N : b.Ld;
                 Gemm.Sgemm(ta, tb, s.M, s.N, s.K, 1f, av, lda, bv, ldb, 0f, c.AsSpan(i * mn, mn), s.N);
             }
-            if (s.Batch >= Par.Workers && Par.Worth((long)s.Batch * mn * s.K, Par.CheapGrain)) Parallel.For(0, s.Batch, One);
+            if (s.Batch >= Par.Workers && (long)s.Batch * mn * s.K >= Par.DotGrain) Parallel.For(0, s.Batch, One);
             else for (int i = 0; i < s.Batch; i++) One(i);
             if (packedA != null) f.Context.Pool.Return(packedA);
             if (packedB != null) f.Context.Pool.Return(packedB);

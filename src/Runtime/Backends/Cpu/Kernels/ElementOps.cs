@@ -26,6 +26,15 @@ internal interface IBinaryOp<T>
     static virtual bool Vectorized => false;
 
     static virtual void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> destination) => throw new NotSupportedException();
+
+    /// <summary>True when <see cref="ApplySpanScalar"/> and <see cref="ApplyScalarSpan"/> have SIMD forms.</summary>
+    static virtual bool VectorizedWithScalar => false;
+
+    /// <summary>d[i] = x[i] op y.</summary>
+    static virtual void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> destination) => throw new NotSupportedException();
+
+    /// <summary>d[i] = x op y[i].</summary>
+    static virtual void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> destination) => throw new NotSupportedException();
 }
 
 // ---- any numeric type: integers wrap (two's complement), floats are IEEE ----
@@ -37,6 +46,12 @@ internal readonly struct AddOp<T> : IBinaryOp<T> where T : INumber<T>
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Add(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Add(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Add(y, x, d);
 }
 
 internal readonly struct SubtractOp<T> : IBinaryOp<T> where T : INumber<T>
@@ -46,6 +61,12 @@ internal readonly struct SubtractOp<T> : IBinaryOp<T> where T : INumber<T>
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Subtract(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Subtract(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Subtract(x, y, d);
 }
 
 internal readonly struct MultiplyOp<T> : IBinaryOp<T> where T : INumber<T>
@@ -55,6 +76,12 @@ internal readonly struct MultiplyOp<T> : IBinaryOp<T> where T : INumber<T>
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Multiply(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Multiply(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Multiply(y, x, d);
 }
 
 /// <summary>negate: wraps for the most negative integer (as XLA's two's-complement arithmetic does).</summary>
@@ -109,6 +136,12 @@ internal readonly struct IntMaxOp<T> : IBinaryOp<T> where T : IBinaryInteger<T>
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Max(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Max(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Max(y, x, d);
 }
 
 internal readonly struct IntMinOp<T> : IBinaryOp<T> where T : IBinaryInteger<T>
@@ -118,6 +151,12 @@ internal readonly struct IntMinOp<T> : IBinaryOp<T> where T : IBinaryInteger<T>
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Min(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Min(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Min(y, x, d);
 }
 
 /// <summary>Integer power: x^0 = 1 and 1^y = 1; a negative exponent gives 0; otherwise repeated squaring, wrapping.</summary>
@@ -154,6 +193,12 @@ internal readonly struct AndOp<T> : IBinaryOp<T> where T : IBinaryInteger<T>
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.BitwiseAnd(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.BitwiseAnd(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.BitwiseAnd(y, x, d);
 }
 
 internal readonly struct OrOp<T> : IBinaryOp<T> where T : IBinaryInteger<T>
@@ -163,6 +208,12 @@ internal readonly struct OrOp<T> : IBinaryOp<T> where T : IBinaryInteger<T>
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.BitwiseOr(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.BitwiseOr(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.BitwiseOr(y, x, d);
 }
 
 internal readonly struct XorOp<T> : IBinaryOp<T> where T : IBinaryInteger<T>
@@ -172,6 +223,12 @@ internal readonly struct XorOp<T> : IBinaryOp<T> where T : IBinaryInteger<T>
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Xor(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Xor(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Xor(y, x, d);
 }
 
 // ---- pred (bool): stored as one byte 0/1 ----
@@ -293,6 +350,12 @@ internal readonly struct FloatDivideOp<T> : IBinaryOp<T> where T : IFloatingPoin
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Divide(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Divide(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Divide(x, y, d);
 }
 
 /// <summary>Float remainder is C's fmod (the sign follows the dividend), which is C#'s %.</summary>
@@ -315,6 +378,12 @@ internal readonly struct FloatMaxOp<T> : IBinaryOp<T> where T : IFloatingPointIe
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Max(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Max(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Max(y, x, d);
 }
 
 internal readonly struct FloatMinOp<T> : IBinaryOp<T> where T : IFloatingPointIeee754<T>
@@ -330,6 +399,12 @@ internal readonly struct FloatMinOp<T> : IBinaryOp<T> where T : IFloatingPointIe
     public static bool Vectorized => true;
 
     public static void ApplySpan(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Min(x, y, d);
+
+    public static bool VectorizedWithScalar => true;
+
+    public static void ApplySpanScalar(ReadOnlySpan<T> x, T y, Span<T> d) => TensorPrimitives.Min(x, y, d);
+
+    public static void ApplyScalarSpan(T x, ReadOnlySpan<T> y, Span<T> d) => TensorPrimitives.Min(y, x, d);
 }
 
 /// <summary>power: 1^y = 1 and x^0 = 1 (even for NaN), otherwise C's pow.</summary>

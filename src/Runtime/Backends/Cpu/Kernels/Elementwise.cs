@@ -24,8 +24,17 @@ internal static class Elementwise
         Unary(ctx.Instruction.Opcode, ctx.ElementType, ctx.In(0), ctx.Out, ctx.OutCount, ctx.InPlace(0));
 
     /// <summary>add, subtract, multiply, divide, maximum, minimum, power, remainder, and, or, xor.</summary>
-    public static Kernel HandleBinary(KernelContext ctx) =>
-        Binary(ctx.Instruction.Opcode, ctx.ElementType, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, ctx.InPlace(0), ctx.InPlace(1));
+    public static Kernel HandleBinary(KernelContext ctx)
+    {
+        string opcode = ctx.Instruction.Opcode;
+        if (ctx.IsScalar(0) || ctx.IsScalar(1))
+        {
+            int array = ctx.IsScalar(0) ? 1 : 0;
+            return OpSelect.Binary(opcode, ctx.ElementType,
+                new BinaryScalarSink(ctx.In(array), ctx.In(1 - array), array == 1, ctx.Out, ctx.OutCount, ctx.InPlace(array), GrainFor(opcode)));
+        }
+        return Binary(opcode, ctx.ElementType, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, ctx.InPlace(0), ctx.InPlace(1));
+    }
 
     /// <summary>The array kernel of a unary opcode between explicit slots (also used by map over a plain op).</summary>
     public static Kernel Unary(string opcode, ElementType type, int src, int dst, int n, int inPlace) =>
@@ -38,7 +47,7 @@ internal static class Elementwise
     {
         var a = ctx.Instruction.Attributes;
         return OpSelect.Compare(a.ComparisonDirection ?? "", a.ComparisonType, ctx.OperandShape(0).ElementType,
-            new CompareSink(ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, ctx.InPlace(0), ctx.InPlace(1)));
+            new CompareSink(ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, ctx.InPlace(0), ctx.InPlace(1), ctx.IsScalar(0), ctx.IsScalar(1)));
     }
 
     public static Kernel HandleConvert(KernelContext ctx)
@@ -53,7 +62,7 @@ internal static class Elementwise
     {
         int p = ctx.In(0), t = ctx.In(1), e = ctx.In(2), dst = ctx.Out;
         if (ctx.OperandShape(0).IsScalar) return f => f.Alias(dst, ((bool[])f.Data[p]!)[0] ? t : e);
-        return TypeDispatch.Any(ctx.ElementType, new SelectFactory(p, t, e, dst, ctx.OutCount, ctx.InPlace(1), ctx.InPlace(2)));
+        return TypeDispatch.Any(ctx.ElementType, new SelectFactory(p, t, e, dst, ctx.OutCount, ctx.InPlace(1), ctx.InPlace(2), ctx.IsScalar(1), ctx.IsScalar(2)));
     }
 
     public static Kernel HandleClamp(KernelContext ctx)
@@ -116,9 +125,43 @@ internal static class Elementwise
         for (int i = 0; i < xs.Length; i++) os[i] = TOp.Apply(xs[i], ys[i]);
     }
 
+    /// <summary>x op c or c op x, where c is the scalar of a broadcast the plan never materialises.</summary>
+    sealed class BinaryScalarSink(int array, int scalar, bool scalarLeft, int dst, int n, int inPlace, int grain) : IBinaryOpSink<Kernel>
+    {
+        public Kernel Use<T, TOp>() where T : unmanaged where TOp : struct, IBinaryOp<T> => f =>
+        {
+            var x = (T[])f.Data[array]!;
+            T c = ((T[])f.Data[scalar]!)[0];
+            var o = f.AllocReusing<T>(dst, n, inPlace);
+            if (!Par.Worth(n, grain)) BinaryScalar<T, TOp>(x, c, scalarLeft, o, 0, n);
+            else Par.For(n, grain, (lo, hi) => BinaryScalar<T, TOp>(x, c, scalarLeft, o, (int)lo, (int)hi));
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void BinaryScalar<T, TOp>(T[] x, T c, bool scalarLeft, T[] o, int lo, int hi) where TOp : struct, IBinaryOp<T>
+    {
+        var xs = new ReadOnlySpan<T>(x, lo, hi - lo);
+        var os = new Span<T>(o, lo, hi - lo);
+        if (TOp.VectorizedWithScalar)
+        {
+            if (scalarLeft) TOp.ApplyScalarSpan(c, xs, os);
+            else TOp.ApplySpanScalar(xs, c, os);
+            return;
+        }
+        if (scalarLeft)
+        {
+            for (int i = 0; i < xs.Length; i++) os[i] = TOp.Apply(c, xs[i]);
+        }
+        else
+        {
+            for (int i = 0; i < xs.Length; i++) os[i] = TOp.Apply(xs[i], c);
+        }
+    }
+
     // ---- compare ----
 
-    sealed class CompareSink(int a, int b, int dst, int n, int inPlaceA, int inPlaceB) : ICompareSink<Kernel>
+    sealed class CompareSink(int a, int b, int dst, int n, int inPlaceA, int inPlaceB, bool aScalar, bool bScalar) : ICompareSink<Kernel>
     {
         public Kernel Use<T, TKey, TKeyFn, TDir>() where T : unmanaged where TKey : IComparisonOperators<TKey, TKey, bool>
             where TKeyFn : struct, ICompareKey<T, TKey> where TDir : struct, ICompareDirection => f =>
@@ -126,20 +169,21 @@ internal static class Elementwise
             var x = (T[])f.Data[a]!;
             var y = (T[])f.Data[b]!;
             var o = f.AllocReusing<bool>(dst, n, inPlaceA, inPlaceB);
-            if (!Par.Worth(n, Par.CheapGrain)) Compare<T, TKey, TKeyFn, TDir>(x, y, o, 0, n);
-            else Par.For(n, Par.CheapGrain, (lo, hi) => Compare<T, TKey, TKeyFn, TDir>(x, y, o, (int)lo, (int)hi));
+            if (!Par.Worth(n, Par.CheapGrain)) Compare<T, TKey, TKeyFn, TDir>(x, y, o, 0, n, aScalar, bScalar);
+            else Par.For(n, Par.CheapGrain, (lo, hi) => Compare<T, TKey, TKeyFn, TDir>(x, y, o, (int)lo, (int)hi, aScalar, bScalar));
         };
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Compare<T, TKey, TKeyFn, TDir>(T[] x, T[] y, bool[] o, int lo, int hi)
+    static void Compare<T, TKey, TKeyFn, TDir>(T[] x, T[] y, bool[] o, int lo, int hi, bool xScalar, bool yScalar)
         where TKey : IComparisonOperators<TKey, TKey, bool> where TKeyFn : struct, ICompareKey<T, TKey> where TDir : struct, ICompareDirection
     {
-        var xs = new ReadOnlySpan<T>(x, lo, hi - lo);
-        var ys = new ReadOnlySpan<T>(y, lo, hi - lo);
+        var xs = xScalar ? new ReadOnlySpan<T>(x, 0, 1) : new ReadOnlySpan<T>(x, lo, hi - lo);
+        var ys = yScalar ? new ReadOnlySpan<T>(y, 0, 1) : new ReadOnlySpan<T>(y, lo, hi - lo);
         var os = new Span<bool>(o, lo, hi - lo);
-        int done = typeof(TKeyFn) == typeof(IdentityKey<T>) ? Simd.Compare<T, TDir>(xs, ys, os) : 0;
-        for (int i = done; i < xs.Length; i++) os[i] = TDir.Test(TKeyFn.Key(xs[i]), TKeyFn.Key(ys[i]));
+        int done = typeof(TKeyFn) == typeof(IdentityKey<T>) ? Simd.Compare<T, TDir>(xs, ys, os, xScalar, yScalar) : 0;
+        int xi = xScalar ? 0 : 1, yi = yScalar ? 0 : 1;
+        for (int i = done; i < os.Length; i++) os[i] = TDir.Test(TKeyFn.Key(xs[i * xi]), TKeyFn.Key(ys[i * yi]));
     }
 
     // ---- convert ----
@@ -170,31 +214,33 @@ internal static class Elementwise
 
     // ---- select / clamp ----
 
-    readonly struct SelectFactory(int p, int t, int e, int dst, int n, int inPlaceT, int inPlaceE) : IAnyTypeFactory<Kernel>
+    readonly struct SelectFactory(int p, int t, int e, int dst, int n, int inPlaceT, int inPlaceE, bool tScalar, bool eScalar) : IAnyTypeFactory<Kernel>
     {
         public Kernel Create<T>() where T : unmanaged
         {
             int ps = p, ts = t, es = e, ds = dst, count = n, it = inPlaceT, ie = inPlaceE;
+            bool xs = tScalar, ys = eScalar;
             return f =>
             {
                 var pred = (bool[])f.Data[ps]!;
                 var x = (T[])f.Data[ts]!;
                 var y = (T[])f.Data[es]!;
                 var o = f.AllocReusing<T>(ds, count, it, ie);
-                if (!Par.Worth(count, Par.CheapGrain)) Select(pred, x, y, o, 0, count);
-                else Par.For(count, Par.CheapGrain, (lo, hi) => Select(pred, x, y, o, (int)lo, (int)hi));
+                if (!Par.Worth(count, Par.CheapGrain)) Select(pred, x, y, o, 0, count, xs, ys);
+                else Par.For(count, Par.CheapGrain, (lo, hi) => Select(pred, x, y, o, (int)lo, (int)hi, xs, ys));
             };
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Select<T>(bool[] p, T[] x, T[] y, T[] o, int lo, int hi)
+    static void Select<T>(bool[] p, T[] x, T[] y, T[] o, int lo, int hi, bool xScalar, bool yScalar)
     {
         var ps = new ReadOnlySpan<bool>(p, lo, hi - lo);
-        var xs = new ReadOnlySpan<T>(x, lo, hi - lo);
-        var ys = new ReadOnlySpan<T>(y, lo, hi - lo);
+        var xs = xScalar ? new ReadOnlySpan<T>(x, 0, 1) : new ReadOnlySpan<T>(x, lo, hi - lo);
+        var ys = yScalar ? new ReadOnlySpan<T>(y, 0, 1) : new ReadOnlySpan<T>(y, lo, hi - lo);
         var os = new Span<T>(o, lo, hi - lo);
-        for (int i = Simd.Select(ps, xs, ys, os); i < ps.Length; i++) os[i] = ps[i] ? xs[i] : ys[i];
+        int xi = xScalar ? 0 : 1, yi = yScalar ? 0 : 1;
+        for (int i = Simd.Select(ps, xs, ys, os, xScalar, yScalar); i < ps.Length; i++) os[i] = ps[i] ? xs[i * xi] : ys[i * yi];
     }
 
     readonly struct ClampFactory(int min, int x, int max, int dst, int n, bool minScalar, bool maxScalar, int inPlace)

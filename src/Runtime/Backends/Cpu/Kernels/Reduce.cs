@@ -328,7 +328,7 @@ internal static class Reduce
                     for (int j = 0; j < k; j++) storers[j](o[j], (int)oi, regs[fn.ParameterRegister(j)]);
                 }
             }
-            if (parallelSafe && n >= 2 && Par.Worth(n * Math.Max(1, rCount), Par.CostlyGrain)) Par.For(n, Math.Max(1, Par.CostlyGrain / Math.Max(1, rCount)), Outputs);
+            if (parallelSafe && n >= 2 && Par.Worth(n * Math.Max(1, rCount), Par.InterpretedGrain)) Par.For(n, Math.Max(1, Par.InterpretedGrain / Math.Max(1, rCount)), Outputs);
             else Outputs(0, n);
         };
     }

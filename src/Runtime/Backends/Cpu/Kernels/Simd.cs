@@ -15,26 +15,26 @@ internal static class Simd
     // ---- compare: 32 elements at a time, lane masks narrowed to 0/1 bytes ----
 
     /// <summary>Writes o[i] = x[i] DIR y[i] for the vectorisable prefix and returns its length (0 when the element
-    /// type has no vector comparison here).</summary>
+    /// type has no vector comparison here). A side flagged scalar is the one-element span's value for every i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int Compare<T, TDir>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<bool> o) where TDir : struct, ICompareDirection
+    public static int Compare<T, TDir>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<bool> o, bool xScalar = false, bool yScalar = false)
+        where TDir : struct, ICompareDirection
     {
         if (!Vector256.IsHardwareAccelerated || !Vector256<T>.IsSupported) return 0;
         int size = Unsafe.SizeOf<T>();
         if (size != 4 && size != 8) return 0;
-        int n = x.Length, i = 0;
-        ref T xr = ref MemoryMarshal.GetReference(x);
-        ref T yr = ref MemoryMarshal.GetReference(y);
+        int n = o.Length, i = 0;
+        var lanes = new Lanes<T>(x, y, xScalar, yScalar);
         ref byte orf = ref Unsafe.As<bool, byte>(ref MemoryMarshal.GetReference(o));
         var one = Vector256.Create((sbyte)1);
         if (size == 4)
         {
             for (; i + 32 <= n; i += 32)
             {
-                var m0 = Mask<T, TDir>(ref xr, ref yr, i).AsInt32();
-                var m1 = Mask<T, TDir>(ref xr, ref yr, i + 8).AsInt32();
-                var m2 = Mask<T, TDir>(ref xr, ref yr, i + 16).AsInt32();
-                var m3 = Mask<T, TDir>(ref xr, ref yr, i + 24).AsInt32();
+                var m0 = lanes.Mask<TDir>(i).AsInt32();
+                var m1 = lanes.Mask<TDir>(i + 8).AsInt32();
+                var m2 = lanes.Mask<TDir>(i + 16).AsInt32();
+                var m3 = lanes.Mask<TDir>(i + 24).AsInt32();
                 var bytes = Vector256.Narrow(Vector256.Narrow(m0, m1), Vector256.Narrow(m2, m3)) & one;
                 bytes.AsByte().StoreUnsafe(ref orf, (nuint)i);
             }
@@ -43,10 +43,10 @@ internal static class Simd
         {
             for (; i + 32 <= n; i += 32)
             {
-                var a = Vector256.Narrow(Mask<T, TDir>(ref xr, ref yr, i).AsInt64(), Mask<T, TDir>(ref xr, ref yr, i + 4).AsInt64());
-                var b = Vector256.Narrow(Mask<T, TDir>(ref xr, ref yr, i + 8).AsInt64(), Mask<T, TDir>(ref xr, ref yr, i + 12).AsInt64());
-                var c = Vector256.Narrow(Mask<T, TDir>(ref xr, ref yr, i + 16).AsInt64(), Mask<T, TDir>(ref xr, ref yr, i + 20).AsInt64());
-                var d = Vector256.Narrow(Mask<T, TDir>(ref xr, ref yr, i + 24).AsInt64(), Mask<T, TDir>(ref xr, ref yr, i + 28).AsInt64());
+                var a = Vector256.Narrow(lanes.Mask<TDir>(i).AsInt64(), lanes.Mask<TDir>(i + 4).AsInt64());
+                var b = Vector256.Narrow(lanes.Mask<TDir>(i + 8).AsInt64(), lanes.Mask<TDir>(i + 12).AsInt64());
+                var c = Vector256.Narrow(lanes.Mask<TDir>(i + 16).AsInt64(), lanes.Mask<TDir>(i + 20).AsInt64());
+                var d = Vector256.Narrow(lanes.Mask<TDir>(i + 24).AsInt64(), lanes.Mask<TDir>(i + 28).AsInt64());
                 var bytes = Vector256.Narrow(Vector256.Narrow(a, b), Vector256.Narrow(c, d)) & one;
                 bytes.AsByte().StoreUnsafe(ref orf, (nuint)i);
             }
@@ -54,52 +54,76 @@ internal static class Simd
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<T> Mask<T, TDir>(ref T x, ref T y, int i) where TDir : struct, ICompareDirection
+    /// <summary>The two compared operands, each an array or a broadcast scalar.</summary>
+    readonly ref struct Lanes<T>
     {
-        var a = Vector256.LoadUnsafe(ref x, (nuint)i);
-        var b = Vector256.LoadUnsafe(ref y, (nuint)i);
-        if (typeof(TDir) == typeof(CmpEq)) return Vector256.Equals(a, b);
-        if (typeof(TDir) == typeof(CmpNe)) return ~Vector256.Equals(a, b);
-        if (typeof(TDir) == typeof(CmpLt)) return Vector256.LessThan(a, b);
-        if (typeof(TDir) == typeof(CmpLe)) return Vector256.LessThanOrEqual(a, b);
-        if (typeof(TDir) == typeof(CmpGt)) return Vector256.GreaterThan(a, b);
-        return Vector256.GreaterThanOrEqual(a, b);
+        readonly ref T x;
+        readonly ref T y;
+        readonly Vector256<T> xv, yv;
+        readonly bool xScalar, yScalar;
+
+        public Lanes(ReadOnlySpan<T> xs, ReadOnlySpan<T> ys, bool xScalar, bool yScalar)
+        {
+            x = ref MemoryMarshal.GetReference(xs);
+            y = ref MemoryMarshal.GetReference(ys);
+            this.xScalar = xScalar;
+            this.yScalar = yScalar;
+            xv = xScalar ? Vector256.Create(xs[0]) : default;
+            yv = yScalar ? Vector256.Create(ys[0]) : default;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<T> Mask<TDir>(int i) where TDir : struct, ICompareDirection
+        {
+            var a = xScalar ? xv : Vector256.LoadUnsafe(ref x, (nuint)i);
+            var b = yScalar ? yv : Vector256.LoadUnsafe(ref y, (nuint)i);
+            if (typeof(TDir) == typeof(CmpEq)) return Vector256.Equals(a, b);
+            if (typeof(TDir) == typeof(CmpNe)) return ~Vector256.Equals(a, b);
+            if (typeof(TDir) == typeof(CmpLt)) return Vector256.LessThan(a, b);
+            if (typeof(TDir) == typeof(CmpLe)) return Vector256.LessThanOrEqual(a, b);
+            if (typeof(TDir) == typeof(CmpGt)) return Vector256.GreaterThan(a, b);
+            return Vector256.GreaterThanOrEqual(a, b);
+        }
     }
 
     // ---- select: pred bytes sign-extended to lane masks ----
 
-    /// <summary>o[i] = p[i] ? x[i] : y[i] for the vectorisable prefix; returns its length.</summary>
+    /// <summary>o[i] = p[i] ? x[i] : y[i] for the vectorisable prefix; returns its length. A side flagged scalar is
+    /// its one-element span's value for every i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int Select<T>(ReadOnlySpan<bool> p, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> o)
+    public static int Select<T>(ReadOnlySpan<bool> p, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> o, bool xScalar = false, bool yScalar = false)
     {
-        if (!Avx2.IsSupported) return 0;
         int size = Unsafe.SizeOf<T>();
         int n = p.Length, i = 0;
+        if (!Avx2.IsSupported || n < 8) return 0;
         ref byte pr = ref Unsafe.As<bool, byte>(ref MemoryMarshal.GetReference(p));
         ref byte xr = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(x));
         ref byte yr = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(y));
         ref byte or = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(o));
         if (size == 4)
         {
+            var xc = Vector256.Create(Unsafe.ReadUnaligned<int>(ref xr));
+            var yc = Vector256.Create(Unsafe.ReadUnaligned<int>(ref yr));
             for (; i + 8 <= n; i += 8)
             {
                 var pb = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref pr, i))).AsSByte();
                 var isFalse = Vector256.Equals(Avx2.ConvertToVector256Int32(pb), Vector256<int>.Zero);
-                var a = Vector256.LoadUnsafe(ref xr, (nuint)(i * 4)).AsInt32();
-                var b = Vector256.LoadUnsafe(ref yr, (nuint)(i * 4)).AsInt32();
+                var a = xScalar ? xc : Vector256.LoadUnsafe(ref xr, (nuint)(i * 4)).AsInt32();
+                var b = yScalar ? yc : Vector256.LoadUnsafe(ref yr, (nuint)(i * 4)).AsInt32();
                 Vector256.ConditionalSelect(isFalse, b, a).AsByte().StoreUnsafe(ref or, (nuint)(i * 4));
             }
             return i;
         }
         if (size == 8)
         {
+            var xc = Vector256.Create(Unsafe.ReadUnaligned<long>(ref xr));
+            var yc = Vector256.Create(Unsafe.ReadUnaligned<long>(ref yr));
             for (; i + 4 <= n; i += 4)
             {
                 var pb = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref pr, i))).AsSByte();
                 var isFalse = Vector256.Equals(Avx2.ConvertToVector256Int64(pb), Vector256<long>.Zero);
-                var a = Vector256.LoadUnsafe(ref xr, (nuint)(i * 8)).AsInt64();
-                var b = Vector256.LoadUnsafe(ref yr, (nuint)(i * 8)).AsInt64();
+                var a = xScalar ? xc : Vector256.LoadUnsafe(ref xr, (nuint)(i * 8)).AsInt64();
+                var b = yScalar ? yc : Vector256.LoadUnsafe(ref yr, (nuint)(i * 8)).AsInt64();
                 Vector256.ConditionalSelect(isFalse, b, a).AsByte().StoreUnsafe(ref or, (nuint)(i * 8));
             }
             return i;

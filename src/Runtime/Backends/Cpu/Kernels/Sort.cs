@@ -66,7 +66,9 @@ internal static class Sort
                     for (int j = 0; j < k; j++) permuters[j](x[j], o[j], start, geometry.Inner, perm);
                 }
             }
-            if (parallelSafe && geometry.Slices >= 2) Par.ForBalanced(geometry.Slices, Math.Max(1, 4096 / Math.Max(1, geometry.N)), Slices);
+            // a slice of n costs about n·log2(n) comparisons; split when there are many slices' worth of them
+            long perSlice = Math.Max(1, (long)geometry.N * Math.Max(1, (int)Math.Log2(Math.Max(2, geometry.N))));
+            if (parallelSafe && geometry.Slices >= 2) Par.ForBalanced(geometry.Slices, Math.Max(1, Par.InterpretedGrain * 8 / perSlice), Slices);
             else Slices(0, geometry.Slices);
         };
     }

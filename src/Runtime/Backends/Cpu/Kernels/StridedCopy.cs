@@ -239,14 +239,21 @@ internal sealed class StridedCopy
                     }
                 }
                 // what the blocks did not cover: columns [jEnd, c1) of rows [r0, iEnd), then every column of rows [iEnd, r1)
-                for (nint i = r0; i < r1; i++)
-                {
-                    nint jStart = i < iEnd ? jEnd : c0;
-                    ref T srow = ref Unsafe.Add(ref s, (nint)so + i);
-                    ref T drow = ref Unsafe.Add(ref d, (nint)dO + i * dk);
-                    for (nint j = jStart; j < c1; j++) Unsafe.Add(ref drow, j * dc) = Unsafe.Add(ref srow, j * sc);
-                }
+                CopyCells(ref Unsafe.Add(ref s, (nint)so), ref Unsafe.Add(ref d, (nint)dO), r0, iEnd, jEnd, c1, dk, sc, dc);
+                CopyCells(ref Unsafe.Add(ref s, (nint)so), ref Unsafe.Add(ref d, (nint)dO), iEnd, r1, c0, c1, dk, sc, dc);
             }
+        }
+    }
+
+    /// <summary>d[i·dk + j·dc] = s[i + j·sc] over a rectangle, reading the contiguous source dim innermost.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void CopyCells<T>(ref T s, ref T d, nint i0, nint i1, nint j0, nint j1, nint dk, nint sc, nint dc)
+    {
+        for (nint j = j0; j < j1; j++)
+        {
+            ref T scol = ref Unsafe.Add(ref s, j * sc);
+            ref T dcol = ref Unsafe.Add(ref d, j * dc);
+            for (nint i = i0; i < i1; i++) Unsafe.Add(ref dcol, i * dk) = Unsafe.Add(ref scol, i);
         }
     }
 

@@ -28,15 +28,21 @@ internal sealed class KernelContext
 
     public ElementType ElementType => Instruction.Shape.ElementType;
 
+    /// <summary>The shape of operand <paramref name="i"/> as the program states it (a scalar-broadcast operand keeps
+    /// its array shape here; see <see cref="IsScalar"/>).</summary>
     public Shape OperandShape(int i) => Instruction.Operands[i].Shape;
+
+    /// <summary>True when operand <paramref name="i"/> is broadcast(scalar) and the kernel must read the scalar
+    /// from <see cref="In"/> (a one-element array) instead of an array of the result's size.</summary>
+    public bool IsScalar(int i) => owner.IsScalarOperand(Instruction, i);
 
     public int OperandCount => Instruction.Operands.Count;
 
     /// <summary>The slot of array operand <paramref name="i"/>.</summary>
-    public int In(int i) => owner.SlotOf(Instruction.Operands[i]);
+    public int In(int i) => owner.SlotOf(owner.Operand(Instruction, i));
 
     /// <summary>The slots of every array leaf of operand <paramref name="i"/> (one for an array).</summary>
-    public int[] InLeaves(int i) => owner.LeafSlots(Instruction.Operands[i]);
+    public int[] InLeaves(int i) => owner.LeafSlots(owner.Operand(Instruction, i));
 
     /// <summary>The first (for an array, the only) result slot.</summary>
     public int Out => owner.SlotOf(Instruction);
@@ -53,7 +59,7 @@ internal sealed class KernelContext
     /// still checks at run time that the storage is owned and unshared.</summary>
     public int InPlace(int i)
     {
-        var o = Instruction.Operands[i];
+        var o = owner.Operand(Instruction, i);
         if (!o.Shape.IsArray || !Instruction.Shape.IsArray) return -1;
         if (o.Shape.ElementType != Instruction.Shape.ElementType || o.Shape.ElementCount != Instruction.Shape.ElementCount) return -1;
         return owner.LastUse(o) == Index ? owner.SlotOf(o) : -1;
