@@ -15,9 +15,21 @@ namespace XlaGen.Autodiff
     /// and GoMLX's VJP registrations). Ops that produce no float output (compare, iota, constant, parameter,
     /// get-dimension-size) are sources of no gradient and need no rule.
     /// </summary>
-    public static class GradientRules
+    public static partial class GradientRules
     {
-        static readonly Dictionary<string, GradientRule> Rules = new Dictionary<string, GradientRule>(StringComparer.Ordinal)
+        static readonly Dictionary<string, GradientRule> Rules = Build();
+
+        static Dictionary<string, GradientRule> Build()
+        {
+            var rules = new Dictionary<string, GradientRule>(Core, StringComparer.Ordinal);
+            AddWindowedAndIndexed(rules);
+            return rules;
+        }
+
+        /// <summary>Rules for convolution, reduce-window, select-and-scatter, gather, scatter and dynamic slices (GradientRules.Windowed.cs).</summary>
+        static partial void AddWindowedAndIndexed(Dictionary<string, GradientRule> rules);
+
+        static readonly Dictionary<string, GradientRule> Core = new Dictionary<string, GradientRule>(StringComparer.Ordinal)
         {
             // elementwise
             ["add"] = (c, y, dy) => new[] { dy, dy },
