@@ -17,7 +17,10 @@ namespace XlaGen.Autodiff
     /// </summary>
     public static partial class GradientRules
     {
-        static readonly Dictionary<string, GradientRule> Rules = Build();
+        // Built on first use: the Core table below is initialised after this point in the file.
+        static Dictionary<string, GradientRule>? rules;
+
+        static Dictionary<string, GradientRule> Rules => rules ??= Build();
 
         static Dictionary<string, GradientRule> Build()
         {
