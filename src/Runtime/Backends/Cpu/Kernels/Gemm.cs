@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -105,7 +106,7 @@ public static unsafe class Gemm
             switch (ResolveIsa(options.Isa))
             {
                 case GemmIsa.Avx512:
-                    Execute<double, F64Avx512K12x16>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                    Execute<double, F64Avx512K8x16>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
                         options, options.Blocking ?? new GemmBlocking(MC: 480, KC: 256, NC: 256));
                     break;
                 case GemmIsa.Avx2:
@@ -134,6 +135,7 @@ public static unsafe class Gemm
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Validate(bool transA, bool transB, int m, int n, int k,
         int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
     {
@@ -156,6 +158,7 @@ public static unsafe class Gemm
             throw new ArgumentException($"Span {name} has {length} elements; a {rows}×{cols} matrix with leading dimension {ld} needs {need}.", name);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleC<T>(T* c, int m, int n, int ldc, T beta) where T : unmanaged, INumber<T>
     {
         for (int i = 0; i < m; i++)
@@ -170,6 +173,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Unpacked loop for tiny problems, accumulating in the element type.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Direct<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         T* a, nint lda, T* b, nint ldb, T beta, T* c, nint ldc) where T : unmanaged, INumber<T>
     {
@@ -192,6 +196,7 @@ public static unsafe class Gemm
     /// Chooses orientation and thread split, then runs the blocked driver. When n is much narrower than the
     /// kernel's NR, computes Cᵀ = op(B)ᵀ·op(A)ᵀ instead (swapping operands and C strides) to fill the tiles.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Execute<T, TK>(bool transA, bool transB, int m, int n, int k, T alpha,
         T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, GemmOptions options, GemmBlocking blocking)
         where T : unmanaged, INumber<T>
@@ -231,6 +236,7 @@ public static unsafe class Gemm
         job.RunPart(0);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double TileEfficiency<TK, T>(int m, int n) where TK : IGemmMicroKernel<T> where T : unmanaged
         => (double)m / ((m + TK.MR - 1) / TK.MR * TK.MR) * n / ((n + TK.NR - 1) / TK.NR * TK.NR);
 
@@ -245,6 +251,7 @@ public static unsafe class Gemm
         public nint Lda, Ldb, Rsc, Csc;
         public GemmBlocking Blocking;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RunPart(int part)
         {
             if (Parts == 1)

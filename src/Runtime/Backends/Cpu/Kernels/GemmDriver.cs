@@ -15,6 +15,34 @@ internal unsafe interface IGemmMicroKernel<T> where T : unmanaged
     static abstract int MR { get; }
     static abstract int NR { get; }
     static abstract void Run(nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta);
+
+    /// <summary>Like <see cref="Run"/> but for only the first <paramref name="rows"/> (1..MR) rows of the A panel
+    /// (still packed with stride MR), writing rows×NR of C.</summary>
+    static abstract void RunRows(int rows, nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta);
+}
+
+/// <summary>Fallback for kernels without dedicated partial-row variants.</summary>
+internal static unsafe class GemmEdge
+{
+    public static void RowsViaTile<T, TK>(int rows, nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
+        where T : unmanaged, INumber<T>
+        where TK : IGemmMicroKernel<T>
+    {
+        if (rows == TK.MR)
+        {
+            TK.Run(kc, a, b, c, ldc, alpha, beta);
+            return;
+        }
+        int nr = TK.NR;
+        T* tile = stackalloc T[TK.MR * nr];
+        TK.Run(kc, a, b, tile, nr, T.One, T.Zero);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < nr; j++)
+            {
+                T v = alpha * tile[i * nr + j];
+                c[i * ldc + j] = beta == T.Zero ? v : v + beta * c[i * ldc + j];
+            }
+    }
 }
 
 /// <summary>Cache-blocking sizes in elements. MC is rounded to a multiple of MR and NC to a multiple of NR.</summary>
@@ -31,6 +59,7 @@ internal static unsafe class GemmDriver<T, TK>
     where T : unmanaged, INumber<T>
     where TK : IGemmMicroKernel<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(bool transA, bool transB, int m, int n, int k, T alpha,
         T* a, nint lda, T* b, nint ldb, T beta, T* c, nint rsc, nint csc, GemmBlocking blocking)
     {
@@ -75,13 +104,16 @@ internal static unsafe class GemmDriver<T, TK>
                             int nrEff = Math.Min(nr, nc - jr);
                             T* bpanel = bp + (nint)jr * kc;
                             T* ct = crow + (nint)jr * csc;
-                            if (mrEff == mr && nrEff == nr && csc == 1)
+                            if (nrEff == nr && csc == 1)
                             {
-                                TK.Run(kc, apanel, bpanel, ct, rsc, alpha, betaEff);
+                                if (mrEff == mr)
+                                    TK.Run(kc, apanel, bpanel, ct, rsc, alpha, betaEff);
+                                else
+                                    TK.RunRows(mrEff, kc, apanel, bpanel, ct, rsc, alpha, betaEff);
                             }
                             else
                             {
-                                TK.Run(kc, apanel, bpanel, tile, nr, T.One, T.Zero);
+                                TK.RunRows(mrEff, kc, apanel, bpanel, tile, nr, T.One, T.Zero);
                                 MergeTile(tile, nr, ct, rsc, csc, mrEff, nrEff, alpha, betaEff);
                             }
                         }
@@ -93,6 +125,7 @@ internal static unsafe class GemmDriver<T, TK>
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeTile(T* tile, nint ldt, T* c, nint rsc, nint csc, int rows, int cols, T alpha, T beta)
     {
         for (int i = 0; i < rows; i++)
@@ -113,6 +146,7 @@ internal static unsafe class GemmDriver<T, TK>
     }
 
     /// <summary>Packs op(A) rows [0, mc) × cols [0, kc) with A stored row-major (element (i,p) at a[i*lda+p]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackANoTrans(T* a, nint lda, int mc, int kc, T* dst)
     {
         int mr = TK.MR;
@@ -141,6 +175,7 @@ internal static unsafe class GemmDriver<T, TK>
     }
 
     /// <summary>Packs op(A) rows [0, mc) × cols [0, kc) with A stored transposed (element (i,p) at a[p*lda+i]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackATrans(T* a, nint lda, int mc, int kc, T* dst)
     {
         int mr = TK.MR;
@@ -153,6 +188,7 @@ internal static unsafe class GemmDriver<T, TK>
     }
 
     /// <summary>Packs op(B) rows [0, kc) × cols [0, nc) with B stored row-major (element (p,j) at b[p*ldb+j]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackBNoTrans(T* b, nint ldb, int kc, int nc, T* dst)
     {
         int nr = TK.NR;
@@ -164,6 +200,7 @@ internal static unsafe class GemmDriver<T, TK>
     }
 
     /// <summary>Packs op(B) rows [0, kc) × cols [0, nc) with B stored transposed (element (p,j) at b[j*ldb+p]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackBTrans(T* b, nint ldb, int kc, int nc, T* dst)
     {
         int nr = TK.NR;

@@ -1,11 +1,14 @@
-// Register-blocked single-precision micro-kernels. Generated shape: MR broadcast rows × NV vectors of B.
-// Keep MR * NV + NV + 1 within the vector register file (32 zmm for AVX-512, 16 ymm for AVX2).
+// Register-blocked single-precision micro-kernels (generated; see IGemmMicroKernel for the contract).
+// MR broadcast rows × NV vectors of B; keep MR * NV + NV + 1 within the register file (32 zmm / 16 ymm).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace XlaGen.Backends.Cpu.Kernels;
 
-/// <summary>8×32 float micro-kernel: 8 broadcast rows of packed A times 2 Vector512&lt;float&gt; columns of packed B.</summary>
+/// <summary>
+/// 8×32 float micro-kernel: 8 broadcast rows of packed A times 2 Vector512&lt;float&gt; columns of packed B
+/// (16 accumulators). Partial row panels use dedicated 1..7-row kernels.
+/// </summary>
 internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
 {
     public static int MR => 8;
@@ -96,16 +99,324 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             Vector512.Store(Vector512.FusedMultiplyAdd(c7_1, va, Vector512.Load(c + 7 * ldc + 16) * vb), c + 7 * ldc + 16);
         }
     }
-}
 
-/// <summary>12×32 float micro-kernel: 12 broadcast rows of packed A times 2 Vector512&lt;float&gt; columns of packed B.</summary>
-internal unsafe struct F32Avx512K12x32 : IGemmMicroKernel<float>
-{
-    public static int MR => 12;
-    public static int NR => 32;
+    public static void RunRows(int rows, nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        switch (rows)
+        {
+            case 1: Rows1(kc, a, b, c, ldc, alpha, beta); break;
+            case 2: Rows2(kc, a, b, c, ldc, alpha, beta); break;
+            case 3: Rows3(kc, a, b, c, ldc, alpha, beta); break;
+            case 4: Rows4(kc, a, b, c, ldc, alpha, beta); break;
+            case 5: Rows5(kc, a, b, c, ldc, alpha, beta); break;
+            case 6: Rows6(kc, a, b, c, ldc, alpha, beta); break;
+            case 7: Rows7(kc, a, b, c, ldc, alpha, beta); break;
+            default: Run(kc, a, b, c, ldc, alpha, beta); break;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Rows1(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> av;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b + 0);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            a += 8;
+            b += 32;
+        }
+
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0)
+        {
+            Vector512.Store(c0_0 * va, c + 0 * ldc + 0);
+            Vector512.Store(c0_1 * va, c + 0 * ldc + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_0, va, Vector512.Load(c + 0 * ldc + 0) * vb), c + 0 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_1, va, Vector512.Load(c + 0 * ldc + 16) * vb), c + 0 * ldc + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows2(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
+        Vector512<float> av;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b + 0);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
+            a += 8;
+            b += 32;
+        }
+
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0)
+        {
+            Vector512.Store(c0_0 * va, c + 0 * ldc + 0);
+            Vector512.Store(c0_1 * va, c + 0 * ldc + 16);
+            Vector512.Store(c1_0 * va, c + 1 * ldc + 0);
+            Vector512.Store(c1_1 * va, c + 1 * ldc + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_0, va, Vector512.Load(c + 0 * ldc + 0) * vb), c + 0 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_1, va, Vector512.Load(c + 0 * ldc + 16) * vb), c + 0 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_0, va, Vector512.Load(c + 1 * ldc + 0) * vb), c + 1 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_1, va, Vector512.Load(c + 1 * ldc + 16) * vb), c + 1 * ldc + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows3(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
+        Vector512<float> av;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b + 0);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
+            a += 8;
+            b += 32;
+        }
+
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0)
+        {
+            Vector512.Store(c0_0 * va, c + 0 * ldc + 0);
+            Vector512.Store(c0_1 * va, c + 0 * ldc + 16);
+            Vector512.Store(c1_0 * va, c + 1 * ldc + 0);
+            Vector512.Store(c1_1 * va, c + 1 * ldc + 16);
+            Vector512.Store(c2_0 * va, c + 2 * ldc + 0);
+            Vector512.Store(c2_1 * va, c + 2 * ldc + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_0, va, Vector512.Load(c + 0 * ldc + 0) * vb), c + 0 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_1, va, Vector512.Load(c + 0 * ldc + 16) * vb), c + 0 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_0, va, Vector512.Load(c + 1 * ldc + 0) * vb), c + 1 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_1, va, Vector512.Load(c + 1 * ldc + 16) * vb), c + 1 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c2_0, va, Vector512.Load(c + 2 * ldc + 0) * vb), c + 2 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c2_1, va, Vector512.Load(c + 2 * ldc + 16) * vb), c + 2 * ldc + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows4(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
+        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
+        Vector512<float> av;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b + 0);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[3]);
+            c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
+            a += 8;
+            b += 32;
+        }
+
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0)
+        {
+            Vector512.Store(c0_0 * va, c + 0 * ldc + 0);
+            Vector512.Store(c0_1 * va, c + 0 * ldc + 16);
+            Vector512.Store(c1_0 * va, c + 1 * ldc + 0);
+            Vector512.Store(c1_1 * va, c + 1 * ldc + 16);
+            Vector512.Store(c2_0 * va, c + 2 * ldc + 0);
+            Vector512.Store(c2_1 * va, c + 2 * ldc + 16);
+            Vector512.Store(c3_0 * va, c + 3 * ldc + 0);
+            Vector512.Store(c3_1 * va, c + 3 * ldc + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_0, va, Vector512.Load(c + 0 * ldc + 0) * vb), c + 0 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_1, va, Vector512.Load(c + 0 * ldc + 16) * vb), c + 0 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_0, va, Vector512.Load(c + 1 * ldc + 0) * vb), c + 1 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_1, va, Vector512.Load(c + 1 * ldc + 16) * vb), c + 1 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c2_0, va, Vector512.Load(c + 2 * ldc + 0) * vb), c + 2 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c2_1, va, Vector512.Load(c + 2 * ldc + 16) * vb), c + 2 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c3_0, va, Vector512.Load(c + 3 * ldc + 0) * vb), c + 3 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c3_1, va, Vector512.Load(c + 3 * ldc + 16) * vb), c + 3 * ldc + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows5(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
+        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
+        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
+        Vector512<float> av;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b + 0);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[3]);
+            c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
+            av = Vector512.Create(a[4]);
+            c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0);
+            c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
+            a += 8;
+            b += 32;
+        }
+
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0)
+        {
+            Vector512.Store(c0_0 * va, c + 0 * ldc + 0);
+            Vector512.Store(c0_1 * va, c + 0 * ldc + 16);
+            Vector512.Store(c1_0 * va, c + 1 * ldc + 0);
+            Vector512.Store(c1_1 * va, c + 1 * ldc + 16);
+            Vector512.Store(c2_0 * va, c + 2 * ldc + 0);
+            Vector512.Store(c2_1 * va, c + 2 * ldc + 16);
+            Vector512.Store(c3_0 * va, c + 3 * ldc + 0);
+            Vector512.Store(c3_1 * va, c + 3 * ldc + 16);
+            Vector512.Store(c4_0 * va, c + 4 * ldc + 0);
+            Vector512.Store(c4_1 * va, c + 4 * ldc + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_0, va, Vector512.Load(c + 0 * ldc + 0) * vb), c + 0 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_1, va, Vector512.Load(c + 0 * ldc + 16) * vb), c + 0 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_0, va, Vector512.Load(c + 1 * ldc + 0) * vb), c + 1 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_1, va, Vector512.Load(c + 1 * ldc + 16) * vb), c + 1 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c2_0, va, Vector512.Load(c + 2 * ldc + 0) * vb), c + 2 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c2_1, va, Vector512.Load(c + 2 * ldc + 16) * vb), c + 2 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c3_0, va, Vector512.Load(c + 3 * ldc + 0) * vb), c + 3 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c3_1, va, Vector512.Load(c + 3 * ldc + 16) * vb), c + 3 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c4_0, va, Vector512.Load(c + 4 * ldc + 0) * vb), c + 4 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c4_1, va, Vector512.Load(c + 4 * ldc + 16) * vb), c + 4 * ldc + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows6(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
+        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
+        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
+        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default;
+        Vector512<float> av;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b + 0);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[3]);
+            c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
+            av = Vector512.Create(a[4]);
+            c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0);
+            c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
+            av = Vector512.Create(a[5]);
+            c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0);
+            c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
+            a += 8;
+            b += 32;
+        }
+
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0)
+        {
+            Vector512.Store(c0_0 * va, c + 0 * ldc + 0);
+            Vector512.Store(c0_1 * va, c + 0 * ldc + 16);
+            Vector512.Store(c1_0 * va, c + 1 * ldc + 0);
+            Vector512.Store(c1_1 * va, c + 1 * ldc + 16);
+            Vector512.Store(c2_0 * va, c + 2 * ldc + 0);
+            Vector512.Store(c2_1 * va, c + 2 * ldc + 16);
+            Vector512.Store(c3_0 * va, c + 3 * ldc + 0);
+            Vector512.Store(c3_1 * va, c + 3 * ldc + 16);
+            Vector512.Store(c4_0 * va, c + 4 * ldc + 0);
+            Vector512.Store(c4_1 * va, c + 4 * ldc + 16);
+            Vector512.Store(c5_0 * va, c + 5 * ldc + 0);
+            Vector512.Store(c5_1 * va, c + 5 * ldc + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_0, va, Vector512.Load(c + 0 * ldc + 0) * vb), c + 0 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c0_1, va, Vector512.Load(c + 0 * ldc + 16) * vb), c + 0 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_0, va, Vector512.Load(c + 1 * ldc + 0) * vb), c + 1 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c1_1, va, Vector512.Load(c + 1 * ldc + 16) * vb), c + 1 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c2_0, va, Vector512.Load(c + 2 * ldc + 0) * vb), c + 2 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c2_1, va, Vector512.Load(c + 2 * ldc + 16) * vb), c + 2 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c3_0, va, Vector512.Load(c + 3 * ldc + 0) * vb), c + 3 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c3_1, va, Vector512.Load(c + 3 * ldc + 16) * vb), c + 3 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c4_0, va, Vector512.Load(c + 4 * ldc + 0) * vb), c + 4 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c4_1, va, Vector512.Load(c + 4 * ldc + 16) * vb), c + 4 * ldc + 16);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c5_0, va, Vector512.Load(c + 5 * ldc + 0) * vb), c + 5 * ldc + 0);
+            Vector512.Store(Vector512.FusedMultiplyAdd(c5_1, va, Vector512.Load(c + 5 * ldc + 16) * vb), c + 5 * ldc + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows7(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
@@ -114,11 +425,6 @@ internal unsafe struct F32Avx512K12x32 : IGemmMicroKernel<float>
         Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
         Vector512<float> c5_0 = default; Vector512<float> c5_1 = default;
         Vector512<float> c6_0 = default; Vector512<float> c6_1 = default;
-        Vector512<float> c7_0 = default; Vector512<float> c7_1 = default;
-        Vector512<float> c8_0 = default; Vector512<float> c8_1 = default;
-        Vector512<float> c9_0 = default; Vector512<float> c9_1 = default;
-        Vector512<float> c10_0 = default; Vector512<float> c10_1 = default;
-        Vector512<float> c11_0 = default; Vector512<float> c11_1 = default;
         Vector512<float> av;
         for (nint p = 0; p < kc; p++)
         {
@@ -145,22 +451,7 @@ internal unsafe struct F32Avx512K12x32 : IGemmMicroKernel<float>
             av = Vector512.Create(a[6]);
             c6_0 = Vector512.FusedMultiplyAdd(av, b0, c6_0);
             c6_1 = Vector512.FusedMultiplyAdd(av, b1, c6_1);
-            av = Vector512.Create(a[7]);
-            c7_0 = Vector512.FusedMultiplyAdd(av, b0, c7_0);
-            c7_1 = Vector512.FusedMultiplyAdd(av, b1, c7_1);
-            av = Vector512.Create(a[8]);
-            c8_0 = Vector512.FusedMultiplyAdd(av, b0, c8_0);
-            c8_1 = Vector512.FusedMultiplyAdd(av, b1, c8_1);
-            av = Vector512.Create(a[9]);
-            c9_0 = Vector512.FusedMultiplyAdd(av, b0, c9_0);
-            c9_1 = Vector512.FusedMultiplyAdd(av, b1, c9_1);
-            av = Vector512.Create(a[10]);
-            c10_0 = Vector512.FusedMultiplyAdd(av, b0, c10_0);
-            c10_1 = Vector512.FusedMultiplyAdd(av, b1, c10_1);
-            av = Vector512.Create(a[11]);
-            c11_0 = Vector512.FusedMultiplyAdd(av, b0, c11_0);
-            c11_1 = Vector512.FusedMultiplyAdd(av, b1, c11_1);
-            a += 12;
+            a += 8;
             b += 32;
         }
 
@@ -181,16 +472,6 @@ internal unsafe struct F32Avx512K12x32 : IGemmMicroKernel<float>
             Vector512.Store(c5_1 * va, c + 5 * ldc + 16);
             Vector512.Store(c6_0 * va, c + 6 * ldc + 0);
             Vector512.Store(c6_1 * va, c + 6 * ldc + 16);
-            Vector512.Store(c7_0 * va, c + 7 * ldc + 0);
-            Vector512.Store(c7_1 * va, c + 7 * ldc + 16);
-            Vector512.Store(c8_0 * va, c + 8 * ldc + 0);
-            Vector512.Store(c8_1 * va, c + 8 * ldc + 16);
-            Vector512.Store(c9_0 * va, c + 9 * ldc + 0);
-            Vector512.Store(c9_1 * va, c + 9 * ldc + 16);
-            Vector512.Store(c10_0 * va, c + 10 * ldc + 0);
-            Vector512.Store(c10_1 * va, c + 10 * ldc + 16);
-            Vector512.Store(c11_0 * va, c + 11 * ldc + 0);
-            Vector512.Store(c11_1 * va, c + 11 * ldc + 16);
         }
         else
         {
@@ -209,239 +490,14 @@ internal unsafe struct F32Avx512K12x32 : IGemmMicroKernel<float>
             Vector512.Store(Vector512.FusedMultiplyAdd(c5_1, va, Vector512.Load(c + 5 * ldc + 16) * vb), c + 5 * ldc + 16);
             Vector512.Store(Vector512.FusedMultiplyAdd(c6_0, va, Vector512.Load(c + 6 * ldc + 0) * vb), c + 6 * ldc + 0);
             Vector512.Store(Vector512.FusedMultiplyAdd(c6_1, va, Vector512.Load(c + 6 * ldc + 16) * vb), c + 6 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c7_0, va, Vector512.Load(c + 7 * ldc + 0) * vb), c + 7 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c7_1, va, Vector512.Load(c + 7 * ldc + 16) * vb), c + 7 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c8_0, va, Vector512.Load(c + 8 * ldc + 0) * vb), c + 8 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c8_1, va, Vector512.Load(c + 8 * ldc + 16) * vb), c + 8 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c9_0, va, Vector512.Load(c + 9 * ldc + 0) * vb), c + 9 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c9_1, va, Vector512.Load(c + 9 * ldc + 16) * vb), c + 9 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c10_0, va, Vector512.Load(c + 10 * ldc + 0) * vb), c + 10 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c10_1, va, Vector512.Load(c + 10 * ldc + 16) * vb), c + 10 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c11_0, va, Vector512.Load(c + 11 * ldc + 0) * vb), c + 11 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c11_1, va, Vector512.Load(c + 11 * ldc + 16) * vb), c + 11 * ldc + 16);
         }
     }
 }
 
-/// <summary>14×32 float micro-kernel: 14 broadcast rows of packed A times 2 Vector512&lt;float&gt; columns of packed B.</summary>
-internal unsafe struct F32Avx512K14x32 : IGemmMicroKernel<float>
-{
-    public static int MR => 14;
-    public static int NR => 32;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
-    {
-        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
-        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
-        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
-        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
-        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
-        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default;
-        Vector512<float> c6_0 = default; Vector512<float> c6_1 = default;
-        Vector512<float> c7_0 = default; Vector512<float> c7_1 = default;
-        Vector512<float> c8_0 = default; Vector512<float> c8_1 = default;
-        Vector512<float> c9_0 = default; Vector512<float> c9_1 = default;
-        Vector512<float> c10_0 = default; Vector512<float> c10_1 = default;
-        Vector512<float> c11_0 = default; Vector512<float> c11_1 = default;
-        Vector512<float> c12_0 = default; Vector512<float> c12_1 = default;
-        Vector512<float> c13_0 = default; Vector512<float> c13_1 = default;
-        Vector512<float> av;
-        for (nint p = 0; p < kc; p++)
-        {
-            Vector512<float> b0 = Vector512.Load(b + 0);
-            Vector512<float> b1 = Vector512.Load(b + 16);
-            av = Vector512.Create(a[0]);
-            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
-            c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
-            av = Vector512.Create(a[1]);
-            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
-            c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
-            av = Vector512.Create(a[2]);
-            c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0);
-            c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
-            av = Vector512.Create(a[3]);
-            c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0);
-            c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
-            av = Vector512.Create(a[4]);
-            c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0);
-            c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
-            av = Vector512.Create(a[5]);
-            c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0);
-            c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
-            av = Vector512.Create(a[6]);
-            c6_0 = Vector512.FusedMultiplyAdd(av, b0, c6_0);
-            c6_1 = Vector512.FusedMultiplyAdd(av, b1, c6_1);
-            av = Vector512.Create(a[7]);
-            c7_0 = Vector512.FusedMultiplyAdd(av, b0, c7_0);
-            c7_1 = Vector512.FusedMultiplyAdd(av, b1, c7_1);
-            av = Vector512.Create(a[8]);
-            c8_0 = Vector512.FusedMultiplyAdd(av, b0, c8_0);
-            c8_1 = Vector512.FusedMultiplyAdd(av, b1, c8_1);
-            av = Vector512.Create(a[9]);
-            c9_0 = Vector512.FusedMultiplyAdd(av, b0, c9_0);
-            c9_1 = Vector512.FusedMultiplyAdd(av, b1, c9_1);
-            av = Vector512.Create(a[10]);
-            c10_0 = Vector512.FusedMultiplyAdd(av, b0, c10_0);
-            c10_1 = Vector512.FusedMultiplyAdd(av, b1, c10_1);
-            av = Vector512.Create(a[11]);
-            c11_0 = Vector512.FusedMultiplyAdd(av, b0, c11_0);
-            c11_1 = Vector512.FusedMultiplyAdd(av, b1, c11_1);
-            av = Vector512.Create(a[12]);
-            c12_0 = Vector512.FusedMultiplyAdd(av, b0, c12_0);
-            c12_1 = Vector512.FusedMultiplyAdd(av, b1, c12_1);
-            av = Vector512.Create(a[13]);
-            c13_0 = Vector512.FusedMultiplyAdd(av, b0, c13_0);
-            c13_1 = Vector512.FusedMultiplyAdd(av, b1, c13_1);
-            a += 14;
-            b += 32;
-        }
-
-        Vector512<float> va = Vector512.Create(alpha);
-        if (beta == 0)
-        {
-            Vector512.Store(c0_0 * va, c + 0 * ldc + 0);
-            Vector512.Store(c0_1 * va, c + 0 * ldc + 16);
-            Vector512.Store(c1_0 * va, c + 1 * ldc + 0);
-            Vector512.Store(c1_1 * va, c + 1 * ldc + 16);
-            Vector512.Store(c2_0 * va, c + 2 * ldc + 0);
-            Vector512.Store(c2_1 * va, c + 2 * ldc + 16);
-            Vector512.Store(c3_0 * va, c + 3 * ldc + 0);
-            Vector512.Store(c3_1 * va, c + 3 * ldc + 16);
-            Vector512.Store(c4_0 * va, c + 4 * ldc + 0);
-            Vector512.Store(c4_1 * va, c + 4 * ldc + 16);
-            Vector512.Store(c5_0 * va, c + 5 * ldc + 0);
-            Vector512.Store(c5_1 * va, c + 5 * ldc + 16);
-            Vector512.Store(c6_0 * va, c + 6 * ldc + 0);
-            Vector512.Store(c6_1 * va, c + 6 * ldc + 16);
-            Vector512.Store(c7_0 * va, c + 7 * ldc + 0);
-            Vector512.Store(c7_1 * va, c + 7 * ldc + 16);
-            Vector512.Store(c8_0 * va, c + 8 * ldc + 0);
-            Vector512.Store(c8_1 * va, c + 8 * ldc + 16);
-            Vector512.Store(c9_0 * va, c + 9 * ldc + 0);
-            Vector512.Store(c9_1 * va, c + 9 * ldc + 16);
-            Vector512.Store(c10_0 * va, c + 10 * ldc + 0);
-            Vector512.Store(c10_1 * va, c + 10 * ldc + 16);
-            Vector512.Store(c11_0 * va, c + 11 * ldc + 0);
-            Vector512.Store(c11_1 * va, c + 11 * ldc + 16);
-            Vector512.Store(c12_0 * va, c + 12 * ldc + 0);
-            Vector512.Store(c12_1 * va, c + 12 * ldc + 16);
-            Vector512.Store(c13_0 * va, c + 13 * ldc + 0);
-            Vector512.Store(c13_1 * va, c + 13 * ldc + 16);
-        }
-        else
-        {
-            Vector512<float> vb = Vector512.Create(beta);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c0_0, va, Vector512.Load(c + 0 * ldc + 0) * vb), c + 0 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c0_1, va, Vector512.Load(c + 0 * ldc + 16) * vb), c + 0 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c1_0, va, Vector512.Load(c + 1 * ldc + 0) * vb), c + 1 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c1_1, va, Vector512.Load(c + 1 * ldc + 16) * vb), c + 1 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c2_0, va, Vector512.Load(c + 2 * ldc + 0) * vb), c + 2 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c2_1, va, Vector512.Load(c + 2 * ldc + 16) * vb), c + 2 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c3_0, va, Vector512.Load(c + 3 * ldc + 0) * vb), c + 3 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c3_1, va, Vector512.Load(c + 3 * ldc + 16) * vb), c + 3 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c4_0, va, Vector512.Load(c + 4 * ldc + 0) * vb), c + 4 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c4_1, va, Vector512.Load(c + 4 * ldc + 16) * vb), c + 4 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c5_0, va, Vector512.Load(c + 5 * ldc + 0) * vb), c + 5 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c5_1, va, Vector512.Load(c + 5 * ldc + 16) * vb), c + 5 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c6_0, va, Vector512.Load(c + 6 * ldc + 0) * vb), c + 6 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c6_1, va, Vector512.Load(c + 6 * ldc + 16) * vb), c + 6 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c7_0, va, Vector512.Load(c + 7 * ldc + 0) * vb), c + 7 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c7_1, va, Vector512.Load(c + 7 * ldc + 16) * vb), c + 7 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c8_0, va, Vector512.Load(c + 8 * ldc + 0) * vb), c + 8 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c8_1, va, Vector512.Load(c + 8 * ldc + 16) * vb), c + 8 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c9_0, va, Vector512.Load(c + 9 * ldc + 0) * vb), c + 9 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c9_1, va, Vector512.Load(c + 9 * ldc + 16) * vb), c + 9 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c10_0, va, Vector512.Load(c + 10 * ldc + 0) * vb), c + 10 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c10_1, va, Vector512.Load(c + 10 * ldc + 16) * vb), c + 10 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c11_0, va, Vector512.Load(c + 11 * ldc + 0) * vb), c + 11 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c11_1, va, Vector512.Load(c + 11 * ldc + 16) * vb), c + 11 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c12_0, va, Vector512.Load(c + 12 * ldc + 0) * vb), c + 12 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c12_1, va, Vector512.Load(c + 12 * ldc + 16) * vb), c + 12 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c13_0, va, Vector512.Load(c + 13 * ldc + 0) * vb), c + 13 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c13_1, va, Vector512.Load(c + 13 * ldc + 16) * vb), c + 13 * ldc + 16);
-        }
-    }
-}
-
-/// <summary>6×32 float micro-kernel: 6 broadcast rows of packed A times 2 Vector512&lt;float&gt; columns of packed B.</summary>
-internal unsafe struct F32Avx512K6x32 : IGemmMicroKernel<float>
-{
-    public static int MR => 6;
-    public static int NR => 32;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
-    {
-        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
-        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
-        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
-        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
-        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
-        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default;
-        Vector512<float> av;
-        for (nint p = 0; p < kc; p++)
-        {
-            Vector512<float> b0 = Vector512.Load(b + 0);
-            Vector512<float> b1 = Vector512.Load(b + 16);
-            av = Vector512.Create(a[0]);
-            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
-            c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
-            av = Vector512.Create(a[1]);
-            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
-            c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
-            av = Vector512.Create(a[2]);
-            c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0);
-            c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
-            av = Vector512.Create(a[3]);
-            c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0);
-            c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
-            av = Vector512.Create(a[4]);
-            c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0);
-            c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
-            av = Vector512.Create(a[5]);
-            c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0);
-            c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
-            a += 6;
-            b += 32;
-        }
-
-        Vector512<float> va = Vector512.Create(alpha);
-        if (beta == 0)
-        {
-            Vector512.Store(c0_0 * va, c + 0 * ldc + 0);
-            Vector512.Store(c0_1 * va, c + 0 * ldc + 16);
-            Vector512.Store(c1_0 * va, c + 1 * ldc + 0);
-            Vector512.Store(c1_1 * va, c + 1 * ldc + 16);
-            Vector512.Store(c2_0 * va, c + 2 * ldc + 0);
-            Vector512.Store(c2_1 * va, c + 2 * ldc + 16);
-            Vector512.Store(c3_0 * va, c + 3 * ldc + 0);
-            Vector512.Store(c3_1 * va, c + 3 * ldc + 16);
-            Vector512.Store(c4_0 * va, c + 4 * ldc + 0);
-            Vector512.Store(c4_1 * va, c + 4 * ldc + 16);
-            Vector512.Store(c5_0 * va, c + 5 * ldc + 0);
-            Vector512.Store(c5_1 * va, c + 5 * ldc + 16);
-        }
-        else
-        {
-            Vector512<float> vb = Vector512.Create(beta);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c0_0, va, Vector512.Load(c + 0 * ldc + 0) * vb), c + 0 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c0_1, va, Vector512.Load(c + 0 * ldc + 16) * vb), c + 0 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c1_0, va, Vector512.Load(c + 1 * ldc + 0) * vb), c + 1 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c1_1, va, Vector512.Load(c + 1 * ldc + 16) * vb), c + 1 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c2_0, va, Vector512.Load(c + 2 * ldc + 0) * vb), c + 2 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c2_1, va, Vector512.Load(c + 2 * ldc + 16) * vb), c + 2 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c3_0, va, Vector512.Load(c + 3 * ldc + 0) * vb), c + 3 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c3_1, va, Vector512.Load(c + 3 * ldc + 16) * vb), c + 3 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c4_0, va, Vector512.Load(c + 4 * ldc + 0) * vb), c + 4 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c4_1, va, Vector512.Load(c + 4 * ldc + 16) * vb), c + 4 * ldc + 16);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c5_0, va, Vector512.Load(c + 5 * ldc + 0) * vb), c + 5 * ldc + 0);
-            Vector512.Store(Vector512.FusedMultiplyAdd(c5_1, va, Vector512.Load(c + 5 * ldc + 16) * vb), c + 5 * ldc + 16);
-        }
-    }
-}
-
-/// <summary>6×16 float micro-kernel: 6 broadcast rows of packed A times 2 Vector256&lt;float&gt; columns of packed B.</summary>
+/// <summary>
+/// 6×16 float micro-kernel: 6 broadcast rows of packed A times 2 Vector256&lt;float&gt; columns of packed B
+/// (12 accumulators).
+/// </summary>
 internal unsafe struct F32Avx2K6x16 : IGemmMicroKernel<float>
 {
     public static int MR => 6;
@@ -516,4 +572,7 @@ internal unsafe struct F32Avx2K6x16 : IGemmMicroKernel<float>
             Vector256.Store(Vector256.FusedMultiplyAdd(c5_1, va, Vector256.Load(c + 5 * ldc + 8) * vb), c + 5 * ldc + 8);
         }
     }
+
+    public static void RunRows(int rows, nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+        => GemmEdge.RowsViaTile<float, F32Avx2K6x16>(rows, kc, a, b, c, ldc, alpha, beta);
 }

@@ -34,6 +34,9 @@ internal unsafe struct ScalarK4x4<T> : IGemmMicroKernel<T> where T : unmanaged, 
         Store(c + 3 * ldc, alpha, beta, c30, c31, c32, c33);
     }
 
+    public static void RunRows(int rows, nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
+        => GemmEdge.RowsViaTile<T, ScalarK4x4<T>>(rows, kc, a, b, c, ldc, alpha, beta);
+
     private static void Store(T* c, T alpha, T beta, T v0, T v1, T v2, T v3)
     {
         if (beta == T.Zero)

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace XlaGen.Backends.Cpu.Kernels;
 
@@ -9,6 +11,7 @@ internal static unsafe class GemmPack
     /// For p in [0, kc): dst[p*w + 0..cols) = src[p*ld + 0..cols), dst[p*w + cols..w) = 0.
     /// Used when the panel's short dimension is contiguous in the source.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CopyRowsPadded<T>(T* src, nint ld, T* dst, int w, int cols, int kc) where T : unmanaged
     {
         nint bytes = (nint)cols * sizeof(T);
@@ -33,19 +36,101 @@ internal static unsafe class GemmPack
     /// For r in [0, w), p in [0, kc): dst[p*w + r] = src[r*ld + p]. Used when the panel's long dimension (k) is
     /// contiguous in the source, i.e. a transpose of w full rows into an interleaved panel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TransposeRowsToPanel<T>(T* src, nint ld, T* dst, int w, int kc) where T : unmanaged
     {
-        const int Chunk = 64;
-        for (int p0 = 0; p0 < kc; p0 += Chunk)
+        int done = 0;
+        if (Avx.IsSupported)
         {
-            int pe = Math.Min(kc, p0 + Chunk);
-            for (int r = 0; r < w; r++)
+            if (typeof(T) == typeof(float) && w % 8 == 0)
+                done = TransposeF32((float*)src, ld, (float*)dst, w, kc);
+            else if (typeof(T) == typeof(double) && w % 4 == 0)
+                done = TransposeF64((double*)src, ld, (double*)dst, w, kc);
+        }
+        if (done == kc)
+            return;
+        for (int r = 0; r < w; r++)
+        {
+            T* s = src + r * ld;
+            T* d = dst + r;
+            for (int p = done; p < kc; p++)
+                d[(nint)p * w] = s[p];
+        }
+    }
+
+    /// <summary>8×8 AVX transposes over columns [0, kc rounded down to 8); returns the columns done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int TransposeF32(float* src, nint ld, float* dst, int w, int kc)
+    {
+        int kc8 = kc & ~7;
+        for (int r0 = 0; r0 < w; r0 += 8)
+        {
+            float* s = src + r0 * ld;
+            float* d = dst + r0;
+            for (int p0 = 0; p0 < kc8; p0 += 8, s += 8, d += 8 * w)
             {
-                T* s = src + r * ld;
-                T* d = dst + r;
-                for (int p = p0; p < pe; p++)
-                    d[(nint)p * w] = s[p];
+                var r0v = Avx.LoadVector256(s);
+                var r1v = Avx.LoadVector256(s + ld);
+                var r2v = Avx.LoadVector256(s + 2 * ld);
+                var r3v = Avx.LoadVector256(s + 3 * ld);
+                var r4v = Avx.LoadVector256(s + 4 * ld);
+                var r5v = Avx.LoadVector256(s + 5 * ld);
+                var r6v = Avx.LoadVector256(s + 6 * ld);
+                var r7v = Avx.LoadVector256(s + 7 * ld);
+                var t0 = Avx.UnpackLow(r0v, r1v);
+                var t1 = Avx.UnpackHigh(r0v, r1v);
+                var t2 = Avx.UnpackLow(r2v, r3v);
+                var t3 = Avx.UnpackHigh(r2v, r3v);
+                var t4 = Avx.UnpackLow(r4v, r5v);
+                var t5 = Avx.UnpackHigh(r4v, r5v);
+                var t6 = Avx.UnpackLow(r6v, r7v);
+                var t7 = Avx.UnpackHigh(r6v, r7v);
+                var s0 = Avx.Shuffle(t0, t2, 0x44);
+                var s1 = Avx.Shuffle(t0, t2, 0xEE);
+                var s2 = Avx.Shuffle(t1, t3, 0x44);
+                var s3 = Avx.Shuffle(t1, t3, 0xEE);
+                var s4 = Avx.Shuffle(t4, t6, 0x44);
+                var s5 = Avx.Shuffle(t4, t6, 0xEE);
+                var s6 = Avx.Shuffle(t5, t7, 0x44);
+                var s7 = Avx.Shuffle(t5, t7, 0xEE);
+                Avx.Store(d, Avx.Permute2x128(s0, s4, 0x20));
+                Avx.Store(d + w, Avx.Permute2x128(s1, s5, 0x20));
+                Avx.Store(d + 2 * w, Avx.Permute2x128(s2, s6, 0x20));
+                Avx.Store(d + 3 * w, Avx.Permute2x128(s3, s7, 0x20));
+                Avx.Store(d + 4 * w, Avx.Permute2x128(s0, s4, 0x31));
+                Avx.Store(d + 5 * w, Avx.Permute2x128(s1, s5, 0x31));
+                Avx.Store(d + 6 * w, Avx.Permute2x128(s2, s6, 0x31));
+                Avx.Store(d + 7 * w, Avx.Permute2x128(s3, s7, 0x31));
             }
         }
+        return kc8;
+    }
+
+    /// <summary>4×4 AVX transposes over columns [0, kc rounded down to 4); returns the columns done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int TransposeF64(double* src, nint ld, double* dst, int w, int kc)
+    {
+        int kc4 = kc & ~3;
+        for (int r0 = 0; r0 < w; r0 += 4)
+        {
+            double* s = src + r0 * ld;
+            double* d = dst + r0;
+            for (int p0 = 0; p0 < kc4; p0 += 4, s += 4, d += 4 * w)
+            {
+                var r0v = Avx.LoadVector256(s);
+                var r1v = Avx.LoadVector256(s + ld);
+                var r2v = Avx.LoadVector256(s + 2 * ld);
+                var r3v = Avx.LoadVector256(s + 3 * ld);
+                var t0 = Avx.UnpackLow(r0v, r1v);
+                var t1 = Avx.UnpackHigh(r0v, r1v);
+                var t2 = Avx.UnpackLow(r2v, r3v);
+                var t3 = Avx.UnpackHigh(r2v, r3v);
+                Avx.Store(d, Avx.Permute2x128(t0, t2, 0x20));
+                Avx.Store(d + w, Avx.Permute2x128(t1, t3, 0x20));
+                Avx.Store(d + 2 * w, Avx.Permute2x128(t0, t2, 0x31));
+                Avx.Store(d + 3 * w, Avx.Permute2x128(t1, t3, 0x31));
+            }
+        }
+        return kc4;
     }
 }
