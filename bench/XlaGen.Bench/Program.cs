@@ -63,7 +63,9 @@ internal static class Program
         var machine = MachineInfo.ToJson();
         Console.WriteLine($"suite {suite.Name}: {suite.Description}");
         Console.WriteLine($"{machine["cpu_model"]}, {Environment.ProcessorCount} logical cores, {machine["dotnet"]}");
+        Console.WriteLine($"load average: {MachineInfo.LoadAverage() ?? "n/a"} (other work on the machine skews timings)");
         var body = suite.Run(options);
+        machine["load_average_at_end"] = MachineInfo.LoadAverage();
 
         var doc = new JsonObject
         {

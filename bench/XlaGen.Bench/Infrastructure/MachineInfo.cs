@@ -24,8 +24,27 @@ internal static class MachineInfo
         return RuntimeInformation.ProcessArchitecture.ToString();
     }
 
+    /// <summary>The 1/5/15-minute load averages, or null where unavailable (a busy machine skews results).</summary>
+    public static string? LoadAverage()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/loadavg").Split(' ');
+            return string.Join(' ', parts.Take(3));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     public static JsonObject ToJson() => new()
     {
+        ["load_average_at_start"] = LoadAverage(),
         ["cpu_model"] = CpuModel(),
         ["logical_cores"] = Environment.ProcessorCount,
         ["os"] = RuntimeInformation.OSDescription,

@@ -8,34 +8,55 @@ internal readonly record struct TimingStats(double Median, double Min, double Ma
 internal static class Timing
 {
     /// <summary>
-    /// Warms <paramref name="op"/> up, then times <see cref="BenchOptions.Repetitions"/> repetitions, each a batch of
-    /// calls lasting at least <see cref="BenchOptions.MinRepSeconds"/>, and returns per-call statistics.
+    /// Warms each op up, then times <see cref="BenchOptions.Repetitions"/> rounds; in each round every op runs one
+    /// batch of calls lasting at least <see cref="BenchOptions.MinRepSeconds"/> (order alternating between rounds),
+    /// so that competitors see the same machine conditions. Returns per-call statistics for each op.
     /// </summary>
-    public static TimingStats Measure(Action op, BenchOptions options)
+    public static TimingStats[] MeasureInterleaved(IReadOnlyList<Action> ops, BenchOptions options)
     {
-        // Warm-up: tiering/JIT, caches, worker threads; also estimates the per-call time.
-        var sw = Stopwatch.StartNew();
-        int warm = 0;
-        while (warm < 3 || sw.Elapsed.TotalSeconds < options.WarmupSeconds)
+        int count = ops.Count;
+        var calls = new int[count];
+        for (int o = 0; o < count; o++)
         {
-            op();
-            warm++;
-        }
-        double perCall = sw.Elapsed.TotalSeconds / warm;
-        int calls = (int)Math.Clamp(Math.Ceiling(options.MinRepSeconds / Math.Max(perCall, 1e-9)), 1, 1_000_000);
-
-        var samples = new double[Math.Max(1, options.Repetitions)];
-        for (int r = 0; r < samples.Length; r++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < calls; i++)
+            // Warm-up: JIT tiering, caches, worker threads; also estimates the per-call time.
+            var op = ops[o];
+            var sw = Stopwatch.StartNew();
+            int warm = 0;
+            while (warm < 3 || sw.Elapsed.TotalSeconds < options.WarmupSeconds)
+            {
                 op();
-            samples[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds / calls;
+                warm++;
+            }
+            double perCall = sw.Elapsed.TotalSeconds / warm;
+            calls[o] = (int)Math.Clamp(Math.Ceiling(options.MinRepSeconds / Math.Max(perCall, 1e-9)), 1, 1_000_000);
         }
-        Array.Sort(samples);
-        double median = samples.Length % 2 == 1
-            ? samples[samples.Length / 2]
-            : 0.5 * (samples[samples.Length / 2 - 1] + samples[samples.Length / 2]);
-        return new TimingStats(median, samples[0], samples[^1], samples.Length, calls);
+
+        int reps = Math.Max(1, options.Repetitions);
+        var samples = new double[count][];
+        for (int o = 0; o < count; o++)
+            samples[o] = new double[reps];
+        for (int r = 0; r < reps; r++)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                int o = r % 2 == 0 ? i : count - 1 - i;
+                var op = ops[o];
+                int n = calls[o];
+                long t0 = Stopwatch.GetTimestamp();
+                for (int c = 0; c < n; c++)
+                    op();
+                samples[o][r] = Stopwatch.GetElapsedTime(t0).TotalSeconds / n;
+            }
+        }
+
+        var result = new TimingStats[count];
+        for (int o = 0; o < count; o++)
+        {
+            var s = samples[o];
+            Array.Sort(s);
+            double median = s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
+            result[o] = new TimingStats(median, s[0], s[^1], s.Length, calls[o]);
+        }
+        return result;
     }
 }
