@@ -5,10 +5,12 @@ namespace XlaGen.Backends.Cpu.Kernels;
 
 /// <summary>
 /// A tiny fork/join pool for GEMM: Environment.ProcessorCount - 1 dedicated background workers plus the calling
-/// thread. Workers spin briefly after each job (so back-to-back GEMMs of a training step pay no wake-up latency)
-/// and then block. Only one caller can use the pool at a time; a concurrent caller that finds it busy gets
-/// <c>false</c> from <see cref="TryRun"/> and runs its problem on its own thread instead, so concurrent calls are
-/// safe and never oversubscribe the cores.
+/// thread. A call is cut into chunks that threads claim dynamically; the caller claims chunks too and only waits
+/// for chunks already running elsewhere, so a worker that is slow to wake (busy machine) costs nothing but its
+/// share of the speed-up. Workers spin briefly after each job (back-to-back GEMMs of a training step pay no
+/// wake-up latency) and then block. One caller uses the pool at a time; a concurrent caller that finds it busy
+/// gets <c>false</c> from <see cref="TryRun"/> and runs on its own thread, so concurrent calls are safe and never
+/// oversubscribe the cores.
 /// </summary>
 internal static class GemmThreadPool
 {
@@ -22,37 +24,26 @@ internal static class GemmThreadPool
     public static int MaxThreads { get; } = Math.Max(1, Environment.ProcessorCount);
 
     /// <summary>
-    /// Runs body(0..parts-1) with part 0 on the calling thread and the others on workers. Returns false (running
-    /// nothing) when the pool is busy with another caller or parts exceeds <see cref="MaxThreads"/>.
+    /// Runs body(0..chunks-1), each exactly once, on the calling thread and up to chunks-1 workers, and returns
+    /// when all have finished. Returns false (running nothing) when the pool is busy with another caller.
     /// </summary>
-    public static bool TryRun(int parts, Action<int> body)
+    public static bool TryRun(int chunks, Action<int> body)
     {
-        if (parts <= 1 || parts > MaxThreads)
+        if (chunks <= 1 || MaxThreads <= 1)
             return false;
         if (!Monitor.TryEnter(s_gate))
             return false;
         try
         {
             var workers = s_workers ??= CreateWorkers(MaxThreads - 1);
-            for (int i = 1; i < parts; i++)
-                workers[i - 1].Post(body, i);
-
-            Exception? first = null;
-            try
-            {
-                body(0);
-            }
-            catch (Exception e)
-            {
-                first = e;
-            }
-            for (int i = 1; i < parts; i++)
-            {
-                var err = workers[i - 1].WaitDone();
-                first ??= err;
-            }
-            if (first is not null)
-                ExceptionDispatchInfo.Capture(first).Throw();
+            var job = new ChunkJob(chunks, body);
+            int helpers = Math.Min(chunks - 1, workers.Length);
+            for (int i = 0; i < helpers; i++)
+                workers[i].Post(job.Work);
+            job.Work();
+            job.WaitAll();
+            if (job.Error is not null)
+                ExceptionDispatchInfo.Capture(job.Error).Throw();
             return true;
         }
         finally
@@ -69,14 +60,46 @@ internal static class GemmThreadPool
         return ws;
     }
 
+    private sealed class ChunkJob(int chunks, Action<int> body)
+    {
+        private int _next;
+        private int _completed;
+
+        public Exception? Error;
+
+        /// <summary>Claims and runs chunks until none are left. Harmless if called after the job completed.</summary>
+        public void Work()
+        {
+            while (true)
+            {
+                int c = Interlocked.Increment(ref _next) - 1;
+                if (c >= chunks)
+                    return;
+                try
+                {
+                    body(c);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref Error, e, null);
+                }
+                Interlocked.Increment(ref _completed);
+            }
+        }
+
+        public void WaitAll()
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _completed) != chunks)
+                spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
     private sealed class Worker
     {
         private readonly SemaphoreSlim _wake = new(0);
-        private Action<int>? _body;
-        private int _part;
-        private Exception? _error;
+        private Action? _job;
         private int _posted;   // incremented by the poster for each job
-        private int _done;     // set to the job number by the worker when it finishes
         private int _sleeping; // 1 while the worker is (about to be) blocked on _wake
 
         public Worker(int index)
@@ -85,23 +108,12 @@ internal static class GemmThreadPool
             t.Start();
         }
 
-        public void Post(Action<int> body, int part)
+        public void Post(Action job)
         {
-            _body = body;
-            _part = part;
-            _error = null;
+            Volatile.Write(ref _job, job);
             Interlocked.Increment(ref _posted);
             if (Interlocked.Exchange(ref _sleeping, 0) == 1)
                 _wake.Release();
-        }
-
-        public Exception? WaitDone()
-        {
-            int target = Volatile.Read(ref _posted);
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _done) != target)
-                spin.SpinOnce(sleep1Threshold: -1);
-            return _error;
         }
 
         private void Loop()
@@ -132,16 +144,8 @@ internal static class GemmThreadPool
                     start = Stopwatch.GetTimestamp();
                 }
                 seen = Volatile.Read(ref _posted);
-                try
-                {
-                    _body!(_part);
-                }
-                catch (Exception e)
-                {
-                    _error = e;
-                }
-                _body = null;
-                Volatile.Write(ref _done, seen);
+                // Only the latest job matters: an older one was finished by its caller before it posted again.
+                Volatile.Read(ref _job)?.Invoke();
             }
         }
     }
