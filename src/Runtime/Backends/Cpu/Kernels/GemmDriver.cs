@@ -6,36 +6,37 @@ namespace XlaGen.Backends.Cpu.Kernels;
 
 /// <summary>
 /// A register-blocked GEMM micro-kernel. It multiplies an MR×kc packed panel of A (column p holds the MR values
-/// A[0..MR-1, p] contiguously) by a kc×NR packed panel of B (row p holds B[p, 0..NR-1] contiguously) and writes
-/// the full MR×NR tile C = alpha * acc + beta * C with C row stride ldc and unit column stride. When beta is zero,
-/// C is not read (so NaN garbage is ignored). Both panels are 64-byte aligned.
+/// A[0..MR-1, p] contiguously) by a kc×NR panel of B (row p holds B[p, 0..NR-1] contiguously at b + p*ldb: the
+/// packed panel with ldb = NR, or B itself when it is not transposed) and writes the full MR×NR tile
+/// C = alpha * acc + beta * C with C row stride ldc and unit column stride. When beta is zero, C is not read
+/// (so NaN garbage is ignored).
 /// </summary>
 internal unsafe interface IGemmMicroKernel<T> where T : unmanaged
 {
     static abstract int MR { get; }
     static abstract int NR { get; }
-    static abstract void Run(nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta);
+    static abstract void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta);
 
     /// <summary>Like <see cref="Run"/> but for only the first <paramref name="rows"/> (1..MR) rows of the A panel
     /// (still packed with stride MR), writing rows×NR of C.</summary>
-    static abstract void RunRows(int rows, nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta);
+    static abstract void RunRows(int rows, nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta);
 }
 
 /// <summary>Fallback for kernels without dedicated partial-row variants.</summary>
 internal static unsafe class GemmEdge
 {
-    public static void RowsViaTile<T, TK>(int rows, nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
+    public static void RowsViaTile<T, TK>(int rows, nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
         where T : unmanaged, INumber<T>
         where TK : IGemmMicroKernel<T>
     {
         if (rows == TK.MR)
         {
-            TK.Run(kc, a, b, c, ldc, alpha, beta);
+            TK.Run(kc, a, b, ldb, c, ldc, alpha, beta);
             return;
         }
         int nr = TK.NR;
         T* tile = stackalloc T[TK.MR * nr];
-        TK.Run(kc, a, b, tile, nr, T.One, T.Zero);
+        TK.Run(kc, a, b, ldb, tile, nr, T.One, T.Zero);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < nr; j++)
             {
@@ -89,10 +90,15 @@ internal static unsafe class GemmDriver<T, TK>
                 for (int jc = 0; jc < n; jc += ncMax)
                 {
                     int nc = Math.Min(ncMax, n - jc);
+                    // With few row panels a packed B block is barely reused: read full-width panels of a
+                    // non-transposed B in place instead (only the ragged last panel is packed).
+                    bool direct = !transB && mc <= DirectBMaxRows * mr;
                     if (transB)
                         PackBTrans(b + (nint)jc * ldb + pc, ldb, kc, nc, bp);
-                    else
+                    else if (!direct)
                         PackBNoTrans(b + (nint)pc * ldb + jc, ldb, kc, nc, bp);
+                    else if (nc % nr != 0)
+                        PackBNoTrans(b + (nint)pc * ldb + jc + nc / nr * nr, ldb, kc, nc % nr, bp + (nint)(nc / nr * nr) * kc);
 
                     for (int ir = 0; ir < mc; ir += mr)
                     {
@@ -102,18 +108,29 @@ internal static unsafe class GemmDriver<T, TK>
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             int nrEff = Math.Min(nr, nc - jr);
-                            T* bpanel = bp + (nint)jr * kc;
+                            T* bpanel;
+                            nint bstride;
+                            if (direct && nrEff == nr)
+                            {
+                                bpanel = b + (nint)pc * ldb + jc + jr;
+                                bstride = ldb;
+                            }
+                            else
+                            {
+                                bpanel = bp + (nint)jr * kc;
+                                bstride = nr;
+                            }
                             T* ct = crow + (nint)jr * csc;
                             if (nrEff == nr && csc == 1)
                             {
                                 if (mrEff == mr)
-                                    TK.Run(kc, apanel, bpanel, ct, rsc, alpha, betaEff);
+                                    TK.Run(kc, apanel, bpanel, bstride, ct, rsc, alpha, betaEff);
                                 else
-                                    TK.RunRows(mrEff, kc, apanel, bpanel, ct, rsc, alpha, betaEff);
+                                    TK.RunRows(mrEff, kc, apanel, bpanel, bstride, ct, rsc, alpha, betaEff);
                             }
                             else
                             {
-                                TK.RunRows(mrEff, kc, apanel, bpanel, tile, nr, T.One, T.Zero);
+                                TK.RunRows(mrEff, kc, apanel, bpanel, bstride, tile, nr, T.One, T.Zero);
                                 MergeTile(tile, nr, ct, rsc, csc, mrEff, nrEff, alpha, betaEff);
                             }
                         }
@@ -123,24 +140,41 @@ internal static unsafe class GemmDriver<T, TK>
         }
     }
 
+    /// <summary>A block of at most this many row panels reads non-transposed B in place instead of packing it.</summary>
+    private const int DirectBMaxRows = 2;
+
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeTile(T* tile, nint ldt, T* c, nint rsc, nint csc, int rows, int cols, T alpha, T beta)
     {
-        for (int i = 0; i < rows; i++)
+        if (csc <= rsc)
         {
-            T* t = tile + i * ldt;
-            T* ci = c + i * rsc;
-            if (beta == T.Zero)
+            for (int i = 0; i < rows; i++)
             {
-                for (int j = 0; j < cols; j++)
-                    ci[j * csc] = alpha * t[j];
+                T* t = tile + i * ldt;
+                T* ci = c + i * rsc;
+                if (beta == T.Zero)
+                    for (int j = 0; j < cols; j++)
+                        ci[j * csc] = alpha * t[j];
+                else
+                    for (int j = 0; j < cols; j++)
+                        ci[j * csc] = alpha * t[j] + beta * ci[j * csc];
             }
-            else
+        }
+        else
+        {
+            // Transposed C (rsc == 1): walk columns of the tile so that writes to C are contiguous.
+            for (int j = 0; j < cols; j++)
             {
-                for (int j = 0; j < cols; j++)
-                    ci[j * csc] = alpha * t[j] + beta * ci[j * csc];
+                T* t = tile + j;
+                T* cj = c + j * csc;
+                if (beta == T.Zero)
+                    for (int i = 0; i < rows; i++)
+                        cj[i * rsc] = alpha * t[i * ldt];
+                else
+                    for (int i = 0; i < rows; i++)
+                        cj[i * rsc] = alpha * t[i * ldt] + beta * cj[i * rsc];
             }
         }
     }

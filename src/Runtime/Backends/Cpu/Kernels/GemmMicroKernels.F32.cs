@@ -15,7 +15,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
     public static int NR => 32;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Run(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
@@ -55,7 +55,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             c7_0 = Vector512.FusedMultiplyAdd(av, b0, c7_0);
             c7_1 = Vector512.FusedMultiplyAdd(av, b1, c7_1);
             a += 8;
-            b += 32;
+            b += ldb;
         }
 
         Vector512<float> va = Vector512.Create(alpha);
@@ -100,23 +100,23 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
         }
     }
 
-    public static void RunRows(int rows, nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void RunRows(int rows, nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         switch (rows)
         {
-            case 1: Rows1(kc, a, b, c, ldc, alpha, beta); break;
-            case 2: Rows2(kc, a, b, c, ldc, alpha, beta); break;
-            case 3: Rows3(kc, a, b, c, ldc, alpha, beta); break;
-            case 4: Rows4(kc, a, b, c, ldc, alpha, beta); break;
-            case 5: Rows5(kc, a, b, c, ldc, alpha, beta); break;
-            case 6: Rows6(kc, a, b, c, ldc, alpha, beta); break;
-            case 7: Rows7(kc, a, b, c, ldc, alpha, beta); break;
-            default: Run(kc, a, b, c, ldc, alpha, beta); break;
+            case 1: Rows1(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 2: Rows2(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 3: Rows3(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 4: Rows4(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 5: Rows5(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 6: Rows6(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 7: Rows7(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            default: Run(kc, a, b, ldb, c, ldc, alpha, beta); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows1(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Rows1(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> av;
@@ -128,7 +128,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
             c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
             a += 8;
-            b += 32;
+            b += ldb;
         }
 
         Vector512<float> va = Vector512.Create(alpha);
@@ -146,7 +146,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows2(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Rows2(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
@@ -162,7 +162,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
             c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
             a += 8;
-            b += 32;
+            b += ldb;
         }
 
         Vector512<float> va = Vector512.Create(alpha);
@@ -184,7 +184,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows3(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Rows3(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
@@ -204,7 +204,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0);
             c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
             a += 8;
-            b += 32;
+            b += ldb;
         }
 
         Vector512<float> va = Vector512.Create(alpha);
@@ -230,7 +230,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows4(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Rows4(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
@@ -254,7 +254,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0);
             c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
             a += 8;
-            b += 32;
+            b += ldb;
         }
 
         Vector512<float> va = Vector512.Create(alpha);
@@ -284,7 +284,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows5(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Rows5(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
@@ -312,7 +312,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0);
             c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
             a += 8;
-            b += 32;
+            b += ldb;
         }
 
         Vector512<float> va = Vector512.Create(alpha);
@@ -346,7 +346,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows6(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Rows6(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
@@ -378,7 +378,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0);
             c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
             a += 8;
-            b += 32;
+            b += ldb;
         }
 
         Vector512<float> va = Vector512.Create(alpha);
@@ -416,7 +416,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows7(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Rows7(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
@@ -452,7 +452,7 @@ internal unsafe struct F32Avx512K8x32 : IGemmMicroKernel<float>
             c6_0 = Vector512.FusedMultiplyAdd(av, b0, c6_0);
             c6_1 = Vector512.FusedMultiplyAdd(av, b1, c6_1);
             a += 8;
-            b += 32;
+            b += ldb;
         }
 
         Vector512<float> va = Vector512.Create(alpha);
@@ -504,7 +504,7 @@ internal unsafe struct F32Avx2K6x16 : IGemmMicroKernel<float>
     public static int NR => 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Run(nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         Vector256<float> c0_0 = default; Vector256<float> c0_1 = default;
         Vector256<float> c1_0 = default; Vector256<float> c1_1 = default;
@@ -536,7 +536,7 @@ internal unsafe struct F32Avx2K6x16 : IGemmMicroKernel<float>
             c5_0 = Vector256.FusedMultiplyAdd(av, b0, c5_0);
             c5_1 = Vector256.FusedMultiplyAdd(av, b1, c5_1);
             a += 6;
-            b += 16;
+            b += ldb;
         }
 
         Vector256<float> va = Vector256.Create(alpha);
@@ -573,6 +573,6 @@ internal unsafe struct F32Avx2K6x16 : IGemmMicroKernel<float>
         }
     }
 
-    public static void RunRows(int rows, nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
-        => GemmEdge.RowsViaTile<float, F32Avx2K6x16>(rows, kc, a, b, c, ldc, alpha, beta);
+    public static void RunRows(int rows, nint kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
+        => GemmEdge.RowsViaTile<float, F32Avx2K6x16>(rows, kc, a, b, ldb, c, ldc, alpha, beta);
 }

@@ -14,7 +14,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
     public static int NR => 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    public static void Run(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector512<double> c0_0 = default; Vector512<double> c0_1 = default;
         Vector512<double> c1_0 = default; Vector512<double> c1_1 = default;
@@ -54,7 +54,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
             c7_0 = Vector512.FusedMultiplyAdd(av, b0, c7_0);
             c7_1 = Vector512.FusedMultiplyAdd(av, b1, c7_1);
             a += 8;
-            b += 16;
+            b += ldb;
         }
 
         Vector512<double> va = Vector512.Create(alpha);
@@ -99,23 +99,23 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
         }
     }
 
-    public static void RunRows(int rows, nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    public static void RunRows(int rows, nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         switch (rows)
         {
-            case 1: Rows1(kc, a, b, c, ldc, alpha, beta); break;
-            case 2: Rows2(kc, a, b, c, ldc, alpha, beta); break;
-            case 3: Rows3(kc, a, b, c, ldc, alpha, beta); break;
-            case 4: Rows4(kc, a, b, c, ldc, alpha, beta); break;
-            case 5: Rows5(kc, a, b, c, ldc, alpha, beta); break;
-            case 6: Rows6(kc, a, b, c, ldc, alpha, beta); break;
-            case 7: Rows7(kc, a, b, c, ldc, alpha, beta); break;
-            default: Run(kc, a, b, c, ldc, alpha, beta); break;
+            case 1: Rows1(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 2: Rows2(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 3: Rows3(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 4: Rows4(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 5: Rows5(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 6: Rows6(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            case 7: Rows7(kc, a, b, ldb, c, ldc, alpha, beta); break;
+            default: Run(kc, a, b, ldb, c, ldc, alpha, beta); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows1(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    private static void Rows1(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector512<double> c0_0 = default; Vector512<double> c0_1 = default;
         Vector512<double> av;
@@ -127,7 +127,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
             c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0);
             c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
             a += 8;
-            b += 16;
+            b += ldb;
         }
 
         Vector512<double> va = Vector512.Create(alpha);
@@ -145,7 +145,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows2(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    private static void Rows2(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector512<double> c0_0 = default; Vector512<double> c0_1 = default;
         Vector512<double> c1_0 = default; Vector512<double> c1_1 = default;
@@ -161,7 +161,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
             c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0);
             c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
             a += 8;
-            b += 16;
+            b += ldb;
         }
 
         Vector512<double> va = Vector512.Create(alpha);
@@ -183,7 +183,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows3(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    private static void Rows3(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector512<double> c0_0 = default; Vector512<double> c0_1 = default;
         Vector512<double> c1_0 = default; Vector512<double> c1_1 = default;
@@ -203,7 +203,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
             c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0);
             c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
             a += 8;
-            b += 16;
+            b += ldb;
         }
 
         Vector512<double> va = Vector512.Create(alpha);
@@ -229,7 +229,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows4(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    private static void Rows4(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector512<double> c0_0 = default; Vector512<double> c0_1 = default;
         Vector512<double> c1_0 = default; Vector512<double> c1_1 = default;
@@ -253,7 +253,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
             c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0);
             c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
             a += 8;
-            b += 16;
+            b += ldb;
         }
 
         Vector512<double> va = Vector512.Create(alpha);
@@ -283,7 +283,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows5(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    private static void Rows5(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector512<double> c0_0 = default; Vector512<double> c0_1 = default;
         Vector512<double> c1_0 = default; Vector512<double> c1_1 = default;
@@ -311,7 +311,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
             c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0);
             c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
             a += 8;
-            b += 16;
+            b += ldb;
         }
 
         Vector512<double> va = Vector512.Create(alpha);
@@ -345,7 +345,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows6(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    private static void Rows6(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector512<double> c0_0 = default; Vector512<double> c0_1 = default;
         Vector512<double> c1_0 = default; Vector512<double> c1_1 = default;
@@ -377,7 +377,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
             c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0);
             c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
             a += 8;
-            b += 16;
+            b += ldb;
         }
 
         Vector512<double> va = Vector512.Create(alpha);
@@ -415,7 +415,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows7(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    private static void Rows7(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector512<double> c0_0 = default; Vector512<double> c0_1 = default;
         Vector512<double> c1_0 = default; Vector512<double> c1_1 = default;
@@ -451,7 +451,7 @@ internal unsafe struct F64Avx512K8x16 : IGemmMicroKernel<double>
             c6_0 = Vector512.FusedMultiplyAdd(av, b0, c6_0);
             c6_1 = Vector512.FusedMultiplyAdd(av, b1, c6_1);
             a += 8;
-            b += 16;
+            b += ldb;
         }
 
         Vector512<double> va = Vector512.Create(alpha);
@@ -503,7 +503,7 @@ internal unsafe struct F64Avx2K6x8 : IGemmMicroKernel<double>
     public static int NR => 8;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
+    public static void Run(nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
     {
         Vector256<double> c0_0 = default; Vector256<double> c0_1 = default;
         Vector256<double> c1_0 = default; Vector256<double> c1_1 = default;
@@ -535,7 +535,7 @@ internal unsafe struct F64Avx2K6x8 : IGemmMicroKernel<double>
             c5_0 = Vector256.FusedMultiplyAdd(av, b0, c5_0);
             c5_1 = Vector256.FusedMultiplyAdd(av, b1, c5_1);
             a += 6;
-            b += 8;
+            b += ldb;
         }
 
         Vector256<double> va = Vector256.Create(alpha);
@@ -572,6 +572,6 @@ internal unsafe struct F64Avx2K6x8 : IGemmMicroKernel<double>
         }
     }
 
-    public static void RunRows(int rows, nint kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
-        => GemmEdge.RowsViaTile<double, F64Avx2K6x8>(rows, kc, a, b, c, ldc, alpha, beta);
+    public static void RunRows(int rows, nint kc, double* a, double* b, nint ldb, double* c, nint ldc, double alpha, double beta)
+        => GemmEdge.RowsViaTile<double, F64Avx2K6x8>(rows, kc, a, b, ldb, c, ldc, alpha, beta);
 }

@@ -8,7 +8,7 @@ internal unsafe struct ScalarK4x4<T> : IGemmMicroKernel<T> where T : unmanaged, 
     public static int MR => 4;
     public static int NR => 4;
 
-    public static void Run(nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
+    public static void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
     {
         T c00 = T.Zero, c01 = T.Zero, c02 = T.Zero, c03 = T.Zero;
         T c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero;
@@ -26,7 +26,7 @@ internal unsafe struct ScalarK4x4<T> : IGemmMicroKernel<T> where T : unmanaged, 
             T a3 = a[3];
             c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
             a += 4;
-            b += 4;
+            b += ldb;
         }
         Store(c, alpha, beta, c00, c01, c02, c03);
         Store(c + ldc, alpha, beta, c10, c11, c12, c13);
@@ -34,8 +34,8 @@ internal unsafe struct ScalarK4x4<T> : IGemmMicroKernel<T> where T : unmanaged, 
         Store(c + 3 * ldc, alpha, beta, c30, c31, c32, c33);
     }
 
-    public static void RunRows(int rows, nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
-        => GemmEdge.RowsViaTile<T, ScalarK4x4<T>>(rows, kc, a, b, c, ldc, alpha, beta);
+    public static void RunRows(int rows, nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
+        => GemmEdge.RowsViaTile<T, ScalarK4x4<T>>(rows, kc, a, b, ldb, c, ldc, alpha, beta);
 
     private static void Store(T* c, T alpha, T beta, T v0, T v1, T v2, T v3)
     {

@@ -15,20 +15,32 @@ internal static unsafe class GemmPack
     public static void CopyRowsPadded<T>(T* src, nint ld, T* dst, int w, int cols, int kc) where T : unmanaged
     {
         nint bytes = (nint)cols * sizeof(T);
-        nint padBytes = (nint)(w - cols) * sizeof(T);
-        nint dstStride = (nint)w * sizeof(T);
+        nint rowBytes = (nint)w * sizeof(T);
         nint srcStride = ld * sizeof(T);
         byte* s = (byte*)src;
         byte* d = (byte*)dst;
-        for (int p = 0; p < kc; p++, s += srcStride, d += dstStride)
+        if (cols == w && (rowBytes & 31) == 0)
         {
+            for (int p = 0; p < kc; p++, s += srcStride, d += rowBytes)
+                for (nint i = 0; i < bytes; i += 32)
+                    Vector256.Store(Vector256.Load(s + i), d + i);
+            return;
+        }
+        for (int p = 0; p < kc; p++, s += srcStride, d += rowBytes)
+        {
+            // Zero the whole destination row (panels are 32-byte multiples in practice), then copy the columns.
+            nint z = 0;
+            for (; z + 32 <= rowBytes; z += 32)
+                Vector256.Store(Vector256<byte>.Zero, d + z);
+            for (; z < rowBytes; z++)
+                d[z] = 0;
             nint i = 0;
             for (; i + 32 <= bytes; i += 32)
                 Vector256.Store(Vector256.Load(s + i), d + i);
-            for (; i < bytes; i++)
-                d[i] = s[i];
-            for (nint z = 0; z < padBytes; z++)
-                d[bytes + z] = 0;
+            T* st = (T*)(s + i);
+            T* dt = (T*)(d + i);
+            for (nint e = 0, n = (bytes - i) / sizeof(T); e < n; e++)
+                dt[e] = st[e];
         }
     }
 
