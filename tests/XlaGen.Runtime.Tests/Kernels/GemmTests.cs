@@ -63,7 +63,7 @@ public class GemmTests
         {
             // Small blocking forces several M/N/K blocks; threshold 0 forces the threaded split.
             var opt = new GemmOptions(isa, AllowDirect: false, AllowTransposedC: rng.Next(2) == 0,
-                Blocking: new GemmBlocking(MC: 40, KC: 24, NC: 48), ParallelThreshold: 0);
+                Blocking: new GemmBlocking(MC: 40, KC: 24, NC: 48), ParallelThreshold: 0, AllowSmallN: false);
             bool ta = rng.Next(2) == 0, tb = rng.Next(2) == 0;
             Check(rng, ta, tb, m, n, k, 1.25f, rng.Next(2) == 0 ? 0f : -0.5f, opt, padA: 1, padB: 2, padC: 3);
         }
@@ -84,6 +84,19 @@ public class GemmTests
         var rng = new Random(m ^ (n << 10) ^ (k << 20));
         Check(rng, ta, tb, m, n, k, 1f, 0f, GemmOptions.Default, 0, 0, 0);
         Check(rng, ta, tb, m, n, k, -0.5f, 1f, GemmOptions.Default, 3, 1, 5);
+    }
+
+    [Fact]
+    public void SgemmNarrowOutputPath()
+    {
+        // n <= 16 with non-transposed A takes the dot-product path on AVX-512 CPUs (the driver elsewhere);
+        // k tails (k % 16), row tails (m % 4), column tails (n % 4), single- and multi-threaded.
+        var rng = new Random(99);
+        foreach (var (m, n, k) in new[] { (4, 1, 32), (5, 3, 33), (7, 10, 47), (128, 10, 256), (130, 16, 100), (9, 13, 64), (61, 2, 300) })
+            foreach (bool tb in new[] { false, true })
+                foreach (long threshold in new[] { long.MaxValue, 0 })
+                    Check(rng, false, tb, m, n, k, 0.5f, rng.Next(2) == 0 ? 0f : 2f,
+                        new GemmOptions(ParallelThreshold: threshold), rng.Next(3), rng.Next(3), rng.Next(3));
     }
 
     [Theory]

@@ -10,7 +10,8 @@ internal enum GemmIsa { Auto, Scalar, Avx2, Avx512 }
 
 /// <summary>Internal knobs, used by tests and the benchmark to force particular code paths.</summary>
 internal readonly record struct GemmOptions(GemmIsa Isa = GemmIsa.Auto, int MaxThreads = 0,
-    bool AllowDirect = true, bool AllowTransposedC = true, GemmBlocking? Blocking = null, long? ParallelThreshold = null)
+    bool AllowDirect = true, bool AllowTransposedC = true, GemmBlocking? Blocking = null, long? ParallelThreshold = null,
+    bool AllowSmallN = true)
 {
     public static GemmOptions Default => new();
 }
@@ -64,7 +65,13 @@ public static unsafe class Gemm
                 Direct(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
                 return;
             }
-            switch (ResolveIsa(options.Isa))
+            var isa = ResolveIsa(options.Isa);
+            if (isa == GemmIsa.Avx512 && options.AllowSmallN && GemmSmallN.Applies(transA, m, n, k))
+            {
+                SmallN(transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, options);
+                return;
+            }
+            switch (isa)
             {
                 case GemmIsa.Avx512:
                     Execute<float, F32Avx512K8x32>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
@@ -234,6 +241,37 @@ public static unsafe class Gemm
         }
         job.Parts = 1;
         job.RunPart(0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallN(bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb,
+        float beta, float* c, int ldc, GemmOptions options)
+    {
+        float* bt = b;
+        nint ldbt = ldb;
+        if (!transB)
+        {
+            // op(B)ᵀ into an n×k buffer of the calling thread (workers only read it, before this call returns).
+            bt = GemmPackBuffers<float>.Get(0, (nint)n * k, 0).B;
+            ldbt = k;
+            GemmPack.TransposeRowsToPanel(b, ldb, bt, k, n);
+        }
+        int blocks = (m + GemmSmallN.RowBlock - 1) / GemmSmallN.RowBlock;
+        int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, GemmThreadPool.MaxThreads) : GemmThreadPool.MaxThreads;
+        int parts = (long)m * n * k >= (options.ParallelThreshold ?? DefaultParallelThreshold) ? Math.Min(maxThreads, blocks) : 1;
+        if (parts > 1)
+        {
+            nint pa = (nint)a, pbt = (nint)bt, pcc = (nint)c;
+            bool ran = GemmThreadPool.TryRun(parts, part =>
+            {
+                int start = (int)((long)blocks * part / parts) * GemmSmallN.RowBlock;
+                int end = Math.Min(m, (int)((long)blocks * (part + 1) / parts) * GemmSmallN.RowBlock);
+                GemmSmallN.Run(start, end, m, n, k, alpha, (float*)pa, lda, (float*)pbt, ldbt, beta, (float*)pcc, ldc);
+            });
+            if (ran)
+                return;
+        }
+        GemmSmallN.Run(0, m, m, n, k, alpha, a, lda, bt, ldbt, beta, c, ldc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
