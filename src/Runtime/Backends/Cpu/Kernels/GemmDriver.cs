@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace XlaGen.Backends.Cpu.Kernels;
 
@@ -165,7 +166,13 @@ internal static unsafe class GemmDriver<T, TK>
         else
         {
             // Transposed C (rsc == 1): walk columns of the tile so that writes to C are contiguous.
-            for (int j = 0; j < cols; j++)
+            int j = 0;
+            if (typeof(T) == typeof(float) && rows == 8 && rsc == 1 && Avx.IsSupported)
+            {
+                j = cols & ~7;
+                GemmPack.StoreTransposed8((float*)tile, ldt, (float*)c, csc, j, float.CreateTruncating(alpha), float.CreateTruncating(beta));
+            }
+            for (; j < cols; j++)
             {
                 T* t = tile + j;
                 T* cj = c + j * csc;

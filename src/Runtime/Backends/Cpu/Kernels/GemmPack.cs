@@ -70,6 +70,56 @@ internal static unsafe class GemmPack
         }
     }
 
+    /// <summary>
+    /// Transposed write-back of an 8-row tile (row stride ldt) into C with unit row stride and column stride csc:
+    /// C[j*csc + i] = alpha * tile[i, j] (+ beta * C when beta is not zero) for i in [0, 8), j in [0, cols8),
+    /// cols8 a multiple of 8.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void StoreTransposed8(float* tile, nint ldt, float* c, nint csc, int cols8, float alpha, float beta)
+    {
+        var va = Vector256.Create(alpha);
+        var vb = Vector256.Create(beta);
+        for (int j0 = 0; j0 < cols8; j0 += 8)
+        {
+            float* s = tile + j0;
+            var t0 = Avx.UnpackLow(Avx.LoadVector256(s), Avx.LoadVector256(s + ldt));
+            var t1 = Avx.UnpackHigh(Avx.LoadVector256(s), Avx.LoadVector256(s + ldt));
+            var t2 = Avx.UnpackLow(Avx.LoadVector256(s + 2 * ldt), Avx.LoadVector256(s + 3 * ldt));
+            var t3 = Avx.UnpackHigh(Avx.LoadVector256(s + 2 * ldt), Avx.LoadVector256(s + 3 * ldt));
+            var t4 = Avx.UnpackLow(Avx.LoadVector256(s + 4 * ldt), Avx.LoadVector256(s + 5 * ldt));
+            var t5 = Avx.UnpackHigh(Avx.LoadVector256(s + 4 * ldt), Avx.LoadVector256(s + 5 * ldt));
+            var t6 = Avx.UnpackLow(Avx.LoadVector256(s + 6 * ldt), Avx.LoadVector256(s + 7 * ldt));
+            var t7 = Avx.UnpackHigh(Avx.LoadVector256(s + 6 * ldt), Avx.LoadVector256(s + 7 * ldt));
+            var s0 = Avx.Shuffle(t0, t2, 0x44);
+            var s1 = Avx.Shuffle(t0, t2, 0xEE);
+            var s2 = Avx.Shuffle(t1, t3, 0x44);
+            var s3 = Avx.Shuffle(t1, t3, 0xEE);
+            var s4 = Avx.Shuffle(t4, t6, 0x44);
+            var s5 = Avx.Shuffle(t4, t6, 0xEE);
+            var s6 = Avx.Shuffle(t5, t7, 0x44);
+            var s7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* d = c + j0 * csc;
+            Put(d, Avx.Permute2x128(s0, s4, 0x20), va, vb, beta);
+            Put(d + csc, Avx.Permute2x128(s1, s5, 0x20), va, vb, beta);
+            Put(d + 2 * csc, Avx.Permute2x128(s2, s6, 0x20), va, vb, beta);
+            Put(d + 3 * csc, Avx.Permute2x128(s3, s7, 0x20), va, vb, beta);
+            Put(d + 4 * csc, Avx.Permute2x128(s0, s4, 0x31), va, vb, beta);
+            Put(d + 5 * csc, Avx.Permute2x128(s1, s5, 0x31), va, vb, beta);
+            Put(d + 6 * csc, Avx.Permute2x128(s2, s6, 0x31), va, vb, beta);
+            Put(d + 7 * csc, Avx.Permute2x128(s3, s7, 0x31), va, vb, beta);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* d, Vector256<float> v, Vector256<float> va, Vector256<float> vb, float beta)
+    {
+        v *= va;
+        if (beta != 0)
+            v += Vector256.Load(d) * vb;
+        v.Store(d);
+    }
+
     /// <summary>8×8 AVX transposes over columns [0, kc rounded down to 8); returns the columns done.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int TransposeF32(float* src, nint ld, float* dst, int w, int kc)
