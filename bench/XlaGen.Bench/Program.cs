@@ -17,6 +17,7 @@ internal static class Program
           --threads N      threads for ours and the reference library (default: all cores)
           --reps N         timed repetitions per measurement, median reported (default 9)
           --filter TEXT    only cases whose name contains TEXT
+          --isa NAME       force our kernels to auto|avx512|avx2|scalar (default auto)
           --quick          fewer/shorter repetitions (smoke run)
         """;
 
@@ -52,6 +53,7 @@ internal static class Program
                 case "--threads": options = options with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--reps": options = options with { Repetitions = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--filter": options = options with { Filter = Next() }; break;
+                case "--isa": options = options with { Isa = Next() }; break;
                 case "--quick": options = options with { Repetitions = 3, MinRepSeconds = 0.01, WarmupSeconds = 0.05 }; break;
                 default:
                     Console.Error.WriteLine($"unknown option '{args[i]}'");

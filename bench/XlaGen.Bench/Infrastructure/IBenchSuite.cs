@@ -27,6 +27,9 @@ internal sealed record BenchOptions
     /// <summary>Warm-up time per measurement before timing starts.</summary>
     public double WarmupSeconds { get; init; } = 0.25;
 
+    /// <summary>Force our kernels' instruction set (auto, avx512, avx2, scalar); capped at what the CPU supports.</summary>
+    public string Isa { get; init; } = "auto";
+
     /// <summary>Only run cases whose name contains this (case-insensitive), if set.</summary>
     public string? Filter { get; init; }
 

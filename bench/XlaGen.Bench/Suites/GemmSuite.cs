@@ -43,9 +43,10 @@ internal sealed unsafe class GemmSuite : IBenchSuite
         else
             blas.Threads = options.Threads;
 
-        var ourOptions = new GemmOptions(MaxThreads: options.Threads);
+        var isa = Gemm.ResolveIsa(Enum.Parse<GemmIsa>(options.Isa, ignoreCase: true));
+        var ourOptions = new GemmOptions(Isa: isa, MaxThreads: options.Threads);
         Console.WriteLine($"threads: ours {options.Threads} (of {Environment.ProcessorCount}), OpenBLAS {(blas is null ? "n/a" : blas.Threads.ToString(CultureInfo.InvariantCulture))}; " +
-            $"median of {options.Repetitions} reps; ISA {Gemm.ResolveIsa(GemmIsa.Auto)}");
+            $"median of {options.Repetitions} reps; ours ISA {isa}");
         Console.WriteLine();
         string header = $"{"case",-20} {"M",5} {"N",5} {"K",5} {"op",3} {"ours GF/s",10} {"BLAS GF/s",10} {"ours/BLAS",10} {"ours µs",10} {"BLAS µs",10}";
         Console.WriteLine(header);
@@ -88,7 +89,7 @@ internal sealed unsafe class GemmSuite : IBenchSuite
         return new JsonObject
         {
             ["threads"] = options.Threads,
-            ["isa"] = Gemm.ResolveIsa(GemmIsa.Auto).ToString(),
+            ["isa"] = isa.ToString(),
             ["repetitions"] = options.Repetitions,
             ["statistic"] = "median seconds per call; gflops = 2*m*n*k / median",
             ["openblas"] = blas is null ? null : new JsonObject { ["config"] = blas.Config, ["threads"] = blas.Threads },

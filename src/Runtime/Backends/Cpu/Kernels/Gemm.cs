@@ -23,9 +23,13 @@ internal readonly record struct GemmOptions(GemmIsa Isa = GemmIsa.Auto, int MaxT
 /// When beta is zero, C is write-only (existing contents, including NaN, are ignored).
 /// </summary>
 /// <remarks>
-/// Cache-blocked, packed SIMD implementation (see <see cref="GemmDriver{T, TK}"/>): AVX-512 8×32 micro-kernel,
-/// AVX2/FMA 6×16 fallback, portable scalar 4×4 otherwise. Large problems are split over
-/// <see cref="Environment.ProcessorCount"/> threads. Safe to call concurrently from several threads.
+/// Goto/BLIS-style cache-blocked, packed SIMD implementation (<see cref="GemmDriver{T, TK}"/>): an 8×32 AVX-512
+/// micro-kernel (8×16 for f64) with 1..7-row edge variants, an AVX2/FMA 6×16 (6×8) fallback and a portable 4×4
+/// scalar kernel otherwise. Packing honours transA/transB; very narrow outputs either use a dot-product kernel
+/// (<see cref="GemmSmallN"/>) or compute Cᵀ = op(B)ᵀ·op(A)ᵀ so that the SIMD lanes run along m. Problems of at least
+/// <see cref="DefaultParallelThreshold"/> multiply-adds are split over <see cref="Environment.ProcessorCount"/>
+/// threads (<see cref="GemmThreadPool"/>). Pack buffers are per-thread and reused. Safe to call concurrently from
+/// several threads; C must not overlap A or B.
 /// </remarks>
 public static unsafe class Gemm
 {
