@@ -187,7 +187,9 @@ public class DatasetTests
         ConsumeEpoch(data, 2, prefetch: 2);
         long consumer = ConsumeEpoch(data, 3, prefetch: 2);
         Assert.True(consumer < 4096, $"an epoch with prefetch allocated {consumer} bytes on the consumer thread");
-        Assert.True(data.LastWorkerAllocatedBytes < 4096, $"the prefetch worker allocated {data.LastWorkerAllocatedBytes} bytes in an epoch");
+        // The worker may still create a pooled buffer or two (at most prefetch + 2 ever exist; how many an epoch
+        // needs depends on scheduling), about 4.5 KiB each, but nothing per batch.
+        Assert.True(data.LastWorkerAllocatedBytes < 4 * 4608, $"the prefetch worker allocated {data.LastWorkerAllocatedBytes} bytes in an epoch");
     }
 
     [Fact]
