@@ -9,6 +9,12 @@ namespace XlaGen.Training;
 /// </summary>
 public static class TrainingChart
 {
+    /// <summary>
+    /// Whether SkiaSharp finds any font. Without one (a minimal Linux image with nothing under /usr/share/fonts) the
+    /// chart is still drawn, but without titles, labels or tick numbers; install a font package (fonts-dejavu-core).
+    /// </summary>
+    public static bool CanDrawText => SkiaSharp.SKTypeface.Default.GlyphCount > 0;
+
     /// <summary>Draws <paramref name="history"/> into a <paramref name="width"/>×<paramref name="height"/> PNG at <paramref name="path"/> (replaced atomically).</summary>
     public static void SavePng(History history, string path, int width = 1000, int height = 450)
     {

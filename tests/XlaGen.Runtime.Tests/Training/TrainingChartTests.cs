@@ -44,6 +44,15 @@ public sealed class TrainingChartTests : IDisposable
     }
 
     [Fact]
+    public void CanDrawTextWhenTheSystemHasFonts()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "the font check reads /usr/share/fonts");
+        bool fonts = Directory.Exists("/usr/share/fonts") &&
+            Directory.EnumerateFiles("/usr/share/fonts", "*.ttf", SearchOption.AllDirectories).Any();
+        Assert.Equal(fonts, TrainingChart.CanDrawText);
+    }
+
+    [Fact]
     public void AnEmptyHistoryIsRefused()
     {
         var e = Assert.Throws<ArgumentException>(() => TrainingChart.SavePng(new History(), Path.Combine(dir, "x.png")));
