@@ -50,7 +50,7 @@ public partial class Regressor
 
     [Loss]
     public Tensor<double> Loss([Shape("B", 4)] Tensor<double> x, [Shape("B", 1)] Tensor<double> y)
-        => Losses.MeanSquaredError(Predict(x), y) + Losses.BinaryCrossEntropyWithLogits(Predict(x), y);
+        => Losses.MeanSquaredError(Predict(x), y) + Losses.BinaryCrossEntropyWithLogits(Predict(x), (y + 1.0) * 0.5);
 }
 
 /// <summary>Uses a sub-model compiled in another assembly (XlaGen.TestModels.Lib) and one from this assembly.</summary>

@@ -10,11 +10,19 @@ namespace XlaGen.Tests;
 /// Predict, checkpoints and exact resume.</summary>
 public class TrainingTests
 {
+    static readonly float[][] Prototypes = MakePrototypes();
+
+    static float[][] MakePrototypes()
+    {
+        var rng = new SplitMix64(2024);
+        return Enumerable.Range(0, 10).Select(_ => Enumerable.Range(0, 784).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
+    }
+
     static (Tensor<float> X, Tensor<int> Labels) Synthetic(int n, int seed)
     {
-        // Ten classes, each a noisy prototype image: learnable in a couple of epochs.
+        // Ten classes, each a noisy copy of a fixed prototype image: learnable in a couple of epochs.
         var rng = new SplitMix64((ulong)seed);
-        var protos = Enumerable.Range(0, 10).Select(_ => Enumerable.Range(0, 784).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
+        var protos = Prototypes;
         var x = new float[n * 784];
         var y = new int[n];
         for (int i = 0; i < n; i++)
@@ -129,7 +137,7 @@ public class TrainingTests
         Assert.True(history.Epochs[2].Loss < history.Epochs[0].Loss, history.ToTable());
         Assert.True(history.Epochs[2].ValidationMetrics!["accuracy"] > 0.9, history.ToTable());
         Assert.Equal(3, model.CompletedEpochs);
-        Assert.Equal(3 * (1200 + 63) / 64, model.Step);
+        Assert.Equal(3 * ((1200 + 63) / 64), model.Step);
         Assert.Contains("Epoch 3/3", output.ToString());
         var eval = model.Evaluate(vx, vy, batchSize: 128);
         Assert.Equal(300, eval.Examples);
@@ -205,9 +213,7 @@ public class TrainingTests
             var before = File.ReadAllBytes(path);
             using var mlp = Mlp.Create();
             var e = Assert.Throws<CheckpointException>(() => mlp.Load(path));
-            Assert.Contains("does not fit Mlp", e.Message);
-            Assert.Contains("'w1'", e.Message);
-            Assert.Contains("'b2' is missing", e.Message);
+            Assert.True(e.Message.Contains("does not fit Mlp") && e.Message.Contains("'w1' is f64[6,5] in the file but f32[784,256]") && e.Message.Contains("'b2' (f32[10]) is missing"), e.Message);
             Assert.Equal(before, File.ReadAllBytes(path));
             File.WriteAllBytes(path, before.AsSpan(0, before.Length / 2).ToArray());
             var truncated = Assert.Throws<CheckpointException>(() => mlp.Load(path));
@@ -225,9 +231,9 @@ public class TrainingTests
         var rng = new SplitMix64(12);
         int n = 256;
         var x = new Tensor<double>(new long[] { n, 4 }, Enumerable.Range(0, n * 4).Select(_ => rng.NextDouble() * 2 - 1).ToArray());
-        var y = new Tensor<double>(new long[] { n, 1 }, Enumerable.Range(0, n).Select(i => x[i, 0] + x[i, 1] > 0 ? 1.0 : 0.0).ToArray());
+        var y = new Tensor<double>(new long[] { n, 1 }, Enumerable.Range(0, n).Select(i => x[i, 0] + x[i, 1] > 0 ? 1.0 : -1.0).ToArray());
         using var model = Regressor.Create(seed: 1);
-        model.Compile(new Sgd(0.5, momentum: 0.9));
+        model.Compile(new Sgd(0.1, momentum: 0.9));
         var history = model.Fit(x, y, new FitOptions { Epochs = 20, BatchSize = 32, Verbose = false });
         Assert.True(history.Epochs[^1].Metrics["accuracy"] > 0.95, history.ToTable());
         Assert.True(history.Epochs[^1].Metrics.ContainsKey("mae"));

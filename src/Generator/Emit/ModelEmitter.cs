@@ -80,15 +80,14 @@ namespace XlaGen.Generator.Emit
             var inputs = string.Join(", ", loss.Inputs.Select(i => $"new({Q(i.Name)}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, new[] {{ {string.Join(", ", i.Dims.Select(Q))} }})"));
             var symbolArgs = string.Join(", ", loss.Symbols.Select((s, i) => $"checked((int)__s[{i}])"));
             w.Line($"/// <summary>The [Loss] method <see cref=\"{loss.MethodName}\"/>: inputs, batch dimension, metrics and trainable parameters, for Fit and Evaluate.</summary>");
-            w.Open($"public static {X}Training.LossDefinition LossDefinition {{ get; }} = new(");
+            w.Indent($"public static {X}Training.LossDefinition LossDefinition {{ get; }} = new(");
             w.Line($"{Q(loss.MethodName)},");
             w.Line($"new {X}Training.LossInput[] {{ {inputs} }},");
             w.Line($"new[] {{ {string.Join(", ", loss.Symbols.Select(Q))} }},");
             w.Line($"{Q(loss.BatchSymbol)},");
             w.Line($"new string[] {{ {string.Join(", ", loss.Metrics.Select(Q))} }},");
             w.Line($"new string[] {{ {string.Join(", ", loss.TrainableParams.Select(Q))} }},");
-            w.Line($"__s => Build{loss.MethodName}Program({symbolArgs}));");
-            w.Close();
+            w.Dedent($"    __s => Build{loss.MethodName}Program({symbolArgs}));");
             w.Line();
         }
 
@@ -133,7 +132,8 @@ namespace XlaGen.Generator.Emit
             {
                 if (IsBatchable(f))
                 {
-                    EmitBatched(w, f, first);
+                    // Keras' Predict goes to the first batchable forward method, unless the model names one Predict itself.
+                    EmitBatched(w, f, first && !spec.Forwards.Any(o => o.MethodName == "Predict"));
                     first = false;
                 }
                 var parameters = string.Join(", ", f.Inputs.Select(i => $"{X}Tensor<{i.ClrElementType}> {i.Name}"));

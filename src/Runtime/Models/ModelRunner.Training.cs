@@ -351,7 +351,7 @@ public abstract partial class ModelRunner
         var modelNames = new HashSet<string>(ParameterSpecs.Select(p => p.Path), StringComparer.Ordinal);
         var expected = ParameterSpecs.Select(p => (p.Path, p.ElementType, p.Dims)).ToList();
         var optimizerTensors = file.Names.Where(n => n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList();
-        var modelPart = new SafetensorsFile(file.Names.Where(n => !n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList(), file.Tensors, file.Metadata);
+        var modelPart = new SafetensorsFile(file.Path, file.Names.Where(n => !n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList(), file.Tensors, file.Metadata);
         Safetensors.Verify(modelPart, expected, $"{Path.GetFileName(path)} does not fit {ModelName}");
         for (int i = 0; i < ParameterSpecs.Count; i++)
         {
@@ -374,7 +374,7 @@ public abstract partial class ModelRunner
             foreach (var slot in Optimizer.Slots) expectedState.Add((SlotName(Optimizer, slot, ParameterSpecs[t].Path), ParameterSpecs[t].ElementType, ParameterSpecs[t].Dims));
         }
         expectedState.Add(("optimizer." + Optimizer.Name + ".step", ElementType.S32, Array.Empty<long>()));
-        Safetensors.Verify(new SafetensorsFile(optimizerTensors, file.Tensors, file.Metadata), expectedState,
+        Safetensors.Verify(new SafetensorsFile(file.Path, optimizerTensors, file.Tensors, file.Metadata), expectedState,
             $"{Path.GetFileName(path)} holds optimizer state that does not fit {Optimizer.Describe()} for {ModelName}");
         var savedStep = Step;
         pendingOptimizerState = state;
