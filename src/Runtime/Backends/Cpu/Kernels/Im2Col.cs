@@ -1,0 +1,172 @@
+using XlaGen.Backends.Cpu.Plan;
+
+namespace XlaGen.Backends.Cpu.Kernels;
+
+/// <summary>
+/// f32 convolution as im2col + GEMM. The operands are first brought to a canonical layout (a strided copy, skipped
+/// when the layout already is canonical, e.g. NHWC input and HWIO kernel): input [N, spatial…, C], kernel
+/// [kernel spatial…, C/groups, O], output [N, out spatial…, O]. Then, per feature group and per block of output
+/// rows, the patches [rows, kernel positions × C/groups] are gathered (zeros for padding and dilation holes; each
+/// position copies a contiguous run of channels) and multiplied by the kernel with <see cref="Gemm.Sgemm"/>. Blocks
+/// keep the patch buffer bounded; long kernels (the kernel gradient, whose "kernel" is the whole output) are also
+/// split along the kernel positions and accumulated (beta = 1). A 1×1 stride-1 convolution is a single GEMM on the
+/// input itself.
+/// </summary>
+internal static class Im2Col
+{
+    /// <summary>Patch buffer budget in floats (16 MiB).</summary>
+    const long Budget = 1 << 22;
+
+    sealed record Plan(Convolution.Geometry G, StridedCopy? LhsPack, StridedCopy? RhsPack, StridedCopy? OutUnpack, bool Pointwise,
+        long[][] KernelIndex, long[] InSpatialStrides);
+
+    public static Kernel Create(Convolution.Geometry g, int lhs, int rhs, int dst, int n)
+    {
+        var dn = g.Dn;
+        var lhsPerm = new[] { dn.InputBatchDimension }.Concat(dn.InputSpatialDimensions).Append(dn.InputFeatureDimension).ToArray();
+        var rhsPerm = dn.KernelSpatialDimensions.Append(dn.KernelInputFeatureDimension).Append(dn.KernelOutputFeatureDimension).ToArray();
+        var outPerm = new[] { dn.OutputBatchDimension }.Concat(dn.OutputSpatialDimensions).Append(dn.OutputFeatureDimension).ToArray();
+        var outCanonical = outPerm.Select(d => g.Out[d]).ToArray();
+        var outUnpack = IsIdentity(outPerm) ? null
+            : new StridedCopy(outCanonical, StridedCopy.RowMajorStrides(outCanonical), outPerm.Select(d => StridedCopy.RowMajorStrides(g.Out)[d]).ToArray());
+        bool pointwise = g.FeatureGroups == 1 && g.WindowDims.All(XlaGen.Ops.WindowShapes.IsIdentity);
+        long kp = g.KernelPositions;
+        var kernelIndex = new long[kp][];
+        var k = new long[g.Spatial];
+        for (long i = 0; i < kp; i++)
+        {
+            kernelIndex[i] = (long[])k.Clone();
+            ReduceWindow.Next(k, g.KernelSpatial);
+        }
+        if (g.GroupInFeatures > Array.MaxLength / 256) throw new NotSupportedException("the convolution has too many input features per group for the CPU executor");
+        var plan = new Plan(g, IsIdentity(lhsPerm) ? null : Pack(g.Lhs, lhsPerm), IsIdentity(rhsPerm) ? null : Pack(g.Rhs, rhsPerm), outUnpack, pointwise,
+            kernelIndex, StridedCopy.RowMajorStrides(g.InSpatial));
+        return f =>
+        {
+            var x = (float[])f.Data[lhs]!;
+            var w = (float[])f.Data[rhs]!;
+            var o = f.Alloc<float>(dst, n);
+            if (n == 0) return;
+            var pool = f.Context.Pool;
+            var l = x;
+            if (plan.LhsPack != null)
+            {
+                l = pool.Rent<float>(x.Length);
+                plan.LhsPack.Run(x, l);
+            }
+            var kernel = w;
+            if (plan.RhsPack != null)
+            {
+                kernel = pool.Rent<float>(w.Length);
+                plan.RhsPack.Run(w, kernel);
+            }
+            var y = plan.OutUnpack == null ? o : pool.Rent<float>(n);
+            Run(plan, l, kernel, y, pool);
+            if (plan.OutUnpack != null)
+            {
+                plan.OutUnpack.Run(y, o);
+                pool.Return(y);
+            }
+            if (!ReferenceEquals(l, x)) pool.Return(l);
+            if (!ReferenceEquals(kernel, w)) pool.Return(kernel);
+        };
+    }
+
+    static bool IsIdentity(long[] perm) => perm.Select((p, i) => p == i).All(b => b);
+
+    static StridedCopy Pack(long[] dims, long[] perm)
+    {
+        var strides = StridedCopy.RowMajorStrides(dims);
+        var packed = perm.Select(d => dims[d]).ToArray();
+        return new StridedCopy(packed, perm.Select(d => strides[d]).ToArray(), StridedCopy.RowMajorStrides(packed));
+    }
+
+    static void Run(Plan p, float[] l, float[] kernel, float[] y, BufferPool pool)
+    {
+        var g = p.G;
+        int groups = (int)g.FeatureGroups;
+        int o = (int)g.OutFeatures, og = o / groups, cg = (int)g.GroupInFeatures, c = (int)g.InFeatures;
+        long rows = g.Batch * g.OutPositions;
+        int kp = (int)g.KernelPositions;
+        if (cg == 0 || kp == 0)
+        {
+            y.AsSpan().Clear();
+            return;
+        }
+        if (p.Pointwise)
+        {
+            Gemm.Sgemm(false, false, (int)rows, o, c, 1f, l, c, kernel, o, 0f, y, o);
+            return;
+        }
+        // blocks: at least a few hundred rows so the GEMM stays efficient, then as many kernel positions as fit
+        long budget = Par.Scaled(Budget);
+        int rowsPerBlock = (int)Math.Clamp(budget / ((long)kp * cg), Math.Min(rows, Par.Scaled(256)), rows);
+        int positionsPerBlock = (int)Math.Clamp(budget / ((long)rowsPerBlock * cg), 1, kp);
+        var patches = pool.Rent<float>(checked(rowsPerBlock * positionsPerBlock * cg));
+        for (int group = 0; group < groups; group++)
+        {
+            for (long r0 = 0; r0 < rows; r0 += rowsPerBlock)
+            {
+                int rs = (int)Math.Min(rowsPerBlock, rows - r0);
+                for (int k0 = 0; k0 < kp; k0 += positionsPerBlock)
+                {
+                    int ks = Math.Min(positionsPerBlock, kp - k0);
+                    int width = ks * cg;
+                    long work = (long)rs * width;
+                    if (Par.Worth(work, Par.CheapGrain) && rs >= 2)
+                        Par.For(rs, Math.Max(1, Par.CheapGrain / width), (lo, hi) => Fill(p, l, patches, r0, lo, hi, k0, ks, group * cg, c, cg));
+                    else Fill(p, l, patches, r0, 0, rs, k0, ks, group * cg, c, cg);
+                    Gemm.Sgemm(false, false, rs, og, width, 1f, patches, width, kernel.AsSpan(k0 * cg * o + group * og), o,
+                        k0 == 0 ? 0f : 1f, y.AsSpan((int)(r0 * o + group * og)), o);
+                }
+            }
+        }
+        pool.Return(patches);
+    }
+
+    /// <summary>Patch rows [lo, hi) of the block starting at output row <paramref name="r0"/>: for each kernel
+    /// position in [k0, k0 + ks), the group's <paramref name="cg"/> channels at the input position it reads, or zeros.</summary>
+    static void Fill(Plan p, float[] l, float[] patches, long r0, long lo, long hi, int k0, int ks, int channel0, int c, int cg)
+    {
+        var g = p.G;
+        int sp = g.Spatial;
+        long outPositions = g.OutPositions, inPositions = g.InPositions;
+        int width = ks * cg;
+        Span<long> os = stackalloc long[Math.Max(1, sp)];
+        long first = r0 + lo;
+        ReduceWindow.Unravel(first % Math.Max(1, outPositions), g.OutSpatial, os);
+        long batch = first / Math.Max(1, outPositions);
+        for (long r = lo; r < hi; r++)
+        {
+            var row = patches.AsSpan((int)(r * width), width);
+            long inBase = batch * inPositions;
+            for (int kk = 0; kk < ks; kk++)
+            {
+                var k = p.KernelIndex[k0 + kk];
+                long lin = 0;
+                bool inside = true;
+                for (int s = 0; s < sp; s++)
+                {
+                    int u = g.Window.Index(s, os[s], k[s]);
+                    if (u < 0)
+                    {
+                        inside = false;
+                        break;
+                    }
+                    lin += u * p.InSpatialStrides[s];
+                }
+                var cell = row.Slice(kk * cg, cg);
+                if (!inside) cell.Clear();
+                else if (cg == 1) cell[0] = l[(inBase + lin) * c + channel0];
+                else l.AsSpan((int)((inBase + lin) * c + channel0), cg).CopyTo(cell);
+            }
+            for (int s = sp - 1; s >= 0; s--)
+            {
+                if (++os[s] < g.OutSpatial[s]) goto next;
+                os[s] = 0;
+            }
+            batch++;
+            next:;
+        }
+    }
+}
