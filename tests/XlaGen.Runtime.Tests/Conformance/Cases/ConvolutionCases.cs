@@ -60,6 +60,7 @@ public static class ConvolutionCases
         yield return Case("window-reversal-f64", "b01f_01io->b01f", new long[] { 1, 4, 5, 2 }, new long[] { 2, 3, 2, 2 },
             new[] { W(2, reverse: true), W(3, 1, 1, 1, reverse: true) }, ElementType.F64, seed: 7);
         yield return Case("batch-groups2", "b01f_01io->b01f", new long[] { 4, 4, 4, 3 }, new long[] { 2, 2, 3, 4 }, new[] { W(2), W(2, 2) }, batchGroups: 2, seed: 8);
+        yield return Case("batch-groups-pointwise", "b01f_01io->b01f", new long[] { 6, 3, 2, 2 }, new long[] { 1, 1, 2, 6 }, new[] { W(1), W(1) }, batchGroups: 3, seed: 19);
         yield return Case("batch-groups3-f64", "bf01_io01->bf01", new long[] { 6, 2, 3, 3 }, new long[] { 2, 3, 2, 2 }, new[] { W(2), W(2) }, ElementType.F64, batchGroups: 3, seed: 9);
         yield return Case("pointwise-1x1", "b01f_01io->b01f", new long[] { 2, 4, 3, 5 }, new long[] { 1, 1, 5, 6 }, new[] { W(1), W(1) }, seed: 10);
         yield return Case("conv1d", "b0f_0io->b0f", new long[] { 2, 10, 3 }, new long[] { 4, 3, 2 }, new[] { W(4, 3, 2, 1) }, seed: 11);

@@ -8,7 +8,7 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// <summary>
 /// convolution (XLA's ConvGeneralDilated) with general dimension numbers, padding (negative too), strides, lhs
 /// (base) and rhs (window) dilation, window reversal, feature_group_count and batch_group_count.
-/// f32 without batch groups is lowered to im2col + <see cref="Gemm.Sgemm"/> (<see cref="Im2Col"/>); everything else
+/// f32 is lowered to im2col + <see cref="Gemm.Sgemm"/> (<see cref="Im2Col"/>); every other element type
 /// runs the direct definition (XLA's HloEvaluator loop) with compile-time strides and window tables.
 /// </summary>
 internal static class Convolution
@@ -87,7 +87,7 @@ internal static class Convolution
         var result = ctx.ElementType;
         if (result == ElementType.Pred || lt == ElementType.Pred || rt == ElementType.Pred)
             throw ctx.Error("convolution of pred values is not supported");
-        if (result == ElementType.F32 && lt == ElementType.F32 && rt == ElementType.F32 && g.BatchGroups == 1)
+        if (result == ElementType.F32 && lt == ElementType.F32 && rt == ElementType.F32)
             return Im2Col.Create(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount);
         return TypeDispatch.Numeric(result, new DirectFactory(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, lt, rt));
     }

@@ -5,12 +5,13 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// <summary>
 /// f32 convolution as im2col + GEMM. The operands are first brought to a canonical layout (a strided copy, skipped
 /// when the layout already is canonical, e.g. NHWC input and HWIO kernel): input [N, spatial…, C], kernel
-/// [kernel spatial…, C/groups, O], output [N, out spatial…, O]. Then, per feature group and per block of output
-/// rows, the patches [rows, kernel positions × C/groups] are gathered (zeros for padding and dilation holes; each
+/// [kernel spatial…, C/groups, O], output [N, out spatial…, O]. Then, per group and per block of output rows, the
+/// patches [rows, kernel positions × C/groups] are gathered (zeros for padding and dilation holes; each
 /// position copies a contiguous run of channels) and multiplied by the kernel with <see cref="Gemm.Sgemm"/>. Blocks
 /// keep the patch buffer bounded; long kernels (the kernel gradient, whose "kernel" is the whole output) are also
 /// split along the kernel positions and accumulated (beta = 1). A 1×1 stride-1 convolution is a single GEMM on the
-/// input itself.
+/// input itself. Groups take consecutive columns of the kernel and the output: a feature group reads its slice of the
+/// input channels, a batch group (the kernel gradient of a grouped convolution) its slice of the input batch.
 /// </summary>
 internal static class Im2Col
 {
@@ -29,7 +30,7 @@ internal static class Im2Col
         var outCanonical = outPerm.Select(d => g.Out[d]).ToArray();
         var outUnpack = IsIdentity(outPerm) ? null
             : new StridedCopy(outCanonical, StridedCopy.RowMajorStrides(outCanonical), outPerm.Select(d => StridedCopy.RowMajorStrides(g.Out)[d]).ToArray());
-        bool pointwise = g.FeatureGroups == 1 && g.WindowDims.All(XlaGen.Ops.WindowShapes.IsIdentity);
+        bool pointwise = g.FeatureGroups == 1 && g.BatchGroups == 1 && g.WindowDims.All(XlaGen.Ops.WindowShapes.IsIdentity);
         long kp = g.KernelPositions;
         var kernelIndex = new long[kp][];
         var k = new long[g.Spatial];
@@ -84,9 +85,11 @@ internal static class Im2Col
     static void Run(Plan p, float[] l, float[] kernel, float[] y, BufferPool pool)
     {
         var g = p.G;
-        int groups = (int)g.FeatureGroups;
+        bool batchGroups = g.BatchGroups > 1;
+        int groups = (int)(batchGroups ? g.BatchGroups : g.FeatureGroups);
         int o = (int)g.OutFeatures, og = o / groups, cg = (int)g.GroupInFeatures, c = (int)g.InFeatures;
-        long rows = g.Batch * g.OutPositions;
+        long groupBatch = batchGroups ? g.Batch / groups : g.Batch;
+        long rows = groupBatch * g.OutPositions;
         int kp = (int)g.KernelPositions;
         if (cg == 0 || kp == 0)
         {
@@ -105,6 +108,8 @@ internal static class Im2Col
         var patches = pool.Rent<float>(checked(rowsPerBlock * positionsPerBlock * cg));
         for (int group = 0; group < groups; group++)
         {
+            int channel0 = batchGroups ? 0 : group * cg;
+            long batch0 = batchGroups ? group * groupBatch : 0;
             for (long r0 = 0; r0 < rows; r0 += rowsPerBlock)
             {
                 int rs = (int)Math.Min(rowsPerBlock, rows - r0);
@@ -114,8 +119,8 @@ internal static class Im2Col
                     int width = ks * cg;
                     long work = (long)rs * width;
                     if (Par.Worth(work, Par.CheapGrain) && rs >= 2)
-                        Par.For(rs, Math.Max(1, Par.CheapGrain / width), (lo, hi) => Fill(p, l, patches, r0, lo, hi, k0, ks, group * cg, c, cg));
-                    else Fill(p, l, patches, r0, 0, rs, k0, ks, group * cg, c, cg);
+                        Par.For(rs, Math.Max(1, Par.CheapGrain / width), (lo, hi) => Fill(p, l, patches, r0, lo, hi, k0, ks, channel0, c, cg, batch0));
+                    else Fill(p, l, patches, r0, 0, rs, k0, ks, channel0, c, cg, batch0);
                     Gemm.Sgemm(false, false, rs, og, width, 1f, patches, width, kernel.AsSpan(k0 * cg * o + group * og), o,
                         k0 == 0 ? 0f : 1f, y.AsSpan((int)(r0 * o + group * og)), o);
                 }
@@ -126,7 +131,7 @@ internal static class Im2Col
 
     /// <summary>Patch rows [lo, hi) of the block starting at output row <paramref name="r0"/>: for each kernel
     /// position in [k0, k0 + ks), the group's <paramref name="cg"/> channels at the input position it reads, or zeros.</summary>
-    static void Fill(Plan p, float[] l, float[] patches, long r0, long lo, long hi, int k0, int ks, int channel0, int c, int cg)
+    static void Fill(Plan p, float[] l, float[] patches, long r0, long lo, long hi, int k0, int ks, int channel0, int c, int cg, long batch0)
     {
         var g = p.G;
         int sp = g.Spatial;
@@ -135,7 +140,7 @@ internal static class Im2Col
         Span<long> os = stackalloc long[Math.Max(1, sp)];
         long first = r0 + lo;
         ReduceWindow.Unravel(first % Math.Max(1, outPositions), g.OutSpatial, os);
-        long batch = first / Math.Max(1, outPositions);
+        long batch = batch0 + first / Math.Max(1, outPositions);
         for (long r = lo; r < hi; r++)
         {
             var row = patches.AsSpan((int)(r * width), width);
