@@ -130,13 +130,20 @@ internal static class Im2Col
     }
 
     /// <summary>Patch rows [lo, hi) of the block starting at output row <paramref name="r0"/>: for each kernel
-    /// position in [k0, k0 + ks), the group's <paramref name="cg"/> channels at the input position it reads, or zeros.</summary>
+    /// position in [k0, k0 + ks), the group's <paramref name="cg"/> channels at the input position it reads, or zeros.
+    /// When a row of kernel positions along the innermost spatial dim reads consecutive input positions (no dilation
+    /// or reversal there) and all channels (no feature groups), the row is one contiguous copy between zeroed edges.</summary>
     static void Fill(Plan p, float[] l, float[] patches, long r0, long lo, long hi, int k0, int ks, int channel0, int c, int cg, long batch0)
     {
         var g = p.G;
         int sp = g.Spatial;
         long outPositions = g.OutPositions, inPositions = g.InPositions;
         int width = ks * cg;
+        int last = sp - 1;
+        var wl = sp > 0 ? g.WindowDims[last] : null;
+        bool runs = wl != null && cg == c && wl.WindowDilation == 1 && wl.BaseDilation == 1 && !wl.WindowReversal;
+        int outerDims = runs ? last : sp;
+        long kLast = sp > 0 ? g.KernelSpatial[last] : 1, inLast = sp > 0 ? g.InSpatial[last] : 1;
         Span<long> os = stackalloc long[Math.Max(1, sp)];
         long first = r0 + lo;
         ReduceWindow.Unravel(first % Math.Max(1, outPositions), g.OutSpatial, os);
@@ -145,12 +152,12 @@ internal static class Im2Col
         {
             var row = patches.AsSpan((int)(r * width), width);
             long inBase = batch * inPositions;
-            for (int kk = 0; kk < ks; kk++)
+            for (int kk = 0; kk < ks;)
             {
                 var k = p.KernelIndex[k0 + kk];
                 long lin = 0;
                 bool inside = true;
-                for (int s = 0; s < sp; s++)
+                for (int s = 0; s < outerDims; s++)
                 {
                     int u = g.Window.Index(s, os[s], k[s]);
                     if (u < 0)
@@ -160,10 +167,29 @@ internal static class Im2Col
                     }
                     lin += u * p.InSpatialStrides[s];
                 }
-                var cell = row.Slice(kk * cg, cg);
-                if (!inside) cell.Clear();
-                else if (cg == 1) cell[0] = l[(inBase + lin) * c + channel0];
-                else l.AsSpan((int)((inBase + lin) * c + channel0), cg).CopyTo(cell);
+                if (!runs)
+                {
+                    var cell = row.Slice(kk * cg, cg);
+                    if (!inside) cell.Clear();
+                    else if (cg == 1) cell[0] = l[(inBase + lin) * c + channel0];
+                    else l.AsSpan((int)((inBase + lin) * c + channel0), cg).CopyTo(cell);
+                    kk++;
+                    continue;
+                }
+                // kernel positions kk … kk + len - 1 differ only in the innermost index, which reads input u0 + t
+                int len = (int)Math.Min(kLast - k[last], ks - kk);
+                var cells = row.Slice(kk * cg, len * cg);
+                kk += len;
+                if (!inside)
+                {
+                    cells.Clear();
+                    continue;
+                }
+                long u0 = os[last] * wl!.Stride - wl.PaddingLow + k[last];
+                int tLo = (int)Math.Clamp(-u0, 0, len), tHi = (int)Math.Clamp(inLast - u0, tLo, len);
+                cells[..(tLo * cg)].Clear();
+                if (tHi > tLo) l.AsSpan((int)((inBase + lin + u0 + tLo) * c), (tHi - tLo) * cg).CopyTo(cells[(tLo * cg)..]);
+                cells[(tHi * cg)..].Clear();
             }
             for (int s = sp - 1; s >= 0; s--)
             {
