@@ -5,7 +5,7 @@ namespace XlaGen.Tests.Conformance.Cases;
 
 /// <summary>convolution: NHWC/HWIO and NCHW/OIHW layouts, unusual dim labels, padding (asymmetric and negative),
 /// strides, lhs and rhs dilation, window reversal, feature groups (grouped and depthwise), batch groups, 1-D and 3-D,
-/// 1×1, the kernel-gradient shape, f32 (im2col + GEMM), f64 and integers (direct loop), s8 × s8 → s32.</summary>
+/// 1×1, the kernel-gradient shape; f32 and f64 (im2col + GEMM) and integers (direct loop), s8 × s8 → s32.</summary>
 public static class ConvolutionCases
 {
     internal static WindowDimension W(long size, long stride = 1, long lo = 0, long hi = 0, long rhsDilation = 1, long lhsDilation = 1, bool reverse = false) =>
@@ -70,8 +70,20 @@ public static class ConvolutionCases
         yield return Case("s8-to-s32", "b01f_01io->b01f", new long[] { 1, 4, 4, 2 }, new long[] { 2, 2, 2, 3 }, new[] { W(2), W(2) }, ElementType.S8, seed: 14);
         yield return Case("no-spatial-dims", "bf_io->bf", new long[] { 3, 4 }, new long[] { 4, 5 }, Array.Empty<WindowDimension>(), seed: 15);
         yield return Case("window-larger-than-input", "b01f_01io->b01f", new long[] { 1, 2, 2, 1 }, new long[] { 3, 3, 1, 1 }, new[] { W(3), W(3) }, seed: 16);
+        // the direct loop (integers) on the same configurations as the im2col path
+        yield return Case("stride2-asym-pad-rhs-dilation-s32", "b01f_01io->b01f", new long[] { 2, 9, 8, 2 }, new long[] { 3, 2, 2, 3 },
+            new[] { W(3, 2, 1, 0, rhsDilation: 2), W(2, 2, 0, 1) }, ElementType.S32, seed: 1);
+        yield return Case("depthwise-s32", "b01f_01io->b01f", new long[] { 2, 5, 5, 4 }, new long[] { 3, 3, 1, 8 }, same3, ElementType.S32, featureGroups: 4, seed: 4);
+        yield return Case("lhs-dilation-s32", "b01f_01io->b01f", new long[] { 1, 3, 4, 2 }, new long[] { 3, 3, 2, 2 },
+            new[] { W(3, 1, 2, 2, lhsDilation: 2), W(3, 1, 1, 2, lhsDilation: 3) }, ElementType.S32, seed: 6);
+        yield return Case("window-reversal-s32", "b01f_01io->b01f", new long[] { 1, 4, 5, 2 }, new long[] { 2, 3, 2, 2 },
+            new[] { W(2, reverse: true), W(3, 1, 1, 1, reverse: true) }, ElementType.S32, seed: 7);
+        yield return Case("batch-groups2-s32", "b01f_01io->b01f", new long[] { 4, 4, 4, 3 }, new long[] { 2, 2, 3, 4 }, new[] { W(2), W(2, 2) }, ElementType.S32, batchGroups: 2, seed: 8);
+        yield return Case("negative-padding-s32", "b01f_01io->b01f", new long[] { 1, 7, 6, 2 }, new long[] { 2, 2, 2, 2 }, new[] { W(2, 1, -1, -2), W(2, 2, 1, -1) }, ElementType.S32, seed: 13);
+        yield return Case("labels-shuffled-s32", "0bf1_o1i0->f0b1", new long[] { 5, 2, 3, 4 }, new long[] { 4, 2, 3, 3 }, new[] { W(3, 1, 1, 1), W(2, 2, 0, 0) }, ElementType.S32, seed: 3);
         // big enough that cpu-split cuts the patches into several row blocks
         yield return Case("nhwc-blocks", "b01f_01io->b01f", new long[] { 4, 12, 12, 8 }, new long[] { 3, 3, 8, 16 }, same3, seed: 17);
+        yield return Case("nhwc-blocks-f64", "b01f_01io->b01f", new long[] { 4, 12, 12, 8 }, new long[] { 3, 3, 8, 16 }, same3, ElementType.F64, seed: 17);
         // the shape of a kernel gradient: the "kernel" is the whole output gradient (long rows, split along kernel positions)
         yield return Case("kernel-gradient-shape", "f01b_i01o->01bf", new long[] { 32, 8, 8, 2 }, new long[] { 32, 6, 6, 3 }, new[] { W(6), W(6) }, seed: 18);
     }

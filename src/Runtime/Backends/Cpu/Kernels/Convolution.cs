@@ -8,7 +8,7 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// <summary>
 /// convolution (XLA's ConvGeneralDilated) with general dimension numbers, padding (negative too), strides, lhs
 /// (base) and rhs (window) dilation, window reversal, feature_group_count and batch_group_count.
-/// f32 is lowered to im2col + <see cref="Gemm.Sgemm"/> (<see cref="Im2Col"/>); every other element type
+/// f32 and f64 are lowered to im2col + GEMM (<see cref="Im2Col"/>); every other element type (integers, mixed types)
 /// runs the direct definition (XLA's HloEvaluator loop) with compile-time strides and window tables.
 /// </summary>
 internal static class Convolution
@@ -88,7 +88,9 @@ internal static class Convolution
         if (result == ElementType.Pred || lt == ElementType.Pred || rt == ElementType.Pred)
             throw ctx.Error("convolution of pred values is not supported");
         if (result == ElementType.F32 && lt == ElementType.F32 && rt == ElementType.F32)
-            return Im2Col.Create(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount);
+            return Im2Col.Create(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, Im2Col.F32);
+        if (result == ElementType.F64 && lt == ElementType.F64 && rt == ElementType.F64)
+            return Im2Col.Create(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, Im2Col.F64);
         return TypeDispatch.Numeric(result, new DirectFactory(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, lt, rt));
     }
 

@@ -3,11 +3,12 @@ using XlaGen.Backends.Cpu.Plan;
 namespace XlaGen.Backends.Cpu.Kernels;
 
 /// <summary>
-/// f32 convolution as im2col + GEMM. The operands are first brought to a canonical layout (a strided copy, skipped
+/// f32 and f64 convolution as im2col + GEMM. The operands are first brought to a canonical layout (a strided copy, skipped
 /// when the layout already is canonical, e.g. NHWC input and HWIO kernel): input [N, spatial…, C], kernel
 /// [kernel spatial…, C/groups, O], output [N, out spatial…, O]. Then, per group and per block of output rows, the
 /// patches [rows, kernel positions × C/groups] are gathered (zeros for padding and dilation holes; each
-/// position copies a contiguous run of channels) and multiplied by the kernel with <see cref="Gemm.Sgemm"/>. Blocks
+/// position copies a contiguous run of channels) and multiplied by the kernel with <see cref="Gemm.Sgemm"/> or
+/// <see cref="Gemm.Dgemm"/>. Blocks
 /// keep the patch buffer bounded; long kernels (the kernel gradient, whose "kernel" is the whole output) are also
 /// split along the kernel positions and accumulated (beta = 1). A 1×1 stride-1 convolution is a single GEMM on the
 /// input itself. Groups take consecutive columns of the kernel and the output: a feature group reads its slice of the
@@ -15,13 +16,20 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// </summary>
 internal static class Im2Col
 {
-    /// <summary>Patch buffer budget in floats (16 MiB).</summary>
+    /// <summary>C = A·B (or C += A·B when <paramref name="accumulate"/>), row-major with leading dimensions.</summary>
+    public delegate void GemmFn<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, bool accumulate, Span<T> c, int ldc);
+
+    public static readonly GemmFn<float> F32 = (m, n, k, a, lda, b, ldb, acc, c, ldc) => Gemm.Sgemm(false, false, m, n, k, 1f, a, lda, b, ldb, acc ? 1f : 0f, c, ldc);
+
+    public static readonly GemmFn<double> F64 = (m, n, k, a, lda, b, ldb, acc, c, ldc) => Gemm.Dgemm(false, false, m, n, k, 1.0, a, lda, b, ldb, acc ? 1.0 : 0.0, c, ldc);
+
+    /// <summary>Patch buffer budget in elements (16 MiB of f32).</summary>
     const long Budget = 1 << 22;
 
     sealed record Plan(Convolution.Geometry G, StridedCopy? LhsPack, StridedCopy? RhsPack, StridedCopy? OutUnpack, bool Pointwise,
         long[][] KernelIndex, long[] InSpatialStrides);
 
-    public static Kernel Create(Convolution.Geometry g, int lhs, int rhs, int dst, int n)
+    public static Kernel Create<T>(Convolution.Geometry g, int lhs, int rhs, int dst, int n, GemmFn<T> gemm) where T : unmanaged
     {
         var dn = g.Dn;
         var lhsPerm = new[] { dn.InputBatchDimension }.Concat(dn.InputSpatialDimensions).Append(dn.InputFeatureDimension).ToArray();
@@ -44,25 +52,25 @@ internal static class Im2Col
             kernelIndex, StridedCopy.RowMajorStrides(g.InSpatial));
         return f =>
         {
-            var x = (float[])f.Data[lhs]!;
-            var w = (float[])f.Data[rhs]!;
-            var o = f.Alloc<float>(dst, n);
+            var x = (T[])f.Data[lhs]!;
+            var w = (T[])f.Data[rhs]!;
+            var o = f.Alloc<T>(dst, n);
             if (n == 0) return;
             var pool = f.Context.Pool;
             var l = x;
             if (plan.LhsPack != null)
             {
-                l = pool.Rent<float>(x.Length);
+                l = pool.Rent<T>(x.Length);
                 plan.LhsPack.Run(x, l);
             }
             var kernel = w;
             if (plan.RhsPack != null)
             {
-                kernel = pool.Rent<float>(w.Length);
+                kernel = pool.Rent<T>(w.Length);
                 plan.RhsPack.Run(w, kernel);
             }
-            var y = plan.OutUnpack == null ? o : pool.Rent<float>(n);
-            Run(plan, l, kernel, y, pool);
+            var y = plan.OutUnpack == null ? o : pool.Rent<T>(n);
+            Run(plan, l, kernel, y, pool, gemm);
             if (plan.OutUnpack != null)
             {
                 plan.OutUnpack.Run(y, o);
@@ -82,7 +90,7 @@ internal static class Im2Col
         return new StridedCopy(packed, perm.Select(d => strides[d]).ToArray(), StridedCopy.RowMajorStrides(packed));
     }
 
-    static void Run(Plan p, float[] l, float[] kernel, float[] y, BufferPool pool)
+    static void Run<T>(Plan p, T[] l, T[] kernel, T[] y, BufferPool pool, GemmFn<T> gemm) where T : unmanaged
     {
         var g = p.G;
         bool batchGroups = g.BatchGroups > 1;
@@ -98,14 +106,14 @@ internal static class Im2Col
         }
         if (p.Pointwise)
         {
-            Gemm.Sgemm(false, false, (int)rows, o, c, 1f, l, c, kernel, o, 0f, y, o);
+            gemm((int)rows, o, c, l, c, kernel, o, false, y, o);
             return;
         }
         // blocks: at least a few hundred rows so the GEMM stays efficient, then as many kernel positions as fit
         long budget = Par.Scaled(Budget);
         int rowsPerBlock = (int)Math.Clamp(budget / ((long)kp * cg), Math.Min(rows, Par.Scaled(256)), rows);
         int positionsPerBlock = (int)Math.Clamp(budget / ((long)rowsPerBlock * cg), 1, kp);
-        var patches = pool.Rent<float>(checked(rowsPerBlock * positionsPerBlock * cg));
+        var patches = pool.Rent<T>(checked(rowsPerBlock * positionsPerBlock * cg));
         for (int group = 0; group < groups; group++)
         {
             int channel0 = batchGroups ? 0 : group * cg;
@@ -121,8 +129,7 @@ internal static class Im2Col
                     if (Par.Worth(work, Par.CheapGrain) && rs >= 2)
                         Par.For(rs, Math.Max(1, Par.CheapGrain / width), (lo, hi) => Fill(p, l, patches, r0, lo, hi, k0, ks, channel0, c, cg, batch0));
                     else Fill(p, l, patches, r0, 0, rs, k0, ks, channel0, c, cg, batch0);
-                    Gemm.Sgemm(false, false, rs, og, width, 1f, patches, width, kernel.AsSpan(k0 * cg * o + group * og), o,
-                        k0 == 0 ? 0f : 1f, y.AsSpan((int)(r0 * o + group * og)), o);
+                    gemm(rs, og, width, patches, width, kernel.AsSpan(k0 * cg * o + group * og), o, k0 > 0, y.AsSpan((int)(r0 * o + group * og)), o);
                 }
             }
         }
@@ -133,7 +140,7 @@ internal static class Im2Col
     /// position in [k0, k0 + ks), the group's <paramref name="cg"/> channels at the input position it reads, or zeros.
     /// When a row of kernel positions along the innermost spatial dim reads consecutive input positions (no dilation
     /// or reversal there) and all channels (no feature groups), the row is one contiguous copy between zeroed edges.</summary>
-    static void Fill(Plan p, float[] l, float[] patches, long r0, long lo, long hi, int k0, int ks, int channel0, int c, int cg, long batch0)
+    static void Fill<T>(Plan p, T[] l, T[] patches, long r0, long lo, long hi, int k0, int ks, int channel0, int c, int cg, long batch0) where T : unmanaged
     {
         var g = p.G;
         int sp = g.Spatial;
