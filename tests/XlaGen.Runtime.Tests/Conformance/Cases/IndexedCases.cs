@@ -157,6 +157,16 @@ public static class IndexedCases
         var bigU = T(RandomF32(118, 5000 * 64), 5000, 64);
         yield return ScatterCase("embedding-gradient-large", big, RandomS32(119, 5000, 0, 1000), new long[] { 5000 }, bigU, rows,
             b => b.ScalarComputation("add", ElementType.F32), (a, c) => a + c, 1e-5);
+        // the updates are the input itself, an intermediate that dies here: the result may not overwrite it while reading it
+        var t3 = T(new[] { 1f, 2, 4 }, 3);
+        var perm = new[] { 2, 0, 1 };
+        var doubled = Map(t3, v => v + v);
+        yield return new("scatter/updates-alias-dying-input", CaseModule.Of("scatter", new Tensor[] { t3 }, (b, p) =>
+            {
+                var t = b.Add(p[0], p[0]);
+                return b.AddInstruction("scatter", new[] { t, b.Constant(Literal.Create(Shape.Array(ElementType.S32, D(3, 1)), perm)), t },
+                    new HloAttributes { Scatter = SD(Array.Empty<long>(), new long[] { 0 }, new long[] { 0 }, 1) }, called: new[] { b.ScalarComputation("add", ElementType.F32) });
+            }), new Tensor[] { t3 }, new Tensor[] { Scatter(doubled, perm.Select(i => (long)i).ToArray(), new long[] { 3, 1 }, doubled, SD(Array.Empty<long>(), new long[] { 0 }, new long[] { 0 }, 1), (a, c) => a + c) });
         foreach (var c in VariadicScatter()) yield return c;
     }
 

@@ -52,6 +52,7 @@ internal static class DynamicSlice
         var starts = StartReader.Create(ctx, 2, operand, update);
         var strides = StridedCopy.RowMajorStrides(operand);
         var copy = new StridedCopy(update, StridedCopy.RowMajorStrides(update), strides);
+        // an update that is the operand itself has the operand's size, so it lands at 0 and changes nothing in place
         return TypeDispatch.Any(ctx.ElementType, new UpdateFactory(ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, ctx.InPlace(0), starts, strides, copy));
     }
 

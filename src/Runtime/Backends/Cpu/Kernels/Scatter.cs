@@ -38,14 +38,16 @@ internal static class Scatter
 
         var combiner = ins.CalledComputations[0];
         var type = ctx.OperandShape(0).ElementType;
+        // writing into the input's storage is safe only when the updates are not that same value
+        int inPlace = ins.Operands.Skip(1).Contains(ins.Operands[0]) ? -1 : ctx.InPlace(0);
         if (k == 1 && IsReplace(combiner))
         {
             var copy = new StridedCopy(s.UpdateWindowDims.Select(d => updates[d]).ToArray(),
                 s.UpdateWindowDims.Select(d => updStrides[d]).ToArray(), windowDims.Select(d => opStrides[d]).ToArray());
-            return TypeDispatch.Any(type, new ReplaceFactory(spec, copy, ctx.In(0), ctx.In(2), ctx.Out, ctx.InPlace(0)));
+            return TypeDispatch.Any(type, new ReplaceFactory(spec, copy, ctx.In(0), ctx.In(2), ctx.Out, inPlace));
         }
         var plain = k == 1 && type != ElementType.Pred ? ReduceWindow.PlainBinary(combiner) : null;
-        if (plain != null) return OpSelect.Binary(plain.Value.Opcode, type, new CombineSink(spec, ctx.In(0), ctx.In(2), ctx.Out, ctx.InPlace(0), plain.Value.Swapped));
+        if (plain != null) return OpSelect.Binary(plain.Value.Opcode, type, new CombineSink(spec, ctx.In(0), ctx.In(2), ctx.Out, inPlace, plain.Value.Swapped));
         return Generic(ctx, k, spec);
     }
 
