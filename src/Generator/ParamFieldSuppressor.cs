@@ -11,7 +11,8 @@ namespace XlaGen.Generator
     /// [Param] fields and sub-model fields of an [XlaModel] class are never assigned by the user: their values
     /// live on the device, and the generated LoadParameters fills them for host use. So the nullable warning
     /// "non-nullable field must contain a non-null value" (CS8618) is noise for them and is suppressed, for those
-    /// fields only.
+    /// fields only. Likewise "never assigned" (CS0649) and "never used" (CS0169), which appear when the generator could
+    /// not emit LoadParameters because the model has an error, so the real error is not buried under them.
     /// </summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
     public sealed class ParamFieldSuppressor : DiagnosticSuppressor
@@ -19,7 +20,13 @@ namespace XlaGen.Generator
         public static readonly SuppressionDescriptor UninitializedParam = new SuppressionDescriptor(
             "XGSP0001", "CS8618", "[Param] and sub-model fields of an [XlaModel] class hold device-resident values; XlaGen initialises them");
 
-        public override ImmutableArray<SuppressionDescriptor> SupportedSuppressions => ImmutableArray.Create(UninitializedParam);
+        public static readonly SuppressionDescriptor UnassignedParam = new SuppressionDescriptor(
+            "XGSP0002", "CS0649", "[Param] fields of an [XlaModel] class are assigned by the generated LoadParameters");
+
+        public static readonly SuppressionDescriptor UnusedParam = new SuppressionDescriptor(
+            "XGSP0003", "CS0169", "[Param] fields of an [XlaModel] class are used by its compiled programs");
+
+        public override ImmutableArray<SuppressionDescriptor> SupportedSuppressions => ImmutableArray.Create(UninitializedParam, UnassignedParam, UnusedParam);
 
         public override void ReportSuppressions(SuppressionAnalysisContext context)
         {
@@ -43,8 +50,9 @@ namespace XlaGen.Generator
                     if (b > a) field = c.ContainingType.GetMembers(message.Substring(a + 1, b - a - 1)).OfType<IFieldSymbol>().FirstOrDefault();
                 }
                 if (field == null || !Symbols.IsModelType(field.ContainingType)) continue;
-                if (field.HasAttribute(Symbols.ParamAttribute) || Symbols.IsModelType(field.Type))
-                    context.ReportSuppression(Suppression.Create(UninitializedParam, diagnostic));
+                if (!field.HasAttribute(Symbols.ParamAttribute) && !Symbols.IsModelType(field.Type)) continue;
+                var descriptor = SupportedSuppressions.FirstOrDefault(d => d.SuppressedDiagnosticId == diagnostic.Id);
+                if (descriptor != null) context.ReportSuppression(Suppression.Create(descriptor, diagnostic));
             }
         }
     }

@@ -1,11 +1,15 @@
+using XlaGen.Backends.Cpu;
 using XlaGen.Backends.Remote;
 
 namespace XlaGen;
 
-/// <summary>Entry points to the available devices.</summary>
-public static partial class Devices
+/// <summary>Where programs run.</summary>
+public static class Devices
 {
-    public static IDevice Cpu() => throw new NotImplementedException("CPU executor lands with the helper/cpu merge");
+    static readonly Lazy<CpuDevice> SharedCpu = new(() => new CpuDevice());
+
+    /// <summary>The embedded CPU executor (one shared instance per process).</summary>
+    public static IDevice Cpu() => SharedCpu.Value;
 
     /// <summary>
     /// Opens the device of an xlagen-server: <c>grpc://host:port</c> (HTTP/2 cleartext) or <c>grpcs://host:port</c> (TLS).

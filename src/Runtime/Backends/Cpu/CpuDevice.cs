@@ -1,0 +1,169 @@
+using System.Reflection;
+using XlaGen.Backends.Cpu.Kernels;
+using XlaGen.Backends.Cpu.Plan;
+using XlaGen.Hlo;
+
+namespace XlaGen.Backends.Cpu;
+
+/// <summary>
+/// The embedded CPU executor: compiles HLO modules into execution plans of precomputed kernel closures and runs
+/// them on host arrays. Buffers are host arrays owned by the device (uploads and downloads copy). Thread-safe.
+/// </summary>
+public sealed class CpuDevice : IDevice
+{
+    /// <summary>The opcodes this executor has a kernel for.</summary>
+    public static IReadOnlyCollection<string> SupportedOpcodes => KernelRegistry.Opcodes;
+
+    public CpuDevice()
+    {
+        Info = new DeviceInfo(
+            Platform: "cpu",
+            DeviceKind: CpuModel(),
+            Version: typeof(CpuDevice).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                ?? typeof(CpuDevice).Assembly.GetName().Version?.ToString() ?? "0",
+            DeviceCount: 1,
+            MemoryBytes: GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+            Attributes: new Dictionary<string, string>
+            {
+                ["cores"] = Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["simd"] = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "avx512"
+                    : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "avx2" : "sse",
+            });
+    }
+
+    public DeviceInfo Info { get; }
+
+    /// <summary>Arrays of disposed buffers, reused for the results of later executions.</summary>
+    internal SharedBufferPool Pool { get; } = new();
+
+    static string CpuModel()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                {
+                    if (line.StartsWith("model name", StringComparison.Ordinal))
+                    {
+                        int colon = line.IndexOf(':');
+                        if (colon >= 0) return line[(colon + 1)..].Trim();
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+    }
+
+    /// <summary>Verifies the module and builds its plan. Unsupported opcodes or element types, symbolic shapes and
+    /// verifier problems throw <see cref="XlaCompileException"/> naming the instruction.</summary>
+    public IExecutable Compile(HloModule module)
+    {
+        var plan = CpuCompiler.CompileModule(module);
+        return new CpuExecutable(this, module, plan);
+    }
+
+    public DeviceBuffer Upload(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        return new CpuBuffer(this, tensor.HloShape, (Array)tensor.Data.Clone());
+    }
+
+    public Tensor Download(DeviceBuffer buffer)
+    {
+        var b = Own(buffer, "download it");
+        var data = (Array)b.RawData.Clone();
+        var dims = b.Shape.ConcreteDims();
+        return b.Shape.ElementType switch
+        {
+            ElementType.F32 => new Tensor<float>(dims, (float[])data),
+            ElementType.F64 => new Tensor<double>(dims, (double[])data),
+            ElementType.S32 => new Tensor<int>(dims, (int[])data),
+            ElementType.S64 => new Tensor<long>(dims, (long[])data),
+            ElementType.Pred => new Tensor<bool>(dims, (bool[])data),
+            ElementType.S8 => new Tensor<sbyte>(dims, (sbyte[])data),
+            ElementType.S16 => new Tensor<short>(dims, (short[])data),
+            ElementType.U8 => new Tensor<byte>(dims, (byte[])data),
+            ElementType.U16 => new Tensor<ushort>(dims, (ushort[])data),
+            ElementType.U32 => new Tensor<uint>(dims, (uint[])data),
+            ElementType.U64 => new Tensor<ulong>(dims, (ulong[])data),
+            ElementType.F16 => new Tensor<Half>(dims, (Half[])data),
+            _ => throw new NotSupportedException($"cannot download a {b.Shape} buffer"),
+        };
+    }
+
+    /// <summary>Wraps an array the device takes ownership of (no copy).</summary>
+    internal CpuBuffer Wrap(Shape shape, Array data) => new(this, shape, data);
+
+    internal CpuBuffer Own(DeviceBuffer buffer, string use)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer is not CpuBuffer b || !ReferenceEquals(b.Device, this))
+            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer belongs to device {buffer.Device.Info.Platform} ({buffer.Device.Info.DeviceKind}), not to this CPU device");
+        b.EnsureAlive(use);
+        return b;
+    }
+
+    public void Dispose()
+    {
+    }
+
+    public override string ToString() => $"cpu ({Info.DeviceKind})";
+}
+
+/// <summary>A CPU device buffer: a typed host array (float[] for f32, bool[] for pred …) in row-major order.
+/// Disposing it lets the device reuse its array for a later result, unless <see cref="Data"/> was read.</summary>
+public sealed class CpuBuffer : DeviceBuffer
+{
+    Array? data;
+    bool exposed;
+
+    internal CpuBuffer(CpuDevice device, Shape shape, Array data) : base(device, shape)
+    {
+        this.data = data;
+    }
+
+    /// <summary>The elements, without a copy (prefer <see cref="IDevice.Download"/>). The array then belongs to the
+    /// caller too, so the device never recycles it. Throws <see cref="ObjectDisposedException"/> once the buffer was
+    /// disposed or donated.</summary>
+    public Array Data
+    {
+        get
+        {
+            EnsureAlive("read its data");
+            exposed = true;
+            return data!;
+        }
+    }
+
+    /// <summary>The array, for the device's own use (not marked as exposed).</summary>
+    internal Array RawData
+    {
+        get
+        {
+            EnsureAlive("read its data");
+            return data!;
+        }
+    }
+
+    /// <summary>The buffer's array was handed to an execution that may overwrite it.</summary>
+    internal void MarkDonated()
+    {
+        data = null;
+        IsDeleted = true;
+    }
+
+    public override void Dispose()
+    {
+        var a = data;
+        data = null;
+        if (a != null && !exposed && !IsDeleted) ((CpuDevice)Device).Pool.Return(a);
+        base.Dispose();
+    }
+}

@@ -1,0 +1,50 @@
+using XlaGen.Backends.Cpu.Plan;
+
+namespace XlaGen.Backends.Cpu.Kernels;
+
+/// <summary>The CPU kernel table, keyed by HLO opcode like the op catalogue (a test checks they cover each other).</summary>
+internal static class KernelRegistry
+{
+    static readonly Dictionary<string, Func<KernelContext, Kernel>> Handlers = Build();
+
+    static Dictionary<string, Func<KernelContext, Kernel>> Build()
+    {
+        var d = new Dictionary<string, Func<KernelContext, Kernel>>(StringComparer.Ordinal)
+        {
+            ["parameter"] = DataMovement.HandleParameter,
+            ["constant"] = DataMovement.HandleConstant,
+            ["iota"] = DataMovement.HandleIota,
+            ["convert"] = Elementwise.HandleConvert,
+            ["copy"] = DataMovement.HandleAlias,
+            ["compare"] = Elementwise.HandleCompare,
+            ["select"] = Elementwise.HandleSelect,
+            ["clamp"] = Elementwise.HandleClamp,
+            ["broadcast"] = DataMovement.HandleBroadcast,
+            ["reshape"] = DataMovement.HandleAlias,
+            ["bitcast"] = DataMovement.HandleAlias,
+            ["transpose"] = DataMovement.HandleTranspose,
+            ["reverse"] = DataMovement.HandleReverse,
+            ["slice"] = DataMovement.HandleSlice,
+            ["concatenate"] = DataMovement.HandleConcatenate,
+            ["pad"] = DataMovement.HandlePad,
+            ["dot"] = Dot.HandleDot,
+            ["reduce"] = Reduce.HandleReduce,
+            ["tuple"] = Control.HandleTuple,
+            ["get-tuple-element"] = Control.HandleGetTupleElement,
+            ["call"] = Control.HandleCall,
+            ["fusion"] = Control.HandleCall,
+            ["map"] = Control.HandleMap,
+            ["while"] = Control.HandleWhile,
+            ["sort"] = Sort.HandleSort,
+        };
+        foreach (var op in OpSelect.UnaryOpcodes) d[op] = Elementwise.HandleUnary;
+        foreach (var op in OpSelect.BinaryOpcodes) d[op] = Elementwise.HandleBinary;
+        return d;
+    }
+
+    public static IReadOnlyCollection<string> Opcodes => Handlers.Keys;
+
+    public static bool Has(string opcode) => Handlers.ContainsKey(opcode);
+
+    public static Kernel Create(KernelContext ctx) => Handlers[ctx.Instruction.Opcode](ctx);
+}

@@ -1,0 +1,335 @@
+using System.Numerics.Tensors;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using XlaGen.Backends.Cpu.Plan;
+using XlaGen.Hlo;
+
+namespace XlaGen.Backends.Cpu.Kernels;
+
+/// <summary>
+/// reduce. The input dims are collapsed into alternating kept/reduced groups at compile time. When the reducer is
+/// a recognised scalar add/multiply/maximum/minimum/and/or of its two parameters, the reduction is vectorised: a
+/// kept innermost group becomes row updates acc[:] = op(acc[:], x[r, :]), a reduced innermost group a SIMD fold
+/// (TensorPrimitives.Sum/Product/Max/Min). Any other reducer (variadic, argmax-style tuples) is interpreted per
+/// element in row-major order of the reduced dims. Large reductions split over outputs (or columns) across cores.
+/// </summary>
+internal static class Reduce
+{
+    internal enum Kind { Add, Multiply, Max, Min, And, Or }
+
+    /// <summary>Groups of adjacent input dims that are all kept or all reduced (size-1 dims dropped).</summary>
+    internal sealed class Layout
+    {
+        public Layout(long[] dims, long[] axes)
+        {
+            var sizes = new List<long>();
+            var reduced = new List<bool>();
+            for (int i = 0; i < dims.Length; i++)
+            {
+                if (dims[i] == 1) continue;
+                bool r = axes.Contains(i);
+                if (sizes.Count > 0 && reduced[^1] == r) sizes[^1] *= dims[i];
+                else
+                {
+                    sizes.Add(dims[i]);
+                    reduced.Add(r);
+                }
+            }
+            if (sizes.Count == 0)
+            {
+                sizes.Add(1);
+                reduced.Add(false);
+            }
+            var strides = StridedCopy.RowMajorStrides(sizes);
+            Sizes = sizes.ToArray();
+            Reduced = reduced.ToArray();
+            Strides = strides;
+        }
+
+        public long[] Sizes { get; }
+
+        public bool[] Reduced { get; }
+
+        public long[] Strides { get; }
+
+        public bool InnerReduced => Reduced[^1];
+
+        public long Inner => Sizes[^1];
+
+        /// <summary>(sizes, strides) of the kept or reduced groups, optionally without the innermost group.</summary>
+        public (long[] Sizes, long[] Strides) Groups(bool reduced, bool withoutInner)
+        {
+            var s = new List<long>();
+            var t = new List<long>();
+            for (int i = 0; i < Sizes.Length; i++)
+            {
+                if (Reduced[i] != reduced || (withoutInner && i == Sizes.Length - 1)) continue;
+                s.Add(Sizes[i]);
+                t.Add(Strides[i]);
+            }
+            return (s.ToArray(), t.ToArray());
+        }
+    }
+
+    /// <summary>Offset of row-major index <paramref name="linear"/> over groups (sizes, strides).</summary>
+    internal static long Offset(long linear, long[] sizes, long[] strides)
+    {
+        long off = 0;
+        for (int i = sizes.Length - 1; i >= 0; i--)
+        {
+            off += linear % sizes[i] * strides[i];
+            linear /= sizes[i];
+        }
+        return off;
+    }
+
+    static long Product(long[] a) => a.Aggregate(1L, (x, y) => x * y);
+
+    public static Kernel HandleReduce(KernelContext ctx)
+    {
+        var ins = ctx.Instruction;
+        int k = ins.Operands.Count / 2;
+        var dims = ctx.OperandShape(0).ConcreteDims();
+        var layout = new Layout(dims, ins.Attributes.Dimensions!);
+        var kind = k == 1 ? Recognize(ins.CalledComputations[0]) : null;
+        var type = ctx.OperandShape(0).ElementType;
+        if (kind != null && type != ElementType.Pred)
+            return TypeDispatch.Numeric(type, new FastFactory(kind.Value, layout, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount));
+        return Generic(ctx, k, layout);
+    }
+
+    /// <summary>The op of a reducer that is exactly op(p0, p1) or op(p1, p0) on scalars of one type.</summary>
+    internal static Kind? Recognize(HloComputation reducer)
+    {
+        var ps = reducer.Parameters;
+        var root = reducer.Root;
+        if (ps.Count != 2 || root.Operands.Count != 2 || !root.Shape.IsScalar) return null;
+        bool plain = (root.Operands[0] == ps[0] && root.Operands[1] == ps[1]) || (root.Operands[0] == ps[1] && root.Operands[1] == ps[0]);
+        if (!plain || ps[0].Shape != root.Shape || ps[1].Shape != root.Shape) return null;
+        return root.Opcode switch
+        {
+            "add" => Kind.Add,
+            "multiply" => Kind.Multiply,
+            "maximum" => Kind.Max,
+            "minimum" => Kind.Min,
+            "and" => Kind.And,
+            "or" => Kind.Or,
+            _ => null,
+        };
+    }
+
+    readonly struct FastFactory(Kind kind, Layout layout, int input, int init, int dst, int outCount) : INumericTypeFactory<Kernel>
+    {
+        public Kernel Create<T>() where T : unmanaged, INumber<T>, IMinMaxValue<T> => Fast<T>();
+
+        Kernel Fast<T>() where T : unmanaged, INumber<T>, IMinMaxValue<T>
+        {
+            var k = kind;
+            int src = input, initSlot = init, ds = dst, n = outCount;
+            var apply = BinaryApply<T>();
+            if (!layout.InnerReduced)
+            {
+                // out[o, c] = op over r of x[base(o) + off(r) + c]: row updates over the kept inner group
+                var (outerSizes, outerStrides) = layout.Groups(reduced: false, withoutInner: true);
+                var (redSizes, redStrides) = layout.Groups(reduced: true, withoutInner: false);
+                long c = layout.Inner, rCount = Product(redSizes);
+                var rOff = Enumerable.Range(0, (int)Math.Min(rCount, 1 << 16)).Select(r => Offset(r, redSizes, redStrides)).ToArray();
+                return f =>
+                {
+                    var x = (T[])f.Data[src]!;
+                    T i0 = ((T[])f.Data[initSlot]!)[0];
+                    var o = f.Alloc<T>(ds, n);
+                    long outer = n / Math.Max(1, c);
+                    void Rows(long lo, long hi, long c0, long c1)
+                    {
+                        for (long oi = lo; oi < hi; oi++)
+                        {
+                            long b = Offset(oi, outerSizes, outerStrides);
+                            var acc = o.AsSpan((int)(oi * c + c0), (int)(c1 - c0));
+                            acc.Fill(i0);
+                            for (long r = 0; r < rCount; r++)
+                            {
+                                long off = r < rOff.Length ? rOff[r] : Offset(r, redSizes, redStrides);
+                                apply(x.AsSpan((int)(b + off + c0), (int)(c1 - c0)), acc);
+                            }
+                        }
+                    }
+                    long work = (long)x.Length + n;
+                    if (!Par.Worth(work, Par.CheapGrain)) Rows(0, outer, 0, c);
+                    else if (outer >= Par.Workers) Par.For(outer, Math.Max(1, Par.CheapGrain / Math.Max(1, c * rCount)), (lo, hi) => Rows(lo, hi, 0, c));
+                    else
+                    {
+                        for (long oi = 0; oi < outer; oi++)
+                        {
+                            long row = oi;
+                            Par.For(c, Math.Max(64, Par.CheapGrain / Math.Max(1, rCount)), (c0, c1) => Rows(row, row + 1, c0, c1));
+                        }
+                    }
+                };
+            }
+            else
+            {
+                // out[o] = fold over r' of x[base(o) + off(r') + 0..inner): SIMD folds over the reduced inner group
+                var (outSizes, outStrides) = layout.Groups(reduced: false, withoutInner: false);
+                var (redSizes, redStrides) = layout.Groups(reduced: true, withoutInner: true);
+                long inner = layout.Inner, rCount = Product(redSizes);
+                // [outputs, inner] row-major: each output folds one contiguous row
+                bool contiguousRows = redSizes.Length == 0 && (outSizes.Length == 0 || (outSizes.Length == 1 && outStrides[0] == inner));
+                return f =>
+                {
+                    var x = (T[])f.Data[src]!;
+                    T i0 = ((T[])f.Data[initSlot]!)[0];
+                    var o = f.Alloc<T>(ds, n);
+                    void Outputs(long lo, long hi)
+                    {
+                        if (contiguousRows)
+                        {
+                            for (long oi = lo; oi < hi; oi++) o[oi] = Fold(k, new ReadOnlySpan<T>(x, (int)(oi * inner), (int)inner), i0);
+                            return;
+                        }
+                        for (long oi = lo; oi < hi; oi++)
+                        {
+                            long b = Offset(oi, outSizes, outStrides);
+                            T acc = i0;
+                            for (long r = 0; r < rCount; r++)
+                            {
+                                var span = new ReadOnlySpan<T>(x, (int)(b + Offset(r, redSizes, redStrides)), (int)inner);
+                                acc = Fold(k, span, acc);
+                            }
+                            o[oi] = acc;
+                        }
+                    }
+                    if (!Par.Worth(x.Length, Par.CheapGrain) || n < 2) Outputs(0, n);
+                    else Par.For(n, Math.Max(1, Par.CheapGrain / Math.Max(1, inner * rCount)), Outputs);
+                };
+            }
+        }
+
+        delegate void SpanApply<T>(ReadOnlySpan<T> x, Span<T> acc);
+
+        SpanApply<T> BinaryApply<T>() where T : unmanaged, INumber<T>, IMinMaxValue<T> =>
+            OpSelect.Binary(KindOpcode(kind), Tensor.ElementTypeOf<T>(), new ApplySink<T>());
+
+        sealed class ApplySink<T> : IBinaryOpSink<SpanApply<T>>
+        {
+            public SpanApply<T> Use<TT, TOp>() where TT : unmanaged where TOp : struct, IBinaryOp<TT> =>
+                (SpanApply<T>)(Delegate)(SpanApply<TT>)((x, acc) =>
+                {
+                    if (TOp.Vectorized) TOp.ApplySpan(acc, x, acc);
+                    else for (int i = 0; i < acc.Length; i++) acc[i] = TOp.Apply(acc[i], x[i]);
+                });
+        }
+
+        static T Fold<T>(Kind kind, ReadOnlySpan<T> x, T acc) where T : unmanaged, INumber<T>, IMinMaxValue<T>
+        {
+            if (x.Length == 0) return acc;
+            if (x.Length < 16) return FoldScalar(kind, x, acc);
+            switch (kind)
+            {
+                case Kind.Add: return acc + TensorPrimitives.Sum(x);
+                case Kind.Multiply: return acc * TensorPrimitives.Product(x);
+                case Kind.Max: return MaxOf(acc, TensorPrimitives.Max(x));
+                case Kind.Min: return MinOf(acc, TensorPrimitives.Min(x));
+            }
+            return FoldScalar(kind, x, acc);
+        }
+
+        /// <summary>Short rows: a plain loop beats the setup of a SIMD reduction.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        static T FoldScalar<T>(Kind kind, ReadOnlySpan<T> x, T acc) where T : unmanaged, INumber<T>, IMinMaxValue<T>
+        {
+            var a = acc;
+            switch (kind)
+            {
+                case Kind.Add:
+                    foreach (var v in x) a += v;
+                    return a;
+                case Kind.Multiply:
+                    foreach (var v in x) a *= v;
+                    return a;
+                case Kind.Max:
+                    foreach (var v in x) a = MaxOf(a, v);
+                    return a;
+                case Kind.Min:
+                    foreach (var v in x) a = MinOf(a, v);
+                    return a;
+                case Kind.And:
+                    foreach (var v in x) a = BitAnd(a, v);
+                    return a;
+                default:
+                    foreach (var v in x) a = BitOr(a, v);
+                    return a;
+            }
+        }
+
+        static T MaxOf<T>(T a, T b) where T : INumber<T> => T.IsNaN(a) ? a : T.IsNaN(b) ? b : a < b ? b : a;
+
+        static T MinOf<T>(T a, T b) where T : INumber<T> => T.IsNaN(a) ? a : T.IsNaN(b) ? b : b < a ? b : a;
+
+        static T BitAnd<T>(T a, T b) where T : unmanaged => Bitwise<T>(a, b, and: true);
+
+        static T BitOr<T>(T a, T b) where T : unmanaged => Bitwise<T>(a, b, and: false);
+
+        static T Bitwise<T>(T a, T b, bool and) where T : unmanaged
+        {
+            ulong x = ScalarIO.Bits(a), y = ScalarIO.Bits(b);
+            return ScalarIO.Value<T>(and ? x & y : x | y);
+        }
+    }
+
+    static string KindOpcode(Kind kind) => kind switch
+    {
+        Kind.Add => "add",
+        Kind.Multiply => "multiply",
+        Kind.Max => "maximum",
+        Kind.Min => "minimum",
+        Kind.And => "and",
+        _ => "or",
+    };
+
+    /// <summary>Any reducer: per output, run the reducer over the reduced elements in row-major order.</summary>
+    static Kernel Generic(KernelContext ctx, int k, Layout layout)
+    {
+        var fn = ctx.Compiler.Scalar(ctx.Instruction.CalledComputations[0]);
+        var inputs = Enumerable.Range(0, k).Select(ctx.In).ToArray();
+        var inits = Enumerable.Range(k, k).Select(ctx.In).ToArray();
+        var outs = ctx.OutLeaves;
+        var loaders = Enumerable.Range(0, k).Select(i => ScalarIO.LoaderFor(ctx.OperandShape(i).ElementType)).ToArray();
+        var initLoaders = Enumerable.Range(k, k).Select(i => ScalarIO.LoaderFor(ctx.OperandShape(i).ElementType)).ToArray();
+        var resultTypes = ComputationCompiler.Leaves(ctx.Shape).Select(s => s.ElementType).ToArray();
+        var storers = resultTypes.Select(ScalarIO.StorerFor).ToArray();
+        var allocators = resultTypes.Select(ScalarIO.AllocatorFor).ToArray();
+        int n = KernelContext.Count(ComputationCompiler.Leaves(ctx.Shape).First());
+        var (outSizes, outStrides) = layout.Groups(reduced: false, withoutInner: false);
+        var (redSizes, redStrides) = layout.Groups(reduced: true, withoutInner: false);
+        long rCount = Product(redSizes);
+        bool parallelSafe = fn is ScalarProgram;
+        return f =>
+        {
+            var x = inputs.Select(s => (Array)f.Data[s]!).ToArray();
+            var initBits = new ulong[k];
+            for (int j = 0; j < k; j++) initBits[j] = initLoaders[j]((Array)f.Data[inits[j]]!, 0);
+            var o = new Array[outs.Length];
+            for (int j = 0; j < outs.Length; j++) o[j] = allocators[j](f, outs[j], n);
+            void Outputs(long lo, long hi)
+            {
+                var regs = fn.NewRegisters();
+                for (long oi = lo; oi < hi; oi++)
+                {
+                    long b = Offset(oi, outSizes, outStrides);
+                    for (int j = 0; j < k; j++) regs[fn.ParameterRegister(j)] = initBits[j];
+                    for (long r = 0; r < rCount; r++)
+                    {
+                        int at = (int)(b + Offset(r, redSizes, redStrides));
+                        for (int j = 0; j < k; j++) regs[fn.ParameterRegister(k + j)] = loaders[j](x[j], at);
+                        fn.Invoke(regs);
+                        for (int j = 0; j < k; j++) regs[fn.ParameterRegister(j)] = regs[fn.ResultRegister(j)];
+                    }
+                    for (int j = 0; j < k; j++) storers[j](o[j], (int)oi, regs[fn.ParameterRegister(j)]);
+                }
+            }
+            if (parallelSafe && n >= 2 && Par.Worth(n * Math.Max(1, rCount), Par.InterpretedGrain)) Par.For(n, Math.Max(1, Par.InterpretedGrain / Math.Max(1, rCount)), Outputs);
+            else Outputs(0, n);
+        };
+    }
+}

@@ -1,0 +1,315 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using XlaGen.Hlo;
+using XlaGen.Ops;
+
+namespace XlaGen.Autodiff
+{
+    /// <summary>A vector-Jacobian product: given the output y and its cotangent dy, the cotangent of each operand
+    /// (null where none flows: integer operands, predicates, values the output does not depend on smoothly).</summary>
+    public delegate HloInstruction?[] GradientRule(GradientContext c, HloInstruction y, HloInstruction dy);
+
+    /// <summary>
+    /// Gradient rules, one entry per HLO opcode, written with the IR builder (as JAX's ad.primitive_transposes
+    /// and GoMLX's VJP registrations). Ops that produce no float output (compare, iota, constant, parameter,
+    /// get-dimension-size) are sources of no gradient and need no rule.
+    /// </summary>
+    public static partial class GradientRules
+    {
+        // Built on first use: the Core table below is initialised after this point in the file.
+        static Dictionary<string, GradientRule>? rules;
+
+        static Dictionary<string, GradientRule> Rules => rules ??= Build();
+
+        static Dictionary<string, GradientRule> Build()
+        {
+            var rules = new Dictionary<string, GradientRule>(Core, StringComparer.Ordinal);
+            AddWindowedAndIndexed(rules);
+            return rules;
+        }
+
+        /// <summary>Rules for convolution, reduce-window, select-and-scatter, gather, scatter and dynamic slices (GradientRules.Windowed.cs).</summary>
+        static partial void AddWindowedAndIndexed(Dictionary<string, GradientRule> rules);
+
+        static readonly Dictionary<string, GradientRule> Core = new Dictionary<string, GradientRule>(StringComparer.Ordinal)
+        {
+            // elementwise
+            ["add"] = (c, y, dy) => new[] { dy, dy },
+            ["subtract"] = (c, y, dy) => new[] { dy, c.B.Negate(dy) },
+            ["multiply"] = (c, y, dy) => new[] { c.B.Multiply(dy, y.Operand(1)), c.B.Multiply(y.Operand(0), dy) },
+            ["divide"] = (c, y, dy) => new[] { c.B.Divide(dy, y.Operand(1)), c.B.Negate(c.B.Divide(c.B.Multiply(dy, y), y.Operand(1))) },
+            ["maximum"] = (c, y, dy) => Chooser(c, y, dy, "GT"),
+            ["minimum"] = (c, y, dy) => Chooser(c, y, dy, "LT"),
+            ["power"] = Power,
+            ["remainder"] = (c, y, dy) =>
+            {
+                // d/dy (x - y*trunc(x/y)) = -trunc(x/y)
+                var q = c.B.Divide(y.Operand(0), y.Operand(1));
+                var trunc = c.B.Multiply(c.B.Unary("sign", q), c.B.Unary("floor", c.B.Abs(q)));
+                return new[] { dy, c.B.Negate(c.B.Multiply(dy, trunc)) };
+            },
+            ["negate"] = (c, y, dy) => new[] { c.B.Negate(dy) },
+            ["abs"] = (c, y, dy) => new[] { c.B.Multiply(dy, c.B.Unary("sign", y.Operand(0))) },
+            ["sign"] = (c, y, dy) => new HloInstruction?[] { null },
+            ["floor"] = (c, y, dy) => new HloInstruction?[] { null },
+            ["ceil"] = (c, y, dy) => new HloInstruction?[] { null },
+            ["exponential"] = (c, y, dy) => new[] { c.B.Multiply(dy, y) },
+            ["log"] = (c, y, dy) => new[] { c.B.Divide(dy, y.Operand(0)) },
+            ["sqrt"] = (c, y, dy) => new[] { c.B.Divide(c.B.Multiply(dy, c.Full(y, 0.5)), y) },
+            ["rsqrt"] = (c, y, dy) => new[] { c.B.Multiply(dy, c.B.Multiply(c.Full(y, -0.5), c.B.Divide(y, y.Operand(0)))) },
+            ["tanh"] = (c, y, dy) => new[] { c.B.Multiply(dy, c.B.Subtract(c.Full(y, 1), c.B.Multiply(y, y))) },
+            ["logistic"] = (c, y, dy) => new[] { c.B.Multiply(dy, c.B.Multiply(y, c.B.Subtract(c.Full(y, 1), y))) },
+            ["convert"] = (c, y, dy) =>
+                new[] { y.Operand(0).Shape.ElementType.IsFloatingPoint() ? c.B.Convert(dy, y.Operand(0).Shape.ElementType) : null },
+            ["copy"] = (c, y, dy) => new[] { dy },
+            ["select"] = (c, y, dy) =>
+            {
+                var p = y.Operand(0);
+                if (p.Shape.IsScalar) p = c.B.BroadcastScalar(p, y.Shape.Dims.ToArray());
+                var zeros = c.Zeros(y.Shape);
+                return new[] { null, c.B.Select(p, dy, zeros), c.B.Select(p, zeros, dy) };
+            },
+            ["clamp"] = Clamp,
+
+            // data movement
+            ["broadcast"] = (c, y, dy) => new[] { c.Unbroadcast(dy, y.Operand(0).Shape, y.Attributes.Dimensions ?? new long[0]) },
+            ["reshape"] = (c, y, dy) => new[] { c.B.Reshape(dy, y.Operand(0).Shape.Dims.ToArray()) },
+            ["bitcast"] = (c, y, dy) => new[] { c.B.Reshape(dy, y.Operand(0).Shape.Dims.ToArray()) },
+            ["transpose"] = (c, y, dy) =>
+            {
+                var perm = y.Attributes.Dimensions!;
+                var inverse = new long[perm.Length];
+                for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+                return new[] { c.B.Transpose(dy, inverse) };
+            },
+            ["reverse"] = (c, y, dy) => new[] { c.B.AddInstruction("reverse", new[] { dy }, new HloAttributes { Dimensions = y.Attributes.Dimensions }) },
+            ["slice"] = Slice,
+            ["concatenate"] = Concatenate,
+            ["pad"] = Pad,
+
+            // contractions and reductions
+            ["dot"] = Dot,
+            ["reduce"] = Reduce,
+        };
+
+        public static bool TryGet(string opcode, out GradientRule rule) => Rules.TryGetValue(opcode, out rule!);
+
+        /// <summary>Opcodes with a gradient rule.</summary>
+        public static IEnumerable<string> Opcodes => Rules.Keys.OrderBy(k => k, StringComparer.Ordinal);
+
+        /// <summary>Ops through which no gradient flows at all: their results are not differentiable values or are constants.</summary>
+        public static readonly IReadOnlyCollection<string> NonDifferentiable = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "parameter", "constant", "iota", "get-dimension-size", "compare", "and", "or", "xor", "not",
+        };
+
+        /// <summary>maximum/minimum: the gradient goes to the chosen operand, split evenly on ties (as JAX does).</summary>
+        static HloInstruction?[] Chooser(GradientContext c, HloInstruction y, HloInstruction dy, string wins)
+        {
+            var a = y.Operand(0);
+            var b = y.Operand(1);
+            var zeros = c.Zeros(y.Shape);
+            var half = c.B.Multiply(dy, c.Full(y, 0.5));
+            var eq = c.B.Compare(a, b, "EQ");
+            var aWins = c.B.Compare(a, b, wins);
+            var bWins = c.B.Compare(b, a, wins);
+            var da = c.B.Select(aWins, dy, c.B.Select(eq, half, zeros));
+            var db = c.B.Select(bWins, dy, c.B.Select(eq, half, zeros));
+            return new[] { da, db };
+        }
+
+        static HloInstruction?[] Power(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            var x = y.Operand(0);
+            var p = y.Operand(1);
+            // d/dx x^p = p * x^(p-1); d/dp x^p = log(x) * x^p, with log(0) replaced by 0 (JAX's _replace_zero).
+            var dx = c.B.Multiply(dy, c.B.Multiply(p, c.B.Power(x, c.B.Subtract(p, c.Full(p, 1)))));
+            var isZero = c.B.Compare(x, c.Zeros(x.Shape), "EQ");
+            var safe = c.B.Select(isZero, c.Full(x, 1), x);
+            var dp = c.B.Multiply(dy, c.B.Multiply(c.B.Log(safe), y));
+            return new[] { dx, dp };
+        }
+
+        static HloInstruction?[] Clamp(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            var lo = y.Operand(0);
+            var x = y.Operand(1);
+            var hi = y.Operand(2);
+            var dims = x.Shape.Dims.ToArray();
+            var loB = lo.Shape.IsScalar ? c.B.BroadcastScalar(lo, dims) : lo;
+            var hiB = hi.Shape.IsScalar ? c.B.BroadcastScalar(hi, dims) : hi;
+            var zeros = c.Zeros(x.Shape);
+            var below = c.B.Compare(x, loB, "LT");
+            var above = c.B.Compare(x, hiB, "GT");
+            var dx = c.B.Select(below, zeros, c.B.Select(above, zeros, dy));
+            HloInstruction dLo = c.B.Select(below, dy, zeros);
+            HloInstruction dHi = c.B.Select(above, dy, zeros);
+            if (lo.Shape.IsScalar) dLo = c.B.ReduceSum(dLo, Enumerable.Range(0, x.Shape.Rank).Select(i => (long)i).ToArray());
+            if (hi.Shape.IsScalar) dHi = c.B.ReduceSum(dHi, Enumerable.Range(0, x.Shape.Rank).Select(i => (long)i).ToArray());
+            return new[] { dLo, dx, dHi };
+        }
+
+        /// <summary>slice: pad the cotangent back with zeros (interior padding undoes strides).</summary>
+        static HloInstruction?[] Slice(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            var x = y.Operand(0);
+            var s = y.Attributes.Slice!;
+            var padding = new PaddingDimension[s.Length];
+            for (int i = 0; i < s.Length; i++)
+            {
+                var size = x.Shape.Dims[i];
+                var outSize = y.Shape.Dims[i];
+                if (!size.IsConstant)
+                {
+                    padding[i] = new PaddingDimension(0, 0, 0);   // a symbolic dim is only ever sliced whole
+                    continue;
+                }
+                long start = s[i].Start.Value, stride = s[i].Stride, n = outSize.Value;
+                long end = n == 0 ? start : start + (n - 1) * stride + 1;
+                padding[i] = new PaddingDimension(start, size.Value - end, stride - 1);
+            }
+            return new[] { c.B.AddInstruction("pad", new[] { dy, c.Scalar(dy, 0) }, new HloAttributes { Padding = padding }) };
+        }
+
+        static HloInstruction?[] Concatenate(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            long axis = y.Attributes.Dimensions![0];
+            var result = new HloInstruction?[y.Operands.Count];
+            long offset = 0;
+            for (int k = 0; k < y.Operands.Count; k++)
+            {
+                var o = y.Operand(k);
+                var ranges = y.Shape.Dims.Select((d, i) => i == axis
+                    ? new SliceDimension(offset, offset + o.Shape.Dims[i].Value, 1)
+                    : new SliceDimension(0, d, 1)).ToArray();
+                result[k] = c.B.Slice(dy, ranges);
+                offset += o.Shape.Dims[(int)axis].Value;
+            }
+            return result;
+        }
+
+        /// <summary>pad: the operand's cotangent is the strided slice of dy it landed on (negative padding first re-padded);
+        /// the padding value's is the sum of the rest.</summary>
+        static HloInstruction?[] Pad(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            var x = y.Operand(0);
+            var p = y.Attributes.Padding!;
+            var unpad = p.Select(d => new PaddingDimension(Math.Max(-d.Low, 0), Math.Max(-d.High, 0), 0)).ToArray();
+            var g = unpad.Any(d => d.Low != 0 || d.High != 0)
+                ? c.B.AddInstruction("pad", new[] { dy, c.Scalar(dy, 0) }, new HloAttributes { Padding = unpad })
+                : dy;
+            var ranges = new SliceDimension[p.Length];
+            for (int i = 0; i < p.Length; i++)
+            {
+                long n = x.Shape.Dims[i].IsConstant ? x.Shape.Dims[i].Value : -1;
+                if (n < 0)
+                {
+                    ranges[i] = new SliceDimension(0, x.Shape.Dims[i], 1);
+                    continue;
+                }
+                long start = Math.Max(p[i].Low, 0);
+                long step = p[i].Interior + 1;
+                ranges[i] = new SliceDimension(start, n == 0 ? start : start + (n - 1) * step + 1, step);
+            }
+            var dx = c.B.Slice(g, ranges);
+            var all = Enumerable.Range(0, y.Shape.Rank).Select(i => (long)i).ToArray();
+            var dValue = c.B.Subtract(c.B.ReduceSum(dy, all), c.B.ReduceSum(dx, all));
+            return new[] { dx, dValue };
+        }
+
+        /// <summary>dot_general transposes (JAX's _dot_general_transpose_lhs/rhs), emitting a swapped dot instead of a transpose where possible.</summary>
+        static HloInstruction?[] Dot(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            var dn = y.Attributes.Dot!;
+            var lhs = y.Operand(0);
+            var rhs = y.Operand(1);
+            var dl = lhs.Shape.ElementType.IsFloatingPoint() ? DotTransposeLhs(c, dy, lhs.Shape, rhs, dn.LhsContracting, dn.RhsContracting, dn.LhsBatch, dn.RhsBatch, swapAns: false) : null;
+            var dr = rhs.Shape.ElementType.IsFloatingPoint() ? DotTransposeLhs(c, dy, rhs.Shape, lhs, dn.RhsContracting, dn.LhsContracting, dn.RhsBatch, dn.LhsBatch, swapAns: true) : null;
+            return new[] { dl, dr };
+        }
+
+        /// <summary>The cotangent of operand x of dot(x, other) (or dot(other, x) when <paramref name="swapAns"/>).</summary>
+        static HloInstruction DotTransposeLhs(GradientContext c, HloInstruction g, Shape x, HloInstruction other,
+            long[] xContract, long[] otherContract, long[] xBatch, long[] otherBatch, bool swapAns)
+        {
+            int xRank = x.Rank;
+            var xKept = Remaining(xRank, xContract, xBatch);
+            var otherKept = Remaining(other.Shape.Rank, otherContract, otherBatch);
+            // Positions of g's dims: batch, then lhs kept, then rhs kept.
+            int nb = xBatch.Length;
+            long[] ansBatch = Range(0, nb);
+            long[] ansOther = swapAns ? Range(nb, otherKept.Length) : Range(nb + xKept.Length, otherKept.Length);
+            // dot_general(g, other): contract g's "other" dims with other's kept dims; batch with batch.
+            // Result: batch, then g's remaining dims (x kept, in order), then other's remaining dims (its contracting dims, in other's order).
+            var order = otherContract.Select((d, i) => (d, i)).OrderBy(t => t.d).Select(t => xContract[t.i]).ToArray();
+            var resultAxes = xBatch.Concat(xKept).Concat(order).ToArray();   // x's dim for each result position
+            var perm = new long[xRank];
+            for (int i = 0; i < xRank; i++) perm[i] = Array.IndexOf(resultAxes, (long)i);   // out_axes = argsort(resultAxes)
+
+            // Without batch dims, when the transpose would only swap the two groups, dot(other, g) gives x's order directly.
+            if (nb == 0 && xKept.Length > 0 && order.Length > 0)
+            {
+                var swapped = order.Concat(xKept).ToArray();
+                if (IsIdentity(swapped))
+                {
+                    var dims = new DotDimensionNumbers(otherKept, ansOther);
+                    return c.B.Dot(other, g, dims, x.ElementType == g.Shape.ElementType ? (ElementType?)null : x.ElementType);
+                }
+            }
+            var numbers = new DotDimensionNumbers(ansOther, otherKept, ansBatch, otherBatch);
+            var r = c.B.Dot(g, other, numbers);
+            return IsIdentity(perm) ? r : c.B.Transpose(r, perm);
+        }
+
+        static long[] Remaining(int rank, long[] a, long[] b) => Enumerable.Range(0, rank).Where(i => !a.Contains(i) && !b.Contains(i)).Select(i => (long)i).ToArray();
+
+        static long[] Range(long start, int count) => Enumerable.Range(0, count).Select(i => start + i).ToArray();
+
+        static bool IsIdentity(long[] perm)
+        {
+            for (int i = 0; i < perm.Length; i++)
+            {
+                if (perm[i] != i) return false;
+            }
+            return true;
+        }
+
+        /// <summary>reduce: add broadcasts the cotangent back; maximum/minimum send it to the chosen elements, split over ties.</summary>
+        static HloInstruction?[] Reduce(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            if (y.Operands.Count != 2)
+                throw new GradientException(y, $"no gradient rule for a variadic reduce ({y.Describe()}); only single-input add/maximum/minimum reductions are differentiable");
+            var x = y.Operand(0);
+            var axes = y.Attributes.Dimensions!;
+            var kept = Enumerable.Range(0, x.Shape.Rank).Where(i => !axes.Contains(i)).Select(i => (long)i).ToArray();
+            var back = c.B.Broadcast(dy, x.Shape.Dims.ToArray(), kept);
+            var reducer = ReducerOpcode(y.CalledComputations[0]);
+            switch (reducer)
+            {
+                case "add":
+                    return new HloInstruction?[] { back, null };
+                case "maximum":
+                case "minimum":
+                {
+                    var chosen = c.B.Compare(x, c.B.Broadcast(y, x.Shape.Dims.ToArray(), kept), "EQ");
+                    var ones = c.B.Select(chosen, c.Full(x, 1), c.Zeros(x.Shape));
+                    var counts = c.B.Broadcast(c.B.ReduceSum(ones, axes), x.Shape.Dims.ToArray(), kept);
+                    return new HloInstruction?[] { c.B.Divide(c.B.Multiply(ones, back), counts), null };
+                }
+                default:
+                    throw new GradientException(y, $"no gradient rule for reduce with the reducer %{y.CalledComputations[0].Name} ({y.Describe()}); add, maximum and minimum reductions are differentiable");
+            }
+        }
+
+        /// <summary>The opcode of a reducer of the form (a, b) -> a op b, or null.</summary>
+        public static string? ReducerOpcode(HloComputation reducer)
+        {
+            var r = reducer.Root;
+            var ps = reducer.Parameters;
+            if (ps.Count != 2 || r.Operands.Count != 2) return null;
+            bool uses = (r.Operands[0] == ps[0] && r.Operands[1] == ps[1]) || (r.Operands[0] == ps[1] && r.Operands[1] == ps[0]);
+            return uses ? r.Opcode : null;
+        }
+    }
+}
