@@ -44,6 +44,9 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     /// <summary>The negotiated device protocol version.</summary>
     public int ProtocolVersion => connection.ProtocolVersion;
 
+    /// <summary>The current session on the server (it changes after a reconnect); the server's logs name its first 8 characters.</summary>
+    public string SessionId => connection.Session.Id;
+
     /// <summary>How many times the device replaced a lost session (server restart, expired lease).</summary>
     public int Reconnects => connection.Recoveries;
 
