@@ -97,7 +97,6 @@ internal sealed class RemoteConnection : IAsyncDisposable
             DisposeHttpClient = true,
             MaxReceiveMessageSize = null,
             MaxSendMessageSize = null,
-            ThrowOperationCanceledOnCancellation = true,
         });
         client = new DeviceService.DeviceServiceClient(channel);
     }
@@ -221,9 +220,12 @@ internal sealed class RemoteConnection : IAsyncDisposable
             {
                 return await operation(s, Call(cancellationToken)).ConfigureAwait(false);
             }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"{what} was cancelled", e, cancellationToken);
+            }
             catch (RpcException e) when (Wire.IsSessionLost(e) || Wire.IsTransportFailure(e))
             {
-                cancellationToken.ThrowIfCancellationRequested();
                 if (!Options.Reconnect)
                     throw new DeviceConnectionException(Address, $"{what} failed: the session on {Address} was lost ({Wire.Describe(e)}) and reconnecting is turned off (RemoteDeviceOptions.Reconnect)", e);
                 if (attempt >= MaxRecoveriesPerCall)
