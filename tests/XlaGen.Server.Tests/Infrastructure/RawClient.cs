@@ -43,14 +43,21 @@ internal sealed class RawClient : IDisposable
         using var call = Client.Upload(Options());
         var header = new UploadHeader { SessionId = session, Shape = new TensorShape { ElementType = (int)tensor.ElementType } };
         header.Shape.Dims.AddRange(tensor.Shape);
-        await call.RequestStream.WriteAsync(new UploadRequest { Header = header });
-        long total = TensorBytes.ByteCount(tensor);
-        for (long off = 0; off < total; off += chunk)
+        try
         {
-            int n = (int)Math.Min(chunk, total - off);
-            await call.RequestStream.WriteAsync(new UploadRequest { Data = ByteString.CopyFrom(TensorBytes.Slice(tensor, off, n).Span) });
+            await call.RequestStream.WriteAsync(new UploadRequest { Header = header });
+            long total = TensorBytes.ByteCount(tensor);
+            for (long off = 0; off < total; off += chunk)
+            {
+                int n = (int)Math.Min(chunk, total - off);
+                await call.RequestStream.WriteAsync(new UploadRequest { Data = ByteString.CopyFrom(TensorBytes.Slice(tensor, off, n).Span) });
+            }
+            await call.RequestStream.CompleteAsync();
         }
-        await call.RequestStream.CompleteAsync();
+        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
+        {
+            // The server ended the call early; its status comes with the response.
+        }
         return (await call.ResponseAsync).BufferHandle;
     }
 

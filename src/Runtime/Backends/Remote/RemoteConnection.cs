@@ -193,7 +193,27 @@ internal sealed class RemoteConnection : IAsyncDisposable
     }
 
     /// <summary>A failed handshake or session open, as the user should read it.</summary>
-    DeviceConnectionException ConnectError(RpcException e) => e.StatusCode switch
+    DeviceConnectionException ConnectError(RpcException e)
+    {
+        if (FindInChain<System.Security.Authentication.AuthenticationException>(e.Status.DebugException) is { } tls)
+        {
+            return new DeviceConnectionException(Address,
+                $"the TLS handshake with xlagen-server at {Address} failed: {tls.Message} " +
+                "If the server uses a self-signed certificate or a private CA, pass it in RemoteDeviceOptions.TrustedCertificateFile.", e);
+        }
+        return ConnectErrorByStatus(e);
+    }
+
+    static T? FindInChain<T>(Exception? e) where T : Exception
+    {
+        for (; e != null; e = e.InnerException)
+        {
+            if (e is T found) return found;
+        }
+        return null;
+    }
+
+    DeviceConnectionException ConnectErrorByStatus(RpcException e) => e.StatusCode switch
     {
         StatusCode.Unauthenticated => new DeviceConnectionException(Address,
             $"xlagen-server at {Address} refused the connection: {e.Status.Detail} " +
