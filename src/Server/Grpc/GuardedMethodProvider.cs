@@ -1,6 +1,8 @@
 using Google.Protobuf;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using XlaGen.Server.Sessions;
 
 namespace XlaGen.Server.Grpc;
 
@@ -17,16 +19,20 @@ internal sealed class DeviceServiceEndpoint
 internal sealed class GuardedMethodProvider : IServiceMethodProvider<DeviceServiceEndpoint>
 {
     readonly DeviceServiceImpl implementation;
+    readonly DeviceHost host;
+    readonly ILogger logger;
 
-    public GuardedMethodProvider(DeviceServiceImpl implementation)
+    public GuardedMethodProvider(DeviceServiceImpl implementation, DeviceHost host, ILogger<GuardedMethodProvider> logger)
     {
         this.implementation = implementation;
+        this.host = host;
+        this.logger = logger;
     }
 
     public void OnServiceMethodDiscovery(ServiceMethodProviderContext<DeviceServiceEndpoint> context) =>
-        Device.V1.DeviceService.BindService(new Binder(context), implementation);
+        Device.V1.DeviceService.BindService(new Binder(context, this), implementation);
 
-    static Method<TRequest, TResponse> Guard<TRequest, TResponse>(Method<TRequest, TResponse> method)
+    Method<TRequest, TResponse> Guard<TRequest, TResponse>(Method<TRequest, TResponse> method)
         where TRequest : class where TResponse : class
     {
         var inner = method.RequestMarshaller;
@@ -40,7 +46,10 @@ internal sealed class GuardedMethodProvider : IServiceMethodProvider<DeviceServi
                 }
                 catch (InvalidProtocolBufferException e)
                 {
-                    throw Errors.InvalidArgument($"{method.Name}: the request is not a valid {typeof(TRequest).Name} message ({context.PayloadLength} bytes): {e.Message}");
+                    var error = Errors.InvalidArgument($"{method.Name}: the request is not a valid {typeof(TRequest).Name} message ({context.PayloadLength} bytes): {e.Message}");
+                    host.CountFailure();
+                    Log.CallRejected(logger, method.FullName, error.StatusCode, error.Status.Detail);
+                    throw error;
                 }
             });
         return new Method<TRequest, TResponse>(method.Type, method.ServiceName, method.Name, guarded, method.ResponseMarshaller);
@@ -50,31 +59,36 @@ internal sealed class GuardedMethodProvider : IServiceMethodProvider<DeviceServi
     {
         static readonly IList<object> NoMetadata = Array.Empty<object>();
         readonly ServiceMethodProviderContext<DeviceServiceEndpoint> context;
+        readonly GuardedMethodProvider provider;
 
-        public Binder(ServiceMethodProviderContext<DeviceServiceEndpoint> context) => this.context = context;
+        public Binder(ServiceMethodProviderContext<DeviceServiceEndpoint> context, GuardedMethodProvider provider)
+        {
+            this.context = context;
+            this.provider = provider;
+        }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
         {
             ArgumentNullException.ThrowIfNull(handler);
-            context.AddUnaryMethod(Guard(method), NoMetadata, (_, request, call) => handler(request, call));
+            context.AddUnaryMethod(provider.Guard(method), NoMetadata, (_, request, call) => handler(request, call));
         }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler)
         {
             ArgumentNullException.ThrowIfNull(handler);
-            context.AddClientStreamingMethod(Guard(method), NoMetadata, (_, requests, call) => handler(requests, call));
+            context.AddClientStreamingMethod(provider.Guard(method), NoMetadata, (_, requests, call) => handler(requests, call));
         }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
         {
             ArgumentNullException.ThrowIfNull(handler);
-            context.AddServerStreamingMethod(Guard(method), NoMetadata, (_, request, responses, call) => handler(request, responses, call));
+            context.AddServerStreamingMethod(provider.Guard(method), NoMetadata, (_, request, responses, call) => handler(request, responses, call));
         }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler)
         {
             ArgumentNullException.ThrowIfNull(handler);
-            context.AddDuplexStreamingMethod(Guard(method), NoMetadata, (_, requests, responses, call) => handler(requests, responses, call));
+            context.AddDuplexStreamingMethod(provider.Guard(method), NoMetadata, (_, requests, responses, call) => handler(requests, responses, call));
         }
     }
 }
