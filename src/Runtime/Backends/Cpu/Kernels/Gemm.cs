@@ -1,28 +1,326 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace XlaGen.Backends.Cpu.Kernels;
+
+/// <summary>Instruction-set choice for the GEMM micro-kernel (Auto picks the best the CPU supports).</summary>
+internal enum GemmIsa { Auto, Scalar, Avx2, Avx512 }
+
+/// <summary>Internal knobs, used by tests and the benchmark to force particular code paths.</summary>
+internal readonly record struct GemmOptions(GemmIsa Isa = GemmIsa.Auto, int MaxThreads = 0,
+    bool AllowDirect = true, bool AllowTransposedC = true, GemmBlocking? Blocking = null, long? ParallelThreshold = null,
+    bool AllowSmallN = true)
+{
+    public static GemmOptions Default => new();
+}
 
 /// <summary>
 /// Single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, all row-major.
 /// op(A) is m×k: A itself (m×k, row stride lda) or, when <paramref name="transA"/>, the transpose of A stored k×m.
 /// op(B) is k×n: B itself (k×n, row stride ldb) or, when transB, the transpose of B stored n×k.
+/// When beta is zero, C is write-only (existing contents, including NaN, are ignored).
 /// </summary>
-public static class Gemm
+/// <remarks>
+/// Goto/BLIS-style cache-blocked, packed SIMD implementation (<see cref="GemmDriver{T, TK}"/>): an 8×32 AVX-512
+/// micro-kernel (8×16 for f64) with 1..7-row edge variants, an AVX2/FMA 6×16 (6×8) fallback and a portable 4×4
+/// scalar kernel otherwise. Packing honours transA/transB; very narrow outputs either use a dot-product kernel
+/// (<see cref="GemmSmallN"/>) or compute Cᵀ = op(B)ᵀ·op(A)ᵀ so that the SIMD lanes run along m. Problems of at least
+/// <see cref="DefaultParallelThreshold"/> multiply-adds are split over <see cref="Environment.ProcessorCount"/>
+/// threads (<see cref="GemmThreadPool"/>). Pack buffers are per-thread and reused. Safe to call concurrently from
+/// several threads; C must not overlap A or B.
+/// </remarks>
+public static unsafe class Gemm
 {
+    /// <summary>Below this many multiply-adds a plain loop beats packing.</summary>
+    private const long DirectThreshold = 8 * 8 * 8;
+
+    /// <summary>At or above this many multiply-adds a call is split across threads.</summary>
+    internal const long DefaultParallelThreshold = 96L * 96 * 96;
+
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        => Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, GemmOptions.Default);
+
+    /// <summary>Double-precision GEMM with the same layout and semantics as <see cref="Sgemm(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>.</summary>
+    public static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha,
+        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        => Dgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, GemmOptions.Default);
+
+    internal static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,
+        GemmOptions options)
     {
-        // Reference implementation; replaced by the blocked SIMD kernel.
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0)
+            return;
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            if (k == 0 || alpha == 0)
+            {
+                ScaleC(pc, m, n, ldc, beta);
+                return;
+            }
+            if (options.AllowDirect && (long)m * n * k <= DirectThreshold)
+            {
+                Direct(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                return;
+            }
+            var isa = ResolveIsa(options.Isa);
+            if (isa == GemmIsa.Avx512 && options.AllowSmallN && GemmSmallN.Applies(transA, m, n, k))
+            {
+                SmallN(transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, options);
+                return;
+            }
+            switch (isa)
+            {
+                case GemmIsa.Avx512:
+                    Execute<float, F32Avx512K8x32>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                        options, options.Blocking ?? new GemmBlocking(MC: 512, KC: 384, NC: 384));
+                    break;
+                case GemmIsa.Avx2:
+                    Execute<float, F32Avx2K6x16>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                        options, options.Blocking ?? new GemmBlocking(MC: 480, KC: 256, NC: 512));
+                    break;
+                default:
+                    Execute<float, ScalarK4x4<float>>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                        options, options.Blocking ?? new GemmBlocking(MC: 128, KC: 256, NC: 512));
+                    break;
+            }
+        }
+    }
+
+    internal static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha,
+        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc,
+        GemmOptions options)
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0)
+            return;
+        fixed (double* pa = a)
+        fixed (double* pb = b)
+        fixed (double* pc = c)
+        {
+            if (k == 0 || alpha == 0)
+            {
+                ScaleC(pc, m, n, ldc, beta);
+                return;
+            }
+            if (options.AllowDirect && (long)m * n * k <= DirectThreshold)
+            {
+                Direct(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                return;
+            }
+            switch (ResolveIsa(options.Isa))
+            {
+                case GemmIsa.Avx512:
+                    Execute<double, F64Avx512K8x16>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                        options, options.Blocking ?? new GemmBlocking(MC: 480, KC: 256, NC: 256));
+                    break;
+                case GemmIsa.Avx2:
+                    Execute<double, F64Avx2K6x8>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                        options, options.Blocking ?? new GemmBlocking(MC: 480, KC: 256, NC: 256));
+                    break;
+                default:
+                    Execute<double, ScalarK4x4<double>>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                        options, options.Blocking ?? new GemmBlocking(MC: 128, KC: 256, NC: 256));
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The instruction set <paramref name="requested"/> resolves to on this CPU (never more than it supports).</summary>
+    internal static GemmIsa ResolveIsa(GemmIsa requested)
+    {
+        bool avx512 = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+        bool avx2 = Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated;
+        return requested switch
+        {
+            GemmIsa.Auto => avx512 ? GemmIsa.Avx512 : avx2 ? GemmIsa.Avx2 : GemmIsa.Scalar,
+            GemmIsa.Avx512 => avx512 ? GemmIsa.Avx512 : avx2 ? GemmIsa.Avx2 : GemmIsa.Scalar,
+            GemmIsa.Avx2 => avx2 ? GemmIsa.Avx2 : GemmIsa.Scalar,
+            _ => GemmIsa.Scalar,
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Validate(bool transA, bool transB, int m, int n, int k,
+        int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
+    {
+        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m));
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n));
+        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k));
+        CheckOperand("a", aLen, lda, transA ? k : m, transA ? m : k);
+        CheckOperand("b", bLen, ldb, transB ? n : k, transB ? k : n);
+        CheckOperand("c", cLen, ldc, m, n);
+    }
+
+    private static void CheckOperand(string name, int length, int ld, int rows, int cols)
+    {
+        if (ld < cols || ld < 0)
+            throw new ArgumentOutOfRangeException("ld" + name, ld, $"Leading dimension of {name} must be at least {cols}.");
+        if (rows == 0 || cols == 0)
+            return;
+        long need = (long)(rows - 1) * ld + cols;
+        if (length < need)
+            throw new ArgumentException($"Span {name} has {length} elements; a {rows}×{cols} matrix with leading dimension {ld} needs {need}.", name);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScaleC<T>(T* c, int m, int n, int ldc, T beta) where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<T>(c + (nint)i * ldc, n);
+            if (beta == T.Zero)
+                row.Clear();
+            else if (beta != T.One)
+                for (int j = 0; j < n; j++)
+                    row[j] *= beta;
+        }
+    }
+
+    /// <summary>Unpacked loop for tiny problems, accumulating in the element type.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Direct<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, nint lda, T* b, nint ldb, T beta, T* c, nint ldc) where T : unmanaged, INumber<T>
+    {
+        nint ars = transA ? 1 : lda, acs = transA ? lda : 1;
+        nint brs = transB ? 1 : ldb, bcs = transB ? ldb : 1;
         for (int i = 0; i < m; i++)
         {
             for (int j = 0; j < n; j++)
             {
-                float s = 0;
+                T s = T.Zero;
                 for (int p = 0; p < k; p++)
-                {
-                    float av = transA ? a[p * lda + i] : a[i * lda + p];
-                    float bv = transB ? b[j * ldb + p] : b[p * ldb + j];
-                    s += av * bv;
-                }
-                c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]);
+                    s += a[i * ars + p * acs] * b[p * brs + j * bcs];
+                T* cij = c + i * ldc + j;
+                *cij = beta == T.Zero ? alpha * s : alpha * s + beta * *cij;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Chooses orientation and thread split, then runs the blocked driver. When n is much narrower than the
+    /// kernel's NR, computes Cᵀ = op(B)ᵀ·op(A)ᵀ instead (swapping operands and C strides) to fill the tiles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Execute<T, TK>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, GemmOptions options, GemmBlocking blocking)
+        where T : unmanaged, INumber<T>
+        where TK : IGemmMicroKernel<T>
+    {
+        var job = new GemmJob<T, TK>
+        {
+            TransA = transA, TransB = transB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+            A = a, Lda = lda, B = b, Ldb = ldb, C = c, Rsc = ldc, Csc = 1, Blocking = blocking,
+        };
+        if (options.AllowTransposedC && TileEfficiency<TK, T>(n, m) > 1.25 * TileEfficiency<TK, T>(m, n))
+        {
+            job.TransA = !transB; job.TransB = !transA;
+            job.M = n; job.N = m;
+            job.A = b; job.Lda = ldb;
+            job.B = a; job.Ldb = lda;
+            job.Rsc = 1; job.Csc = ldc;
+        }
+
+        int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, GemmThreadPool.MaxThreads) : GemmThreadPool.MaxThreads;
+        int parts = 1;
+        if (maxThreads > 1 && (long)m * n * k >= (options.ParallelThreshold ?? DefaultParallelThreshold))
+        {
+            // Split the larger of M and N: each thread re-packs the operand along the other dimension, which
+            // costs least relative to the work when that dimension is the smaller one.
+            job.SplitN = job.N >= job.M;
+            int units = job.SplitN ? (job.N + TK.NR - 1) / TK.NR : (job.M + TK.MR - 1) / TK.MR;
+            parts = Math.Min(maxThreads, units);
+        }
+        if (parts > 1)
+        {
+            job.Parts = parts;
+            if (GemmThreadPool.TryRun(parts, job.RunPart))
+                return;
+        }
+        job.Parts = 1;
+        job.RunPart(0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallN(bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb,
+        float beta, float* c, int ldc, GemmOptions options)
+    {
+        float* bt = b;
+        nint ldbt = ldb;
+        if (!transB)
+        {
+            // op(B)ᵀ into an n×k buffer of the calling thread (workers only read it, before this call returns).
+            bt = GemmPackBuffers<float>.Get(0, (nint)n * k, 0).B;
+            ldbt = k;
+            GemmPack.TransposeRowsToPanel(b, ldb, bt, k, n);
+        }
+        int blocks = (m + GemmSmallN.RowBlock - 1) / GemmSmallN.RowBlock;
+        int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, GemmThreadPool.MaxThreads) : GemmThreadPool.MaxThreads;
+        int parts = (long)m * n * k >= (options.ParallelThreshold ?? DefaultParallelThreshold) ? Math.Min(maxThreads, blocks) : 1;
+        if (parts > 1)
+        {
+            nint pa = (nint)a, pbt = (nint)bt, pcc = (nint)c;
+            bool ran = GemmThreadPool.TryRun(parts, part =>
+            {
+                int start = (int)((long)blocks * part / parts) * GemmSmallN.RowBlock;
+                int end = Math.Min(m, (int)((long)blocks * (part + 1) / parts) * GemmSmallN.RowBlock);
+                GemmSmallN.Run(start, end, m, n, k, alpha, (float*)pa, lda, (float*)pbt, ldbt, beta, (float*)pcc, ldc);
+            });
+            if (ran)
+                return;
+        }
+        GemmSmallN.Run(0, m, m, n, k, alpha, a, lda, bt, ldbt, beta, c, ldc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double TileEfficiency<TK, T>(int m, int n) where TK : IGemmMicroKernel<T> where T : unmanaged
+        => (double)m / ((m + TK.MR - 1) / TK.MR * TK.MR) * n / ((n + TK.NR - 1) / TK.NR * TK.NR);
+
+    private sealed class GemmJob<T, TK>
+        where T : unmanaged, INumber<T>
+        where TK : IGemmMicroKernel<T>
+    {
+        public bool TransA, TransB, SplitN;
+        public int M, N, K, Parts = 1;
+        public T Alpha, Beta;
+        public T* A, B, C;
+        public nint Lda, Ldb, Rsc, Csc;
+        public GemmBlocking Blocking;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void RunPart(int part)
+        {
+            if (Parts == 1)
+            {
+                GemmDriver<T, TK>.Run(TransA, TransB, M, N, K, Alpha, A, Lda, B, Ldb, Beta, C, Rsc, Csc, Blocking);
+                return;
+            }
+            int unit = SplitN ? TK.NR : TK.MR;
+            int total = SplitN ? N : M;
+            int units = (total + unit - 1) / unit;
+            int start = (int)((long)units * part / Parts) * unit;
+            int end = Math.Min(total, (int)((long)units * (part + 1) / Parts) * unit);
+            if (start >= end)
+                return;
+            if (SplitN)
+            {
+                // Columns [start, end) of op(B) and C.
+                T* bPart = TransB ? B + start * Ldb : B + start;
+                GemmDriver<T, TK>.Run(TransA, TransB, M, end - start, K, Alpha, A, Lda, bPart, Ldb, Beta,
+                    C + start * Csc, Rsc, Csc, Blocking);
+            }
+            else
+            {
+                // Rows [start, end) of op(A) and C.
+                T* aPart = TransA ? A + start : A + start * Lda;
+                GemmDriver<T, TK>.Run(TransA, TransB, end - start, N, K, Alpha, aPart, Lda, B, Ldb, Beta,
+                    C + start * Rsc, Rsc, Csc, Blocking);
             }
         }
     }

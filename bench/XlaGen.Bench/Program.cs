@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using XlaGen.Bench.Infrastructure;
+using XlaGen.Bench.Suites;
+
+namespace XlaGen.Bench;
+
+internal static class Program
+{
+    /// <summary>Registered suites. Planned: "mlp" (whole train step), "remote".</summary>
+    private static readonly IBenchSuite[] Suites = { new GemmSuite() };
+
+    private const string Usage = """
+        usage: dotnet run -c Release --project bench/XlaGen.Bench -- <suite|list> [options]
+          --out PATH       JSON result file (default: bench/results/<suite>.json under the repo root)
+          --threads N      threads for ours and the reference library (default: all cores)
+          --reps N         timed repetitions per measurement, median reported (default 9)
+          --filter TEXT    only cases whose name contains TEXT
+          --isa NAME       force our kernels to auto|avx512|avx2|scalar (default auto)
+          --quick          fewer/shorter repetitions (smoke run)
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            PrintSuites();
+            return args.Length == 0 ? 2 : 0;
+        }
+        if (args[0] == "list")
+        {
+            PrintSuites();
+            return 0;
+        }
+        var suite = Suites.FirstOrDefault(s => s.Name.Equals(args[0], StringComparison.OrdinalIgnoreCase));
+        if (suite is null)
+        {
+            Console.Error.WriteLine($"unknown suite '{args[0]}'");
+            PrintSuites();
+            return 2;
+        }
+
+        var options = new BenchOptions();
+        string? outPath = null;
+        for (int i = 1; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--out": outPath = Next(); break;
+                case "--threads": options = options with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                case "--reps": options = options with { Repetitions = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                case "--filter": options = options with { Filter = Next() }; break;
+                case "--isa": options = options with { Isa = Next() }; break;
+                case "--quick": options = options with { Repetitions = 3, MinRepSeconds = 0.01, WarmupSeconds = 0.05 }; break;
+                default:
+                    Console.Error.WriteLine($"unknown option '{args[i]}'");
+                    Console.Error.WriteLine(Usage);
+                    return 2;
+            }
+        }
+
+        var machine = MachineInfo.ToJson();
+        Console.WriteLine($"suite {suite.Name}: {suite.Description}");
+        Console.WriteLine($"{machine["cpu_model"]}, {Environment.ProcessorCount} logical cores, {machine["dotnet"]}");
+        Console.WriteLine($"load average: {MachineInfo.LoadAverage() ?? "n/a"} (other work on the machine skews timings)");
+        var body = suite.Run(options);
+        machine["load_average_at_end"] = MachineInfo.LoadAverage();
+
+        var doc = new JsonObject
+        {
+            ["suite"] = suite.Name,
+            ["machine"] = machine,
+            ["suite_result"] = body,
+        };
+        outPath ??= Path.Combine(RepoRoot(), "bench", "results", suite.Name + ".json");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        File.WriteAllText(outPath, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine();
+        Console.WriteLine($"wrote {Path.GetFullPath(outPath)}");
+        return 0;
+    }
+
+    private static void PrintSuites()
+    {
+        Console.WriteLine("suites:");
+        foreach (var s in Suites)
+            Console.WriteLine($"  {s.Name,-8} {s.Description}");
+    }
+
+    /// <summary>The directory holding XlaGen.sln above the working directory, else the working directory.</summary>
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "XlaGen.sln")))
+                return dir.FullName;
+        return Environment.CurrentDirectory;
+    }
+}

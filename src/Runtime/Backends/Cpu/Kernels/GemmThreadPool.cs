@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
+namespace XlaGen.Backends.Cpu.Kernels;
+
+/// <summary>
+/// A tiny fork/join pool for GEMM: Environment.ProcessorCount - 1 dedicated background workers plus the calling
+/// thread. A call is cut into chunks that threads claim dynamically; the caller claims chunks too and only waits
+/// for chunks already running elsewhere, so a worker that is slow to wake (busy machine) costs nothing but its
+/// share of the speed-up. Workers spin briefly after each job (back-to-back GEMMs of a training step pay no
+/// wake-up latency) and then block. One caller uses the pool at a time; a concurrent caller that finds it busy
+/// gets <c>false</c> from <see cref="TryRun"/> and runs on its own thread, so concurrent calls are safe and never
+/// oversubscribe the cores.
+/// </summary>
+internal static class GemmThreadPool
+{
+    /// <summary>How long an idle worker spins before blocking.</summary>
+    private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs
+
+    private static readonly object s_gate = new();
+    private static Worker[]? s_workers;
+
+    /// <summary>Threads a call may use: the caller plus the workers.</summary>
+    public static int MaxThreads { get; } = Math.Max(1, Environment.ProcessorCount);
+
+    /// <summary>
+    /// Runs body(0..chunks-1), each exactly once, on the calling thread and up to chunks-1 workers, and returns
+    /// when all have finished. Returns false (running nothing) when the pool is busy with another caller.
+    /// </summary>
+    public static bool TryRun(int chunks, Action<int> body)
+    {
+        if (chunks <= 1 || MaxThreads <= 1)
+            return false;
+        if (!Monitor.TryEnter(s_gate))
+            return false;
+        try
+        {
+            var workers = s_workers ??= CreateWorkers(MaxThreads - 1);
+            var job = new ChunkJob(chunks, body);
+            int helpers = Math.Min(chunks - 1, workers.Length);
+            for (int i = 0; i < helpers; i++)
+                workers[i].Post(job.Work);
+            job.Work();
+            job.WaitAll();
+            if (job.Error is not null)
+                ExceptionDispatchInfo.Capture(job.Error).Throw();
+            return true;
+        }
+        finally
+        {
+            Monitor.Exit(s_gate);
+        }
+    }
+
+    private static Worker[] CreateWorkers(int count)
+    {
+        var ws = new Worker[count];
+        for (int i = 0; i < count; i++)
+            ws[i] = new Worker(i + 1);
+        return ws;
+    }
+
+    private sealed class ChunkJob(int chunks, Action<int> body)
+    {
+        private int _next;
+        private int _completed;
+
+        public Exception? Error;
+
+        /// <summary>Claims and runs chunks until none are left. Harmless if called after the job completed.</summary>
+        public void Work()
+        {
+            while (true)
+            {
+                int c = Interlocked.Increment(ref _next) - 1;
+                if (c >= chunks)
+                    return;
+                try
+                {
+                    body(c);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref Error, e, null);
+                }
+                Interlocked.Increment(ref _completed);
+            }
+        }
+
+        public void WaitAll()
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _completed) != chunks)
+                spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    private sealed class Worker
+    {
+        private readonly SemaphoreSlim _wake = new(0);
+        private Action? _job;
+        private int _posted;   // incremented by the poster for each job
+        private int _sleeping; // 1 while the worker is (about to be) blocked on _wake
+
+        public Worker(int index)
+        {
+            var t = new Thread(Loop) { IsBackground = true, Name = $"XlaGen GEMM worker {index}" };
+            t.Start();
+        }
+
+        public void Post(Action job)
+        {
+            Volatile.Write(ref _job, job);
+            Interlocked.Increment(ref _posted);
+            if (Interlocked.Exchange(ref _sleeping, 0) == 1)
+                _wake.Release();
+        }
+
+        private void Loop()
+        {
+            int seen = 0;
+            while (true)
+            {
+                long start = Stopwatch.GetTimestamp();
+                int spins = 0;
+                while (Volatile.Read(ref _posted) == seen)
+                {
+                    Thread.SpinWait(8);
+                    if ((++spins & 63) != 0 || Stopwatch.GetTimestamp() - start < SpinTicks)
+                        continue;
+                    Volatile.Write(ref _sleeping, 1);
+                    Interlocked.MemoryBarrier();
+                    if (Volatile.Read(ref _posted) != seen)
+                    {
+                        // A job arrived while going to sleep; if the poster already claimed the sleep flag it
+                        // released the semaphore, which must be consumed to keep the count balanced.
+                        if (Interlocked.Exchange(ref _sleeping, 0) == 0)
+                            _wake.Wait();
+                    }
+                    else
+                    {
+                        _wake.Wait();
+                    }
+                    start = Stopwatch.GetTimestamp();
+                }
+                seen = Volatile.Read(ref _posted);
+                // Only the latest job matters: an older one was finished by its caller before it posted again.
+                Volatile.Read(ref _job)?.Invoke();
+            }
+        }
+    }
+}
