@@ -40,8 +40,30 @@ public static class TensorBytes
         _ => false,
     };
 
-    /// <summary>A zero-filled tensor of the element type and dims.</summary>
-    public static Tensor Allocate(ElementType elementType, long[] dims)
+    /// <summary>A 64-bit fingerprint (XXH3) of the tensor's element type, dims and bytes: equal contents give equal
+    /// fingerprints; a change to any element changes it with overwhelming probability.</summary>
+    public static ulong Fingerprint(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        var hash = new System.IO.Hashing.XxHash3();
+        Span<byte> header = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(header, (long)tensor.ElementType);
+        hash.Append(header);
+        foreach (var d in tensor.Dims)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(header, d);
+            hash.Append(header);
+        }
+        long total = ByteCount(tensor);
+        const int run = 1 << 30;
+        for (long offset = 0; offset < total; offset += run)
+            hash.Append(Span(tensor.Data, offset, (int)Math.Min(run, total - offset)));
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>A tensor of the element type and dims, zero-filled unless <paramref name="zeroed"/> is false (then its
+    /// contents are whatever memory held: only for tensors about to be overwritten entirely).</summary>
+    public static Tensor Allocate(ElementType elementType, long[] dims, bool zeroed = true)
     {
         ArgumentNullException.ThrowIfNull(dims);
         long n = 1;
@@ -52,28 +74,31 @@ public static class TensorBytes
         }
         return elementType switch
         {
-            ElementType.F32 => new Tensor<float>(dims, new float[n]),
-            ElementType.F64 => new Tensor<double>(dims, new double[n]),
-            ElementType.S32 => new Tensor<int>(dims, new int[n]),
-            ElementType.S64 => new Tensor<long>(dims, new long[n]),
-            ElementType.Pred => new Tensor<bool>(dims, new bool[n]),
-            ElementType.S8 => new Tensor<sbyte>(dims, new sbyte[n]),
-            ElementType.S16 => new Tensor<short>(dims, new short[n]),
-            ElementType.U8 => new Tensor<byte>(dims, new byte[n]),
-            ElementType.U16 => new Tensor<ushort>(dims, new ushort[n]),
-            ElementType.U32 => new Tensor<uint>(dims, new uint[n]),
-            ElementType.U64 => new Tensor<ulong>(dims, new ulong[n]),
-            ElementType.F16 => new Tensor<Half>(dims, new Half[n]),
+            ElementType.F32 => new Tensor<float>(dims, NewArray<float>(n, zeroed)),
+            ElementType.F64 => new Tensor<double>(dims, NewArray<double>(n, zeroed)),
+            ElementType.S32 => new Tensor<int>(dims, NewArray<int>(n, zeroed)),
+            ElementType.S64 => new Tensor<long>(dims, NewArray<long>(n, zeroed)),
+            ElementType.Pred => new Tensor<bool>(dims, NewArray<bool>(n, zeroed)),
+            ElementType.S8 => new Tensor<sbyte>(dims, NewArray<sbyte>(n, zeroed)),
+            ElementType.S16 => new Tensor<short>(dims, NewArray<short>(n, zeroed)),
+            ElementType.U8 => new Tensor<byte>(dims, NewArray<byte>(n, zeroed)),
+            ElementType.U16 => new Tensor<ushort>(dims, NewArray<ushort>(n, zeroed)),
+            ElementType.U32 => new Tensor<uint>(dims, NewArray<uint>(n, zeroed)),
+            ElementType.U64 => new Tensor<ulong>(dims, NewArray<ulong>(n, zeroed)),
+            ElementType.F16 => new Tensor<Half>(dims, NewArray<Half>(n, zeroed)),
             _ => throw new NotSupportedException($"element type {elementType} has no host tensor type"),
         };
     }
+
+    static T[] NewArray<T>(long n, bool zeroed) where T : unmanaged =>
+        zeroed || n > int.MaxValue ? new T[n] : GC.AllocateUninitializedArray<T>((int)n);
 
     /// <summary>A copy of the tensor (its own elements array).</summary>
     public static Tensor Clone(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        var copy = Allocate(tensor.ElementType, tensor.Shape.ToArray());
-        Array.Copy(tensor.Data, copy.Data, tensor.Data.LongLength);
+        var copy = Allocate(tensor.ElementType, tensor.Shape.ToArray(), zeroed: false);
+        System.Array.Copy(tensor.Data, copy.Data, tensor.Data.LongLength);
         return copy;
     }
 

@@ -48,6 +48,10 @@ public class RestartRecoveryTests
             var outputs = step.Execute(new[] { w3, x, t });
             var unsynced = (RemoteBuffer)outputs[0];  // w4, computed on the server, never downloaded
             outputs[1].Dispose();
+            // A host tensor reused after upload (as a batch buffer often is) no longer holds the buffer's contents.
+            var reusedSource = TestModules.Random(4, 16, 4);
+            var reused = (RemoteBuffer)device.Upload(reusedSource);
+            reusedSource.Data[5] += 1;
 
             first.Kill();
             second = await ServerProcess.StartAsync("--listen", $"127.0.0.1:{first.Port}", "--session-lease", "30s");
@@ -65,6 +69,9 @@ public class RestartRecoveryTests
             Assert.Contains($"{unsynced.Name} (f32[4,2], result 0 of 'sgd_step') was lost", lost.Message);
             Assert.Contains("never downloaded", lost.Message);
             Assert.Contains("Synchronize", lost.Message);
+            var modified = Assert.Throws<XlaExecutionException>(() => step.Execute(new DeviceBuffer[] { w, reused, t }));
+            Assert.Contains($"{reused.Name} (f32[16,4], uploaded) was lost", modified.Message);
+            Assert.Contains("has been modified since", modified.Message);
             // The same clear error on every later use, and it does not disturb the healthy buffers.
             Assert.Throws<XlaExecutionException>(() => device.Download(unsynced));
             Step(device, step, ref w, x, t);

@@ -201,7 +201,8 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         bool added = false;
         try
         {
-            var tensor = TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims());
+            // Not zeroed: every byte is written before the tensor is used (a short stream is refused below).
+            var tensor = TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims(), zeroed: false);
             long received = 0;
             int index = 1;
             while (await requestStream.MoveNext(ct).ConfigureAwait(false))

@@ -344,8 +344,14 @@ internal sealed class RemoteConnection : IAsyncDisposable
             ulong restored = owner switch
             {
                 RemoteExecutable e => (await CompileAsync(s, e.ModuleBytes, call).ConfigureAwait(false)).ExecutableHandle,
-                RemoteBuffer { HostCopy: { } copy } => await UploadAsync(s, copy, call).ConfigureAwait(false),
-                RemoteBuffer rb => throw Lost(handle, rb),
+                RemoteBuffer { HostCopy: { } copy } rb => TensorBytes.Fingerprint(copy.Tensor) == copy.Fingerprint
+                    ? await UploadAsync(s, copy.Tensor, call).ConfigureAwait(false)
+                    : throw Lost(handle, rb,
+                        $"the host tensor it was {copy.How} {(copy.How == "uploaded" ? "from" : "into")} has been modified since, so it no longer holds the buffer's contents. " +
+                        "Upload a copy (TensorBytes.Clone) when you reuse a host tensor, so buffers stay recoverable."),
+                RemoteBuffer rb => throw Lost(handle, rb,
+                    "the buffer was computed on the server and never downloaded, so there is no host copy to restore it from. " +
+                    "Download it (or RemoteDevice.Synchronize) periodically to make it recoverable, or compute it again."),
                 _ => throw new InvalidOperationException($"cannot restore a {owner.GetType().Name}"),
             };
             handle.Binding = new Binding(s.Generation, restored);
@@ -358,12 +364,10 @@ internal sealed class RemoteConnection : IAsyncDisposable
         }
     }
 
-    XlaExecutionException Lost(RemoteHandle handle, RemoteBuffer buffer)
+    XlaExecutionException Lost(RemoteHandle handle, RemoteBuffer buffer, string why)
     {
         handle.LostMessage =
-            $"{buffer.Name} ({buffer.Shape}, {buffer.Origin}) was lost: the session on {Address} ended (the server restarted or the lease ran out) " +
-            "and the buffer was computed on the server and never downloaded, so there is no host copy to restore it from. " +
-            "Download it (or RemoteDevice.Synchronize) periodically to make it recoverable, or compute it again.";
+            $"{buffer.Name} ({buffer.Shape}, {buffer.Origin}) was lost: the session on {Address} ended (the server restarted or the lease ran out) and {why}";
         return new XlaExecutionException(handle.LostMessage);
     }
 
@@ -409,7 +413,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
             if (tensor == null)
             {
                 var shape = Wire.FromProto(message.Shape, $"download of {what}");
-                tensor = TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims());
+                tensor = TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims(), zeroed: false);
                 total = TensorBytes.ByteCount(tensor);
             }
             if (message.Data.Length > total - offset)

@@ -95,11 +95,10 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(tensor);
         ThrowIfDisposed();
-        var hostCopy = connection.Options.KeepHostCopies ? TensorBytes.Clone(tensor) : null;
-        var source = hostCopy ?? tensor;
+        var hostCopy = connection.Options.KeepHostCopies ? new HostCopy(tensor, TensorBytes.Fingerprint(tensor), "uploaded") : null;
         var binding = await connection.RunAsync(
             $"uploading {tensor.ShapeText}",
-            async (s, call) => new Binding(s.Generation, await connection.UploadAsync(s, source, call).ConfigureAwait(false)),
+            async (s, call) => new Binding(s.Generation, await connection.UploadAsync(s, tensor, call).ConfigureAwait(false)),
             e => new XlaExecutionException($"xlagen-server at {Address} refused the upload of {tensor.ShapeText} ({Wire.Describe(e)})", e),
             cancellationToken).ConfigureAwait(false);
         return new RemoteBuffer(this, tensor.HloShape, NextBufferId(), "uploaded", binding, hostCopy);
@@ -121,7 +120,7 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
             e => new XlaExecutionException($"xlagen-server at {Address} could not send {b.Name} ({b.Shape}) ({Wire.Describe(e)})", e),
             cancellationToken).ConfigureAwait(false);
         if (!tensor.HloShape.Equals(b.Shape)) throw new InvalidDataException($"download of {b.Name}: the server sent {tensor.ShapeText}, the buffer is {b.Shape}");
-        if (connection.Options.KeepHostCopies && b.HostCopy == null) b.HostCopy = TensorBytes.Clone(tensor);
+        if (connection.Options.KeepHostCopies && b.HostCopy == null) b.HostCopy = new HostCopy(tensor, TensorBytes.Fingerprint(tensor), "downloaded");
         return tensor;
     }
 
@@ -167,13 +166,20 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     public override string ToString() => $"remote {Info.Platform} at {Address}";
 }
 
+/// <summary>
+/// The host tensor a buffer was uploaded from or downloaded into, kept by reference (no copy) with a fingerprint of
+/// its contents at that moment. A restore checks the fingerprint, so a tensor changed since is never sent as if it
+/// were the buffer's contents.
+/// </summary>
+internal sealed record HostCopy(Tensor Tensor, ulong Fingerprint, string How);
+
 /// <summary>A buffer held by an xlagen-server. <see cref="Name"/> and <see cref="Origin"/> appear in error messages.</summary>
 public sealed class RemoteBuffer : DeviceBuffer
 {
     readonly RemoteDevice device;
-    Tensor? hostCopy;
+    HostCopy? hostCopy;
 
-    internal RemoteBuffer(RemoteDevice device, Shape shape, long id, string origin, Binding binding, Tensor? hostCopy) : base(device, shape)
+    internal RemoteBuffer(RemoteDevice device, Shape shape, long id, string origin, Binding binding, HostCopy? hostCopy) : base(device, shape)
     {
         this.device = device;
         Id = id;
@@ -191,10 +197,10 @@ public sealed class RemoteBuffer : DeviceBuffer
     /// <summary>How the buffer came to be: "uploaded", "result 0 of 'train_step'".</summary>
     public string Origin { get; }
 
-    /// <summary>Whether the client holds a copy of the contents (uploaded or downloaded), so a restart cannot lose it.</summary>
+    /// <summary>Whether the client holds the contents (the tensor it uploaded or downloaded), so a restart cannot lose it.</summary>
     public bool HasHostCopy => Volatile.Read(ref hostCopy) != null;
 
-    internal Tensor? HostCopy
+    internal HostCopy? HostCopy
     {
         get => Volatile.Read(ref hostCopy);
         set => Volatile.Write(ref hostCopy, value);

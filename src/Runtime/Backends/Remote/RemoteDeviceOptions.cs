@@ -27,8 +27,12 @@ public sealed record RemoteDeviceOptions
     /// <summary>How long to keep trying to reach a restarting server before giving up.</summary>
     public TimeSpan ReconnectTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Keep a host copy of every uploaded or downloaded buffer, so it can be restored after a server restart.
-    /// Costs host memory equal to those buffers; without it only programs are restored.</summary>
+    /// <summary>
+    /// Keep every uploaded or downloaded host tensor (by reference, no copy) with a fingerprint of its contents, so its
+    /// buffer can be restored after a server restart. Changing such a tensor afterwards makes that buffer unrecoverable
+    /// (the restore fails with an error naming it); upload a clone when you reuse a host tensor. When false, only
+    /// programs are restored, and host tensors are not kept alive by their buffers.
+    /// </summary>
     public bool KeepHostCopies { get; init; } = true;
 
     /// <summary>Bytes per upload message (capped below the server's message limit).</summary>
