@@ -275,6 +275,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
     {
         var session = Sessions.Get(request.SessionId);
         using var call = session.BeginCall();
+        ReleaseAll(session, request.ReleaseHandles, "execute", unknown: null);
         var pinned = new List<HandleEntry>(request.ArgumentHandles.Count + 1);
         var donating = new List<BufferEntry>(request.DonatedArguments.Count);
         DeviceBuffer[] outputs;
@@ -395,18 +396,26 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
     {
         var session = Sessions.Get(request.SessionId);
         using var call = session.BeginCall();
-        foreach (var h in request.Handles)
+        var response = new ReleaseResponse();
+        response.Released = ReleaseAll(session, request.Handles, "release", response.UnknownHandles);
+        return Task.FromResult(response);
+    }
+
+    /// <summary>Releases the handles, all or nothing with respect to ownership: one of another session's fails the call first.</summary>
+    static int ReleaseAll(Session session, IReadOnlyList<ulong> handles, string role, ICollection<ulong>? unknown)
+    {
+        foreach (var h in handles)
         {
             if (session.IsOtherSessions(h))
-                throw Errors.PermissionDenied($"release: handle {h} belongs to another session; nothing was released");
+                throw Errors.PermissionDenied($"{role}: handle {h} belongs to another session; nothing was released");
         }
-        var response = new ReleaseResponse();
-        foreach (var h in request.Handles)
+        int released = 0;
+        foreach (var h in handles)
         {
-            if (session.Release(h) == Session.ReleaseOutcome.Released) response.Released++;
-            else response.UnknownHandles.Add(h);
+            if (session.Release(h) == Session.ReleaseOutcome.Released) released++;
+            else unknown?.Add(h);
         }
-        return Task.FromResult(response);
+        return released;
     }
 
     public override Task<GetServerStatsResponse> GetServerStats(GetServerStatsRequest request, ServerCallContext context)

@@ -437,24 +437,48 @@ internal sealed class RemoteConnection : IAsyncDisposable
 
     // ---------------------------------------------------------------- releases and keep-alive
 
-    /// <summary>Releases a handle in the background (batched); handles of an older session are already gone.</summary>
+    /// <summary>
+    /// Releases a handle soon: the next execution carries pending releases (ExecuteRequest.release_handles); when none
+    /// comes within a few milliseconds, one Release call sends them. Handles of an older session are already gone.
+    /// </summary>
     public void QueueRelease(Binding binding)
     {
         if (Volatile.Read(ref disposed) != 0 || binding.Generation != Session.Generation || binding.Handle == 0) return;
         pendingReleases.Enqueue(binding);
-        if (Interlocked.CompareExchange(ref flushing, 1, 0) == 0) releaseFlush = Task.Run(FlushReleasesAsync);
+        if (Interlocked.CompareExchange(ref flushing, 1, 0) == 0) releaseFlush = FlushReleasesAsync(ReleaseDelay);
     }
 
-    async Task FlushReleasesAsync()
+    static readonly TimeSpan ReleaseDelay = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Moves the pending releases of session <paramref name="s"/> into a request of the caller.</summary>
+    public void TakePendingReleases(SessionState s, ICollection<ulong> into)
     {
+        while (pendingReleases.TryDequeue(out var b))
+        {
+            if (b.Generation == s.Generation) into.Add(b.Handle);
+        }
+    }
+
+    /// <summary>Puts releases back after the call carrying them failed (releasing twice is harmless).</summary>
+    public void RequeueReleases(SessionState s, IEnumerable<ulong> handles)
+    {
+        foreach (var h in handles) QueueRelease(new Binding(s.Generation, h));
+    }
+
+    async Task FlushReleasesAsync(TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, closing.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
         while (true)
         {
             var s = Session;
             var request = new ReleaseRequest { SessionId = s.Id };
-            while (pendingReleases.TryDequeue(out var b))
-            {
-                if (b.Generation == s.Generation) request.Handles.Add(b.Handle);
-            }
+            TakePendingReleases(s, request.Handles);
             if (request.Handles.Count > 0)
             {
                 try

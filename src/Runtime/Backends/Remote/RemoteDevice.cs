@@ -322,8 +322,17 @@ public sealed class RemoteExecutable : IExecutable
                 request.ExecutableHandle = await connection.ResolveAsync(Handle, this, s, call).ConfigureAwait(false);
                 foreach (var a in args) request.ArgumentHandles.Add(await connection.ResolveAsync(a.Handle, a, s, call).ConfigureAwait(false));
                 request.DonatedArguments.AddRange(donated);
-                var response = await connection.Client.ExecuteAsync(request, call).ConfigureAwait(false);
-                return new Outcome(s.Generation, response.Results);
+                connection.TakePendingReleases(s, request.ReleaseHandles);
+                try
+                {
+                    var response = await connection.Client.ExecuteAsync(request, call).ConfigureAwait(false);
+                    return new Outcome(s.Generation, response.Results);
+                }
+                catch (RpcException)
+                {
+                    connection.RequeueReleases(s, request.ReleaseHandles);
+                    throw;
+                }
             },
             e => new XlaExecutionException($"xlagen-server at {device.Address} could not execute '{Module.Name}' ({Wire.Describe(e)})", e),
             cancellationToken).ConfigureAwait(false);
