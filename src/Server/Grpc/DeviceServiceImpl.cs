@@ -203,27 +203,31 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         {
             // Not zeroed: every byte is written before the tensor is used (a short stream is refused below).
             var tensor = TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims(), zeroed: false);
-            long received = 0;
-            int index = 1;
-            while (await requestStream.MoveNext(ct).ConfigureAwait(false))
+            var sink = new UploadSink(tensor, shape.ToString());
+            using (sink.Attach())
             {
-                var message = requestStream.Current;
-                if (message.KindCase != UploadRequest.KindOneofCase.Data)
-                    throw Errors.InvalidArgument($"upload message {index} of {shape} is {(message.KindCase == UploadRequest.KindOneofCase.Header ? "a second header" : "empty")}; after the header every message carries data");
-                var data = message.Data.Span;
-                if (data.Length > total - received)
-                    throw Errors.InvalidArgument($"upload of {shape} sent more than its {total} bytes (message {index} brings the total to {received + data.Length})");
-                try
+                while (await requestStream.MoveNext(ct).ConfigureAwait(false))
                 {
-                    TensorBytes.Write(tensor, received, data);
+                    var message = requestStream.Current;
+                    if (ReferenceEquals(message, UploadSink.Consumed)) continue;   // written into the tensor while parsed
+                    int index = sink.Messages + 1;
+                    if (message.KindCase != UploadRequest.KindOneofCase.Data)
+                        throw Errors.InvalidArgument($"upload message {index} of {shape} is {(message.KindCase == UploadRequest.KindOneofCase.Header ? "a second header" : "empty")}; after the header every message carries data");
+                    var data = message.Data.Span;
+                    if (data.Length > total - sink.Received)
+                        throw Errors.InvalidArgument($"upload of {shape} sent more than its {total} bytes (message {index} brings the total to {sink.Received + data.Length})");
+                    try
+                    {
+                        TensorBytes.Write(tensor, sink.Received, data);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw Errors.InvalidArgument($"upload of {shape}, message {index}: {e.Message}");
+                    }
+                    sink.Advance(data.Length);
                 }
-                catch (ArgumentException e)
-                {
-                    throw Errors.InvalidArgument($"upload of {shape}, message {index}: {e.Message}");
-                }
-                received += data.Length;
-                index++;
             }
+            long received = sink.Received;
             if (received != total)
                 throw Errors.InvalidArgument($"upload of {shape} ended after {received} of its {total} bytes: the stream was truncated");
             var buffer = Device.Upload(tensor);

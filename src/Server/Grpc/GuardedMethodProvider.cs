@@ -42,6 +42,7 @@ internal sealed class GuardedMethodProvider : IServiceMethodProvider<DeviceServi
             {
                 try
                 {
+                    if (typeof(TRequest) == typeof(Device.V1.UploadRequest) && UploadSink.TryConsume(context) is TRequest consumed) return consumed;
                     return inner.ContextualDeserializer(context);
                 }
                 catch (InvalidProtocolBufferException e)
