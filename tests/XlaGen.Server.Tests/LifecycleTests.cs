@@ -206,3 +206,27 @@ public class CommandLineTests
         Assert.Contains($"cannot listen on 127.0.0.1:{first.Port}", error);
     }
 }
+
+/// <summary>docs/server.md quotes the --help output; it must stay what the server prints.</summary>
+public class DocumentationTests
+{
+    [Fact]
+    public async Task ServerDocQuotesTheCurrentHelp()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir != null && !File.Exists(Path.Combine(dir.FullName, "XlaGen.sln"))) dir = dir.Parent;
+        Assert.SkipWhen(dir == null, "the repository (XlaGen.sln) is not above the test binaries");
+        var doc = await File.ReadAllTextAsync(Path.Combine(dir!.FullName, "docs", "server.md"));
+        const string heading = "## `xlagen-server --help`";
+        int start = doc.IndexOf("```\n", doc.IndexOf(heading, StringComparison.Ordinal), StringComparison.Ordinal) + 4;
+        int end = doc.IndexOf("```", start, StringComparison.Ordinal);
+        var quoted = doc[start..end].TrimEnd();
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+        info.ArgumentList.Add(ServerProcess.ServerDll);
+        info.ArgumentList.Add("--help");
+        using var p = Process.Start(info)!;
+        var help = (await p.StandardOutput.ReadToEndAsync()).TrimEnd();
+        await p.WaitForExitAsync();
+        Assert.Equal(help, quoted);
+    }
+}
