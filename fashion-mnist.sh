@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/ensure-dataset.sh
+scripts/ensure-fonts.sh   # the training chart's labels need a TrueType font
 exec dotnet run -c Release --project samples/FashionMnist -- "$@"

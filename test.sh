@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/ensure-dataset.sh
+scripts/ensure-fonts.sh
 dotnet test XlaGen.sln -c Release --nologo "$@"

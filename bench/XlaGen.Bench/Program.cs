@@ -8,8 +8,8 @@ namespace XlaGen.Bench;
 
 internal static class Program
 {
-    /// <summary>Registered suites. Planned: "mlp" (whole train step).</summary>
-    private static readonly IBenchSuite[] Suites = { new GemmSuite(), new RemoteSuite() };
+    /// <summary>Registered suites.</summary>
+    private static readonly IBenchSuite[] Suites = { new GemmSuite(), new MlpSuite(), new RemoteSuite() };
 
     private const string Usage = """
         usage: dotnet run -c Release --project bench/XlaGen.Bench -- <suite|list> [options]

@@ -20,4 +20,9 @@ public partial class FashionMlp
     /// <summary>Class probabilities.</summary>
     [Forward]
     public Tensor<float> Probabilities([Shape("B", 784)] Tensor<float> x) => Nn.Softmax(Logits(x));
+
+    /// <summary>Differentiated at build time into the train step; also reports accuracy.</summary>
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 784)] Tensor<float> x, [Shape("B")] Tensor<int> labels)
+        => Losses.SparseSoftmaxCrossEntropy(Logits(x), labels);
 }

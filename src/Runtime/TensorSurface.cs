@@ -126,3 +126,27 @@ public static class Nn
     public static Tensor<T> Where<T>(Tensor<bool> condition, Tensor<T> x, Tensor<T> y) where T : unmanaged =>
         Eager.Run<T>("where", new Tensor[] { condition, x, y }, (b, p) => Lowering.Where(b, p[0], p[1], p[2]));
 }
+
+/// <summary>Loss functions of the model surface: each returns the mean loss over the batch (dim 0) as a scalar.
+/// In a [Loss] method they also give the metrics Fit and Evaluate report (accuracy for the classification losses).</summary>
+public static class Losses
+{
+    /// <summary>Mean of −log softmax(logits)[label] over the batch; numerically stable. Metric: accuracy.</summary>
+    public static Tensor<T> SparseSoftmaxCrossEntropy<T, TLabel>(Tensor<T> logits, Tensor<TLabel> labels) where T : unmanaged where TLabel : unmanaged =>
+        Eager.Run<T>("sparse_softmax_cross_entropy", logits, labels, (b, p) => Surface.LossLowering.SparseSoftmaxCrossEntropy(b, p[0], p[1], null));
+
+    /// <summary>Mean of −Σ targets·log softmax(logits) over the batch (one-hot or soft targets). Metric: accuracy.</summary>
+    public static Tensor<T> SoftmaxCrossEntropy<T>(Tensor<T> logits, Tensor<T> targets) where T : unmanaged =>
+        Eager.Run<T>("softmax_cross_entropy", logits, targets, (b, p) => Surface.LossLowering.SoftmaxCrossEntropy(b, p[0], p[1], null));
+
+    /// <summary>Mean of (prediction − target)² over all elements. Metric: mae.</summary>
+    public static Tensor<T> MeanSquaredError<T>(Tensor<T> prediction, Tensor<T> target) where T : unmanaged =>
+        Eager.Run<T>("mean_squared_error", prediction, target, (b, p) => Surface.LossLowering.MeanSquaredError(b, p[0], p[1], null));
+
+    /// <summary>Mean sigmoid cross-entropy from logits, computed stably. Metric: accuracy (threshold 0.5).</summary>
+    public static Tensor<T> BinaryCrossEntropyWithLogits<T>(Tensor<T> logits, Tensor<T> targets) where T : unmanaged =>
+        Eager.Run<T>("binary_cross_entropy_with_logits", logits, targets, (b, p) => Surface.LossLowering.BinaryCrossEntropyWithLogits(b, p[0], p[1], null));
+
+    /// <summary>Σ w²: add <c>λ * Losses.L2(w)</c> to a loss for L2 weight decay.</summary>
+    public static Tensor<T> L2<T>(Tensor<T> w) where T : unmanaged => Eager.Run<T>("l2", w, (b, p) => Surface.LossLowering.L2(b, p[0]));
+}

@@ -16,6 +16,41 @@ public partial class Mlp
 
     [Forward]
     public Tensor<float> Probabilities([Shape("B", 784)] Tensor<float> x) => Nn.Softmax(Logits(x));
+
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 784)] Tensor<float> x, [Shape("B")] Tensor<int> labels)
+        => Losses.SparseSoftmaxCrossEntropy(Logits(x), labels);
+}
+
+/// <summary>A small double-precision classifier for finite-difference checks of the generated gradients.</summary>
+[XlaModel]
+public partial class TinyNet
+{
+    [Param(6, 5, Init = Init.GlorotUniform)] Tensor<double> w1;
+    [Param(5, Init = Init.Uniform, Value = 0.5)] Tensor<double> b1;
+    [Param(5, 3, Init = Init.GlorotUniform)] Tensor<double> w2;
+
+    [Forward]
+    public Tensor<double> Logits([Shape("B", 6)] Tensor<double> x) => Nn.Tanh(x.MatMul(w1) + b1).MatMul(w2);
+
+    [Loss]
+    public Tensor<double> Loss([Shape("B", 6)] Tensor<double> x, [Shape("B")] Tensor<int> labels)
+        => Losses.SparseSoftmaxCrossEntropy(Logits(x), labels) + 0.01 * Losses.L2(w1);
+}
+
+/// <summary>Regression with mean squared error and a sigmoid unit, for the other loss functions.</summary>
+[XlaModel]
+public partial class Regressor
+{
+    [Param(4, 1, Init = Init.GlorotUniform)] Tensor<double> w;
+    [Param(1)] Tensor<double> b;
+
+    [Forward]
+    public Tensor<double> Predict([Shape("B", 4)] Tensor<double> x) => x.MatMul(w) + b;
+
+    [Loss]
+    public Tensor<double> Loss([Shape("B", 4)] Tensor<double> x, [Shape("B", 1)] Tensor<double> y)
+        => Losses.MeanSquaredError(Predict(x), y) + Losses.BinaryCrossEntropyWithLogits(Predict(x), (y + 1.0) * 0.5);
 }
 
 /// <summary>Uses a sub-model compiled in another assembly (XlaGen.TestModels.Lib) and one from this assembly.</summary>

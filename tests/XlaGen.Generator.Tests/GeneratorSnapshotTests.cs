@@ -9,4 +9,13 @@ public class GeneratorSnapshotTests
         Assert.Empty(r.Errors);
         Snapshot.Match(r.Generated("FashionMlp.g.cs"));
     }
+
+    [Fact]
+    public void ClassifierWithLoss()
+    {
+        var r = GeneratorHarness.Run(("Classifier.cs", Models.Classifier));
+        var text = r.Generated("Classifier.g.cs");
+        Assert.True(!r.Errors.Any(), string.Join("\n", r.Errors) + "\n" + text);
+        Snapshot.Match(text);
+    }
 }

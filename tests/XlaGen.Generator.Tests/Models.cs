@@ -65,4 +65,25 @@ public static class Models
             }
         }
         """;
+
+    public const string Classifier = """
+        using XlaGen;
+
+        namespace Samples;
+
+        [XlaModel]
+        public partial class Classifier
+        {
+            [Param(784, 64, Init = Init.HeNormal)] Tensor<float> w1;
+            [Param(64)] Tensor<float> b1;
+            [Param(64, 10, Init = Init.GlorotUniform)] Tensor<float> w2;
+
+            [Forward]
+            public Tensor<float> Logits([Shape("B", 784)] Tensor<float> x) => Nn.Relu(x.MatMul(w1) + b1).MatMul(w2);
+
+            [Loss]
+            public Tensor<float> Loss([Shape("B", 784)] Tensor<float> x, [Shape("B")] Tensor<int> labels)
+                => Losses.SparseSoftmaxCrossEntropy(Logits(x), labels) + 1e-4f * Losses.L2(w1);
+        }
+        """;
 }

@@ -46,8 +46,21 @@ namespace XlaGen.Generator.Diagnostics
         public static readonly DiagnosticDescriptor NoForwardMethods = new DiagnosticDescriptor(
             "XG0012", "Model without programs", "[XlaModel] class '{0}' has no [Forward] or [Loss] method, so XlaGen generates no program for it", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor LossMustBeScalar = new DiagnosticDescriptor(
+            "XG0013", "A loss must be a floating-point scalar", "[Loss] method '{0}' returns {1}; a loss must be a floating-point scalar (reduce it, for example with Mean())", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor NoGradientRule = new DiagnosticDescriptor(
+            "XG0014", "No gradient for an op on the loss path", "'{0}' cannot be differentiated for [Loss] '{1}': {2}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor LossNeedsBatchDimension = new DiagnosticDescriptor(
+            "XG0015", "Loss inputs need a shared batch dimension", "[Loss] method '{0}' {1}; every input of a loss must start with the same symbolic batch dimension, such as [Shape(\"B\", 784)] x and [Shape(\"B\")] labels", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor MultipleLossMethods = new DiagnosticDescriptor(
+            "XG0016", "More than one [Loss] method", "[XlaModel] class '{0}' has more than one [Loss] method ({1}); training uses one loss, so mark one of them", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static readonly IReadOnlyList<DiagnosticDescriptor> All = new[]
         {
+            LossMustBeScalar, NoGradientRule, LossNeedsBatchDimension, MultipleLossMethods,
             ShapeMismatch, ElementTypeMismatch, UnsupportedConstruct, ModelClassMustBePartial, ParamShapeMustBeConstant,
             UnknownSymbolicDimension, UnsupportedParameterType, InputShapeMissing, RecursiveModelCall, SubModelNotCompiled,
             ModelClassUnsupported, NoForwardMethods,

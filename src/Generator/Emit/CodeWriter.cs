@@ -30,6 +30,20 @@ namespace XlaGen.Generator.Emit
             return this;
         }
 
+        /// <summary>Writes <paramref name="text"/> and indents the lines after it (for argument lists).</summary>
+        public CodeWriter Indent(string text)
+        {
+            Line(text);
+            indent++;
+            return this;
+        }
+
+        public CodeWriter Dedent(string text)
+        {
+            indent--;
+            return Line(text);
+        }
+
         public override string ToString() => sb.ToString();
     }
 }

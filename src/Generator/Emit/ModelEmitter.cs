@@ -42,7 +42,8 @@ namespace XlaGen.Generator.Emit
             w.Close(";");
             w.Line();
 
-            foreach (var f in spec.Forwards) EmitProgramBuilder(w, spec, f);
+            foreach (var f in spec.Forwards) EmitProgramBuilder(w, f.MethodName, f.Symbols, f.OutputShape, f.HloText);
+            if (spec.Loss != null) EmitLoss(w, spec, spec.Loss);
 
             w.Line($"/// <summary>Creates a runner for {spec.ClassName} on <paramref name=\"device\"/>, with parameters initialised from <paramref name=\"seed\"/>.</summary>");
             w.Line($"public static Runner Create({X}IDevice device, int seed = 0) => new Runner(device, seed);");
@@ -56,19 +57,37 @@ namespace XlaGen.Generator.Emit
             return w.ToString();
         }
 
-        static void EmitProgramBuilder(CodeWriter w, ModelSpec spec, ForwardSpec f)
+        static void EmitProgramBuilder(CodeWriter w, string method, EquatableArray<string> symbols, string output, string hloText)
         {
-            var module = HloTextParser.Parse(f.HloText);
-            var args = string.Join(", ", f.Symbols.Select(s => "int " + s));
-            w.Line($"/// <summary>Builds the HLO program of <see cref=\"{f.MethodName}\"/>{(f.Symbols.Count == 0 ? "" : " for the given " + string.Join(", ", f.Symbols))}.");
-            w.Line($"/// Parameters: {string.Join(", ", module.Entry.Parameters.Select(p => p.Name + ": " + p.Shape))}; result {f.OutputShape}.</summary>");
-            w.Open($"public static global::XlaGen.Hlo.HloModule Build{f.MethodName}Program({args})");
-            foreach (var s in f.Symbols)
+            var module = HloTextParser.Parse(hloText);
+            var args = string.Join(", ", symbols.Select(s => "int " + s));
+            w.Line($"/// <summary>Builds the HLO program of <see cref=\"{method}\"/>{(symbols.Count == 0 ? "" : " for the given " + string.Join(", ", symbols))}.");
+            w.Line($"/// Parameters: {string.Join(", ", module.Entry.Parameters.Select(p => p.Name + ": " + p.Shape))}; result {output}.</summary>");
+            w.Open($"public static global::XlaGen.Hlo.HloModule Build{method}Program({args})");
+            foreach (var s in symbols)
             {
                 w.Line($"if ({s} <= 0) throw new global::System.ArgumentOutOfRangeException(nameof({s}), {s}, {Q($"symbolic dimension {s} must be positive")});");
             }
             BuilderCodeWriter.Write(w, module);
             w.Close();
+            w.Line();
+        }
+
+        static void EmitLoss(CodeWriter w, ModelSpec spec, LossSpec loss)
+        {
+            var outputs = new[] { "loss" }.Concat(loss.Metrics.Select(m => m + " (sum over the batch)")).Concat(loss.TrainableParams.Select(p => "d loss/d " + p));
+            EmitProgramBuilder(w, loss.MethodName, loss.Symbols, "(" + string.Join(", ", outputs) + ")", loss.HloText);
+            var inputs = string.Join(", ", loss.Inputs.Select(i => $"new({Q(i.Name)}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, new[] {{ {string.Join(", ", i.Dims.Select(Q))} }})"));
+            var symbolArgs = string.Join(", ", loss.Symbols.Select((s, i) => $"checked((int)__s[{i}])"));
+            w.Line($"/// <summary>The [Loss] method <see cref=\"{loss.MethodName}\"/>: inputs, batch dimension, metrics and trainable parameters, for Fit and Evaluate.</summary>");
+            w.Indent($"public static {X}Training.LossDefinition LossDefinition {{ get; }} = new(");
+            w.Line($"{Q(loss.MethodName)},");
+            w.Line($"new {X}Training.LossInput[] {{ {inputs} }},");
+            w.Line($"new[] {{ {string.Join(", ", loss.Symbols.Select(Q))} }},");
+            w.Line($"{Q(loss.BatchSymbol)},");
+            w.Line($"new string[] {{ {string.Join(", ", loss.Metrics.Select(Q))} }},");
+            w.Line($"new string[] {{ {string.Join(", ", loss.TrainableParams.Select(Q))} }},");
+            w.Dedent($"    __s => Build{loss.MethodName}Program({symbolArgs}));");
             w.Line();
         }
 
@@ -94,7 +113,8 @@ namespace XlaGen.Generator.Emit
         {
             w.Line($"/// <summary>Runs {spec.ClassName}'s programs on a device; parameters stay resident there.</summary>");
             w.Open($"public sealed class Runner : {X}ModelRunner");
-            w.Line($"internal Runner({X}IDevice device, int seed) : base({Q(spec.ClassName)}, device, {spec.ClassName}.ParameterSpecs, seed) {{ }}");
+            var lossArg = spec.Loss == null ? "" : $", {spec.ClassName}.LossDefinition";
+            w.Line($"internal Runner({X}IDevice device, int seed) : base({Q(spec.ClassName)}, device, {spec.ClassName}.ParameterSpecs, seed{lossArg}) {{ }}");
             w.Line();
             if (spec.HasParameterlessConstructor)
             {
@@ -106,8 +126,16 @@ namespace XlaGen.Generator.Emit
                 w.Close();
                 w.Line();
             }
+            if (spec.Loss != null) EmitTraining(w, spec.Loss);
+            bool first = true;
             foreach (var f in spec.Forwards)
             {
+                if (IsBatchable(f))
+                {
+                    // Keras' Predict goes to the first batchable forward method, unless the model names one Predict itself.
+                    EmitBatched(w, f, first && !spec.Forwards.Any(o => o.MethodName == "Predict"));
+                    first = false;
+                }
                 var parameters = string.Join(", ", f.Inputs.Select(i => $"{X}Tensor<{i.ClrElementType}> {i.Name}"));
                 w.Line($"/// <summary>Runs the compiled <c>{f.ProgramName}</c> (result {f.OutputShape}).</summary>");
                 w.Open($"public {X}Tensor<{f.OutputClrElementType}> {f.MethodName}({parameters})");
@@ -125,6 +153,43 @@ namespace XlaGen.Generator.Emit
                 if (f != spec.Forwards[spec.Forwards.Count - 1]) w.Line();
             }
             w.Close();
+        }
+
+        static void EmitTraining(CodeWriter w, LossSpec loss)
+        {
+            var typed = string.Join(", ", loss.Inputs.Select(i => $"{X}Tensor<{i.ClrElementType}> {i.Name}"));
+            var names = string.Join(", ", loss.Inputs.Select(i => i.Name));
+            w.Line($"/// <summary>Trains on ({names}) for <c>options.Epochs</c> more epochs (Keras' fit), returning the per-epoch history.</summary>");
+            w.Line($"public {X}Training.History Fit({typed}, {X}Training.FitOptions? options = null) => Fit(new {X}Data.Dataset({names}), options);");
+            w.Line();
+            w.Line($"/// <summary>The loss and metrics of <see cref=\"{loss.MethodName}\"/> over ({names}), without updating the model.</summary>");
+            w.Line($"public {X}Training.EvaluationResult Evaluate({typed}, int batchSize = 256) => Evaluate(new {X}Data.Dataset({names}), batchSize);");
+            w.Line();
+        }
+
+        /// <summary>A forward method can run in chunks when its only symbol is the first dim of every input.</summary>
+        static bool IsBatchable(ForwardSpec f) =>
+            f.Symbols.Count == 1 && f.Inputs.Count > 0 && f.Inputs.All(i => i.Dims.Count > 0 && i.Dims[0] == f.Symbols[0]) && f.OutputShape.Contains("[" + f.Symbols[0]);
+
+        static void EmitBatched(CodeWriter w, ForwardSpec f, bool predict)
+        {
+            var parameters = string.Join(", ", f.Inputs.Select(i => $"{X}Tensor<{i.ClrElementType}> {i.Name}"));
+            var names = string.Join(", ", f.Inputs.Select(i => i.Name));
+            var s = f.Symbols[0];
+            w.Line($"/// <summary>Runs <c>{f.ProgramName}</c> over inputs of any length in chunks of <paramref name=\"batchSize\"/> rows.</summary>");
+            w.Open($"public {X}Tensor<{f.OutputClrElementType}> {f.MethodName}({parameters}, int batchSize)");
+            w.Line($"var __shapes = new {X}ShapeBinder({Q(f.ProgramName)});");
+            foreach (var i in f.Inputs)
+            {
+                w.Line($"__shapes.Bind({Q(i.Name)}, {i.Name}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, {string.Join(", ", i.Dims.Select(Q))});");
+            }
+            w.Line($"return ({X}Tensor<{f.OutputClrElementType}>)RunBatched({Q(f.MethodName)}, batchSize, {s} => Build{f.MethodName}Program(checked((int){s})), {names});");
+            w.Close();
+            w.Line();
+            if (!predict) return;
+            w.Line($"/// <summary>Keras' predict: <see cref=\"{f.MethodName}\"/> over inputs of any length, in chunks of <paramref name=\"batchSize\"/>.</summary>");
+            w.Line($"public {X}Tensor<{f.OutputClrElementType}> Predict({parameters}, int batchSize = 1024) => {f.MethodName}({names}, batchSize);");
+            w.Line();
         }
 
         static string ShapeText(ParamSpec p) => $"{p.ElementTypeName}[{string.Join(",", p.Dims.Select(d => d.ToString(CultureInfo.InvariantCulture)))}]";

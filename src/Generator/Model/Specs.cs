@@ -15,7 +15,19 @@ namespace XlaGen.Generator.Model
         EquatableArray<ParamSpec> Params,
         EquatableArray<ForwardSpec> Forwards,
         EquatableArray<SubModelSpec> SubModels,
-        bool HasParameterlessConstructor);
+        bool HasParameterlessConstructor,
+        LossSpec? Loss);
+
+    /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the float parameters…).</summary>
+    public sealed record LossSpec(
+        string MethodName,
+        string ProgramName,
+        EquatableArray<InputSpec> Inputs,
+        EquatableArray<string> Symbols,
+        string BatchSymbol,
+        EquatableArray<string> Metrics,
+        EquatableArray<string> TrainableParams,
+        string HloText);
 
     /// <summary>A field holding a sub-model: its type and whether the generated code may construct it.</summary>
     public sealed record SubModelSpec(string FieldName, string TypeName, bool Constructible);

@@ -60,6 +60,12 @@ namespace XlaGen.Generator.Parsing
 
         public HloBuilder Builder { get; }
 
+        /// <summary>The C# expression each instruction was lowered from (for diagnostics found later, e.g. by autodiff).</summary>
+        public Dictionary<HloInstruction, Location> Origins { get; } = new Dictionary<HloInstruction, Location>();
+
+        /// <summary>Metrics the loss functions called so far contributed (accuracy for cross-entropy …).</summary>
+        public List<MetricValue> Metrics { get; } = new List<MetricValue>();
+
         Frame Current => frames.Peek();
 
         /// <summary>Compiles <paramref name="method"/> of <paramref name="layout"/> with its parameters bound to <paramref name="arguments"/>.</summary>
@@ -446,11 +452,19 @@ namespace XlaGen.Generator.Parsing
         /// <summary>Runs a lowering with metadata pointing at <paramref name="at"/>; a shape error becomes a diagnostic there.</summary>
         public Value? Lower(IOperation at, string opType, Func<HloBuilder, HloInstruction> lower, string? opName = null)
         {
-            var span = at.Syntax.GetLocation().GetLineSpan();
+            var location = at.Syntax.GetLocation();
+            var span = location.GetLineSpan();
             Builder.Metadata = new OpMetadata(opType, opName ?? Current.OpName, Path.GetFileName(span.Path), span.StartLinePosition.Line + 1);
+            int before = Builder.Computation.Instructions.Count;
             try
             {
-                return new TensorValue(lower(Builder));
+                var result = new TensorValue(lower(Builder));
+                var all = Builder.Computation.Instructions;
+                for (int i = before; i < all.Count; i++)
+                {
+                    if (!Origins.ContainsKey(all[i])) Origins[all[i]] = location;
+                }
+                return result;
             }
             catch (ShapeException e)
             {

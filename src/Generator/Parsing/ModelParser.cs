@@ -61,6 +61,19 @@ namespace XlaGen.Generator.Parsing
                 diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.NoForwardMethods, location, type.Name));
             }
             bool failed = diagnostics.Any(d => DiagnosticDescriptors.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error);
+            var lossMethods = type.GetMembers().OfType<IMethodSymbol>().Where(m => m.HasAttribute(Symbols.LossAttribute)).ToList();
+            LossSpec? loss = null;
+            if (lossMethods.Count > 1)
+            {
+                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.MultipleLossMethods, lossMethods[1].Locations.FirstOrDefault(), type.Name, string.Join(", ", lossMethods.Select(m => m.Name))));
+                failed = true;
+            }
+            else if (lossMethods.Count == 1)
+            {
+                int before = diagnostics.Count;
+                loss = CompileLoss(type, layout, lossMethods[0], compilation, diagnostics, cancellation);
+                if (loss == null || diagnostics.Count != before) failed = true;
+            }
             foreach (var m in methods)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -79,7 +92,7 @@ namespace XlaGen.Generator.Parsing
                 kv.Value.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), HasParameterlessConstructor(kv.Value.Type, compilation)))
                 .OrderBy(s => s.FieldName, StringComparer.Ordinal).ToEquatableArray();
             return new ModelSpec(ns, type.Name, Accessibility(type), Path.GetFileName(declaration.SyntaxTree.FilePath), parameters,
-                forwards.ToEquatableArray(), subModels, HasParameterlessConstructor(type, compilation));
+                forwards.ToEquatableArray(), subModels, HasParameterlessConstructor(type, compilation), loss);
         }
 
         static bool HasParameterlessConstructor(INamedTypeSymbol type, Compilation compilation) =>
@@ -89,27 +102,53 @@ namespace XlaGen.Generator.Parsing
         static string Accessibility(INamedTypeSymbol type) =>
             type.DeclaredAccessibility == Microsoft.CodeAnalysis.Accessibility.Public ? "public" : "internal";
 
-        static ForwardSpec? CompileForward(INamedTypeSymbol type, ModelLayout layout, IMethodSymbol method, Compilation compilation,
-            List<DiagnosticInfo> diagnostics, CancellationToken cancellation)
+        /// <summary>A method compiled into a program builder: its inputs, symbols and result (before the program is finished).</summary>
+        sealed class Compiled
+        {
+            public Compiled(HloBuilder builder, MethodCompiler compiler, List<InputSpec> inputs, List<string> symbols, HloInstruction result, List<HloInstruction> inputParameters)
+            {
+                Builder = builder;
+                Compiler = compiler;
+                Inputs = inputs;
+                Symbols = symbols;
+                Result = result;
+                InputParameters = inputParameters;
+            }
+
+            public HloBuilder Builder { get; }
+
+            public MethodCompiler Compiler { get; }
+
+            public List<InputSpec> Inputs { get; }
+
+            public List<string> Symbols { get; }
+
+            public HloInstruction Result { get; }
+
+            public List<HloInstruction> InputParameters { get; }
+        }
+
+        static Compiled? CompileMethod(INamedTypeSymbol type, ModelLayout layout, IMethodSymbol method, string attributeName, Compilation compilation,
+            List<DiagnosticInfo> diagnostics, Dictionary<string, HloInstruction> paramValues, CancellationToken cancellation)
         {
             var methodLocation = method.Locations.FirstOrDefault();
+            var programName = type.Name + "." + method.Name;
             if (method.IsStatic || method.IsGenericMethod)
             {
-                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.UnsupportedConstruct, methodLocation, $"[Forward] method '{method.Name}'", type.Name + "." + method.Name,
-                    "a [Forward] method must be a non-generic instance method"));
+                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.UnsupportedConstruct, methodLocation, $"[{attributeName}] method '{method.Name}'", programName,
+                    $"a [{attributeName}] method must be a non-generic instance method"));
                 return null;
             }
-            var outputType = Symbols.TensorElementType(method.ReturnType);
-            if (outputType == null)
+            if (Symbols.TensorElementType(method.ReturnType) == null)
             {
                 diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.UnsupportedParameterType, methodLocation,
-                    $"[Forward] method '{method.Name}' returns '{method.ReturnType.ToDisplayString()}'; it must return a Tensor<T>"));
+                    $"[{attributeName}] method '{method.Name}' returns '{method.ReturnType.ToDisplayString()}'; it must return a Tensor<T>"));
                 return null;
             }
-            var programName = type.Name + "." + method.Name;
             var builder = new HloBuilder(programName);
             var inputs = new List<InputSpec>();
             var arguments = new List<Value?>();
+            var inputParameters = new List<HloInstruction>();
             var symbols = new List<string>();
             bool ok = true;
             foreach (var p in method.Parameters)
@@ -119,7 +158,7 @@ namespace XlaGen.Generator.Parsing
                 if (et == null)
                 {
                     diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.UnsupportedParameterType, pLocation,
-                        $"Input '{p.Name}' of [Forward] method '{method.Name}' has type '{p.Type.ToDisplayString()}'; inputs must be Tensor<T> with a [Shape]"));
+                        $"Input '{p.Name}' of [{attributeName}] method '{method.Name}' has type '{p.Type.ToDisplayString()}'; inputs must be Tensor<T> with a [Shape]"));
                     ok = false;
                     continue;
                 }
@@ -140,11 +179,12 @@ namespace XlaGen.Generator.Parsing
                 }
                 foreach (var s in pattern.Where(x => Dim.IsIdentifier(x) && !symbols.Contains(x))) symbols.Add(s);
                 var shape = Shape.Array(et.Value, ShapePattern.ToDims(pattern));
-                arguments.Add(new TensorValue(builder.Parameter(shape, p.Name)));
+                var parameter = builder.Parameter(shape, p.Name);
+                inputParameters.Add(parameter);
+                arguments.Add(new TensorValue(parameter));
                 inputs.Add(new InputSpec(p.Name, et.Value.TextName(), Symbols.ClrName(et.Value), pattern.ToEquatableArray()));
             }
             if (!ok) return null;
-            var paramValues = new Dictionary<string, HloInstruction>(StringComparer.Ordinal);
             foreach (var slot in layout.AllParams) paramValues[slot.Path] = builder.Parameter(slot.Shape, slot.Path);
 
             var compiler = new MethodCompiler(builder, compilation, diagnostics, paramValues, cancellation);
@@ -160,7 +200,6 @@ namespace XlaGen.Generator.Parsing
                 }
                 return null;
             }
-            var output = tensor.Instruction;
             var returnPattern = ShapePattern.ReadReturn(method, out var returnLocation);
             if (returnPattern != null)
             {
@@ -171,17 +210,73 @@ namespace XlaGen.Generator.Parsing
                         $"[return: Shape] of '{method.Name}' names the dimension '{unknown.TrimStart('?')}', which is not a number and not a symbol of its inputs ({string.Join(", ", symbols)})"));
                     return null;
                 }
-                var problem = ShapePattern.Match(returnPattern, output.Shape, new Dictionary<string, Dim>(StringComparer.Ordinal));
+                var problem = ShapePattern.Match(returnPattern, tensor.Shape, new Dictionary<string, Dim>(StringComparer.Ordinal));
                 if (problem != null)
                 {
                     diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.ShapeMismatch, returnLocation ?? methodLocation,
-                        $"'{method.Name}' returns {output.Shape}, but its [return: Shape] says [{string.Join(",", returnPattern)}]: {problem}"));
+                        $"'{method.Name}' returns {tensor.Shape}, but its [return: Shape] says [{string.Join(",", returnPattern)}]: {problem}"));
                     return null;
                 }
             }
-            var module = builder.BuildModule(output);
-            return new ForwardSpec(method.Name, programName, inputs.ToEquatableArray(), symbols.ToEquatableArray(),
-                Symbols.ClrName(output.Shape.ElementType), output.Shape.ToString(), HloPrinter.Print(module));
+            return new Compiled(builder, compiler, inputs, symbols, tensor.Instruction, inputParameters);
+        }
+
+        static ForwardSpec? CompileForward(INamedTypeSymbol type, ModelLayout layout, IMethodSymbol method, Compilation compilation,
+            List<DiagnosticInfo> diagnostics, CancellationToken cancellation)
+        {
+            var paramValues = new Dictionary<string, HloInstruction>(StringComparer.Ordinal);
+            var c = CompileMethod(type, layout, method, "Forward", compilation, diagnostics, paramValues, cancellation);
+            if (c == null) return null;
+            var module = c.Builder.BuildModule(c.Result);
+            return new ForwardSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(),
+                Symbols.ClrName(c.Result.Shape.ElementType), c.Result.Shape.ToString(), HloPrinter.Print(module));
+        }
+
+        /// <summary>Compiles a [Loss] method and differentiates it: the program returns (loss, metric sums…, gradients…).</summary>
+        static LossSpec? CompileLoss(INamedTypeSymbol type, ModelLayout layout, IMethodSymbol method, Compilation compilation,
+            List<DiagnosticInfo> diagnostics, CancellationToken cancellation)
+        {
+            var methodLocation = method.Locations.FirstOrDefault();
+            var paramValues = new Dictionary<string, HloInstruction>(StringComparer.Ordinal);
+            var c = CompileMethod(type, layout, method, "Loss", compilation, diagnostics, paramValues, cancellation);
+            if (c == null) return null;
+            var loss = c.Result;
+            if (!loss.Shape.IsScalar || !loss.Shape.ElementType.IsFloatingPoint())
+            {
+                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.LossMustBeScalar, methodLocation, method.Name, loss.Shape.ToString()));
+                return null;
+            }
+            // The batch: every input starts with the same symbol, so Fit can slice datasets along it.
+            var firsts = c.Inputs.Select(i => i.Dims.Count > 0 ? i.Dims[0] : "").Distinct().ToList();
+            if (c.Inputs.Count == 0 || firsts.Count != 1 || !Dim.IsIdentifier(firsts[0]))
+            {
+                var why = c.Inputs.Count == 0 ? "has no inputs" : $"has inputs starting with {string.Join(", ", c.Inputs.Select(i => i.Name + ": [" + string.Join(",", i.Dims) + "]"))}";
+                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.LossNeedsBatchDimension, methodLocation, method.Name, why));
+                return null;
+            }
+            var trainable = layout.AllParams.Where(p => p.Type.IsFloatingPoint()).ToList();
+            var wrt = trainable.Select(p => paramValues[p.Path]).ToList();
+            HloInstruction[] gradients;
+            var b = c.Builder;
+            b.Metadata = null;
+            try
+            {
+                gradients = Autodiff.ReverseMode.Gradients(b, loss, wrt);
+            }
+            catch (Autodiff.GradientException e)
+            {
+                var at = c.Compiler.Origins.TryGetValue(e.Instruction, out var l) ? l : methodLocation;
+                var op = e.Instruction.Metadata?.OpType ?? e.Instruction.Opcode;
+                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.NoGradientRule, at, op, method.Name, e.Message));
+                return null;
+            }
+            var outputs = new List<HloInstruction> { loss };
+            outputs.AddRange(c.Compiler.Metrics.Select(m => m.BatchSum));
+            outputs.AddRange(gradients);
+            b.Metadata = null;
+            var module = b.BuildModule(b.Tuple(outputs.ToArray()));
+            return new LossSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(), firsts[0],
+                c.Compiler.Metrics.Select(m => m.Name).ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module));
         }
     }
 }

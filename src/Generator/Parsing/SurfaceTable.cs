@@ -91,6 +91,11 @@ namespace XlaGen.Generator.Parsing
             ["Nn.Softmax"] = new Entry("Softmax", (b, c) => Lowering.Softmax(b, c.Tensor(0), c.Int(1, -1))),
             ["Nn.LogSoftmax"] = new Entry("LogSoftmax", (b, c) => Lowering.LogSoftmax(b, c.Tensor(0), c.Int(1, -1))),
             ["Nn.Where"] = new Entry("Where", (b, c) => Lowering.Where(b, c.Tensor(0), c.Tensor(1), c.Tensor(2))),
+            ["Losses.SparseSoftmaxCrossEntropy"] = new Entry("SparseSoftmaxCrossEntropy", (b, c) => LossLowering.SparseSoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
+            ["Losses.SoftmaxCrossEntropy"] = new Entry("SoftmaxCrossEntropy", (b, c) => LossLowering.SoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
+            ["Losses.MeanSquaredError"] = new Entry("MeanSquaredError", (b, c) => LossLowering.MeanSquaredError(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
+            ["Losses.BinaryCrossEntropyWithLogits"] = new Entry("BinaryCrossEntropyWithLogits", (b, c) => LossLowering.BinaryCrossEntropyWithLogits(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
+            ["Losses.L2"] = new Entry("L2", (b, c) => LossLowering.L2(b, c.Tensor(0))),
         };
 
         /// <summary>The surface members the generator compiles ("Tensor.MatMul", "Nn.Relu", …), for docs and tests.</summary>

@@ -8,12 +8,18 @@ namespace XlaGen;
 /// once per binding of the symbolic dims (per batch size) and cached. Generated subclasses add one typed method
 /// per [Forward] method.
 /// </summary>
-public abstract class ModelRunner : IDisposable
+public abstract partial class ModelRunner : IDisposable
 {
     readonly DeviceBuffer[] parameters;
     readonly Dictionary<string, int> parameterIndex;
     readonly ConcurrentDictionary<string, Lazy<IExecutable>> programs = new(StringComparer.Ordinal);
     bool disposed;
+
+    protected ModelRunner(string modelName, IDevice device, IReadOnlyList<ParameterSpec> parameterSpecs, int seed, Training.LossDefinition? loss)
+        : this(modelName, device, parameterSpecs, seed)
+    {
+        Loss = loss;
+    }
 
     protected ModelRunner(string modelName, IDevice device, IReadOnlyList<ParameterSpec> parameterSpecs, int seed)
     {
@@ -133,6 +139,7 @@ public abstract class ModelRunner : IDisposable
     {
         if (disposed) return;
         disposed = true;
+        DisposeTrainingState();
         foreach (var p in parameters) p.Dispose();
         foreach (var p in programs.Values)
         {

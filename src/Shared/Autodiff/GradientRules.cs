@@ -91,6 +91,10 @@ namespace XlaGen.Autodiff
             // contractions and reductions
             ["dot"] = Dot,
             ["reduce"] = Reduce,
+
+            // calls
+            ["call"] = Call,
+            ["fusion"] = Call,
         };
 
         public static bool TryGet(string opcode, out GradientRule rule) => Rules.TryGetValue(opcode, out rule!);
@@ -98,11 +102,36 @@ namespace XlaGen.Autodiff
         /// <summary>Opcodes with a gradient rule.</summary>
         public static IEnumerable<string> Opcodes => Rules.Keys.OrderBy(k => k, StringComparer.Ordinal);
 
-        /// <summary>Ops through which no gradient flows at all: their results are not differentiable values or are constants.</summary>
-        public static readonly IReadOnlyCollection<string> NonDifferentiable = new HashSet<string>(StringComparer.Ordinal)
+        /// <summary>Ops without a gradient rule, each with the reason. Sources and ops whose results are integers or
+        /// predicates carry no cotangent; the rest are differentiated through other means or not at all, as stated.</summary>
+        public static readonly IReadOnlyDictionary<string, string> NonDifferentiable = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            "parameter", "constant", "iota", "get-dimension-size", "compare", "and", "or", "xor", "not",
+            ["parameter"] = "a leaf: its cotangent is the result of differentiation, nothing flows further",
+            ["constant"] = "a leaf with no inputs: nothing to differentiate",
+            ["iota"] = "a leaf with no inputs: nothing to differentiate",
+            ["get-dimension-size"] = "its result is an s32 size that does not depend on the operand's values",
+            ["compare"] = "its result is pred: piecewise constant, zero derivative almost everywhere, and no cotangent for pred values",
+            ["and"] = "defined on integers and pred only, which carry no cotangent",
+            ["or"] = "defined on integers and pred only, which carry no cotangent",
+            ["xor"] = "defined on integers and pred only, which carry no cotangent",
+            ["not"] = "defined on integers and pred only, which carry no cotangent",
+            ["tuple"] = "ReverseMode carries cotangents of array values only; a tuple ends the differentiated path (programs return tuples only at the root)",
+            ["get-tuple-element"] = "ReverseMode carries cotangents of array values only, so no tuple reaches it on a differentiated path",
+            ["map"] = "its function is a scalar computation; write the body as elementwise ops (which have rules) to differentiate it",
+            ["while"] = "reverse mode through a loop needs its trip count and every iterate saved; not supported (unroll the loop to differentiate it)",
+            ["sort"] = "a permutation of its operands that depends on their values; not supported yet (a variadic sort carrying iota and a scatter of the cotangent would give it)",
         };
+
+        /// <summary>call and fusion (with an array result): the callee is inlined on copies of the operands and
+        /// differentiated there. The copies are fresh leaves, so the nested pass stops at them even when one operand
+        /// depends on another or appears twice, and the outer pass carries each cotangent on from the real operand.</summary>
+        static HloInstruction?[] Call(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            var args = y.Operands.Select(o => c.B.Unary("copy", o)).ToArray();
+            var root = c.B.Inline(y.CalledComputations[0], args);
+            var grads = ReverseMode.Gradients(c.B, root, args, dy);
+            return y.Operands.Select((o, i) => o.Shape.IsArray && o.Shape.ElementType.IsFloatingPoint() ? grads[i] : null).ToArray();
+        }
 
         /// <summary>maximum/minimum: the gradient goes to the chosen operand, split evenly on ties (as JAX does).</summary>
         static HloInstruction?[] Chooser(GradientContext c, HloInstruction y, HloInstruction dy, string wins)
@@ -123,8 +152,11 @@ namespace XlaGen.Autodiff
         {
             var x = y.Operand(0);
             var p = y.Operand(1);
-            // d/dx x^p = p * x^(p-1); d/dp x^p = log(x) * x^p, with log(0) replaced by 0 (JAX's _replace_zero).
-            var dx = c.B.Multiply(dy, c.B.Multiply(p, c.B.Power(x, c.B.Subtract(p, c.Full(p, 1)))));
+            // d/dx x^p = p * x^(p-1), 0 where p = 0 (x^0 is constant even at x = 0, where x^-1 is inf);
+            // d/dp x^p = log(x) * x^p, with log(0) replaced by 0 (JAX's _pow_jvp_lhs / _replace_zero).
+            var pIsZero = c.B.Compare(p, c.Zeros(p.Shape), "EQ");
+            var jac = c.B.Select(pIsZero, c.Zeros(p.Shape), c.B.Multiply(p, c.B.Power(x, c.B.Subtract(p, c.Full(p, 1)))));
+            var dx = c.B.Multiply(dy, jac);
             var isZero = c.B.Compare(x, c.Zeros(x.Shape), "EQ");
             var safe = c.B.Select(isZero, c.Full(x, 1), x);
             var dp = c.B.Multiply(dy, c.B.Multiply(c.B.Log(safe), y));
@@ -275,27 +307,37 @@ namespace XlaGen.Autodiff
             return true;
         }
 
-        /// <summary>reduce: add broadcasts the cotangent back; maximum/minimum send it to the chosen elements, split over ties.</summary>
+        /// <summary>reduce: add broadcasts the cotangent back; maximum/minimum send it to the chosen elements, split over
+        /// ties. The init value is an operand too: add adds it once per output; a max/min output that no element
+        /// reached (all below a non-identity init, or an empty reduction) came from the init, and its elements get nothing.</summary>
         static HloInstruction?[] Reduce(GradientContext c, HloInstruction y, HloInstruction dy)
         {
             if (y.Operands.Count != 2)
                 throw new GradientException(y, $"no gradient rule for a variadic reduce ({y.Describe()}); only single-input add/maximum/minimum reductions are differentiable");
             var x = y.Operand(0);
+            var init = y.Operand(1);
             var axes = y.Attributes.Dimensions!;
             var kept = Enumerable.Range(0, x.Shape.Rank).Where(i => !axes.Contains(i)).Select(i => (long)i).ToArray();
+            var all = Enumerable.Range(0, y.Shape.Rank).Select(i => (long)i).ToArray();
+            bool initOnPath = init.Opcode != "constant";
             var back = c.B.Broadcast(dy, x.Shape.Dims.ToArray(), kept);
             var reducer = ReducerOpcode(y.CalledComputations[0]);
             switch (reducer)
             {
                 case "add":
-                    return new HloInstruction?[] { back, null };
+                    return new HloInstruction?[] { back, initOnPath ? c.B.ReduceSum(dy, all) : null };
                 case "maximum":
                 case "minimum":
                 {
                     var chosen = c.B.Compare(x, c.B.Broadcast(y, x.Shape.Dims.ToArray(), kept), "EQ");
                     var ones = c.B.Select(chosen, c.Full(x, 1), c.Zeros(x.Shape));
-                    var counts = c.B.Broadcast(c.B.ReduceSum(ones, axes), x.Shape.Dims.ToArray(), kept);
-                    return new HloInstruction?[] { c.B.Divide(c.B.Multiply(ones, back), counts), null };
+                    var counts = c.B.ReduceSum(ones, axes);
+                    // an output no element reached has count 0: divide by 1 there (its elements' ones are all 0)
+                    var none = c.B.Compare(counts, c.Zeros(counts.Shape), "EQ");
+                    var safe = c.B.Select(none, c.Full(counts, 1), counts);
+                    var dx = c.B.Divide(c.B.Multiply(ones, back), c.B.Broadcast(safe, x.Shape.Dims.ToArray(), kept));
+                    var dInit = initOnPath ? c.B.ReduceSum(c.B.Select(none, dy, c.Zeros(dy.Shape)), all) : null;
+                    return new HloInstruction?[] { dx, dInit };
                 }
                 default:
                     throw new GradientException(y, $"no gradient rule for reduce with the reducer %{y.CalledComputations[0].Name} ({y.Describe()}); add, maximum and minimum reductions are differentiable");

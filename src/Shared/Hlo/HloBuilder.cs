@@ -219,9 +219,41 @@ namespace XlaGen.Hlo
 
         public HloInstruction ReduceSum(HloInstruction x, params long[] dimensions) => Reduce(x, "add", 0, dimensions);
 
-        public HloInstruction ReduceMax(HloInstruction x, params long[] dimensions) => Reduce(x, "maximum", double.NegativeInfinity, dimensions);
+        public HloInstruction ReduceMax(HloInstruction x, params long[] dimensions) => Reduce(x, "maximum", Lowest(x.Shape.ElementType), dimensions);
 
-        public HloInstruction ReduceMin(HloInstruction x, params long[] dimensions) => Reduce(x, "minimum", double.PositiveInfinity, dimensions);
+        public HloInstruction ReduceMin(HloInstruction x, params long[] dimensions) => Reduce(x, "minimum", Highest(x.Shape.ElementType), dimensions);
+
+        /// <summary>The identity of maximum: -inf for floats, the smallest value for integers.</summary>
+        public static double Lowest(ElementType t)
+        {
+            switch (t)
+            {
+                case ElementType.S8: return sbyte.MinValue;
+                case ElementType.S16: return short.MinValue;
+                case ElementType.S32: return int.MinValue;
+                case ElementType.S64: return long.MinValue;
+                case ElementType.Pred: return 0;
+                default: return t.IsUnsignedInteger() ? 0 : double.NegativeInfinity;
+            }
+        }
+
+        /// <summary>The identity of minimum: +inf for floats, the largest value for integers.</summary>
+        public static double Highest(ElementType t)
+        {
+            switch (t)
+            {
+                case ElementType.S8: return sbyte.MaxValue;
+                case ElementType.S16: return short.MaxValue;
+                case ElementType.S32: return int.MaxValue;
+                case ElementType.S64: return long.MaxValue;
+                case ElementType.U8: return byte.MaxValue;
+                case ElementType.U16: return ushort.MaxValue;
+                case ElementType.U32: return uint.MaxValue;
+                case ElementType.U64: return ulong.MaxValue;
+                case ElementType.Pred: return 1;
+                default: return double.PositiveInfinity;
+            }
+        }
 
         public HloInstruction Tuple(params HloInstruction[] elements) => Add("tuple", elements);
 

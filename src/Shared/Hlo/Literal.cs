@@ -109,19 +109,22 @@ namespace XlaGen.Hlo
             return Create(shape, data);
         }
 
+        /// <summary>The value converted as XLA's convert does: floats round to the nearest representable value,
+        /// integers truncate toward zero and saturate at the type's range (NaN becomes 0).</summary>
         public static object FromDouble(ElementType t, double v)
         {
+            double Sat(double lo, double hi) => double.IsNaN(v) ? 0 : Math.Truncate(Math.Max(lo, Math.Min(hi, v)));
             switch (t)
             {
                 case ElementType.Pred: return v != 0;
-                case ElementType.S8: return (sbyte)v;
-                case ElementType.S16: return (short)v;
-                case ElementType.S32: return (int)v;
-                case ElementType.S64: return (long)v;
-                case ElementType.U8: return (byte)v;
-                case ElementType.U16: return (ushort)v;
-                case ElementType.U32: return (uint)v;
-                case ElementType.U64: return (ulong)v;
+                case ElementType.S8: return (sbyte)Sat(sbyte.MinValue, sbyte.MaxValue);
+                case ElementType.S16: return (short)Sat(short.MinValue, short.MaxValue);
+                case ElementType.S32: return (int)Sat(int.MinValue, int.MaxValue);
+                case ElementType.S64: return v >= 9223372036854775807.0 ? long.MaxValue : (long)Sat(long.MinValue, long.MaxValue);
+                case ElementType.U8: return (byte)Sat(0, byte.MaxValue);
+                case ElementType.U16: return (ushort)Sat(0, ushort.MaxValue);
+                case ElementType.U32: return (uint)Sat(0, uint.MaxValue);
+                case ElementType.U64: return v >= 18446744073709551615.0 ? ulong.MaxValue : (ulong)Sat(0, ulong.MaxValue);
                 case ElementType.F32: return (float)v;
                 case ElementType.F64: return v;
                 case ElementType.F16: return HalfBits.FromDoubleF16(v);

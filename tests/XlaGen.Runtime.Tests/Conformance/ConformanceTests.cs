@@ -12,6 +12,9 @@ public class ConformanceTests
             .Concat(DotCases.All())
             .Concat(ReduceCases.All())
             .Concat(ControlCases.All())
+            .Concat(ConvolutionCases.All())
+            .Concat(WindowCases.All())
+            .Concat(IndexedCases.All())
             .ToList();
         var byName = new Dictionary<string, ConformanceCase>(StringComparer.Ordinal);
         foreach (var c in all)

@@ -6,7 +6,7 @@ namespace XlaGen.Tests.Conformance;
 /// Naive reference semantics for the conformance suite, written from XLA's operation semantics as plain loops over
 /// multi-indices. Deliberately simple and independent of the executor (no strides tricks, no collapsing).
 /// </summary>
-public static class Ref
+public static partial class Ref
 {
     // ---- tensors ----
 

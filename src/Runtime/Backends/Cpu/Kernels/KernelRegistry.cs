@@ -36,6 +36,14 @@ internal static class KernelRegistry
             ["map"] = Control.HandleMap,
             ["while"] = Control.HandleWhile,
             ["sort"] = Sort.HandleSort,
+            ["get-dimension-size"] = DynamicSlice.HandleGetDimensionSize,
+            ["dynamic-slice"] = DynamicSlice.HandleDynamicSlice,
+            ["dynamic-update-slice"] = DynamicSlice.HandleDynamicUpdateSlice,
+            ["gather"] = Gather.HandleGather,
+            ["scatter"] = Scatter.HandleScatter,
+            ["convolution"] = Convolution.HandleConvolution,
+            ["reduce-window"] = ReduceWindow.HandleReduceWindow,
+            ["select-and-scatter"] = SelectAndScatter.HandleSelectAndScatter,
         };
         foreach (var op in OpSelect.UnaryOpcodes) d[op] = Elementwise.HandleUnary;
         foreach (var op in OpSelect.BinaryOpcodes) d[op] = Elementwise.HandleBinary;

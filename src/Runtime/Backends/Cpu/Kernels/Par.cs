@@ -40,7 +40,8 @@ internal static class Par
         public void Dispose() => grainShift = saved;
     }
 
-    static long Scaled(long grain) => Math.Max(1, grain >> grainShift);
+    /// <summary>A grain or buffer budget as this thread sees it (smaller under <see cref="ScaleGrainsForTesting"/>).</summary>
+    internal static long Scaled(long grain) => Math.Max(1, grain >> grainShift);
 
     /// <summary>True when <paramref name="n"/> units of work are worth splitting.</summary>
     public static bool Worth(long n, long grain) => Workers > 1 && n >= 2 * Scaled(grain);

@@ -105,31 +105,35 @@ internal sealed class StridedCopy
             throw new InvalidOperationException($"internal error: strided copy reaches {what} index {lo}..{hi} of {length}");
     }
 
-    public void Run<T>(T[] src, T[] dst)
+    public void Run<T>(T[] src, T[] dst) => Run(src, dst, 0, 0);
+
+    /// <summary>Runs the copy with both offsets moved by run-time amounts (dynamic-slice starts, gather windows);
+    /// the caller guarantees the shifted copy stays inside the arrays.</summary>
+    public void Run<T>(T[] src, T[] dst, long srcShift, long dstShift)
     {
         if (IsEmpty) return;
         if (tileDim >= 0)
         {
-            RunTiled(src, dst);
+            RunTiled(src, dst, srcShift, dstShift);
             return;
         }
         long inner = dims[^1];
         long work = outerCount * inner;
         if (!Par.Worth(work, Par.CheapGrain) || outerCount < 2)
         {
-            RunRange(src, dst, 0, outerCount);
+            RunRange(src, dst, 0, outerCount, srcShift, dstShift);
             return;
         }
-        Par.For(outerCount, Math.Max(1, Par.CheapGrain / inner), (lo, hi) => RunRange(src, dst, lo, hi));
+        Par.For(outerCount, Math.Max(1, Par.CheapGrain / inner), (lo, hi) => RunRange(src, dst, lo, hi, srcShift, dstShift));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void RunRange<T>(T[] src, T[] dst, long lo, long hi)
+    void RunRange<T>(T[] src, T[] dst, long lo, long hi, long srcShift, long dstShift)
     {
         int r = dims.Length;
         long n = dims[r - 1], ss = srcStrides[r - 1], ds = dstStrides[r - 1];
         Span<long> idx = stackalloc long[Math.Max(1, r - 1)];
-        long so = srcOffset, d0 = dstOffset, rem = lo;
+        long so = srcOffset + srcShift, d0 = dstOffset + dstShift, rem = lo;
         for (int k = r - 2; k >= 0; k--)
         {
             idx[k] = rem % dims[k];
@@ -182,7 +186,7 @@ internal sealed class StridedCopy
 
     /// <summary>Transpose-like copies: the innermost destination dim reads with a large stride while dim
     /// <see cref="tileDim"/> reads contiguously, so both are walked in Tile×Tile blocks that stay in L1.</summary>
-    void RunTiled<T>(T[] src, T[] dst)
+    void RunTiled<T>(T[] src, T[] dst, long srcShift, long dstShift)
     {
         int r = dims.Length, k = tileDim;
         long rows = dims[k];
@@ -194,12 +198,12 @@ internal sealed class StridedCopy
         }
         long items = outer * tileRows;
         long perItem = Math.Min(rows, Tile) * dims[r - 1];
-        if (!Par.Worth(items * perItem, Par.CheapGrain) || items < 2) TiledRange(src, dst, 0, items, tileRows);
-        else Par.For(items, Math.Max(1, Par.CheapGrain / perItem), (lo, hi) => TiledRange(src, dst, lo, hi, tileRows));
+        if (!Par.Worth(items * perItem, Par.CheapGrain) || items < 2) TiledRange(src, dst, 0, items, tileRows, srcShift, dstShift);
+        else Par.For(items, Math.Max(1, Par.CheapGrain / perItem), (lo, hi) => TiledRange(src, dst, lo, hi, tileRows, srcShift, dstShift));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void TiledRange<T>(T[] src, T[] dst, long lo, long hi, long tileRows)
+    void TiledRange<T>(T[] src, T[] dst, long lo, long hi, long tileRows, long srcShift, long dstShift)
     {
         int r = dims.Length, k = tileDim;
         long rows = dims[k], cols = dims[r - 1];
@@ -211,7 +215,7 @@ internal sealed class StridedCopy
         for (long item = lo; item < hi; item++)
         {
             long tr = item % tileRows, rem = item / tileRows;
-            long so = srcOffset, dO = dstOffset;
+            long so = srcOffset + srcShift, dO = dstOffset + dstShift;
             for (int i = r - 2; i >= 0; i--)
             {
                 if (i == k) continue;

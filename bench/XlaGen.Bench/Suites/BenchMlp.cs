@@ -1,0 +1,20 @@
+using XlaGen;
+
+namespace XlaGen.Bench.Suites;
+
+/// <summary>The mlp suite's model: the main job's 784-256-10 MLP, compiled by the generator in this build.</summary>
+[XlaModel]
+public partial class BenchMlp
+{
+    [Param(784, 256, Init = Init.GlorotUniform)] Tensor<float> w1;
+    [Param(256)] Tensor<float> b1;
+    [Param(256, 10, Init = Init.GlorotUniform)] Tensor<float> w2;
+    [Param(10)] Tensor<float> b2;
+
+    [Forward]
+    public Tensor<float> Logits([Shape("B", 784)] Tensor<float> x) => Nn.Relu(x.MatMul(w1) + b1).MatMul(w2) + b2;
+
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 784)] Tensor<float> x, [Shape("B")] Tensor<int> labels)
+        => Losses.SparseSoftmaxCrossEntropy(Logits(x), labels);
+}

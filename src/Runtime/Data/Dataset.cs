@@ -1,0 +1,450 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using XlaGen.Hlo;
+
+namespace XlaGen.Data;
+
+/// <summary>
+/// An in-memory dataset: columns of host tensors (images, labels …) that share dimension 0, the example index.
+/// <see cref="Slice"/> and <see cref="Split"/> are views (no copy); <see cref="Batches(int, bool, ulong, int, bool, int)"/>
+/// gathers rows into pooled batch buffers, optionally on a background thread while the consumer computes.
+/// </summary>
+public sealed class Dataset
+{
+    readonly Tensor[] source;
+    readonly int offset;
+    readonly long[] rowBytes;
+    readonly BatchPool pool = new();
+    Tensor[]? columns;
+    int[]? cachedOrder;
+    int activeWorkers;
+
+    /// <param name="columns">Tensors of any element type and rank ≥ 1, all with the same dimension 0.</param>
+    public Dataset(params Tensor[] columns)
+    {
+        ArgumentNullException.ThrowIfNull(columns);
+        if (columns.Length == 0) throw new ArgumentException("a dataset needs at least one column", nameof(columns));
+        for (int i = 0; i < columns.Length; i++)
+        {
+            var c = columns[i] ?? throw new ArgumentException($"column {i} is null", nameof(columns));
+            if (c.Rank == 0)
+                throw new ArgumentException($"column {i} ({c.ShapeText}) is a scalar; every column needs dimension 0 to index examples", nameof(columns));
+            if (c.Shape[0] > int.MaxValue)
+                throw new ArgumentException($"column {i} ({c.ShapeText}) has more than {int.MaxValue} examples", nameof(columns));
+            if (c.Shape[0] != columns[0].Shape[0])
+                throw new ArgumentException(
+                    $"column {i} ({c.ShapeText}) has {c.Shape[0]} examples but column 0 ({columns[0].ShapeText}) has {columns[0].Shape[0]}; all columns must share dimension 0",
+                    nameof(columns));
+        }
+        source = (Tensor[])columns.Clone();
+        Count = (int)columns[0].Shape[0];
+        rowBytes = RowBytes(source);
+        this.columns = source;
+    }
+
+    Dataset(Tensor[] source, long[] rowBytes, int offset, int count)
+    {
+        this.source = source;
+        this.rowBytes = rowBytes;
+        this.offset = offset;
+        Count = count;
+        if (offset == 0 && count == source[0].Shape[0]) columns = source;
+    }
+
+    static long[] RowBytes(Tensor[] columns)
+    {
+        var r = new long[columns.Length];
+        for (int i = 0; i < columns.Length; i++)
+        {
+            long elements = 1;
+            for (int d = 1; d < columns[i].Rank; d++) elements *= columns[i].Shape[d];
+            r[i] = elements * columns[i].ElementType.ByteSize();
+        }
+        return r;
+    }
+
+    /// <summary>The number of examples.</summary>
+    public int Count { get; }
+
+    /// <summary>The columns of this dataset (for a slice, copies of its rows, made on first access).</summary>
+    public IReadOnlyList<Tensor> Columns => columns ??= Materialize();
+
+    Tensor[] Materialize()
+    {
+        var result = new Tensor[source.Length];
+        for (int c = 0; c < source.Length; c++)
+        {
+            var dims = source[c].Shape.ToArray();
+            dims[0] = Count;
+            var data = HostArrays.New(source[c].ElementType, checked((int)(rowBytes[c] / source[c].ElementType.ByteSize() * Count)));
+            HostArrays.Copy(ref Unsafe.AddByteOffset(ref HostArrays.Bytes(source[c].Data), (nint)(offset * rowBytes[c])),
+                ref HostArrays.Bytes(data), Count * rowBytes[c]);
+            result[c] = HostArrays.Wrap(source[c].ElementType, dims, data);
+        }
+        return result;
+    }
+
+    /// <summary>Examples [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>), as a view.</summary>
+    public Dataset Slice(int start, int count)
+    {
+        if (start < 0 || count < 0 || start > Count - count)
+            throw new ArgumentOutOfRangeException(nameof(start), $"Slice(start: {start}, count: {count}) is outside the {Count} examples of this dataset");
+        return new Dataset(source, rowBytes, offset + start, count);
+    }
+
+    /// <summary>The first <paramref name="firstCount"/> examples and the rest (for example training and validation).</summary>
+    public (Dataset First, Dataset Second) Split(int firstCount)
+    {
+        if (firstCount < 0 || firstCount > Count)
+            throw new ArgumentOutOfRangeException(nameof(firstCount), $"Split({firstCount}) needs 0 ≤ firstCount ≤ {Count}, the number of examples");
+        return (Slice(0, firstCount), Slice(firstCount, Count - firstCount));
+    }
+
+    /// <summary>How many batches <see cref="Batches(int, bool, ulong, int, bool, int)"/> yields per epoch.</summary>
+    public int BatchCount(int batchSize, bool dropLast = false)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"the batch size is {batchSize}; it must be at least 1");
+        return dropLast ? Count / batchSize : (Count + batchSize - 1) / batchSize;
+    }
+
+    /// <summary>
+    /// The order of the examples in epoch <paramref name="epoch"/>: the identity without shuffling, otherwise a
+    /// Fisher–Yates permutation driven by a <see cref="SplitMix64"/> whose seed depends on (<paramref name="seed"/>,
+    /// <paramref name="epoch"/>) only, so any epoch can be replayed on its own (resuming a run).
+    /// </summary>
+    public static int[] EpochOrder(int count, bool shuffle, ulong seed, int epoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var order = new int[count];
+        FillOrder(order, shuffle, seed, epoch);
+        return order;
+    }
+
+    static void FillOrder(int[] order, bool shuffle, ulong seed, int epoch)
+    {
+        if (epoch < 0) throw new ArgumentOutOfRangeException(nameof(epoch), $"epoch {epoch} is negative");
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        if (!shuffle) return;
+        // Stream seed: SplitMix64's output mixer applied to the seed, then to that XOR the epoch. Epoch streams
+        // start at unrelated points of the generator's cycle (plain seed + epoch would give shifted copies).
+        var rng = new SplitMix64(seed);
+        rng.State = rng.NextUInt64() ^ (uint)epoch;
+        rng.State = rng.NextUInt64();
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            // Lemire's multiply-high: uniform in [0, i] without modulo bias worth mentioning (bias < 2^-32).
+            int j = (int)Math.BigMul(rng.NextUInt64(), (ulong)(i + 1), out _);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+    }
+
+    /// <summary>
+    /// The batches of one epoch, in the order of <see cref="EpochOrder"/>; the last partial batch is yielded
+    /// unless <paramref name="dropLast"/>. With <paramref name="prefetch"/> ≥ 1, a background thread gathers up
+    /// to that many batches ahead of the consumer (0 gathers on the consumer's thread). Dispose each batch when done
+    /// with it (after uploading it): its buffers return to a pool, so a steady-state epoch does not allocate per
+    /// batch. Ending the enumeration early (break, exception) stops and joins the worker.
+    /// </summary>
+    public IEnumerable<Batch> Batches(int batchSize, bool shuffle, ulong seed, int epoch, bool dropLast = false, int prefetch = 1) =>
+        Batches(batchSize, shuffle, seed, epoch, dropLast, prefetch, firstBatch: 0);
+
+    /// <summary>As the other overload, starting at batch <paramref name="firstBatch"/> of the epoch (resuming mid-epoch).</summary>
+    public IEnumerable<Batch> Batches(int batchSize, bool shuffle, ulong seed, int epoch, bool dropLast, int prefetch, int firstBatch)
+    {
+        int batches = BatchCount(batchSize, dropLast);
+        if (epoch < 0) throw new ArgumentOutOfRangeException(nameof(epoch), $"epoch {epoch} is negative");
+        if (prefetch < 0) throw new ArgumentOutOfRangeException(nameof(prefetch), $"prefetch is {prefetch}; use 0 to gather on the calling thread, or the number of batches to prepare ahead");
+        if (firstBatch < 0 || firstBatch > batches)
+            throw new ArgumentOutOfRangeException(nameof(firstBatch), $"firstBatch {firstBatch} is outside the {batches} batches of an epoch");
+        return Enumerate(batchSize, shuffle, seed, epoch, firstBatch, batches, prefetch);
+    }
+
+    // Each enumeration takes its own epoch state (order array, worker), so enumerating the result twice is safe.
+    IEnumerable<Batch> Enumerate(int batchSize, bool shuffle, ulong seed, int epochNumber, int firstBatch, int batches, int prefetch)
+    {
+        var epoch = new Epoch(this, batchSize, shuffle, seed, epochNumber, firstBatch, batches);
+        try
+        {
+            if (prefetch == 0)
+            {
+                for (int k = epoch.FirstBatch; k < epoch.BatchCount; k++)
+                    yield return epoch.Gather(k);
+            }
+            else
+            {
+                using var prefetcher = new Prefetcher(epoch, prefetch);
+                while (prefetcher.TryTake(out var batch))
+                    yield return batch;
+            }
+        }
+        finally
+        {
+            epoch.Release();
+        }
+    }
+
+    /// <summary>Live prefetch worker threads of this dataset (tests check that early exits stop them).</summary>
+    internal int ActiveWorkers => Volatile.Read(ref activeWorkers);
+
+    /// <summary>Bytes the last finished prefetch worker allocated (tests check steady state allocates nothing per batch).</summary>
+    internal long LastWorkerAllocatedBytes { get; private set; }
+
+    /// <summary>One epoch's state: the order (a cached array, taken for the epoch) and the gather routine.</summary>
+    sealed class Epoch
+    {
+        readonly Dataset data;
+        readonly int[]? order;
+        readonly int batchSize;
+
+        public Epoch(Dataset data, int batchSize, bool shuffle, ulong seed, int epoch, int firstBatch, int batchCount)
+        {
+            this.data = data;
+            this.batchSize = batchSize;
+            FirstBatch = firstBatch;
+            BatchCount = batchCount;
+            if (shuffle)
+            {
+                order = Interlocked.Exchange(ref data.cachedOrder, null);
+                if (order == null || order.Length != data.Count) order = new int[data.Count];
+                FillOrder(order, shuffle: true, seed, epoch);
+            }
+        }
+
+        public int FirstBatch { get; }
+
+        public int BatchCount { get; }
+
+        public Dataset Data => data;
+
+        public Batch Gather(int index)
+        {
+            int start = index * batchSize;
+            int size = Math.Min(batchSize, data.Count - start);
+            var batch = data.pool.Rent(size) ?? NewBatch(size);
+            batch.Index = index;
+            batch.Start = start;
+            var columns = batch.Buffers;
+            for (int c = 0; c < columns.Length; c++)
+            {
+                long row = data.rowBytes[c];
+                ref byte src = ref HostArrays.Bytes(data.source[c].Data);
+                ref byte dst = ref HostArrays.Bytes(columns[c].Data);
+                if (order == null)
+                {
+                    HostArrays.Copy(ref Unsafe.AddByteOffset(ref src, (nint)((data.offset + (long)start) * row)), ref dst, size * row);
+                }
+                else if (row <= uint.MaxValue)
+                {
+                    for (int i = 0; i < size; i++)
+                    {
+                        long from = (data.offset + (long)order[start + i]) * row;
+                        Unsafe.CopyBlockUnaligned(ref Unsafe.AddByteOffset(ref dst, (nint)(i * row)), ref Unsafe.AddByteOffset(ref src, (nint)from), (uint)row);
+                    }
+                }
+                else
+                {
+                    for (int i = 0; i < size; i++)
+                    {
+                        long from = (data.offset + (long)order[start + i]) * row;
+                        HostArrays.Copy(ref Unsafe.AddByteOffset(ref src, (nint)from), ref Unsafe.AddByteOffset(ref dst, (nint)(i * row)), row);
+                    }
+                }
+            }
+            batch.GatheredOnThread = Environment.CurrentManagedThreadId;
+            batch.GatheredAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            return batch;
+        }
+
+        Batch NewBatch(int size)
+        {
+            var tensors = new Tensor[data.source.Length];
+            for (int c = 0; c < tensors.Length; c++)
+            {
+                var column = data.source[c];
+                var dims = column.Shape.ToArray();
+                dims[0] = size;
+                tensors[c] = HostArrays.Wrap(column.ElementType, dims, HostArrays.New(column.ElementType, checked((int)(data.rowBytes[c] / column.ElementType.ByteSize() * size))));
+            }
+            return new Batch(data.pool, tensors, size);
+        }
+
+        public void Release()
+        {
+            if (order != null) Volatile.Write(ref data.cachedOrder, order);
+        }
+    }
+
+    /// <summary>A single worker thread filling a bounded ring of batches, in order; Monitor-based so it does not allocate.</summary>
+    sealed class Prefetcher : IDisposable
+    {
+        readonly Epoch epoch;
+        readonly Batch?[] ring;
+        readonly object gate = new();
+        readonly Thread worker;
+        int head, count;
+        bool finished, cancelled;
+        ExceptionDispatchInfo? failure;
+
+        public Prefetcher(Epoch epoch, int prefetch)
+        {
+            this.epoch = epoch;
+            ring = new Batch?[Math.Max(1, Math.Min(prefetch, epoch.BatchCount - epoch.FirstBatch))];
+            Interlocked.Increment(ref epoch.Data.activeWorkers);
+            worker = new Thread(Run) { IsBackground = true, Name = "XlaGen batch prefetch" };
+            try
+            {
+                worker.Start();
+            }
+            catch
+            {
+                Interlocked.Decrement(ref epoch.Data.activeWorkers);
+                throw;
+            }
+        }
+
+        void Run()
+        {
+            long allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
+            try
+            {
+                for (int k = epoch.FirstBatch; k < epoch.BatchCount; k++)
+                {
+                    lock (gate)
+                    {
+                        while (count == ring.Length && !cancelled) Monitor.Wait(gate);
+                        if (cancelled) return;
+                    }
+                    var batch = epoch.Gather(k);
+                    lock (gate)
+                    {
+                        if (cancelled)
+                        {
+                            batch.Dispose();
+                            return;
+                        }
+                        ring[(head + count) % ring.Length] = batch;
+                        count++;
+                        Monitor.PulseAll(gate);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                lock (gate) failure = ExceptionDispatchInfo.Capture(e);
+            }
+            finally
+            {
+                epoch.Data.LastWorkerAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
+                lock (gate)
+                {
+                    finished = true;
+                    Monitor.PulseAll(gate);
+                }
+                Interlocked.Decrement(ref epoch.Data.activeWorkers);
+            }
+        }
+
+        public bool TryTake(out Batch batch)
+        {
+            lock (gate)
+            {
+                while (count == 0 && !finished) Monitor.Wait(gate);
+                if (count > 0)
+                {
+                    batch = ring[head]!;
+                    ring[head] = null;
+                    head = (head + 1) % ring.Length;
+                    count--;
+                    Monitor.PulseAll(gate);
+                    return true;
+                }
+            }
+            failure?.Throw();
+            batch = null!;
+            return false;
+        }
+
+        public void Dispose()
+        {
+            lock (gate)
+            {
+                cancelled = true;
+                Monitor.PulseAll(gate);
+            }
+            worker.Join();
+            for (; count > 0; count--)
+            {
+                ring[head]!.Dispose();
+                ring[head] = null;
+                head = (head + 1) % ring.Length;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// One batch: a tensor per dataset column with <see cref="Size"/> rows. Its buffers are pooled: dispose it once
+/// you are done (typically right after uploading it to a device); afterwards its tensors may be reused by a later
+/// batch, and <see cref="Columns"/> throws.
+/// </summary>
+public sealed class Batch : IDisposable
+{
+    readonly Tensor[] columns;
+    BatchPool? owner;
+
+    internal Batch(BatchPool pool, Tensor[] columns, int size)
+    {
+        owner = pool;
+        this.columns = columns;
+        Size = size;
+    }
+
+    /// <summary>The batch's rows of each dataset column, in column order: shape [Size, …].</summary>
+    public Tensor[] Columns => Volatile.Read(ref owner) != null ? columns : throw new ObjectDisposedException(nameof(Batch), $"batch {Index} was disposed and its buffers returned to the pool");
+
+    /// <summary>The number of examples (the last batch of an epoch may be smaller than the batch size).</summary>
+    public int Size { get; }
+
+    /// <summary>The batch's index within its epoch.</summary>
+    public int Index { get; internal set; }
+
+    /// <summary>The position of the batch's first example within the epoch's order.</summary>
+    public int Start { get; internal set; }
+
+    internal Tensor[] Buffers => columns;
+
+    internal int GatheredOnThread { get; set; }
+
+    internal long GatheredAt { get; set; }
+
+    internal void Reopen(BatchPool pool) => Volatile.Write(ref owner, pool);
+
+    public void Dispose() => Interlocked.Exchange(ref owner, null)?.Return(this);
+}
+
+/// <summary>Free batch buffers by batch size; bounded so a burst of undisposed-then-disposed batches is not kept forever.</summary>
+internal sealed class BatchPool
+{
+    const int MaxFreePerSize = 16;
+    readonly Dictionary<int, Stack<Batch>> free = new();
+
+    public Batch? Rent(int size)
+    {
+        Batch? batch;
+        lock (free)
+        {
+            if (!free.TryGetValue(size, out var stack) || !stack.TryPop(out batch)) return null;
+        }
+        batch.Reopen(this);
+        return batch;
+    }
+
+    public void Return(Batch batch)
+    {
+        lock (free)
+        {
+            if (!free.TryGetValue(batch.Size, out var stack)) free.Add(batch.Size, stack = new Stack<Batch>());
+            if (stack.Count < MaxFreePerSize) stack.Push(batch);
+        }
+    }
+}

@@ -1,0 +1,402 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using XlaGen.Checkpoints;
+using XlaGen.Data;
+using XlaGen.Hlo;
+using XlaGen.Training;
+
+namespace XlaGen;
+
+// Training: Compile (choose the optimizer), Fit, Evaluate, TrainStep, Save and Load. Parameters, optimizer state,
+// the step counter and the metric accumulators live on the device; every train step donates them and gets them
+// back updated in place; the host reads the accumulators only every few steps.
+public abstract partial class ModelRunner
+{
+    DeviceBuffer[]? slots;
+    DeviceBuffer? stepBuffer;
+    (double Value, DeviceBuffer Buffer)? learningRateBuffer;
+    TrainingPrograms.Layout? layout;
+    readonly ConcurrentDictionary<string, IExecutable> trainPrograms = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, IExecutable> evalPrograms = new(StringComparer.Ordinal);
+    Dictionary<string, Tensor>? pendingOptimizerState;
+
+    /// <summary>The [Loss] method's definition, or null when the model has none (then it can only run forward).</summary>
+    public LossDefinition? Loss { get; }
+
+    /// <summary>The optimizer chosen with <see cref="Compile"/>, or null.</summary>
+    public Optimizer? Optimizer { get; private set; }
+
+    /// <summary>Optimizer updates applied so far.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Epochs <see cref="Fit"/> has completed (the next Fit continues from here, shuffling by epoch number).</summary>
+    public int CompletedEpochs { get; private set; }
+
+    LossDefinition RequireLoss() =>
+        Loss ?? throw new InvalidOperationException($"{ModelName} has no [Loss] method, so it cannot be trained or evaluated; add one, e.g. [Loss] public Tensor<float> Loss(...) => Losses.SparseSoftmaxCrossEntropy(Logits(x), labels);");
+
+    /// <summary>Chooses the optimizer (Keras' compile): its state starts at zero and the step counter at 0, unless a
+    /// loaded checkpoint carried state for the same optimizer.</summary>
+    public void Compile(Optimizer optimizer)
+    {
+        ThrowIfDisposed();
+        var loss = RequireLoss();
+        DisposeOptimizerState();
+        Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
+        layout = TrainingPrograms.LayoutOf(loss, ParameterSpecs, optimizer);
+        trainPrograms.Clear();
+        var state = new List<DeviceBuffer>();
+        foreach (var t in layout.Trainable)
+        {
+            foreach (var slot in optimizer.Slots)
+            {
+                var key = SlotName(optimizer, slot, ParameterSpecs[t].Path);
+                var value = pendingOptimizerState != null && pendingOptimizerState.TryGetValue(key, out var saved)
+                    ? saved
+                    : Tensor.FromLiteral(Literal.FromDoubles(ParameterSpecs[t].Shape, new double[ParameterSpecs[t].ElementCount]));
+                state.Add(Device.Upload(value));
+            }
+        }
+        slots = state.ToArray();
+        var stepKey = "optimizer." + optimizer.Name + ".step";
+        var step = pendingOptimizerState != null && pendingOptimizerState.TryGetValue(stepKey, out var s) ? ((Tensor<int>)s).Data[0] : 0;
+        stepBuffer = Device.Upload(Tensor<int>.Scalar(step));
+        Step = step;
+        pendingOptimizerState = null;
+    }
+
+    TrainingPrograms.Layout RequireCompiled() =>
+        layout ?? throw new InvalidOperationException($"{ModelName}: call Compile(optimizer) before training, e.g. model.Compile(new Adam(1e-3))");
+
+    static string SlotName(Optimizer optimizer, string slot, string path) => $"optimizer.{optimizer.Name}.{slot}.{path}";
+
+    string BindingKey(long[] bindings) => string.Join(",", bindings);
+
+    IExecutable TrainProgram(long[] bindings, long batchSize)
+    {
+        var loss = RequireLoss();
+        return trainPrograms.GetOrAdd(BindingKey(bindings), _ =>
+            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize)));
+    }
+
+    IExecutable EvalProgram(long[] bindings, long batchSize)
+    {
+        var loss = RequireLoss();
+        return evalPrograms.GetOrAdd(BindingKey(bindings), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize)));
+    }
+
+    DeviceBuffer[] ZeroAccumulators(int count)
+    {
+        var r = new DeviceBuffer[count];
+        for (int i = 0; i < count; i++) r[i] = Device.Upload(Tensor<float>.Scalar(0));
+        return r;
+    }
+
+    DeviceBuffer LearningRateBuffer(double value)
+    {
+        if (learningRateBuffer is { } cached && cached.Value == value) return cached.Buffer;
+        learningRateBuffer?.Buffer.Dispose();
+        var b = Device.Upload(Tensor<float>.Scalar((float)value));
+        learningRateBuffer = (value, b);
+        return b;
+    }
+
+    /// <summary>One optimizer step on one batch (the columns in the [Loss] method's input order). Returns the batch's loss
+    /// and metrics (this reads them back, so prefer Fit, which reads every few steps).</summary>
+    public StepResult TrainStep(params Tensor[] batch)
+    {
+        var accumulators = ZeroAccumulators(RequireCompiled().Accumulators);
+        try
+        {
+            RunTrainStep(batch, accumulators);
+            var values = ReadAccumulators(accumulators);
+            return new StepResult(values.Loss, values.Metrics);
+        }
+        finally
+        {
+            foreach (var a in accumulators) a.Dispose();
+        }
+    }
+
+    public sealed record StepResult(double Loss, IReadOnlyDictionary<string, double> Metrics);
+
+    void RunTrainStep(IReadOnlyList<Tensor> batch, DeviceBuffer[] accumulators)
+    {
+        ThrowIfDisposed();
+        var l = RequireCompiled();
+        var loss = RequireLoss();
+        var bindings = loss.Bind(ModelName + "." + loss.Method, batch);
+        long batchSize = batch[0].Shape[0];
+        var program = TrainProgram(bindings, batchSize);
+        var args = new DeviceBuffer[l.ParameterCount];
+        var uploaded = new DeviceBuffer[batch.Count];
+        try
+        {
+            for (int i = 0; i < batch.Count; i++) args[i] = uploaded[i] = Device.Upload(batch[i]);
+            for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
+            for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
+            args[l.StepIndex] = stepBuffer!;
+            args[l.LearningRateIndex] = LearningRateBuffer(Optimizer!.LearningRate.At(Step));
+            for (int i = 0; i < accumulators.Length; i++) args[l.AccumulatorsStart + i] = accumulators[i];
+            var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Donated(l) });
+            int o = 0;
+            foreach (var t in l.Trainable) parameters[t] = outputs[o++];
+            for (int i = 0; i < slots.Length; i++) slots[i] = outputs[o++];
+            stepBuffer = outputs[o++];
+            for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
+            Step++;
+        }
+        finally
+        {
+            foreach (var u in uploaded) u?.Dispose();
+        }
+    }
+
+    int[]? donated;
+
+    int[] Donated(TrainingPrograms.Layout l) => donated ??= l.Trainable.Select(t => l.Inputs + t)
+        .Concat(Enumerable.Range(l.SlotsStart, slots!.Length))
+        .Append(l.StepIndex)
+        .Concat(Enumerable.Range(l.AccumulatorsStart, l.Accumulators)).ToArray();
+
+    (double Loss, Dictionary<string, double> Metrics, double Examples) ReadAccumulators(DeviceBuffer[] accumulators)
+    {
+        var loss = RequireLoss();
+        var v = accumulators.Select(a => (double)((Tensor<float>)Device.Download(a)).Data[0]).ToArray();
+        double n = v[^1];
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (int i = 0; i < loss.Metrics.Count; i++) metrics[loss.Metrics[i]] = n == 0 ? double.NaN : v[1 + i] / n;
+        return (n == 0 ? double.NaN : v[0] / n, metrics, n);
+    }
+
+    /// <summary>Keras' fit: trains for <see cref="FitOptions.Epochs"/> more epochs over <paramref name="train"/> (columns in the
+    /// [Loss] method's input order), with per-epoch shuffling from the seed, optional validation, progress and callbacks.</summary>
+    public History Fit(Dataset train, FitOptions? options = null)
+    {
+        ThrowIfDisposed();
+        options ??= new FitOptions();
+        var l = RequireCompiled();
+        if (train.Count == 0) throw new ArgumentException($"{ModelName}.Fit: the training data is empty", nameof(train));
+        if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be positive");
+        var history = new History();
+        var control = new TrainingControl();
+        using var progress = options.Verbose ? new ProgressReporter(options.Output ?? Console.Out) : null;
+        ulong shuffleSeed = options.ShuffleSeed ?? (ulong)(uint)Seed;
+        int first = CompletedEpochs;
+        for (int epoch = first; epoch < first + options.Epochs && !control.StopTraining; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            progress?.StartEpoch(epoch + 1, first + options.Epochs, train.Count);
+            var accumulators = ZeroAccumulators(l.Accumulators);
+            try
+            {
+                long done = 0;
+                int sinceRead = 0;
+                foreach (var batch in train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: 1))
+                {
+                    using (batch)
+                    {
+                        RunTrainStep(batch.Columns, accumulators);
+                        done += batch.Size;
+                    }
+                    if (progress != null && ++sinceRead >= options.MetricsEvery)
+                    {
+                        sinceRead = 0;
+                        var partial = ReadAccumulators(accumulators);
+                        progress.Update(done, WithLoss(partial.Loss, partial.Metrics));
+                    }
+                }
+                var (lossValue, metrics, examples) = ReadAccumulators(accumulators);
+                double? validationLoss = null;
+                IReadOnlyDictionary<string, double>? validationMetrics = null;
+                if (options.Validation != null)
+                {
+                    var v = Evaluate(options.Validation, options.ValidationBatchSize ?? options.BatchSize);
+                    validationLoss = v.Loss;
+                    validationMetrics = v.Metrics;
+                }
+                clock.Stop();
+                var result = new EpochMetrics(epoch + 1, lossValue, metrics, validationLoss, validationMetrics, clock.Elapsed, examples / clock.Elapsed.TotalSeconds);
+                history.Epochs.Add(result);
+                CompletedEpochs = epoch + 1;
+                progress?.EndEpoch(result);
+                foreach (var callback in options.Callbacks) callback.OnEpochEnd(this, result, control);
+            }
+            finally
+            {
+                foreach (var a in accumulators) a.Dispose();
+            }
+        }
+        foreach (var callback in options.Callbacks) callback.OnTrainEnd(this, history);
+        return history;
+    }
+
+    static IReadOnlyDictionary<string, double> WithLoss(double loss, IReadOnlyDictionary<string, double> metrics)
+    {
+        var d = new Dictionary<string, double>(StringComparer.Ordinal) { ["loss"] = loss };
+        foreach (var kv in metrics) d[kv.Key] = kv.Value;
+        return d;
+    }
+
+    /// <summary>Loss and metrics over a dataset (no update). Every example counts once: a last partial batch runs a
+    /// program compiled for its own size.</summary>
+    public EvaluationResult Evaluate(Dataset data, int batchSize = 256)
+    {
+        ThrowIfDisposed();
+        var loss = RequireLoss();
+        if (data.Count == 0) throw new ArgumentException($"{ModelName}.Evaluate: the data is empty", nameof(data));
+        var accumulators = ZeroAccumulators(loss.Metrics.Count + 2);
+        try
+        {
+            foreach (var batch in data.Batches(batchSize, shuffle: false, seed: 0, epoch: 0, dropLast: false, prefetch: 1))
+            {
+                using (batch)
+                {
+                    var bindings = loss.Bind(ModelName + "." + loss.Method, batch.Columns);
+                    var program = EvalProgram(bindings, batch.Size);
+                    var args = new List<DeviceBuffer>();
+                    var uploaded = batch.Columns.Select(Device.Upload).ToArray();
+                    try
+                    {
+                        args.AddRange(uploaded);
+                        args.AddRange(parameters);
+                        args.AddRange(accumulators);
+                        int start = uploaded.Length + parameters.Length;
+                        var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Enumerable.Range(start, accumulators.Length).ToArray() });
+                        for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[i];
+                    }
+                    finally
+                    {
+                        foreach (var u in uploaded) u.Dispose();
+                    }
+                }
+            }
+            var (l, metrics, examples) = ReadAccumulators(accumulators);
+            return new EvaluationResult(l, metrics, (long)examples);
+        }
+        finally
+        {
+            foreach (var a in accumulators) a.Dispose();
+        }
+    }
+
+    /// <summary>Runs a forward program over inputs of any length in chunks of <paramref name="batchSize"/> along dim 0 and
+    /// joins the results (the last chunk compiles a program for its own size).</summary>
+    protected Tensor RunBatched(string method, int batchSize, Func<long, HloModule> build, params Tensor[] inputs)
+    {
+        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be positive");
+        var data = new Dataset(inputs);
+        Array? joined = null;
+        long[]? shape = null;
+        var type = ElementType.Invalid;
+        long rowSize = 0;
+        foreach (var batch in data.Batches(batchSize, shuffle: false, seed: 0, epoch: 0, dropLast: false, prefetch: 1))
+        {
+            using (batch)
+            {
+                var output = Run(method, new long[] { batch.Size }, () => build(batch.Size), batch.Columns)[0];
+                if (joined == null)
+                {
+                    rowSize = output.ElementCount / batch.Size;
+                    shape = output.Shape.ToArray();
+                    shape[0] = data.Count;
+                    type = output.ElementType;
+                    joined = Array.CreateInstanceFromArrayType(output.Data.GetType(), checked((int)(data.Count * rowSize)));
+                }
+                Array.Copy(output.Data, 0, joined, batch.Start * rowSize, output.ElementCount);
+            }
+        }
+        return Tensor.FromLiteral(Literal.Create(Hlo.Shape.Array(type, shape!), joined!));
+    }
+
+    // ---- checkpoints ----
+
+    /// <summary>Writes parameters, optimizer state, step, epoch and seed to a safetensors file, atomically (the previous
+    /// file stays intact if anything fails).</summary>
+    public void Save(string path)
+    {
+        ThrowIfDisposed();
+        var tensors = new List<KeyValuePair<string, Tensor>>();
+        for (int i = 0; i < ParameterSpecs.Count; i++) tensors.Add(new(ParameterSpecs[i].Path, Device.Download(parameters[i])));
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["format"] = "xlagen-checkpoint/1",
+            ["model"] = ModelName,
+            ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+            ["epoch"] = CompletedEpochs.ToString(CultureInfo.InvariantCulture),
+            ["step"] = Step.ToString(CultureInfo.InvariantCulture),
+        };
+        if (Optimizer != null && layout != null)
+        {
+            int k = 0;
+            foreach (var t in layout.Trainable)
+            {
+                foreach (var slot in Optimizer.Slots) tensors.Add(new(SlotName(Optimizer, slot, ParameterSpecs[t].Path), Device.Download(slots![k++])));
+            }
+            tensors.Add(new("optimizer." + Optimizer.Name + ".step", Device.Download(stepBuffer!)));
+            metadata["optimizer"] = Optimizer.Describe();
+            metadata["learning_rate"] = Optimizer.LearningRate.Describe();
+        }
+        Safetensors.Save(path, tensors, metadata);
+    }
+
+    /// <summary>Restores a checkpoint written by <see cref="Save"/>: parameters always (names, shapes and element types must
+    /// match exactly; what differs is listed), and optimizer state, step and epoch when the checkpoint has them (applied
+    /// now if the same optimizer is compiled, or at the next Compile).</summary>
+    public void Load(string path)
+    {
+        ThrowIfDisposed();
+        var file = Safetensors.Load(path);
+        var modelNames = new HashSet<string>(ParameterSpecs.Select(p => p.Path), StringComparer.Ordinal);
+        var expected = ParameterSpecs.Select(p => (p.Path, p.ElementType, p.Dims)).ToList();
+        var optimizerTensors = file.Names.Where(n => n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList();
+        var modelPart = new SafetensorsFile(file.Path, file.Names.Where(n => !n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList(), file.Tensors, file.Metadata);
+        Safetensors.Verify(modelPart, expected, $"{Path.GetFileName(path)} does not fit {ModelName}");
+        for (int i = 0; i < ParameterSpecs.Count; i++)
+        {
+            var old = parameters[i];
+            parameters[i] = Device.Upload(file.Tensors[ParameterSpecs[i].Path]);
+            old.Dispose();
+        }
+        if (file.Metadata.TryGetValue("epoch", out var epoch)) CompletedEpochs = int.Parse(epoch, CultureInfo.InvariantCulture);
+        if (file.Metadata.TryGetValue("step", out var step)) Step = long.Parse(step, CultureInfo.InvariantCulture);
+        if (optimizerTensors.Count == 0) return;
+        var state = optimizerTensors.ToDictionary(n => n, n => file.Tensors[n], StringComparer.Ordinal);
+        if (Optimizer == null)
+        {
+            pendingOptimizerState = state;
+            return;
+        }
+        var expectedState = new List<(string, ElementType, long[])>();
+        foreach (var t in layout!.Trainable)
+        {
+            foreach (var slot in Optimizer.Slots) expectedState.Add((SlotName(Optimizer, slot, ParameterSpecs[t].Path), ParameterSpecs[t].ElementType, ParameterSpecs[t].Dims));
+        }
+        expectedState.Add(("optimizer." + Optimizer.Name + ".step", ElementType.S32, Array.Empty<long>()));
+        Safetensors.Verify(new SafetensorsFile(file.Path, optimizerTensors, file.Tensors, file.Metadata), expectedState,
+            $"{Path.GetFileName(path)} holds optimizer state that does not fit {Optimizer.Describe()} for {ModelName}");
+        var savedStep = Step;
+        pendingOptimizerState = state;
+        Compile(Optimizer);
+        Step = savedStep;
+    }
+
+    void DisposeOptimizerState()
+    {
+        if (slots != null) foreach (var s in slots) s.Dispose();
+        slots = null;
+        stepBuffer?.Dispose();
+        stepBuffer = null;
+        donated = null;
+    }
+
+    void DisposeTrainingState()
+    {
+        DisposeOptimizerState();
+        learningRateBuffer?.Buffer.Dispose();
+        learningRateBuffer = null;
+        foreach (var p in trainPrograms.Values) p.Dispose();
+        foreach (var p in evalPrograms.Values) p.Dispose();
+    }
+}

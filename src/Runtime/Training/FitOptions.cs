@@ -1,0 +1,53 @@
+namespace XlaGen.Training;
+
+/// <summary>Options of <see cref="ModelRunner.Fit"/>, named after Keras' fit arguments.</summary>
+public sealed record FitOptions
+{
+    /// <summary>How many more epochs to train.</summary>
+    public int Epochs { get; init; } = 1;
+
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Shuffle each epoch (the order depends only on the seed and the epoch number, so runs are reproducible and resumable).</summary>
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>The shuffling seed; the model's seed when null.</summary>
+    public ulong? ShuffleSeed { get; init; }
+
+    /// <summary>Evaluated after every epoch (val_loss and val_ metrics).</summary>
+    public Data.Dataset? Validation { get; init; }
+
+    public int? ValidationBatchSize { get; init; }
+
+    public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = Array.Empty<ITrainingCallback>();
+
+    /// <summary>Print a progress bar (a terminal) or progress lines (redirected output).</summary>
+    public bool Verbose { get; init; } = true;
+
+    /// <summary>Where progress goes; the console when null.</summary>
+    public TextWriter? Output { get; init; }
+
+    /// <summary>Steps between reads of the running loss and metrics from the device (for the progress display).</summary>
+    public int MetricsEvery { get; init; } = 50;
+}
+
+/// <summary>Loss and metrics over a dataset.</summary>
+public sealed record EvaluationResult(double Loss, IReadOnlyDictionary<string, double> Metrics, long Examples)
+{
+    public override string ToString() =>
+        $"loss {Loss:F4}" + string.Concat(Metrics.Select(m => $", {m.Key} {m.Value:F4}")) + $" ({Examples} examples)";
+}
+
+/// <summary>Lets a callback stop training after the current epoch.</summary>
+public sealed class TrainingControl
+{
+    public bool StopTraining { get; set; }
+}
+
+/// <summary>Called by Fit after every epoch and at the end.</summary>
+public interface ITrainingCallback
+{
+    void OnEpochEnd(ModelRunner model, EpochMetrics metrics, TrainingControl control);
+
+    void OnTrainEnd(ModelRunner model, History history) { }
+}

@@ -1,0 +1,51 @@
+using XlaGen.Hlo;
+
+namespace XlaGen.Training;
+
+/// <summary>A tensor input of a [Loss] method: name, element type and dims pattern ("B", "784").</summary>
+public sealed record LossInput(string Name, ElementType ElementType, string[] Dims);
+
+/// <summary>
+/// What the generator recorded about a model's [Loss] method: its inputs, the symbolic batch dimension they share,
+/// the metrics its loss functions contribute, the trainable parameters, and the builder of its program, whose
+/// result is (loss, metric sums…, gradients of the trainable parameters…).
+/// </summary>
+public sealed class LossDefinition
+{
+    public LossDefinition(string method, IReadOnlyList<LossInput> inputs, IReadOnlyList<string> symbols, string batchSymbol,
+        IReadOnlyList<string> metrics, IReadOnlyList<string> trainableParameters, Func<long[], HloModule> buildProgram)
+    {
+        Method = method;
+        Inputs = inputs;
+        Symbols = symbols;
+        BatchSymbol = batchSymbol;
+        Metrics = metrics;
+        TrainableParameters = trainableParameters;
+        BuildProgram = buildProgram;
+    }
+
+    public string Method { get; }
+
+    public IReadOnlyList<LossInput> Inputs { get; }
+
+    /// <summary>The symbolic dims of the inputs, in the order <see cref="BuildProgram"/> takes them.</summary>
+    public IReadOnlyList<string> Symbols { get; }
+
+    public string BatchSymbol { get; }
+
+    public IReadOnlyList<string> Metrics { get; }
+
+    public IReadOnlyList<string> TrainableParameters { get; }
+
+    public Func<long[], HloModule> BuildProgram { get; }
+
+    /// <summary>Binds the symbols from a batch's tensors (validating them) and returns their values in <see cref="Symbols"/> order.</summary>
+    public long[] Bind(string program, IReadOnlyList<Tensor> batch)
+    {
+        if (batch.Count != Inputs.Count)
+            throw new ArgumentException($"{program}: the loss takes {Inputs.Count} inputs ({string.Join(", ", Inputs.Select(i => i.Name))}), the data has {batch.Count} columns");
+        var binder = new ShapeBinder(program);
+        for (int i = 0; i < Inputs.Count; i++) binder.Bind(Inputs[i].Name, batch[i], Inputs[i].ElementType, Inputs[i].Dims);
+        return Symbols.Select(s => (long)binder[s]).ToArray();
+    }
+}

@@ -1,0 +1,170 @@
+using XlaGen.Hlo;
+
+namespace XlaGen.Training;
+
+/// <summary>
+/// An optimizer, chosen at run time: it appends its update to the train-step program as HLO. Each trainable
+/// parameter gets the state slots it names (same shape, zero-initialised); a global step counter (s32) is kept
+/// by every optimizer. Updates are written once, in HLO; the tests compare them with naive C# loops.
+/// </summary>
+public abstract class Optimizer
+{
+    protected Optimizer(LearningRate learningRate)
+    {
+        LearningRate = learningRate ?? throw new ArgumentNullException(nameof(learningRate));
+    }
+
+    public LearningRate LearningRate { get; }
+
+    /// <summary>Lower-case name: sgd, momentum, adam, adamw, rmsprop.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Per-parameter state, e.g. Adam's "m" and "v".</summary>
+    public abstract IReadOnlyList<string> Slots { get; }
+
+    /// <summary>The hyperparameters, for checkpoint metadata and logs.</summary>
+    public abstract string Describe();
+
+    /// <summary>Emits the update of one parameter. <paramref name="step"/> is the f32 count of updates including this one (1 on the first).</summary>
+    public abstract (HloInstruction Parameter, HloInstruction[] Slots) Update(HloBuilder b, HloInstruction parameter, HloInstruction gradient,
+        IReadOnlyList<HloInstruction> slots, HloInstruction learningRate, HloInstruction step);
+
+    protected static HloInstruction Scalar(HloBuilder b, HloInstruction like, double value) =>
+        b.Full(like.Shape.ElementType, value, like.Shape.Dims.ToArray());
+
+    /// <summary>A scalar (f32[]) broadcast to <paramref name="like"/>'s shape, converted to its element type.</summary>
+    protected static HloInstruction Spread(HloBuilder b, HloInstruction scalar, HloInstruction like) =>
+        like.Shape.IsScalar ? b.Convert(scalar, like.Shape.ElementType) : b.BroadcastScalar(b.Convert(scalar, like.Shape.ElementType), like.Shape.Dims.ToArray());
+}
+
+/// <summary>Stochastic gradient descent, optionally with (Nesterov) momentum: v = μv + g; p -= lr·v (Nesterov: p -= lr·(g + μv)).</summary>
+public sealed class Sgd : Optimizer
+{
+    public Sgd(LearningRate learningRate, double momentum = 0, bool nesterov = false) : base(learningRate)
+    {
+        if (momentum < 0 || momentum >= 1) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1)");
+        if (nesterov && momentum == 0) throw new ArgumentException("Nesterov momentum needs a momentum > 0", nameof(nesterov));
+        Momentum = momentum;
+        Nesterov = nesterov;
+    }
+
+    public double Momentum { get; }
+
+    public bool Nesterov { get; }
+
+    public override string Name => Momentum == 0 ? "sgd" : "momentum";
+
+    public override IReadOnlyList<string> Slots => Momentum == 0 ? Array.Empty<string>() : new[] { "velocity" };
+
+    public override string Describe() => Momentum == 0 ? "sgd" : $"sgd(momentum={Momentum:R}, nesterov={Nesterov.ToString().ToLowerInvariant()})";
+
+    public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
+    {
+        var rate = Spread(b, lr, p);
+        if (Momentum == 0) return (b.Subtract(p, b.Multiply(rate, g)), Array.Empty<HloInstruction>());
+        var mu = Scalar(b, p, Momentum);
+        var v = b.Add(b.Multiply(mu, slots[0]), g);
+        var direction = Nesterov ? b.Add(g, b.Multiply(mu, v)) : v;
+        return (b.Subtract(p, b.Multiply(rate, direction)), new[] { v });
+    }
+}
+
+/// <summary>Adam (Kingma &amp; Ba) with bias correction, in PyTorch's form (ε added to the bias-corrected sqrt(v̂));
+/// AdamW adds decoupled weight decay.</summary>
+public class Adam : Optimizer
+{
+    public Adam(LearningRate learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) : base(learningRate)
+    {
+        if (beta1 < 0 || beta1 >= 1) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1)");
+        if (beta2 < 0 || beta2 >= 1) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1)");
+        if (epsilon <= 0) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive");
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+    }
+
+    public double Beta1 { get; }
+
+    public double Beta2 { get; }
+
+    public double Epsilon { get; }
+
+    public override string Name => "adam";
+
+    public override IReadOnlyList<string> Slots => new[] { "m", "v" };
+
+    public override string Describe() => $"adam(beta1={Beta1:R}, beta2={Beta2:R}, epsilon={Epsilon:R})";
+
+    public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
+    {
+        // m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²; p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + ε)  (PyTorch),
+        // computed as lr·sqrt(1-β2^t)/(1-β1^t) · m / (sqrt(v) + ε·sqrt(1-β2^t)), which is the same.
+        var m = b.Add(b.Multiply(Scalar(b, p, Beta1), slots[0]), b.Multiply(Scalar(b, p, 1 - Beta1), g));
+        var v = b.Add(b.Multiply(Scalar(b, p, Beta2), slots[1]), b.Multiply(Scalar(b, p, 1 - Beta2), b.Multiply(g, g)));
+        var t = step;
+        var bias1 = b.Subtract(b.Constant(t.Shape.ElementType, 1), b.Power(b.Constant(t.Shape.ElementType, Beta1), t));
+        var bias2 = b.Subtract(b.Constant(t.Shape.ElementType, 1), b.Power(b.Constant(t.Shape.ElementType, Beta2), t));
+        var alpha = b.Divide(b.Multiply(lr, b.Sqrt(bias2)), bias1);
+        var epsHat = b.Multiply(b.Constant(t.Shape.ElementType, Epsilon), b.Sqrt(bias2));
+        var update = b.Divide(m, b.Add(b.Sqrt(v), Spread(b, epsHat, p)));
+        var decayed = Decay(b, p, lr);
+        return (b.Subtract(decayed, b.Multiply(Spread(b, alpha, p), update)), new[] { m, v });
+    }
+
+    /// <summary>Adam applies no weight decay; AdamW overrides.</summary>
+    protected virtual HloInstruction Decay(HloBuilder b, HloInstruction p, HloInstruction lr) => p;
+}
+
+/// <summary>AdamW (Loshchilov &amp; Hutter): Adam with decoupled weight decay, p -= lr·wd·p before the Adam step.</summary>
+public sealed class AdamW : Adam
+{
+    public AdamW(LearningRate learningRate, double weightDecay = 0.01, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+        : base(learningRate, beta1, beta2, epsilon)
+    {
+        if (weightDecay < 0) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "weight decay must not be negative");
+        WeightDecay = weightDecay;
+    }
+
+    public double WeightDecay { get; }
+
+    public override string Name => "adamw";
+
+    public override string Describe() => $"adamw(weight_decay={WeightDecay:R}, beta1={Beta1:R}, beta2={Beta2:R}, epsilon={Epsilon:R})";
+
+    protected override HloInstruction Decay(HloBuilder b, HloInstruction p, HloInstruction lr) =>
+        b.Subtract(p, b.Multiply(b.Multiply(Spread(b, lr, p), Scalar(b, p, WeightDecay)), p));
+}
+
+/// <summary>RMSProp in PyTorch's form: s = ρs + (1-ρ)g²; p -= lr·g/(sqrt(s)+ε); with momentum b = μb + g/(sqrt(s)+ε); p -= lr·b.</summary>
+public sealed class RmsProp : Optimizer
+{
+    public RmsProp(LearningRate learningRate, double rho = 0.99, double momentum = 0, double epsilon = 1e-8) : base(learningRate)
+    {
+        if (rho <= 0 || rho >= 1) throw new ArgumentOutOfRangeException(nameof(rho), rho, "rho must be in (0, 1)");
+        if (momentum < 0 || momentum >= 1) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1)");
+        Rho = rho;
+        Momentum = momentum;
+        Epsilon = epsilon;
+    }
+
+    public double Rho { get; }
+
+    public double Momentum { get; }
+
+    public double Epsilon { get; }
+
+    public override string Name => "rmsprop";
+
+    public override IReadOnlyList<string> Slots => Momentum == 0 ? new[] { "ms" } : new[] { "ms", "momentum" };
+
+    public override string Describe() => $"rmsprop(rho={Rho:R}, momentum={Momentum:R}, epsilon={Epsilon:R})";
+
+    public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
+    {
+        var ms = b.Add(b.Multiply(Scalar(b, p, Rho), slots[0]), b.Multiply(Scalar(b, p, 1 - Rho), b.Multiply(g, g)));
+        var direction = b.Divide(g, b.Add(b.Sqrt(ms), Scalar(b, p, Epsilon)));
+        if (Momentum == 0) return (b.Subtract(p, b.Multiply(Spread(b, lr, p), direction)), new[] { ms });
+        var buffer = b.Add(b.Multiply(Scalar(b, p, Momentum), slots[1]), direction);
+        return (b.Subtract(p, b.Multiply(Spread(b, lr, p), buffer)), new[] { ms, buffer });
+    }
+}

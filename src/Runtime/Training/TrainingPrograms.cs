@@ -1,0 +1,129 @@
+using XlaGen.Hlo;
+
+namespace XlaGen.Training;
+
+/// <summary>
+/// Builds the programs training runs, from the gradient program the generator wrote: the train step (gradients +
+/// the optimizer's update + metric accumulators, with every piece of state donated and aliased in place) and
+/// the evaluation step (loss and metrics only). Layout of the train step's parameters:
+/// inputs · model parameters · optimizer slots (per trainable parameter, per slot) · step (s32[]) ·
+/// learning rate (f32[]) · accumulators (loss sum, metric sums…, example count; f32[]).
+/// Its result: new trainable parameters · new slots · new step · new accumulators.
+/// </summary>
+public static class TrainingPrograms
+{
+    public sealed record Layout(int Inputs, int Parameters, int[] Trainable, int SlotsPerParameter, int Metrics)
+    {
+        public int SlotsStart => Inputs + Parameters;
+
+        public int StepIndex => SlotsStart + Trainable.Length * SlotsPerParameter;
+
+        public int LearningRateIndex => StepIndex + 1;
+
+        public int AccumulatorsStart => LearningRateIndex + 1;
+
+        /// <summary>Loss sum, each metric sum, example count.</summary>
+        public int Accumulators => Metrics + 2;
+
+        public int ParameterCount => AccumulatorsStart + Accumulators;
+    }
+
+    public static Layout LayoutOf(LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer)
+    {
+        var index = parameters.Select((p, i) => (p.Path, i)).ToDictionary(t => t.Path, t => t.i, StringComparer.Ordinal);
+        var trainable = loss.TrainableParameters.Select(p => index.TryGetValue(p, out var i) ? i : throw new InvalidOperationException($"trainable parameter '{p}' is not a model parameter")).ToArray();
+        return new Layout(loss.Inputs.Count, parameters.Count, trainable, optimizer.Slots.Count, loss.Metrics.Count);
+    }
+
+    public static HloModule TrainStep(HloModule lossProgram, LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, long batchSize)
+    {
+        var layout = LayoutOf(loss, parameters, optimizer);
+        var b = new HloBuilder(lossProgram.Name + ".train_step");
+        var lp = lossProgram.Entry.Parameters;
+        var args = lp.Select(p => b.Parameter(p.Shape, p.Name)).ToList();
+        var modelParams = args.Skip(layout.Inputs).ToList();
+        var slots = new List<HloInstruction>();
+        foreach (var t in layout.Trainable)
+        {
+            foreach (var slot in optimizer.Slots) slots.Add(b.Parameter(parameters[t].Shape, $"{optimizer.Name}.{slot}.{parameters[t].Path}"));
+        }
+        var step = b.Parameter(Shape.Scalar(ElementType.S32), "step");
+        var lr = b.Parameter(Shape.Scalar(ElementType.F32), "learning_rate");
+        var accumulators = Enumerable.Range(0, layout.Accumulators).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
+
+        var result = b.Inline(lossProgram.Entry, args);
+        var lossValue = b.GetTupleElement(result, 0);
+        var metrics = Enumerable.Range(0, layout.Metrics).Select(i => b.GetTupleElement(result, 1 + i)).ToList();
+        var gradients = Enumerable.Range(0, layout.Trainable.Length).Select(i => b.GetTupleElement(result, 1 + layout.Metrics + i)).ToList();
+
+        var nextStep = b.Add(step, b.Constant(ElementType.S32, 1));
+        var t32 = b.Convert(nextStep, ElementType.F32);
+        var outputs = new List<HloInstruction>();
+        var newSlots = new List<HloInstruction>();
+        for (int k = 0; k < layout.Trainable.Length; k++)
+        {
+            var p = modelParams[layout.Trainable[k]];
+            var own = slots.Skip(k * layout.SlotsPerParameter).Take(layout.SlotsPerParameter).ToList();
+            var (np, ns) = optimizer.Update(b, p, gradients[k], own, lr, t32);
+            if (!np.Shape.Equals(p.Shape)) throw new InvalidOperationException($"{optimizer.Name} produced {np.Shape} for parameter {p.Name} of shape {p.Shape}");
+            outputs.Add(np);
+            newSlots.AddRange(ns);
+        }
+        outputs.AddRange(newSlots);
+        outputs.Add(nextStep);
+        outputs.AddRange(Accumulate(b, accumulators, lossValue, metrics, batchSize));
+        var module = b.BuildModule(b.Tuple(outputs.ToArray()));
+
+        // Every output updates a parameter in place: donate and alias them.
+        int o = 0;
+        foreach (var t in layout.Trainable) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { o++ }, layout.Inputs + t, Array.Empty<long>()));
+        for (int s = 0; s < newSlots.Count; s++) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { o++ }, layout.SlotsStart + s, Array.Empty<long>()));
+        module.InputOutputAliases.Add(new InputOutputAlias(new long[] { o++ }, layout.StepIndex, Array.Empty<long>()));
+        for (int a = 0; a < layout.Accumulators; a++) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { o++ }, layout.AccumulatorsStart + a, Array.Empty<long>()));
+        return module;
+    }
+
+    /// <summary>Loss and metrics only: inputs · model parameters · accumulators → new accumulators.</summary>
+    public static HloModule EvalStep(HloModule lossProgram, LossDefinition loss, long batchSize)
+    {
+        var b = new HloBuilder(lossProgram.Name + ".eval_step");
+        var args = lossProgram.Entry.Parameters.Select(p => b.Parameter(p.Shape, p.Name)).ToList();
+        var accumulators = Enumerable.Range(0, loss.Metrics.Count + 2).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
+        var result = b.Inline(lossProgram.Entry, args);
+        var lossValue = b.GetTupleElement(result, 0);
+        var metrics = Enumerable.Range(0, loss.Metrics.Count).Select(i => b.GetTupleElement(result, 1 + i)).ToList();
+        var module = b.BuildModule(b.Tuple(Accumulate(b, accumulators, lossValue, metrics, batchSize).ToArray()));
+        module.Entry.RemoveDeadInstructions();
+        RemoveUncalledComputations(module);
+        int first = args.Count;
+        for (int a = 0; a < accumulators.Count; a++) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { a }, first + a, Array.Empty<long>()));
+        return module;
+    }
+
+    /// <summary>Drops computations that nothing calls any more (after dead-code removal), keeping callees-first order.</summary>
+    public static void RemoveUncalledComputations(HloModule module)
+    {
+        var live = new HashSet<HloComputation> { module.Entry };
+        for (int i = module.Computations.Count - 1; i >= 0; i--)
+        {
+            var c = module.Computations[i];
+            if (!live.Contains(c)) continue;
+            foreach (var ins in c.Instructions)
+            {
+                foreach (var callee in ins.CalledComputations) live.Add(callee);
+            }
+        }
+        module.Computations.RemoveAll(c => !live.Contains(c));
+    }
+
+    static string AccumulatorName(LossDefinition loss, int i) =>
+        i == 0 ? "loss_sum" : i <= loss.Metrics.Count ? loss.Metrics[i - 1] + "_sum" : "examples";
+
+    static IEnumerable<HloInstruction> Accumulate(HloBuilder b, List<HloInstruction> accumulators, HloInstruction loss, List<HloInstruction> metrics, long batchSize)
+    {
+        var n = b.Constant(ElementType.F32, batchSize);
+        yield return b.Add(accumulators[0], b.Multiply(b.Convert(loss, ElementType.F32), n));
+        for (int i = 0; i < metrics.Count; i++) yield return b.Add(accumulators[1 + i], b.Convert(metrics[i], ElementType.F32));
+        yield return b.Add(accumulators[^1], n);
+    }
+}

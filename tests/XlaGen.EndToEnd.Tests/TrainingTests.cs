@@ -1,0 +1,264 @@
+using XlaGen.Checkpoints;
+using XlaGen.Data;
+using XlaGen.Hlo;
+using XlaGen.Tests.Models;
+using XlaGen.Training;
+
+namespace XlaGen.Tests;
+
+/// <summary>Training compiled at build time: gradients against finite differences, optimizer steps, Fit, Evaluate,
+/// Predict, checkpoints and exact resume.</summary>
+public class TrainingTests
+{
+    static readonly float[][] Prototypes = MakePrototypes();
+
+    static float[][] MakePrototypes()
+    {
+        var rng = new SplitMix64(2024);
+        return Enumerable.Range(0, 10).Select(_ => Enumerable.Range(0, 784).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
+    }
+
+    static (Tensor<float> X, Tensor<int> Labels) Synthetic(int n, int seed)
+    {
+        // Ten classes, each a noisy copy of a fixed prototype image: learnable in a couple of epochs.
+        var rng = new SplitMix64((ulong)seed);
+        var protos = Prototypes;
+        var x = new float[n * 784];
+        var y = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            y[i] = rng.NextInt(10);
+            for (int j = 0; j < 784; j++) x[i * 784 + j] = protos[y[i]][j] + (float)(rng.NextDouble() - 0.5) * 0.8f;
+        }
+        return (new Tensor<float>(new long[] { n, 784 }, x), new Tensor<int>(new long[] { n }, y));
+    }
+
+    static double TinyLoss(IReadOnlyDictionary<string, Tensor> p, Tensor<double> x, Tensor<int> labels)
+    {
+        var h = Naive.Map(Naive.AddRow(Naive.MatMul(Naive.Matrix(x), Naive.Matrix(p["w1"])), Naive.Vector(p["b1"])), Math.Tanh);
+        var logits = Naive.MatMul(h, Naive.Matrix(p["w2"]));
+        double total = 0;
+        for (int i = 0; i < logits.GetLength(0); i++)
+        {
+            double max = Enumerable.Range(0, 3).Max(j => logits[i, j]);
+            double lse = Math.Log(Enumerable.Range(0, 3).Sum(j => Math.Exp(logits[i, j] - max))) + max;
+            total += lse - logits[i, labels.Data[i]];
+        }
+        var w1 = Naive.Vector(p["w1"]);
+        return total / logits.GetLength(0) + 0.01 * w1.Sum(v => v * v);
+    }
+
+    static (Tensor<double>, Tensor<int>) TinyData(int n, int seed)
+    {
+        var rng = new SplitMix64((ulong)seed);
+        var x = new Tensor<double>(new long[] { n, 6 }, Enumerable.Range(0, n * 6).Select(_ => rng.NextDouble() * 2 - 1).ToArray());
+        var y = new Tensor<int>(new long[] { n }, Enumerable.Range(0, n).Select(_ => rng.NextInt(3)).ToArray());
+        return (x, y);
+    }
+
+    [Fact]
+    public void GeneratedLossMatchesNaiveAndGradientsMatchFiniteDifferences()
+    {
+        using var model = TinyNet.Create(seed: 4);
+        var (x, labels) = TinyData(9, 1);
+        var p = model.GetParameters();
+        var device = Devices.Cpu();
+        using var program = device.Compile(TinyNet.BuildLossProgram(9));
+        var args = new List<Tensor> { x, labels };
+        args.AddRange(TinyNet.ParameterSpecs.Select(s => p[s.Path]));
+        var buffers = args.Select(device.Upload).ToList();
+        var outputs = program.Execute(buffers).Select(device.Download).ToList();
+        double loss = ((Tensor<double>)outputs[0]).Data[0];
+        Assert.Equal(TinyLoss(p, x, labels), loss, 1e-12);
+
+        // ⟨∇L, v⟩ against a central difference along a random direction v.
+        var rng = new SplitMix64(77);
+        var directions = TinyNet.ParameterSpecs.ToDictionary(s => s.Path, s => Enumerable.Range(0, (int)s.ElementCount).Select(_ => rng.NextDouble() - 0.5).ToArray());
+        double analytic = 0;
+        for (int k = 0; k < TinyNet.ParameterSpecs.Count; k++)
+        {
+            var g = ((Tensor<double>)outputs[2 + k]).Data;   // after loss and the accuracy metric
+            var v = directions[TinyNet.ParameterSpecs[k].Path];
+            for (int i = 0; i < g.Length; i++) analytic += g[i] * v[i];
+        }
+        IReadOnlyDictionary<string, Tensor> Shifted(double eps) => TinyNet.ParameterSpecs.ToDictionary(s => s.Path, s =>
+        {
+            var d = ((Tensor<double>)p[s.Path]).Data.Select((value, i) => value + eps * directions[s.Path][i]).ToArray();
+            return (Tensor)new Tensor<double>(s.Dims, d);
+        });
+        const double h = 1e-6;
+        double numeric = (TinyLoss(Shifted(h), x, labels) - TinyLoss(Shifted(-h), x, labels)) / (2 * h);
+        Assert.True(Math.Abs(analytic - numeric) <= 1e-7 * Math.Max(1, Math.Abs(numeric)), $"gradient·v {analytic:R} vs finite difference {numeric:R}");
+        Assert.Equal(Enumerable.Range(0, 9).Count(i => ArgMax(model.Logits(x), i) == labels.Data[i]), ((Tensor<double>)outputs[1]).Data[0]);
+    }
+
+    static int ArgMax(Tensor<double> logits, int row)
+    {
+        int best = 0;
+        for (int j = 1; j < logits.Shape[1]; j++) if (logits[row, j] > logits[row, best]) best = j;
+        return best;
+    }
+
+    [Fact]
+    public void OneSgdStepSubtractsTheGradient()
+    {
+        using var model = TinyNet.Create(seed: 5);
+        var (x, labels) = TinyData(7, 2);
+        var before = model.GetParameters();
+        var device = Devices.Cpu();
+        using var program = device.Compile(TinyNet.BuildLossProgram(7));
+        var args = new List<Tensor> { x, labels };
+        args.AddRange(TinyNet.ParameterSpecs.Select(s => before[s.Path]));
+        var grads = program.Execute(args.Select(device.Upload).ToList()).Skip(2).Select(device.Download).Cast<Tensor<double>>().ToList();
+        model.Compile(new Sgd(0.5));
+        var step = model.TrainStep(x, labels);
+        Assert.Equal(TinyLoss(before, x, labels), step.Loss, 1e-5);
+        var after = model.GetParameters();
+        for (int k = 0; k < TinyNet.ParameterSpecs.Count; k++)
+        {
+            var path = TinyNet.ParameterSpecs[k].Path;
+            var b = ((Tensor<double>)before[path]).Data;
+            var a = ((Tensor<double>)after[path]).Data;
+            for (int i = 0; i < a.Length; i++) Assert.Equal(b[i] - 0.5 * grads[k].Data[i], a[i], 1e-12);
+        }
+        Assert.Equal(1, model.Step);
+    }
+
+    [Fact]
+    public void FitLearnsAndReportsHistory()
+    {
+        var (x, y) = Synthetic(1200, 3);
+        var (vx, vy) = Synthetic(300, 4);
+        using var model = Mlp.Create(seed: 1);
+        model.Compile(new Adam(1e-3));
+        var output = new StringWriter();
+        var history = model.Fit(x, y, new FitOptions { Epochs = 3, BatchSize = 64, Validation = new Dataset(vx, vy), Output = output });
+        Assert.Equal(3, history.Epochs.Count);
+        Assert.True(history.Epochs[2].Loss < history.Epochs[0].Loss, history.ToTable());
+        Assert.True(history.Epochs[2].ValidationMetrics!["accuracy"] > 0.9, history.ToTable());
+        Assert.Equal(3, model.CompletedEpochs);
+        Assert.Equal(3 * ((1200 + 63) / 64), model.Step);
+        Assert.Contains("Epoch 3/3", output.ToString());
+        var eval = model.Evaluate(vx, vy, batchSize: 128);
+        Assert.Equal(300, eval.Examples);
+        Assert.Equal(history.Epochs[2].ValidationLoss!.Value, eval.Loss, 5);
+    }
+
+    [Fact]
+    public void EvaluateCountsEveryExampleOnceIncludingThePartialBatch()
+    {
+        using var model = TinyNet.Create(seed: 8);
+        var (x, labels) = TinyData(1000, 9);
+        var result = model.Evaluate(new Dataset(x, labels), batchSize: 300);
+        Assert.Equal(1000, result.Examples);
+        double want = TinyLoss(model.GetParameters(), x, labels) - 0.01 * Naive.Vector(model.GetParameter("w1")).Sum(v => v * v);
+        // The L2 term is per batch: the mean over batches of (mean CE + l2) = mean CE + l2.
+        Assert.Equal(want + 0.01 * Naive.Vector(model.GetParameter("w1")).Sum(v => v * v), result.Loss, 1e-4);
+        int correct = Enumerable.Range(0, 1000).Count(i => ArgMax(model.Logits(x), i) == labels.Data[i]);
+        Assert.Equal(correct / 1000.0, result.Metrics["accuracy"], 6);
+    }
+
+    [Fact]
+    public void PredictInBatchesEqualsOneCall()
+    {
+        using var model = Mlp.Create(seed: 2);
+        var (x, _) = Synthetic(700, 5);
+        var whole = model.Logits(x);
+        var batched = model.Predict(x, batchSize: 256);
+        Assert.Equal(whole.Shape, batched.Shape);
+        Naive.AssertClose(Naive.Matrix(whole), batched, 1e-6);
+    }
+
+    [Fact]
+    public void ResumingFromACheckpointIsBitwiseExact()
+    {
+        var (x, y) = Synthetic(500, 6);
+        var path = Path.Combine(Path.GetTempPath(), $"xlagen-resume-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using var straight = Mlp.Create(seed: 3);
+            straight.Compile(new Adam(1e-3));
+            straight.Fit(x, y, new FitOptions { Epochs = 2, BatchSize = 64, Verbose = false });
+
+            using (var first = Mlp.Create(seed: 3))
+            {
+                first.Compile(new Adam(1e-3));
+                first.Fit(x, y, new FitOptions { Epochs = 1, BatchSize = 64, Verbose = false });
+                first.Save(path);
+            }
+            using var resumed = Mlp.Create(seed: 99);   // different init: everything must come from the checkpoint
+            resumed.Compile(new Adam(1e-3));
+            resumed.Load(path);
+            Assert.Equal(1, resumed.CompletedEpochs);
+            resumed.Fit(x, y, new FitOptions { Epochs = 1, BatchSize = 64, Verbose = false, ShuffleSeed = 3 });
+            var a = straight.GetParameters();
+            var b = resumed.GetParameters();
+            foreach (var spec in Mlp.ParameterSpecs)
+                Assert.True(((Tensor<float>)a[spec.Path]).Data.SequenceEqual(((Tensor<float>)b[spec.Path]).Data), $"{spec.Path} differs after resume");
+            Assert.Equal(straight.Step, resumed.Step);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void CheckpointOfAnotherModelIsRejectedNamingTheDifferences()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"xlagen-mismatch-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var tiny = TinyNet.Create()) tiny.Save(path);
+            var before = File.ReadAllBytes(path);
+            using var mlp = Mlp.Create();
+            var e = Assert.Throws<CheckpointException>(() => mlp.Load(path));
+            Assert.True(e.Message.Contains("does not fit Mlp") && e.Message.Contains("'w1' is f64[6,5] in the file but f32[784,256]") && e.Message.Contains("'b2' (f32[10]) is missing"), e.Message);
+            Assert.Equal(before, File.ReadAllBytes(path));
+            File.WriteAllBytes(path, before.AsSpan(0, before.Length / 2).ToArray());
+            var truncated = Assert.Throws<CheckpointException>(() => mlp.Load(path));
+            Assert.Contains(Path.GetFileName(path), truncated.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void OtherLossesTrain()
+    {
+        var rng = new SplitMix64(12);
+        int n = 256;
+        var x = new Tensor<double>(new long[] { n, 4 }, Enumerable.Range(0, n * 4).Select(_ => rng.NextDouble() * 2 - 1).ToArray());
+        var y = new Tensor<double>(new long[] { n, 1 }, Enumerable.Range(0, n).Select(i => x[i, 0] + x[i, 1] > 0 ? 1.0 : -1.0).ToArray());
+        using var model = Regressor.Create(seed: 1);
+        model.Compile(new Sgd(0.1, momentum: 0.9));
+        var history = model.Fit(x, y, new FitOptions { Epochs = 20, BatchSize = 32, Verbose = false });
+        Assert.True(history.Epochs[^1].Metrics["accuracy"] > 0.95, history.ToTable());
+        Assert.True(history.Epochs[^1].Metrics.ContainsKey("mae"));
+        Assert.True(history.Epochs[^1].Loss < history.Epochs[0].Loss);
+    }
+
+    [Fact]
+    public void TrainStepProgramIsStableHloText()
+    {
+        var module = TrainingPrograms.TrainStep(Mlp.BuildLossProgram(128), Mlp.LossDefinition, Mlp.ParameterSpecs, new Adam(1e-3), 128);
+        HloVerifier.Verify(module);
+        var text = module.ToString();
+        Assert.Contains("input_output_alias={ {0}: (2, {}, may-alias)", text);
+        Snapshot.Match(text);
+    }
+
+    [Fact]
+    public void TrainingWithoutCompileSaysWhatToDo()
+    {
+        using var model = Mlp.Create();
+        var (x, y) = Synthetic(10, 1);
+        var e = Assert.Throws<InvalidOperationException>(() => model.Fit(x, y));
+        Assert.Equal("Mlp: call Compile(optimizer) before training, e.g. model.Compile(new Adam(1e-3))", e.Message);
+        using var zoo = Zoo.Create();
+        var noLoss = Assert.Throws<InvalidOperationException>(() => zoo.Compile(new Adam(1e-3)));
+        Assert.StartsWith("Zoo has no [Loss] method", noLoss.Message);
+    }
+}
