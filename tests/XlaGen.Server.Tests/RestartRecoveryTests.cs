@@ -65,15 +65,16 @@ public class RestartRecoveryTests
             Assert.NotEqual(sessionBefore, device.SessionId);
             Assert.NotEqual(instanceBefore, device.Server.InstanceId);
 
-            var lost = Assert.Throws<XlaExecutionException>(() => step.Execute(new DeviceBuffer[] { unsynced, x, t }));
+            var lost = Assert.Throws<DeviceStateLostException>(() => step.Execute(new DeviceBuffer[] { unsynced, x, t }));
             Assert.Contains($"{unsynced.Name} (f32[4,2], result 0 of 'sgd_step') was lost", lost.Message);
             Assert.Contains("never downloaded", lost.Message);
             Assert.Contains("Synchronize", lost.Message);
-            var modified = Assert.Throws<XlaExecutionException>(() => step.Execute(new DeviceBuffer[] { w, reused, t }));
+            Assert.Equal(unsynced.Name, lost.BufferName);
+            var modified = Assert.Throws<DeviceStateLostException>(() => step.Execute(new DeviceBuffer[] { w, reused, t }));
             Assert.Contains($"{reused.Name} (f32[16,4], uploaded) was lost", modified.Message);
             Assert.Contains("has been modified since", modified.Message);
             // The same clear error on every later use, and it does not disturb the healthy buffers.
-            Assert.Throws<XlaExecutionException>(() => device.Download(unsynced));
+            Assert.Throws<DeviceStateLostException>(() => device.Download(unsynced));
             Step(device, step, ref w, x, t);
             Assert.Equal(LocalWeightsAfter(7), ((Tensor<float>)device.Download(w)).Data);
         }

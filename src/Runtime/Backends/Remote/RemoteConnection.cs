@@ -37,6 +37,8 @@ internal sealed class RemoteHandle
 
     /// <summary>Set once restoring failed for good (a buffer without a host copy); later uses fail the same way.</summary>
     public string? LostMessage { get; set; }
+
+    public string? LostBuffer { get; set; }
 }
 
 /// <summary>
@@ -323,17 +325,17 @@ internal sealed class RemoteConnection : IAsyncDisposable
     /// <summary>
     /// The handle of a buffer or executable in session <paramref name="s"/>, restoring it there when it belongs to an
     /// older session: a program is compiled again, a buffer uploaded again from its host copy. A buffer without a host
-    /// copy cannot be restored; that is an <see cref="XlaExecutionException"/> naming the buffer, now and on later use.
+    /// copy cannot be restored; that is a <see cref="DeviceStateLostException"/> naming the buffer, now and on later use.
     /// </summary>
     public async ValueTask<ulong> ResolveAsync(RemoteHandle handle, object owner, SessionState s, CallOptions call)
     {
-        if (handle.LostMessage != null) throw new XlaExecutionException(handle.LostMessage);
+        if (handle.LostMessage != null) throw new DeviceStateLostException(handle.LostBuffer!, handle.LostMessage);
         var b = handle.Binding;
         if (b.Generation == s.Generation) return b.Handle;
         await handle.Gate.WaitAsync(call.CancellationToken).ConfigureAwait(false);
         try
         {
-            if (handle.LostMessage != null) throw new XlaExecutionException(handle.LostMessage);
+            if (handle.LostMessage != null) throw new DeviceStateLostException(handle.LostBuffer!, handle.LostMessage);
             b = handle.Binding;
             if (b.Generation == s.Generation) return b.Handle;
             if (b.Generation > s.Generation)
@@ -351,7 +353,8 @@ internal sealed class RemoteConnection : IAsyncDisposable
                         "Upload a copy (TensorBytes.Clone) when you reuse a host tensor, so buffers stay recoverable."),
                 RemoteBuffer rb => throw Lost(handle, rb,
                     "the buffer was computed on the server and never downloaded, so there is no host copy to restore it from. " +
-                    "Download it (or RemoteDevice.Synchronize) periodically to make it recoverable, or compute it again."),
+                    "Download it (or RemoteDevice.Synchronize) periodically to make it recoverable (ModelRunner.Save does so for a model's state), " +
+                    "or compute it again (ModelRunner.Load restores a checkpoint)."),
                 _ => throw new InvalidOperationException($"cannot restore a {owner.GetType().Name}"),
             };
             handle.Binding = new Binding(s.Generation, restored);
@@ -364,11 +367,12 @@ internal sealed class RemoteConnection : IAsyncDisposable
         }
     }
 
-    XlaExecutionException Lost(RemoteHandle handle, RemoteBuffer buffer, string why)
+    DeviceStateLostException Lost(RemoteHandle handle, RemoteBuffer buffer, string why)
     {
+        handle.LostBuffer = buffer.Name;
         handle.LostMessage =
             $"{buffer.Name} ({buffer.Shape}, {buffer.Origin}) was lost: the session on {Address} ended (the server restarted or the lease ran out) and {why}";
-        return new XlaExecutionException(handle.LostMessage);
+        return new DeviceStateLostException(buffer.Name, handle.LostMessage);
     }
 
     // ---------------------------------------------------------------- calls in one session (no recovery)
