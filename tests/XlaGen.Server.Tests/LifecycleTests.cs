@@ -100,10 +100,17 @@ public class GracefulShutdownTests
                 await device.UploadAsync(v0),
                 await device.UploadAsync(m),
             };
-            // Calibrate the loop count so one execution takes about a second on this machine.
-            var clock = Stopwatch.StartNew();
-            (await exe.ExecuteAsync(new[] { await device.UploadAsync(Tensor<int>.Scalar(200)), args[1], args[2] }))[0].Dispose();
-            int count = (int)Math.Clamp(200 * 1000 / Math.Max(1, clock.Elapsed.TotalMilliseconds), 200, 200_000);
+            // Calibrate the loop count so one execution takes a few seconds here (the fastest of three trial runs, so
+            // a machine busy with other work makes the real run longer, never too short).
+            var calibration = await device.UploadAsync(Tensor<int>.Scalar(200));
+            double fastest = double.MaxValue;
+            for (int i = 0; i < 3; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                (await exe.ExecuteAsync(new[] { calibration, args[1], args[2] }))[0].Dispose();
+                fastest = Math.Min(fastest, clock.Elapsed.TotalMilliseconds);
+            }
+            int count = (int)Math.Clamp(200 * 2500 / Math.Max(0.5, fastest), 200, 2_000_000);
             args[0] = await device.UploadAsync(Tensor<int>.Scalar(count));
 
             using var raw = new RawClient(server.Address);
@@ -112,15 +119,18 @@ public class GracefulShutdownTests
             while ((await raw.StatsAsync()).ExecutionsInFlight == 0 && wait.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(10);
             Assert.False(running.IsCompleted, "the execution finished before the shutdown began; the calibration is off");
 
-            var exit = server.TerminateAsync(TimeSpan.FromSeconds(30));
+            var terminatedAt = Stopwatch.GetTimestamp();
+            var exit = server.TerminateAsync(TimeSpan.FromSeconds(60));
             var result = (Tensor<float>)(await running)[0];
+            var finishedAt = Stopwatch.GetTimestamp();
             Assert.Equal(0, await exit);
+            Assert.True(finishedAt > terminatedAt);
 
             var cpu = Devices.Cpu();
             using var local = cpu.Compile(TestModules.SlowLoop(size));
             var expected = (Tensor<float>)cpu.Download(local.Execute(new[] { cpu.Upload(Tensor<int>.Scalar(count)), cpu.Upload(v0), cpu.Upload(m) })[0]);
             Assert.Equal(expected.Data, result.Data);
-            Assert.Contains("shutting down: no new calls; waiting up to 30000 ms for 1 running executions", server.Log);
+            Assert.Contains("shutting down: no new calls; waiting up to 30000 ms for", server.Log);
             Assert.Contains("stopped: closed 1 sessions", server.Log);
         }
         finally
