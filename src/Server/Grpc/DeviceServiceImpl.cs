@@ -11,7 +11,7 @@ namespace XlaGen.Server.Grpc;
 
 /// <summary>
 /// The device service (protos/xlagen/device.proto). Handlers validate everything a client sends and report problems
-/// as <see cref="RpcException"/>s with a status and a message naming what was wrong; <see cref="ErrorInterceptor"/>
+/// as <see cref="RpcException"/>s with a status and a message naming what was wrong; <see cref="GuardInterceptor"/>
 /// turns anything unexpected into INTERNAL without taking the server down.
 /// </summary>
 internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
