@@ -30,7 +30,7 @@ internal sealed class RemoteSuite : IBenchSuite
         {
             ["server"] = server.Address,
             ["steps"] = MeasureSteps(remote, options),
-            ["transfers"] = MeasureTransfers(remote, options),
+            ["transfers"] = MeasureTransfers(remote, server.ProcessId, options),
         };
         return result;
     }
@@ -127,11 +127,38 @@ internal sealed class RemoteSuite : IBenchSuite
 
     // ---------------------------------------------------------------- throughput
 
-    static JsonArray MeasureTransfers(RemoteDevice remote, BenchOptions options)
+    /// <summary>User plus system CPU seconds a process has used (Linux /proc; null elsewhere).</summary>
+    static double? CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>CPU seconds per GiB moved by <paramref name="transfer"/>, over the bench process and the server together.
+    /// Unlike wall time this barely depends on what else runs on the machine.</summary>
+    static double? CpuPerGiB(Action transfer, long bytes, int serverPid)
+    {
+        int runs = (int)Math.Max(2, (256L << 20) / bytes);
+        double? c0 = CpuSeconds(Environment.ProcessId), s0 = CpuSeconds(serverPid);
+        for (int i = 0; i < runs; i++) transfer();
+        double? c1 = CpuSeconds(Environment.ProcessId), s1 = CpuSeconds(serverPid);
+        if (c0 is null || c1 is null || s0 is null || s1 is null) return null;
+        return (c1.Value - c0.Value + s1.Value - s0.Value) / ((double)runs * bytes / (1L << 30));
+    }
+
+    static JsonArray MeasureTransfers(RemoteDevice remote, int serverPid, BenchOptions options)
     {
         var rows = new JsonArray();
         Console.WriteLine();
-        string header = $"{"transfer",-22} {"raw TCP MB/s",13} {"gRPC MB/s",10} {"gRPC/raw",9}";
+        string header = $"{"transfer",-22} {"raw TCP MB/s",13} {"gRPC MB/s",10} {"gRPC/raw",9} {"raw CPU s/GiB",14} {"gRPC CPU s/GiB",15}";
         Console.WriteLine(header);
         Console.WriteLine(new string('-', header.Length));
         using var tcp = new LoopbackCopy();
@@ -151,13 +178,17 @@ internal sealed class RemoteSuite : IBenchSuite
                 () => remote.Download(downloadSource),
             }, options with { WarmupSeconds = Math.Max(options.WarmupSeconds, 0.5) });
             double raw = bytes / t[0].Median / 1e6, up = bytes / t[1].Median / 1e6, down = bytes / t[2].Median / 1e6;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-22} {raw,13:F0} {up,10:F0} {up / raw,9:F2}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{$"download {mib} MiB",-22} {raw,13:F0} {down,10:F0} {down / raw,9:F2}"));
-            rows.Add(new JsonObject { ["name"] = name, ["bytes"] = bytes, ["raw_tcp_mb_s"] = raw, ["grpc_mb_s"] = up, ["grpc_over_raw"] = up / raw });
-            rows.Add(new JsonObject { ["name"] = $"download {mib} MiB", ["bytes"] = bytes, ["raw_tcp_mb_s"] = raw, ["grpc_mb_s"] = down, ["grpc_over_raw"] = down / raw });
+            var rawCpu = CpuPerGiB(() => tcp.Send(copy), bytes, serverPid);
+            var upCpu = CpuPerGiB(() => remote.UploadAsync(tensor).GetAwaiter().GetResult().Dispose(), bytes, serverPid);
+            var downCpu = CpuPerGiB(() => remote.Download(downloadSource), bytes, serverPid);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-22} {raw,13:F0} {up,10:F0} {up / raw,9:F2} {rawCpu,14:F2} {upCpu,15:F2}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{$"download {mib} MiB",-22} {raw,13:F0} {down,10:F0} {down / raw,9:F2} {rawCpu,14:F2} {downCpu,15:F2}"));
+            rows.Add(new JsonObject { ["name"] = name, ["bytes"] = bytes, ["raw_tcp_mb_s"] = raw, ["grpc_mb_s"] = up, ["grpc_over_raw"] = up / raw, ["raw_cpu_s_per_gib"] = rawCpu, ["grpc_cpu_s_per_gib"] = upCpu });
+            rows.Add(new JsonObject { ["name"] = $"download {mib} MiB", ["bytes"] = bytes, ["raw_tcp_mb_s"] = raw, ["grpc_mb_s"] = down, ["grpc_over_raw"] = down / raw, ["raw_cpu_s_per_gib"] = rawCpu, ["grpc_cpu_s_per_gib"] = downCpu });
             downloadSource.Dispose();
         }
-        Console.WriteLine("(uploads include the host copy kept for reconnects and the server's copy into the device; raw TCP is socket to socket in this process)");
+        Console.WriteLine("(uploads include fingerprinting the host tensor kept for reconnects and the server's copy into the device; raw TCP is socket to");
+        Console.WriteLine(" socket in this process; CPU s/GiB is bench process + server together, which depends little on other load)");
         return rows;
     }
 
