@@ -180,16 +180,23 @@ public class DatasetTests
         // 4096 examples / 16 = 256 batches of 4 KiB of features each: per-batch buffers would cost over 1 MiB, and
         // even 16 bytes per batch would exceed the 4 KiB bound (measured: about 200 bytes per epoch, 540 with prefetch).
         var data = Wide(4096);
+        // Each figure is the smallest over a few epochs: allocation per batch shows in every epoch, while one-off
+        // costs (pool warm-up, tiered JIT under load when other test assemblies run at the same time) do not.
         ConsumeEpoch(data, 0, prefetch: 0); // fills the pools and the cached order
-        long synchronous = ConsumeEpoch(data, 1, prefetch: 0);
+        long synchronous = Enumerable.Range(1, 3).Min(e => ConsumeEpoch(data, e, prefetch: 0));
         Assert.True(synchronous < 4096, $"an epoch without prefetch allocated {synchronous} bytes on the consumer thread");
 
-        ConsumeEpoch(data, 2, prefetch: 2);
-        long consumer = ConsumeEpoch(data, 3, prefetch: 2);
+        ConsumeEpoch(data, 4, prefetch: 2);
+        long consumer = long.MaxValue, worker = long.MaxValue;
+        for (int e = 5; e < 8; e++)
+        {
+            consumer = Math.Min(consumer, ConsumeEpoch(data, e, prefetch: 2));
+            worker = Math.Min(worker, data.LastWorkerAllocatedBytes);
+        }
         Assert.True(consumer < 4096, $"an epoch with prefetch allocated {consumer} bytes on the consumer thread");
         // The worker may still create a pooled buffer or two (at most prefetch + 2 ever exist; how many an epoch
         // needs depends on scheduling), about 4.5 KiB each, but nothing per batch.
-        Assert.True(data.LastWorkerAllocatedBytes < 4 * 4608, $"the prefetch worker allocated {data.LastWorkerAllocatedBytes} bytes in an epoch");
+        Assert.True(worker < 4 * 4608, $"the prefetch worker allocated {worker} bytes in an epoch");
     }
 
     [Fact]
