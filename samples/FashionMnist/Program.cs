@@ -7,10 +7,15 @@ using XlaGen.Training;
 using FashionMnistSample;
 
 // The main job: train a 784-256-10 MLP on Fashion-MNIST with programs compiled at build time.
-//   dotnet run -c Release --project samples/FashionMnist -- [--epochs N] [--batch N] [--lr X] [--seed N] [--out DIR] [--constant-lr]
+//   dotnet run -c Release --project samples/FashionMnist -- [--epochs N] [--batch N] [--lr X] [--seed N] [--out DIR]
+//       [--constant-lr] [--device grpc://host:8470]
+// The device is the embedded CPU executor, or an xlagen-server given by --device or the XLAGEN_DEVICE variable.
 var options = Options.Parse(args);
-var device = Devices.Cpu();
-Console.WriteLine($"XlaGen {typeof(Devices).Assembly.GetName().Version} | device: {device.Info.Platform} ({device.Info.DeviceKind})");
+var address = options.Device ?? Environment.GetEnvironmentVariable("XLAGEN_DEVICE");
+await using var remote = string.IsNullOrEmpty(address) ? null : await Devices.ConnectAsync(address);
+IDevice device = remote ?? Devices.Cpu();
+Console.WriteLine($"XlaGen {typeof(Devices).Assembly.GetName().Version} | device: {device.Info.Platform} ({device.Info.DeviceKind})" +
+                  (remote == null ? "" : $" on {address}"));
 if (!FashionMnist.IsInstalled())
 {
     Console.Error.WriteLine($"Fashion-MNIST is not installed in {FashionMnist.Directory}: run `sudo apt-get install dataset-fashion-mnist` (./fashion-mnist.sh does it for you).");
@@ -72,11 +77,11 @@ Console.WriteLine($"Chart: {chart}; history: {Path.Combine(options.Out, "history
 Console.WriteLine($"Test accuracy {final.Metrics["accuracy"]:P2} after {options.Epochs} epochs (target ≥ 88%) in {clock.Elapsed.TotalSeconds:F0} s");
 return identical ? 0 : 2;
 
-sealed record Options(int Epochs, int Batch, double LearningRate, int Seed, string Out, bool Cosine)
+sealed record Options(int Epochs, int Batch, double LearningRate, int Seed, string Out, bool Cosine, string? Device)
 {
     public static Options Parse(string[] args)
     {
-        var o = new Options(10, 128, 1e-3, 42, Path.Combine("out", "fashion-mnist"), Cosine: true);
+        var o = new Options(10, 128, 1e-3, 42, Path.Combine("out", "fashion-mnist"), Cosine: true, Device: null);
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -88,7 +93,8 @@ sealed record Options(int Epochs, int Batch, double LearningRate, int Seed, stri
                 "--seed" => o with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--out" => o with { Out = Next() },
                 "--constant-lr" => o with { Cosine = false },
-                _ => throw new ArgumentException($"unknown option {args[i]} (use --epochs, --batch, --lr, --seed, --out, --constant-lr)"),
+                "--device" => o with { Device = Next() },
+                _ => throw new ArgumentException($"unknown option {args[i]} (use --epochs, --batch, --lr, --seed, --out, --constant-lr, --device)"),
             };
         }
         return o;
