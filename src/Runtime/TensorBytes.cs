@@ -143,6 +143,15 @@ public static class TensorBytes
         return new ArrayBytesMemory(tensor.Data, byteOffset, length).Memory;
     }
 
+    /// <summary>Bytes of an unmanaged-element array as memory, without copying (bounds checked).</summary>
+    internal static Memory<byte> ArrayBytes(Array array, ElementType elementType, long byteOffset, int length)
+    {
+        long total = array.LongLength * elementType.ByteSize();
+        if (length < 0 || byteOffset < 0 || byteOffset > total - length)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), $"bytes {byteOffset}..{byteOffset + length} are outside the {total} bytes of the array");
+        return new ArrayBytesMemory(array, byteOffset, length).Memory;
+    }
+
     static Span<byte> Span(Array array, long byteOffset, int length)
     {
         ref byte start = ref MemoryMarshal.GetArrayDataReference(array);

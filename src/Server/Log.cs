@@ -44,4 +44,22 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Debug, "{Method} cancelled by the client")]
     public static partial void CallCancelled(ILogger logger, string method);
+
+    [LoggerMessage(14, LogLevel.Information, "bulk data channel listening on {Address} (tls {Tls}; tickets valid {TicketMs} ms)")]
+    public static partial void DataChannelListening(ILogger logger, string address, bool tls, long ticketMs);
+
+    [LoggerMessage(15, LogLevel.Warning, "bulk data channel: {Problem}")]
+    public static partial void DataChannelProblem(ILogger logger, string problem);
+
+    [LoggerMessage(16, LogLevel.Information, "data channel {Peer}: {What} failed {StatusCode}: {Detail}")]
+    public static partial void DataTransferRefused(ILogger logger, string peer, string what, StatusCode statusCode, string detail);
+
+    [LoggerMessage(17, LogLevel.Debug, "session {SessionId} moved the {What} ({Bytes} bytes) over the data channel in {ElapsedMs} ms")]
+    public static partial void DataTransferred(ILogger logger, string sessionId, string what, long bytes, long elapsedMs);
+
+    [LoggerMessage(18, LogLevel.Debug, "data connection {Peer} closed: {Reason}")]
+    public static partial void DataConnectionFailed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(19, LogLevel.Error, "data connection {Peer} failed with an internal error")]
+    public static partial void DataConnectionCrashed(ILogger logger, string peer, Exception exception);
 }

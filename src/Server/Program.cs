@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Console;
 using System.Security.Cryptography.X509Certificates;
 using XlaGen;
 using XlaGen.Server;
+using XlaGen.Server.Data;
 using XlaGen.Server.Grpc;
 using XlaGen.Server.Sessions;
 
@@ -101,6 +102,8 @@ builder.Services.AddSingleton<DeviceServiceEndpoint>();
 builder.Services.AddSingleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<DeviceServiceEndpoint>, GuardedMethodProvider>();
 builder.Services.AddSingleton<GuardInterceptor>();
 builder.Services.AddHostedService<LeaseReaper>();
+// The bulk data channel is bound below, after the logger exists and before anything starts.
+builder.Services.AddSingleton<IHostedService>(sp => (IHostedService?)sp.GetRequiredService<DeviceHost>().Data ?? new NoDataChannel());
 builder.Services.AddGrpc(o =>
 {
     o.MaxReceiveMessageSize = (int)options.MaxMessageBytes;
@@ -117,6 +120,27 @@ var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Xla
 var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
 lifetime.ApplicationStopping.Register(() =>
     XlaGen.Server.Log.ShuttingDown(logger, (long)options.ShutdownTimeout.TotalMilliseconds, host.ExecutionsInFlight));
+
+if (!options.DataChannelOff)
+{
+    var endPoint = options.DataListen ?? options.DefaultDataListen;
+    try
+    {
+        host.Data = DataChannel.Bind(endPoint, host, certificate, logger);
+    }
+    catch (System.Net.Sockets.SocketException e) when (options.DataListen == null && endPoint.Port != 0)
+    {
+        // The default port (--listen's + 1) is taken: a free one still serves clients that reach this host directly.
+        XlaGen.Server.Log.DataChannelProblem(logger, $"cannot listen on {endPoint} (the default, --listen's port + 1): {e.Message}; using a free port instead (set --data-listen to choose one)");
+        host.Data = DataChannel.Bind(new IPEndPoint(endPoint.Address, 0), host, certificate, logger);
+    }
+    catch (System.Net.Sockets.SocketException e)
+    {
+        Console.Error.WriteLine($"xlagen-server: cannot listen on {endPoint} (--data-listen): {e.Message}");
+        host.Dispose();
+        return 1;
+    }
+}
 
 if (token != null) app.UseMiddleware<TokenMiddleware>();
 app.MapGrpcService<DeviceServiceEndpoint>();
@@ -138,10 +162,12 @@ Console.Out.WriteLine($"xlagen-server listening on {address}");
 Console.Out.Flush();
 XlaGen.Server.Log.Listening(logger, DeviceHost.ServerVersion, address, options.Backend, device.Info.DeviceKind, certificate != null, token != null,
     DeviceHost.MinProtocolVersion, DeviceHost.MaxProtocolVersion);
+if (host.Data != null) XlaGen.Server.Log.DataChannelListening(logger, host.Data.EndPoint.ToString(), host.Data.Tls, (long)options.TicketLifetime.TotalMilliseconds);
 if (!IPAddress.IsLoopback(options.Listen.Address) && token == null) XlaGen.Server.Log.ExposedWithoutToken(logger, address);
 
 await app.WaitForShutdownAsync();
 int sessions = host.Sessions.Count;
+host.Data?.Dispose();
 host.Dispose();
 XlaGen.Server.Log.Stopped(logger, sessions);
 await app.DisposeAsync();
@@ -174,4 +200,12 @@ static X509Certificate2 LoadCertificate(string certificatePath, string keyPath)
     {
         throw new UsageException($"--tls-cert {certificatePath} / --tls-key {keyPath}: cannot load the certificate and key: {e.Message}");
     }
+}
+
+/// <summary>Stands in for the data channel when the server runs without one (--data-listen off).</summary>
+sealed class NoDataChannel : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -18,6 +18,19 @@ public sealed record ServerOptions
 
     public string ListenText { get; init; } = "127.0.0.1:8470";
 
+    /// <summary>--data-listen: null for the default (the --listen address with the next port; a free port when
+    /// --listen's port is 0).</summary>
+    public IPEndPoint? DataListen { get; init; }
+
+    /// <summary>--data-listen off: no bulk data channel (clients use Upload and Download streams).</summary>
+    public bool DataChannelOff { get; init; }
+
+    /// <summary>How long a BeginTransfer ticket stays valid.</summary>
+    public TimeSpan TicketLifetime { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The data channel's address when --data-listen was not given.</summary>
+    public IPEndPoint DefaultDataListen => new(Listen.Address, Listen.Port is 0 or 65535 ? 0 : Listen.Port + 1);
+
     public string Backend { get; init; } = "cpu";
 
     public string? TokenFile { get; init; }
@@ -63,6 +76,15 @@ public sealed record ServerOptions
                                      0.0.0.0:8470 or [::]:8470 for every interface, and then also --token-file
                                      and TLS. Port 0 picks a free port. Once listening, the server prints one line
                                      "xlagen-server listening on http://HOST:PORT" to stdout (logs go to stderr).
+          --data-listen HOST:PORT|off
+                             The bulk data channel: a second port where clients move large tensors as plain
+                             bytes (TLS when the gRPC port has it) instead of gRPC streams, each transfer
+                             authorized by a single-use ticket from an authenticated gRPC call (protocol
+                             version 2). Default: the --listen address with the next port (127.0.0.1:8471),
+                             a free port when --listen's port is 0; announced to clients in the handshake.
+                             off: no data channel (transfers use gRPC streams, as version-1 clients do).
+          --data-ticket-lifetime DURATION
+                             How long a transfer ticket stays valid before its transfer starts (default 10s).
           --backend NAME             The device that runs programs: cpu (the embedded CPU executor; default).
                                      pjrt (TPU/GPU through a PJRT plugin) comes with a later release.
           --token-file PATH          Require every call (health checks included) to carry the header
@@ -132,6 +154,21 @@ public sealed record ServerOptions
                 {
                     var v = Value();
                     o = o with { Listen = ParseEndpoint(v), ListenText = v };
+                    break;
+                }
+                case "--data-listen":
+                {
+                    var v = Value();
+                    o = v.Equals("off", StringComparison.OrdinalIgnoreCase)
+                        ? o with { DataChannelOff = true, DataListen = null }
+                        : o with { DataChannelOff = false, DataListen = ParseEndpoint(v, arg) };
+                    break;
+                }
+                case "--data-ticket-lifetime":
+                {
+                    var v = ParseDuration(arg, Value());
+                    if (v < TimeSpan.FromMilliseconds(100)) throw new UsageException($"--data-ticket-lifetime {v.TotalMilliseconds}ms is too short: at least 100ms");
+                    o = o with { TicketLifetime = v };
                     break;
                 }
                 case "--backend":
@@ -209,31 +246,31 @@ public sealed record ServerOptions
         return o;
     }
 
-    public static IPEndPoint ParseEndpoint(string text)
+    public static IPEndPoint ParseEndpoint(string text, string option = "--listen")
     {
         string host;
         string portText;
         if (text.StartsWith('['))
         {
             int close = text.IndexOf("]:", StringComparison.Ordinal);
-            if (close < 0) throw new UsageException($"--listen {text}: write an IPv6 address as [ADDRESS]:PORT");
+            if (close < 0) throw new UsageException($"{option} {text}: write an IPv6 address as [ADDRESS]:PORT");
             host = text[1..close];
             portText = text[(close + 2)..];
         }
         else
         {
             int colon = text.LastIndexOf(':');
-            if (colon <= 0 || text.IndexOf(':') != colon) throw new UsageException($"--listen {text}: use HOST:PORT, for example 127.0.0.1:8470 or 0.0.0.0:8470");
+            if (colon <= 0 || text.IndexOf(':') != colon) throw new UsageException($"{option} {text}: use HOST:PORT, for example 127.0.0.1:8470 or 0.0.0.0:8470");
             host = text[..colon];
             portText = text[(colon + 1)..];
         }
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
-            throw new UsageException($"--listen {text}: '{portText}' is not a port (0-65535)");
+            throw new UsageException($"{option} {text}: '{portText}' is not a port (0-65535)");
         IPAddress address;
         if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase)) address = IPAddress.Loopback;
         else if (host == "*") address = IPAddress.Any;
         else if (!IPAddress.TryParse(host, out address!))
-            throw new UsageException($"--listen {text}: '{host}' is not an IP address (use 127.0.0.1, 0.0.0.0, [::] or localhost)");
+            throw new UsageException($"{option} {text}: '{host}' is not an IP address (use 127.0.0.1, 0.0.0.0, [::] or localhost)");
         return new IPEndPoint(address, port);
     }
 

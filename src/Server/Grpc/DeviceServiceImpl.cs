@@ -52,6 +52,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             SessionLeaseMs = (long)host.Options.SessionLease.TotalMilliseconds,
             MaxMessageBytes = host.Options.MaxMessageBytes,
             MaxSessionBytes = host.Options.MaxSessionBytes,
+            DataPort = host.Data?.Port ?? 0,
         };
         for (int i = 0; i < Math.Max(1, info.DeviceCount); i++)
         {
@@ -202,7 +203,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         try
         {
             // Not zeroed: every byte is written before the tensor is used (a short stream is refused below).
-            var tensor = TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims(), zeroed: false);
+            var tensor = host.HostDevice?.AllocateUninitialized(shape.ElementType, shape.ConcreteDims()) ?? TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims(), zeroed: false);
             var sink = new UploadSink(tensor, shape.ToString());
             using (sink.Attach())
             {
@@ -230,7 +231,8 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             long received = sink.Received;
             if (received != total)
                 throw Errors.InvalidArgument($"upload of {shape} ended after {received} of its {total} bytes: the stream was truncated");
-            var buffer = Device.Upload(tensor);
+            // A host-memory device takes the staging tensor as the buffer (no second copy).
+            var buffer = host.HostDevice?.AdoptHostTensor(tensor) ?? Device.Upload(tensor);
             var entry = new BufferEntry(session, Sessions.NextHandle(), buffer, total);
             session.Add(entry);
             added = true;
@@ -250,27 +252,90 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         if (request.ChunkBytes < 0) throw Errors.InvalidArgument($"chunk_bytes {request.ChunkBytes} is negative");
         int chunk = (int)Math.Min(request.ChunkBytes == 0 ? DefaultChunkBytes : request.ChunkBytes, host.Options.MaxMessageBytes - 4096);
         var entry = session.Pin<BufferEntry>(request.BufferHandle, "download");
-        Tensor tensor;
         try
         {
-            tensor = Device.Download(entry.Buffer);
+            // A host-memory device's buffer is sent in place (pinned meanwhile, so neither a release nor a donation
+            // can take it away); other devices copy it to the host first.
+            var hostDevice = host.HostDevice;
+            Tensor? tensor = hostDevice == null ? Device.Download(entry.Buffer) : null;
+            long total = TensorBytes.ByteCount(entry.Shape.ElementType, entry.Shape.ConcreteDims());
+            var shape = ToProto(entry.Shape);
+            long offset = 0;
+            do
+            {
+                int n = (int)Math.Min(chunk, total - offset);
+                var bytes = tensor != null ? TensorBytes.Slice(tensor, offset, n) : hostDevice!.PeekBytes(entry.Buffer, offset, n);
+                var message = new DownloadResponse { Data = UnsafeByteOperations.UnsafeWrap(bytes) };
+                if (offset == 0) message.Shape = shape;
+                await responseStream.WriteAsync(message, context.CancellationToken).ConfigureAwait(false);
+                offset += n;
+            }
+            while (offset < total);
         }
         finally
         {
             session.Unpin(entry);
         }
-        long total = TensorBytes.ByteCount(tensor);
-        var shape = ToProto(entry.Shape);
-        long offset = 0;
-        do
+    }
+
+    // ---------------------------------------------------------------- bulk data channel
+
+    public override Task<BeginTransferResponse> BeginTransfer(BeginTransferRequest request, ServerCallContext context)
+    {
+        var session = Sessions.Get(request.SessionId);
+        using var call = session.BeginCall();
+        if (session.ProtocolVersion < DeviceHost.DataChannelProtocolVersion)
         {
-            int n = (int)Math.Min(chunk, total - offset);
-            var message = new DownloadResponse { Data = UnsafeByteOperations.UnsafeWrap(TensorBytes.Slice(tensor, offset, n)) };
-            if (offset == 0) message.Shape = shape;
-            await responseStream.WriteAsync(message, context.CancellationToken).ConfigureAwait(false);
-            offset += n;
+            throw Errors.FailedPrecondition(
+                $"BeginTransfer is part of protocol version {DeviceHost.DataChannelProtocolVersion}; this session was opened at version {session.ProtocolVersion} (use Upload and Download)");
         }
-        while (offset < total);
+        var data = host.Data ?? throw Errors.FailedPrecondition("this server has no bulk data channel (--data-listen off): use Upload and Download");
+        Shape shape;
+        long total;
+        byte[] ticket;
+        switch (request.KindCase)
+        {
+            case BeginTransferRequest.KindOneofCase.UploadShape:
+            {
+                shape = FromProto(request.UploadShape, "BeginTransfer upload");
+                total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
+                CheckDeviceMemory(total, $"uploading {shape}");
+                if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held))
+                {
+                    throw Errors.ResourceExhausted(
+                        $"uploading {shape} ({total} bytes) would take the session to {held + total} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
+                }
+                try
+                {
+                    ticket = host.Tickets.Issue(session, upload: true, shape, total, 0);
+                }
+                catch
+                {
+                    session.Unreserve(total);
+                    throw;
+                }
+                break;
+            }
+            case BeginTransferRequest.KindOneofCase.DownloadHandle:
+            {
+                var entry = session.Pin<BufferEntry>(request.DownloadHandle, "BeginTransfer download");
+                session.Unpin(entry);
+                shape = entry.Shape;
+                total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
+                ticket = host.Tickets.Issue(session, upload: false, shape, total, entry.Handle);
+                break;
+            }
+            default:
+                throw Errors.InvalidArgument("BeginTransfer names no transfer: set upload_shape or download_handle");
+        }
+        return Task.FromResult(new BeginTransferResponse
+        {
+            Ticket = UnsafeByteOperations.UnsafeWrap(ticket),
+            Shape = ToProto(shape),
+            Bytes = total,
+            DataPort = data.Port,
+            ExpiresMs = (long)host.Tickets.Lifetime.TotalMilliseconds,
+        });
     }
 
     // ---------------------------------------------------------------- execute
@@ -445,6 +510,9 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             ExecutionsInFlight = host.ExecutionsInFlight,
             CallsFailed = host.CallsFailed,
             UptimeMs = (long)host.Uptime.TotalMilliseconds,
+            OpenTickets = host.Tickets.Count,
+            DataTransfers = host.Data?.Completed ?? 0,
+            DataTransfersFailed = host.Data?.Failed ?? 0,
         });
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Security.Cryptography;
+using XlaGen.Server.Data;
 
 namespace XlaGen.Server.Sessions;
 
@@ -9,7 +10,12 @@ namespace XlaGen.Server.Sessions;
 internal sealed class DeviceHost : IDisposable
 {
     public const int MinProtocolVersion = 1;
-    public const int MaxProtocolVersion = 1;
+
+    /// <summary>2: the bulk data channel (BeginTransfer, GetVersionResponse.data_port).</summary>
+    public const int MaxProtocolVersion = 2;
+
+    /// <summary>The first version with the bulk data channel.</summary>
+    public const int DataChannelProtocolVersion = 2;
 
     readonly Stopwatch uptime = Stopwatch.StartNew();
     long callsFailed;
@@ -21,6 +27,7 @@ internal sealed class DeviceHost : IDisposable
         Device = device;
         Sessions = new SessionTable(options.MaxSessions);
         Cache = new CompileCache(options.CompileCacheEntries);
+        Tickets = new TransferTickets(options.TicketLifetime);
         InstanceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     }
 
@@ -35,6 +42,15 @@ internal sealed class DeviceHost : IDisposable
     public SessionTable Sessions { get; }
 
     public CompileCache Cache { get; }
+
+    /// <summary>The device's host-memory side, when it has one (transfers then skip staging copies).</summary>
+    public IHostMemoryDevice? HostDevice => Device as IHostMemoryDevice;
+
+    /// <summary>Tickets for the bulk data channel.</summary>
+    public TransferTickets Tickets { get; }
+
+    /// <summary>The bulk data channel, when the server has one.</summary>
+    public DataChannel? Data { get; set; }
 
     /// <summary>Random per process: clients compare it to notice a restart.</summary>
     public string InstanceId { get; }

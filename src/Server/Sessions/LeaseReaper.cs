@@ -18,12 +18,13 @@ internal sealed class LeaseReaper : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var lease = host.Options.SessionLease;
-        var period = TimeSpan.FromMilliseconds(Math.Clamp(lease.TotalMilliseconds / 4, 50, 5000));
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(Math.Min(lease.TotalMilliseconds, host.Tickets.Lifetime.TotalMilliseconds) / 4, 50, 5000));
         using var timer = new PeriodicTimer(period);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                host.Tickets.Expire();
                 foreach (var (session, handles, bytes) in host.Sessions.Expire(lease))
                     Log.SessionExpired(logger, session.ShortId, session.ClientName, (long)lease.TotalMilliseconds, handles, bytes);
             }

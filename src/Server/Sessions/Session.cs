@@ -95,8 +95,15 @@ internal sealed class Session
 
     public void Unreserve(long bytes)
     {
-        lock (sync) bytesHeld -= bytes;
+        lock (sync)
+        {
+            // A closed session already dropped everything it held.
+            if (!closed) bytesHeld -= bytes;
+        }
     }
+
+    /// <summary>Transfer tickets issued for this session and not yet used or expired (see TransferTickets).</summary>
+    internal int OpenTickets;
 
     /// <summary>Lists a new entry whose bytes were reserved. A session closed meanwhile frees it and fails.</summary>
     public void Add(HandleEntry entry)

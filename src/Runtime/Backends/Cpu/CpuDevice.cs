@@ -9,7 +9,7 @@ namespace XlaGen.Backends.Cpu;
 /// The embedded CPU executor: compiles HLO modules into execution plans of precomputed kernel closures and runs
 /// them on host arrays. Buffers are host arrays owned by the device (uploads and downloads copy). Thread-safe.
 /// </summary>
-public sealed class CpuDevice : IDevice
+public sealed class CpuDevice : IHostMemoryDevice
 {
     /// <summary>The opcodes this executor has a kernel for.</summary>
     public static IReadOnlyCollection<string> SupportedOpcodes => KernelRegistry.Opcodes;
@@ -80,6 +80,46 @@ public sealed class CpuDevice : IDevice
         var b = Own(buffer, "download it");
         var data = (Array)b.RawData.Clone();
         return HostArrays.Wrap(b.Shape.ElementType, b.Shape.ConcreteDims(), data);
+    }
+
+    public Tensor AllocateUninitialized(ElementType elementType, long[] dims)
+    {
+        ArgumentNullException.ThrowIfNull(dims);
+        long n = 1;
+        foreach (var d in dims) n = checked(n * d);
+        if (n > 0 && n <= int.MaxValue)
+        {
+            Array? recycled = elementType switch
+            {
+                ElementType.F32 => Pool.TryRent<float>((int)n),
+                ElementType.F64 => Pool.TryRent<double>((int)n),
+                ElementType.S32 => Pool.TryRent<int>((int)n),
+                ElementType.S64 => Pool.TryRent<long>((int)n),
+                ElementType.Pred => Pool.TryRent<bool>((int)n),
+                ElementType.S8 => Pool.TryRent<sbyte>((int)n),
+                ElementType.S16 => Pool.TryRent<short>((int)n),
+                ElementType.U8 => Pool.TryRent<byte>((int)n),
+                ElementType.U16 => Pool.TryRent<ushort>((int)n),
+                ElementType.U32 => Pool.TryRent<uint>((int)n),
+                ElementType.U64 => Pool.TryRent<ulong>((int)n),
+                ElementType.F16 => Pool.TryRent<Half>((int)n),
+                _ => null,
+            };
+            if (recycled != null) return HostArrays.Wrap(elementType, dims, recycled);
+        }
+        return TensorBytes.Allocate(elementType, dims, zeroed: false);
+    }
+
+    public DeviceBuffer AdoptHostTensor(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        return new CpuBuffer(this, tensor.HloShape, tensor.Data);
+    }
+
+    public ReadOnlyMemory<byte> PeekBytes(DeviceBuffer buffer, long byteOffset, int length)
+    {
+        var b = Own(buffer, "read its bytes");
+        return TensorBytes.ArrayBytes(b.RawData, b.Shape.ElementType, byteOffset, length);
     }
 
     /// <summary>Wraps an array the device takes ownership of (no copy).</summary>

@@ -14,7 +14,11 @@ public sealed record ServerVersionInfo(
     string InstanceId,
     TimeSpan SessionLease,
     long MaxMessageBytes,
-    long MaxSessionBytes);
+    long MaxSessionBytes)
+{
+    /// <summary>The port of the server's bulk data channel on the same host (protocol version 2; 0: none).</summary>
+    public int DataPort { get; init; }
+}
 
 /// <summary>One device of a server's backend.</summary>
 public sealed record RemoteDeviceDescription(int Id, string Kind, long MemoryBytes, IReadOnlyDictionary<string, string> Attributes);
@@ -39,7 +43,9 @@ public static class RemoteClusterResolver
 
     /// <summary>The device protocol versions this client speaks (protos/xlagen/device.proto).</summary>
     public const int MinProtocolVersion = 1;
-    public const int MaxProtocolVersion = 1;
+
+    /// <summary>2 adds the bulk data channel; a version-1 server is still spoken to, with gRPC streams for transfers.</summary>
+    public const int MaxProtocolVersion = 2;
 
     /// <summary>The address to use: <paramref name="address"/> when given, else <c>XLAGEN_DEVICE</c>.</summary>
     public static string ResolveAddress(string? address = null)

@@ -57,6 +57,9 @@ internal sealed class RemoteConnection : IAsyncDisposable
     readonly GrpcChannel channel;
     readonly DeviceService.DeviceServiceClient client;
     readonly Metadata? headers;
+    readonly BulkChannel bulk;
+    long bulkTransfers;
+    long streamedTransfers;
     readonly SemaphoreSlim recoverGate = new(1, 1);
     readonly CancellationTokenSource closing = new();
     readonly ConcurrentQueue<Binding> pendingReleases = new();
@@ -85,14 +88,15 @@ internal sealed class RemoteConnection : IAsyncDisposable
             // Downloads stream up to 1 MiB messages; a larger receive window keeps loopback and LAN links busy.
             InitialHttp2StreamWindowSize = 8 << 20,
         };
+        RemoteCertificateValidationCallback? validate = null;
         if (endpoint.Scheme == Uri.UriSchemeHttps && options.TrustedCertificateFile != null)
         {
             var trusted = LoadTrusted(options.TrustedCertificateFile, address);
-            handler.SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) => ValidateAgainst(trusted, certificate, errors),
-            };
+            validate = (_, certificate, _, errors) => ValidateAgainst(trusted, certificate, errors);
+            handler.SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = validate };
         }
+        // The data channel trusts exactly what the gRPC channel trusts.
+        bulk = new BulkChannel(address, endpoint, validate, options);
         channel = GrpcChannel.ForAddress(endpoint, new GrpcChannelOptions
         {
             HttpHandler = handler,
@@ -122,6 +126,14 @@ internal sealed class RemoteConnection : IAsyncDisposable
     public int RestoredHandles => Volatile.Read(ref restoredHandles);
 
     internal DeviceService.DeviceServiceClient Client => client;
+
+    /// <summary>Transfers that went over the bulk data channel, and over gRPC streams.</summary>
+    public long BulkTransfers => Interlocked.Read(ref bulkTransfers);
+
+    public long StreamedTransfers => Interlocked.Read(ref streamedTransfers);
+
+    /// <summary>Why large transfers do not use the bulk data channel (null while it works or was not needed yet).</summary>
+    public string? BulkChannelProblem => bulk.Problem;
 
     /// <summary>Handshake (versions, token) and a first session.</summary>
     public static async Task<RemoteConnection> OpenAsync(string address, RemoteDeviceOptions options, CancellationToken cancellationToken)
@@ -182,7 +194,10 @@ internal sealed class RemoteConnection : IAsyncDisposable
             response.ServerInstanceId,
             TimeSpan.FromMilliseconds(response.SessionLeaseMs),
             response.MaxMessageBytes,
-            response.MaxSessionBytes);
+            response.MaxSessionBytes)
+        {
+            DataPort = response.DataPort,
+        };
     }
 
     async Task<SessionState> OpenSessionAsync(int generation, CancellationToken cancellationToken)
@@ -380,10 +395,46 @@ internal sealed class RemoteConnection : IAsyncDisposable
     public async Task<CompileResponse> CompileAsync(SessionState s, byte[] moduleBytes, CallOptions call) =>
         await client.CompileAsync(new CompileRequest { SessionId = s.Id, HloModuleProto = UnsafeByteOperations.UnsafeWrap(moduleBytes) }, call).ConfigureAwait(false);
 
-    /// <summary>Streams the tensor in chunks; returns the buffer handle.</summary>
+    /// <summary>Whether a transfer of <paramref name="bytes"/> goes over the bulk data channel.</summary>
+    bool UsesBulk(long bytes) =>
+        Options.BulkTransfers && bytes >= Options.BulkThresholdBytes && ProtocolVersion >= BulkProtocolVersion && bulk.IsAvailable(Server);
+
+    /// <summary>The first protocol version with the bulk data channel.</summary>
+    const int BulkProtocolVersion = 2;
+
+    /// <summary>Copies the tensor to the server (the bulk data channel for large ones, else a gRPC stream); returns the buffer handle.</summary>
     public async Task<ulong> UploadAsync(SessionState s, Tensor tensor, CallOptions call)
     {
         long total = TensorBytes.ByteCount(tensor);
+        if (UsesBulk(total) && await bulk.RentAsync(Server, call.CancellationToken).ConfigureAwait(false) is { } c)
+        {
+            BeginTransferResponse ticket;
+            try
+            {
+                var request = new BeginTransferRequest { SessionId = s.Id, UploadShape = Wire.ToProto(tensor.ElementType, tensor.Shape) };
+                ticket = await client.BeginTransferAsync(request, call).ConfigureAwait(false);
+                if (ticket.Bytes != total) throw new InvalidDataException($"upload of {tensor.ShapeText}: the server's ticket is for {ticket.Bytes} bytes, the tensor has {total}");
+                if (ticket.DataPort != c.Port)
+                {
+                    c.Dispose();
+                    c = await bulk.ConnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch
+            {
+                c.Dispose();
+                throw;
+            }
+            var handle = await bulk.UploadAsync(c, ticket.Ticket.Memory, tensor, total, call).ConfigureAwait(false);
+            Interlocked.Increment(ref bulkTransfers);
+            return handle;
+        }
+        return await StreamUploadAsync(s, tensor, total, call).ConfigureAwait(false);
+    }
+
+    /// <summary>Streams the tensor in chunks over gRPC; returns the buffer handle.</summary>
+    async Task<ulong> StreamUploadAsync(SessionState s, Tensor tensor, long total, CallOptions call)
+    {
         int chunk = ChunkBytes;
         using var stream = client.Upload(call);
         try
@@ -403,10 +454,43 @@ internal sealed class RemoteConnection : IAsyncDisposable
         var response = await stream.ResponseAsync.ConfigureAwait(false);
         if (response.BytesReceived != total)
             throw new InvalidDataException($"upload of {tensor.ShapeText}: the server acknowledged {response.BytesReceived} of {total} bytes");
+        Interlocked.Increment(ref streamedTransfers);
         return response.BufferHandle;
     }
 
-    public async Task<Tensor> DownloadAsync(SessionState s, ulong handle, string what, CallOptions call)
+    /// <summary>Copies a buffer of <paramref name="shape"/> from the server (the bulk data channel for large ones, else a gRPC stream).</summary>
+    public async Task<Tensor> DownloadAsync(SessionState s, ulong handle, Shape shape, string what, CallOptions call)
+    {
+        long total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
+        if (UsesBulk(total) && await bulk.RentAsync(Server, call.CancellationToken).ConfigureAwait(false) is { } c)
+        {
+            BeginTransferResponse ticket;
+            Shape sent;
+            try
+            {
+                ticket = await client.BeginTransferAsync(new BeginTransferRequest { SessionId = s.Id, DownloadHandle = handle }, call).ConfigureAwait(false);
+                sent = Wire.FromProto(ticket.Shape, $"download of {what}");
+                if (ticket.Bytes != TensorBytes.ByteCount(sent.ElementType, sent.ConcreteDims()))
+                    throw new InvalidDataException($"download of {what}: the server's ticket is for {ticket.Bytes} bytes of {sent}");
+                if (ticket.DataPort != c.Port)
+                {
+                    c.Dispose();
+                    c = await bulk.ConnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch
+            {
+                c.Dispose();
+                throw;
+            }
+            var tensor = await bulk.DownloadAsync(c, ticket.Ticket.Memory, sent, ticket.Bytes, what, call).ConfigureAwait(false);
+            Interlocked.Increment(ref bulkTransfers);
+            return tensor;
+        }
+        return await StreamDownloadAsync(s, handle, what, call).ConfigureAwait(false);
+    }
+
+    async Task<Tensor> StreamDownloadAsync(SessionState s, ulong handle, string what, CallOptions call)
     {
         using var stream = client.Download(new DownloadRequest { SessionId = s.Id, BufferHandle = handle }, call);
         Tensor? tensor = null;
@@ -427,6 +511,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
         }
         if (tensor == null || offset != total)
             throw new InvalidDataException($"download of {what}: the stream ended after {offset} of {total} bytes");
+        Interlocked.Increment(ref streamedTransfers);
         return tensor;
     }
 
@@ -540,6 +625,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
     async Task DisposeChannelAsync()
     {
         await Task.Yield();
+        bulk.Dispose();
         channel.Dispose();
         closing.Dispose();
     }

@@ -27,6 +27,7 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
             ["transport"] = "grpc",
             ["address"] = connection.Address,
             ["protocol_version"] = connection.ProtocolVersion.ToString(CultureInfo.InvariantCulture),
+            ["data_port"] = server.DataPort.ToString(CultureInfo.InvariantCulture),
             ["platform_version"] = server.PlatformVersion,
         };
         Info = new DeviceInfo(server.Platform, first?.Kind ?? "unknown", server.ServerVersion, server.Devices.Count, first?.MemoryBytes ?? 0, attributes);
@@ -52,6 +53,15 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
 
     /// <summary>How many programs and buffers were restored into a new session after a reconnect.</summary>
     public int RestoredHandles => connection.RestoredHandles;
+
+    /// <summary>Transfers (uploads, downloads, restores) that went over the server's bulk data channel.</summary>
+    public long BulkTransfers => connection.BulkTransfers;
+
+    /// <summary>Transfers that went over gRPC streams (small ones, or all when the data channel is off or unreachable).</summary>
+    public long StreamedTransfers => connection.StreamedTransfers;
+
+    /// <summary>Why large transfers do not use the server's bulk data channel (null while it works or was not needed yet).</summary>
+    public string? BulkChannelProblem => connection.BulkChannelProblem;
 
     internal RemoteConnection Connection => connection;
 
@@ -115,7 +125,7 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
             async (s, call) =>
             {
                 var handle = await connection.ResolveAsync(b.Handle, b, s, call).ConfigureAwait(false);
-                return await connection.DownloadAsync(s, handle, b.Name, call).ConfigureAwait(false);
+                return await connection.DownloadAsync(s, handle, b.Shape, b.Name, call).ConfigureAwait(false);
             },
             e => new XlaExecutionException($"xlagen-server at {Address} could not send {b.Name} ({b.Shape}) ({Wire.Describe(e)})", e),
             cancellationToken).ConfigureAwait(false);

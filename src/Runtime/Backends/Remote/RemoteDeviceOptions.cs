@@ -38,11 +38,28 @@ public sealed record RemoteDeviceOptions
     /// <summary>Bytes per upload message (capped below the server's message limit).</summary>
     public int ChunkBytes { get; init; } = 1 << 20;
 
+    /// <summary>
+    /// Move large tensors over the server's bulk data channel (a plain TCP or TLS connection to a second port, each
+    /// transfer authorized by a ticket from an authenticated call) instead of gRPC streams, which cost several times
+    /// the CPU per byte. Needs a server speaking protocol version 2; when its data port cannot be reached, transfers
+    /// fall back to gRPC streams (said once through <see cref="Log"/>).
+    /// </summary>
+    public bool BulkTransfers { get; init; } = true;
+
+    /// <summary>Transfers of at least this many bytes use the bulk data channel (smaller ones ride on gRPC, where a
+    /// transfer costs one call instead of two).</summary>
+    public long BulkThresholdBytes { get; init; } = 256 << 10;
+
+    /// <summary>Receives the device's notices (such as falling back to gRPC streams because the data port cannot be
+    /// reached). Default: <see cref="System.Diagnostics.Trace"/> warnings.</summary>
+    public Action<string>? Log { get; init; }
+
     /// <summary>Names this client in the server's logs; defaults to the machine and process.</summary>
     public string? ClientName { get; init; }
 
     internal void Validate()
     {
+        if (BulkThresholdBytes < 0) throw new ArgumentOutOfRangeException(nameof(BulkThresholdBytes), "the bulk threshold must not be negative");
         if (ChunkBytes < 1024) throw new ArgumentOutOfRangeException(nameof(ChunkBytes), $"chunks of {ChunkBytes} bytes are too small; use at least 1024");
         if (ConnectTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), "the connect timeout must be positive");
         if (CallTimeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(CallTimeout), "the call timeout must be positive");
