@@ -153,6 +153,7 @@ try
 catch (IOException e)
 {
     Console.Error.WriteLine($"xlagen-server: cannot listen on {options.ListenText}: {e.Message}");
+    host.Data?.Dispose();
     host.Dispose();
     return 1;
 }

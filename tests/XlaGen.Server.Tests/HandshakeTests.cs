@@ -22,9 +22,11 @@ public class HandshakeTests(SharedServer shared)
         Assert.True(device.Info.MemoryBytes > 0);
         Assert.Equal(shared.Address, device.Info.Attributes!["address"]);
         Assert.Equal("grpc", device.Info.Attributes["transport"]);
-        Assert.Equal(1, device.ProtocolVersion);
+        Assert.Equal(2, device.ProtocolVersion);
         Assert.Equal(1, device.Server.MinProtocolVersion);
-        Assert.Equal(1, device.Server.MaxProtocolVersion);
+        Assert.Equal(2, device.Server.MaxProtocolVersion);
+        Assert.True(device.Server.DataPort > 0);
+        Assert.Equal(device.Server.DataPort.ToString(System.Globalization.CultureInfo.InvariantCulture), device.Info.Attributes["data_port"]);
         Assert.Equal(TimeSpan.FromSeconds(20), device.Server.SessionLease);
         Assert.Equal(1L << 30, device.Server.MaxSessionBytes);
         Assert.Equal(64L << 20, device.Server.MaxMessageBytes);
@@ -53,7 +55,7 @@ public class HandshakeTests(SharedServer shared)
         using var raw = new RawClient(shared.Address);
         await Expect.Status(StatusCode.FailedPrecondition,
             () => raw.Client.OpenSessionAsync(new OpenSessionRequest { ProtocolVersion = 99 }, raw.Options()).ResponseAsync,
-            "protocol version 99 is not supported", "speaks 1..1");
+            "protocol version 99 is not supported", "speaks 1..2");
     }
 
     [Fact]
@@ -63,13 +65,15 @@ public class HandshakeTests(SharedServer shared)
 
         var newer = Assert.Throws<DeviceConnectionException>(() => RemoteClusterResolver.NegotiateProtocolVersion(Server(7, 9)));
         Assert.Equal("grpc://tpu-7:8470", newer.Address);
-        Assert.Contains("xlagen-server 9.9.9 at grpc://tpu-7:8470 speaks device protocol versions 7..9, this client speaks 1..1", newer.Message);
+        Assert.Contains("xlagen-server 9.9.9 at grpc://tpu-7:8470 speaks device protocol versions 7..9, this client speaks 1..2", newer.Message);
         Assert.Contains("upgrade the XlaGen runtime package", newer.Message);
 
         var older = Assert.Throws<DeviceConnectionException>(() => RemoteClusterResolver.NegotiateProtocolVersion(Server(0, 0)));
         Assert.Contains("upgrade xlagen-server on that host", older.Message);
 
-        Assert.Equal(1, RemoteClusterResolver.NegotiateProtocolVersion(Server(0, 5)));
+        Assert.Equal(2, RemoteClusterResolver.NegotiateProtocolVersion(Server(0, 5)));
+        // A version-1 server (before the bulk data channel) is still spoken to, at version 1.
+        Assert.Equal(1, RemoteClusterResolver.NegotiateProtocolVersion(Server(1, 1)));
     }
 
     [Fact]

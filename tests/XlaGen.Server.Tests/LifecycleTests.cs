@@ -165,7 +165,7 @@ public class CommandLineTests
         {
             "--listen HOST:PORT", "--backend NAME", "--token-file PATH", "--tls-cert PATH", "--tls-key PATH", "--max-message-bytes SIZE",
             "--max-session-bytes SIZE", "--max-sessions N", "--session-lease DURATION", "--compile-cache N", "--shutdown-timeout DURATION",
-            "--log-format text|json", "--log-level LEVEL", "--version", "--help",
+            "--log-format text|json", "--log-level LEVEL", "--version", "--help", "--data-listen HOST:PORT|off", "--data-ticket-lifetime DURATION",
         })
         {
             Assert.Contains(option, output);
@@ -191,6 +191,8 @@ public class CommandLineTests
     [InlineData("--log-format xml", "use text or json")]
     [InlineData("--tls-cert a.pem", "--tls-cert and --tls-key go together")]
     [InlineData("--token-file /nonexistent/token", "--token-file /nonexistent/token")]
+    [InlineData("--data-listen nowhere", "--data-listen nowhere: use HOST:PORT")]
+    [InlineData("--data-ticket-lifetime 5ms", "too short")]
     public async Task BadOptionsExitWithCode2AndSayWhy(string args, string message)
     {
         var (code, output, error) = await Run(args.Split(' '));
@@ -204,7 +206,7 @@ public class CommandLineTests
     {
         var (code, output, _) = await Run("--version");
         Assert.Equal(0, code);
-        Assert.Matches(@"^xlagen-server \S+ \(device protocol 1\.\.1\)", output);
+        Assert.Matches(@"^xlagen-server \S+ \(device protocol 1\.\.2\)", output);
     }
 
     [Fact]
@@ -214,6 +216,17 @@ public class CommandLineTests
         var (code, _, error) = await Run("--listen", $"127.0.0.1:{first.Port}");
         Assert.Equal(1, code);
         Assert.Contains($"cannot listen on 127.0.0.1:{first.Port}", error);
+    }
+
+    [Fact]
+    public async Task ADataPortInUseIsAClearError()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var (code, _, error) = await Run("--listen", "127.0.0.1:0", "--data-listen", $"127.0.0.1:{port}");
+        Assert.Equal(1, code);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port} (--data-listen)", error);
     }
 }
 

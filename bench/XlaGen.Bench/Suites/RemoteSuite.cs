@@ -19,7 +19,7 @@ internal sealed class RemoteSuite : IBenchSuite
 {
     public string Name => "remote";
 
-    public string Description => "xlagen-server on loopback: per-step overhead vs in-process (small SGD step), upload/download throughput vs raw loopback TCP.";
+    public string Description => "xlagen-server on loopback: per-step overhead vs in-process (small SGD step), upload/download throughput (gRPC streams and the bulk data channel) vs raw loopback TCP.";
 
     public JsonObject Run(BenchOptions options)
     {
@@ -157,38 +157,64 @@ internal sealed class RemoteSuite : IBenchSuite
     static JsonArray MeasureTransfers(RemoteDevice remote, int serverPid, BenchOptions options)
     {
         var rows = new JsonArray();
+        // The same server through gRPC streams only (as a version-1 client, or with the data port unreachable).
+        using var streamed = Devices.ConnectAsync(remote.Address, new RemoteDeviceOptions { BulkTransfers = false, ClientName = "bench (gRPC streams)" }).GetAwaiter().GetResult();
         Console.WriteLine();
-        string header = $"{"transfer",-22} {"raw TCP MB/s",13} {"gRPC MB/s",10} {"gRPC/raw",9} {"raw CPU s/GiB",14} {"gRPC CPU s/GiB",15}";
+        Console.WriteLine("transfer throughput (MB/s, median of interleaved repetitions) and CPU s/GiB (bench process + server)");
+        string header = $"{"transfer",-18} {"raw TCP",8} {"gRPC",7} {"gRPC/raw",9} {"bulk",7} {"bulk/raw",9} {"CPU raw",8} {"CPU gRPC",9} {"CPU bulk",9}";
         Console.WriteLine(header);
         Console.WriteLine(new string('-', header.Length));
         using var tcp = new LoopbackCopy();
-        foreach (long mib in new long[] { 8, 64 })
+        foreach (long mib in new long[] { 1, 8, 64 })
         {
-            string name = $"upload {mib} MiB";
-            if (!options.Matches(name) && !options.Matches($"download {mib} MiB")) continue;
+            bool up = options.Matches($"upload {mib} MiB"), down = options.Matches($"download {mib} MiB");
+            if (!up && !down) continue;
             var tensor = Random(7, mib << 18);   // mib MiB of f32
             long bytes = mib << 20;
             var copy = TensorBytes.Slice(tensor, 0, (int)bytes);
-            var downloadSource = remote.Upload(tensor);
-
-            var t = Timing.MeasureInterleaved(new Action[]
+            var onStreamed = streamed.Upload(tensor);
+            var onBulk = remote.Upload(tensor);
+            Action raw = () => tcp.Send(copy);
+            Action grpcUp = () => streamed.UploadAsync(tensor).GetAwaiter().GetResult().Dispose();
+            Action bulkUp = () => remote.UploadAsync(tensor).GetAwaiter().GetResult().Dispose();
+            Action grpcDown = () => streamed.Download(onStreamed);
+            Action bulkDown = () => remote.Download(onBulk);
+            var t = Timing.MeasureInterleaved(new[] { raw, grpcUp, bulkUp, grpcDown, bulkDown },
+                options with { WarmupSeconds = Math.Max(options.WarmupSeconds, 0.3) });
+            double rawMb = bytes / t[0].Median / 1e6;
+            var rawCpu = CpuPerGiB(raw, bytes, serverPid);
+            foreach (var (direction, grpcTime, bulkTime, grpcOp, bulkOp) in new[] { ("upload", t[1], t[2], grpcUp, bulkUp), ("download", t[3], t[4], grpcDown, bulkDown) })
             {
-                () => tcp.Send(copy),
-                () => remote.UploadAsync(tensor).GetAwaiter().GetResult().Dispose(),
-                () => remote.Download(downloadSource),
-            }, options with { WarmupSeconds = Math.Max(options.WarmupSeconds, 0.5) });
-            double raw = bytes / t[0].Median / 1e6, up = bytes / t[1].Median / 1e6, down = bytes / t[2].Median / 1e6;
-            var rawCpu = CpuPerGiB(() => tcp.Send(copy), bytes, serverPid);
-            var upCpu = CpuPerGiB(() => remote.UploadAsync(tensor).GetAwaiter().GetResult().Dispose(), bytes, serverPid);
-            var downCpu = CpuPerGiB(() => remote.Download(downloadSource), bytes, serverPid);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-22} {raw,13:F0} {up,10:F0} {up / raw,9:F2} {rawCpu,14:F2} {upCpu,15:F2}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{$"download {mib} MiB",-22} {raw,13:F0} {down,10:F0} {down / raw,9:F2} {rawCpu,14:F2} {downCpu,15:F2}"));
-            rows.Add(new JsonObject { ["name"] = name, ["bytes"] = bytes, ["raw_tcp_mb_s"] = raw, ["grpc_mb_s"] = up, ["grpc_over_raw"] = up / raw, ["raw_cpu_s_per_gib"] = rawCpu, ["grpc_cpu_s_per_gib"] = upCpu });
-            rows.Add(new JsonObject { ["name"] = $"download {mib} MiB", ["bytes"] = bytes, ["raw_tcp_mb_s"] = raw, ["grpc_mb_s"] = down, ["grpc_over_raw"] = down / raw, ["raw_cpu_s_per_gib"] = rawCpu, ["grpc_cpu_s_per_gib"] = downCpu });
-            downloadSource.Dispose();
+                string name = $"{direction} {mib} MiB";
+                if (!options.Matches(name)) continue;
+                double g = bytes / grpcTime.Median / 1e6, b = bytes / bulkTime.Median / 1e6;
+                var gCpu = CpuPerGiB(grpcOp, bytes, serverPid);
+                var bCpu = CpuPerGiB(bulkOp, bytes, serverPid);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name,-18} {rawMb,8:F0} {g,7:F0} {g / rawMb,9:F2} {b,7:F0} {b / rawMb,9:F2} {rawCpu,8:F2} {gCpu,9:F2} {bCpu,9:F2}"));
+                rows.Add(new JsonObject
+                {
+                    ["name"] = name,
+                    ["bytes"] = bytes,
+                    ["raw_tcp_mb_s"] = rawMb,
+                    ["grpc_mb_s"] = g,
+                    ["grpc_over_raw"] = g / rawMb,
+                    ["bulk_mb_s"] = b,
+                    ["bulk_over_raw"] = b / rawMb,
+                    ["raw_cpu_s_per_gib"] = rawCpu,
+                    ["grpc_cpu_s_per_gib"] = gCpu,
+                    ["bulk_cpu_s_per_gib"] = bCpu,
+                    ["bulk_min_mb_s"] = bytes / bulkTime.Max / 1e6,
+                    ["bulk_max_mb_s"] = bytes / bulkTime.Min / 1e6,
+                });
+            }
+            onStreamed.Dispose();
+            onBulk.Dispose();
         }
-        Console.WriteLine("(uploads include fingerprinting the host tensor kept for reconnects and the server's copy into the device; raw TCP is socket to");
-        Console.WriteLine(" socket in this process; CPU s/GiB is bench process + server together, which depends little on other load)");
+        if (remote.BulkChannelProblem is { } problem) Console.WriteLine("bulk channel NOT used: " + problem);
+        Console.WriteLine($"(transfers: {remote.BulkTransfers} over the bulk data channel, {streamed.StreamedTransfers + remote.StreamedTransfers} over gRPC streams)");
+        Console.WriteLine("(gRPC: Upload/Download streams of 1 MiB messages; bulk: BeginTransfer + the data port. Uploads include fingerprinting the host");
+        Console.WriteLine(" tensor kept for reconnects; raw TCP is socket to socket in this process, 1 MiB writes, into a reused buffer)");
         return rows;
     }
 

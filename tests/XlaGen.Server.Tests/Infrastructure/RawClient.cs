@@ -29,8 +29,22 @@ internal sealed class RawClient : IDisposable
     public CallOptions Options(CancellationToken cancellationToken = default) =>
         new(headers, DateTime.UtcNow.AddSeconds(30), cancellationToken);
 
-    public async Task<string> OpenSessionAsync(string name = "raw test client") =>
-        (await Client.OpenSessionAsync(new OpenSessionRequest { ProtocolVersion = 1, ClientName = name }, Options())).SessionId;
+    /// <summary>A session at protocol version 1 (as the first clients spoke it) unless another is asked for.</summary>
+    public async Task<string> OpenSessionAsync(string name = "raw test client", int protocolVersion = 1) =>
+        (await Client.OpenSessionAsync(new OpenSessionRequest { ProtocolVersion = protocolVersion, ClientName = name }, Options())).SessionId;
+
+    public Task<BeginTransferResponse> BeginUploadAsync(string session, ElementType type, params long[] dims)
+    {
+        var shape = new TensorShape { ElementType = (int)type };
+        shape.Dims.AddRange(dims);
+        return Client.BeginTransferAsync(new BeginTransferRequest { SessionId = session, UploadShape = shape }, Options()).ResponseAsync;
+    }
+
+    public Task<BeginTransferResponse> BeginDownloadAsync(string session, ulong handle) =>
+        Client.BeginTransferAsync(new BeginTransferRequest { SessionId = session, DownloadHandle = handle }, Options()).ResponseAsync;
+
+    public async Task<long> BytesHeldAsync(string session) =>
+        (await Client.KeepAliveAsync(new KeepAliveRequest { SessionId = session }, Options())).BytesHeld;
 
     public async Task<ulong> CompileAsync(string session, HloModule module) =>
         (await CompileBytesAsync(session, HloProto.Write(module))).ExecutableHandle;
