@@ -89,6 +89,23 @@ public class TokenTests(TokenServer fixture) : IClassFixture<TokenServer>
     }
 
     [Fact]
+    public async Task BulkTransfersNeedATicketFromAnAuthenticatedCall()
+    {
+        using var anonymous = new RawClient(Address);
+        await Expect.Status(StatusCode.Unauthenticated, () => anonymous.BeginUploadAsync("no-session", Hlo.ElementType.U8, 1 << 20), "requires a bearer token");
+        await using var device = await Devices.ConnectAsync(Address, new RemoteDeviceOptions { Token = TokenServer.Token });
+        var source = BulkTransferTests.RandomTensor(Hlo.ElementType.F32, 1 << 18, 11);
+        using var buffer = await device.UploadAsync(source);
+        Assert.Equal(BulkTransferTests.Bytes(source), BulkTransferTests.Bytes(await device.DownloadAsync(buffer)));
+        Assert.Equal(2, device.BulkTransfers);
+        // The data port itself takes no token: without a ticket from an authenticated call it moves nothing.
+        using var data = await RawDataClient.ConnectAsync(device.Server.DataPort);
+        await data.SendRequestAsync(DataFrames.Upload, new byte[DataFrames.TicketBytes], 8);
+        await data.SendPatternAsync(8);
+        await data.ExpectErrorAsync(StatusCode.PermissionDenied, "never issued");
+    }
+
+    [Fact]
     public async Task LogsAreOneJsonObjectPerLineAndNeverContainTheToken()
     {
         await Assert.ThrowsAsync<DeviceConnectionException>(() => Devices.ConnectAsync(Address, new RemoteDeviceOptions { Token = "wrong-token" }));
@@ -152,6 +169,31 @@ public class TlsTests(TlsServer fixture) : IClassFixture<TlsServer>
         using var exe = device.Compile(TestModules.AddVectors(2));
         var x = device.Upload(new Tensor<float>(new long[] { 2 }, new[] { 3f, 4f }));
         Assert.Equal(new[] { 6f, 8f }, ((Tensor<float>)device.Download(exe.Execute(new[] { x, x })[0])).Data);
+    }
+
+    [Fact]
+    public async Task BulkTransfersUseTlsOnTheDataPort()
+    {
+        var notices = new List<string>();
+        await using var device = await Devices.ConnectAsync(fixture.Server.Address, new RemoteDeviceOptions { TrustedCertificateFile = fixture.CertificateFile, Log = notices.Add });
+        var source = BulkTransferTests.RandomTensor(Hlo.ElementType.F64, 100_000, 12);
+        using var buffer = await device.UploadAsync(source);
+        Assert.Equal(BulkTransferTests.Bytes(source), BulkTransferTests.Bytes(await device.DownloadAsync(buffer)));
+        Assert.Equal(2, device.BulkTransfers);
+        Assert.Empty(notices);
+        Assert.Null(device.BulkChannelProblem);
+
+        // Cleartext on the TLS data port gets nowhere (the TLS handshake fails), and the server keeps serving.
+        using (var plain = await RawDataClient.ConnectAsync(device.Server.DataPort))
+        {
+            var request = new byte[DataFrames.RequestBytes];
+            DataFrames.WriteRequest(request, DataFrames.Download, new byte[DataFrames.TicketBytes], 8);
+            await plain.SendAsync(request);
+            await plain.ExpectClosedAsync();
+        }
+        // ... and this client's transfers go on over TLS (a pooled connection).
+        using var again = await device.UploadAsync(source);
+        Assert.Equal(3, device.BulkTransfers);
     }
 
     [Fact]
