@@ -77,14 +77,15 @@ public sealed record ServerOptions
                                      and TLS. Port 0 picks a free port. Once listening, the server prints one line
                                      "xlagen-server listening on http://HOST:PORT" to stdout (logs go to stderr).
           --data-listen HOST:PORT|off
-                             The bulk data channel: a second port where clients move large tensors as plain
-                             bytes (TLS when the gRPC port has it) instead of gRPC streams, each transfer
-                             authorized by a single-use ticket from an authenticated gRPC call (protocol
-                             version 2). Default: the --listen address with the next port (127.0.0.1:8471),
-                             a free port when --listen's port is 0; announced to clients in the handshake.
-                             off: no data channel (transfers use gRPC streams, as version-1 clients do).
+                                     The bulk data channel: a second port where clients move large tensors as plain
+                                     bytes (TLS when the gRPC port has it) instead of gRPC streams, several times
+                                     faster. It takes no token: each transfer needs a single-use ticket that an
+                                     authenticated gRPC call hands out (protocol version 2). Default: the --listen
+                                     address with the next port (127.0.0.1:8471), a free port when --listen's port is
+                                     0 or the next one is taken; clients learn it in the handshake. off: no data
+                                     channel (transfers use gRPC streams, as version-1 clients always do).
           --data-ticket-lifetime DURATION
-                             How long a transfer ticket stays valid before its transfer starts (default 10s).
+                                     How long a transfer ticket stays valid before its transfer starts (default 10s).
           --backend NAME             The device that runs programs: cpu (the embedded CPU executor; default).
                                      pjrt (TPU/GPU through a PJRT plugin) comes with a later release.
           --token-file PATH          Require every call (health checks included) to carry the header
@@ -117,8 +118,9 @@ public sealed record ServerOptions
         SIZE is a byte count with an optional unit: 1048576, 512KiB, 64MiB, 2GiB (also KB, MB, GB: powers of 1000).
         DURATION is a number with a unit: 500ms, 30s, 5m, 1h (a bare number is seconds).
 
-        Security: the default address is loopback only. To serve other machines, set --token-file and TLS, or keep
-        loopback and reach the server through an SSH tunnel (ssh -L 8470:127.0.0.1:8470 tpu-host).
+        Security: the default addresses are loopback only. To serve other machines, set --token-file and TLS, or keep
+        loopback and reach the server through an SSH tunnel that forwards both ports
+        (ssh -L 8470:127.0.0.1:8470 -L 8471:127.0.0.1:8471 tpu-host).
         """;
 
     /// <summary>Parses the command line; throws <see cref="UsageException"/> naming the bad option.</summary>

@@ -53,6 +53,7 @@ internal sealed class DataChannel : IHostedService, IDisposable
     Task acceptLoop = Task.CompletedTask;
     long completed;
     long failed;
+    int disposed;
 
     DataChannel(Socket listener, DeviceHost host, X509Certificate2? certificate, ILogger logger)
     {
@@ -440,10 +441,11 @@ internal sealed class DataChannel : IHostedService, IDisposable
         await stream.FlushAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Idempotent: the host disposes the channel, and so does the service container that started it.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
         stopping.Cancel();
         listener.Dispose();
-        stopping.Dispose();
     }
 }
