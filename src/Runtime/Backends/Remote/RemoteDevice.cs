@@ -105,14 +105,20 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(tensor);
         ThrowIfDisposed();
-        var hostCopy = connection.Options.KeepHostCopies ? new HostCopy(tensor, TensorBytes.Fingerprint(tensor), "uploaded") : null;
+        // A large tensor's fingerprint is computed while its bytes travel (it reads the same bytes the upload sends).
+        Task<ulong>? fingerprint = !connection.Options.KeepHostCopies ? null
+            : TensorBytes.ByteCount(tensor) >= OverlappedFingerprintBytes ? Task.Run(() => TensorBytes.Fingerprint(tensor), CancellationToken.None)
+            : Task.FromResult(TensorBytes.Fingerprint(tensor));
         var binding = await connection.RunAsync(
             $"uploading {tensor.ShapeText}",
             async (s, call) => new Binding(s.Generation, await connection.UploadAsync(s, tensor, call).ConfigureAwait(false)),
             e => new XlaExecutionException($"xlagen-server at {Address} refused the upload of {tensor.ShapeText} ({Wire.Describe(e)})", e),
             cancellationToken).ConfigureAwait(false);
+        var hostCopy = fingerprint != null ? new HostCopy(tensor, await fingerprint.ConfigureAwait(false), "uploaded") : null;
         return new RemoteBuffer(this, tensor.HloShape, NextBufferId(), "uploaded", binding, hostCopy);
     }
+
+    const long OverlappedFingerprintBytes = 1 << 20;
 
     public Tensor Download(DeviceBuffer buffer) => DownloadAsync(buffer).GetAwaiter().GetResult();
 
