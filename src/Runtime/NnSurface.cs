@@ -51,7 +51,7 @@ public static partial class Nn
         Eager.Run<T>("elu(" + alpha.ToString("R", CultureInfo.InvariantCulture) + ")", x, (b, p) => Lowering.Elu(b, p[0], alpha));
 
     /// <summary>GELU with the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) — PyTorch's
-    /// approximate='tanh', Keras' approximate=True (not the exact erf form, which XLA has no opcode for).</summary>
+    /// approximate='tanh', Keras' approximate=True (not the exact erf form: XlaGen's op catalogue has no erf).</summary>
     public static Tensor<T> Gelu<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("gelu", x, (b, p) => Lowering.Gelu(b, p[0]));
 
     /// <summary>log(1 + eˣ), computed stably as max(x, 0) + log(1 + e^−|x|).</summary>

@@ -129,7 +129,7 @@ public partial class GradZoo
     [Param(8, Init = Init.Uniform, Value = 1)] Tensor<double> gamma;
     [Param(8, Init = Init.Uniform, Value = 1)] Tensor<double> beta;
     [Param(8, 3, Init = Init.GlorotUniform)] Tensor<double> w;
-    [Param(2, Init = Init.Constant, Value = 1)] Tensor<double> corner;
+    [Param(2, Init = Init.Constant, Value = 1.5)] Tensor<double> corner;   // starts (1, 1): 1.5 ± ε truncates to 1
     [Param(2, 3, Init = Init.Normal, Value = 1)] Tensor<double> patch;
 
     [Forward]
@@ -151,4 +151,22 @@ public partial class GradZoo
     [Loss]
     public Tensor<double> Loss([Shape("B", 6, 6, 2)] Tensor<double> x, [Shape("B", 2)] Tensor<int> ids, [Shape("B")] Tensor<int> labels)
         => Losses.SparseSoftmaxCrossEntropy(Features(x, ids).MatMul(w), labels);
+}
+
+/// <summary>Conv → ReLU → MaxPool → Flatten → Dense on 8×8 images, trained with Fit in GradientSurfaceTests.</summary>
+[XlaModel]
+public partial class TinyCnn
+{
+    [Param(3, 3, 1, 8, Init = Init.HeNormal)] Tensor<float> kernel;
+    [Param(8)] Tensor<float> bias;
+    [Param(128, 3, Init = Init.GlorotUniform)] Tensor<float> w;
+    [Param(3)] Tensor<float> b;
+
+    [Forward]
+    public Tensor<float> Logits([Shape("B", 8, 8, 1)] Tensor<float> x) =>
+        Nn.MaxPool2D(Nn.Relu(Nn.Conv2D(x, kernel, padding: Padding.Same) + bias)).Flatten().MatMul(w) + b;
+
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 8, 8, 1)] Tensor<float> x, [Shape("B")] Tensor<int> labels) =>
+        Losses.SparseSoftmaxCrossEntropy(Logits(x), labels);
 }
