@@ -9,7 +9,7 @@ namespace XlaGen.Bench;
 internal static class Program
 {
     /// <summary>Registered suites.</summary>
-    private static readonly IBenchSuite[] Suites = { new GemmSuite(), new MlpSuite() };
+    private static readonly IBenchSuite[] Suites = { new GemmSuite(), new MlpSuite(), new RemoteSuite() };
 
     private const string Usage = """
         usage: dotnet run -c Release --project bench/XlaGen.Bench -- <suite|list> [options]
@@ -34,12 +34,18 @@ internal static class Program
             PrintSuites();
             return 0;
         }
-        var suite = Suites.FirstOrDefault(s => s.Name.Equals(args[0], StringComparison.OrdinalIgnoreCase));
-        if (suite is null)
+        // Several suites in one run: "gemm,mlp" measures both in the same process and writes one JSON.
+        var selected = new List<IBenchSuite>();
+        foreach (var requested in args[0].Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
-            Console.Error.WriteLine($"unknown suite '{args[0]}'");
-            PrintSuites();
-            return 2;
+            var found = Suites.FirstOrDefault(s => s.Name.Equals(requested, StringComparison.OrdinalIgnoreCase));
+            if (found is null)
+            {
+                Console.Error.WriteLine($"unknown suite '{requested}'");
+                PrintSuites();
+                return 2;
+            }
+            selected.Add(found);
         }
 
         var options = new BenchOptions();
@@ -63,19 +69,25 @@ internal static class Program
         }
 
         var machine = MachineInfo.ToJson();
-        Console.WriteLine($"suite {suite.Name}: {suite.Description}");
         Console.WriteLine($"{machine["cpu_model"]}, {Environment.ProcessorCount} logical cores, {machine["dotnet"]}");
         Console.WriteLine($"load average: {MachineInfo.LoadAverage() ?? "n/a"} (other work on the machine skews timings)");
-        var body = suite.Run(options);
+        var results = new JsonObject();
+        foreach (var suite in selected)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"suite {suite.Name}: {suite.Description}");
+            results[suite.Name] = suite.Run(options);
+        }
         machine["load_average_at_end"] = MachineInfo.LoadAverage();
 
+        var name = string.Join("+", selected.Select(s => s.Name));
         var doc = new JsonObject
         {
-            ["suite"] = suite.Name,
+            ["suite"] = name,
             ["machine"] = machine,
-            ["suite_result"] = body,
+            ["suite_result"] = selected.Count == 1 ? results[selected[0].Name]!.DeepClone() : results,
         };
-        outPath ??= Path.Combine(RepoRoot(), "bench", "results", suite.Name + ".json");
+        outPath ??= Path.Combine(RepoRoot(), "bench", "results", name + ".json");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine();

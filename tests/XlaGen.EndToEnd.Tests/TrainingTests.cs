@@ -261,4 +261,55 @@ public class TrainingTests
         var noLoss = Assert.Throws<InvalidOperationException>(() => zoo.Compile(new Adam(1e-3)));
         Assert.StartsWith("Zoo has no [Loss] method", noLoss.Message);
     }
+
+    [Fact]
+    public void EarlyStoppingStopsAndRestoresTheBestWeights()
+    {
+        var (x, labels) = TinyData(200, 21);
+        using var model = TinyNet.Create(seed: 6);
+        model.Compile(new Sgd(0.05));
+        // No epoch can improve val_loss by 10: training stops after patience + 1 epochs, and the first epoch's weights come back.
+        var stop = new EarlyStopping(monitor: "val_loss", patience: 1, minDelta: 10, restoreBestWeights: true);
+        var snapshots = new List<IReadOnlyDictionary<string, Tensor>>();
+        var recorder = new Recorder(m => snapshots.Add(m.GetParameters()));
+        var history = model.Fit(x, labels, new FitOptions { Epochs = 10, BatchSize = 50, Verbose = false, Validation = new Dataset(x, labels), Callbacks = new ITrainingCallback[] { recorder, stop } });
+        Assert.Equal(3, history.Epochs.Count);
+        Assert.Equal(3, stop.StoppedEpoch);
+        Assert.Equal(1, stop.BestEpoch);
+        Assert.Equal(((Tensor<double>)snapshots[0]["w1"]).Data, ((Tensor<double>)model.GetParameter("w1")).Data);
+        var bad = Assert.Throws<InvalidOperationException>(() => model.Fit(x, labels, new FitOptions { Epochs = 1, Verbose = false, Callbacks = new ITrainingCallback[] { new EarlyStopping("val_accuracy") } }));
+        Assert.Contains("'val_accuracy' is not available", bad.Message);
+    }
+
+    [Fact]
+    public void ModelCheckpointWritesEveryEpochOrTheBest()
+    {
+        var dir = Directory.CreateTempSubdirectory("xlagen-ckpt-").FullName;
+        try
+        {
+            var (x, labels) = TinyData(120, 22);
+            using var model = TinyNet.Create(seed: 7);
+            model.Compile(new Adam(0.01));
+            var every = new ModelCheckpoint(Path.Combine(dir, "e{epoch}.safetensors"));
+            var best = new ModelCheckpoint(Path.Combine(dir, "best.safetensors"), monitor: "loss", saveBestOnly: true);
+            model.Fit(x, labels, new FitOptions { Epochs = 3, BatchSize = 40, Verbose = false, Callbacks = new ITrainingCallback[] { every, best } });
+            Assert.Equal(new[] { "e1", "e2", "e3" }, every.Saved.Select(Path.GetFileNameWithoutExtension));
+            Assert.All(every.Saved, f => Assert.True(File.Exists(f)));
+            Assert.NotEmpty(best.Saved);
+            var file = Safetensors.Load(Path.Combine(dir, "e3.safetensors"));
+            Assert.Equal("3", file.Metadata["epoch"]);
+            Assert.Equal("TinyNet", file.Metadata["model"]);
+            Assert.Contains("optimizer.adam.m.w1", file.Names);
+            Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    sealed class Recorder(Action<ModelRunner> onEpoch) : ITrainingCallback
+    {
+        public void OnEpochEnd(ModelRunner model, EpochMetrics metrics, TrainingControl control) => onEpoch(model);
+    }
 }

@@ -379,4 +379,114 @@ public class DiagnosticTests
         Assert.Single(r.GeneratorDiagnostics);
         Assert.Empty(r.Run.GeneratedSources);
     }
+
+    [Fact]
+    public void LossMustBeAScalar()
+    {
+        var d = Single("""
+            [XlaModel]
+            public partial class Vec
+            {
+                [Param(4, 3)] Tensor<float> w;
+
+                [Loss]
+                public Tensor<float> [|Loss|]([Shape("B", 4)] Tensor<float> x) => x.MatMul(w).Sum(1);
+            }
+            """, "XG0013");
+        Assert.Equal("[Loss] method 'Loss' returns f32[B]; a loss must be a floating-point scalar (reduce it, for example with Mean())", d.GetMessage());
+    }
+
+    [Fact]
+    public void RoundingToIntegersCutsTheGradientWithoutAnError()
+    {
+        // Integer values carry no cotangent: the gradient flows through h only, as in JAX.
+        var r = GeneratorHarness.Run(("Model.cs", Header + """
+            [XlaModel]
+            public partial class Rounded
+            {
+                [Param(4, 3)] Tensor<float> w;
+
+                [Loss]
+                public Tensor<float> Loss([Shape("B", 4)] Tensor<float> x)
+                {
+                    var h = x.MatMul(w);
+                    return (h * h.Cast<int>().Cast<float>()).Mean();
+                }
+            }
+            """));
+        Assert.Empty(r.Errors);
+    }
+
+    [Fact]
+    public void OpWithoutAGradientOnTheLossPathIsReportedAtItsCall()
+    {
+        // A sub-model from another assembly whose recorded program sorts: sort has no gradient rule.
+        const string hlo = "HloModule SortLib.Sorted, entry_computation_layout={(f32[N,4]{1,0})->f32[N,4]{1,0}}\n\n" +
+            "%less (a: f32[], b: f32[]) -> pred[] {\n  %a = f32[] parameter(0)\n  %b = f32[] parameter(1)\n  ROOT %lt = pred[] compare(%a, %b), direction=LT\n}\n\n" +
+            "ENTRY %main (x: f32[N,4]) -> f32[N,4] {\n  %x = f32[N,4]{1,0} parameter(0)\n  ROOT %s = f32[N,4]{1,0} sort(%x), dimensions={1}, to_apply=%less\n}\n";
+        var library = GeneratorHarness.Compilation("SortLib", new[] { ("SortLib.cs", Header + $$"""
+            [XlaModel]
+            [XlaGen.Generated.XlaModelForward("Sorted", 1, "{{hlo.Replace("\n", "\\n")}}")]
+            public partial class SortLib
+            {
+                [Forward]
+                public Tensor<float> Sorted([Shape("N", 4)] Tensor<float> x) => x;
+            }
+            """) }, Array.Empty<MetadataReference>());
+        using var image = new MemoryStream();
+        Assert.True(library.Emit(image).Success);
+        var source = Header + """
+            [XlaModel]
+            public partial class UsesSort
+            {
+                [Param(4)] Tensor<float> w;
+                SortLib sorter;
+
+                [Loss]
+                public Tensor<float> Loss([Shape("B", 4)] Tensor<float> x) => [|sorter.Sorted(x * w)|].Mean();
+            }
+            """;
+        int start = source.IndexOf("[|", StringComparison.Ordinal);
+        int end = source.IndexOf("|]", StringComparison.Ordinal) - 2;
+        var clean = source.Replace("[|", "").Replace("|]", "");
+        var r = GeneratorHarness.Run(GeneratorHarness.Compilation("App", new[] { ("Model.cs", clean) }, new[] { MetadataReference.CreateFromImage(image.ToArray()) }));
+        var d = Assert.Single(r.GeneratorDiagnostics, x => x.Id == "XG0014");
+        Assert.Equal(new TextSpan(start, end - start), d.Location.SourceSpan);
+        Assert.StartsWith("'sort' cannot be differentiated for [Loss] 'Loss': no gradient rule for sort", d.GetMessage());
+    }
+
+    [Fact]
+    public void LossInputsNeedTheBatchDimension()
+    {
+        var d = Single("""
+            [XlaModel]
+            public partial class NoBatch
+            {
+                [Param(4, 3)] Tensor<float> w;
+
+                [Loss]
+                public Tensor<float> [|Loss|]([Shape("B", 4)] Tensor<float> x, [Shape(3)] Tensor<float> t) => (x.MatMul(w) - t).Mean();
+            }
+            """, "XG0015");
+        Assert.Equal("[Loss] method 'Loss' has inputs starting with x: [B,4], t: [3]; every input of a loss must start with the same symbolic batch dimension, such as [Shape(\"B\", 784)] x and [Shape(\"B\")] labels", d.GetMessage());
+    }
+
+    [Fact]
+    public void OnlyOneLoss()
+    {
+        var d = Single("""
+            [XlaModel]
+            public partial class Two
+            {
+                [Param(4)] Tensor<float> w;
+
+                [Loss]
+                public Tensor<float> A([Shape("B", 4)] Tensor<float> x) => (x * w).Mean();
+
+                [Loss]
+                public Tensor<float> [|B|]([Shape("B", 4)] Tensor<float> x) => (x * w).Sum();
+            }
+            """, "XG0016");
+        Assert.Equal("[XlaModel] class 'Two' has more than one [Loss] method (A, B); training uses one loss, so mark one of them", d.GetMessage());
+    }
 }

@@ -44,7 +44,7 @@ internal sealed class MlpSuite : IBenchSuite
         ops.Add(peer.Epoch);
         names.Add("torchsharp");
 #else
-        peerNote = "TorchSharp peer not built: run bench/run-mlp.sh (dotnet run -p:WithTorchSharp=true …) to compare";
+        peerNote = "TorchSharp peer not built: run bench/run.sh (dotnet run -p:WithTorchSharp=true …) to compare";
 #endif
         var stats = Timing.MeasureInterleaved(ops, options);
         var result = new JsonObject { ["batch"] = Batch, ["examples_per_call"] = Examples, ["threads"] = options.Threads };

@@ -1,4 +1,5 @@
 using XlaGen.Backends.Cpu;
+using XlaGen.Backends.Remote;
 
 namespace XlaGen;
 
@@ -9,4 +10,12 @@ public static class Devices
 
     /// <summary>The embedded CPU executor (one shared instance per process).</summary>
     public static IDevice Cpu() => SharedCpu.Value;
+
+    /// <summary>
+    /// Opens the device of an xlagen-server: <c>grpc://host:port</c> (HTTP/2 cleartext) or <c>grpcs://host:port</c> (TLS).
+    /// Without an address, <c>XLAGEN_DEVICE</c> names it. Checks the protocol version and the token and opens a session;
+    /// failures are <see cref="DeviceConnectionException"/> naming the address and what to change.
+    /// </summary>
+    public static async Task<RemoteDevice> ConnectAsync(string? address = null, RemoteDeviceOptions? options = null, CancellationToken cancellationToken = default) =>
+        await RemoteClusterResolver.ConnectAsync(address, options, cancellationToken).ConfigureAwait(false);
 }

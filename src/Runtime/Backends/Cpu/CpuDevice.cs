@@ -79,23 +79,7 @@ public sealed class CpuDevice : IDevice
     {
         var b = Own(buffer, "download it");
         var data = (Array)b.RawData.Clone();
-        var dims = b.Shape.ConcreteDims();
-        return b.Shape.ElementType switch
-        {
-            ElementType.F32 => new Tensor<float>(dims, (float[])data),
-            ElementType.F64 => new Tensor<double>(dims, (double[])data),
-            ElementType.S32 => new Tensor<int>(dims, (int[])data),
-            ElementType.S64 => new Tensor<long>(dims, (long[])data),
-            ElementType.Pred => new Tensor<bool>(dims, (bool[])data),
-            ElementType.S8 => new Tensor<sbyte>(dims, (sbyte[])data),
-            ElementType.S16 => new Tensor<short>(dims, (short[])data),
-            ElementType.U8 => new Tensor<byte>(dims, (byte[])data),
-            ElementType.U16 => new Tensor<ushort>(dims, (ushort[])data),
-            ElementType.U32 => new Tensor<uint>(dims, (uint[])data),
-            ElementType.U64 => new Tensor<ulong>(dims, (ulong[])data),
-            ElementType.F16 => new Tensor<Half>(dims, (Half[])data),
-            _ => throw new NotSupportedException($"cannot download a {b.Shape} buffer"),
-        };
+        return HostArrays.Wrap(b.Shape.ElementType, b.Shape.ConcreteDims(), data);
     }
 
     /// <summary>Wraps an array the device takes ownership of (no copy).</summary>

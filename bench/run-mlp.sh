@@ -1,5 +1,0 @@
-#!/usr/bin/env bash
-# The mlp suite with its TorchSharp peer (downloads libtorch-cpu, ~600 MB, on first use). Extra arguments go to the suite.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-exec dotnet run -c Release -p:WithTorchSharp=true --project bench/XlaGen.Bench -- mlp "$@"

@@ -1,0 +1,350 @@
+using System.Globalization;
+using Grpc.Core;
+using XlaGen.Device.V1;
+using XlaGen.Hlo;
+
+namespace XlaGen.Backends.Remote;
+
+/// <summary>
+/// A device on an xlagen-server, reached over gRPC (<see cref="Devices.ConnectAsync"/>). Programs are compiled and
+/// buffers held on the server; execution results stay there until downloaded. The synchronous <see cref="IDevice"/>
+/// members wait for the asynchronous ones. After a server restart the device reconnects by itself and restores
+/// programs and buffers that have a host copy (see <see cref="RemoteDeviceOptions.KeepHostCopies"/>). Thread-safe.
+/// </summary>
+public sealed class RemoteDevice : IDevice, IAsyncDisposable
+{
+    readonly RemoteConnection connection;
+    long nextBufferId;
+    int disposed;
+
+    internal RemoteDevice(RemoteConnection connection)
+    {
+        this.connection = connection;
+        var server = connection.Server;
+        var first = server.Devices.FirstOrDefault();
+        var attributes = new Dictionary<string, string>(first?.Attributes ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+        {
+            ["transport"] = "grpc",
+            ["address"] = connection.Address,
+            ["protocol_version"] = connection.ProtocolVersion.ToString(CultureInfo.InvariantCulture),
+            ["platform_version"] = server.PlatformVersion,
+        };
+        Info = new DeviceInfo(server.Platform, first?.Kind ?? "unknown", server.ServerVersion, server.Devices.Count, first?.MemoryBytes ?? 0, attributes);
+    }
+
+    /// <summary>The platform, kind and memory of the server's device; the attributes add the address and protocol.</summary>
+    public DeviceInfo Info { get; }
+
+    /// <summary>The address this device was opened with.</summary>
+    public string Address => connection.Address;
+
+    /// <summary>What the server said in the latest handshake.</summary>
+    public ServerVersionInfo Server => connection.Server;
+
+    /// <summary>The negotiated device protocol version.</summary>
+    public int ProtocolVersion => connection.ProtocolVersion;
+
+    /// <summary>The current session on the server (it changes after a reconnect); the server's logs name its first 8 characters.</summary>
+    public string SessionId => connection.Session.Id;
+
+    /// <summary>How many times the device replaced a lost session (server restart, expired lease).</summary>
+    public int Reconnects => connection.Recoveries;
+
+    /// <summary>How many programs and buffers were restored into a new session after a reconnect.</summary>
+    public int RestoredHandles => connection.RestoredHandles;
+
+    internal RemoteConnection Connection => connection;
+
+    // ---------------------------------------------------------------- compile
+
+    public IExecutable Compile(HloModule module) => CompileAsync(module).GetAwaiter().GetResult();
+
+    /// <summary>Serializes the module (HloModuleProto) and compiles it on the server (cached there by content).</summary>
+    public async Task<RemoteExecutable> CompileAsync(HloModule module, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ThrowIfDisposed();
+        byte[] bytes;
+        try
+        {
+            bytes = HloProto.Write(module);
+        }
+        catch (Exception e) when (e is HloProtoException or ArgumentException or InvalidOperationException)
+        {
+            throw new XlaCompileException($"module '{module.Name}' cannot be serialized for {Address}: {e.Message}", e);
+        }
+        var (binding, response) = await connection.RunAsync(
+            $"compiling module '{module.Name}'",
+            async (s, call) =>
+            {
+                var r = await connection.CompileAsync(s, bytes, call).ConfigureAwait(false);
+                return (new Binding(s.Generation, r.ExecutableHandle), r);
+            },
+            e => new XlaCompileException($"xlagen-server at {Address} could not compile module '{module.Name}' ({Wire.Describe(e)})", e),
+            cancellationToken).ConfigureAwait(false);
+        var results = response.ResultShapes.Select((r, i) => Wire.FromProto(r, $"result {i} of '{module.Name}'")).ToArray();
+        return new RemoteExecutable(this, module, bytes, binding, response.Fingerprint, response.CacheHit, results);
+    }
+
+    // ---------------------------------------------------------------- buffers
+
+    public DeviceBuffer Upload(Tensor tensor) => UploadAsync(tensor).GetAwaiter().GetResult();
+
+    /// <summary>Streams the tensor to the server in chunks. With host copies on, the buffer keeps a copy for restoring.</summary>
+    public async Task<RemoteBuffer> UploadAsync(Tensor tensor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        ThrowIfDisposed();
+        var hostCopy = connection.Options.KeepHostCopies ? new HostCopy(tensor, TensorBytes.Fingerprint(tensor), "uploaded") : null;
+        var binding = await connection.RunAsync(
+            $"uploading {tensor.ShapeText}",
+            async (s, call) => new Binding(s.Generation, await connection.UploadAsync(s, tensor, call).ConfigureAwait(false)),
+            e => new XlaExecutionException($"xlagen-server at {Address} refused the upload of {tensor.ShapeText} ({Wire.Describe(e)})", e),
+            cancellationToken).ConfigureAwait(false);
+        return new RemoteBuffer(this, tensor.HloShape, NextBufferId(), "uploaded", binding, hostCopy);
+    }
+
+    public Tensor Download(DeviceBuffer buffer) => DownloadAsync(buffer).GetAwaiter().GetResult();
+
+    /// <summary>Streams the buffer from the server. The buffer then has a host copy (it can be restored after a restart).</summary>
+    public async Task<Tensor> DownloadAsync(DeviceBuffer buffer, CancellationToken cancellationToken = default)
+    {
+        var b = Own(buffer, "download it");
+        var tensor = await connection.RunAsync(
+            $"downloading {b.Name}",
+            async (s, call) =>
+            {
+                var handle = await connection.ResolveAsync(b.Handle, b, s, call).ConfigureAwait(false);
+                return await connection.DownloadAsync(s, handle, b.Name, call).ConfigureAwait(false);
+            },
+            e => new XlaExecutionException($"xlagen-server at {Address} could not send {b.Name} ({b.Shape}) ({Wire.Describe(e)})", e),
+            cancellationToken).ConfigureAwait(false);
+        if (!tensor.HloShape.Equals(b.Shape)) throw new InvalidDataException($"download of {b.Name}: the server sent {tensor.ShapeText}, the buffer is {b.Shape}");
+        if (connection.Options.KeepHostCopies && b.HostCopy == null) b.HostCopy = new HostCopy(tensor, TensorBytes.Fingerprint(tensor), "downloaded");
+        return tensor;
+    }
+
+    /// <summary>Downloads the buffers that have no host copy yet, so they survive a server restart. Training loops call
+    /// this every few steps for their parameters and optimizer state.</summary>
+    public void Synchronize(IEnumerable<DeviceBuffer> buffers) => SynchronizeAsync(buffers).GetAwaiter().GetResult();
+
+    public async Task SynchronizeAsync(IEnumerable<DeviceBuffer> buffers, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        if (!connection.Options.KeepHostCopies)
+            throw new InvalidOperationException("Synchronize keeps host copies, which this device was opened without (RemoteDeviceOptions.KeepHostCopies = false)");
+        foreach (var buffer in buffers)
+        {
+            var b = Own(buffer, "synchronize it");
+            if (b.HostCopy == null) await DownloadAsync(b, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    internal RemoteBuffer Own(DeviceBuffer buffer, string use)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        ThrowIfDisposed();
+        if (buffer is not RemoteBuffer b || !ReferenceEquals(b.Device, this))
+            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer belongs to device {buffer.Device.Info.Platform} ({buffer.Device}), not to the remote device at {Address}");
+        b.EnsureAlive(use);
+        return b;
+    }
+
+    internal long NextBufferId() => Interlocked.Increment(ref nextBufferId);
+
+    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+
+    /// <summary>Releases the session: the server frees every buffer and program this device holds.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public override string ToString() => $"remote {Info.Platform} at {Address}";
+}
+
+/// <summary>
+/// The host tensor a buffer was uploaded from or downloaded into, kept by reference (no copy) with a fingerprint of
+/// its contents at that moment. A restore checks the fingerprint, so a tensor changed since is never sent as if it
+/// were the buffer's contents.
+/// </summary>
+internal sealed record HostCopy(Tensor Tensor, ulong Fingerprint, string How);
+
+/// <summary>A buffer held by an xlagen-server. <see cref="Name"/> and <see cref="Origin"/> appear in error messages.</summary>
+public sealed class RemoteBuffer : DeviceBuffer
+{
+    readonly RemoteDevice device;
+    HostCopy? hostCopy;
+
+    internal RemoteBuffer(RemoteDevice device, Shape shape, long id, string origin, Binding binding, HostCopy? hostCopy) : base(device, shape)
+    {
+        this.device = device;
+        Id = id;
+        Origin = origin;
+        Handle = new RemoteHandle(binding);
+        this.hostCopy = hostCopy;
+    }
+
+    /// <summary>A client-side number, unique per device.</summary>
+    public long Id { get; }
+
+    /// <summary>"buffer #12".</summary>
+    public string Name => "buffer #" + Id.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>How the buffer came to be: "uploaded", "result 0 of 'train_step'".</summary>
+    public string Origin { get; }
+
+    /// <summary>Whether the client holds the contents (the tensor it uploaded or downloaded), so a restart cannot lose it.</summary>
+    public bool HasHostCopy => Volatile.Read(ref hostCopy) != null;
+
+    internal HostCopy? HostCopy
+    {
+        get => Volatile.Read(ref hostCopy);
+        set => Volatile.Write(ref hostCopy, value);
+    }
+
+    internal RemoteHandle Handle { get; }
+
+    /// <summary>Consumed by an execution: the server already released it.</summary>
+    internal void MarkDonated()
+    {
+        HostCopy = null;
+        IsDeleted = true;
+    }
+
+    public override void Dispose()
+    {
+        if (IsDeleted) return;
+        base.Dispose();
+        HostCopy = null;
+        device.Connection.QueueRelease(Handle.Binding);
+    }
+
+    public override string ToString() => $"{Name} {Shape} on {device.Address}";
+}
+
+/// <summary>A program compiled on an xlagen-server.</summary>
+public sealed class RemoteExecutable : IExecutable
+{
+    readonly RemoteDevice device;
+    readonly Shape[] resultShapes;
+    int disposed;
+
+    internal RemoteExecutable(RemoteDevice device, HloModule module, byte[] moduleBytes, Binding binding, string fingerprint, bool cacheHit, Shape[] resultShapes)
+    {
+        this.device = device;
+        Module = module;
+        ModuleBytes = moduleBytes;
+        Handle = new RemoteHandle(binding);
+        Fingerprint = fingerprint;
+        WasCached = cacheHit;
+        this.resultShapes = resultShapes;
+    }
+
+    public HloModule Module { get; }
+
+    /// <summary>The SHA-256 of the module's bytes, the server's cache key.</summary>
+    public string Fingerprint { get; }
+
+    /// <summary>Whether the server had the program compiled already (by this or another client).</summary>
+    public bool WasCached { get; }
+
+    public IReadOnlyList<Shape> ResultShapes => resultShapes;
+
+    internal byte[] ModuleBytes { get; }
+
+    internal RemoteHandle Handle { get; }
+
+    public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null) =>
+        ExecuteAsync(arguments, options).GetAwaiter().GetResult();
+
+    /// <summary>Runs the program on the server; results stay there as buffers.</summary>
+    public async Task<DeviceBuffer[]> ExecuteAsync(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (args, donated) = Check(arguments, options);
+        var response = await Run(args, donated, inline: false, cancellationToken).ConfigureAwait(false);
+        var results = new DeviceBuffer[response.Results.Count];
+        for (int i = 0; i < results.Length; i++)
+        {
+            var r = response.Results[i];
+            var shape = Wire.FromProto(r.Shape, $"result {i} of '{Module.Name}'");
+            results[i] = new RemoteBuffer(device, shape, device.NextBufferId(), $"result {i} of '{Module.Name}'", new Binding(response.Generation, r.BufferHandle), null);
+        }
+        return results;
+    }
+
+    /// <summary>Runs the program and returns the results' contents in the same round trip (nothing stays on the server).
+    /// For small results: metrics, predictions.</summary>
+    public async Task<Tensor[]> ExecuteToHostAsync(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (args, donated) = Check(arguments, options);
+        var response = await Run(args, donated, inline: true, cancellationToken).ConfigureAwait(false);
+        var results = new Tensor[response.Results.Count];
+        for (int i = 0; i < results.Length; i++)
+        {
+            var r = response.Results[i];
+            var shape = Wire.FromProto(r.Shape, $"result {i} of '{Module.Name}'");
+            var t = TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims());
+            if (r.InlineData.Length != TensorBytes.ByteCount(t))
+                throw new InvalidDataException($"result {i} of '{Module.Name}': the server sent {r.InlineData.Length} bytes for {t.ShapeText}");
+            TensorBytes.Write(t, 0, r.InlineData.Span);
+            results[i] = t;
+        }
+        return results;
+    }
+
+    (RemoteBuffer[] Args, int[] Donated) Check(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+        ArgumentNullException.ThrowIfNull(arguments);
+        var args = new RemoteBuffer[arguments.Count];
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (arguments[i] == null) throw new XlaExecutionException($"argument {i} of '{Module.Name}' is null");
+            args[i] = device.Own(arguments[i], $"pass it as argument {i} of '{Module.Name}'");
+        }
+        return (args, (options?.DonatedArguments ?? Array.Empty<int>()).ToArray());
+    }
+
+    sealed record Outcome(int Generation, Google.Protobuf.Collections.RepeatedField<ExecuteResult> Results);
+
+    async Task<Outcome> Run(RemoteBuffer[] args, int[] donated, bool inline, CancellationToken cancellationToken)
+    {
+        var connection = device.Connection;
+        var outcome = await connection.RunAsync(
+            $"executing '{Module.Name}'",
+            async (s, call) =>
+            {
+                var request = new ExecuteRequest { SessionId = s.Id, InlineResults = inline };
+                request.ExecutableHandle = await connection.ResolveAsync(Handle, this, s, call).ConfigureAwait(false);
+                foreach (var a in args) request.ArgumentHandles.Add(await connection.ResolveAsync(a.Handle, a, s, call).ConfigureAwait(false));
+                request.DonatedArguments.AddRange(donated);
+                connection.TakePendingReleases(s, request.ReleaseHandles);
+                try
+                {
+                    var response = await connection.Client.ExecuteAsync(request, call).ConfigureAwait(false);
+                    return new Outcome(s.Generation, response.Results);
+                }
+                catch (RpcException)
+                {
+                    connection.RequeueReleases(s, request.ReleaseHandles);
+                    throw;
+                }
+            },
+            e => new XlaExecutionException($"xlagen-server at {device.Address} could not execute '{Module.Name}' ({Wire.Describe(e)})", e),
+            cancellationToken).ConfigureAwait(false);
+        foreach (var d in donated) args[d].MarkDonated();
+        return outcome;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        device.Connection.QueueRelease(Handle.Binding);
+    }
+
+    public override string ToString() => $"remote executable '{Module.Name}' on {device.Address}";
+}

@@ -1,0 +1,491 @@
+using System.Diagnostics;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using XlaGen.Device.V1;
+using XlaGen.Hlo;
+using XlaGen.Ops;
+using XlaGen.Server.Sessions;
+
+namespace XlaGen.Server.Grpc;
+
+/// <summary>
+/// The device service (protos/xlagen/device.proto). Handlers validate everything a client sends and report problems
+/// as <see cref="RpcException"/>s with a status and a message naming what was wrong; <see cref="GuardInterceptor"/>
+/// turns anything unexpected into INTERNAL without taking the server down.
+/// </summary>
+internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
+{
+    const int DefaultChunkBytes = 1 << 20;
+
+    readonly DeviceHost host;
+    readonly ILogger logger;
+
+    public DeviceServiceImpl(DeviceHost host, ILogger<DeviceServiceImpl> logger)
+    {
+        this.host = host;
+        this.logger = logger;
+    }
+
+    SessionTable Sessions => host.Sessions;
+
+    IDevice Device => host.Device;
+
+    // ---------------------------------------------------------------- handshake and sessions
+
+    public override Task<GetVersionResponse> GetVersion(GetVersionRequest request, ServerCallContext context)
+    {
+        var info = Device.Info;
+        var device = new DeviceDescription { Id = 0, Kind = info.DeviceKind, MemoryBytes = info.MemoryBytes };
+        if (info.Attributes != null)
+        {
+            foreach (var (key, value) in info.Attributes) device.Attributes[key] = value;
+        }
+        var response = new GetVersionResponse
+        {
+            MinProtocolVersion = DeviceHost.MinProtocolVersion,
+            MaxProtocolVersion = DeviceHost.MaxProtocolVersion,
+            ServerVersion = DeviceHost.ServerVersion,
+            Platform = info.Platform,
+            PlatformVersion = info.Version,
+            ServerInstanceId = host.InstanceId,
+            SessionLeaseMs = (long)host.Options.SessionLease.TotalMilliseconds,
+            MaxMessageBytes = host.Options.MaxMessageBytes,
+            MaxSessionBytes = host.Options.MaxSessionBytes,
+        };
+        for (int i = 0; i < Math.Max(1, info.DeviceCount); i++)
+        {
+            var d = device.Clone();
+            d.Id = i;
+            response.Devices.Add(d);
+        }
+        return Task.FromResult(response);
+    }
+
+    public override Task<OpenSessionResponse> OpenSession(OpenSessionRequest request, ServerCallContext context)
+    {
+        if (request.ProtocolVersion < DeviceHost.MinProtocolVersion || request.ProtocolVersion > DeviceHost.MaxProtocolVersion)
+        {
+            throw Errors.FailedPrecondition(
+                $"protocol version {request.ProtocolVersion} is not supported: this server ({DeviceHost.ServerVersion}) speaks {DeviceHost.MinProtocolVersion}..{DeviceHost.MaxProtocolVersion}; " +
+                "call GetVersion and pick a version both sides speak");
+        }
+        var name = string.IsNullOrWhiteSpace(request.ClientName) ? context.Peer : Errors.Shorten(request.ClientName);
+        var session = Sessions.Open(name, request.ProtocolVersion);
+        Log.SessionOpened(logger, session.ShortId, name, request.ProtocolVersion, Sessions.Count);
+        return Task.FromResult(new OpenSessionResponse
+        {
+            SessionId = session.Id,
+            SessionLeaseMs = (long)host.Options.SessionLease.TotalMilliseconds,
+            ServerInstanceId = host.InstanceId,
+        });
+    }
+
+    public override Task<KeepAliveResponse> KeepAlive(KeepAliveRequest request, ServerCallContext context)
+    {
+        var session = Sessions.Get(request.SessionId);
+        using var call = session.BeginCall();
+        return Task.FromResult(new KeepAliveResponse { SessionLeaseMs = (long)host.Options.SessionLease.TotalMilliseconds, BytesHeld = session.BytesHeld });
+    }
+
+    public override Task<CloseSessionResponse> CloseSession(CloseSessionRequest request, ServerCallContext context)
+    {
+        var session = Sessions.Get(request.SessionId);
+        int released = Sessions.Close(session, out long bytes);
+        Log.SessionClosed(logger, session.ShortId, released, bytes);
+        return Task.FromResult(new CloseSessionResponse { ReleasedHandles = released });
+    }
+
+    // ---------------------------------------------------------------- compile
+
+    public override async Task<CompileResponse> Compile(CompileRequest request, ServerCallContext context)
+    {
+        var session = Sessions.Get(request.SessionId);
+        using var call = session.BeginCall();
+        if (request.HloModuleProto.IsEmpty) throw Errors.InvalidArgument("hlo_module_proto is empty: send a serialized xla.HloModuleProto");
+        var clock = Stopwatch.StartNew();
+        var bytes = request.HloModuleProto.ToByteArray();
+        var fingerprint = CompileCache.Fingerprint(bytes);
+        var (program, hit) = await host.Cache.AcquireAsync(fingerprint, () => CompileProgram(bytes, fingerprint)).ConfigureAwait(false);
+        var entry = new ExecutableEntry(session, Sessions.NextHandle(), program, host.Cache);
+        session.Add(entry);
+        Log.Compiled(logger, session.ShortId, program.Module.Name, fingerprint[..12], hit, clock.ElapsedMilliseconds);
+        var response = new CompileResponse { ExecutableHandle = entry.Handle, Fingerprint = fingerprint, CacheHit = hit, ModuleName = program.Module.Name };
+        response.ParameterShapes.AddRange(program.ParameterShapes.Select(ToProto));
+        response.ResultShapes.AddRange(program.ResultShapes.Select(ToProto));
+        return response;
+    }
+
+    CachedProgram CompileProgram(byte[] bytes, string fingerprint)
+    {
+        HloModule module;
+        try
+        {
+            module = HloProto.Read(bytes);
+        }
+        catch (Exception e) when (e is HloProtoException or HloVerificationException or HloParseException or ShapeException)
+        {
+            throw Errors.InvalidArgument($"hlo_module_proto ({bytes.Length} bytes) is not a valid module: {e.Message}");
+        }
+        CheckValueSizes(module);
+        IExecutable executable;
+        try
+        {
+            executable = Device.Compile(module);
+        }
+        catch (Exception e) when (e is XlaCompileException or NotSupportedException or HloVerificationException or ShapeException or ArgumentException)
+        {
+            throw Errors.InvalidArgument($"the {Device.Info.Platform} backend cannot compile module '{module.Name}': {e.Message}");
+        }
+        var parameters = module.Entry.Parameters.SelectMany(p => Leaves(p.Shape)).ToArray();
+        var results = Leaves(module.Entry.Root.Shape).ToArray();
+        return new CachedProgram(fingerprint, module, executable, parameters, results);
+    }
+
+    /// <summary>A program whose single values exceed what a session may hold would only fail (or exhaust the host) when run.</summary>
+    void CheckValueSizes(HloModule module)
+    {
+        long limit = host.LargestValueBytes;
+        if (limit <= 0) return;
+        foreach (var c in module.Computations)
+        {
+            foreach (var ins in c.Instructions)
+            {
+                long bytes = ShapeBytes(ins.Shape);
+                if (bytes > limit)
+                {
+                    string what = host.Options.MaxSessionBytes > 0 ? "this server lets one session hold (--max-session-bytes)" : "the device's memory";
+                    throw Errors.ResourceExhausted($"module '{module.Name}': {ins.Describe()} in %{c.Name} makes a value of {bytes} bytes, more than the {limit} bytes {what}");
+                }
+            }
+        }
+    }
+
+    static long ShapeBytes(Shape shape)
+    {
+        try
+        {
+            if (shape.IsTuple) return shape.TupleShapes.Sum(ShapeBytes);
+            if (!shape.IsArray || !shape.IsStatic) return 0;
+            return TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
+        }
+        catch (OverflowException)
+        {
+            return long.MaxValue;
+        }
+    }
+
+    static IEnumerable<Shape> Leaves(Shape shape) => shape.IsTuple ? shape.TupleShapes.SelectMany(Leaves) : new[] { shape };
+
+    // ---------------------------------------------------------------- buffers
+
+    public override async Task<UploadResponse> Upload(IAsyncStreamReader<UploadRequest> requestStream, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        if (!await requestStream.MoveNext(ct).ConfigureAwait(false))
+            throw Errors.InvalidArgument("the upload stream is empty: its first message must be the header (session and shape)");
+        var first = requestStream.Current;
+        if (first.KindCase != UploadRequest.KindOneofCase.Header)
+            throw Errors.InvalidArgument($"the first upload message must be the header (session and shape), got {(first.KindCase == UploadRequest.KindOneofCase.Data ? "data" : "an empty message")}");
+        var session = Sessions.Get(first.Header.SessionId);
+        using var call = session.BeginCall();
+        var shape = FromProto(first.Header.Shape, "upload header");
+        long total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
+        CheckDeviceMemory(total, $"uploading {shape}");
+        if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held))
+        {
+            throw Errors.ResourceExhausted(
+                $"uploading {shape} ({total} bytes) would take the session to {held + total} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
+        }
+        var clock = Stopwatch.StartNew();
+        bool added = false;
+        try
+        {
+            // Not zeroed: every byte is written before the tensor is used (a short stream is refused below).
+            var tensor = TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims(), zeroed: false);
+            var sink = new UploadSink(tensor, shape.ToString());
+            using (sink.Attach())
+            {
+                while (await requestStream.MoveNext(ct).ConfigureAwait(false))
+                {
+                    var message = requestStream.Current;
+                    if (ReferenceEquals(message, UploadSink.Consumed)) continue;   // written into the tensor while parsed
+                    int index = sink.Messages + 1;
+                    if (message.KindCase != UploadRequest.KindOneofCase.Data)
+                        throw Errors.InvalidArgument($"upload message {index} of {shape} is {(message.KindCase == UploadRequest.KindOneofCase.Header ? "a second header" : "empty")}; after the header every message carries data");
+                    var data = message.Data.Span;
+                    if (data.Length > total - sink.Received)
+                        throw Errors.InvalidArgument($"upload of {shape} sent more than its {total} bytes (message {index} brings the total to {sink.Received + data.Length})");
+                    try
+                    {
+                        TensorBytes.Write(tensor, sink.Received, data);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw Errors.InvalidArgument($"upload of {shape}, message {index}: {e.Message}");
+                    }
+                    sink.Advance(data.Length);
+                }
+            }
+            long received = sink.Received;
+            if (received != total)
+                throw Errors.InvalidArgument($"upload of {shape} ended after {received} of its {total} bytes: the stream was truncated");
+            var buffer = Device.Upload(tensor);
+            var entry = new BufferEntry(session, Sessions.NextHandle(), buffer, total);
+            session.Add(entry);
+            added = true;
+            Log.Uploaded(logger, session.ShortId, shape.ToString(), total, clock.ElapsedMilliseconds);
+            return new UploadResponse { BufferHandle = entry.Handle, BytesReceived = received };
+        }
+        finally
+        {
+            if (!added) session.Unreserve(total);
+        }
+    }
+
+    public override async Task Download(DownloadRequest request, IServerStreamWriter<DownloadResponse> responseStream, ServerCallContext context)
+    {
+        var session = Sessions.Get(request.SessionId);
+        using var call = session.BeginCall();
+        if (request.ChunkBytes < 0) throw Errors.InvalidArgument($"chunk_bytes {request.ChunkBytes} is negative");
+        int chunk = (int)Math.Min(request.ChunkBytes == 0 ? DefaultChunkBytes : request.ChunkBytes, host.Options.MaxMessageBytes - 4096);
+        var entry = session.Pin<BufferEntry>(request.BufferHandle, "download");
+        Tensor tensor;
+        try
+        {
+            tensor = Device.Download(entry.Buffer);
+        }
+        finally
+        {
+            session.Unpin(entry);
+        }
+        long total = TensorBytes.ByteCount(tensor);
+        var shape = ToProto(entry.Shape);
+        long offset = 0;
+        do
+        {
+            int n = (int)Math.Min(chunk, total - offset);
+            var message = new DownloadResponse { Data = UnsafeByteOperations.UnsafeWrap(TensorBytes.Slice(tensor, offset, n)) };
+            if (offset == 0) message.Shape = shape;
+            await responseStream.WriteAsync(message, context.CancellationToken).ConfigureAwait(false);
+            offset += n;
+        }
+        while (offset < total);
+    }
+
+    // ---------------------------------------------------------------- execute
+
+    public override Task<ExecuteResponse> Execute(ExecuteRequest request, ServerCallContext context)
+    {
+        var session = Sessions.Get(request.SessionId);
+        using var call = session.BeginCall();
+        ReleaseAll(session, request.ReleaseHandles, "execute", unknown: null);
+        var pinned = new List<HandleEntry>(request.ArgumentHandles.Count + 1);
+        var donating = new List<BufferEntry>(request.DonatedArguments.Count);
+        DeviceBuffer[] outputs;
+        ExecutableEntry executable;
+        long micros;
+        try
+        {
+            executable = session.Pin<ExecutableEntry>(request.ExecutableHandle, "execute");
+            pinned.Add(executable);
+            var program = executable.Program;
+            string name = program.Module.Name;
+            if (request.ArgumentHandles.Count != program.ParameterShapes.Length)
+            {
+                throw Errors.InvalidArgument(
+                    $"execute '{name}': the program takes {program.ParameterShapes.Length} arguments ({string.Join(", ", program.ParameterShapes.Select(s => s.ToString()))}), the request passes {request.ArgumentHandles.Count}");
+            }
+            var args = new BufferEntry[request.ArgumentHandles.Count];
+            for (int i = 0; i < args.Length; i++)
+            {
+                args[i] = session.Pin<BufferEntry>(request.ArgumentHandles[i], $"execute '{name}', argument {i}");
+                pinned.Add(args[i]);
+                if (!args[i].Shape.Equals(program.ParameterShapes[i]))
+                    throw Errors.InvalidArgument($"execute '{name}', argument {i}: {args[i].Describe()} is {args[i].Shape}, the parameter is {program.ParameterShapes[i]}");
+            }
+            var seen = new HashSet<int>();
+            foreach (int d in request.DonatedArguments)
+            {
+                if (d < 0 || d >= args.Length) throw Errors.InvalidArgument($"execute '{name}': donated argument index {d} is out of range (the program takes {args.Length} arguments)");
+                if (!seen.Add(d)) throw Errors.InvalidArgument($"execute '{name}': argument {d} is donated twice");
+                for (int j = 0; j < args.Length; j++)
+                {
+                    if (j != d && args[j] == args[d])
+                        throw Errors.InvalidArgument($"execute '{name}': argument {d} ({args[d].Describe()}) is donated but the same buffer is also argument {j}");
+                }
+            }
+            foreach (int d in request.DonatedArguments)
+            {
+                session.BeginDonation(args[d], $"execute '{name}', argument {d}");
+                donating.Add(args[d]);
+            }
+            var clock = Stopwatch.StartNew();
+            using (host.BeginExecution())
+            {
+                try
+                {
+                    outputs = program.Executable.Execute(args.Select(a => a.Buffer).ToArray(), new ExecuteOptions { DonatedArguments = request.DonatedArguments.ToArray() });
+                }
+                catch (Exception e) when (e is XlaExecutionException or ArgumentException)
+                {
+                    throw Errors.InvalidArgument($"execute '{name}': {e.Message}");
+                }
+                catch (OutOfMemoryException)
+                {
+                    throw Errors.ResourceExhausted($"execute '{name}': the host ran out of memory");
+                }
+            }
+            micros = (long)clock.Elapsed.TotalMicroseconds;
+        }
+        finally
+        {
+            foreach (var d in donating) session.EndDonation(d);
+            foreach (var p in pinned) session.Unpin(p);
+        }
+
+        var response = new ExecuteResponse { ExecuteMicros = micros };
+        string module = executable.Program.Module.Name;
+        if (request.InlineResults)
+        {
+            try
+            {
+                long totalBytes = outputs.Sum(o => ShapeBytes(o.Shape));
+                if (totalBytes > host.Options.MaxMessageBytes - 4096)
+                    throw Errors.ResourceExhausted($"execute '{module}': inline results of {totalBytes} bytes exceed the message limit of {host.Options.MaxMessageBytes} bytes (--max-message-bytes); keep them on the server and download them");
+                foreach (var o in outputs)
+                {
+                    var t = Device.Download(o);
+                    var bytes = new byte[TensorBytes.ByteCount(t)];
+                    TensorBytes.Read(t, 0, bytes);
+                    response.Results.Add(new ExecuteResult { Shape = ToProto(o.Shape), InlineData = UnsafeByteOperations.UnsafeWrap(bytes) });
+                }
+            }
+            finally
+            {
+                foreach (var o in outputs) o.Dispose();
+            }
+        }
+        else
+        {
+            long totalBytes = outputs.Sum(o => ShapeBytes(o.Shape));
+            if (!session.TryReserve(totalBytes, host.Options.MaxSessionBytes, out long held))
+            {
+                foreach (var o in outputs) o.Dispose();
+                throw Errors.ResourceExhausted(
+                    $"execute '{module}': its results ({totalBytes} bytes) would take the session to {held + totalBytes} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes)");
+            }
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                var entry = new BufferEntry(session, Sessions.NextHandle(), outputs[i], ShapeBytes(outputs[i].Shape));
+                try
+                {
+                    session.Add(entry);
+                }
+                catch
+                {
+                    for (int j = i + 1; j < outputs.Length; j++) outputs[j].Dispose();
+                    throw;
+                }
+                response.Results.Add(new ExecuteResult { Shape = ToProto(outputs[i].Shape), BufferHandle = entry.Handle });
+            }
+        }
+        Log.Executed(logger, session.ShortId, module, micros, outputs.Length, request.InlineResults);
+        return Task.FromResult(response);
+    }
+
+    // ---------------------------------------------------------------- release and stats
+
+    public override Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
+    {
+        var session = Sessions.Get(request.SessionId);
+        using var call = session.BeginCall();
+        var response = new ReleaseResponse();
+        response.Released = ReleaseAll(session, request.Handles, "release", response.UnknownHandles);
+        return Task.FromResult(response);
+    }
+
+    /// <summary>Releases the handles, all or nothing with respect to ownership: one of another session's fails the call first.</summary>
+    static int ReleaseAll(Session session, IReadOnlyList<ulong> handles, string role, ICollection<ulong>? unknown)
+    {
+        foreach (var h in handles)
+        {
+            if (session.IsOtherSessions(h))
+                throw Errors.PermissionDenied($"{role}: handle {h} belongs to another session; nothing was released");
+        }
+        int released = 0;
+        foreach (var h in handles)
+        {
+            if (session.Release(h) == Session.ReleaseOutcome.Released) released++;
+            else unknown?.Add(h);
+        }
+        return released;
+    }
+
+    public override Task<GetServerStatsResponse> GetServerStats(GetServerStatsRequest request, ServerCallContext context)
+    {
+        if (request.CollectGarbage)
+        {
+            System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
+        using var process = Process.GetCurrentProcess();
+        var directory = Sessions.Directory.Values;
+        return Task.FromResult(new GetServerStatsResponse
+        {
+            Sessions = Sessions.Count,
+            BufferHandles = directory.Count(e => e is BufferEntry),
+            ExecutableHandles = directory.Count(e => e is ExecutableEntry),
+            CachedPrograms = host.Cache.Count,
+            BytesHeld = Sessions.BytesHeld,
+            GcHeapBytes = GC.GetTotalMemory(forceFullCollection: false),
+            WorkingSetBytes = process.WorkingSet64,
+            ExecutionsInFlight = host.ExecutionsInFlight,
+            CallsFailed = host.CallsFailed,
+            UptimeMs = (long)host.Uptime.TotalMilliseconds,
+        });
+    }
+
+    // ---------------------------------------------------------------- wire shapes
+
+    static TensorShape ToProto(Shape shape)
+    {
+        var s = new TensorShape { ElementType = (int)shape.ElementType };
+        s.Dims.AddRange(shape.ConcreteDims());
+        return s;
+    }
+
+    static Shape FromProto(TensorShape? proto, string where)
+    {
+        if (proto == null) throw Errors.InvalidArgument($"{where}: no shape");
+        var type = (ElementType)proto.ElementType;
+        if (!Enum.IsDefined(type) || !TensorBytes.IsSupported(type))
+        {
+            throw Errors.InvalidArgument(
+                $"{where}: element type {proto.ElementType} ({(Enum.IsDefined(type) ? type.ToString() : "not an xla.PrimitiveType")}) cannot be uploaded; use PRED, S8-S64, U8-U64, F16, F32 or F64");
+        }
+        if (proto.Dims.Count > 64) throw Errors.InvalidArgument($"{where}: rank {proto.Dims.Count} is more than 64 dimensions");
+        foreach (var d in proto.Dims)
+        {
+            if (d < 0) throw Errors.InvalidArgument($"{where}: dimension {d} in [{string.Join(",", proto.Dims)}] is negative");
+        }
+        try
+        {
+            TensorBytes.ByteCount(type, proto.Dims);
+        }
+        catch (OverflowException)
+        {
+            throw Errors.InvalidArgument($"{where}: shape [{string.Join(",", proto.Dims)}] has more bytes than a 64-bit count holds");
+        }
+        return Shape.Array(type, proto.Dims);
+    }
+
+    void CheckDeviceMemory(long bytes, string what)
+    {
+        long memory = Device.Info.MemoryBytes;
+        if (memory > 0 && bytes > memory)
+            throw Errors.ResourceExhausted($"{what}: {bytes} bytes is more than the device's {memory} bytes of memory");
+    }
+}

@@ -1,0 +1,47 @@
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace XlaGen.Server;
+
+/// <summary>The server's structured log events (one place, so their names and fields stay stable for log queries).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "xlagen-server {Version} listening on {Address} (backend {Backend}: {DeviceKind}; tls {Tls}; token {TokenRequired}; protocol {MinProtocol}..{MaxProtocol})")]
+    public static partial void Listening(ILogger logger, string version, string address, string backend, string deviceKind, bool tls, bool tokenRequired, int minProtocol, int maxProtocol);
+
+    [LoggerMessage(2, LogLevel.Warning, "listening on {Address}, which other machines can reach, without --token-file: anyone who reaches it can run programs on this host")]
+    public static partial void ExposedWithoutToken(ILogger logger, string address);
+
+    [LoggerMessage(3, LogLevel.Information, "session {SessionId} opened by '{ClientName}' (protocol {ProtocolVersion}; {Sessions} open)")]
+    public static partial void SessionOpened(ILogger logger, string sessionId, string clientName, int protocolVersion, int sessions);
+
+    [LoggerMessage(4, LogLevel.Information, "session {SessionId} closed: released {Handles} handles, {Bytes} bytes")]
+    public static partial void SessionClosed(ILogger logger, string sessionId, int handles, long bytes);
+
+    [LoggerMessage(5, LogLevel.Warning, "session {SessionId} of '{ClientName}' expired after {LeaseMs} ms without calls: released {Handles} handles, {Bytes} bytes")]
+    public static partial void SessionExpired(ILogger logger, string sessionId, string clientName, long leaseMs, int handles, long bytes);
+
+    [LoggerMessage(6, LogLevel.Information, "session {SessionId} compiled '{Module}' ({Fingerprint}, cache hit {CacheHit}) in {ElapsedMs} ms")]
+    public static partial void Compiled(ILogger logger, string sessionId, string module, string fingerprint, bool cacheHit, long elapsedMs);
+
+    [LoggerMessage(7, LogLevel.Debug, "session {SessionId} uploaded {Shape} ({Bytes} bytes) in {ElapsedMs} ms")]
+    public static partial void Uploaded(ILogger logger, string sessionId, string shape, long bytes, long elapsedMs);
+
+    [LoggerMessage(8, LogLevel.Debug, "session {SessionId} executed '{Module}' in {Micros} us ({Results} results, inline {Inline})")]
+    public static partial void Executed(ILogger logger, string sessionId, string module, long micros, int results, bool inline);
+
+    [LoggerMessage(9, LogLevel.Information, "{Method} failed {StatusCode}: {Detail}")]
+    public static partial void CallRejected(ILogger logger, string method, StatusCode statusCode, string detail);
+
+    [LoggerMessage(10, LogLevel.Error, "{Method} failed with an internal error")]
+    public static partial void CallCrashed(ILogger logger, string method, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Information, "shutting down: no new calls; waiting up to {TimeoutMs} ms for {Executions} running executions and open transfers")]
+    public static partial void ShuttingDown(ILogger logger, long timeoutMs, int executions);
+
+    [LoggerMessage(12, LogLevel.Information, "stopped: closed {Sessions} sessions")]
+    public static partial void Stopped(ILogger logger, int sessions);
+
+    [LoggerMessage(13, LogLevel.Debug, "{Method} cancelled by the client")]
+    public static partial void CallCancelled(ILogger logger, string method);
+}

@@ -1,0 +1,177 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging.Console;
+using System.Security.Cryptography.X509Certificates;
+using XlaGen;
+using XlaGen.Server;
+using XlaGen.Server.Grpc;
+using XlaGen.Server.Sessions;
+
+ServerOptions options;
+try
+{
+    options = ServerOptions.Parse(args);
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"xlagen-server: {e.Message}");
+    Console.Error.WriteLine("run xlagen-server --help for the options");
+    return 2;
+}
+if (options.Help)
+{
+    Console.WriteLine(ServerOptions.HelpText);
+    return 0;
+}
+if (options.Version)
+{
+    Console.WriteLine($"xlagen-server {DeviceHost.ServerVersion} (device protocol {DeviceHost.MinProtocolVersion}..{DeviceHost.MaxProtocolVersion})");
+    return 0;
+}
+
+string? token;
+X509Certificate2? certificate;
+try
+{
+    token = ReadToken(options.TokenFile);
+    certificate = options.UsesTls ? LoadCertificate(options.TlsCertificateFile!, options.TlsKeyFile!) : null;
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"xlagen-server: {e.Message}");
+    return 2;
+}
+
+IDevice device = options.Backend switch
+{
+    "cpu" => Devices.Cpu(),
+    _ => throw new InvalidOperationException($"unknown backend {options.Backend}"),
+};
+
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Array.Empty<string>(), ContentRootPath = AppContext.BaseDirectory });
+builder.Logging.ClearProviders();
+builder.Logging.SetMinimumLevel(options.LogLevel);
+// Kestrel and routing chatter stays out of the log unless asked for.
+builder.Logging.AddFilter("Microsoft", options.LogLevel <= LogLevel.Debug ? options.LogLevel : LogLevel.Warning);
+builder.Logging.AddFilter("Grpc", options.LogLevel <= LogLevel.Debug ? options.LogLevel : LogLevel.Warning);
+if (options.LogFormat == LogFormat.Json)
+{
+    builder.Logging.AddJsonConsole(o =>
+    {
+        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+        o.UseUtcTimestamp = true;
+    });
+}
+else
+{
+    builder.Logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "HH:mm:ss.fff ";
+    });
+}
+// stdout carries only the "listening on" line; every log line goes to stderr.
+builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.AddServerHeader = false;
+    kestrel.Limits.MaxRequestBodySize = null;
+    kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+    // Large flow-control windows so a single upload stream is not throttled by acknowledgements.
+    kestrel.Limits.Http2.InitialConnectionWindowSize = 32 << 20;
+    kestrel.Limits.Http2.InitialStreamWindowSize = 16 << 20;
+    kestrel.Limits.Http2.MaxFrameSize = 1 << 20;
+    kestrel.Listen(options.Listen, listen =>
+    {
+        listen.Protocols = HttpProtocols.Http2;
+        if (certificate != null) listen.UseHttps(certificate);
+    });
+});
+
+var host = new DeviceHost(options, device);
+builder.Services.AddSingleton(options);
+builder.Services.AddSingleton(host);
+builder.Services.AddSingleton(new TokenPolicy(token));
+builder.Services.AddSingleton<DeviceServiceImpl>();
+builder.Services.AddSingleton<DeviceServiceEndpoint>();
+builder.Services.AddSingleton<Grpc.AspNetCore.Server.Model.IServiceMethodProvider<DeviceServiceEndpoint>, GuardedMethodProvider>();
+builder.Services.AddSingleton<GuardInterceptor>();
+builder.Services.AddHostedService<LeaseReaper>();
+builder.Services.AddGrpc(o =>
+{
+    o.MaxReceiveMessageSize = (int)options.MaxMessageBytes;
+    o.MaxSendMessageSize = (int)options.MaxMessageBytes;
+    o.EnableDetailedErrors = false;
+    o.Interceptors.Add<GuardInterceptor>();
+});
+// SERVING while the server takes calls, NOT_SERVING once shutdown began (load balancers stop sending work).
+builder.Services.AddGrpcHealthChecks()
+    .AddCheck<ServingHealthCheck>("device");
+
+var app = builder.Build();
+var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("XlaGen.Server");
+var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+lifetime.ApplicationStopping.Register(() =>
+    XlaGen.Server.Log.ShuttingDown(logger, (long)options.ShutdownTimeout.TotalMilliseconds, host.ExecutionsInFlight));
+
+if (token != null) app.UseMiddleware<TokenMiddleware>();
+app.MapGrpcService<DeviceServiceEndpoint>();
+app.MapGrpcHealthChecksService();
+
+try
+{
+    await app.StartAsync();
+}
+catch (IOException e)
+{
+    Console.Error.WriteLine($"xlagen-server: cannot listen on {options.ListenText}: {e.Message}");
+    host.Dispose();
+    return 1;
+}
+
+var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+Console.Out.WriteLine($"xlagen-server listening on {address}");
+Console.Out.Flush();
+XlaGen.Server.Log.Listening(logger, DeviceHost.ServerVersion, address, options.Backend, device.Info.DeviceKind, certificate != null, token != null,
+    DeviceHost.MinProtocolVersion, DeviceHost.MaxProtocolVersion);
+if (!IPAddress.IsLoopback(options.Listen.Address) && token == null) XlaGen.Server.Log.ExposedWithoutToken(logger, address);
+
+await app.WaitForShutdownAsync();
+int sessions = host.Sessions.Count;
+host.Dispose();
+XlaGen.Server.Log.Stopped(logger, sessions);
+await app.DisposeAsync();
+return 0;
+
+static string? ReadToken(string? path)
+{
+    if (path == null) return null;
+    string text;
+    try
+    {
+        text = File.ReadAllText(path).Trim();
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        throw new UsageException($"--token-file {path}: {e.Message}");
+    }
+    if (text.Length == 0) throw new UsageException($"--token-file {path} is empty");
+    if (text.Any(c => c < 0x21 || c > 0x7e)) throw new UsageException($"--token-file {path}: the token has spaces or characters outside printable ASCII, which an HTTP header cannot carry");
+    return text;
+}
+
+static X509Certificate2 LoadCertificate(string certificatePath, string keyPath)
+{
+    try
+    {
+        return X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+    {
+        throw new UsageException($"--tls-cert {certificatePath} / --tls-key {keyPath}: cannot load the certificate and key: {e.Message}");
+    }
+}

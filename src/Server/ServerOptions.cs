@@ -1,0 +1,296 @@
+using System.Globalization;
+using System.Net;
+
+namespace XlaGen.Server;
+
+public enum LogFormat
+{
+    Text,
+    Json,
+}
+
+/// <summary>The command line of xlagen-server. <see cref="Parse"/> reports every mistake as a <see cref="UsageException"/>.</summary>
+public sealed record ServerOptions
+{
+    public const int DefaultPort = 8470;
+
+    public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, DefaultPort);
+
+    public string ListenText { get; init; } = "127.0.0.1:8470";
+
+    public string Backend { get; init; } = "cpu";
+
+    public string? TokenFile { get; init; }
+
+    public string? TlsCertificateFile { get; init; }
+
+    public string? TlsKeyFile { get; init; }
+
+    public long MaxMessageBytes { get; init; } = 64L << 20;
+
+    /// <summary>0: no limit.</summary>
+    public long MaxSessionBytes { get; init; }
+
+    public int MaxSessions { get; init; } = 64;
+
+    public TimeSpan SessionLease { get; init; } = TimeSpan.FromSeconds(60);
+
+    public int CompileCacheEntries { get; init; } = 64;
+
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public LogFormat LogFormat { get; init; } = LogFormat.Text;
+
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
+
+    public bool Help { get; init; }
+
+    public bool Version { get; init; }
+
+    public bool UsesTls => TlsCertificateFile != null;
+
+    public const string HelpText = """
+        xlagen-server: runs compiled XLA (HLO) programs on this host's device for XlaGen clients over gRPC.
+
+        usage: xlagen-server [options]
+
+        Clients connect with Devices.ConnectAsync("grpc://HOST:PORT") (or grpcs:// with TLS), or set
+        XLAGEN_DEVICE=grpc://HOST:PORT. The service is protos/xlagen/device.proto (xlagen.device.v1) plus the
+        standard gRPC health service (grpc.health.v1.Health).
+
+        options:
+          --listen HOST:PORT         Address to listen on (default 127.0.0.1:8470: this machine only). Use
+                                     0.0.0.0:8470 or [::]:8470 for every interface, and then also --token-file
+                                     and TLS. Port 0 picks a free port. Once listening, the server prints one line
+                                     "xlagen-server listening on http://HOST:PORT" to stdout (logs go to stderr).
+          --backend NAME             The device that runs programs: cpu (the embedded CPU executor; default).
+                                     pjrt (TPU/GPU through a PJRT plugin) comes with a later release.
+          --token-file PATH          Require every call (health checks included) to carry the header
+                                     "authorization: Bearer TOKEN", TOKEN being this file's contents without
+                                     surrounding whitespace. Compared in constant time. Calls without it or with
+                                     another token fail UNAUTHENTICATED.
+          --tls-cert PATH            Serve TLS (HTTP/2 over TLS) with this PEM certificate (chain); needs --tls-key.
+                                     Clients then use grpcs://HOST:PORT.
+          --tls-key PATH             The PEM private key of --tls-cert.
+          --max-message-bytes SIZE   Largest gRPC message accepted or sent (default 64MiB). Uploads and
+                                     downloads are streamed in chunks below it, so buffers may be far larger.
+          --max-session-bytes SIZE   Most bytes of device buffers one session may hold (default 0: no limit
+                                     beyond the device's memory). Over it, uploads and executions fail
+                                     RESOURCE_EXHAUSTED; so does compiling a program whose single values exceed it.
+          --max-sessions N           Most sessions open at once (default 64); more fail RESOURCE_EXHAUSTED.
+          --session-lease DURATION   How long a session lives without any call (default 60s). Clients renew it in
+                                     the background; when a client vanishes, its buffers and programs are freed
+                                     once the lease runs out.
+          --compile-cache N          Compiled programs kept after their last handle is released, for the next
+                                     client that compiles the same bytes (default 64; programs are keyed by the
+                                     SHA-256 of their HloModuleProto).
+          --shutdown-timeout DURATION
+                                     On SIGTERM or Ctrl+C the server stops accepting calls and waits this long for
+                                     running executions and transfers to finish (default 30s).
+          --log-format text|json     Console log format on stderr (default text; json writes one JSON object per line).
+          --log-level LEVEL          trace, debug, information, warning, error or critical (default information).
+          --version                  Print the server and protocol versions and exit.
+          -h, --help                 Print this help and exit.
+
+        SIZE is a byte count with an optional unit: 1048576, 512KiB, 64MiB, 2GiB (also KB, MB, GB: powers of 1000).
+        DURATION is a number with a unit: 500ms, 30s, 5m, 1h (a bare number is seconds).
+
+        Security: the default address is loopback only. To serve other machines, set --token-file and TLS, or keep
+        loopback and reach the server through an SSH tunnel (ssh -L 8470:127.0.0.1:8470 tpu-host).
+        """;
+
+    /// <summary>Parses the command line; throws <see cref="UsageException"/> naming the bad option.</summary>
+    public static ServerOptions Parse(IReadOnlyList<string> args)
+    {
+        var o = new ServerOptions();
+        for (int i = 0; i < args.Count; i++)
+        {
+            string arg = args[i];
+            string? inline = null;
+            int eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+            {
+                inline = arg[(eq + 1)..];
+                arg = arg[..eq];
+            }
+            string Value()
+            {
+                if (inline != null) return inline;
+                if (i + 1 >= args.Count) throw new UsageException($"{arg} needs a value");
+                return args[++i];
+            }
+            switch (arg)
+            {
+                case "-h":
+                case "--help":
+                    o = o with { Help = true };
+                    break;
+                case "--version":
+                    o = o with { Version = true };
+                    break;
+                case "--listen":
+                {
+                    var v = Value();
+                    o = o with { Listen = ParseEndpoint(v), ListenText = v };
+                    break;
+                }
+                case "--backend":
+                {
+                    var v = Value().ToLowerInvariant();
+                    if (v == "pjrt") throw new UsageException("--backend pjrt is not available yet (it arrives with the PJRT backend); use --backend cpu");
+                    if (v != "cpu") throw new UsageException($"--backend {v}: unknown backend; the available one is cpu");
+                    o = o with { Backend = v };
+                    break;
+                }
+                case "--token-file":
+                    o = o with { TokenFile = Value() };
+                    break;
+                case "--tls-cert":
+                    o = o with { TlsCertificateFile = Value() };
+                    break;
+                case "--tls-key":
+                    o = o with { TlsKeyFile = Value() };
+                    break;
+                case "--max-message-bytes":
+                {
+                    long v = ParseSize(arg, Value());
+                    if (v < 64 << 10) throw new UsageException($"--max-message-bytes {v} is too small: at least 64KiB (one chunk of a transfer plus framing)");
+                    if (v > int.MaxValue) throw new UsageException($"--max-message-bytes {v} is too large: gRPC messages are at most 2GiB-1; larger buffers are streamed anyway");
+                    o = o with { MaxMessageBytes = v };
+                    break;
+                }
+                case "--max-session-bytes":
+                    o = o with { MaxSessionBytes = ParseSize(arg, Value()) };
+                    break;
+                case "--max-sessions":
+                    o = o with { MaxSessions = ParseCount(arg, Value(), 1) };
+                    break;
+                case "--session-lease":
+                {
+                    var v = ParseDuration(arg, Value());
+                    if (v < TimeSpan.FromMilliseconds(200)) throw new UsageException($"--session-lease {v.TotalMilliseconds}ms is too short: at least 200ms");
+                    o = o with { SessionLease = v };
+                    break;
+                }
+                case "--compile-cache":
+                    o = o with { CompileCacheEntries = ParseCount(arg, Value(), 0) };
+                    break;
+                case "--shutdown-timeout":
+                    o = o with { ShutdownTimeout = ParseDuration(arg, Value()) };
+                    break;
+                case "--log-format":
+                {
+                    var v = Value().ToLowerInvariant();
+                    o = o with
+                    {
+                        LogFormat = v switch
+                        {
+                            "text" => LogFormat.Text,
+                            "json" => LogFormat.Json,
+                            _ => throw new UsageException($"--log-format {v}: use text or json"),
+                        },
+                    };
+                    break;
+                }
+                case "--log-level":
+                {
+                    var v = Value();
+                    if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(v, ignoreCase: true, out var level) || level == Microsoft.Extensions.Logging.LogLevel.None || int.TryParse(v, out _))
+                        throw new UsageException($"--log-level {v}: use trace, debug, information, warning, error or critical");
+                    o = o with { LogLevel = level };
+                    break;
+                }
+                default:
+                    throw new UsageException(arg.StartsWith('-') ? $"unknown option {arg}" : $"unexpected argument '{arg}' (options start with --)");
+            }
+        }
+        if ((o.TlsCertificateFile == null) != (o.TlsKeyFile == null))
+            throw new UsageException("--tls-cert and --tls-key go together: pass both PEM files, or neither for cleartext HTTP/2");
+        return o;
+    }
+
+    public static IPEndPoint ParseEndpoint(string text)
+    {
+        string host;
+        string portText;
+        if (text.StartsWith('['))
+        {
+            int close = text.IndexOf("]:", StringComparison.Ordinal);
+            if (close < 0) throw new UsageException($"--listen {text}: write an IPv6 address as [ADDRESS]:PORT");
+            host = text[1..close];
+            portText = text[(close + 2)..];
+        }
+        else
+        {
+            int colon = text.LastIndexOf(':');
+            if (colon <= 0 || text.IndexOf(':') != colon) throw new UsageException($"--listen {text}: use HOST:PORT, for example 127.0.0.1:8470 or 0.0.0.0:8470");
+            host = text[..colon];
+            portText = text[(colon + 1)..];
+        }
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
+            throw new UsageException($"--listen {text}: '{portText}' is not a port (0-65535)");
+        IPAddress address;
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase)) address = IPAddress.Loopback;
+        else if (host == "*") address = IPAddress.Any;
+        else if (!IPAddress.TryParse(host, out address!))
+            throw new UsageException($"--listen {text}: '{host}' is not an IP address (use 127.0.0.1, 0.0.0.0, [::] or localhost)");
+        return new IPEndPoint(address, port);
+    }
+
+    public static long ParseSize(string option, string text)
+    {
+        var t = text.Trim();
+        int split = 0;
+        while (split < t.Length && char.IsAsciiDigit(t[split])) split++;
+        if (split == 0) throw new UsageException($"{option} {text}: not a size (use bytes or a unit: 512KiB, 64MiB, 2GiB)");
+        long multiplier = t[split..].ToLowerInvariant() switch
+        {
+            "" or "b" => 1,
+            "kib" => 1L << 10,
+            "mib" => 1L << 20,
+            "gib" => 1L << 30,
+            "tib" => 1L << 40,
+            "kb" => 1000,
+            "mb" => 1000_000,
+            "gb" => 1000_000_000,
+            "tb" => 1000_000_000_000,
+            _ => throw new UsageException($"{option} {text}: unknown unit '{t[split..]}' (use KiB, MiB, GiB, TiB, KB, MB, GB or TB)"),
+        };
+        if (!long.TryParse(t[..split], NumberStyles.None, CultureInfo.InvariantCulture, out long n))
+            throw new UsageException($"{option} {text}: the number is too large");
+        try
+        {
+            return checked(n * multiplier);
+        }
+        catch (OverflowException)
+        {
+            throw new UsageException($"{option} {text}: the size is too large");
+        }
+    }
+
+    public static TimeSpan ParseDuration(string option, string text)
+    {
+        var t = text.Trim().ToLowerInvariant();
+        (string number, double scaleMs) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 1.0)
+            : t.EndsWith('s') ? (t[..^1], 1000.0)
+            : t.EndsWith('m') ? (t[..^1], 60_000.0)
+            : t.EndsWith('h') ? (t[..^1], 3_600_000.0)
+            : (t, 1000.0);
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double v) || double.IsInfinity(v) || v * scaleMs > int.MaxValue)
+            throw new UsageException($"{option} {text}: not a duration (use 500ms, 30s, 5m or 1h)");
+        return TimeSpan.FromMilliseconds(v * scaleMs);
+    }
+
+    static int ParseCount(string option, string text, int min)
+    {
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < min)
+            throw new UsageException($"{option} {text}: use a whole number of at least {min}");
+        return n;
+    }
+}
+
+/// <summary>A mistake on the command line; the message names the option.</summary>
+public sealed class UsageException : Exception
+{
+    public UsageException(string message) : base(message) { }
+}

@@ -1,0 +1,84 @@
+using XlaGen.Hlo;
+
+namespace XlaGen.Server.Sessions;
+
+/// <summary>
+/// Something a session holds under a handle. Calls pin an entry while they use it; releasing a pinned entry only
+/// unlists it, and the last unpin frees it, so a Release racing an Execute never frees memory the execution reads.
+/// Pins, <see cref="Released"/> and <see cref="Donating"/> change only under the owning session's lock.
+/// </summary>
+internal abstract class HandleEntry
+{
+    int freed;
+
+    protected HandleEntry(Session owner, ulong handle, long bytes)
+    {
+        Owner = owner;
+        Handle = handle;
+        Bytes = bytes;
+    }
+
+    public Session Owner { get; }
+
+    public ulong Handle { get; }
+
+    /// <summary>Device bytes counted against the session's limit.</summary>
+    public long Bytes { get; }
+
+    /// <summary>"buffer" or "executable", for messages.</summary>
+    public abstract string Kind { get; }
+
+    internal int Pins { get; set; }
+
+    internal bool Released { get; set; }
+
+    /// <summary>Handed to a running execution that consumes it; no other call may pin it meanwhile.</summary>
+    internal bool Donating { get; set; }
+
+    public abstract string Describe();
+
+    /// <summary>Frees the device resource, once.</summary>
+    public void Free()
+    {
+        if (Interlocked.Exchange(ref freed, 1) == 0) FreeCore();
+    }
+
+    protected abstract void FreeCore();
+}
+
+internal sealed class BufferEntry : HandleEntry
+{
+    public BufferEntry(Session owner, ulong handle, DeviceBuffer buffer, long bytes) : base(owner, handle, bytes)
+    {
+        Buffer = buffer;
+    }
+
+    public DeviceBuffer Buffer { get; }
+
+    public Shape Shape => Buffer.Shape;
+
+    public override string Kind => "buffer";
+
+    public override string Describe() => $"buffer {Handle} ({Buffer.Shape})";
+
+    protected override void FreeCore() => Buffer.Dispose();
+}
+
+internal sealed class ExecutableEntry : HandleEntry
+{
+    readonly CompileCache cache;
+
+    public ExecutableEntry(Session owner, ulong handle, CachedProgram program, CompileCache cache) : base(owner, handle, 0)
+    {
+        Program = program;
+        this.cache = cache;
+    }
+
+    public CachedProgram Program { get; }
+
+    public override string Kind => "executable";
+
+    public override string Describe() => $"executable {Handle} ('{Program.Module.Name}')";
+
+    protected override void FreeCore() => cache.Release(Program);
+}

@@ -1,0 +1,257 @@
+using XlaGen.Server.Grpc;
+
+namespace XlaGen.Server.Sessions;
+
+/// <summary>
+/// One client's session: its handles, the device bytes they hold, and its lease. One lock guards all of it; the
+/// work done under it is dictionary updates and counters, never device calls.
+/// </summary>
+internal sealed class Session
+{
+    readonly object sync = new();
+    readonly Dictionary<ulong, HandleEntry> handles = new();
+    readonly SessionTable table;
+    long bytesHeld;
+    int activeCalls;
+    long lastSeenMs;
+    bool closed;
+
+    public Session(SessionTable table, string id, string clientName, int protocolVersion)
+    {
+        this.table = table;
+        Id = id;
+        ClientName = clientName;
+        ProtocolVersion = protocolVersion;
+        lastSeenMs = Environment.TickCount64;
+    }
+
+    public string Id { get; }
+
+    /// <summary>A short form of the id for logs and messages.</summary>
+    public string ShortId => Id[..8];
+
+    public string ClientName { get; }
+
+    public int ProtocolVersion { get; }
+
+    public long BytesHeld
+    {
+        get
+        {
+            lock (sync) return bytesHeld;
+        }
+    }
+
+    public int HandleCount
+    {
+        get
+        {
+            lock (sync) return handles.Count;
+        }
+    }
+
+    /// <summary>Marks a call running in the session (renewing the lease); dispose the scope when the call ends.</summary>
+    public CallScope BeginCall()
+    {
+        lock (sync)
+        {
+            if (closed) throw Errors.SessionNotFound(Id);
+            activeCalls++;
+            lastSeenMs = Environment.TickCount64;
+        }
+        return new CallScope(this);
+    }
+
+    void EndCall()
+    {
+        lock (sync)
+        {
+            activeCalls--;
+            lastSeenMs = Environment.TickCount64;
+        }
+    }
+
+    public readonly struct CallScope : IDisposable
+    {
+        readonly Session session;
+
+        public CallScope(Session session) => this.session = session;
+
+        public void Dispose() => session.EndCall();
+    }
+
+    /// <summary>Counts <paramref name="bytes"/> against the limit (0: none) before they are allocated.</summary>
+    public bool TryReserve(long bytes, long limit, out long held)
+    {
+        lock (sync)
+        {
+            held = bytesHeld;
+            if (closed) throw Errors.SessionNotFound(Id);
+            if (limit > 0 && bytes > limit - bytesHeld) return false;
+            bytesHeld += bytes;
+            return true;
+        }
+    }
+
+    public void Unreserve(long bytes)
+    {
+        lock (sync) bytesHeld -= bytes;
+    }
+
+    /// <summary>Lists a new entry whose bytes were reserved. A session closed meanwhile frees it and fails.</summary>
+    public void Add(HandleEntry entry)
+    {
+        lock (sync)
+        {
+            if (!closed)
+            {
+                handles.Add(entry.Handle, entry);
+                table.Directory[entry.Handle] = entry;
+                return;
+            }
+        }
+        entry.Free();
+        throw Errors.SessionNotFound(Id);
+    }
+
+    /// <summary>
+    /// The session's entry for <paramref name="handle"/>, pinned. Another session's handle is PERMISSION_DENIED, an
+    /// unknown one NOT_FOUND, an entry of the wrong kind or being donated INVALID_ARGUMENT / FAILED_PRECONDITION.
+    /// </summary>
+    public T Pin<T>(ulong handle, string role) where T : HandleEntry
+    {
+        HandleEntry? entry;
+        lock (sync)
+        {
+            if (closed) throw Errors.SessionNotFound(Id);
+            if (handles.TryGetValue(handle, out entry))
+            {
+                if (entry is not T typed)
+                    throw Errors.InvalidArgument($"{role}: handle {handle} is {(entry.Kind == "executable" ? "an" : "a")} {entry.Kind}, not {(typeof(T) == typeof(ExecutableEntry) ? "an executable" : "a buffer")}");
+                if (entry.Donating)
+                    throw Errors.FailedPrecondition($"{role}: {entry.Describe()} is being donated to a running execution");
+                entry.Pins++;
+                return typed;
+            }
+        }
+        if (table.Directory.TryGetValue(handle, out entry) && entry.Owner != this)
+            throw Errors.PermissionDenied($"{role}: handle {handle} belongs to another session; handles are valid only in the session that created them");
+        string kind = typeof(T) == typeof(ExecutableEntry) ? "executable" : "buffer";
+        throw Errors.NotFound($"{role}: {kind} handle {handle} is not held by this session (never created, released, or donated to an earlier execution)");
+    }
+
+    public void Unpin(HandleEntry entry)
+    {
+        bool free;
+        lock (sync)
+        {
+            entry.Pins--;
+            free = entry.Pins == 0 && entry.Released;
+        }
+        if (free) entry.Free();
+    }
+
+    /// <summary>Marks a pinned buffer as consumed by the execution about to run; fails when another call uses it.</summary>
+    public void BeginDonation(BufferEntry entry, string role)
+    {
+        lock (sync)
+        {
+            if (entry.Pins > 1)
+                throw Errors.FailedPrecondition($"{role}: {entry.Describe()} cannot be donated while another call uses it");
+            entry.Donating = true;
+        }
+    }
+
+    /// <summary>After the execution: a consumed buffer leaves the session; one the execution refused stays.</summary>
+    public void EndDonation(BufferEntry entry)
+    {
+        lock (sync)
+        {
+            entry.Donating = false;
+            if (!entry.Buffer.IsDeleted || entry.Released) return;
+            entry.Released = true;
+            handles.Remove(entry.Handle);
+            table.Directory.TryRemove(new KeyValuePair<ulong, HandleEntry>(entry.Handle, entry));
+            bytesHeld -= entry.Bytes;
+        }
+    }
+
+    public enum ReleaseOutcome
+    {
+        Released,
+        Unknown,
+        OtherSession,
+    }
+
+    public ReleaseOutcome Release(ulong handle)
+    {
+        HandleEntry? entry;
+        bool free;
+        lock (sync)
+        {
+            if (closed) throw Errors.SessionNotFound(Id);
+            if (!handles.Remove(handle, out entry))
+                return table.Directory.TryGetValue(handle, out var other) && other.Owner != this ? ReleaseOutcome.OtherSession : ReleaseOutcome.Unknown;
+            table.Directory.TryRemove(new KeyValuePair<ulong, HandleEntry>(handle, entry));
+            entry.Released = true;
+            bytesHeld -= entry.Bytes;
+            free = entry.Pins == 0;
+        }
+        if (free) entry.Free();
+        return ReleaseOutcome.Released;
+    }
+
+    /// <summary>Whether the handle belongs to another session (for Release's all-or-nothing check).</summary>
+    public bool IsOtherSessions(ulong handle)
+    {
+        lock (sync)
+        {
+            if (handles.ContainsKey(handle)) return false;
+        }
+        return table.Directory.TryGetValue(handle, out var other) && other.Owner != this;
+    }
+
+    /// <summary>Ends the session when no call runs in it and the lease ran out. Returns the released entry count, or -1.</summary>
+    public int TryExpire(long nowMs, long leaseMs, out long bytes)
+    {
+        lock (sync)
+        {
+            bytes = bytesHeld;
+            if (closed || activeCalls > 0 || nowMs - lastSeenMs < leaseMs) return -1;
+        }
+        return Close(out bytes);
+    }
+
+    /// <summary>Ends the session and frees everything it holds (pinned entries when their calls finish).</summary>
+    public int Close(out long bytes)
+    {
+        List<HandleEntry> toFree;
+        int count;
+        lock (sync)
+        {
+            bytes = bytesHeld;
+            if (closed) return 0;
+            closed = true;
+            count = handles.Count;
+            toFree = new List<HandleEntry>(handles.Count);
+            foreach (var entry in handles.Values)
+            {
+                table.Directory.TryRemove(new KeyValuePair<ulong, HandleEntry>(entry.Handle, entry));
+                entry.Released = true;
+                if (entry.Pins == 0) toFree.Add(entry);
+            }
+            handles.Clear();
+            bytesHeld = 0;
+        }
+        foreach (var e in toFree) e.Free();
+        return count;
+    }
+
+    public bool IsClosed
+    {
+        get
+        {
+            lock (sync) return closed;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using XlaGen.Server.Grpc;
+
+namespace XlaGen.Server.Sessions;
+
+/// <summary>
+/// The open sessions (a concurrent map from id) and a directory of every live handle with its owner, so a handle
+/// from another session is told apart from an unknown one. Handles are numbered from a random start per process, so a
+/// handle a client kept from before a restart is very unlikely to name anything.
+/// </summary>
+internal sealed class SessionTable : IDisposable
+{
+    readonly ConcurrentDictionary<string, Session> sessions = new(StringComparer.Ordinal);
+    readonly int maxSessions;
+    long nextHandle;
+    int count;
+
+    public SessionTable(int maxSessions)
+    {
+        this.maxSessions = maxSessions;
+        nextHandle = (long)(RandomNumberGenerator.GetInt32(1, int.MaxValue)) << 16;
+    }
+
+    public ConcurrentDictionary<ulong, HandleEntry> Directory { get; } = new();
+
+    public int Count => Volatile.Read(ref count);
+
+    public IEnumerable<Session> All => sessions.Values;
+
+    public ulong NextHandle() => (ulong)Interlocked.Increment(ref nextHandle);
+
+    public Session Open(string clientName, int protocolVersion)
+    {
+        if (Interlocked.Increment(ref count) > maxSessions)
+        {
+            Interlocked.Decrement(ref count);
+            throw Errors.ResourceExhausted($"the server already holds its maximum of {maxSessions} sessions (--max-sessions); close unused devices or wait for idle leases to run out");
+        }
+        var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        var session = new Session(this, id, clientName, protocolVersion);
+        sessions[id] = session;
+        return session;
+    }
+
+    /// <summary>The open session with this id, or NOT_FOUND carrying the session-not-found trailer.</summary>
+    public Session Get(string id)
+    {
+        if (string.IsNullOrEmpty(id)) throw Errors.InvalidArgument("the request names no session: call OpenSession first and pass its session_id");
+        if (!sessions.TryGetValue(id, out var s)) throw Errors.SessionNotFound(id);
+        return s;
+    }
+
+    /// <summary>Closes the session; returns how many handles it released.</summary>
+    public int Close(Session session, out long bytes)
+    {
+        int released = session.Close(out bytes);
+        if (sessions.TryRemove(new KeyValuePair<string, Session>(session.Id, session))) Interlocked.Decrement(ref count);
+        return released;
+    }
+
+    /// <summary>Closes sessions whose lease ran out; returns them with what they released.</summary>
+    public List<(Session Session, int Handles, long Bytes)> Expire(TimeSpan lease)
+    {
+        var expired = new List<(Session, int, long)>();
+        long now = Environment.TickCount64;
+        foreach (var s in sessions.Values)
+        {
+            int released = s.TryExpire(now, (long)lease.TotalMilliseconds, out long bytes);
+            if (released < 0) continue;
+            if (sessions.TryRemove(new KeyValuePair<string, Session>(s.Id, s))) Interlocked.Decrement(ref count);
+            expired.Add((s, released, bytes));
+        }
+        return expired;
+    }
+
+    public long BytesHeld => sessions.Values.Sum(s => s.BytesHeld);
+
+    public void Dispose()
+    {
+        foreach (var s in sessions.Values) Close(s, out _);
+    }
+}

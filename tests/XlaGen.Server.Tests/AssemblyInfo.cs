@@ -1,0 +1,1 @@
+[assembly: AssemblyFixture(typeof(XlaGen.Server.Tests.SharedServer))]

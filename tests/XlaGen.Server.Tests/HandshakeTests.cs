@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Sockets;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using XlaGen.Backends.Remote;
+using XlaGen.Device.V1;
+
+namespace XlaGen.Server.Tests;
+
+/// <summary>The handshake: versions, device info, address resolution and the errors a user meets first.</summary>
+public class HandshakeTests(SharedServer shared)
+{
+    [Fact]
+    public async Task ConnectReportsTheServersDevice()
+    {
+        await using var device = await Devices.ConnectAsync(shared.Address);
+        var local = Devices.Cpu().Info;
+        Assert.Equal("cpu", device.Info.Platform);
+        Assert.Equal(local.DeviceKind, device.Info.DeviceKind);
+        Assert.Equal(1, device.Info.DeviceCount);
+        Assert.True(device.Info.MemoryBytes > 0);
+        Assert.Equal(shared.Address, device.Info.Attributes!["address"]);
+        Assert.Equal("grpc", device.Info.Attributes["transport"]);
+        Assert.Equal(1, device.ProtocolVersion);
+        Assert.Equal(1, device.Server.MinProtocolVersion);
+        Assert.Equal(1, device.Server.MaxProtocolVersion);
+        Assert.Equal(TimeSpan.FromSeconds(20), device.Server.SessionLease);
+        Assert.Equal(1L << 30, device.Server.MaxSessionBytes);
+        Assert.Equal(64L << 20, device.Server.MaxMessageBytes);
+        Assert.Matches("^[0-9a-f]{16}$", device.Server.InstanceId);
+        Assert.Matches("^[0-9a-f]{32}$", device.SessionId);
+        Assert.Equal(0, device.Reconnects);
+    }
+
+    [Fact]
+    public async Task GetVersionNeedsNoSessionAndDescribesTheBackend()
+    {
+        using var raw = new RawClient(shared.Address);
+        var v = await raw.Client.GetVersionAsync(new GetVersionRequest { MinProtocolVersion = 1, MaxProtocolVersion = 1 }, raw.Options());
+        Assert.Equal("cpu", v.Platform);
+        Assert.False(string.IsNullOrEmpty(v.ServerVersion));
+        Assert.False(string.IsNullOrEmpty(v.PlatformVersion));
+        var d = Assert.Single(v.Devices);
+        Assert.Equal(0, d.Id);
+        Assert.True(d.MemoryBytes > 0);
+        Assert.Equal(Devices.Cpu().Info.Attributes!["cores"], d.Attributes["cores"]);
+    }
+
+    [Fact]
+    public async Task ServerRefusesAProtocolVersionItDoesNotSpeak()
+    {
+        using var raw = new RawClient(shared.Address);
+        await Expect.Status(StatusCode.FailedPrecondition,
+            () => raw.Client.OpenSessionAsync(new OpenSessionRequest { ProtocolVersion = 99 }, raw.Options()).ResponseAsync,
+            "protocol version 99 is not supported", "speaks 1..1");
+    }
+
+    [Fact]
+    public void VersionMismatchSaysWhichSideToUpgrade()
+    {
+        ServerVersionInfo Server(int min, int max) => new("grpc://tpu-7:8470", min, max, "9.9.9", "tpu", "libtpu", Array.Empty<RemoteDeviceDescription>(), "0", TimeSpan.FromSeconds(60), 0, 0);
+
+        var newer = Assert.Throws<DeviceConnectionException>(() => RemoteClusterResolver.NegotiateProtocolVersion(Server(7, 9)));
+        Assert.Equal("grpc://tpu-7:8470", newer.Address);
+        Assert.Contains("xlagen-server 9.9.9 at grpc://tpu-7:8470 speaks device protocol versions 7..9, this client speaks 1..1", newer.Message);
+        Assert.Contains("upgrade the XlaGen runtime package", newer.Message);
+
+        var older = Assert.Throws<DeviceConnectionException>(() => RemoteClusterResolver.NegotiateProtocolVersion(Server(0, 0)));
+        Assert.Contains("upgrade xlagen-server on that host", older.Message);
+
+        Assert.Equal(1, RemoteClusterResolver.NegotiateProtocolVersion(Server(0, 5)));
+    }
+
+    [Fact]
+    public async Task HealthServiceReportsServing()
+    {
+        using var channel = GrpcChannel.ForAddress(shared.Server.HttpAddress);
+        var health = new Health.HealthClient(channel);
+        var response = await health.CheckAsync(new HealthCheckRequest());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+    }
+
+    [Theory]
+    [InlineData("ftp://host:1", "the scheme must be grpc://")]
+    [InlineData("grpc://", "is not a device address")]
+    [InlineData("grpc://host:1/path", "is not a device address")]
+    [InlineData("grpc://host:notaport", "is not a device address")]
+    public void MalformedAddressesAreNamed(string address, string fragment)
+    {
+        var e = Assert.Throws<DeviceConnectionException>(() => RemoteClusterResolver.ParseAddress(address));
+        Assert.Contains(address, e.Message);
+        Assert.Contains(fragment, e.Message);
+    }
+
+    [Theory]
+    [InlineData("grpc://10.0.0.2:9000", "http://10.0.0.2:9000/")]
+    [InlineData("grpcs://tpu.example:443", "https://tpu.example/")]
+    [InlineData("10.0.0.2", "http://10.0.0.2:8470/")]
+    [InlineData("grpc://[::1]", "http://[::1]:8470/")]
+    [InlineData("tpu-host:1234", "http://tpu-host:1234/")]
+    public void AddressesMapToEndpoints(string address, string endpoint) =>
+        Assert.Equal(endpoint, RemoteClusterResolver.ParseAddress(address).ToString());
+
+    [Fact]
+    public async Task ResolverTakesTheAddressFromXlagenDevice()
+    {
+        var saved = Environment.GetEnvironmentVariable(RemoteClusterResolver.AddressVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(RemoteClusterResolver.AddressVariable, null);
+            var missing = await Assert.ThrowsAsync<DeviceConnectionException>(() => Devices.ConnectAsync());
+            Assert.Contains("no device address", missing.Message);
+            Assert.Contains("XLAGEN_DEVICE", missing.Message);
+
+            Environment.SetEnvironmentVariable(RemoteClusterResolver.AddressVariable, shared.Address);
+            Assert.Equal(shared.Address, RemoteClusterResolver.ResolveAddress());
+            Assert.Equal("grpc://elsewhere:1", RemoteClusterResolver.ResolveAddress("grpc://elsewhere:1"));
+            await using var device = await Devices.ConnectAsync();
+            Assert.Equal(shared.Address, device.Address);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(RemoteClusterResolver.AddressVariable, saved);
+        }
+    }
+
+    [Fact]
+    public async Task UnreachableServerIsAClearError()
+    {
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        var address = $"grpc://127.0.0.1:{port}";
+        var e = await Assert.ThrowsAsync<DeviceConnectionException>(() => Devices.ConnectAsync(address, new RemoteDeviceOptions { ConnectTimeout = TimeSpan.FromSeconds(3) }));
+        Assert.Contains($"cannot reach xlagen-server at {address}", e.Message);
+        Assert.Contains("is it running", e.Message);
+        Assert.Equal(address, e.Address);
+    }
+}
