@@ -250,11 +250,14 @@ public static unsafe class Gemm
         int parts = 1;
         if (maxThreads > 1 && ShouldSplit(m, n, k, options))
         {
-            // Split the larger of M and N: each thread re-packs the operand along the other dimension, which
-            // costs least relative to the work when that dimension is the smaller one.
-            job.SplitN = job.N >= job.M;
-            int units = job.SplitN ? (job.N + TK.NR - 1) / TK.NR : (job.M + TK.MR - 1) / TK.MR;
-            parts = Math.Min(maxThreads, units);
+            // Each thread packs the whole operand along the dimension that is not split (A when splitting N, B
+            // when splitting M); split so that this duplicated packing is the cheaper one. A transposing pack
+            // (A not transposed, B transposed) costs about twice a copying one.
+            double dupA = (double)job.M * k * (job.TransA ? 1 : 2);
+            double dupB = (double)k * job.N * (job.TransB ? 2 : 1);
+            int unitsN = (job.N + TK.NR - 1) / TK.NR, unitsM = (job.M + TK.MR - 1) / TK.MR;
+            job.SplitN = unitsM < maxThreads || (unitsN >= maxThreads && dupA <= dupB);
+            parts = Math.Min(maxThreads, job.SplitN ? unitsN : unitsM);
         }
         if (parts > 1)
         {
