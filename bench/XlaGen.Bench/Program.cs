@@ -18,6 +18,7 @@ internal static class Program
           --reps N         timed repetitions per measurement, median reported (default 9)
           --filter TEXT    only cases whose name contains TEXT
           --isa NAME       force our kernels to auto|avx512|avx2|scalar (default auto)
+          --no-blas        do not load OpenBLAS (report ours only)
           --quick          fewer/shorter repetitions (smoke run)
         """;
 
@@ -60,6 +61,7 @@ internal static class Program
                 case "--reps": options = options with { Repetitions = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--filter": options = options with { Filter = Next() }; break;
                 case "--isa": options = options with { Isa = Next() }; break;
+                case "--no-blas": options = options with { NoReference = true }; break;
                 case "--quick": options = options with { Repetitions = 3, MinRepSeconds = 0.01, WarmupSeconds = 0.05 }; break;
                 default:
                     Console.Error.WriteLine($"unknown option '{args[i]}'");

@@ -9,7 +9,7 @@ namespace XlaGen;
 /// upload and download; <see cref="Tensor{T}"/> is what users hold. In an <c>[XlaModel]</c> class the same type
 /// is the build-time surface the generator compiles (operators, MatMul, …); those members are never run there.
 /// </summary>
-public abstract class Tensor
+public abstract partial class Tensor
 {
     private protected Tensor(ElementType elementType, long[] shape, Array data)
     {

@@ -33,7 +33,29 @@ public sealed partial class Tensor<T>
 
     public static Tensor<T> operator /(T x, Tensor<T> y) => Scalar(x) / y;
 
+    /// <summary>The remainder of truncated division, with the sign of x (C#'s %, C's fmod; Python's % differs for negative operands).</summary>
+    public static Tensor<T> operator %(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("remainder", x, y, (b, p) => Lowering.Remainder(b, p[0], p[1]));
+
+    public static Tensor<T> operator %(Tensor<T> x, T y) => x % Scalar(y);
+
+    public static Tensor<T> operator %(T x, Tensor<T> y) => Scalar(x) % y;
+
     public static Tensor<T> operator -(Tensor<T> x) => Eager.Run<T>("negate", x, (b, p) => b.Negate(p[0]));
+
+    /// <summary>Elementwise and: logical on Tensor&lt;bool&gt;, bitwise on integer tensors (broadcast).</summary>
+    public static Tensor<T> operator &(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("and", x, y, (b, p) => Lowering.Logical(b, "and", p[0], p[1], "&"));
+
+    /// <summary>Elementwise or: logical on Tensor&lt;bool&gt;, bitwise on integer tensors (broadcast).</summary>
+    public static Tensor<T> operator |(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("or", x, y, (b, p) => Lowering.Logical(b, "or", p[0], p[1], "|"));
+
+    /// <summary>Elementwise exclusive or: logical on Tensor&lt;bool&gt;, bitwise on integer tensors (broadcast).</summary>
+    public static Tensor<T> operator ^(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("xor", x, y, (b, p) => Lowering.Logical(b, "xor", p[0], p[1], "^"));
+
+    /// <summary>Elementwise logical not of a Tensor&lt;bool&gt;.</summary>
+    public static Tensor<T> operator !(Tensor<T> x) => Eager.Run<T>("not", x, (b, p) => Lowering.Not(b, p[0], "!"));
+
+    /// <summary>Elementwise bitwise complement of an integer tensor.</summary>
+    public static Tensor<T> operator ~(Tensor<T> x) => Eager.Run<T>("not", x, (b, p) => Lowering.Not(b, p[0], "~"));
 
     /// <summary>Matrix product (NumPy matmul rules: [..,m,k]·[k,n], or batched over equal leading dims).</summary>
     public Tensor<T> MatMul(Tensor<T> other) => Eager.Run<T>("matmul", this, other, (b, p) => Lowering.MatMul(b, p[0], p[1]));
@@ -66,6 +88,26 @@ public sealed partial class Tensor<T>
     public Tensor<T> Abs() => Unary("abs");
 
     public Tensor<T> Tanh() => Unary("tanh");
+
+    /// <summary>-1, 0 or 1 by the sign of each element.</summary>
+    public Tensor<T> Sign() => Eager.Run<T>("sign", this, (b, p) => Lowering.Sign(b, p[0]));
+
+    /// <summary>Rounds each element down to an integer value (floating-point tensors).</summary>
+    public Tensor<T> Floor() => Eager.Run<T>("floor", this, (b, p) => Lowering.Floor(b, p[0]));
+
+    /// <summary>Rounds each element up to an integer value (floating-point tensors).</summary>
+    public Tensor<T> Ceil() => Eager.Run<T>("ceil", this, (b, p) => Lowering.Ceil(b, p[0]));
+
+    /// <summary>Limits every element to [<paramref name="min"/>, <paramref name="max"/>]; the gradient passes only where x is inside.</summary>
+    public Tensor<T> Clamp(T min, T max) =>
+        Eager.Run<T>("clamp", new Tensor[] { this, Scalar(min), Scalar(max) }, (b, p) => Lowering.Clamp(b, p[0], p[1], p[2]));
+
+    /// <summary>Population variance over <paramref name="axes"/> (all when none): divides by N, like NumPy and TensorFlow
+    /// (PyTorch's var needs correction=0 for the same value).</summary>
+    public Tensor<T> Var(params int[] axes) => Eager.Run<T>("var" + Key(axes), this, (b, p) => Lowering.Var(b, p[0], axes));
+
+    /// <summary>Population standard deviation over <paramref name="axes"/>: √Var.</summary>
+    public Tensor<T> Std(params int[] axes) => Eager.Run<T>("std" + Key(axes), this, (b, p) => Lowering.Std(b, p[0], axes));
 
     public Tensor<T> Square() => this * this;
 
@@ -102,12 +144,12 @@ public sealed partial class Tensor<T>
     Tensor<bool> Compare(string direction, Tensor<T> other) =>
         Eager.Run<bool>("compare" + direction, this, other, (b, p) => Lowering.Compare(b, direction, p[0], p[1]));
 
-    static string Key(int[] xs) => "(" + string.Join(",", xs) + ")";
+    internal static string Key(params int[] xs) => "(" + string.Join(",", xs) + ")";
 }
 
 
 /// <summary>Neural-network functions of the model surface.</summary>
-public static class Nn
+public static partial class Nn
 {
     public static Tensor<T> Relu<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("relu", x, (b, p) => Lowering.Relu(b, p[0]));
 

@@ -69,6 +69,46 @@ public static class Naive
         return new Tensor<float>(shape, data);
     }
 
+    /// <summary>Element <paramref name="index"/> of a tensor of any rank and element type, as a double.</summary>
+    public static double At(Tensor t, params long[] index)
+    {
+        Assert.Equal(t.Rank, index.Length);
+        long offset = 0;
+        for (int i = 0; i < index.Length; i++) offset = offset * t.Shape[i] + index[i];
+        return Convert.ToDouble(t.Data.GetValue(offset));
+    }
+
+    /// <summary>Every multi-index of <paramref name="shape"/>, row-major.</summary>
+    public static IEnumerable<long[]> Indices(IReadOnlyList<long> shape)
+    {
+        var index = new long[shape.Count];
+        long total = shape.Aggregate(1L, (a, b) => a * b);
+        for (long n = 0; n < total; n++)
+        {
+            yield return (long[])index.Clone();
+            for (int d = shape.Count - 1; d >= 0; d--)
+            {
+                if (++index[d] < shape[d]) break;
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// <summary><paramref name="got"/> has <paramref name="shape"/> and |got − want(index)| ≤ tol·max(1, |want|) at every index.</summary>
+    public static void AssertAll(Tensor got, long[] shape, Func<long[], double> want, double tol = 1e-5)
+    {
+        Assert.Equal(shape, got.Shape);
+        foreach (var index in Indices(shape))
+        {
+            double w = want(index), g = At(got, index);
+            if (!(Math.Abs(g - w) <= tol * Math.Max(1, Math.Abs(w))))
+                Assert.Fail($"[{string.Join(",", index)}]: got {g:R}, want {w:R} (tolerance {tol})");
+        }
+    }
+
+    /// <summary>Two tensors of one shape agree elementwise within <paramref name="tol"/> (relative above 1).</summary>
+    public static void AssertSame(Tensor want, Tensor got, double tol = 1e-5) => AssertAll(got, want.Shape.ToArray(), i => At(want, i), tol);
+
     /// <summary>|got − want| ≤ tol·max(1, |want|) everywhere; the message names the first bad index.</summary>
     public static void AssertClose(double[,] want, Tensor got, double tol = 1e-5)
     {

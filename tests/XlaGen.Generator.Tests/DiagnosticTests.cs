@@ -13,7 +13,7 @@ public class DiagnosticTests
         """;
 
     /// <summary>Runs the generator on <paramref name="marked"/> and returns the single XG diagnostic, asserting it sits on the [| |] span.</summary>
-    static Diagnostic Single(string marked, string id)
+    internal static Diagnostic Single(string marked, string id)
     {
         var source = Header + marked;
         int start = source.IndexOf("[|", StringComparison.Ordinal);

@@ -9,7 +9,7 @@ namespace XlaGen.Tests;
 /// DESIGN.md's "adding an op" checklist, enforced: every catalogue op has a shape rule with an exact-error test
 /// (<see cref="ShapeRuleTests"/>), a lowering to XLA text and to HloModuleProto that round-trips, a CPU kernel and
 /// a conformance case (ConformanceTests, CpuExecutorTests), and a gradient rule with a finite-difference check or a
-/// stated reason why it has none (GradientCheckTests). The C# surface part is checked in the generator tests.
+/// stated reason why it has none (GradientCheckTests). The C# surface part (item 6) is SurfaceCoverageTests in the generator tests.
 /// </summary>
 public class OpChecklistTests
 {

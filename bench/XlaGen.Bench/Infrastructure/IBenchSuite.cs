@@ -30,6 +30,9 @@ internal sealed record BenchOptions
     /// <summary>Force our kernels' instruction set (auto, avx512, avx2, scalar); capped at what the CPU supports.</summary>
     public string Isa { get; init; } = "auto";
 
+    /// <summary>Skip the reference library even if it is installed.</summary>
+    public bool NoReference { get; init; }
+
     /// <summary>Only run cases whose name contains this (case-insensitive), if set.</summary>
     public string? Filter { get; init; }
 

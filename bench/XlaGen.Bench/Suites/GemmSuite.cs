@@ -37,11 +37,11 @@ internal sealed unsafe class GemmSuite : IBenchSuite
 
     public JsonObject Run(BenchOptions options)
     {
-        var blas = OpenBlas.TryLoad();
-        if (blas is null)
-            Console.WriteLine(OpenBlas.InstallHint);
-        else
+        var blas = options.NoReference ? null : OpenBlas.TryLoad();
+        if (blas is not null)
             blas.Threads = options.Threads;
+        else if (!options.NoReference)
+            Console.WriteLine(OpenBlas.InstallHint);
 
         var isa = Gemm.ResolveIsa(Enum.Parse<GemmIsa>(options.Isa, ignoreCase: true));
         var ourOptions = new GemmOptions(Isa: isa, MaxThreads: options.Threads);

@@ -96,10 +96,39 @@ namespace XlaGen.Generator.Emit
             if (a.FusionKind != null) parts.Add("FusionKind = " + Quote(a.FusionKind));
             if (a.OperandPrecision != null) parts.Add("OperandPrecision = new[] { " + string.Join(", ", a.OperandPrecision.Select(Quote)) + " }");
             if (ins.Opcode == "constant") parts.Add("Literal = " + LiteralExpression(a.Literal!));
-            if (a.Window != null || a.Convolution != null || a.Gather != null || a.Scatter != null)
-                throw new NotSupportedException($"the emitter does not write window/convolution/gather/scatter attributes yet ({ins.Describe()})");
+            if (a.Window != null) parts.Add($"Window = new[] {{ {string.Join(", ", a.Window.Select(WindowExpression))} }}");
+            if (a.Convolution != null) parts.Add("Convolution = " + ConvolutionExpression(a.Convolution));
+            if (a.FeatureGroupCount != 1) parts.Add("FeatureGroupCount = " + a.FeatureGroupCount.ToString(CultureInfo.InvariantCulture));
+            if (a.BatchGroupCount != 1) parts.Add("BatchGroupCount = " + a.BatchGroupCount.ToString(CultureInfo.InvariantCulture));
+            if (a.Gather != null) parts.Add("Gather = " + GatherExpression(a.Gather));
+            if (a.GatherSliceSizes != null) parts.Add("GatherSliceSizes = " + Longs(a.GatherSliceSizes));
+            if (a.Scatter != null) parts.Add("Scatter = " + ScatterExpression(a.Scatter));
+            if (a.IndicesAreSorted) parts.Add("IndicesAreSorted = true");
+            if (a.UniqueIndices) parts.Add("UniqueIndices = true");
+            if (a.DynamicSliceSizes != null) parts.Add("DynamicSliceSizes = " + Longs(a.DynamicSliceSizes));
+            if (a.RngAlgorithm != null || a.CustomCallTarget != null)
+                throw new NotSupportedException($"the emitter does not write rng or custom-call attributes ({ins.Describe()})");
             return parts.Count == 0 ? null : $"new {Hlo}HloAttributes {{ {string.Join(", ", parts)} }}";
         }
+
+        static string WindowExpression(WindowDimension w) =>
+            $"new {Hlo}WindowDimension({w.Size}, {w.Stride}, {w.PaddingLow}, {w.PaddingHigh}, {w.WindowDilation}, {w.BaseDilation}, {(w.WindowReversal ? "true" : "false")})";
+
+        static string ConvolutionExpression(ConvolutionDimensionNumbers d) =>
+            $"new {Hlo}ConvolutionDimensionNumbers {{ InputBatchDimension = {d.InputBatchDimension}, InputFeatureDimension = {d.InputFeatureDimension}, " +
+            $"InputSpatialDimensions = {Longs(d.InputSpatialDimensions)}, KernelInputFeatureDimension = {d.KernelInputFeatureDimension}, " +
+            $"KernelOutputFeatureDimension = {d.KernelOutputFeatureDimension}, KernelSpatialDimensions = {Longs(d.KernelSpatialDimensions)}, " +
+            $"OutputBatchDimension = {d.OutputBatchDimension}, OutputFeatureDimension = {d.OutputFeatureDimension}, OutputSpatialDimensions = {Longs(d.OutputSpatialDimensions)} }}";
+
+        static string GatherExpression(GatherDimensionNumbers g) =>
+            $"new {Hlo}GatherDimensionNumbers {{ OffsetDims = {Longs(g.OffsetDims)}, CollapsedSliceDims = {Longs(g.CollapsedSliceDims)}, " +
+            $"StartIndexMap = {Longs(g.StartIndexMap)}, IndexVectorDim = {g.IndexVectorDim}, OperandBatchingDims = {Longs(g.OperandBatchingDims)}, " +
+            $"StartIndicesBatchingDims = {Longs(g.StartIndicesBatchingDims)} }}";
+
+        static string ScatterExpression(ScatterDimensionNumbers s) =>
+            $"new {Hlo}ScatterDimensionNumbers {{ UpdateWindowDims = {Longs(s.UpdateWindowDims)}, InsertedWindowDims = {Longs(s.InsertedWindowDims)}, " +
+            $"ScatterDimsToOperandDims = {Longs(s.ScatterDimsToOperandDims)}, IndexVectorDim = {s.IndexVectorDim}, InputBatchingDims = {Longs(s.InputBatchingDims)}, " +
+            $"ScatterIndicesBatchingDims = {Longs(s.ScatterIndicesBatchingDims)} }}";
 
         static string LiteralExpression(Literal literal)
         {

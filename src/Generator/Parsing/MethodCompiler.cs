@@ -152,6 +152,7 @@ namespace XlaGen.Generator.Parsing
             cancellation.ThrowIfCancellationRequested();
             if (op.ConstantValue.HasValue)
             {
+                if (op.ConstantValue.Value == null) return NullValue.Instance;
                 var c = Constant(op.ConstantValue.Value);
                 if (c != null) return c;
                 Unsupported(op, $"the constant {op.Syntax} (only numbers and bools)");
@@ -174,9 +175,11 @@ namespace XlaGen.Generator.Parsing
                 case IInvocationOperation inv:
                     return Invoke(inv);
                 case IArrayCreationOperation array:
-                    return IntArray(array);
+                    return ArrayOf(array);
                 case IArgumentOperation arg:
                     return Eval(arg.Value);
+                case IDefaultValueOperation d when d.Type == null || !d.Type.IsValueType || d.Type.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T:
+                    return NullValue.Instance;   // an omitted optional int? (or reference) argument
                 default:
                     Unsupported(op, Describe(op));
                     return null;
@@ -204,11 +207,13 @@ namespace XlaGen.Generator.Parsing
             if (v == null) return null;
             if (v is ScalarValue s)
             {
-                var t = conversion.Type?.SpecialType ?? SpecialType.None;
+                var target = conversion.Type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable
+                    ? nullable.TypeArguments[0] : conversion.Type;
+                var t = target?.SpecialType ?? SpecialType.None;
                 bool integral = t == SpecialType.System_Int32 || t == SpecialType.System_Int64 || t == SpecialType.System_Int16 || t == SpecialType.System_Byte;
                 return new ScalarValue(integral ? Math.Truncate(s.Number) : t == SpecialType.System_Single ? (float)s.Number : s.Number, integral, s.IsBool);
             }
-            if (conversion.Conversion.IsIdentity || (conversion.Conversion.IsImplicit && !conversion.Conversion.IsUserDefined)) return v;
+            if (v is NullValue || conversion.Conversion.IsIdentity || (conversion.Conversion.IsImplicit && !conversion.Conversion.IsUserDefined)) return v;
             Unsupported(conversion, $"the conversion to '{conversion.Type?.ToDisplayString()}' (use Cast<T>() to change a tensor's element type)");
             return null;
         }
@@ -245,6 +250,10 @@ namespace XlaGen.Generator.Parsing
                 case BinaryOperatorKind.Subtract: return "subtract";
                 case BinaryOperatorKind.Multiply: return "multiply";
                 case BinaryOperatorKind.Divide: return "divide";
+                case BinaryOperatorKind.Remainder: return "remainder";
+                case BinaryOperatorKind.And: return "and";
+                case BinaryOperatorKind.Or: return "or";
+                case BinaryOperatorKind.ExclusiveOr: return "xor";
                 default: return null;
             }
         }
@@ -257,6 +266,12 @@ namespace XlaGen.Generator.Parsing
                 case BinaryOperatorKind.Subtract: return "-";
                 case BinaryOperatorKind.Multiply: return "*";
                 case BinaryOperatorKind.Divide: return "/";
+                case BinaryOperatorKind.Remainder: return "%";
+                case BinaryOperatorKind.And: return "&";
+                case BinaryOperatorKind.Or: return "|";
+                case BinaryOperatorKind.ExclusiveOr: return "^";
+                case BinaryOperatorKind.ConditionalAnd: return "&&";
+                case BinaryOperatorKind.ConditionalOr: return "||";
                 default: return kind.ToString();
             }
         }
@@ -274,6 +289,8 @@ namespace XlaGen.Generator.Parsing
                     case BinaryOperatorKind.Multiply: return new ScalarValue(a.Number * b.Number, a.IsIntegral && b.IsIntegral);
                     case BinaryOperatorKind.Divide:
                         return a.IsIntegral && b.IsIntegral && b.Number != 0 ? new ScalarValue(Math.Truncate(a.Number / b.Number), true) : new ScalarValue(a.Number / b.Number, false);
+                    case BinaryOperatorKind.Remainder:
+                        return new ScalarValue(a.Number % b.Number, a.IsIntegral && b.IsIntegral);
                 }
             }
             if (opcode == null || (method != null && !Symbols.IsSurfaceType(method.ContainingType)))
@@ -287,7 +304,18 @@ namespace XlaGen.Generator.Parsing
                 return null;
             }
             var like = left as TensorValue ?? (TensorValue)right;
-            return Lower(at, OperatorText(kind), b2 => Lowering.Binary(b2, opcode, AsTensor(left, like), AsTensor(right, like), OperatorText(kind)));
+            var text = OperatorText(kind);
+            switch (opcode)
+            {
+                case "and":
+                case "or":
+                case "xor":
+                    return Lower(at, text, b2 => Lowering.Logical(b2, opcode, AsTensor(left, like), AsTensor(right, like), text));
+                case "remainder":
+                    return Lower(at, text, b2 => Lowering.Remainder(b2, AsTensor(left, like), AsTensor(right, like)));
+                default:
+                    return Lower(at, text, b2 => Lowering.Binary(b2, opcode, AsTensor(left, like), AsTensor(right, like), text));
+            }
         }
 
         Value? Unary(IUnaryOperation u)
@@ -295,6 +323,11 @@ namespace XlaGen.Generator.Parsing
             var v = Eval(u.Operand);
             if (v == null) return null;
             if (u.OperatorKind == UnaryOperatorKind.Plus) return v;
+            if ((u.OperatorKind == UnaryOperatorKind.Not || u.OperatorKind == UnaryOperatorKind.BitwiseNegation) && v is TensorValue operand)
+            {
+                var text = u.OperatorKind == UnaryOperatorKind.Not ? "!" : "~";
+                return Lower(u, text, b => Lowering.Not(b, operand.Instruction, text));
+            }
             if (u.OperatorKind != UnaryOperatorKind.Minus)
             {
                 Unsupported(u, $"the operator '{u.Syntax}'");
@@ -306,19 +339,34 @@ namespace XlaGen.Generator.Parsing
             return null;
         }
 
-        IntArrayValue? IntArray(IArrayCreationOperation array)
+        /// <summary>An int array (axes, dims) or a tensor array (the parts of Tensor.Concat), from its initializer.</summary>
+        Value? ArrayOf(IArrayCreationOperation array)
         {
-            var items = new List<int>();
-            if (array.Initializer != null)
+            var elements = array.Initializer?.ElementValues.ToList() ?? new List<IOperation>();
+            if (Symbols.IsTensorType((array.Type as IArrayTypeSymbol)?.ElementType))
             {
-                foreach (var e in array.Initializer.ElementValues)
+                var tensors = new List<HloInstruction>();
+                foreach (var e in elements)
                 {
-                    if (Eval(e) is ScalarValue s && s.IsIntegral) items.Add((int)s.Number);
-                    else
+                    var v = Eval(e);
+                    if (v == null) return null;
+                    if (!(v is TensorValue t))
                     {
-                        Unsupported(e, "a non-constant array element (axes and dims must be compile-time ints)");
+                        Unsupported(e, "an array element that is not a tensor");
                         return null;
                     }
+                    tensors.Add(t.Instruction);
+                }
+                return new TensorArrayValue(tensors.ToArray());
+            }
+            var items = new List<int>();
+            foreach (var e in elements)
+            {
+                if (Eval(e) is ScalarValue s && s.IsIntegral) items.Add((int)s.Number);
+                else
+                {
+                    Unsupported(e, "a non-constant array element (axes and dims must be compile-time ints)");
+                    return null;
                 }
             }
             return new IntArrayValue(items.ToArray());

@@ -275,8 +275,16 @@ namespace XlaGen.Generator.Parsing
             outputs.AddRange(gradients);
             b.Metadata = null;
             var module = b.BuildModule(b.Tuple(outputs.ToArray()));
+            // Two losses contributing "accuracy" report "accuracy" and "accuracy_2".
+            var metricNames = new List<string>();
+            foreach (var m in c.Compiler.Metrics)
+            {
+                var name = m.Name;
+                for (int k = 2; metricNames.Contains(name); k++) name = m.Name + "_" + k;
+                metricNames.Add(name);
+            }
             return new LossSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(), firsts[0],
-                c.Compiler.Metrics.Select(m => m.Name).ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module));
+                metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module));
         }
     }
 }

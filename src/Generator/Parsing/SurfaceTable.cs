@@ -9,9 +9,9 @@ using XlaGen.Surface;
 namespace XlaGen.Generator.Parsing
 {
     /// <summary>
-    /// The tensor surface the generator understands: one entry per C# member of Tensor&lt;T&gt;, Nn and Losses,
-    /// each lowering through src/Shared/Surface/Lowering.cs (the same functions eager execution uses).
-    /// Operators (+ - * / and unary -) are handled by <see cref="MethodCompiler"/> directly.
+    /// The tensor surface the generator understands: one entry per C# member of Tensor&lt;T&gt;, Tensor, Nn and Losses,
+    /// each lowering through src/Shared/Surface (the same functions eager execution uses).
+    /// Operators (+ - * / % &amp; | ^, unary - ! ~) are handled by <see cref="MethodCompiler"/> directly.
     /// </summary>
     static class SurfaceTable
     {
@@ -43,7 +43,20 @@ namespace XlaGen.Generator.Parsing
 
             public int Int(int i, int fallback = 0) => Args.Length > i && Args[i] is ScalarValue s ? (int)s.Number : fallback;
 
+            /// <summary>An optional int? argument: null when omitted or null.</summary>
+            public int? NullableInt(int i) => Args.Length > i && Args[i] is ScalarValue s ? (int)s.Number : (int?)null;
+
+            public double Double(int i, double fallback) => Args.Length > i && Args[i] is ScalarValue s ? s.Number : fallback;
+
             public int[] Ints(int i) => Args.Length > i && Args[i] is IntArrayValue a ? a.Items : new int[0];
+
+            public HloInstruction[] Tensors(int i) => Args.Length > i && Args[i] is TensorArrayValue a ? a.Items : new HloInstruction[0];
+
+            public XlaGen.Padding PaddingArg(int i) => (XlaGen.Padding)Int(i, (int)XlaGen.Padding.Valid);
+
+            /// <summary>Argument <paramref name="i"/> as a scalar of <paramref name="like"/>'s element type, or <paramref name="fallback"/> when omitted.</summary>
+            public HloInstruction ScalarLike(HloBuilder b, int i, HloInstruction like, double fallback) =>
+                Args.Length > i && Args[i] != null ? Compiler.AsTensor(Args[i]!, new TensorValue(like)) : b.Constant(like.Shape.ElementType, fallback);
         }
 
         sealed class Entry
@@ -85,12 +98,39 @@ namespace XlaGen.Generator.Parsing
             ["Tensor.ElementwiseEquals"] = new Entry("ElementwiseEquals", (b, c) => Lowering.Compare(b, "EQ", c.Tensor(0), c.Tensor(1))),
             ["Tensor.ElementwiseNotEquals"] = new Entry("ElementwiseNotEquals", (b, c) => Lowering.Compare(b, "NE", c.Tensor(0), c.Tensor(1))),
             ["Tensor.Cast"] = new Entry("Cast", (b, c) => b.Convert(c.Tensor(0), ElementTypeOf(c.TypeArgument))),
+            ["Tensor.Sign"] = new Entry("Sign", (b, c) => Lowering.Sign(b, c.Tensor(0))),
+            ["Tensor.Floor"] = new Entry("Floor", (b, c) => Lowering.Floor(b, c.Tensor(0))),
+            ["Tensor.Ceil"] = new Entry("Ceil", (b, c) => Lowering.Ceil(b, c.Tensor(0))),
+            ["Tensor.Clamp"] = new Entry("Clamp", (b, c) => Lowering.Clamp(b, c.Tensor(0), c.Tensor(1), c.Tensor(2))),
+            ["Tensor.Var"] = new Entry("Var", (b, c) => Lowering.Var(b, c.Tensor(0), c.Ints(1))),
+            ["Tensor.Std"] = new Entry("Std", (b, c) => Lowering.Std(b, c.Tensor(0), c.Ints(1))),
+            ["Tensor.Slice"] = new Entry("Slice", (b, c) => Lowering.Slice(b, c.Tensor(0), c.Int(1), c.Int(2), c.NullableInt(3), c.Int(4, 1))),
+            ["Tensor.Pad"] = new Entry("Pad", (b, c) => Lowering.Pad(b, c.Tensor(0), c.Ints(1), c.Ints(2), c.ScalarLike(b, 3, c.Tensor(0), 0))),
+            ["Tensor.Reverse"] = new Entry("Reverse", (b, c) => Lowering.Reverse(b, c.Tensor(0), c.Ints(1))),
+            ["Tensor.Flatten"] = new Entry("Flatten", (b, c) => Lowering.Flatten(b, c.Tensor(0))),
+            ["Tensor.Take"] = new Entry("Take", (b, c) => Lowering.Take(b, c.Tensor(0), c.Tensor(1), c.Int(2))),
+            ["Tensor.DynamicSlice"] = new Entry("DynamicSlice", (b, c) => Lowering.DynamicSlice(b, c.Tensor(0), c.Tensor(1), c.Ints(2))),
+            ["Tensor.DynamicUpdateSlice"] = new Entry("DynamicUpdateSlice", (b, c) => Lowering.DynamicUpdateSlice(b, c.Tensor(0), c.Tensor(1), c.Tensor(2))),
+            ["Tensor.Concat"] = new Entry("Concat", (b, c) => Lowering.Concat(b, c.Int(0), c.Tensors(1))),
+            ["Tensor.Stack"] = new Entry("Stack", (b, c) => Lowering.Stack(b, c.Int(0), c.Tensors(1))),
             ["Nn.Relu"] = new Entry("Relu", (b, c) => Lowering.Relu(b, c.Tensor(0))),
             ["Nn.Sigmoid"] = new Entry("Sigmoid", (b, c) => Lowering.Sigmoid(b, c.Tensor(0))),
             ["Nn.Tanh"] = new Entry("Tanh", (b, c) => b.Tanh(c.Tensor(0))),
             ["Nn.Softmax"] = new Entry("Softmax", (b, c) => Lowering.Softmax(b, c.Tensor(0), c.Int(1, -1))),
             ["Nn.LogSoftmax"] = new Entry("LogSoftmax", (b, c) => Lowering.LogSoftmax(b, c.Tensor(0), c.Int(1, -1))),
             ["Nn.Where"] = new Entry("Where", (b, c) => Lowering.Where(b, c.Tensor(0), c.Tensor(1), c.Tensor(2))),
+            ["Nn.LeakyRelu"] = new Entry("LeakyRelu", (b, c) => Lowering.LeakyRelu(b, c.Tensor(0), c.Double(1, 0.01))),
+            ["Nn.Elu"] = new Entry("Elu", (b, c) => Lowering.Elu(b, c.Tensor(0), c.Double(1, 1))),
+            ["Nn.Gelu"] = new Entry("Gelu", (b, c) => Lowering.Gelu(b, c.Tensor(0))),
+            ["Nn.Softplus"] = new Entry("Softplus", (b, c) => Lowering.Softplus(b, c.Tensor(0))),
+            ["Nn.Silu"] = new Entry("Silu", (b, c) => Lowering.Silu(b, c.Tensor(0))),
+            ["Nn.LayerNorm"] = new Entry("LayerNorm", (b, c) => Lowering.LayerNorm(b, c.Tensor(0), c.Tensor(1), c.Tensor(2), c.Double(3, 1e-5))),
+            ["Nn.Embedding"] = new Entry("Embedding", (b, c) => Lowering.Embedding(b, c.Tensor(0), c.Tensor(1))),
+            ["Nn.OneHot"] = new Entry("OneHot", (b, c) => Lowering.OneHot(b, c.Tensor(0), c.Int(1))),
+            ["Nn.Conv2D"] = new Entry("Conv2D", (b, c) => Lowering.Conv2D(b, c.Tensor(0), c.Tensor(1), c.Int(2, 1), c.PaddingArg(3), c.Int(4, 1), c.Int(5, 1))),
+            ["Nn.MaxPool2D"] = new Entry("MaxPool2D", (b, c) => Lowering.MaxPool2D(b, c.Tensor(0), c.Int(1), c.NullableInt(2), c.PaddingArg(3))),
+            ["Nn.AvgPool2D"] = new Entry("AvgPool2D", (b, c) => Lowering.AvgPool2D(b, c.Tensor(0), c.Int(1), c.NullableInt(2), c.PaddingArg(3))),
+            ["Nn.GlobalAvgPool2D"] = new Entry("GlobalAvgPool2D", (b, c) => Lowering.GlobalAvgPool2D(b, c.Tensor(0))),
             ["Losses.SparseSoftmaxCrossEntropy"] = new Entry("SparseSoftmaxCrossEntropy", (b, c) => LossLowering.SparseSoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
             ["Losses.SoftmaxCrossEntropy"] = new Entry("SoftmaxCrossEntropy", (b, c) => LossLowering.SoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
             ["Losses.MeanSquaredError"] = new Entry("MeanSquaredError", (b, c) => LossLowering.MeanSquaredError(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
@@ -128,7 +168,7 @@ namespace XlaGen.Generator.Parsing
             var rest = compiler.Arguments(inv);
             if (rest == null) return null;
             args.AddRange(rest);
-            if (args.All(a => !(a is TensorValue)))
+            if (args.All(a => !(a is TensorValue) && !(a is TensorArrayValue)))
             {
                 compiler.Unsupported(inv, $"'{m.Name}' without a tensor argument");
                 return null;

@@ -48,6 +48,27 @@ namespace XlaGen.Generator.Parsing
         public int[] Items { get; }
     }
 
+    /// <summary>A compile-time array of tensors (the params argument of Tensor.Concat and Tensor.Stack).</summary>
+    sealed class TensorArrayValue : Value
+    {
+        public TensorArrayValue(HloInstruction[] items)
+        {
+            Items = items;
+        }
+
+        public HloInstruction[] Items { get; }
+    }
+
+    /// <summary>The constant null (an omitted optional int? argument such as Slice's end).</summary>
+    sealed class NullValue : Value
+    {
+        public static readonly NullValue Instance = new NullValue();
+
+        NullValue()
+        {
+        }
+    }
+
     /// <summary>A sub-model field (its methods can be called).</summary>
     sealed class ModelValue : Value
     {

@@ -20,6 +20,7 @@ public abstract partial class ModelRunner
     readonly ConcurrentDictionary<string, IExecutable> trainPrograms = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, IExecutable> evalPrograms = new(StringComparer.Ordinal);
     Dictionary<string, Tensor>? pendingOptimizerState;
+    bool shuffleSeedSet;
 
     /// <summary>The [Loss] method's definition, or null when the model has none (then it can only run forward).</summary>
     public LossDefinition? Loss { get; }
@@ -32,6 +33,10 @@ public abstract partial class ModelRunner
 
     /// <summary>Epochs <see cref="Fit"/> has completed (the next Fit continues from here, shuffling by epoch number).</summary>
     public int CompletedEpochs { get; private set; }
+
+    /// <summary>The seed of the per-epoch shuffle: the last one Fit used or a checkpoint restored, else the model's seed.
+    /// Together with the epoch number it is the whole state of the data order, so it is saved in checkpoints.</summary>
+    public ulong ShuffleSeed { get; private set; }
 
     LossDefinition RequireLoss() =>
         Loss ?? throw new InvalidOperationException($"{ModelName} has no [Loss] method, so it cannot be trained or evaluated; add one, e.g. [Loss] public Tensor<float> Loss(...) => Losses.SparseSoftmaxCrossEntropy(Logits(x), labels);");
@@ -182,7 +187,9 @@ public abstract partial class ModelRunner
         var history = new History();
         var control = new TrainingControl();
         using var progress = options.Verbose ? new ProgressReporter(options.Output ?? Console.Out) : null;
-        ulong shuffleSeed = options.ShuffleSeed ?? (ulong)(uint)Seed;
+        ulong shuffleSeed = options.ShuffleSeed ?? (shuffleSeedSet ? ShuffleSeed : (ulong)(uint)Seed);
+        ShuffleSeed = shuffleSeed;
+        shuffleSeedSet = true;
         int first = CompletedEpochs;
         for (int epoch = first; epoch < first + options.Epochs && !control.StopTraining; epoch++)
         {
@@ -326,6 +333,7 @@ public abstract partial class ModelRunner
             ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
             ["epoch"] = CompletedEpochs.ToString(CultureInfo.InvariantCulture),
             ["step"] = Step.ToString(CultureInfo.InvariantCulture),
+            ["shuffle_seed"] = (shuffleSeedSet ? ShuffleSeed : (ulong)(uint)Seed).ToString(CultureInfo.InvariantCulture),
         };
         if (Optimizer != null && layout != null)
         {
@@ -361,6 +369,11 @@ public abstract partial class ModelRunner
         }
         if (file.Metadata.TryGetValue("epoch", out var epoch)) CompletedEpochs = int.Parse(epoch, CultureInfo.InvariantCulture);
         if (file.Metadata.TryGetValue("step", out var step)) Step = long.Parse(step, CultureInfo.InvariantCulture);
+        if (file.Metadata.TryGetValue("shuffle_seed", out var shuffle))
+        {
+            ShuffleSeed = ulong.Parse(shuffle, CultureInfo.InvariantCulture);
+            shuffleSeedSet = true;
+        }
         if (optimizerTensors.Count == 0) return;
         var state = optimizerTensors.ToDictionary(n => n, n => file.Tensors[n], StringComparer.Ordinal);
         if (Optimizer == null)

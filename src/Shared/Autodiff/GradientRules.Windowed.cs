@@ -208,6 +208,13 @@ namespace XlaGen.Autodiff
                     for (int i = 0; i < window.Length; i++)
                     {
                         var w = window[i];
+                        if (Ops.WindowShapes.IsIdentity(w))
+                        {
+                            // a dimension the window leaves alone (the batch, channels) may be symbolic: nothing to undo there
+                            padding[i] = new PaddingDimension(0, 0, 0);
+                            sum[i] = w;
+                            continue;
+                        }
                         long lhsDilated = Dilate(x.Shape.Dims[i].Value, w.BaseDilation);
                         long rhsDilated = Dilate(w.Size, w.WindowDilation);
                         long outDilated = Dilate(dy.Shape.Dims[i].Value, w.Stride);

@@ -55,7 +55,8 @@ internal readonly record struct GemmBlocking(int MC, int KC, int NC);
 /// ic over M by MC (packed A block, MC×KC, lives in L2/L3), pc over K by KC, jc over N by NC (packed B block,
 /// KC×NC, lives in L2), ir over the block by MR (A micro-panel stays in L1), jr by NR (B micro-panels stream from L2).
 /// C is addressed with general strides (rsc, csc) so the caller can compute a transposed product;
-/// only tiles with csc == 1 that are full take the direct path, the rest go through a small tile buffer.
+/// tiles of full NR width with csc == 1 are written directly (partial row panels by 1..MR-1-row kernels), the
+/// rest go through a small tile buffer.
 /// </summary>
 internal static unsafe class GemmDriver<T, TK>
     where T : unmanaged, INumber<T>

@@ -1,0 +1,192 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using XlaGen.Hlo;
+using XlaGen.Ops;
+
+namespace XlaGen.Surface
+{
+    // Elementwise members (Sign, Floor, Ceil, Clamp, %, logical operators), activations, Var/Std and LayerNorm.
+    public static partial class Lowering
+    {
+        // ---- element-type checks, phrased for the C# call ----
+
+        /// <summary>Throws an element-type error naming <paramref name="what"/> unless <paramref name="x"/> is floating point.</summary>
+        public static void RequireFloat(string what, HloInstruction x)
+        {
+            if (!x.Shape.ElementType.IsFloatingPoint())
+                throw new ShapeException($"{what}: needs a floating-point tensor, got {x.Shape}", isElementTypeError: true);
+        }
+
+        static void RequireIntegerOrBool(string what, HloInstruction x)
+        {
+            var t = x.Shape.ElementType;
+            if (!t.IsInteger() && t != ElementType.Pred)
+                throw new ShapeException($"{what}: needs bool or integer tensors, got {x.Shape}", isElementTypeError: true);
+        }
+
+        static void RequireInteger(string what, string role, HloInstruction x)
+        {
+            if (!x.Shape.ElementType.IsInteger())
+                throw new ShapeException($"{what}: {role} must be integers, got {x.Shape}", isElementTypeError: true);
+        }
+
+        // ---- elementwise ----
+
+        /// <summary>-1, 0 or 1 by the sign of each element (NaN stays NaN).</summary>
+        public static HloInstruction Sign(HloBuilder b, HloInstruction x) => b.Unary("sign", x);
+
+        public static HloInstruction Floor(HloBuilder b, HloInstruction x)
+        {
+            RequireFloat("Floor", x);
+            return b.Unary("floor", x);
+        }
+
+        public static HloInstruction Ceil(HloBuilder b, HloInstruction x)
+        {
+            RequireFloat("Ceil", x);
+            return b.Unary("ceil", x);
+        }
+
+        /// <summary>x % y with broadcasting: the remainder of truncated division, with the sign of x (C#'s %, C's fmod; not Python's).</summary>
+        public static HloInstruction Remainder(HloBuilder b, HloInstruction x, HloInstruction y) => Binary(b, "remainder", x, y, "%");
+
+        /// <summary>&amp;, | or ^ (opcode and, or, xor) on bool tensors (logical) or integer tensors (bitwise), with broadcasting.</summary>
+        public static HloInstruction Logical(HloBuilder b, string opcode, HloInstruction x, HloInstruction y, string what)
+        {
+            RequireIntegerOrBool(what, x);
+            RequireIntegerOrBool(what, y);
+            return Binary(b, opcode, x, y, what);
+        }
+
+        /// <summary>! (bool) or ~ (integers, bitwise).</summary>
+        public static HloInstruction Not(HloBuilder b, HloInstruction x, string what)
+        {
+            RequireIntegerOrBool(what, x);
+            return b.Unary("not", x);
+        }
+
+        /// <summary>min(max(x, lo), hi) elementwise; <paramref name="lo"/> and <paramref name="hi"/> are scalars or broadcast to x.</summary>
+        public static HloInstruction Clamp(HloBuilder b, HloInstruction x, HloInstruction lo, HloInstruction hi)
+        {
+            foreach (var bound in new[] { lo, hi })
+            {
+                if (bound.Shape.ElementType != x.Shape.ElementType)
+                    throw new ShapeException($"Clamp: the bounds must have the element type of {x.Shape}, got {bound.Shape}", isElementTypeError: true);
+            }
+            var dims = x.Shape.Dims.ToArray();
+            HloInstruction Fit(HloInstruction bound) => bound.Shape.IsScalar ? bound : BroadcastTo(b, bound, dims);
+            try
+            {
+                return b.AddInstruction("clamp", new[] { Fit(lo), x, Fit(hi) });
+            }
+            catch (ShapeException e)
+            {
+                throw new ShapeException($"Clamp: the bounds must be scalars or broadcast to {x.Shape}: {e.Message}");
+            }
+        }
+
+        // ---- activations ----
+
+        /// <summary>x for x &gt; 0, alpha·x otherwise.</summary>
+        public static HloInstruction LeakyRelu(HloBuilder b, HloInstruction x, double alpha)
+        {
+            RequireFloat("LeakyRelu", x);
+            return b.Select(Positive(b, x), x, BinaryScalar(b, "multiply", x, alpha));
+        }
+
+        /// <summary>x for x &gt; 0, alpha·(eˣ − 1) otherwise. exp reads min(x, 0), so the branch not taken never
+        /// overflows (its cotangent would be 0·∞ = NaN).</summary>
+        public static HloInstruction Elu(HloBuilder b, HloInstruction x, double alpha)
+        {
+            RequireFloat("Elu", x);
+            var negative = b.Subtract(b.Exp(BinaryScalar(b, "minimum", x, 0)), Full(b, x, 1));
+            return b.Select(Positive(b, x), x, BinaryScalar(b, "multiply", negative, alpha));
+        }
+
+        /// <summary>GELU, tanh approximation (Hendrycks &amp; Gimpel; PyTorch's approximate='tanh', Keras' approximate=True):
+        /// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
+        public static HloInstruction Gelu(HloBuilder b, HloInstruction x)
+        {
+            RequireFloat("Gelu", x);
+            var cube = b.Multiply(b.Multiply(x, x), x);
+            var inner = BinaryScalar(b, "multiply", b.Add(x, BinaryScalar(b, "multiply", cube, 0.044715)), Math.Sqrt(2 / Math.PI));
+            var gate = BinaryScalar(b, "add", b.Tanh(inner), 1);
+            return b.Multiply(BinaryScalar(b, "multiply", x, 0.5), gate);
+        }
+
+        /// <summary>log(1 + eˣ), computed as max(x, 0) + log(1 + e^−|x|): no overflow for large x, no loss of precision for very negative x.</summary>
+        public static HloInstruction Softplus(HloBuilder b, HloInstruction x)
+        {
+            RequireFloat("Softplus", x);
+            var tail = b.Log(BinaryScalar(b, "add", b.Exp(b.Negate(b.Abs(x))), 1));
+            return b.Add(BinaryScalar(b, "maximum", x, 0), tail);
+        }
+
+        /// <summary>SiLU (swish): x·sigmoid(x).</summary>
+        public static HloInstruction Silu(HloBuilder b, HloInstruction x)
+        {
+            RequireFloat("Silu", x);
+            return b.Multiply(x, b.Logistic(x));
+        }
+
+        static HloInstruction Positive(HloBuilder b, HloInstruction x) => b.Compare(x, Full(b, x, 0), "GT");
+
+        static HloInstruction Full(HloBuilder b, HloInstruction like, double value) =>
+            like.Shape.IsScalar ? Scalar(b, like, value) : b.BroadcastScalar(Scalar(b, like, value), like.Shape.Dims.ToArray());
+
+        // ---- statistics and normalisation ----
+
+        /// <summary>Population variance over <paramref name="axes"/> (all when none): the mean of (x − mean)², dividing by N
+        /// as NumPy, TensorFlow and PyTorch's correction=0 do. Symbolic axes are counted at run time, as in Mean.</summary>
+        public static HloInstruction Var(HloBuilder b, HloInstruction x, IReadOnlyList<int> axes, string what = "Var")
+        {
+            RequireFloat(what, x);
+            var r = ReductionAxes(what, x.Shape, axes);
+            var centered = Centered(b, x, r);
+            return Mean(b, b.Multiply(centered, centered), r.Select(a => (int)a).ToArray());
+        }
+
+        /// <summary>√Var: the population standard deviation.</summary>
+        public static HloInstruction Std(HloBuilder b, HloInstruction x, IReadOnlyList<int> axes)
+        {
+            var v = Var(b, x, axes, "Std");
+            return b.Sqrt(v);
+        }
+
+        /// <summary>x − mean(x) over the (sorted) axes <paramref name="r"/>.</summary>
+        static HloInstruction Centered(HloBuilder b, HloInstruction x, long[] r)
+        {
+            var mean = Mean(b, x, r.Select(a => (int)a).ToArray());
+            var kept = Enumerable.Range(0, x.Shape.Rank).Where(i => !r.Contains(i)).Select(i => (long)i).ToArray();
+            return b.Subtract(x, b.Broadcast(mean, x.Shape.Dims.ToArray(), kept));
+        }
+
+        /// <summary>Layer normalisation over the last axis: (x − mean) / √(var + ε) · gamma + beta, with gamma and beta of
+        /// the last dimension's size (Keras' LayerNormalization, PyTorch's LayerNorm(D)).</summary>
+        public static HloInstruction LayerNorm(HloBuilder b, HloInstruction x, HloInstruction gamma, HloInstruction beta, double epsilon)
+        {
+            RequireFloat("LayerNorm", x);
+            var s = x.Shape;
+            if (s.Rank == 0) throw new ShapeException($"LayerNorm: needs a tensor with a feature axis, got the scalar {s}");
+            var d = s.Dims[s.Rank - 1];
+            foreach (var (name, p) in new[] { ("gamma", gamma), ("beta", beta) })
+            {
+                if (p.Shape.Rank != 1 || p.Shape.Dims[0] != d)
+                    throw new ShapeException($"LayerNorm: {name} must be [{d}] (the last dimension of x {s}), got {p.Shape}");
+                if (p.Shape.ElementType != s.ElementType)
+                    throw new ShapeException($"LayerNorm: {name} {p.Shape} must have the element type of x {s}", isElementTypeError: true);
+            }
+            if (epsilon < 0) throw new ShapeException($"LayerNorm: epsilon {epsilon} must not be negative");
+            int last = s.Rank - 1;
+            var dims = s.Dims.ToArray();
+            var axis = new long[] { last };
+            var centered = Centered(b, x, axis);
+            var variance = Mean(b, b.Multiply(centered, centered), new[] { last });
+            var inverse = b.Rsqrt(BinaryScalar(b, "add", variance, epsilon));
+            var kept = Enumerable.Range(0, last).Select(i => (long)i).ToArray();
+            var normalized = b.Multiply(centered, b.Broadcast(inverse, dims, kept));
+            return b.Add(b.Multiply(normalized, b.Broadcast(gamma, dims, axis)), b.Broadcast(beta, dims, axis));
+        }
+    }
+}
