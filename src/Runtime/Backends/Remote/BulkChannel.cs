@@ -176,7 +176,22 @@ internal sealed class BulkChannel : IDisposable
         }
     }
 
-    void Return(DataConnection c)
+    /// <summary>A connection to the port a ticket names, when it differs from the one announced in the handshake; a
+    /// failure is UNAVAILABLE (the client checks the server again and retries).</summary>
+    public async Task<DataConnection> ReconnectAsync(int port, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ConnectAsync(port, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or IOException or AuthenticationException)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"cannot connect to the data port {port} of {address}: {e.Message}", e as IOException ?? new IOException(e.Message, e)));
+        }
+    }
+
+    /// <summary>Keeps an idle connection for a later transfer (a few at most).</summary>
+    public void Return(DataConnection c)
     {
         c.LastUsedMs = Environment.TickCount64;
         if (Volatile.Read(ref disposed) != 0 || idle.Count >= MaxIdleConnections) c.Dispose();

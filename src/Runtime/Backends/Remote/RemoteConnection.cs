@@ -414,16 +414,16 @@ internal sealed class RemoteConnection : IAsyncDisposable
                 var request = new BeginTransferRequest { SessionId = s.Id, UploadShape = Wire.ToProto(tensor.ElementType, tensor.Shape) };
                 ticket = await client.BeginTransferAsync(request, call).ConfigureAwait(false);
                 if (ticket.Bytes != total) throw new InvalidDataException($"upload of {tensor.ShapeText}: the server's ticket is for {ticket.Bytes} bytes, the tensor has {total}");
-                if (ticket.DataPort != c.Port)
-                {
-                    c.Dispose();
-                    c = await bulk.ConnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
-                }
             }
             catch
             {
-                c.Dispose();
+                bulk.Return(c);   // unused: good for the next transfer
                 throw;
+            }
+            if (ticket.DataPort != c.Port)
+            {
+                c.Dispose();
+                c = await bulk.ReconnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
             }
             var handle = await bulk.UploadAsync(c, ticket.Ticket.Memory, tensor, total, call).ConfigureAwait(false);
             Interlocked.Increment(ref bulkTransfers);
@@ -472,16 +472,16 @@ internal sealed class RemoteConnection : IAsyncDisposable
                 sent = Wire.FromProto(ticket.Shape, $"download of {what}");
                 if (ticket.Bytes != TensorBytes.ByteCount(sent.ElementType, sent.ConcreteDims()))
                     throw new InvalidDataException($"download of {what}: the server's ticket is for {ticket.Bytes} bytes of {sent}");
-                if (ticket.DataPort != c.Port)
-                {
-                    c.Dispose();
-                    c = await bulk.ConnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
-                }
             }
             catch
             {
-                c.Dispose();
+                bulk.Return(c);   // unused: good for the next transfer
                 throw;
+            }
+            if (ticket.DataPort != c.Port)
+            {
+                c.Dispose();
+                c = await bulk.ReconnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
             }
             var tensor = await bulk.DownloadAsync(c, ticket.Ticket.Memory, sent, ticket.Bytes, what, call).ConfigureAwait(false);
             Interlocked.Increment(ref bulkTransfers);
