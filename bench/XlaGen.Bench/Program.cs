@@ -19,6 +19,7 @@ internal static class Program
           --filter TEXT    only cases whose name contains TEXT
           --isa NAME       force our kernels to auto|avx512|avx2|scalar (default auto)
           --no-blas        do not load OpenBLAS (report ours only)
+          --gap-ms N       idle pause before each timed batch (default 150; lets spinning BLAS threads sleep)
           --quick          fewer/shorter repetitions (smoke run)
         """;
 
@@ -62,7 +63,8 @@ internal static class Program
                 case "--filter": options = options with { Filter = Next() }; break;
                 case "--isa": options = options with { Isa = Next() }; break;
                 case "--no-blas": options = options with { NoReference = true }; break;
-                case "--quick": options = options with { Repetitions = 3, MinRepSeconds = 0.01, WarmupSeconds = 0.05 }; break;
+                case "--gap-ms": options = options with { GapMilliseconds = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                case "--quick": options = options with { Repetitions = 3, MinRepSeconds = 0.01, WarmupSeconds = 0.05, GapMilliseconds = 100 }; break;
                 default:
                     Console.Error.WriteLine($"unknown option '{args[i]}'");
                     Console.Error.WriteLine(Usage);

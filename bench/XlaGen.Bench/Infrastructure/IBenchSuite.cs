@@ -27,6 +27,12 @@ internal sealed record BenchOptions
     /// <summary>Warm-up time per measurement before timing starts.</summary>
     public double WarmupSeconds { get; init; } = 0.25;
 
+    /// <summary>
+    /// Idle pause before each timed batch, so that the previous competitor's idle worker threads have gone to sleep
+    /// (OpenBLAS workers spin for ~2^28 cycles ≈ 80 ms after a call and would otherwise steal the second core).
+    /// </summary>
+    public int GapMilliseconds { get; init; } = 150;
+
     /// <summary>Force our kernels' instruction set (auto, avx512, avx2, scalar); capped at what the CPU supports.</summary>
     public string Isa { get; init; } = "auto";
 

@@ -10,7 +10,8 @@ internal static class Timing
     /// <summary>
     /// Warms each op up, then times <see cref="BenchOptions.Repetitions"/> rounds; in each round every op runs one
     /// batch of calls lasting at least <see cref="BenchOptions.MinRepSeconds"/> (order alternating between rounds),
-    /// so that competitors see the same machine conditions. Returns per-call statistics for each op.
+    /// so that competitors see the same machine conditions. Each batch is preceded by an idle gap
+    /// (<see cref="BenchOptions.GapMilliseconds"/>) and one untimed call. Returns per-call statistics for each op.
     /// </summary>
     public static TimingStats[] MeasureInterleaved(IReadOnlyList<Action> ops, BenchOptions options)
     {
@@ -42,6 +43,11 @@ internal static class Timing
                 int o = r % 2 == 0 ? i : count - 1 - i;
                 var op = ops[o];
                 int n = calls[o];
+                if (options.GapMilliseconds > 0)
+                {
+                    Thread.Sleep(options.GapMilliseconds);
+                    op(); // wake our own workers too: both sides start a batch from the same state
+                }
                 long t0 = Stopwatch.GetTimestamp();
                 for (int c = 0; c < n; c++)
                     op();

@@ -67,9 +67,11 @@ internal static unsafe class GemmDriver<T, TK>
         T* a, nint lda, T* b, nint ldb, T beta, T* c, nint rsc, nint csc, GemmBlocking blocking)
     {
         int mr = TK.MR, nr = TK.NR;
-        int mcMax = Math.Max(mr, blocking.MC / mr * mr);
-        int ncMax = Math.Max(nr, blocking.NC / nr * nr);
-        int kcMax = Math.Max(1, blocking.KC);
+        // Block sizes: at most the configured ones, balanced so that e.g. k = 512 with KC = 384 runs as 256 + 256
+        // rather than 384 + 128.
+        int mcMax = Balanced(m, Math.Max(mr, blocking.MC / mr * mr), mr);
+        int ncMax = Balanced(n, Math.Max(nr, blocking.NC / nr * nr), nr);
+        int kcMax = Balanced(k, Math.Max(8, blocking.KC / 8 * 8), 8);
 
         int mcAlloc = Math.Min(mcMax, RoundUp(m, mr));
         int ncAlloc = Math.Min(ncMax, RoundUp(n, nr));
@@ -146,6 +148,15 @@ internal static unsafe class GemmDriver<T, TK>
     private const int DirectBMaxRows = 2;
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    /// <summary>The step (a multiple of unit, at most max) that cuts extent into the fewest, most even blocks.</summary>
+    private static int Balanced(int extent, int max, int unit)
+    {
+        if (extent <= max)
+            return max;
+        int blocks = (extent + max - 1) / max;
+        return Math.Min(max, RoundUp((extent + blocks - 1) / blocks, unit));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeTile(T* tile, nint ldt, T* c, nint rsc, nint csc, int rows, int cols, T alpha, T beta)
