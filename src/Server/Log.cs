@@ -62,4 +62,7 @@ internal static partial class Log
 
     [LoggerMessage(19, LogLevel.Error, "data connection {Peer} failed with an internal error")]
     public static partial void DataConnectionCrashed(ILogger logger, string peer, Exception exception);
+
+    [LoggerMessage(20, LogLevel.Warning, "session {SessionId}: execution of '{Module}' stopped after {ElapsedMs} ms: {Reason}")]
+    public static partial void ExecutionStopped(ILogger logger, string sessionId, string module, long elapsedMs, string reason);
 }

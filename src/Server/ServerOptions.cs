@@ -52,6 +52,9 @@ public sealed record ServerOptions
 
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Zero: no limit.</summary>
+    public TimeSpan MaxExecutionTime { get; init; }
+
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
@@ -107,6 +110,12 @@ public sealed record ServerOptions
           --compile-cache N          Compiled programs kept after their last handle is released, for the next
                                      client that compiles the same bytes (default 64; programs are keyed by the
                                      SHA-256 of their HloModuleProto).
+          --max-execution-time DURATION
+                                     Longest one execution may run before the server stops it and answers
+                                     DEADLINE_EXCEEDED (default 0: no limit). A program that never ends (a while loop
+                                     whose condition stays true) otherwise holds a core until its client gives up:
+                                     executions also stop when the client cancels the call or its deadline passes.
+                                     Donated arguments of a stopped execution are consumed.
           --shutdown-timeout DURATION
                                      On SIGTERM or Ctrl+C the server stops accepting calls and waits this long for
                                      running executions and transfers to finish (default 30s).
@@ -213,6 +222,9 @@ public sealed record ServerOptions
                 }
                 case "--compile-cache":
                     o = o with { CompileCacheEntries = ParseCount(arg, Value(), 0) };
+                    break;
+                case "--max-execution-time":
+                    o = o with { MaxExecutionTime = ParseDuration(arg, Value()) };
                     break;
                 case "--shutdown-timeout":
                     o = o with { ShutdownTimeout = ParseDuration(arg, Value()) };

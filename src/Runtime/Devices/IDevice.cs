@@ -36,6 +36,11 @@ public sealed record ExecuteOptions
 {
     /// <summary>Argument indices whose buffers the program may reuse for its outputs (donation).</summary>
     public IReadOnlyList<int> DonatedArguments { get; init; } = Array.Empty<int>();
+
+    /// <summary>Stops the execution early: the CPU executor checks it before every instruction and every loop
+    /// iteration and then throws <see cref="OperationCanceledException"/>; a remote device cancels the call, and the
+    /// server stops the program. Donated arguments count as consumed after a cancelled execution.</summary>
+    public CancellationToken Cancellation { get; init; }
 }
 
 /// <summary>An array resident on a device. Dispose releases it; using it after donation or disposal throws.</summary>

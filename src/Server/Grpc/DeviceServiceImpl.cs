@@ -386,11 +386,29 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
                 donating.Add(args[d]);
             }
             var clock = Stopwatch.StartNew();
+            // The execution stops when the client cancels the call or its deadline passes, or after --max-execution-time.
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+            var maxTime = host.Options.MaxExecutionTime;
+            if (maxTime > TimeSpan.Zero) limit.CancelAfter(maxTime);
             using (host.BeginExecution())
             {
                 try
                 {
-                    outputs = program.Executable.Execute(args.Select(a => a.Buffer).ToArray(), new ExecuteOptions { DonatedArguments = request.DonatedArguments.ToArray() });
+                    outputs = program.Executable.Execute(args.Select(a => a.Buffer).ToArray(),
+                        new ExecuteOptions { DonatedArguments = request.DonatedArguments.ToArray(), Cancellation = limit.Token });
+                }
+                catch (OperationCanceledException) when (limit.IsCancellationRequested)
+                {
+                    host.CountStoppedExecution();
+                    string donatedNote = request.DonatedArguments.Count > 0 ? "; its donated arguments are consumed" : "";
+                    if (context.CancellationToken.IsCancellationRequested)
+                    {
+                        Log.ExecutionStopped(logger, session.ShortId, name, (long)clock.Elapsed.TotalMilliseconds, "the client cancelled the call or its deadline passed");
+                        throw Errors.Cancelled($"execute '{name}' was stopped after {clock.Elapsed.TotalMilliseconds:F0} ms: the call was cancelled or its deadline passed{donatedNote}");
+                    }
+                    Log.ExecutionStopped(logger, session.ShortId, name, (long)clock.Elapsed.TotalMilliseconds, "--max-execution-time");
+                    throw Errors.DeadlineExceeded(
+                        $"execute '{name}' ran longer than this server allows ({maxTime.TotalMilliseconds:F0} ms, --max-execution-time) and was stopped{donatedNote}");
                 }
                 catch (Exception e) when (e is XlaExecutionException or ArgumentException)
                 {
@@ -513,6 +531,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             OpenTickets = host.Tickets.Count,
             DataTransfers = host.Data?.Completed ?? 0,
             DataTransfersFailed = host.Data?.Failed ?? 0,
+            ExecutionsStopped = host.ExecutionsStopped,
         });
     }
 

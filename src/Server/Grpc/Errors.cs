@@ -21,6 +21,8 @@ internal static class Errors
 
     public static RpcException Unauthenticated(string message) => new(new Status(StatusCode.Unauthenticated, message));
 
+    public static RpcException DeadlineExceeded(string message) => new(new Status(StatusCode.DeadlineExceeded, message));
+
     public static RpcException Cancelled(string message) => new(new Status(StatusCode.Cancelled, message));
 
     public static RpcException Internal(string message) => new(new Status(StatusCode.Internal, message));

@@ -63,6 +63,12 @@ internal sealed class DeviceHost : IDisposable
 
     public void CountFailure() => Interlocked.Increment(ref callsFailed);
 
+    long executionsStopped;
+
+    public long ExecutionsStopped => Interlocked.Read(ref executionsStopped);
+
+    public void CountStoppedExecution() => Interlocked.Increment(ref executionsStopped);
+
     public ExecutionScope BeginExecution()
     {
         Interlocked.Increment(ref executionsInFlight);

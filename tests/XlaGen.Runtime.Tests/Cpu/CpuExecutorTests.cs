@@ -343,4 +343,77 @@ public class CpuExecutorTests
         var e = Assert.Throws<ArgumentException>(() => exe.Execute(new[] { foreign }));
         Assert.Contains("not to this CPU device", e.Message);
     }
+
+    /// <summary>while (i &lt; limit) { i += 1; v = tanh(v · m) }: with limit = int.MaxValue it runs for ever.</summary>
+    static HloModule CountedLoop()
+    {
+        var b = new HloBuilder("counted_loop");
+        var matrix = Shape.Array(ElementType.F32, 48, 48);
+        var state = Shape.Tuple(Shape.Scalar(ElementType.S32), Shape.Scalar(ElementType.S32), matrix, matrix);
+        var cond = b.CreateSubBuilder("cond");
+        var cs = cond.Parameter(state, "s");
+        var condition = cond.Build(cond.Compare(cond.GetTupleElement(cs, 0), cond.GetTupleElement(cs, 1), "LT"));
+        var body = b.CreateSubBuilder("body");
+        var bs = body.Parameter(state, "s");
+        var next = body.Tanh(body.MatMul(body.GetTupleElement(bs, 2), body.GetTupleElement(bs, 3)));
+        var loopBody = body.Build(body.Tuple(
+            body.Add(body.GetTupleElement(bs, 0), body.Constant(ElementType.S32, 1)), body.GetTupleElement(bs, 1), next, body.GetTupleElement(bs, 3)));
+        var limit = b.Parameter(Shape.Scalar(ElementType.S32), "limit");
+        var v = b.Parameter(matrix, "v");
+        var m = b.Parameter(matrix, "m");
+        var loop = b.AddInstruction("while", new[] { b.Tuple(b.Constant(ElementType.S32, 0), limit, v, m) }, called: new[] { loopBody, condition });
+        return b.BuildModule(b.GetTupleElement(loop, 2));
+    }
+
+    static float[] Ramp(int n, float scale) => Enumerable.Range(0, n).Select(i => (float)Math.Sin(i * scale)).ToArray();
+
+    [Fact]
+    public void CancellationStopsAnEndlessLoopAndTheExecutableStaysUsable()
+    {
+        using var exe = Cpu.Compile(CountedLoop());
+        var m = Up(Ramp(48 * 48, 0.37f), 48, 48);
+        var v = Up(Ramp(48 * 48, 0.11f), 48, 48);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.ThrowsAny<OperationCanceledException>(() => exe.Execute(
+            new[] { Cpu.Upload(Tensor<int>.Scalar(int.MaxValue)), v, m },
+            new ExecuteOptions { DonatedArguments = new[] { 1 }, Cancellation = cts.Token }));
+        Assert.Contains("'counted_loop' was cancelled", e.Message);
+        Assert.Equal(cts.Token, e.CancellationToken);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"cancelling took {clock.Elapsed}");
+        // the donated argument is consumed, as after any execution that takes it
+        Assert.True(v.IsDeleted);
+        Assert.Throws<ObjectDisposedException>(() => Cpu.Download(v));
+
+        // the same executable (and its pooled run context) then computes the right values
+        var v2 = Ramp(48 * 48, 0.11f);
+        using var live = new CancellationTokenSource();
+        var got = Down(exe.Execute(new[] { Cpu.Upload(Tensor<int>.Scalar(3)), Up(v2, 48, 48), m }, new ExecuteOptions { Cancellation = live.Token })[0]);
+        var mm = Ramp(48 * 48, 0.37f);
+        for (int step = 0; step < 3; step++)
+        {
+            var next = new float[48 * 48];
+            for (int i = 0; i < 48; i++)
+            {
+                for (int j = 0; j < 48; j++)
+                {
+                    double acc = 0;
+                    for (int k = 0; k < 48; k++) acc += (double)v2[i * 48 + k] * mm[k * 48 + j];
+                    next[i * 48 + j] = (float)Math.Tanh(acc);
+                }
+            }
+            v2 = next;
+        }
+        for (int i = 0; i < got.Length; i++) Assert.True(Math.Abs(got[i] - v2[i]) < 1e-4, $"element {i}: {got[i]} vs {v2[i]}");
+    }
+
+    [Fact]
+    public void AnAlreadyCancelledTokenRunsNothing()
+    {
+        using var exe = Cpu.Compile(Mlp());
+        var e = Assert.ThrowsAny<OperationCanceledException>(() => exe.Execute(
+            new[] { Up(new float[2 * 784], 2, 784), Up(new float[784 * 256], 784, 256) },
+            new ExecuteOptions { Cancellation = new CancellationToken(canceled: true) }));
+        Assert.Contains("'mlp' was cancelled", e.Message);
+    }
 }

@@ -70,9 +70,15 @@ internal sealed class CpuExecutable : IExecutable
         }
         var context = contexts.TryTake(out var c) ? c : new RunContext(device.Pool);
         var outputs = new Array[entry.ResultSlots.Length];
+        var cancellation = options?.Cancellation ?? default;
+        context.Cancellation = cancellation;
         try
         {
             entry.Run(context, inputs, owned, outputs);
+        }
+        catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
+        {
+            throw new OperationCanceledException($"module '{Module.Name}' was cancelled on the CPU executor", e, cancellation);
         }
         catch (Exception e) when (e is not XlaExecutionException)
         {
@@ -88,6 +94,7 @@ internal sealed class CpuExecutable : IExecutable
                 }
             }
         }
+        context.Cancellation = default;
         contexts.Add(context);
         var result = new DeviceBuffer[outputs.Length];
         for (int i = 0; i < outputs.Length; i++) result[i] = device.Wrap(entry.ResultLeafShapes[i], outputs[i]);

@@ -277,10 +277,26 @@ public sealed class RemoteExecutable : IExecutable
     public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null) =>
         ExecuteAsync(arguments, options).GetAwaiter().GetResult();
 
+    /// <summary>The call's token: <paramref name="cancellationToken"/> and <see cref="ExecuteOptions.Cancellation"/> together.</summary>
+    static CancellationTokenSource? Link(ExecuteOptions? options, ref CancellationToken cancellationToken)
+    {
+        var fromOptions = options?.Cancellation ?? default;
+        if (!fromOptions.CanBeCanceled) return null;
+        if (!cancellationToken.CanBeCanceled)
+        {
+            cancellationToken = fromOptions;
+            return null;
+        }
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, fromOptions);
+        cancellationToken = linked.Token;
+        return linked;
+    }
+
     /// <summary>Runs the program on the server; results stay there as buffers.</summary>
     public async Task<DeviceBuffer[]> ExecuteAsync(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null, CancellationToken cancellationToken = default)
     {
         var (args, donated) = Check(arguments, options);
+        using var linked = Link(options, ref cancellationToken);
         var response = await Run(args, donated, inline: false, cancellationToken).ConfigureAwait(false);
         var results = new DeviceBuffer[response.Results.Count];
         for (int i = 0; i < results.Length; i++)
@@ -297,6 +313,7 @@ public sealed class RemoteExecutable : IExecutable
     public async Task<Tensor[]> ExecuteToHostAsync(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null, CancellationToken cancellationToken = default)
     {
         var (args, donated) = Check(arguments, options);
+        using var linked = Link(options, ref cancellationToken);
         var response = await Run(args, donated, inline: true, cancellationToken).ConfigureAwait(false);
         var results = new Tensor[response.Results.Count];
         for (int i = 0; i < results.Length; i++)
@@ -328,6 +345,22 @@ public sealed class RemoteExecutable : IExecutable
     sealed record Outcome(int Generation, Google.Protobuf.Collections.RepeatedField<ExecuteResult> Results);
 
     async Task<Outcome> Run(RemoteBuffer[] args, int[] donated, bool inline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunOnce(args, donated, inline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (donated.Length > 0 && (e is OperationCanceledException
+            || e.InnerException is RpcException { StatusCode: StatusCode.DeadlineExceeded or StatusCode.Cancelled }))
+        {
+            // The server may have consumed the donated buffers before it stopped the program: they are gone either
+            // way (as after a cancelled XLA execution), and releasing handles the server already dropped is harmless.
+            foreach (var d in donated) args[d].Dispose();
+            throw;
+        }
+    }
+
+    async Task<Outcome> RunOnce(RemoteBuffer[] args, int[] donated, bool inline, CancellationToken cancellationToken)
     {
         var connection = device.Connection;
         var outcome = await connection.RunAsync(

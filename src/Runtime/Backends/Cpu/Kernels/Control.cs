@@ -115,6 +115,7 @@ internal static class Control
             var verdict = new Array[1];
             while (true)
             {
+                f.Context.Cancellation.ThrowIfCancellationRequested();
                 condition.Run(f.Context, state, null, verdict);
                 bool go = ((bool[])verdict[0])[0];
                 f.Context.Pool.Return(verdict[0]);

@@ -88,4 +88,7 @@ internal sealed class SharedBufferPool
 internal sealed class RunContext(SharedBufferPool? shared = null)
 {
     public BufferPool Pool { get; } = new(shared);
+
+    /// <summary>The running execution's cancellation, checked before every step and loop iteration.</summary>
+    public CancellationToken Cancellation { get; set; }
 }

@@ -65,8 +65,10 @@ internal sealed class CompiledComputation
         frame.Begin(context, inputs, inputOwned);
         try
         {
+            var cancellation = context.Cancellation;
             foreach (var step in Steps)
             {
+                cancellation.ThrowIfCancellationRequested();
                 step.Kernel(frame);
                 foreach (var slot in step.Release) frame.Release(slot);
             }
