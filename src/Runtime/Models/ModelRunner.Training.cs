@@ -129,33 +129,53 @@ public abstract partial class ModelRunner
     void RunTrainStep(IReadOnlyList<Tensor> batch, DeviceBuffer[] accumulators)
     {
         ThrowIfDisposed();
+        var uploaded = new DeviceBuffer[batch.Count];
+        try
+        {
+            for (int i = 0; i < batch.Count; i++) uploaded[i] = Device.Upload(batch[i]);
+            RunTrainStep(batch, uploaded, LearningRateBuffer(Optimizer!.LearningRate.At(Step)), accumulators);
+        }
+        finally
+        {
+            foreach (var u in uploaded) u?.Dispose();
+        }
+    }
+
+    /// <summary>A train step on a staged batch: its columns are on the device already, and so is its learning rate
+    /// when the schedule changed it (the runner then keeps that buffer for the steps that follow).</summary>
+    void RunTrainStep(StagedBatch staged, DeviceBuffer[] accumulators)
+    {
+        ThrowIfDisposed();
+        if (staged.LearningRateBuffer is { } fresh)
+        {
+            learningRateBuffer?.Buffer.Dispose();
+            learningRateBuffer = (staged.LearningRate, fresh);
+            staged.LearningRateBuffer = null;
+        }
+        RunTrainStep(staged.Batch.Columns, staged.Columns, LearningRateBuffer(staged.LearningRate), accumulators);
+    }
+
+    void RunTrainStep(IReadOnlyList<Tensor> batch, DeviceBuffer[] uploaded, DeviceBuffer learningRate, DeviceBuffer[] accumulators)
+    {
         var l = RequireCompiled();
         var loss = RequireLoss();
         var bindings = loss.Bind(ModelName + "." + loss.Method, batch);
         long batchSize = batch[0].Shape[0];
         var program = TrainProgram(bindings, batchSize);
         var args = new DeviceBuffer[l.ParameterCount];
-        var uploaded = new DeviceBuffer[batch.Count];
-        try
-        {
-            for (int i = 0; i < batch.Count; i++) args[i] = uploaded[i] = Device.Upload(batch[i]);
-            for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
-            for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
-            args[l.StepIndex] = stepBuffer!;
-            args[l.LearningRateIndex] = LearningRateBuffer(Optimizer!.LearningRate.At(Step));
-            for (int i = 0; i < accumulators.Length; i++) args[l.AccumulatorsStart + i] = accumulators[i];
-            var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Donated(l) });
-            int o = 0;
-            foreach (var t in l.Trainable) parameters[t] = outputs[o++];
-            for (int i = 0; i < slots.Length; i++) slots[i] = outputs[o++];
-            stepBuffer = outputs[o++];
-            for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
-            Step++;
-        }
-        finally
-        {
-            foreach (var u in uploaded) u?.Dispose();
-        }
+        for (int i = 0; i < batch.Count; i++) args[i] = uploaded[i];
+        for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
+        for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
+        args[l.StepIndex] = stepBuffer!;
+        args[l.LearningRateIndex] = learningRate;
+        for (int i = 0; i < accumulators.Length; i++) args[l.AccumulatorsStart + i] = accumulators[i];
+        var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Donated(l) });
+        int o = 0;
+        foreach (var t in l.Trainable) parameters[t] = outputs[o++];
+        for (int i = 0; i < slots.Length; i++) slots[i] = outputs[o++];
+        stepBuffer = outputs[o++];
+        for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
+        Step++;
     }
 
     int[]? donated;
@@ -200,13 +220,12 @@ public abstract partial class ModelRunner
             {
                 long done = 0;
                 int sinceRead = 0;
-                foreach (var batch in train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: 1))
+                long firstStep = Step;
+                var schedule = Optimizer!.LearningRate;
+                foreach (var staged in Staged(train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: 1), k => schedule.At(firstStep + k)))
                 {
-                    using (batch)
-                    {
-                        RunTrainStep(batch.Columns, accumulators);
-                        done += batch.Size;
-                    }
+                    RunTrainStep(staged, accumulators);
+                    done += staged.Batch.Size;
                     if (progress != null && ++sinceRead >= options.MetricsEvery)
                     {
                         sinceRead = 0;
@@ -256,28 +275,18 @@ public abstract partial class ModelRunner
         var accumulators = ZeroAccumulators(loss.Metrics.Count + 2);
         try
         {
-            foreach (var batch in data.Batches(batchSize, shuffle: false, seed: 0, epoch: 0, dropLast: false, prefetch: 1))
+            foreach (var staged in Staged(data.Batches(batchSize, shuffle: false, seed: 0, epoch: 0, dropLast: false, prefetch: 1)))
             {
-                using (batch)
-                {
-                    var bindings = loss.Bind(ModelName + "." + loss.Method, batch.Columns);
-                    var program = EvalProgram(bindings, batch.Size);
-                    var args = new List<DeviceBuffer>();
-                    var uploaded = batch.Columns.Select(Device.Upload).ToArray();
-                    try
-                    {
-                        args.AddRange(uploaded);
-                        args.AddRange(parameters);
-                        args.AddRange(accumulators);
-                        int start = uploaded.Length + parameters.Length;
-                        var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Enumerable.Range(start, accumulators.Length).ToArray() });
-                        for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[i];
-                    }
-                    finally
-                    {
-                        foreach (var u in uploaded) u.Dispose();
-                    }
-                }
+                var batch = staged.Batch;
+                var bindings = loss.Bind(ModelName + "." + loss.Method, batch.Columns);
+                var program = EvalProgram(bindings, batch.Size);
+                var args = new List<DeviceBuffer>();
+                args.AddRange(staged.Columns);
+                args.AddRange(parameters);
+                args.AddRange(accumulators);
+                int start = staged.Columns.Length + parameters.Length;
+                var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Enumerable.Range(start, accumulators.Length).ToArray() });
+                for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[i];
             }
             var (l, metrics, examples) = ReadAccumulators(accumulators);
             return new EvaluationResult(l, metrics, (long)examples);

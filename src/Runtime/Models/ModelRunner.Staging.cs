@@ -1,0 +1,113 @@
+using XlaGen.Data;
+
+namespace XlaGen;
+
+// Staging: batches reach the device while the previous step computes. On a remote device every upload is a round
+// trip to the server, so Fit and Evaluate upload batch k+1 (and, in Fit, the learning rate of step k+1 when the
+// schedule changes it) on a worker while step k executes; the step then finds its inputs already resident. The
+// in-process CPU executor's upload is a memory copy with nothing to hide, so there the upload runs inline.
+public abstract partial class ModelRunner
+{
+    /// <summary>A batch with its columns on the device, and the learning rate its train step uses.</summary>
+    internal sealed class StagedBatch(Batch batch, DeviceBuffer[] columns, double learningRate, DeviceBuffer? learningRateBuffer)
+    {
+        public Batch Batch { get; } = batch;
+
+        public DeviceBuffer[] Columns { get; } = columns;
+
+        public double LearningRate { get; } = learningRate;
+
+        /// <summary>A freshly uploaded learning rate, when it differs from the previous batch's (else null).</summary>
+        public DeviceBuffer? LearningRateBuffer { get; set; } = learningRateBuffer;
+
+        public void Dispose()
+        {
+            foreach (var c in Columns) c.Dispose();
+            LearningRateBuffer?.Dispose();
+            LearningRateBuffer = null;
+            Batch.Dispose();
+        }
+    }
+
+    /// <summary>Whether uploads overlap execution: true for devices outside this process.</summary>
+    bool OverlapsUploads => Device is not IHostMemoryDevice;
+
+    /// <summary>
+    /// Yields each batch with its columns uploaded. While the caller runs batch k, batch k+1 is being uploaded on a
+    /// worker (remote devices). <paramref name="learningRateAt"/> (train steps) gives the learning rate of the k-th
+    /// yielded batch's step; its scalar is uploaded with the batch when it changes. Buffers are disposed after the
+    /// caller moves on, and whatever is staged is released when the loop ends early or fails.
+    /// </summary>
+    internal IEnumerable<StagedBatch> Staged(IEnumerable<Batch> batches, Func<int, double>? learningRateAt = null)
+    {
+        double previousRate = learningRateBuffer?.Value ?? double.NaN;
+        int index = 0;
+        StagedBatch Stage(Batch batch, int k)
+        {
+            var uploaded = new DeviceBuffer[batch.Columns.Length];
+            DeviceBuffer? rateBuffer = null;
+            double rate = learningRateAt?.Invoke(k) ?? double.NaN;
+            try
+            {
+                for (int i = 0; i < uploaded.Length; i++) uploaded[i] = Device.Upload(batch.Columns[i]);
+                if (learningRateAt != null && !rate.Equals(previousRate)) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate));
+            }
+            catch
+            {
+                foreach (var u in uploaded) u?.Dispose();
+                batch.Dispose();
+                throw;
+            }
+            previousRate = rate;
+            return new StagedBatch(batch, uploaded, rate, rateBuffer);
+        }
+
+        using var e = batches.GetEnumerator();
+        if (!e.MoveNext()) yield break;
+        StagedBatch? current = Stage(e.Current, index++);
+        Task<StagedBatch>? next = null;
+        try
+        {
+            while (current != null)
+            {
+                if (e.MoveNext())
+                {
+                    var batch = e.Current;
+                    int k = index++;
+                    next = OverlapsUploads ? Task.Run(() => Stage(batch, k)) : Task.FromResult(Stage(batch, k));
+                }
+                try
+                {
+                    yield return current;
+                }
+                finally
+                {
+                    current.Dispose();
+                    current = null;
+                }
+                if (next != null)
+                {
+                    var pending = next;
+                    next = null;
+                    current = pending.GetAwaiter().GetResult();
+                }
+            }
+        }
+        finally
+        {
+            current?.Dispose();
+            if (next != null)
+            {
+                try
+                {
+                    next.GetAwaiter().GetResult().Dispose();
+                }
+                catch
+                {
+                    // the loop already ended with its own exception or by the caller's choice; a failed upload of a
+                    // batch nobody will run has nothing left to release
+                }
+            }
+        }
+    }
+}
