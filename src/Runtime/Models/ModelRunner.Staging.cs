@@ -29,8 +29,11 @@ public abstract partial class ModelRunner
         }
     }
 
-    /// <summary>Whether uploads overlap execution: true for devices outside this process.</summary>
-    bool OverlapsUploads => Device is not IHostMemoryDevice;
+    /// <summary>Fit and Evaluate upload the next batch while the current step runs, on devices outside this process
+    /// (a remote xlagen-server), as tf.data's prefetch to device does. True by default; results are the same either way.</summary>
+    public bool PrefetchToDevice { get; set; } = true;
+
+    bool OverlapsUploads => PrefetchToDevice && Device is not IHostMemoryDevice;
 
     /// <summary>
     /// Yields each batch with its columns uploaded. While the caller runs batch k, batch k+1 is being uploaded on a
