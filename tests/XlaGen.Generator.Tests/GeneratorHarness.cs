@@ -47,14 +47,14 @@ public static class GeneratorHarness
 
     public static Result Run(params (string Path, string Source)[] sources) => Run(Compilation(sources));
 
-    /// <summary>Runs the generator on <paramref name="compilation"/> (after <paramref name="driver"/>'s runs, when given) and,
-    /// unless <paramref name="checkCaching"/> is false, proves the run cacheable (<see cref="AssertCaches"/>), so every
-    /// generator test is also a caching test. The result is that of the run itself; the checks run on copies of the driver.</summary>
-    public static Result Run(CSharpCompilation compilation, GeneratorDriver? driver = null, bool checkCaching = true)
+    /// <summary>Runs the generator on <paramref name="compilation"/> (after <paramref name="driver"/>'s runs, when given) and
+    /// proves the run cacheable (<see cref="AssertCaches"/>), so every generator test is also a caching test. The result is
+    /// that of the run itself; the checks run on copies of the driver (drivers are immutable).</summary>
+    public static Result Run(CSharpCompilation compilation, GeneratorDriver? driver = null)
     {
         driver = (driver ?? Driver()).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
         var compile = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray();
-        if (checkCaching) AssertCaches(driver, compilation, diagnostics);
+        AssertCaches(driver, compilation, diagnostics);
         return new Result(driver, output, diagnostics, compile);
     }
 
