@@ -6,7 +6,8 @@ using gen::XlaGen.Generator;
 namespace XlaGen.Tests;
 
 /// <summary>Incremental caching, as NetEscapades.EnumGenerators tests it: a second run over the same input is
-/// all Cached/Unchanged, an unrelated edit regenerates nothing, and no Roslyn object hides in the specs.</summary>
+/// all Cached/Unchanged, an unrelated edit regenerates nothing, and no Roslyn object hides in the specs.
+/// GeneratorHarness.Run checks all three on every generator test; these add the edits that must regenerate.</summary>
 public class CachingTests
 {
     const string Unrelated = "namespace Other; public class Unrelated { public int X => 1; }";

@@ -296,8 +296,8 @@ public class DiagnosticTests
     [Fact]
     public void SubModelCycle()
     {
-        // Both classes are models, so each reports the field that closes the cycle.
-        var r = GeneratorHarness.Run(("Model.cs", Header + """
+        // Both classes are models, so each reports the field that closes the cycle, on the field's name.
+        var source = Header + """
             [XlaModel]
             public partial class A
             {
@@ -316,13 +316,18 @@ public class DiagnosticTests
                 [Forward]
                 public Tensor<float> F([Shape("N", 3)] Tensor<float> x) => x;
             }
-            """));
-        var messages = r.GeneratorDiagnostics.Where(d => d.Id == "XG0010").Select(d => (d.GetMessage(), d.Location.GetLineSpan().StartLinePosition.Line)).OrderBy(m => m.Line).ToList();
+            """;
+        var r = GeneratorHarness.Run(("Model.cs", source));
+        Assert.All(r.GeneratorDiagnostics, d => Assert.Equal("XG0010", d.Id));
+        var found = r.GeneratorDiagnostics.Select(d => (d.GetMessage(), d.Location.GetLineSpan().Path, d.Location.SourceSpan, d.Location.GetLineSpan().StartLinePosition.Line))
+            .OrderBy(m => m.SourceSpan.Start).ToList();
+        static TextSpan Field(string source, string declaration) =>
+            new(source.IndexOf(declaration, StringComparison.Ordinal) + declaration.IndexOf(' ') + 1, declaration.Length - declaration.IndexOf(' ') - 2);
         Assert.Equal(new[]
         {
-            ("Field 'inner' has model type 'B', which contains this model again (a model cannot contain itself, directly or through its sub-models)", 6),
-            ("Field 'outer' has model type 'A', which contains this model again (a model cannot contain itself, directly or through its sub-models)", 15),
-        }, messages);
+            ("Field 'inner' has model type 'B', which contains this model again (a model cannot contain itself, directly or through its sub-models)", "Model.cs", Field(source, "B inner;"), 6),
+            ("Field 'outer' has model type 'A', which contains this model again (a model cannot contain itself, directly or through its sub-models)", "Model.cs", Field(source, "A outer;"), 15),
+        }, found);
     }
 
     [Fact]

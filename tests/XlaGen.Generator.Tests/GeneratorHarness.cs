@@ -47,12 +47,49 @@ public static class GeneratorHarness
 
     public static Result Run(params (string Path, string Source)[] sources) => Run(Compilation(sources));
 
+    /// <summary>Runs the generator on <paramref name="compilation"/> (after <paramref name="driver"/>'s runs, when given) and
+    /// proves the run cacheable (<see cref="AssertCaches"/>), so every generator test is also a caching test. The result is
+    /// that of the run itself; the checks run on copies of the driver (drivers are immutable).</summary>
     public static Result Run(CSharpCompilation compilation, GeneratorDriver? driver = null)
     {
         driver = (driver ?? Driver()).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
         var compile = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray();
+        AssertCaches(driver, compilation, diagnostics);
         return new Result(driver, output, diagnostics, compile);
     }
+
+    const string UnrelatedSource = "namespace XlaGen.Tests.Unrelated; public class UnrelatedToAnyModel { public int X => 1; }";
+
+    /// <summary>After <paramref name="driver"/> ran on <paramref name="compilation"/>: the specs and diagnostics it tracked hold
+    /// no Roslyn object; a second run on a clone of the same compilation is all Cached/Unchanged, as is a run after an
+    /// unrelated file is added; and both give the same sources and diagnostics as the first run.</summary>
+    public static void AssertCaches(GeneratorDriver driver, CSharpCompilation compilation, ImmutableArray<Diagnostic> diagnostics)
+    {
+        var run = driver.GetRunResult().Results.Single();
+        Assert.True(run.Exception == null, "the generator threw: " + run.Exception);
+        foreach (var step in TrackedStepNames)
+            if (run.TrackedSteps.TryGetValue(step, out var steps))
+                foreach (var (value, _) in steps.SelectMany(s => s.Outputs)) AssertNoRoslynObjects(value);
+
+        var again = driver.RunGeneratorsAndUpdateCompilation((CSharpCompilation)compilation.Clone(), out _, out var againDiagnostics);
+        AssertAllCached(again);
+        AssertSameOutput(run, diagnostics, again.GetRunResult().Results.Single(), againDiagnostics, "a second run over a clone");
+
+        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(UnrelatedSource, ParseOptions, path: "UnrelatedToAnyModel.cs"));
+        var afterEdit = driver.RunGeneratorsAndUpdateCompilation(edited, out _, out var editDiagnostics);
+        AssertAllCached(afterEdit);
+        AssertSameOutput(run, diagnostics, afterEdit.GetRunResult().Results.Single(), editDiagnostics, "a run after an unrelated file was added");
+    }
+
+    static void AssertSameOutput(GeneratorRunResult first, ImmutableArray<Diagnostic> firstDiagnostics, GeneratorRunResult second, ImmutableArray<Diagnostic> secondDiagnostics, string what)
+    {
+        static IEnumerable<string> Sources(GeneratorRunResult r) => r.GeneratedSources.Select(s => s.HintName + "\n" + s.SourceText);
+        Assert.True(Sources(first).SequenceEqual(Sources(second)), $"{what} generated different sources");
+        static IEnumerable<string> Diagnostics(ImmutableArray<Diagnostic> ds) => ds.Select(d => d.ToString()).OrderBy(x => x, StringComparer.Ordinal);
+        Assert.Equal(Diagnostics(firstDiagnostics), Diagnostics(secondDiagnostics));
+    }
+
+    static readonly string[] TrackedStepNames = { XlaGenerator.ParseStep, XlaGenerator.SpecStep, XlaGenerator.DiagnosticsStep };
 
     /// <summary>Emits the output compilation to an in-memory assembly and loads it (for running generated code).</summary>
     public static Assembly Load(Compilation output)
@@ -90,7 +127,7 @@ public static class GeneratorHarness
     public static void AssertAllCached(GeneratorDriver driver)
     {
         var run = driver.GetRunResult().Results.Single();
-        foreach (var step in new[] { XlaGenerator.ParseStep, XlaGenerator.SpecStep, XlaGenerator.DiagnosticsStep })
+        foreach (var step in TrackedStepNames)
         {
             Assert.True(run.TrackedSteps.ContainsKey(step), $"step {step} was not tracked");
             foreach (var s in run.TrackedSteps[step])

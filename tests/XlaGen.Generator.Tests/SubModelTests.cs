@@ -1,4 +1,5 @@
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
 using XlaGen.Hlo;
 
 namespace XlaGen.Tests;
@@ -42,6 +43,9 @@ public class SubModelTests
         Assert.True(plain.Emit(image).Success);
         var app = GeneratorHarness.Run(GeneratorHarness.Compilation("App", new[] { ("Autoencoder.cs", Models.Autoencoder) }, new[] { MetadataReference.CreateFromImage(image.ToArray()) }));
         var d = Assert.Single(app.GeneratorDiagnostics, x => x.Id == "XG0010");
+        // On the field's name in the app's source.
+        Assert.Equal("Autoencoder.cs", d.Location.GetLineSpan().Path);
+        Assert.Equal(new TextSpan(Models.Autoencoder.IndexOf("Encoder encoder", StringComparison.Ordinal) + "Encoder ".Length, "encoder".Length), d.Location.SourceSpan);
         Assert.Equal("Field 'encoder' has model type 'Encoder', which comes from an assembly built without the XlaGen generator (it carries no [XlaModelParam]/[XlaModelForward] manifest); reference XlaGen.Generator as an analyzer in that project", d.GetMessage());
     }
 
@@ -53,6 +57,9 @@ public class SubModelTests
         var r = GeneratorHarness.Run(("Encoder.cs", Models.Encoder), ("Autoencoder.cs", source));
         var d = Assert.Single(r.GeneratorDiagnostics);
         Assert.Equal("XG0001", d.Id);
+        // On the argument that breaks the callee's [Shape] contract, in the caller's file.
+        Assert.Equal("Autoencoder.cs", d.Location.GetLineSpan().Path);
+        Assert.Equal(new TextSpan(source.IndexOf("encoder.Encode(x.Reshape", StringComparison.Ordinal) + "encoder.Encode(".Length, "x.Reshape(-1, 392)".Length), d.Location.SourceSpan);
         Assert.Equal("'encoder.Encode(x.Reshape(-1, 392))': argument 'x' must be f32[N,784], got f32[2*B,392]: dimension 1 is 392, expected 784", d.GetMessage());
     }
 
