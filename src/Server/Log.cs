@@ -65,4 +65,7 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Warning, "session {SessionId}: execution of '{Module}' stopped after {ElapsedMs} ms: {Reason}")]
     public static partial void ExecutionStopped(ILogger logger, string sessionId, string module, long elapsedMs, string reason);
+
+    [LoggerMessage(21, LogLevel.Warning, "{Variable} is set: advertising device protocol versions {Min}..{Max} instead of {ImplementedMin}..{ImplementedMax} (a testing aid; unset it for real use)")]
+    public static partial void TestProtocolRange(ILogger logger, string variable, int min, int max, int implementedMin, int implementedMax);
 }

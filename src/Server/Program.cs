@@ -13,7 +13,7 @@ using XlaGen.Server.Sessions;
 ServerOptions options;
 try
 {
-    options = ServerOptions.Parse(args);
+    options = ServerOptions.Parse(args).WithTestProtocolRange(Environment.GetEnvironmentVariable(ServerOptions.TestProtocolRangeVariable));
 }
 catch (UsageException e)
 {
@@ -28,7 +28,7 @@ if (options.Help)
 }
 if (options.Version)
 {
-    Console.WriteLine($"xlagen-server {DeviceHost.ServerVersion} (device protocol {DeviceHost.MinProtocolVersion}..{DeviceHost.MaxProtocolVersion})");
+    Console.WriteLine($"xlagen-server {DeviceHost.ServerVersion} (device protocol {options.MinProtocolVersion}..{options.MaxProtocolVersion})");
     return 0;
 }
 
@@ -162,7 +162,10 @@ var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAdd
 Console.Out.WriteLine($"xlagen-server listening on {address}");
 Console.Out.Flush();
 XlaGen.Server.Log.Listening(logger, DeviceHost.ServerVersion, address, options.Backend, device.Info.DeviceKind, certificate != null, token != null,
-    DeviceHost.MinProtocolVersion, DeviceHost.MaxProtocolVersion);
+    options.MinProtocolVersion, options.MaxProtocolVersion);
+if (options.ProtocolRangeOverridden)
+    XlaGen.Server.Log.TestProtocolRange(logger, ServerOptions.TestProtocolRangeVariable, options.MinProtocolVersion, options.MaxProtocolVersion,
+        DeviceHost.MinProtocolVersion, DeviceHost.MaxProtocolVersion);
 if (host.Data != null) XlaGen.Server.Log.DataChannelListening(logger, host.Data.EndPoint.ToString(), host.Data.Tls, (long)options.TicketLifetime.TotalMilliseconds);
 if (!IPAddress.IsLoopback(options.Listen.Address) && token == null) XlaGen.Server.Log.ExposedWithoutToken(logger, address);
 

@@ -59,6 +59,37 @@ public sealed record ServerOptions
 
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
 
+    /// <summary>The device protocol versions the server advertises and accepts: the ones it implements
+    /// (<see cref="Sessions.DeviceHost.MinProtocolVersion"/>..<see cref="Sessions.DeviceHost.MaxProtocolVersion"/>) unless
+    /// <see cref="TestProtocolRangeVariable"/> overrides them.</summary>
+    public int MinProtocolVersion { get; init; } = Sessions.DeviceHost.MinProtocolVersion;
+
+    public int MaxProtocolVersion { get; init; } = Sessions.DeviceHost.MaxProtocolVersion;
+
+    /// <summary>True when <see cref="TestProtocolRangeVariable"/> set the protocol range.</summary>
+    public bool ProtocolRangeOverridden { get; init; }
+
+    /// <summary>
+    /// A testing aid, not an option: <c>XLAGEN_SERVER_TEST_PROTOCOL_RANGE=MIN..MAX</c> makes the server advertise (in
+    /// GetVersion) and accept (in OpenSession) only those device protocol versions, so that tests can play a server
+    /// newer or older than the client against a real client. It changes nothing else: a session opened at a version
+    /// the server does not implement still behaves as the highest one it does.
+    /// </summary>
+    public const string TestProtocolRangeVariable = "XLAGEN_SERVER_TEST_PROTOCOL_RANGE";
+
+    /// <summary>Applies <see cref="TestProtocolRangeVariable"/> (its value, null or empty for none).</summary>
+    public ServerOptions WithTestProtocolRange(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value)) return this;
+        var parts = value.Trim().Split("..");
+        if (parts.Length != 2
+            || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int min)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int max)
+            || min > max)
+            throw new UsageException($"{TestProtocolRangeVariable}={value}: use MIN..MAX with whole numbers, MIN <= MAX (for example 7..9)");
+        return this with { MinProtocolVersion = min, MaxProtocolVersion = max, ProtocolRangeOverridden = true };
+    }
+
     public bool Help { get; init; }
 
     public bool Version { get; init; }

@@ -145,3 +145,87 @@ public class HandshakeTests(SharedServer shared)
         Assert.Equal(address, e.Address);
     }
 }
+
+/// <summary>Real servers that speak other protocol versions than this client (XLAGEN_SERVER_TEST_PROTOCOL_RANGE):
+/// Devices.ConnectAsync names the server, both ranges and which side to upgrade; a server whose range overlaps the
+/// client's only at version 1 is spoken to at version 1.</summary>
+public class ProtocolRangeTests
+{
+    static Task<ServerProcess> StartSpeaking(string range) =>
+        ServerProcess.StartAsync(new Dictionary<string, string> { ["XLAGEN_SERVER_TEST_PROTOCOL_RANGE"] = range });
+
+    static async Task<string> ServerVersionOf(ServerProcess server)
+    {
+        using var raw = new RawClient(server.Address);
+        return (await raw.Client.GetVersionAsync(new GetVersionRequest(), raw.Options())).ServerVersion;
+    }
+
+    [Fact]
+    public async Task ANewerServerTellsTheUserToUpgradeTheRuntime()
+    {
+        await using var server = await StartSpeaking("7..9");
+        var version = await ServerVersionOf(server);
+        var e = await Assert.ThrowsAsync<DeviceConnectionException>(() => Devices.ConnectAsync(server.Address));
+        Assert.Equal(server.Address, e.Address);
+        Assert.Equal(
+            $"xlagen-server {version} at {server.Address} speaks device protocol versions 7..9, this client speaks 1..2; " +
+            "the server is newer than this client: upgrade the XlaGen runtime package, or run an older xlagen-server",
+            e.Message);
+        Assert.Contains("advertising device protocol versions 7..9 instead of 1..2", server.Log);
+
+        // The server holds to its range: a client that ignores GetVersion cannot open a session at its own version.
+        using var raw = new RawClient(server.Address);
+        await Expect.Status(StatusCode.FailedPrecondition,
+            () => raw.Client.OpenSessionAsync(new OpenSessionRequest { ProtocolVersion = 2 }, raw.Options()).ResponseAsync,
+            "protocol version 2 is not supported", "speaks 7..9");
+    }
+
+    [Fact]
+    public async Task AnOlderServerTellsTheUserToUpgradeTheServer()
+    {
+        await using var server = await StartSpeaking("0..0");
+        var version = await ServerVersionOf(server);
+        var e = await Assert.ThrowsAsync<DeviceConnectionException>(() => Devices.ConnectAsync(server.Address));
+        Assert.Equal(server.Address, e.Address);
+        Assert.Equal(
+            $"xlagen-server {version} at {server.Address} speaks device protocol versions 0..0, this client speaks 1..2; " +
+            "the server is older than this client: upgrade xlagen-server on that host, or use an older XlaGen runtime",
+            e.Message);
+    }
+
+    [Fact]
+    public async Task AVersionOneServerIsSpokenToAtVersionOneWithoutTheDataChannel()
+    {
+        await using var server = await StartSpeaking("1..1");
+        var notices = new List<string>();
+        await using var device = await Devices.ConnectAsync(server.Address, new RemoteDeviceOptions { Log = notices.Add });
+        Assert.Equal(1, device.ProtocolVersion);
+        Assert.Equal((1, 1), (device.Server.MinProtocolVersion, device.Server.MaxProtocolVersion));
+        var source = BulkTransferTests.RandomTensor(XlaGen.Hlo.ElementType.F32, 1 << 18, 3);   // 1 MiB: bulk at version 2
+        using var buffer = await device.UploadAsync(source);
+        Assert.Equal(BulkTransferTests.Bytes(source), BulkTransferTests.Bytes(await device.DownloadAsync(buffer)));
+        Assert.Equal((0L, 2L), (device.BulkTransfers, device.StreamedTransfers));
+        Assert.Empty(notices);
+    }
+
+    [Theory]
+    [InlineData("7")]
+    [InlineData("9..7")]
+    [InlineData("a..b")]
+    [InlineData("-1..2")]
+    public async Task AMalformedRangeStopsTheServerWithAUsageError(string range)
+    {
+        var (code, output, error) = await CommandLineTests.Run(new Dictionary<string, string> { ["XLAGEN_SERVER_TEST_PROTOCOL_RANGE"] = range });
+        Assert.Equal(2, code);
+        Assert.Contains($"XLAGEN_SERVER_TEST_PROTOCOL_RANGE={range}: use MIN..MAX", error);
+        Assert.Equal("", output);
+    }
+
+    [Fact]
+    public async Task VersionPrintsTheAdvertisedRange()
+    {
+        var (code, output, _) = await CommandLineTests.Run(new Dictionary<string, string> { ["XLAGEN_SERVER_TEST_PROTOCOL_RANGE"] = "7..9" }, "--version");
+        Assert.Equal(0, code);
+        Assert.Matches(@"^xlagen-server \S+ \(device protocol 7\.\.9\)", output);
+    }
+}

@@ -143,9 +143,13 @@ public class GracefulShutdownTests
 /// <summary>The command line: help that explains every option, and clear errors for bad options.</summary>
 public class CommandLineTests
 {
-    static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    static Task<(int Code, string Out, string Err)> Run(params string[] args) => Run(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs the server to its exit (with extra environment variables) and returns its code and output.</summary>
+    internal static async Task<(int Code, string Out, string Err)> Run(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment) info.Environment[name] = value;
         info.ArgumentList.Add(ServerProcess.ServerDll);
         foreach (var a in args) info.ArgumentList.Add(a);
         using var p = Process.Start(info)!;

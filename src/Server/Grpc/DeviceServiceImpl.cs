@@ -43,8 +43,8 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         }
         var response = new GetVersionResponse
         {
-            MinProtocolVersion = DeviceHost.MinProtocolVersion,
-            MaxProtocolVersion = DeviceHost.MaxProtocolVersion,
+            MinProtocolVersion = host.Options.MinProtocolVersion,
+            MaxProtocolVersion = host.Options.MaxProtocolVersion,
             ServerVersion = DeviceHost.ServerVersion,
             Platform = info.Platform,
             PlatformVersion = info.Version,
@@ -65,10 +65,10 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
 
     public override Task<OpenSessionResponse> OpenSession(OpenSessionRequest request, ServerCallContext context)
     {
-        if (request.ProtocolVersion < DeviceHost.MinProtocolVersion || request.ProtocolVersion > DeviceHost.MaxProtocolVersion)
+        if (request.ProtocolVersion < host.Options.MinProtocolVersion || request.ProtocolVersion > host.Options.MaxProtocolVersion)
         {
             throw Errors.FailedPrecondition(
-                $"protocol version {request.ProtocolVersion} is not supported: this server ({DeviceHost.ServerVersion}) speaks {DeviceHost.MinProtocolVersion}..{DeviceHost.MaxProtocolVersion}; " +
+                $"protocol version {request.ProtocolVersion} is not supported: this server ({DeviceHost.ServerVersion}) speaks {host.Options.MinProtocolVersion}..{host.Options.MaxProtocolVersion}; " +
                 "call GetVersion and pick a version both sides speak");
         }
         var name = string.IsNullOrWhiteSpace(request.ClientName) ? context.Peer : Errors.Shorten(request.ClientName);

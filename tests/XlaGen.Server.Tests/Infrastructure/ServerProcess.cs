@@ -52,7 +52,11 @@ public sealed partial class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server; adds <c>--listen 127.0.0.1:0</c> unless <paramref name="args"/> has --listen.</summary>
-    public static async Task<ServerProcess> StartAsync(params string[] args)
+    public static Task<ServerProcess> StartAsync(params string[] args) => StartAsync(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts the server with extra environment variables (testing aids such as
+    /// XLAGEN_SERVER_TEST_PROTOCOL_RANGE).</summary>
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var all = new List<string> { ServerDll };
         if (!args.Contains("--listen")) all.AddRange(new[] { "--listen", "127.0.0.1:0" });
@@ -67,6 +71,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
         foreach (var a in all) info.ArgumentList.Add(a);
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_TieredPGO"] = "0";
+        foreach (var (name, value) in environment) info.Environment[name] = value;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var server = new ServerProcess(process);
         process.OutputDataReceived += (_, e) =>
