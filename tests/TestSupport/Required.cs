@@ -15,7 +15,7 @@ public static class Required
 
     /// <summary>The failure text used under CI.</summary>
     public static string CiMessage(string missing) =>
-        $"CI=true, but {missing}. CI must provide it (test.sh installs what the tests need), so this test fails instead of skipping.";
+        $"CI=true, but {missing}. Under CI a missing test input fails the test instead of skipping it (test.sh and the CI checkout provide them).";
 
     /// <summary>Returns when <paramref name="available"/>; otherwise fails under CI and skips elsewhere, saying what is missing.</summary>
     public static void Data(bool available, string missing, bool? ci = null)

@@ -30,7 +30,7 @@ public class SmokeTests
         Required.Data(true, "nothing is missing", ci: true);   // present: returns either way
         Required.Data(true, "nothing is missing", ci: false);
         var failed = Assert.Throws<Xunit.Sdk.FailException>(() => Required.Data(false, "the XLA corpus is not present", ci: true));
-        Assert.Equal("CI=true, but the XLA corpus is not present. CI must provide it (test.sh installs what the tests need), so this test fails instead of skipping.", failed.Message);
+        Assert.Equal("CI=true, but the XLA corpus is not present. Under CI a missing test input fails the test instead of skipping it (test.sh and the CI checkout provide them).", failed.Message);
         // Assert.Throws passes a skip on (it skips the calling test), so catch it by hand.
         Exception? skipped = null;
         try
