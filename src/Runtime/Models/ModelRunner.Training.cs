@@ -52,7 +52,7 @@ public abstract partial class ModelRunner
         var loss = RequireLoss();
         ArgumentNullException.ThrowIfNull(optimizer);
         var newLayout = TrainingPrograms.LayoutOf(loss, ParameterSpecs, optimizer);
-        if (pendingOptimizerState != null) VerifyOptimizerState(pendingOptimizerState, optimizer, newLayout);
+        if (pendingOptimizerState != null) VerifyOptimizerState(pendingOptimizerState, optimizer, newLayout, compiling: true);
         var (newSlots, newStep, step) = UploadOptimizerState(optimizer, newLayout, pendingOptimizerState);
         // Everything is checked and on the device: from here nothing throws.
         DisposeOptimizerState();
@@ -72,7 +72,7 @@ public abstract partial class ModelRunner
     /// <summary>Throws a <see cref="CheckpointException"/> unless <paramref name="saved"/> is exactly the state
     /// <paramref name="optimizer"/> keeps for this model: the same optimizer name, and for every trainable parameter one
     /// tensor per slot with the parameter's shape and element type, plus the s32[] step counter.</summary>
-    void VerifyOptimizerState(SavedOptimizerState saved, Optimizer optimizer, TrainingPrograms.Layout l)
+    void VerifyOptimizerState(SavedOptimizerState saved, Optimizer optimizer, TrainingPrograms.Layout l, bool compiling = false)
     {
         var savedNames = saved.Tensors.Keys.Select(k => k.Split('.') is { Length: >= 3 } parts ? parts[1] : k)
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -83,7 +83,7 @@ public abstract partial class ModelRunner
             var savedText = (saved.Description ?? string.Join("+", savedNames)) + " (slots: " + (savedSlots.Count == 0 ? "none" : string.Join(", ", savedSlots)) + ")";
             var compiledText = optimizer.Describe() + " (slots: " + (optimizer.Slots.Count == 0 ? "none" : string.Join(", ", optimizer.Slots)) + ")";
             throw new CheckpointException(
-                $"{saved.Source} holds optimizer state of {savedText}, but {ModelName} is compiled with {compiledText}; "
+                $"{saved.Source} holds optimizer state of {savedText}, but {ModelName} is {(compiling ? "being compiled" : "compiled")} with {compiledText}; "
                 + $"compile with the optimizer the checkpoint was saved with to resume it (to change optimizers, copy the weights with SetParameter instead of Load)");
         }
         var expected = new List<(string, ElementType, long[])>();
