@@ -10,7 +10,7 @@ public class FashionMnistTests
     [Fact]
     public void TrainsToAtLeast88PercentInTenEpochs()
     {
-        Assert.SkipUnless(FashionMnist.IsInstalled(), $"Fashion-MNIST is not installed in {FashionMnist.Directory} (apt-get install dataset-fashion-mnist; test.sh does it)");
+        Required.Data(FashionMnist.IsInstalled(), $"Fashion-MNIST is not installed in {FashionMnist.Directory} (apt-get install dataset-fashion-mnist; test.sh does it)");
         var train = FashionMnist.LoadTrain();
         var test = FashionMnist.LoadTest();
         Assert.Equal(60000, train.Count);

@@ -107,9 +107,10 @@ public static class Safetensors
     public static void Save(string path, IReadOnlyList<KeyValuePair<string, Tensor>> tensors,
         IReadOnlyDictionary<string, string>? metadata = null) => Save(path, tensors, metadata, interceptWrites: null);
 
-    /// <summary>As <see cref="Save(string, IReadOnlyList{KeyValuePair{string, Tensor}}, IReadOnlyDictionary{string, string}?)"/>, with a hook that wraps the file stream (tests inject failures).</summary>
+    /// <summary>As <see cref="Save(string, IReadOnlyList{KeyValuePair{string, Tensor}}, IReadOnlyDictionary{string, string}?)"/>, with a hook that wraps the file stream (tests inject failures)
+    /// and one that replaces the directory sync after the rename (tests observe it).</summary>
     internal static void Save(string path, IReadOnlyList<KeyValuePair<string, Tensor>> tensors,
-        IReadOnlyDictionary<string, string>? metadata, Func<Stream, Stream>? interceptWrites)
+        IReadOnlyDictionary<string, string>? metadata, Func<Stream, Stream>? interceptWrites, Func<string, bool>? syncDirectory = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -156,7 +157,46 @@ public static class Safetensors
                 throw new CheckpointException($"could not save {path} (any previous file there is unchanged): {e.Message}", e);
             throw;
         }
+        // The rename is only durable once the directory entry is on disk (POSIX: fsync the directory).
+        (syncDirectory ?? SyncDirectory)(directory);
     }
+
+    /// <summary>
+    /// Flushes a directory's entries to disk (open it read-only and fsync it), so that a rename into it survives a
+    /// power loss. Best effort: returns false where that is not possible (Windows, where NTFS journals the rename and a
+    /// directory cannot be opened this way; a file system that refuses fsync on a directory; a missing directory) and
+    /// never throws: by then the new file is complete and in place.
+    /// </summary>
+    internal static bool SyncDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows() || OperatingSystem.IsBrowser() || OperatingSystem.IsWasi()) return false;
+        try
+        {
+            int fd = PosixOpen(directory, 0 /* O_RDONLY */);
+            if (fd < 0) return false;
+            try
+            {
+                return PosixFsync(fd) == 0;
+            }
+            finally
+            {
+                PosixClose(fd);
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    static extern int PosixOpen([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    static extern int PosixFsync(int fd);
+
+    [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+    static extern int PosixClose(int fd);
 
     /// <summary>The 8-byte length and the padded JSON header, as the reference writer produces them.</summary>
     static byte[] BuildHeader(List<(string Name, Tensor Tensor, string Dtype)> entries, IReadOnlyDictionary<string, string>? metadata)

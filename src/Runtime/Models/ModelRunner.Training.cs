@@ -19,7 +19,7 @@ public abstract partial class ModelRunner
     TrainingPrograms.Layout? layout;
     readonly ConcurrentDictionary<string, IExecutable> trainPrograms = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, IExecutable> evalPrograms = new(StringComparer.Ordinal);
-    Dictionary<string, Tensor>? pendingOptimizerState;
+    SavedOptimizerState? pendingOptimizerState;
     bool shuffleSeedSet;
 
     /// <summary>The [Loss] method's definition, or null when the model has none (then it can only run forward).</summary>
@@ -42,39 +42,94 @@ public abstract partial class ModelRunner
         Loss ?? throw new InvalidOperationException($"{ModelName} has no [Loss] method, so it cannot be trained or evaluated; add one, e.g. [Loss] public Tensor<float> Loss(...) => Losses.SparseSoftmaxCrossEntropy(Logits(x), labels);");
 
     /// <summary>Chooses the optimizer (Keras' compile): its state starts at zero and the step counter at 0, unless a
-    /// loaded checkpoint carried state for the same optimizer.</summary>
+    /// checkpoint loaded before carried state; that state must be the same optimizer's (same name, one slot of each
+    /// trainable parameter's shape and element type per slot name) or Compile throws a <see cref="CheckpointException"/>
+    /// naming what differs and changes nothing. Load and Compile commute: Load-then-Compile and Compile-then-Load
+    /// restore the same state or fail with the same differences.</summary>
     public void Compile(Optimizer optimizer)
     {
         ThrowIfDisposed();
         var loss = RequireLoss();
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var newLayout = TrainingPrograms.LayoutOf(loss, ParameterSpecs, optimizer);
+        if (pendingOptimizerState != null) VerifyOptimizerState(pendingOptimizerState, optimizer, newLayout, compiling: true);
+        var (newSlots, newStep, step) = UploadOptimizerState(optimizer, newLayout, pendingOptimizerState);
+        // Everything is checked and on the device: from here nothing throws.
         DisposeOptimizerState();
-        Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
-        layout = TrainingPrograms.LayoutOf(loss, ParameterSpecs, optimizer);
+        Optimizer = optimizer;
+        layout = newLayout;
+        foreach (var p in trainPrograms.Values) p.Dispose();
         trainPrograms.Clear();
-        var state = new List<DeviceBuffer>();
-        foreach (var t in layout.Trainable)
-        {
-            foreach (var slot in optimizer.Slots)
-            {
-                var key = SlotName(optimizer, slot, ParameterSpecs[t].Path);
-                var value = pendingOptimizerState != null && pendingOptimizerState.TryGetValue(key, out var saved)
-                    ? saved
-                    : Tensor.FromLiteral(Literal.FromDoubles(ParameterSpecs[t].Shape, new double[ParameterSpecs[t].ElementCount]));
-                state.Add(Device.Upload(value));
-            }
-        }
-        slots = state.ToArray();
-        var stepKey = "optimizer." + optimizer.Name + ".step";
-        var step = pendingOptimizerState != null && pendingOptimizerState.TryGetValue(stepKey, out var s) ? ((Tensor<int>)s).Data[0] : 0;
-        stepBuffer = Device.Upload(Tensor<int>.Scalar(step));
+        slots = newSlots;
+        stepBuffer = newStep;
         Step = step;
         pendingOptimizerState = null;
+    }
+
+    /// <summary>Optimizer state read from a checkpoint: where it came from, the optimizer it describes (metadata), its tensors.</summary>
+    sealed record SavedOptimizerState(string Source, string? Description, Dictionary<string, Tensor> Tensors);
+
+    /// <summary>Throws a <see cref="CheckpointException"/> unless <paramref name="saved"/> is exactly the state
+    /// <paramref name="optimizer"/> keeps for this model: the same optimizer name, and for every trainable parameter one
+    /// tensor per slot with the parameter's shape and element type, plus the s32[] step counter.</summary>
+    void VerifyOptimizerState(SavedOptimizerState saved, Optimizer optimizer, TrainingPrograms.Layout l, bool compiling = false)
+    {
+        var savedNames = saved.Tensors.Keys.Select(k => k.Split('.') is { Length: >= 3 } parts ? parts[1] : k)
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (savedNames.Count != 1 || savedNames[0] != optimizer.Name)
+        {
+            var savedSlots = saved.Tensors.Keys.Select(k => k.Split('.')).Where(parts => parts.Length >= 4)
+                .Select(parts => parts[2]).Distinct(StringComparer.Ordinal).ToList();
+            var savedText = (saved.Description ?? string.Join("+", savedNames)) + " (slots: " + (savedSlots.Count == 0 ? "none" : string.Join(", ", savedSlots)) + ")";
+            var compiledText = optimizer.Describe() + " (slots: " + (optimizer.Slots.Count == 0 ? "none" : string.Join(", ", optimizer.Slots)) + ")";
+            throw new CheckpointException(
+                $"{saved.Source} holds optimizer state of {savedText}, but {ModelName} is {(compiling ? "being compiled" : "compiled")} with {compiledText}; "
+                + $"compile with the optimizer the checkpoint was saved with to resume it (to change optimizers, copy the weights with SetParameter instead of Load)");
+        }
+        var expected = new List<(string, ElementType, long[])>();
+        foreach (var t in l.Trainable)
+        {
+            foreach (var slot in optimizer.Slots) expected.Add((SlotName(optimizer, slot, ParameterSpecs[t].Path), ParameterSpecs[t].ElementType, ParameterSpecs[t].Dims));
+        }
+        expected.Add((StepName(optimizer), ElementType.S32, Array.Empty<long>()));
+        var names = saved.Tensors.Keys.Order(StringComparer.Ordinal).ToList();
+        Safetensors.Verify(new SafetensorsFile(saved.Source, names, saved.Tensors, new Dictionary<string, string>()), expected,
+            $"the state of {optimizer.Describe()} for {ModelName}");
+    }
+
+    /// <summary>Uploads the optimizer state (<paramref name="saved"/>, already verified, or zeros) and returns it with
+    /// the step counter; if an upload fails, what was uploaded is released and nothing else changes.</summary>
+    (DeviceBuffer[] Slots, DeviceBuffer Step, long StepValue) UploadOptimizerState(Optimizer optimizer, TrainingPrograms.Layout l, SavedOptimizerState? saved)
+    {
+        var state = new List<DeviceBuffer>();
+        try
+        {
+            foreach (var t in l.Trainable)
+            {
+                foreach (var slot in optimizer.Slots)
+                {
+                    var value = saved?.Tensors[SlotName(optimizer, slot, ParameterSpecs[t].Path)]
+                        ?? Tensor.FromLiteral(Literal.FromDoubles(ParameterSpecs[t].Shape, new double[ParameterSpecs[t].ElementCount]));
+                    state.Add(Device.Upload(value));
+                }
+            }
+            int step = saved == null ? 0 : ((Tensor<int>)saved.Tensors[StepName(optimizer)]).Data[0];
+            var stepBuffer = Device.Upload(Tensor<int>.Scalar(step));
+            return (state.ToArray(), stepBuffer, step);
+        }
+        catch
+        {
+            foreach (var b in state) b.Dispose();
+            throw;
+        }
     }
 
     TrainingPrograms.Layout RequireCompiled() =>
         layout ?? throw new InvalidOperationException($"{ModelName}: call Compile(optimizer) before training, e.g. model.Compile(new Adam(1e-3))");
 
     static string SlotName(Optimizer optimizer, string slot, string path) => $"optimizer.{optimizer.Name}.{slot}.{path}";
+
+    static string StepName(Optimizer optimizer) => "optimizer." + optimizer.Name + ".step";
 
     string BindingKey(long[] bindings) => string.Join(",", bindings);
 
@@ -355,53 +410,91 @@ public abstract partial class ModelRunner
             metadata["optimizer"] = Optimizer.Describe();
             metadata["learning_rate"] = Optimizer.LearningRate.Describe();
         }
+        else if (pendingOptimizerState is { } pending)
+        {
+            // Loaded but not compiled yet: the state passes through unchanged, so Load → Save → Load loses nothing.
+            foreach (var name in pending.Tensors.Keys.Order(StringComparer.Ordinal)) tensors.Add(new(name, pending.Tensors[name]));
+            if (pending.Description != null) metadata["optimizer"] = pending.Description;
+        }
         Safetensors.Save(path, tensors, metadata);
     }
 
-    /// <summary>Restores a checkpoint written by <see cref="Save"/>: parameters always (names, shapes and element types must
-    /// match exactly; what differs is listed), and optimizer state, step and epoch when the checkpoint has them (applied
-    /// now if the same optimizer is compiled, or at the next Compile).</summary>
+    /// <summary>Restores a checkpoint written by <see cref="Save"/>: parameters (names, shapes and element types must
+    /// match exactly; what differs is listed), epoch, step and shuffle seed when its metadata has them, and the optimizer
+    /// state. Everything is checked before anything changes: a Load that throws leaves the runner as it was.
+    /// <para>Optimizer state: when an optimizer is compiled, the checkpoint's state must be that optimizer's (as
+    /// <see cref="Compile"/> checks) and is restored now; when none is compiled yet, it is kept and checked and restored
+    /// by the next Compile. A checkpoint without optimizer state (saved before Compile) restores weights only, and the
+    /// compiled optimizer starts fresh (zero slots, step 0), exactly as Compile after such a Load would: the moments
+    /// the optimizer held belong to the weights this Load replaces, so they are not kept.</para></summary>
     public void Load(string path)
     {
         ThrowIfDisposed();
         var file = Safetensors.Load(path);
-        var modelNames = new HashSet<string>(ParameterSpecs.Select(p => p.Path), StringComparer.Ordinal);
         var expected = ParameterSpecs.Select(p => (p.Path, p.ElementType, p.Dims)).ToList();
         var optimizerTensors = file.Names.Where(n => n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList();
         var modelPart = new SafetensorsFile(file.Path, file.Names.Where(n => !n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList(), file.Tensors, file.Metadata);
         Safetensors.Verify(modelPart, expected, $"{Path.GetFileName(path)} does not fit {ModelName}");
+        int? epoch = ParseMetadata(file, "epoch", s => int.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
+        long? step = ParseMetadata(file, "step", s => long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
+        ulong? shuffle = ParseMetadata(file, "shuffle_seed", s => ulong.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
+        var saved = optimizerTensors.Count == 0
+            ? null
+            : new SavedOptimizerState(file.Path, file.Metadata.GetValueOrDefault("optimizer"), optimizerTensors.ToDictionary(n => n, n => file.Tensors[n], StringComparer.Ordinal));
+        if (Optimizer != null && saved != null) VerifyOptimizerState(saved, Optimizer, layout!);
+
+        // Verified: upload everything before replacing anything, so a failing upload changes nothing either.
+        var newParameters = new DeviceBuffer[ParameterSpecs.Count];
+        (DeviceBuffer[] Slots, DeviceBuffer Step, long StepValue)? newState = null;
+        try
+        {
+            for (int i = 0; i < ParameterSpecs.Count; i++) newParameters[i] = Device.Upload(file.Tensors[ParameterSpecs[i].Path]);
+            if (Optimizer != null) newState = UploadOptimizerState(Optimizer, layout!, saved);
+        }
+        catch
+        {
+            foreach (var b in newParameters) b?.Dispose();
+            throw;
+        }
+
         for (int i = 0; i < ParameterSpecs.Count; i++)
         {
             var old = parameters[i];
-            parameters[i] = Device.Upload(file.Tensors[ParameterSpecs[i].Path]);
+            parameters[i] = newParameters[i];
             old.Dispose();
         }
-        if (file.Metadata.TryGetValue("epoch", out var epoch)) CompletedEpochs = int.Parse(epoch, CultureInfo.InvariantCulture);
-        if (file.Metadata.TryGetValue("step", out var step)) Step = long.Parse(step, CultureInfo.InvariantCulture);
-        if (file.Metadata.TryGetValue("shuffle_seed", out var shuffle))
+        if (epoch is { } e) CompletedEpochs = e;
+        if (shuffle is { } seed)
         {
-            ShuffleSeed = ulong.Parse(shuffle, CultureInfo.InvariantCulture);
+            ShuffleSeed = seed;
             shuffleSeedSet = true;
         }
-        if (optimizerTensors.Count == 0) return;
-        var state = optimizerTensors.ToDictionary(n => n, n => file.Tensors[n], StringComparer.Ordinal);
-        if (Optimizer == null)
+        if (newState is { } state)
         {
-            pendingOptimizerState = state;
-            return;
+            DisposeOptimizerState();
+            slots = state.Slots;
+            stepBuffer = state.Step;
+            Step = state.StepValue;
+            pendingOptimizerState = null;
         }
-        var expectedState = new List<(string, ElementType, long[])>();
-        foreach (var t in layout!.Trainable)
+        else
         {
-            foreach (var slot in Optimizer.Slots) expectedState.Add((SlotName(Optimizer, slot, ParameterSpecs[t].Path), ParameterSpecs[t].ElementType, ParameterSpecs[t].Dims));
+            if (step is { } st) Step = st;
+            pendingOptimizerState = saved;
         }
-        expectedState.Add(("optimizer." + Optimizer.Name + ".step", ElementType.S32, Array.Empty<long>()));
-        Safetensors.Verify(new SafetensorsFile(file.Path, optimizerTensors, file.Tensors, file.Metadata), expectedState,
-            $"{Path.GetFileName(path)} holds optimizer state that does not fit {Optimizer.Describe()} for {ModelName}");
-        var savedStep = Step;
-        pendingOptimizerState = state;
-        Compile(Optimizer);
-        Step = savedStep;
+    }
+
+    static T? ParseMetadata<T>(SafetensorsFile file, string key, Func<string, T> parse) where T : struct
+    {
+        if (!file.Metadata.TryGetValue(key, out var text)) return null;
+        try
+        {
+            return parse(text);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new CheckpointException($"{file.Path}: metadata '{key}' is '{text}', not a non-negative integer", e);
+        }
     }
 
     void DisposeOptimizerState()

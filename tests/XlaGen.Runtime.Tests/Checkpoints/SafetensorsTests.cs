@@ -396,6 +396,40 @@ public sealed class SafetensorsTests : IDisposable
         Assert.Equal(new[] { "w", "big" }, Safetensors.Load(path).Names);
     }
 
+    [Fact]
+    public void ASuccessfulSaveSyncsTheDirectoryAfterTheRename()
+    {
+        var path = SaveFirstVersion(PathOf("model.safetensors"));
+        var synced = new List<string>();
+        Safetensors.Save(path, SecondVersion(), null, null, directory =>
+        {
+            // Called once the new file is in place under its final name and the temporary file is gone.
+            Assert.Equal(new[] { "w", "big" }, Safetensors.Load(path).Names);
+            Assert.Equal(new[] { path }, Directory.GetFileSystemEntries(dir));
+            synced.Add(directory);
+            return Safetensors.SyncDirectory(directory);
+        });
+        Assert.Equal(new[] { Path.GetFullPath(dir) }, synced);
+    }
+
+    [Fact]
+    public void AFailedSaveDoesNotSyncTheDirectory()
+    {
+        var path = SaveFirstVersion(PathOf("model.safetensors"));
+        var synced = new List<string>();
+        Assert.Throws<CheckpointException>(() => Safetensors.Save(path, SecondVersion(), null,
+            stream => new FailingStream(stream, failAfter: 500), d => { synced.Add(d); return true; }));
+        Assert.Empty(synced);
+    }
+
+    [Fact]
+    public void SyncDirectoryFsyncsOnUnixAndNeverThrows()
+    {
+        // On Linux (and macOS) a directory opened read-only can be fsynced; elsewhere the sync is skipped.
+        Assert.Equal(!OperatingSystem.IsWindows(), Safetensors.SyncDirectory(dir));
+        Assert.False(Safetensors.SyncDirectory(Path.Combine(dir, "no-such-directory")));
+    }
+
     // ───────── Verify ─────────
 
     [Fact]

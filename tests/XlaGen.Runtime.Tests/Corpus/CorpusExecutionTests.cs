@@ -34,7 +34,7 @@ public class CorpusExecutionTests
     [Fact]
     public void CorpusHasTheCasesThisTestRuns()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         Assert.Equal(29, Corpus.Files("cases", "*.hlo").Count());
         Assert.Equal(11, ProtoPairs().Count);
     }
@@ -43,7 +43,7 @@ public class CorpusExecutionTests
     [MemberData(nameof(Cases))]
     public void HloCaseGivesTheExpectedValues(string name)
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var module = HloTextParser.Parse(File.ReadAllText(Path.Combine(Corpus.Root!, "cases", name + ".hlo")));
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Corpus.Root!, "cases", name + ".json")));
         var json = doc.RootElement;
@@ -57,7 +57,7 @@ public class CorpusExecutionTests
     [MemberData(nameof(ProtoPairs))]
     public void ProtoFixtureGivesItsStatedOutput(string name, int pair)
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var module = HloProto.Read(File.ReadAllBytes(Path.Combine(Corpus.Root!, "pb", name + ".pb")));
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Corpus.Root!, "pb", name + ".json")));
         var io = doc.RootElement.GetProperty("expected_io")[pair];

@@ -65,7 +65,7 @@ public class IdxTests
     [Fact]
     public void FashionMnistFromTheDebianPackage()
     {
-        Assert.SkipUnless(FashionMnist.IsInstalled(), $"Fashion-MNIST is not installed in {FashionMnist.Directory} (apt-get install dataset-fashion-mnist)");
+        Required.Data(FashionMnist.IsInstalled(), $"Fashion-MNIST is not installed in {FashionMnist.Directory} (apt-get install dataset-fashion-mnist; test.sh does it)");
         var test = FashionMnist.LoadTest();
         Assert.Equal(new long[] { 10000, 784 }, test.Images.Shape);
         Assert.All(test.Images.Data, v => Assert.InRange(v, 0f, 1f));

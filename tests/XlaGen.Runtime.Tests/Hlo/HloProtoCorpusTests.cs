@@ -25,7 +25,7 @@ public class HloProtoCorpusTests
     [Fact]
     public void CorpusHasTheEightProtos()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         Assert.Equal(8, Corpus.Files("pb", "*.pb").Count());
     }
 
@@ -33,7 +33,7 @@ public class HloProtoCorpusTests
     [MemberData(nameof(PbFiles))]
     public void ReadsAndMatchesItsJson(string file)
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var d = Decoded(file);
         var module = HloProto.Read(Bytes(file));
 
@@ -106,7 +106,7 @@ public class HloProtoCorpusTests
     [MemberData(nameof(PbFiles))]
     public void RewritesTheSameStructure(string file)
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var original = HloProto.ParseModuleProto(Bytes(file));
         var module = HloProto.FromProto(original);
         var rewritten = P.HloModuleProto.Parser.ParseFrom(HloProto.Write(module));
@@ -141,7 +141,7 @@ public class HloProtoCorpusTests
     [Fact]
     public void HloProtoWrappersAreUnwrapped()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         foreach (var file in new[] { "xla-hlo_opt_hlo_protobinary.pb", "xla-multihost_hlo_runner-test_hlo.pb" })
         {
             var bytes = Bytes(file);
@@ -171,7 +171,7 @@ public class HloProtoCorpusTests
     [Fact]
     public void MultihostConvolutionPrintsAsXlaDoes()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var module = HloProto.Read(Bytes("xla-multihost_hlo_runner-test_hlo.pb"));
         var conv = module.Entry.Root;
         Assert.Equal("convolution", conv.Opcode);
@@ -184,7 +184,7 @@ public class HloProtoCorpusTests
     [Fact]
     public void UnsupportedOpcodeInARealProtoIsNamed()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var proto = HloProto.ParseModuleProto(Bytes("xla-multihost_hlo_runner-test_hlo.pb"));
         proto.Computations[0].Instructions[2].Opcode = "fft";
         var e = Assert.Throws<HloProtoException>(() => HloProto.FromProto(proto));
@@ -218,7 +218,7 @@ public class HloProtoCorpusTests
     [MemberData(nameof(PbFiles))]
     public void OurSchemaDecodesLikeOpenXlasSchema(string file)
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var protoc = Protoc();
         Assert.SkipWhen(protoc == null, "protoc (from the Grpc.Tools NuGet package, linux_x64) is not in the NuGet cache");
         var message = Decoded(file).GetProperty("message").GetString()!;
@@ -252,7 +252,7 @@ public class HloProtoCorpusTests
     [Fact]
     public void EmitProtoLitTestStructure()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var module = HloTextParser.Parse(File.ReadAllText(Path.Combine(Corpus.Root!, "lit", "xla-hlo_opt_emit_proto.hlo")));
         var p = HloProto.ToProto(module);
         Assert.Equal("test_module", p.Name);

@@ -26,7 +26,7 @@ public class HloTextParserTests
     [Fact]
     public void CorpusHasTheExpectedHloFiles()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         Assert.Equal(29, Corpus.Files("cases", "*.hlo").Count());
         Assert.Equal(2, Corpus.Files("lit", "*.hlo").Count());
     }
@@ -36,7 +36,7 @@ public class HloTextParserTests
     [MemberData(nameof(CorpusHlo))]
     public void CorpusModuleParsesAndReprintsStably(string file)
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var module = HloTextParser.Parse(CorpusText(file));
         HloVerifier.Verify(module);
         var printed = HloPrinter.Print(module);
@@ -48,7 +48,7 @@ public class HloTextParserTests
     [MemberData(nameof(CorpusCases))]
     public void CorpusCaseSignatureMatchesItsJson(string file)
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var module = HloTextParser.Parse(CorpusText(file));
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Corpus.Root!, "cases", Path.ChangeExtension(file, ".json"))));
         var inputs = json.RootElement.GetProperty("inputs").EnumerateArray().Select(i => HloTextParser.ParseShape(i.GetProperty("shape").GetString()!)).ToList();
@@ -60,7 +60,7 @@ public class HloTextParserTests
     [Fact]
     public void CorpusPrintsAsSnapshot()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         var sb = new StringBuilder();
         foreach (var f in Corpus.Files("cases", "*.hlo").Concat(Corpus.Files("lit", "*.hlo")))
         {
@@ -73,7 +73,7 @@ public class HloTextParserTests
     [Fact]
     public void LitRoundTripPrintsWhatXlaPrints()
     {
-        Assert.SkipUnless(Corpus.Available, Corpus.MissingMessage);
+        Corpus.Require();
         // CHECK-ROUNDTRIP lines of xla-hlo_opt_emit_proto.hlo, and the CHECK lines of the protobinary lit test.
         var printed = HloPrinter.Print(HloTextParser.Parse(CorpusText("xla-hlo_opt_emit_proto.hlo")));
         Assert.StartsWith("HloModule test_module, entry_computation_layout={(f32[], f32[])->f32[]}\n", printed);
