@@ -191,6 +191,10 @@ public class BadInputTests(BadInputServer fixture, ITestOutputHelper output) : I
             Instruction(p, "add").OperandIds[1] = 9999;
             return a.CompileAsync(p);
         }, "has id 9999, which is not an instruction of this computation"),
+        new("computations nested 6000 calls deep, callers listed first", StatusCode.InvalidArgument,
+            a => a.Raw.CompileBytesAsync(a.Session, XlaGen.Tests.DeepCalls.Bytes(6_000, callersFirst: true)), "computations nest more than 128 calls deep", "XlaGen accepts"),
+        new("computations nested 6000 calls deep, callees listed first", StatusCode.InvalidArgument,
+            a => a.Raw.CompileBytesAsync(a.Session, XlaGen.Tests.DeepCalls.Bytes(6_000)), "computations nest 129 calls deep", "XlaGen accepts"),
         new("dangling entry computation id", StatusCode.InvalidArgument, a =>
         {
             var p = Proto(TestModules.AddVectors(4));
@@ -310,6 +314,27 @@ public class BadInputTests(BadInputServer fixture, ITestOutputHelper output) : I
             () => attack.Client.KeepAliveAsync(new KeepAliveRequest { SessionId = new string('x', 500) }, attack.Options()).ResponseAsync,
             "(500 characters)");
         Assert.Equal("session-not-found", e.Trailers.GetValue("xlagen-error"));
+    }
+
+    /// <summary>Before the call-depth limit, 50,000 nested computations (7 MB, under the default 64 MiB message limit)
+    /// overflowed the stack of whatever walked the call graph recursively, and a stack overflow ends the process.</summary>
+    [Fact]
+    public async Task FiftyThousandNestedComputationsAreRefusedAndTheServerLives()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        using var raw = new RawClient(server.Address);
+        var session = await raw.OpenSessionAsync();
+        foreach (bool callersFirst in new[] { true, false })
+        {
+            var bytes = XlaGen.Tests.DeepCalls.Bytes(50_000, callersFirst);
+            Assert.True(bytes.Length > 4 << 20, $"{bytes.Length} bytes");
+            await Expect.Status(StatusCode.InvalidArgument, () => raw.CompileBytesAsync(session, bytes), "calls deep", "XlaGen accepts");
+        }
+        Assert.False(server.HasExited);
+        var x = await raw.UploadAsync(session, TestModules.Random(1, 4));
+        var exe = await raw.CompileAsync(session, TestModules.AddVectors(4));
+        var y = await raw.ExecuteAsync(session, exe, x, x);
+        Assert.Equal(TestModules.Random(1, 4).Data.Select(v => v + v), ((Tensor<float>)await raw.DownloadAsync(session, y[0])).Data);
     }
 
     [Fact]

@@ -27,13 +27,16 @@ public static partial class HloProto
         var state = new Dictionary<long, int>();
 
         // Callees first, whatever order the file lists them in (XLA writes callees first; a cycle is an error).
-        void Build(P.HloComputationProto cp, string? caller)
+        // The recursion is as deep as the chain of calls, which is bounded (the verifier then checks the exact depth).
+        void Build(P.HloComputationProto cp, string? caller, int depth)
         {
             if (state.TryGetValue(cp.Id, out var s))
             {
                 if (s == 1) throw new HloProtoException($"{moduleWhere}: computation '{cp.Name}' (id {cp.Id}) calls itself (through {caller})");
                 return;
             }
+            if (depth > HloVerifier.MaxCallDepth)
+                throw new HloProtoException($"{moduleWhere}: computations nest more than {HloVerifier.MaxCallDepth} calls deep (computation '{cp.Name}', called by {caller}), more than XlaGen accepts");
             state[cp.Id] = 1;
             foreach (var ip in cp.Instructions)
             {
@@ -41,7 +44,7 @@ public static partial class HloProto
                 {
                     if (!byId.TryGetValue(calleeId, out var callee))
                         throw new HloProtoException($"{moduleWhere}: instruction '{ip.Name}' (id {ip.Id}) in computation '{cp.Name}' calls computation id {calleeId}, which is not in the module");
-                    Build(callee, $"instruction '{ip.Name}' in '{cp.Name}'");
+                    Build(callee, $"instruction '{ip.Name}' in '{cp.Name}'", depth + 1);
                 }
             }
             var b = first == null ? (first = new HloBuilder(proto.Name, cp.Name)) : first.CreateSubBuilder(cp.Name);
@@ -50,7 +53,7 @@ public static partial class HloProto
             ordered.Add(c);
             state[cp.Id] = 2;
         }
-        foreach (var cp in proto.Computations) Build(cp, null);
+        foreach (var cp in proto.Computations) Build(cp, null, 1);
 
         HloComputation? entry = null;
         if (built.TryGetValue(proto.EntryComputationId, out var byEntryId)) entry = byEntryId;

@@ -143,23 +143,25 @@ public static partial class HloProto
         if (!listed.Contains(module.Entry)) throw new HloProtoException($"module '{module.Name}': the entry computation %{module.Entry.Name} is not one of its computations");
         var result = new List<HloComputation>();
         var state = new Dictionary<HloComputation, int>();
-        void Visit(HloComputation c, HloInstruction? caller)
+        void Visit(HloComputation c, HloInstruction? caller, int depth)
         {
             if (state.TryGetValue(c, out var s))
             {
                 if (s == 1) throw new HloProtoException($"module '{module.Name}': computation %{c.Name} calls itself (through {caller?.Describe()})");
                 return;
             }
+            if (depth > HloVerifier.MaxCallDepth)
+                throw new HloProtoException($"module '{module.Name}': computations nest more than {HloVerifier.MaxCallDepth} calls deep (%{c.Name}, called by {caller?.Describe()}), more than XlaGen accepts");
             if (!listed.Contains(c)) throw new HloProtoException($"module '{module.Name}': {caller?.Describe()} calls %{c.Name}, which is not one of the module's computations");
             state[c] = 1;
             foreach (var ins in c.Instructions)
             {
-                foreach (var callee in ins.CalledComputations) Visit(callee, ins);
+                foreach (var callee in ins.CalledComputations) Visit(callee, ins, depth + 1);
             }
             state[c] = 2;
             result.Add(c);
         }
-        foreach (var c in module.Computations) Visit(c, null);
+        foreach (var c in module.Computations) Visit(c, null, 1);
         return result;
     }
 

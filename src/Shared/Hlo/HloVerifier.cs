@@ -24,6 +24,12 @@ namespace XlaGen.Hlo
     /// </summary>
     public static class HloVerifier
     {
+        /// <summary>How deep computations may call one another (entry → while body → call → reducer … counts each
+        /// level). Real programs nest a handful of levels; the limit keeps every recursive walk over the call graph
+        /// (proto reading and writing, compiling, running) far from the end of a thread's stack, so a hostile module
+        /// is an error, not a crashed process.</summary>
+        public const int MaxCallDepth = 128;
+
         public static void Verify(HloModule module)
         {
             var problems = Check(module);
@@ -44,6 +50,18 @@ namespace XlaGen.Hlo
                 if (!computationNames.Add(c.Name)) problems.Add($"two computations are named %{c.Name}");
                 CheckComputation(c, seenComputations, names, ids, problems);
                 seenComputations.Add(c);
+            }
+            // Callees are listed before callers (checked above), so one pass gives every computation's nesting depth.
+            var depth = new Dictionary<HloComputation, int>();
+            foreach (var c in module.Computations)
+            {
+                int d = 1;
+                foreach (var ins in c.Instructions)
+                {
+                    foreach (var callee in ins.CalledComputations) d = Math.Max(d, 1 + (depth.TryGetValue(callee, out var cd) ? cd : 1));
+                }
+                depth[c] = d;
+                if (d == MaxCallDepth + 1) problems.Add($"computations nest {d} calls deep at %{c.Name}, more than the {MaxCallDepth} XlaGen accepts");
             }
             foreach (var p in module.Entry.Parameters.Concat(new[] { module.Entry.Root }).Where(i => i != null))
             {
