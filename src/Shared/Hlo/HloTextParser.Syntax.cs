@@ -320,6 +320,11 @@ namespace XlaGen.Hlo
 
         // ---------------- shapes ----------------
 
+        /// <summary>How deep tuple shapes may nest in text (protobuf's own recursion limit bounds them in protos).</summary>
+        public const int MaxTupleNesting = 64;
+
+        int tupleDepth;
+
         /// <summary>f32[2,B]{1,0}, (f32[], s32[4]), token[] — or null when no shape starts here.</summary>
         Shape? ParseShapeOrNull()
         {
@@ -327,7 +332,10 @@ namespace XlaGen.Hlo
             int start = pos;
             if (Peek == '(')
             {
+                // Tuples nest by recursion: bound it, so hostile text is a parse error and not a stack overflow.
+                if (tupleDepth == MaxTupleNesting) throw Error($"tuple shapes nest more than {MaxTupleNesting} levels deep");
                 pos++;
+                tupleDepth++;
                 var elements = new List<Shape>();
                 if (!TryConsume(")"))
                 {
@@ -335,6 +343,7 @@ namespace XlaGen.Hlo
                     while (TryConsume(","));
                     Expect(")", "to close a tuple shape");
                 }
+                tupleDepth--;
                 return Shape.Tuple(elements.ToArray());
             }
             int p = pos;

@@ -76,4 +76,21 @@ public class MalformedInputRobustnessTests
         }
         Assert.True(rejected > 0, $"{read} read, {rejected} rejected");
     }
+
+    /// <summary>Tuple shapes nest by recursion in the parser: 64 levels parse, deeper text is a parse error (before the
+    /// limit, 100,000 parentheses overflowed the stack and ended the process).</summary>
+    [Theory]
+    [InlineData(65)]
+    [InlineData(100_000)]
+    public void DeeplyNestedTupleShapesAreAParseErrorNotAStackOverflow(int depth)
+    {
+        string Nested(int n) => new string('(', n) + "f32[]" + new string(')', n);
+        Assert.Equal(Nested(64), HloTextParser.ParseShape(Nested(64)).ToString());
+        var e = Assert.Throws<HloParseException>(() => HloTextParser.ParseShape(Nested(depth)));
+        Assert.Contains("tuple shapes nest more than 64 levels deep", e.Message);
+        var module = $"HloModule m\n\nENTRY %main () -> f32[] {{\n  %p = {Nested(depth)} parameter(0)\n  ROOT %c = f32[] constant(1)\n}}\n";
+        var m = Assert.Throws<HloParseException>(() => HloTextParser.Parse(module));
+        Assert.Contains("tuple shapes nest more than 64 levels deep", m.Message);
+        Assert.Equal(4, m.Line);
+    }
 }
