@@ -191,6 +191,14 @@ public class BadInputTests(BadInputServer fixture, ITestOutputHelper output) : I
             Instruction(p, "add").OperandIds[1] = 9999;
             return a.CompileAsync(p);
         }, "has id 9999, which is not an instruction of this computation"),
+        new("values that fit one by one but not together", StatusCode.ResourceExhausted, a =>
+        {
+            // three f32[1Mi] values (4 MiB each) alive at once: 12 MiB at the peak, over the 8 MiB session limit
+            var b = new HloBuilder("too_much_at_once");
+            var x = b.Negate(b.Parameter(ElementType.F32, new Dim[] { 1 << 20 }, "p"));
+            var module = b.BuildModule(b.Add(x, b.Negate(x)));
+            return a.Raw.CompileBytesAsync(a.Session, HloProto.Write(module));
+        }, "needs about 12582912 bytes at its peak", "more than the 8388608 bytes this server lets one session hold (--max-session-bytes)"),
         new("computations nested 6000 calls deep, callers listed first", StatusCode.InvalidArgument,
             a => a.Raw.CompileBytesAsync(a.Session, XlaGen.Tests.DeepCalls.Bytes(6_000, callersFirst: true)), "computations nest more than 128 calls deep", "XlaGen accepts"),
         new("computations nested 6000 calls deep, callees listed first", StatusCode.InvalidArgument,

@@ -30,6 +30,11 @@ public interface IExecutable : IDisposable
     /// A tuple result is returned as one buffer per element (as PJRT untuples results).
     /// Buffers named in <see cref="ExecuteOptions.DonatedArguments"/> are consumed and must not be used again.</summary>
     DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null);
+
+    /// <summary>About how many bytes of device memory one execution allocates at its peak (the largest set of values
+    /// alive at once, results included, arguments not), as PJRT's compiled memory stats report it; 0 when the device
+    /// does not say. A server refuses programs that could never fit before running them.</summary>
+    long PeakMemoryBytes => 0;
 }
 
 public sealed record ExecuteOptions

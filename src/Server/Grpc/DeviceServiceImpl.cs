@@ -138,6 +138,16 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         {
             throw Errors.InvalidArgument($"the {Device.Info.Platform} backend cannot compile module '{module.Name}': {e.Message}");
         }
+        // Values that fit one by one can still not fit together: refuse what could never run, rather than let the host
+        // run out of memory (which, past what the OS will give, ends the process) while it runs.
+        long limit = host.LargestValueBytes, peak = executable.PeakMemoryBytes;
+        if (limit > 0 && peak > limit)
+        {
+            executable.Dispose();
+            string what = host.Options.MaxSessionBytes > 0 ? "this server lets one session hold (--max-session-bytes)" : "the device's memory";
+            throw Errors.ResourceExhausted(
+                $"module '{module.Name}' needs about {peak} bytes at its peak (the values alive at once while it runs), more than the {limit} bytes {what}");
+        }
         var parameters = module.Entry.Parameters.SelectMany(p => Leaves(p.Shape)).ToArray();
         var results = Leaves(module.Entry.Root.Shape).ToArray();
         return new CachedProgram(fingerprint, module, executable, parameters, results);

@@ -416,4 +416,40 @@ public class CpuExecutorTests
             new ExecuteOptions { Cancellation = new CancellationToken(canceled: true) }));
         Assert.Contains("'mlp' was cancelled", e.Message);
     }
+
+    /// <summary>The executable's peak-memory estimate follows the plan's liveness, worked out by hand here (f32[1000]
+    /// values are 4000 bytes; parameters belong to the caller).</summary>
+    [Fact]
+    public void PeakMemoryFollowsLiveness()
+    {
+        static HloInstruction Neg(HloBuilder b, HloInstruction x) => b.Negate(x);
+
+        // a = -p; b = -a; c = -b: a dies at b, b at c, so at most two values are alive: 8000
+        var chain = new HloBuilder("chain");
+        var p = chain.Parameter(ElementType.F32, new Dim[] { 1000 }, "p");
+        using (var exe = Cpu.Compile(chain.BuildModule(Neg(chain, Neg(chain, Neg(chain, p))))))
+            Assert.Equal(8000, exe.PeakMemoryBytes);
+
+        // d = a + c keeps a alive across b and c: a, b and c at once while c is made: 12000
+        var kept = new HloBuilder("kept");
+        p = kept.Parameter(ElementType.F32, new Dim[] { 1000 }, "p");
+        var a = Neg(kept, p);
+        using (var exe = Cpu.Compile(kept.BuildModule(kept.Add(a, Neg(kept, Neg(kept, a))))))
+            Assert.Equal(12000, exe.PeakMemoryBytes);
+
+        // a call's own peak (8000, a chain of two) adds to its result's 4000 while it runs: 12000
+        var outer = new HloBuilder("outer");
+        var inner = outer.CreateSubBuilder("inner");
+        var q = inner.Parameter(ElementType.F32, new Dim[] { 1000 }, "q");
+        var callee = inner.Build(Neg(inner, Neg(inner, q)));
+        p = outer.Parameter(ElementType.F32, new Dim[] { 1000 }, "p");
+        using (var exe = Cpu.Compile(outer.BuildModule(outer.AddInstruction("call", new[] { p }, called: new[] { callee }))))
+            Assert.Equal(12000, exe.PeakMemoryBytes);
+
+        // a tuple of views allocates nothing of its own
+        var views = new HloBuilder("views");
+        p = views.Parameter(ElementType.F32, new Dim[] { 1000 }, "p");
+        using (var exe = Cpu.Compile(views.BuildModule(views.Tuple(p, p))))
+            Assert.Equal(0, exe.PeakMemoryBytes);
+    }
 }

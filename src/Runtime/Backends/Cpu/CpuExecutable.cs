@@ -24,6 +24,8 @@ internal sealed class CpuExecutable : IExecutable
 
     internal CompiledComputation Plan => entry;
 
+    public long PeakMemoryBytes => entry.PeakBytes;
+
     public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(disposed, this);

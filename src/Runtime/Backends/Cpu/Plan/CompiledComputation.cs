@@ -56,6 +56,9 @@ internal sealed class CompiledComputation
 
     public Shape[] ResultLeafShapes { get; }
 
+    /// <summary>Estimated bytes alive at once during a run (see ComputationCompiler.EstimatePeakBytes).</summary>
+    public long PeakBytes { get; init; }
+
     /// <summary>Runs the computation. <paramref name="inputs"/> are the parameters' array leaves; an input whose
     /// <paramref name="inputOwned"/> flag is set is consumed (it may be overwritten, recycled or returned as a result).
     /// Every array written to <paramref name="outputs"/> is new to the caller, who owns it.</summary>

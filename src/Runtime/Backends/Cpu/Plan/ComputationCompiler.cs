@@ -149,6 +149,49 @@ internal sealed class ComputationCompiler
             else paramNames.Add(p.Name);
         }
         return new CompiledComputation(computation, steps.ToArray(), SlotCount, paramSlots.ToArray(), paramShapes.ToArray(), paramNames.ToArray(),
-            LeafSlots(computation.Root), Leaves(computation.Root.Shape).ToArray());
+            LeafSlots(computation.Root), Leaves(computation.Root.Shape).ToArray())
+        {
+            PeakBytes = EstimatePeakBytes(),
+        };
     }
+
+    /// <summary>Opcodes whose values are views of their operands' arrays (or the caller's), not new allocations.</summary>
+    static readonly HashSet<string> Aliases = new(StringComparer.Ordinal) { "parameter", "tuple", "get-tuple-element", "bitcast" };
+
+    /// <summary>Control flow that runs a called computation's plan, whose own peak adds to what is alive at the call.</summary>
+    static readonly HashSet<string> RunsCalledPlans = new(StringComparer.Ordinal) { "while", "call", "conditional" };
+
+    /// <summary>
+    /// The most bytes alive at once during a run, following the plan's liveness: each instruction allocates its result
+    /// (views allocate nothing), its called plans need their own peak while it runs, and a value is freed after its
+    /// last use. An estimate: in-place reuse of donated or dying buffers only lowers the real figure.
+    /// </summary>
+    long EstimatePeakBytes()
+    {
+        var ins = computation.Instructions;
+        var own = new long[ins.Count];
+        var freedAt = new long[ins.Count];
+        for (int i = 0; i < ins.Count; i++)
+        {
+            if (!live[i] || Aliases.Contains(ins[i].Opcode)) continue;
+            own[i] = Leaves(ins[i].Shape).Sum(ByteCount);
+            if (lastUse[i] != Never) freedAt[lastUse[i]] += own[i];
+        }
+        long alive = 0, peak = 0;
+        for (int i = 0; i < ins.Count; i++)
+        {
+            if (!live[i]) continue;
+            long nested = 0;
+            if (RunsCalledPlans.Contains(ins[i].Opcode))
+            {
+                foreach (var callee in ins[i].CalledComputations) nested = Math.Max(nested, Compiler.Plan(callee).PeakBytes);
+            }
+            peak = Math.Max(peak, alive + own[i] + nested);
+            alive += own[i] - freedAt[i];
+        }
+        return peak;
+    }
+
+    static long ByteCount(Shape leaf) =>
+        leaf.ElementType == ElementType.Token ? 0 : leaf.ElementCount * Math.Max(1, ElementTypes.ByteSize(leaf.ElementType));
 }
