@@ -68,6 +68,9 @@ public abstract partial class ModelRunner
         using var e = batches.GetEnumerator();
         if (!e.MoveNext()) yield break;
         StagedBatch? current = Stage(e.Current, index++);
+        // A thread of its own, not the thread pool: a pool work item queued from a pool thread sits in that thread's
+        // local queue, and the blocked wait for it runs it inline, i.e. serially, whenever the pool is busy.
+        using var worker = OverlapsUploads ? new StagingWorker() : null;
         Task<StagedBatch>? next = null;
         try
         {
@@ -77,7 +80,7 @@ public abstract partial class ModelRunner
                 {
                     var batch = e.Current;
                     int k = index++;
-                    next = OverlapsUploads ? Task.Run(() => Stage(batch, k)) : Task.FromResult(Stage(batch, k));
+                    next = worker != null ? worker.Run(() => Stage(batch, k)) : Task.FromResult(Stage(batch, k));
                 }
                 try
                 {
@@ -111,6 +114,48 @@ public abstract partial class ModelRunner
                     // batch nobody will run has nothing left to release
                 }
             }
+        }
+    }
+
+    /// <summary>A thread that runs one staging job at a time for <see cref="Staged"/>; it ends when disposed.</summary>
+    sealed class StagingWorker : IDisposable
+    {
+        readonly System.Collections.Concurrent.BlockingCollection<(Func<StagedBatch> Job, TaskCompletionSource<StagedBatch> Done)> jobs = new(1);
+        readonly Thread thread;
+
+        public StagingWorker()
+        {
+            thread = new Thread(Loop) { IsBackground = true, Name = "XlaGen prefetch to device" };
+            thread.Start();
+        }
+
+        public Task<StagedBatch> Run(Func<StagedBatch> job)
+        {
+            var done = new TaskCompletionSource<StagedBatch>(TaskCreationOptions.RunContinuationsAsynchronously);
+            jobs.Add((job, done));
+            return done.Task;
+        }
+
+        void Loop()
+        {
+            foreach (var (job, done) in jobs.GetConsumingEnumerable())
+            {
+                try
+                {
+                    done.SetResult(job());
+                }
+                catch (Exception e)
+                {
+                    done.SetException(e);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            jobs.CompleteAdding();
+            thread.Join();
+            jobs.Dispose();
         }
     }
 }
