@@ -46,6 +46,9 @@ public sealed record ServerOptions
 
     public int MaxSessions { get; init; } = 64;
 
+    /// <summary>Null: the default (80% of the device's memory); 0: no limit.</summary>
+    public long? MaxDeviceBytes { get; init; }
+
     public TimeSpan SessionLease { get; init; } = TimeSpan.FromSeconds(60);
 
     public int CompileCacheEntries { get; init; } = 64;
@@ -134,6 +137,11 @@ public sealed record ServerOptions
           --max-session-bytes SIZE   Most bytes of device buffers one session may hold (default 0: no limit
                                      beyond the device's memory). Over it, uploads and executions fail
                                      RESOURCE_EXHAUSTED; so does compiling a program whose single values exceed it.
+          --max-device-bytes SIZE    Most bytes of device buffers all sessions together may hold, plus what running
+                                     executions allocate (each program's estimated peak, reserved while it runs).
+                                     Default: 80% of the device's memory (for the CPU backend, the host's), so many
+                                     clients together cannot exhaust the host; 0: no limit. Over it, uploads and
+                                     executions fail RESOURCE_EXHAUSTED.
           --max-sessions N           Most sessions open at once (default 64); more fail RESOURCE_EXHAUSTED.
           --session-lease DURATION   How long a session lives without any call (default 60s). Clients renew it in
                                      the background; when a client vanishes, its buffers and programs are freed
@@ -240,6 +248,9 @@ public sealed record ServerOptions
                 }
                 case "--max-session-bytes":
                     o = o with { MaxSessionBytes = ParseSize(arg, Value()) };
+                    break;
+                case "--max-device-bytes":
+                    o = o with { MaxDeviceBytes = ParseSize(arg, Value()) };
                     break;
                 case "--max-sessions":
                     o = o with { MaxSessions = ParseCount(arg, Value(), 1) };

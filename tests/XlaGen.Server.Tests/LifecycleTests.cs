@@ -170,7 +170,7 @@ public class CommandLineTests
             "--listen HOST:PORT", "--backend NAME", "--token-file PATH", "--tls-cert PATH", "--tls-key PATH", "--max-message-bytes SIZE",
             "--max-session-bytes SIZE", "--max-sessions N", "--session-lease DURATION", "--compile-cache N", "--shutdown-timeout DURATION",
             "--log-format text|json", "--log-level LEVEL", "--version", "--help", "--data-listen HOST:PORT|off", "--data-ticket-lifetime DURATION",
-            "--max-execution-time DURATION",
+            "--max-execution-time DURATION", "--max-device-bytes SIZE",
         })
         {
             Assert.Contains(option, output);

@@ -144,9 +144,8 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         if (limit > 0 && peak > limit)
         {
             executable.Dispose();
-            string what = host.Options.MaxSessionBytes > 0 ? "this server lets one session hold (--max-session-bytes)" : "the device's memory";
             throw Errors.ResourceExhausted(
-                $"module '{module.Name}' needs about {peak} bytes at its peak (the values alive at once while it runs), more than the {limit} bytes {what}");
+                $"module '{module.Name}' needs about {peak} bytes at its peak (the values alive at once while it runs), more than the {limit} bytes {host.LargestValueLimitName}");
         }
         var parameters = module.Entry.Parameters.SelectMany(p => Leaves(p.Shape)).ToArray();
         var results = Leaves(module.Entry.Root.Shape).ToArray();
@@ -165,8 +164,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
                 long bytes = ShapeBytes(ins.Shape);
                 if (bytes > limit)
                 {
-                    string what = host.Options.MaxSessionBytes > 0 ? "this server lets one session hold (--max-session-bytes)" : "the device's memory";
-                    throw Errors.ResourceExhausted($"module '{module.Name}': {ins.Describe()} in %{c.Name} makes a value of {bytes} bytes, more than the {limit} bytes {what}");
+                    throw Errors.ResourceExhausted($"module '{module.Name}': {ins.Describe()} in %{c.Name} makes a value of {bytes} bytes, more than the {limit} bytes {host.LargestValueLimitName}");
                 }
             }
         }
@@ -203,7 +201,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         var shape = FromProto(first.Header.Shape, "upload header");
         long total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
         CheckDeviceMemory(total, $"uploading {shape}");
-        if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held))
+        if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held, $"uploading {shape}"))
         {
             throw Errors.ResourceExhausted(
                 $"uploading {shape} ({total} bytes) would take the session to {held + total} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
@@ -310,7 +308,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
                 shape = FromProto(request.UploadShape, "BeginTransfer upload");
                 total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
                 CheckDeviceMemory(total, $"uploading {shape}");
-                if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held))
+                if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held, $"uploading {shape}"))
                 {
                     throw Errors.ResourceExhausted(
                         $"uploading {shape} ({total} bytes) would take the session to {held + total} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
@@ -400,7 +398,15 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
             var maxTime = host.Options.MaxExecutionTime;
             if (maxTime > TimeSpan.Zero) limit.CancelAfter(maxTime);
+            // What the program allocates while it runs counts against the server-wide budget until it ends.
+            long peak = program.Executable.PeakMemoryBytes;
+            if (!Sessions.Budget.TryTake(peak))
+            {
+                throw Errors.ResourceExhausted(
+                    $"execute '{name}' needs about {peak} bytes while it runs; the server's buffers and running programs already use {Sessions.Budget.Used} of the {Sessions.Budget.Limit} bytes it may use (--max-device-bytes): release buffers or retry later");
+            }
             using (host.BeginExecution())
+            try
             {
                 try
                 {
@@ -428,6 +434,10 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
                 {
                     throw Errors.ResourceExhausted($"execute '{name}': the host ran out of memory");
                 }
+            }
+            finally
+            {
+                Sessions.Budget.Give(peak);
             }
             micros = (long)clock.Elapsed.TotalMicroseconds;
         }
@@ -462,7 +472,18 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         else
         {
             long totalBytes = outputs.Sum(o => ShapeBytes(o.Shape));
-            if (!session.TryReserve(totalBytes, host.Options.MaxSessionBytes, out long held))
+            long held;
+            bool reserved;
+            try
+            {
+                reserved = session.TryReserve(totalBytes, host.Options.MaxSessionBytes, out held, $"execute '{module}': keeping its results");
+            }
+            catch
+            {
+                foreach (var o in outputs) o.Dispose();
+                throw;
+            }
+            if (!reserved)
             {
                 foreach (var o in outputs) o.Dispose();
                 throw Errors.ResourceExhausted(
@@ -542,6 +563,8 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             DataTransfers = host.Data?.Completed ?? 0,
             DataTransfersFailed = host.Data?.Failed ?? 0,
             ExecutionsStopped = host.ExecutionsStopped,
+            DeviceBytesLimit = Sessions.Budget.Limit,
+            DeviceBytesUsed = Sessions.Budget.Used,
         });
     }
 

@@ -25,7 +25,7 @@ internal sealed class DeviceHost : IDisposable
     {
         Options = options;
         Device = device;
-        Sessions = new SessionTable(options.MaxSessions);
+        Sessions = new SessionTable(options.MaxSessions, options.MaxDeviceBytes ?? DefaultDeviceBytes(device.Info.MemoryBytes));
         Cache = new CompileCache(options.CompileCacheEntries);
         Tickets = new TransferTickets(options.TicketLifetime);
         InstanceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
@@ -84,8 +84,20 @@ internal sealed class DeviceHost : IDisposable
         public void Dispose() => Interlocked.Decrement(ref host.executionsInFlight);
     }
 
-    /// <summary>The most bytes one value may take: the session limit, else the device's memory (0: unknown).</summary>
-    public long LargestValueBytes => Options.MaxSessionBytes > 0 ? Options.MaxSessionBytes : Device.Info.MemoryBytes;
+    /// <summary>--max-device-bytes by default: 80% of the device's memory, leaving the rest to the process itself (its
+    /// managed heap, transfer buffers) and, on the CPU backend, to the rest of the host. 0 (no limit) when unknown.</summary>
+    public static long DefaultDeviceBytes(long deviceMemory) => deviceMemory > 0 ? deviceMemory / 5 * 4 : 0;
+
+    /// <summary>The most bytes one value or one program's peak may take: the session limit, else the server-wide
+    /// budget, else the device's memory (0: unknown).</summary>
+    public long LargestValueBytes =>
+        Options.MaxSessionBytes > 0 ? Options.MaxSessionBytes : Sessions.Budget.Limit > 0 ? Sessions.Budget.Limit : Device.Info.MemoryBytes;
+
+    /// <summary>What <see cref="LargestValueBytes"/> is, for messages.</summary>
+    public string LargestValueLimitName =>
+        Options.MaxSessionBytes > 0 ? "this server lets one session hold (--max-session-bytes)"
+        : Sessions.Budget.Limit > 0 ? "this server may use for buffers and running programs (--max-device-bytes)"
+        : "the device's memory";
 
     public void Dispose()
     {

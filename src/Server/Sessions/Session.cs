@@ -80,14 +80,21 @@ internal sealed class Session
         public void Dispose() => session.EndCall();
     }
 
-    /// <summary>Counts <paramref name="bytes"/> against the limit (0: none) before they are allocated.</summary>
-    public bool TryReserve(long bytes, long limit, out long held)
+    /// <summary>Counts <paramref name="bytes"/> against the session's limit (0: none) before they are allocated: false
+    /// when over it. Over the server-wide budget (--max-device-bytes) it throws RESOURCE_EXHAUSTED naming
+    /// <paramref name="what"/>.</summary>
+    public bool TryReserve(long bytes, long limit, out long held, string what)
     {
         lock (sync)
         {
             held = bytesHeld;
             if (closed) throw Errors.SessionNotFound(Id);
             if (limit > 0 && bytes > limit - bytesHeld) return false;
+            if (!table.Budget.TryTake(bytes))
+            {
+                throw Errors.ResourceExhausted(
+                    $"{what} ({bytes} bytes): the server's buffers and running programs already use {table.Budget.Used} of the {table.Budget.Limit} bytes it may use (--max-device-bytes); release buffers or retry later");
+            }
             bytesHeld += bytes;
             return true;
         }
@@ -98,7 +105,9 @@ internal sealed class Session
         lock (sync)
         {
             // A closed session already dropped everything it held.
-            if (!closed) bytesHeld -= bytes;
+            if (closed) return;
+            bytesHeld -= bytes;
+            table.Budget.Give(bytes);
         }
     }
 
@@ -180,6 +189,7 @@ internal sealed class Session
             handles.Remove(entry.Handle);
             table.Directory.TryRemove(new KeyValuePair<ulong, HandleEntry>(entry.Handle, entry));
             bytesHeld -= entry.Bytes;
+            table.Budget.Give(entry.Bytes);
         }
     }
 
@@ -202,6 +212,7 @@ internal sealed class Session
             table.Directory.TryRemove(new KeyValuePair<ulong, HandleEntry>(handle, entry));
             entry.Released = true;
             bytesHeld -= entry.Bytes;
+            table.Budget.Give(entry.Bytes);
             free = entry.Pins == 0;
         }
         if (free) entry.Free();
@@ -248,6 +259,7 @@ internal sealed class Session
                 if (entry.Pins == 0) toFree.Add(entry);
             }
             handles.Clear();
+            table.Budget.Give(bytesHeld);
             bytesHeld = 0;
         }
         foreach (var e in toFree) e.Free();

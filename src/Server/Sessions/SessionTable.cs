@@ -16,13 +16,17 @@ internal sealed class SessionTable : IDisposable
     long nextHandle;
     int count;
 
-    public SessionTable(int maxSessions)
+    public SessionTable(int maxSessions, long maxDeviceBytes = 0)
     {
         this.maxSessions = maxSessions;
+        Budget = new MemoryBudget(maxDeviceBytes);
         nextHandle = (long)(RandomNumberGenerator.GetInt32(1, int.MaxValue)) << 16;
     }
 
     public ConcurrentDictionary<ulong, HandleEntry> Directory { get; } = new();
+
+    /// <summary>The device bytes every session and running program together may use (--max-device-bytes).</summary>
+    public MemoryBudget Budget { get; }
 
     public int Count => Volatile.Read(ref count);
 

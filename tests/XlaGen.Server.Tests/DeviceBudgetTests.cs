@@ -1,0 +1,74 @@
+using Grpc.Core;
+using XlaGen.Device.V1;
+using XlaGen.Hlo;
+
+namespace XlaGen.Server.Tests;
+
+/// <summary>
+/// --max-device-bytes bounds what all sessions together hold plus what running programs allocate, so many clients
+/// cannot exhaust the host between them (each one within its own --max-session-bytes). 16 MiB here; every tensor is
+/// f32[1Mi], 4 MiB.
+/// </summary>
+public class DeviceBudgetTests
+{
+    const long MiB = 1 << 20;
+
+    static Tensor<float> Four(int seed) => TestModules.Random(seed, 1 << 20);
+
+    /// <summary>a = -p; b = -a: two 4 MiB values alive at once, 8 MiB at the peak.</summary>
+    static HloModule TwoNegations()
+    {
+        var b = new HloBuilder("two_negations");
+        return b.BuildModule(b.Negate(b.Negate(b.Parameter(ElementType.F32, new Dim[] { 1 << 20 }, "p"))));
+    }
+
+    [Fact]
+    public async Task SessionsTogetherStayWithinTheServerWideBudget()
+    {
+        await using var server = await ServerProcess.StartAsync("--max-device-bytes", "16MiB");
+        using var raw = new RawClient(server.Address);
+        var first = await raw.OpenSessionAsync("first");
+        var second = await raw.OpenSessionAsync("second");
+        var third = await raw.OpenSessionAsync("third");
+
+        var a = await raw.UploadAsync(first, Four(1));
+        await raw.UploadAsync(first, Four(2));
+        var c = await raw.UploadAsync(second, Four(3));
+        var stats = await raw.StatsAsync();
+        Assert.Equal(16 * MiB, stats.DeviceBytesLimit);
+        Assert.Equal(12 * MiB, stats.DeviceBytesUsed);
+
+        // Four more MiB fit exactly; then nothing more, whichever session asks.
+        var d = await raw.UploadAsync(third, Four(4));
+        await Expect.Status(StatusCode.ResourceExhausted, () => raw.UploadAsync(third, Four(5)),
+            "uploading f32[1048576] (4194304 bytes): the server's buffers and running programs already use 16777216 of the 16777216 bytes it may use (--max-device-bytes)");
+
+        // A program whose peak does not fit in what is left is refused before it runs, and the others keep working.
+        var exe = await raw.CompileAsync(second, TwoNegations());
+        await raw.Client.ReleaseAsync(new ReleaseRequest { SessionId = third, Handles = { d } }, raw.Options());
+        await Expect.Status(StatusCode.ResourceExhausted, () => raw.ExecuteAsync(second, exe, c),
+            "execute 'two_negations' needs about 8388608 bytes while it runs", "already use 12582912 of the 16777216 bytes");
+        Assert.Equal(12 * MiB, (await raw.StatsAsync()).DeviceBytesUsed);
+
+        // Freeing a buffer makes room: the program runs, its 8 MiB come back, and its 4 MiB result is held.
+        await raw.Client.ReleaseAsync(new ReleaseRequest { SessionId = first, Handles = { a } }, raw.Options());
+        var result = (await raw.ExecuteAsync(second, exe, c))[0];
+        Assert.Equal(Four(3).Data, ((Tensor<float>)await raw.DownloadAsync(second, result)).Data);
+        Assert.Equal(12 * MiB, (await raw.StatsAsync()).DeviceBytesUsed);
+
+        // Closing sessions gives everything back.
+        foreach (var s in new[] { first, second, third }) await raw.Client.CloseSessionAsync(new CloseSessionRequest { SessionId = s }, raw.Options());
+        Assert.Equal(0, (await raw.StatsAsync()).DeviceBytesUsed);
+    }
+
+    [Fact]
+    public async Task ByDefaultTheBudgetIsFourFifthsOfTheDevicesMemory()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        using var raw = new RawClient(server.Address);
+        var version = await raw.Client.GetVersionAsync(new GetVersionRequest { MinProtocolVersion = 1, MaxProtocolVersion = 2 }, raw.Options());
+        long memory = version.Devices[0].MemoryBytes;
+        Assert.True(memory > 0);
+        Assert.Equal(memory / 5 * 4, (await raw.StatsAsync()).DeviceBytesLimit);
+    }
+}
