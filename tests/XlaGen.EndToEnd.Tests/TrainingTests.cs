@@ -312,4 +312,35 @@ public class TrainingTests
     {
         public void OnEpochEnd(ModelRunner model, EpochMetrics metrics, TrainingControl control) => onEpoch(model);
     }
+
+    /// <summary>GlobalClipNorm reaches the generated train step: one SGD step with clipping equals the unclipped step's
+    /// gradient (recovered from its update) scaled to the limit, computed here in double.</summary>
+    [Fact]
+    public void GlobalClipNormScalesTheTrainStepsGradients()
+    {
+        var (x, labels) = TinyData(32, 5);
+        const double lr = 0.5;
+        double[][] Weights(ModelRunner m) => TinyNet.ParameterSpecs.Select(p => ((Tensor<double>)m.GetParameter(p.Path)).Data).ToArray();
+
+        using var plain = TinyNet.Create(Devices.Cpu(), seed: 9);
+        plain.Compile(new Sgd(lr));
+        var before = Weights(plain);
+        plain.TrainStep(x, labels);
+        var gradients = Weights(plain).Zip(before, (after, b) => b.Zip(after, (p0, p1) => (p0 - p1) / lr).ToArray()).ToArray();
+        double norm = Math.Sqrt(gradients.SelectMany(g => g).Sum(v => v * v));
+        double limit = norm / 4;
+
+        using var clipped = TinyNet.Create(Devices.Cpu(), seed: 9);
+        clipped.Compile(new Sgd(lr) { GlobalClipNorm = limit });
+        clipped.TrainStep(x, labels);
+        var got = Weights(clipped);
+        for (int i = 0; i < got.Length; i++)
+        {
+            for (int j = 0; j < got[i].Length; j++)
+            {
+                double want = before[i][j] - lr * gradients[i][j] * (limit / norm);
+                Assert.True(Math.Abs(want - got[i][j]) < 1e-12, $"parameter {i}[{j}]: {got[i][j]:R}, expected {want:R}");
+            }
+        }
+    }
 }

@@ -51,6 +51,7 @@ public abstract partial class ModelRunner
         ThrowIfDisposed();
         var loss = RequireLoss();
         ArgumentNullException.ThrowIfNull(optimizer);
+        optimizer.CheckClipping();
         var newLayout = TrainingPrograms.LayoutOf(loss, ParameterSpecs, optimizer);
         if (pendingOptimizerState != null) VerifyOptimizerState(pendingOptimizerState, optimizer, newLayout, compiling: true);
         var (newSlots, newStep, step) = UploadOptimizerState(optimizer, newLayout, pendingOptimizerState);

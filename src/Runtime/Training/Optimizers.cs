@@ -16,6 +16,65 @@ public abstract class Optimizer
 
     public LearningRate LearningRate { get; }
 
+    /// <summary>Keras' <c>clipvalue</c>: every gradient element is clipped to [-ClipValue, ClipValue] before the update.</summary>
+    public double? ClipValue { get => clipValue; init => clipValue = Positive(value, nameof(ClipValue)); }
+
+    /// <summary>Keras' <c>clipnorm</c>: each parameter's gradient is scaled down to an L2 norm of at most ClipNorm.</summary>
+    public double? ClipNorm { get => clipNorm; init => clipNorm = Positive(value, nameof(ClipNorm)); }
+
+    /// <summary>Keras' <c>global_clipnorm</c> (PyTorch's <c>clip_grad_norm_</c>): all gradients together are scaled by
+    /// GlobalClipNorm / max(global norm, GlobalClipNorm), the global norm being the L2 norm of them all concatenated.</summary>
+    public double? GlobalClipNorm { get => globalClipNorm; init => globalClipNorm = Positive(value, nameof(GlobalClipNorm)); }
+
+    readonly double? clipValue, clipNorm, globalClipNorm;
+
+    static double? Positive(double? value, string name) =>
+        value is { } v && !(v > 0 && double.IsFinite(v)) ? throw new ArgumentOutOfRangeException(name, v, $"{name} must be a positive finite number") : value;
+
+    /// <summary>The clipping, for <see cref="Describe"/> texts: "" or ", global_clipnorm=1".</summary>
+    protected string DescribeClipping() =>
+        (ClipValue is { } v ? $", clipvalue={v:R}" : "") + (ClipNorm is { } n ? $", clipnorm={n:R}" : "") + (GlobalClipNorm is { } g ? $", global_clipnorm={g:R}" : "");
+
+    /// <summary>Applies ClipValue, ClipNorm or GlobalClipNorm (at most one may be set, as in Keras) to the gradients of
+    /// the trainable parameters, in HLO, before the update. Norms are accumulated in f32 (f64 when a gradient is f64).</summary>
+    public IReadOnlyList<HloInstruction> ClipGradients(HloBuilder b, IReadOnlyList<HloInstruction> gradients)
+    {
+        CheckClipping();
+        if (ClipValue is { } limit)
+            return gradients.Select(g => b.Maximum(b.Minimum(g, Scalar(b, g, limit)), Scalar(b, g, -limit))).ToList();
+        var normType = gradients.Any(g => g.Shape.ElementType == ElementType.F64) ? ElementType.F64 : ElementType.F32;
+        HloInstruction SumOfSquares(HloInstruction g)
+        {
+            var squares = b.Multiply(g, g);
+            var sum = g.Shape.IsScalar ? squares : b.ReduceSum(squares, Enumerable.Range(0, g.Shape.Rank).Select(d => (long)d).ToArray());
+            return b.Convert(sum, normType);
+        }
+        // scale = clip / max(norm, clip): 1 while the norm is within the limit (tf.clip_by_norm, clip_by_global_norm)
+        HloInstruction ScaleFor(HloInstruction sumOfSquares, double clip)
+        {
+            var c = b.Full(normType, clip, Array.Empty<Dim>());
+            return b.Divide(c, b.Maximum(b.Sqrt(sumOfSquares), c));
+        }
+        HloInstruction Scaled(HloInstruction g, HloInstruction scale) => b.Multiply(g, Spread(b, scale, g));
+        if (ClipNorm is { } perTensor)
+            return gradients.Select(g => Scaled(g, ScaleFor(SumOfSquares(g), perTensor))).ToList();
+        if (GlobalClipNorm is { } global && gradients.Count > 0)
+        {
+            var total = gradients.Select(SumOfSquares).Aggregate(b.Add);
+            var scale = ScaleFor(total, global);
+            return gradients.Select(g => Scaled(g, scale)).ToList();
+        }
+        return gradients;
+    }
+
+    /// <summary>Throws when more than one clipping is set (Keras allows one of clipvalue, clipnorm, global_clipnorm).</summary>
+    public void CheckClipping()
+    {
+        int set = (ClipValue.HasValue ? 1 : 0) + (ClipNorm.HasValue ? 1 : 0) + (GlobalClipNorm.HasValue ? 1 : 0);
+        if (set > 1)
+            throw new ArgumentException($"{Describe()}: set at most one of ClipValue, ClipNorm and GlobalClipNorm (as Keras allows one of clipvalue, clipnorm, global_clipnorm)");
+    }
+
     /// <summary>Lower-case name: sgd, momentum, adam, adamw, rmsprop.</summary>
     public abstract string Name { get; }
 
@@ -32,7 +91,7 @@ public abstract class Optimizer
     protected static HloInstruction Scalar(HloBuilder b, HloInstruction like, double value) =>
         b.Full(like.Shape.ElementType, value, like.Shape.Dims.ToArray());
 
-    /// <summary>A scalar (f32[]) broadcast to <paramref name="like"/>'s shape, converted to its element type.</summary>
+    /// <summary>A scalar broadcast to <paramref name="like"/>'s shape, converted to its element type.</summary>
     protected static HloInstruction Spread(HloBuilder b, HloInstruction scalar, HloInstruction like) =>
         like.Shape.IsScalar ? b.Convert(scalar, like.Shape.ElementType) : b.BroadcastScalar(b.Convert(scalar, like.Shape.ElementType), like.Shape.Dims.ToArray());
 }
@@ -56,7 +115,9 @@ public sealed class Sgd : Optimizer
 
     public override IReadOnlyList<string> Slots => Momentum == 0 ? Array.Empty<string>() : new[] { "velocity" };
 
-    public override string Describe() => Momentum == 0 ? "sgd" : $"sgd(momentum={Momentum:R}, nesterov={Nesterov.ToString().ToLowerInvariant()})";
+    public override string Describe() => Momentum == 0
+        ? (DescribeClipping() is { Length: > 0 } clipping ? $"sgd({clipping[2..]})" : "sgd")
+        : $"sgd(momentum={Momentum:R}, nesterov={Nesterov.ToString().ToLowerInvariant()}{DescribeClipping()})";
 
     public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
     {
@@ -93,7 +154,7 @@ public class Adam : Optimizer
 
     public override IReadOnlyList<string> Slots => new[] { "m", "v" };
 
-    public override string Describe() => $"adam(beta1={Beta1:R}, beta2={Beta2:R}, epsilon={Epsilon:R})";
+    public override string Describe() => $"adam(beta1={Beta1:R}, beta2={Beta2:R}, epsilon={Epsilon:R}{DescribeClipping()})";
 
     public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
     {
@@ -129,7 +190,7 @@ public sealed class AdamW : Adam
 
     public override string Name => "adamw";
 
-    public override string Describe() => $"adamw(weight_decay={WeightDecay:R}, beta1={Beta1:R}, beta2={Beta2:R}, epsilon={Epsilon:R})";
+    public override string Describe() => $"adamw(weight_decay={WeightDecay:R}, beta1={Beta1:R}, beta2={Beta2:R}, epsilon={Epsilon:R}{DescribeClipping()})";
 
     protected override HloInstruction Decay(HloBuilder b, HloInstruction p, HloInstruction lr) =>
         b.Subtract(p, b.Multiply(b.Multiply(Spread(b, lr, p), Scalar(b, p, WeightDecay)), p));
@@ -157,7 +218,7 @@ public sealed class RmsProp : Optimizer
 
     public override IReadOnlyList<string> Slots => Momentum == 0 ? new[] { "ms" } : new[] { "ms", "momentum" };
 
-    public override string Describe() => $"rmsprop(rho={Rho:R}, momentum={Momentum:R}, epsilon={Epsilon:R})";
+    public override string Describe() => $"rmsprop(rho={Rho:R}, momentum={Momentum:R}, epsilon={Epsilon:R}{DescribeClipping()})";
 
     public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
     {

@@ -54,7 +54,7 @@ public static class TrainingPrograms
         var result = b.Inline(lossProgram.Entry, args);
         var lossValue = b.GetTupleElement(result, 0);
         var metrics = Enumerable.Range(0, layout.Metrics).Select(i => b.GetTupleElement(result, 1 + i)).ToList();
-        var gradients = Enumerable.Range(0, layout.Trainable.Length).Select(i => b.GetTupleElement(result, 1 + layout.Metrics + i)).ToList();
+        var gradients = optimizer.ClipGradients(b, Enumerable.Range(0, layout.Trainable.Length).Select(i => b.GetTupleElement(result, 1 + layout.Metrics + i)).ToList());
 
         var nextStep = b.Add(step, b.Constant(ElementType.S32, 1));
         var t32 = b.Convert(nextStep, ElementType.F32);
