@@ -47,6 +47,7 @@ var history = model.Fit(train.Images, train.Labels, new FitOptions
 });
 Console.WriteLine();
 Console.WriteLine(history.ToTable());
+Console.Write(model.Summary());
 
 var final = model.Evaluate(test.Images, test.Labels);
 Console.WriteLine($"Test: {final}");

@@ -90,8 +90,11 @@ public static class TrainingPrograms
         var args = lossProgram.Entry.Parameters.Select(p => b.Parameter(p.Shape, p.Name)).ToList();
         var accumulators = Enumerable.Range(0, loss.Metrics.Count + 2).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
         var result = b.Inline(lossProgram.Entry, args);
-        var lossValue = b.GetTupleElement(result, 0);
-        var metrics = Enumerable.Range(0, loss.Metrics.Count).Select(i => b.GetTupleElement(result, 1 + i)).ToList();
+        // Take the loss and metrics straight from the inlined tuple's operands, not through get-tuple-element of it:
+        // then the tuple and the gradients it gathers are dead, and the eval step computes no gradients.
+        HloInstruction Element(int i) => result.Opcode == "tuple" ? result.Operands[i] : b.GetTupleElement(result, i);
+        var lossValue = Element(0);
+        var metrics = Enumerable.Range(0, loss.Metrics.Count).Select(i => Element(1 + i)).ToList();
         var module = b.BuildModule(b.Tuple(Accumulate(b, accumulators, lossValue, metrics, batchSize).ToArray()));
         module.Entry.RemoveDeadInstructions();
         RemoveUncalledComputations(module);
