@@ -25,12 +25,7 @@ internal sealed class MlpSuite : IBenchSuite
 
     public JsonObject Run(BenchOptions options)
     {
-        var rng = new SplitMix64(1);
-        var x = new float[Examples * 784];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
-        var y = new int[Examples];
-        for (int i = 0; i < y.Length; i++) y[i] = rng.NextInt(10);
-        var data = new Dataset(new Tensor<float>(new long[] { Examples, 784 }, x), new Tensor<int>(new long[] { Examples }, y));
+        var (x, y, data) = BenchMlpData.Synthetic(Examples);
 
         using var model = BenchMlp.Create(Devices.Cpu(), seed: 1);
         model.Compile(new Adam(1e-3));

@@ -140,12 +140,7 @@ internal sealed class RemoteSuite : IBenchSuite
         var rows = new JsonArray();
         if (!options.Matches("fit mlp")) return rows;
         const int batch = 128, examples = 40 * batch;
-        var rng = new SplitMix64(1);
-        var x = new float[examples * 784];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
-        var y = new int[examples];
-        for (int i = 0; i < y.Length; i++) y[i] = rng.NextInt(10);
-        var data = new Dataset(new Tensor<float>(new long[] { examples, 784 }, x), new Tensor<int>(new long[] { examples }, y));
+        var data = BenchMlpData.Synthetic(examples).Data;
         var fit = new FitOptions { Epochs = 1, BatchSize = batch, Verbose = false };
         Optimizer Adam() => new Adam(LearningRate.CosineWithWarmup(1e-3, 10, 1_000_000));
 
