@@ -377,7 +377,11 @@ public class TrainingTests(ITestOutputHelper output)
     {
         int Dots(HloModule m) => m.Computations.Sum(c => c.Instructions.Count(i => i.Opcode == "dot"));
         var lossProgram = Mlp.BuildLossProgram(16);
-        Assert.True(Dots(lossProgram) >= 5);   // forward, and dW2, dH, dW1 (and dX, which nothing reads)
+        Assert.Equal(5, Dots(lossProgram));   // forward, and dW2, dH, dW1: not dX, which the gradient rule of x·w1 builds and nothing reads
+        var live = new HashSet<HloInstruction>();
+        var stack = new Stack<HloInstruction>(new[] { lossProgram.Entry.Root });
+        while (stack.Count > 0) { var i = stack.Pop(); if (live.Add(i)) foreach (var o in i.Operands) stack.Push(o); }
+        Assert.All(lossProgram.Entry.Instructions.Where(i => i.Opcode != "parameter"), i => Assert.Contains(i, live));   // no dead code
         var eval = TrainingPrograms.EvalStep(lossProgram, Mlp.LossDefinition, 16);
         Assert.Equal(2, Dots(eval));
         Assert.DoesNotContain(eval.Entry.Instructions, i => i.Shape.IsTuple && i != eval.Entry.Root);

@@ -275,6 +275,9 @@ namespace XlaGen.Generator.Parsing
             outputs.AddRange(gradients);
             b.Metadata = null;
             var module = b.BuildModule(b.Tuple(outputs.ToArray()));
+            // Gradient rules build the cotangents of every operand, also of those no parameter needs (the inputs'):
+            // drop them, so the program in the snapshots and on the device is the one that runs.
+            module.RemoveDeadCode();
             // Two losses contributing "accuracy" report "accuracy" and "accuracy_2".
             var metricNames = new List<string>();
             foreach (var m in c.Compiler.Metrics)

@@ -96,29 +96,13 @@ public static class TrainingPrograms
         var lossValue = Element(0);
         var metrics = Enumerable.Range(0, loss.Metrics.Count).Select(i => Element(1 + i)).ToList();
         var module = b.BuildModule(b.Tuple(Accumulate(b, accumulators, lossValue, metrics, batchSize).ToArray()));
-        module.Entry.RemoveDeadInstructions();
-        RemoveUncalledComputations(module);
+        module.RemoveDeadCode();
         int first = args.Count;
         for (int a = 0; a < accumulators.Count; a++) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { a }, first + a, Array.Empty<long>()));
         return module;
     }
 
     /// <summary>Drops computations that nothing calls any more (after dead-code removal), keeping callees-first order.</summary>
-    public static void RemoveUncalledComputations(HloModule module)
-    {
-        var live = new HashSet<HloComputation> { module.Entry };
-        for (int i = module.Computations.Count - 1; i >= 0; i--)
-        {
-            var c = module.Computations[i];
-            if (!live.Contains(c)) continue;
-            foreach (var ins in c.Instructions)
-            {
-                foreach (var callee in ins.CalledComputations) live.Add(callee);
-            }
-        }
-        module.Computations.RemoveAll(c => !live.Contains(c));
-    }
-
     static string AccumulatorName(LossDefinition loss, int i) =>
         i == 0 ? "loss_sum" : i <= loss.Metrics.Count ? loss.Metrics[i - 1] + "_sum" : "examples";
 

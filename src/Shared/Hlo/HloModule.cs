@@ -30,6 +30,24 @@ namespace XlaGen.Hlo
 
         public Shape ResultShape => Entry.Root.Shape;
 
+        /// <summary>Drops the entry's instructions its root does not depend on, then the computations nothing left calls
+        /// (what XLA's DCE would remove anyway, so the program a user reviews and ships is the one that runs).</summary>
+        public void RemoveDeadCode()
+        {
+            Entry.RemoveDeadInstructions();
+            var live = new HashSet<HloComputation> { Entry };
+            for (int i = Computations.Count - 1; i >= 0; i--)
+            {
+                var c = Computations[i];
+                if (!live.Contains(c)) continue;
+                foreach (var ins in c.Instructions)
+                {
+                    foreach (var callee in ins.CalledComputations) live.Add(callee);
+                }
+            }
+            Computations.RemoveAll(c => !live.Contains(c));
+        }
+
         /// <summary>The module as XLA HLO text.</summary>
         public override string ToString() => HloPrinter.Print(this);
     }
