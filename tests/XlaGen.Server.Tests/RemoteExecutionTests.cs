@@ -209,6 +209,11 @@ public class RemoteExecutionTests(SharedServer shared)
         Assert.Equal(fingerprint, a.Fingerprint);
         Assert.Equal(fingerprint, b.Fingerprint);
         Assert.True(b.WasCached);
+        // The server's peak-memory estimate comes with the handle: the same as the CPU executor's in process.
+        using var local = Devices.Cpu().Compile(module);
+        Assert.True(local.PeakMemoryBytes > 0);
+        Assert.Equal(local.PeakMemoryBytes, a.PeakMemoryBytes);
+        Assert.Equal(local.PeakMemoryBytes, ((IExecutable)b).PeakMemoryBytes);
     }
 
     [Fact]

@@ -111,7 +111,11 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         var entry = new ExecutableEntry(session, Sessions.NextHandle(), program, host.Cache);
         session.Add(entry);
         Log.Compiled(logger, session.ShortId, program.Module.Name, fingerprint[..12], hit, clock.ElapsedMilliseconds);
-        var response = new CompileResponse { ExecutableHandle = entry.Handle, Fingerprint = fingerprint, CacheHit = hit, ModuleName = program.Module.Name };
+        var response = new CompileResponse
+        {
+            ExecutableHandle = entry.Handle, Fingerprint = fingerprint, CacheHit = hit, ModuleName = program.Module.Name,
+            PeakMemoryBytes = program.Executable.PeakMemoryBytes,
+        };
         response.ParameterShapes.AddRange(program.ParameterShapes.Select(ToProto));
         response.ResultShapes.AddRange(program.ResultShapes.Select(ToProto));
         return response;

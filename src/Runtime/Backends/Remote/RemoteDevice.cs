@@ -93,7 +93,7 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
             e => new XlaCompileException($"xlagen-server at {Address} could not compile module '{module.Name}' ({Wire.Describe(e)})", e),
             cancellationToken).ConfigureAwait(false);
         var results = response.ResultShapes.Select((r, i) => Wire.FromProto(r, $"result {i} of '{module.Name}'")).ToArray();
-        return new RemoteExecutable(this, module, bytes, binding, response.Fingerprint, response.CacheHit, results);
+        return new RemoteExecutable(this, module, bytes, binding, response.Fingerprint, response.CacheHit, results) { PeakMemoryBytes = response.PeakMemoryBytes };
     }
 
     // ---------------------------------------------------------------- buffers
@@ -267,6 +267,9 @@ public sealed class RemoteExecutable : IExecutable
 
     /// <summary>Whether the server had the program compiled already (by this or another client).</summary>
     public bool WasCached { get; }
+
+    /// <summary>The server backend's estimate of what one execution allocates at its peak (0: it does not say).</summary>
+    public long PeakMemoryBytes { get; init; }
 
     public IReadOnlyList<Shape> ResultShapes => resultShapes;
 
