@@ -78,16 +78,8 @@ public static unsafe class Gemm
         fixed (float* pb = b)
         fixed (float* pc = c)
         {
-            if (k == 0 || alpha == 0)
-            {
-                ScaleC(pc, m, n, ldc, beta);
+            if (DoneWithoutKernel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, options))
                 return;
-            }
-            if (options.AllowDirect && (long)m * n * k <= DirectThreshold)
-            {
-                Direct(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                return;
-            }
             var isa = ResolveIsa(options.Isa);
             if (isa == GemmIsa.Avx512 && options.AllowSmallN && GemmSmallN.Applies(transA, m, n, k))
             {
@@ -123,16 +115,8 @@ public static unsafe class Gemm
         fixed (double* pb = b)
         fixed (double* pc = c)
         {
-            if (k == 0 || alpha == 0)
-            {
-                ScaleC(pc, m, n, ldc, beta);
+            if (DoneWithoutKernel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, options))
                 return;
-            }
-            if (options.AllowDirect && (long)m * n * k <= DirectThreshold)
-            {
-                Direct(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                return;
-            }
             switch (ResolveIsa(options.Isa))
             {
                 case GemmIsa.Avx512:
@@ -189,6 +173,24 @@ public static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>The products no packed kernel needs to compute: k = 0 or alpha = 0 (C = beta·C), and tiny ones, which
+    /// plain loops finish sooner than packing would. True when C is done.</summary>
+    private static bool DoneWithoutKernel<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T* pa, int lda, T* pb, int ldb, T beta, T* pc, int ldc, GemmOptions options) where T : unmanaged, INumber<T>
+    {
+        if (k == 0 || alpha == T.Zero)
+        {
+            ScaleC(pc, m, n, ldc, beta);
+            return true;
+        }
+        if (options.AllowDirect && (long)m * n * k <= DirectThreshold)
+        {
+            Direct(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            return true;
+        }
+        return false;
+    }
+
     private static void ScaleC<T>(T* c, int m, int n, int ldc, T beta) where T : unmanaged, INumber<T>
     {
         for (int i = 0; i < m; i++)

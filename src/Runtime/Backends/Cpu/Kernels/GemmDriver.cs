@@ -199,86 +199,56 @@ internal static unsafe class GemmDriver<T, TK>
     }
 
     /// <summary>Packs op(A) rows [0, mc) × cols [0, kc) with A stored row-major (element (i,p) at a[i*lda+p]).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackANoTrans(T* a, nint lda, int mc, int kc, T* dst)
-    {
-        int mr = TK.MR;
-        for (int ir = 0; ir < mc; ir += mr)
-        {
-            int rows = Math.Min(mr, mc - ir);
-            T* d = dst + (nint)ir * kc;
-            T* src = a + ir * lda;
-            if (rows == mr)
-            {
-                GemmPack.TransposeRowsToPanel(src, lda, d, mr, kc);
-            }
-            else
-            {
-                for (int r = 0; r < rows; r++)
-                {
-                    T* s = src + r * lda;
-                    for (int p = 0; p < kc; p++)
-                        d[(nint)p * mr + r] = s[p];
-                }
-                for (int p = 0; p < kc; p++)
-                    for (int r = rows; r < mr; r++)
-                        d[(nint)p * mr + r] = T.Zero;
-            }
-        }
-    }
+    private static void PackANoTrans(T* a, nint lda, int mc, int kc, T* dst) => PackTransposed(a, lda, mc, TK.MR, kc, dst);
 
     /// <summary>Packs op(A) rows [0, mc) × cols [0, kc) with A stored transposed (element (i,p) at a[p*lda+i]).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackATrans(T* a, nint lda, int mc, int kc, T* dst)
-    {
-        int mr = TK.MR;
-        for (int ir = 0; ir < mc; ir += mr)
-        {
-            int rows = Math.Min(mr, mc - ir);
-            T* d = dst + (nint)ir * kc;
-            GemmPack.CopyRowsPadded(a + ir, lda, d, mr, rows, kc);
-        }
-    }
+    private static void PackATrans(T* a, nint lda, int mc, int kc, T* dst) => PackCopied(a, lda, mc, TK.MR, kc, dst);
 
     /// <summary>Packs op(B) rows [0, kc) × cols [0, nc) with B stored row-major (element (p,j) at b[p*ldb+j]).</summary>
+    private static void PackBNoTrans(T* b, nint ldb, int kc, int nc, T* dst) => PackCopied(b, ldb, nc, TK.NR, kc, dst);
+
+    /// <summary>Packs op(B) rows [0, kc) × cols [0, nc) with B stored transposed (element (p,j) at b[j*ldb+p]).</summary>
+    private static void PackBTrans(T* b, nint ldb, int kc, int nc, T* dst) => PackTransposed(b, ldb, nc, TK.NR, kc, dst);
+
+    /// <summary>
+    /// Packs <paramref name="count"/> lines of <paramref name="kc"/> elements, line l at src[l*ld], into panels of
+    /// <paramref name="width"/> lines stored k-major (panel element (p, l) at panel[p*width + l]), the last panel padded
+    /// with zeros. A's rows with A row-major and B's columns with B transposed are both this.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackBNoTrans(T* b, nint ldb, int kc, int nc, T* dst)
+    private static void PackTransposed(T* src, nint ld, int count, int width, int kc, T* dst)
     {
-        int nr = TK.NR;
-        for (int jr = 0; jr < nc; jr += nr)
+        for (int first = 0; first < count; first += width)
         {
-            int cols = Math.Min(nr, nc - jr);
-            GemmPack.CopyRowsPadded(b + jr, ldb, dst + (nint)jr * kc, nr, cols, kc);
+            int lines = Math.Min(width, count - first);
+            T* d = dst + (nint)first * kc;
+            T* s = src + first * ld;
+            if (lines == width)
+            {
+                GemmPack.TransposeRowsToPanel(s, ld, d, width, kc);
+                continue;
+            }
+            for (int l = 0; l < lines; l++)
+            {
+                T* line = s + l * ld;
+                for (int p = 0; p < kc; p++)
+                    d[(nint)p * width + l] = line[p];
+            }
+            for (int p = 0; p < kc; p++)
+                for (int l = lines; l < width; l++)
+                    d[(nint)p * width + l] = T.Zero;
         }
     }
 
-    /// <summary>Packs op(B) rows [0, kc) × cols [0, nc) with B stored transposed (element (p,j) at b[j*ldb+p]).</summary>
+    /// <summary>
+    /// Packs <paramref name="count"/> lines stored contiguously along k (line l is src[l], src[ld + l], …) into
+    /// zero-padded panels of <paramref name="width"/>: A's rows with A transposed and B's columns with B row-major.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackBTrans(T* b, nint ldb, int kc, int nc, T* dst)
+    private static void PackCopied(T* src, nint ld, int count, int width, int kc, T* dst)
     {
-        int nr = TK.NR;
-        for (int jr = 0; jr < nc; jr += nr)
-        {
-            int cols = Math.Min(nr, nc - jr);
-            T* d = dst + (nint)jr * kc;
-            T* src = b + jr * ldb;
-            if (cols == nr)
-            {
-                GemmPack.TransposeRowsToPanel(src, ldb, d, nr, kc);
-            }
-            else
-            {
-                for (int j = 0; j < cols; j++)
-                {
-                    T* s = src + j * ldb;
-                    for (int p = 0; p < kc; p++)
-                        d[(nint)p * nr + j] = s[p];
-                }
-                for (int p = 0; p < kc; p++)
-                    for (int j = cols; j < nr; j++)
-                        d[(nint)p * nr + j] = T.Zero;
-            }
-        }
+        for (int first = 0; first < count; first += width)
+            GemmPack.CopyRowsPadded(src + first, ld, dst + (nint)first * kc, width, Math.Min(width, count - first), kc);
     }
 }
 
