@@ -111,17 +111,19 @@ public sealed unsafe class PjrtPlugin
     /// <c>TPU_LIBRARY_PATH</c>, else the first wheel layout found under the site-packages of the <c>python3</c> on PATH.
     /// Throws <see cref="PjrtPluginException"/> listing every place it looked when there is none.
     /// </summary>
-    public static string Find(string? path = null)
+    public static string Find(string? path = null) => Find(path, Environment.GetEnvironmentVariable, PythonSitePackages);
+
+    internal static string Find(string? path, Func<string, string?> environment, Func<(IReadOnlyList<string> Dirs, string? Note)> python)
     {
         if (!string.IsNullOrEmpty(path)) return path;
         var looked = new List<string>();
         foreach (var variable in new[] { PluginVariable, "TPU_LIBRARY_PATH" })
         {
-            var value = Environment.GetEnvironmentVariable(variable);
+            var value = environment(variable);
             if (!string.IsNullOrEmpty(value)) return value;
             looked.Add($"${variable} (not set)");
         }
-        var (sitePackages, pythonNote) = PythonSitePackages();
+        var (sitePackages, pythonNote) = python();
         foreach (var dir in sitePackages)
         {
             foreach (var layout in WheelLayouts)
