@@ -61,7 +61,7 @@ public sealed class PjrtTestPluginTests : IDisposable
             using var buffer = device.Upload(new Tensor<float>(new long[] { 4 }, new float[] { 1, 2, 3, 4 }));
             var description = device.Describe();
             Assert.Equal(("testpjrt", "test double 1", "0.94"), (description.Platform, description.PlatformVersion, description.ApiVersion));
-            Assert.Equal("0.94", description.Attributes["pjrt_api_version_xlagen"]);
+            Assert.Equal("0.94", description.SupportedApiVersion);
             Assert.Equal(path, description.Attributes["pjrt_plugin"]);
             Assert.Equal(2, description.Devices.Count);
             var d0 = description.Devices[0];
@@ -70,8 +70,10 @@ public sealed class PjrtTestPluginTests : IDisposable
             Assert.Equal("1", d0.Attributes!["core_count"]);
             Assert.Equal("1,0", description.Devices[1].Attributes!["coords"]);
             var text = description.ToString();
-            Assert.Contains("testpjrt test double 1 (API 0.94)", text);
-            Assert.Contains("device 11: XlaGen PJRT test double", text);
+            Assert.Contains("Platform testpjrt test double 1, 2 device(s)", text);
+            Assert.Contains("PJRT C API 0.94 (plugin), 0.94 (XlaGen)", text);
+            Assert.Contains("device 11: XlaGen PJRT test double, memory 1.0 GiB, 0 B in use (coords=1,0, core_count=1)", text);
+            Assert.Equal(10, info.Id);
         }
         AssertNothingLive();
     }

@@ -27,7 +27,7 @@ public sealed unsafe class PjrtBuffer : DeviceBuffer
 
     /// <summary>Completes when the buffer's contents exist on the device (PJRT_Buffer_ReadyEvent); faults with the
     /// device's error (a failed transfer or execution).</summary>
-    public Task Ready
+    public override Task Ready
     {
         get
         {

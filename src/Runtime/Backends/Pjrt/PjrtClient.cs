@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Reflection;
 
 namespace XlaGen.Backends.Pjrt;
 
@@ -91,22 +90,14 @@ public sealed unsafe class PjrtClient : IDisposable
         }
     }
 
-    /// <summary>Platform, version, every device with its memory, the plugin's attributes and API versions.</summary>
-    public DeviceDescription Describe()
+    /// <summary>Platform, version, every device with its memory, the plugin's attributes (and its path as
+    /// <c>pjrt_plugin</c>), and the PJRT C API versions of the plugin and of XlaGen's layout table.</summary>
+    public PlatformDescription Describe()
     {
-        var attributes = new Dictionary<string, string>(Plugin.Attributes, StringComparer.Ordinal)
-        {
-            ["pjrt_plugin"] = Plugin.Path,
-            ["pjrt_api_version"] = Plugin.ApiVersion,
-            ["pjrt_api_version_xlagen"] = PjrtPlugin.OurApiVersion,
-        };
-        return new DeviceDescription(Platform, PlatformVersion, devices.Select(d => d.DescribeDevice()).ToList(), attributes,
-            XlaGenVersion, Plugin.ApiVersion);
+        var attributes = new Dictionary<string, string>(Plugin.Attributes, StringComparer.Ordinal) { ["pjrt_plugin"] = Plugin.Path };
+        return new PlatformDescription(Platform, PlatformVersion, devices.Select(d => d.DescribeDevice()).ToList(), attributes,
+            Plugin.ApiVersion, PjrtPlugin.OurApiVersion);
     }
-
-    internal static string XlaGenVersion { get; } =
-        typeof(PjrtClient).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-        ?? typeof(PjrtClient).Assembly.GetName().Version?.ToString() ?? "0";
 
     public void Dispose() => Handle.Dispose();
 

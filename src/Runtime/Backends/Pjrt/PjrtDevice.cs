@@ -29,7 +29,10 @@ public sealed unsafe class PjrtDevice : IDevice
         client.Api.Call(PjrtLayout.Api.DeviceDescription_Id, "PJRT_DeviceDescription_Id", &id);
         Id = id.value;
         info = new Lazy<DeviceInfo>(() => new DeviceInfo(Client.Platform, Kind, Client.PlatformVersion, Client.Devices.Count,
-            MemoryStats().Limit ?? 0, new Dictionary<string, string>(Client.Plugin.Attributes) { ["pjrt_api_version"] = Client.Plugin.ApiVersion }));
+            MemoryStats().Limit ?? 0, new Dictionary<string, string>(Client.Plugin.Attributes) { ["pjrt_api_version"] = Client.Plugin.ApiVersion })
+        {
+            Id = Id,
+        });
     }
 
     /// <summary>Opens device 0 of a new client of the plugin found by <see cref="PjrtPlugin.Find"/>; the device owns the client.</summary>
@@ -77,18 +80,18 @@ public sealed unsafe class PjrtDevice : IDevice
         return (a.bytes_in_use, a.bytes_limit_is_set != 0 ? a.bytes_limit : null);
     }
 
-    internal DeviceDescription.Device DescribeDevice()
+    internal PlatformDescription.Device DescribeDevice()
     {
         var process = new PJRT_Int_Args { struct_size = PjrtLayout.Size.DeviceDescription_ProcessIndex_Args, handle = Description };
         Client.Api.Call(PjrtLayout.Api.DeviceDescription_ProcessIndex, "PJRT_DeviceDescription_ProcessIndex", &process);
         var attrs = new PJRT_DeviceDescription_Attributes_Args { struct_size = PjrtLayout.Size.DeviceDescription_Attributes_Args, device_description = Description };
         Client.Api.Call(PjrtLayout.Api.DeviceDescription_Attributes, "PJRT_DeviceDescription_Attributes", &attrs);
         var (inUse, limit) = MemoryStats();
-        return new DeviceDescription.Device(Id, Kind, process.value, inUse, limit, PjrtApi.ReadNamedValues(attrs.attributes, attrs.num_attributes));
+        return new PlatformDescription.Device(Id, Kind, process.value, inUse, limit, PjrtApi.ReadNamedValues(attrs.attributes, attrs.num_attributes));
     }
 
     /// <summary>The whole client's description (this device among its devices).</summary>
-    public DeviceDescription Describe() => Client.Describe();
+    public PlatformDescription Describe() => Client.Describe();
 
     public IExecutable Compile(HloModule module) => PjrtExecutable.Compile(this, module);
 
