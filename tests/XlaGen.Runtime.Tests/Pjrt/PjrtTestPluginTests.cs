@@ -130,9 +130,9 @@ public sealed class PjrtTestPluginTests : IDisposable
             foreach (var t in tensors)
             {
                 using var buffer = (PjrtBuffer)device.Upload(t);
+                Assert.True(buffer.HostReleased.IsCompleted, "Upload returns once the plugin is done with the host array");
                 Assert.Equal(t.HloShape, buffer.Shape);
                 await buffer.Ready;
-                await buffer.HostReleased;
                 var back = device.Download(buffer);
                 Assert.Equal(t.ElementType, back.ElementType);
                 Assert.Equal(t.Shape, back.Shape);
@@ -140,6 +140,22 @@ public sealed class PjrtTestPluginTests : IDisposable
                 var again = await device.DownloadAsync(buffer);
                 Assert.Equal(t.Data, again.Data);
             }
+        }
+        AssertNothingLive();
+    }
+
+    [Fact]
+    public async Task StartUploadReturnsBeforeTheHostArrayIsReleased()
+    {
+        TestPluginBuild.SetAsync(path, true); // the test double copies on a thread 2 ms later
+        using (var device = Open())
+        {
+            var data = Enumerable.Range(0, 1000).Select(i => (float)i).ToArray();
+            using var buffer = device.StartUpload(new Tensor<float>(new long[] { 1000 }, data));
+            await buffer.HostReleased; // (not asserted incomplete before: a 2 ms thread race)
+            await buffer.Ready;
+            data[0] = -1; // released: changing the array no longer changes the buffer
+            Assert.Equal(0f, ((Tensor<float>)device.Download(buffer)).Data[0]);
         }
         AssertNothingLive();
     }

@@ -95,10 +95,30 @@ public sealed unsafe class PjrtDevice : IDevice
 
     public IExecutable Compile(HloModule module) => PjrtExecutable.Compile(this, module);
 
-    /// <summary>Starts copying the tensor to the device (PJRT_Client_BufferFromHostBuffer, ImmutableUntilTransferCompletes)
-    /// and returns at once: the tensor's array stays pinned, and must not be changed, until the plugin is done with it
-    /// (<see cref="PjrtBuffer.HostReleased"/>); <see cref="PjrtBuffer.Ready"/> completes when the data is on the device.</summary>
+    /// <summary>Copies the tensor to the device and returns once the plugin no longer reads the tensor's array
+    /// (done_with_host_buffer), so the caller may change or reuse the tensor at once, as with every device (data
+    /// pipelines refill pooled batch arrays). The device-side copy may still be completing: <see cref="DeviceBuffer.Ready"/>.
+    /// To overlap the host-side transfer with other host work, use <see cref="StartUpload"/>.</summary>
     public DeviceBuffer Upload(Tensor tensor)
+    {
+        var buffer = StartUpload(tensor);
+        try
+        {
+            buffer.HostReleased.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+        return buffer;
+    }
+
+    /// <summary>Starts copying the tensor to the device (PJRT_Client_BufferFromHostBuffer, ImmutableUntilTransferCompletes)
+    /// and returns at once: the tensor's array stays pinned, and must not change, until the plugin is done with it
+    /// (<see cref="PjrtBuffer.HostReleased"/>, from done_with_host_buffer); <see cref="DeviceBuffer.Ready"/> completes when
+    /// the data is on the device.</summary>
+    public PjrtBuffer StartUpload(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         var api = Client.Api;
