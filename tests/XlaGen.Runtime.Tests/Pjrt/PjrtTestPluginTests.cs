@@ -256,6 +256,28 @@ public sealed class PjrtTestPluginTests : IDisposable
         AssertNothingLive();
     }
 
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task EventErrorsSurfaceAndAreDestroyed(bool asyncEvents)
+    {
+        TestPluginBuild.SetAsync(path, asyncEvents);
+        using (var device = Open())
+        {
+            using var buffer = device.Upload(new Tensor<int>(new long[] { 2 }, new[] { 5, 6 }));
+            TestPluginBuild.FailNext(path, "PJRT_Buffer_ToHostBuffer_event", 10, "transfer aborted");
+            var e = Assert.Throws<PjrtException>(() => device.Download(buffer)); // PJRT_Event_Await's error
+            Assert.Equal((PjrtErrorCode.Aborted, "PJRT_Buffer_ToHostBuffer", "transfer aborted"), (e.Code, e.Function, e.PluginMessage));
+            TestPluginBuild.FailNext(path, "PJRT_Buffer_ToHostBuffer_event", 15, "bits lost");
+            var late = await Assert.ThrowsAsync<PjrtException>(() => device.DownloadAsync(buffer)); // the OnReady callback's error
+            Assert.Equal((PjrtErrorCode.DataLoss, "bits lost"), (late.Code, late.PluginMessage));
+            TestPluginBuild.FailNext(path, "PJRT_Event_OnReady", 13, "no callbacks today");
+            var ready = await Assert.ThrowsAsync<PjrtException>(() => buffer.Ready); // registering the callback failed
+            Assert.Equal(("PJRT_Event_OnReady", "no callbacks today"), (ready.Function, ready.PluginMessage));
+            Assert.Equal(new[] { 5, 6 }, device.Download(buffer).Data);
+        }
+        AssertNothingLive();
+    }
+
     [Fact]
     public void BuffersOfAnotherDeviceAreRefused()
     {

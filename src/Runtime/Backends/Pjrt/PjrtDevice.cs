@@ -29,7 +29,7 @@ public sealed unsafe class PjrtDevice : IDevice
         client.Api.Call(PjrtLayout.Api.DeviceDescription_Id, "PJRT_DeviceDescription_Id", &id);
         Id = id.value;
         info = new Lazy<DeviceInfo>(() => new DeviceInfo(Client.Platform, Kind, Client.PlatformVersion, Client.Devices.Count,
-            MemoryStats().Limit ?? 0, new Dictionary<string, string>(Client.Plugin.Attributes) { ["pjrt_api_version"] = Client.Plugin.ApiVersion })
+            MemoryLimitOrZero(), new Dictionary<string, string>(Client.Plugin.Attributes) { ["pjrt_api_version"] = Client.Plugin.ApiVersion })
         {
             Id = Id,
         });
@@ -78,6 +78,18 @@ public sealed unsafe class PjrtDevice : IDevice
             throw new PjrtException(code, "PJRT_Device_MemoryStats", message, $"device {Index} ({Kind})");
         }
         return (a.bytes_in_use, a.bytes_limit_is_set != 0 ? a.bytes_limit : null);
+    }
+
+    long MemoryLimitOrZero()
+    {
+        try
+        {
+            return MemoryStats().Limit ?? 0;
+        }
+        catch (PjrtException)
+        {
+            return 0; // Info is a summary: a failing memory query reads as "not reported" (Describe shows the error)
+        }
     }
 
     internal PlatformDescription.Device DescribeDevice()
@@ -210,6 +222,14 @@ public sealed unsafe class PjrtDevice : IDevice
                     minor_to_major_size = (nuint)dims.Length,
                 },
             };
+            // dst = NULL asks the plugin how many bytes it will write: it must be exactly the tensor's.
+            var query = new PJRT_Buffer_ToHostBuffer_Args { struct_size = PjrtLayout.Size.Buffer_ToHostBuffer_Args, src = lease.Pointer, host_layout = &layout };
+            Client.Api.Call(PjrtLayout.Api.Buffer_ToHostBuffer, "PJRT_Buffer_ToHostBuffer", &query, $"asking the host size of {shape}");
+            if (query.dst_size != (nuint)bytes)
+            {
+                throw new PjrtException(PjrtErrorCode.FailedPrecondition, "PJRT_Buffer_ToHostBuffer",
+                    $"the plugin writes {query.dst_size} bytes for {shape} in row-major order, but the tensor holds {bytes}", $"device {Index} ({Kind})");
+            }
             var a = new PJRT_Buffer_ToHostBuffer_Args
             {
                 struct_size = PjrtLayout.Size.Buffer_ToHostBuffer_Args,

@@ -465,7 +465,13 @@ static void* Buffer_ToHostBuffer(void* a) {
   if (AT(a, 32, void*) == NULL) { AT(a, 40, size_t) = b->bytes; return NULL; }
   if (AT(a, 40, size_t) < b->bytes) return error(3, "dst_size %zu is smaller than the buffer's %zu bytes", AT(a, 40, size_t), b->bytes);
   Ev* ev = new_event();
-  copy_then_complete(AT(a, 32, void*), b->data, b->bytes, ev, NULL);
+  Err* late = injected("PJRT_Buffer_ToHostBuffer_event"); /* an error the event carries, not the call */
+  if (late) {
+    complete(ev, late->code, late->message);
+    Error_Destroy(&(struct { size_t s; void* x; Err* e; }){24, NULL, late});
+  } else {
+    copy_then_complete(AT(a, 32, void*), b->data, b->bytes, ev, NULL);
+  }
   AT(a, 48, Ev*) = ev;
   return NULL;
 }
