@@ -72,6 +72,29 @@ public class PjrtLoaderTests
     }
 
     [Fact]
+    public unsafe void FunctionsBeyondThePluginsTableAreRefusedByName()
+    {
+        // A plugin whose PJRT_Api ends before PJRT_Executable_GetCompiledMemoryStats (at byte 808): everything else works,
+        // the peak-memory estimate says why it is missing, and calling the function directly names it and both versions.
+        var path = TestPluginBuild.Require("TEST_API_SIZE=700");
+        var plugin = PjrtPlugin.Load(path);
+        using (var device = PjrtDevice.Open(path))
+        {
+            var b = new XlaGen.Hlo.HloBuilder("one");
+            var x = b.Parameter(XlaGen.Hlo.ElementType.F32, new XlaGen.Hlo.Dim[] { 2 }, "x");
+            using var exe = (PjrtExecutable)device.Compile(b.BuildModule(x));
+            Assert.Equal(0, exe.PeakMemoryBytes);
+            Assert.Equal("not reported: the plugin (API 0.94) has no PJRT_Executable_GetCompiledMemoryStats", exe.PeakMemorySource);
+        }
+        var e = Assert.Throws<PjrtException>(() => { plugin.Api.Fn(PjrtLayout.Api.Executable_GetCompiledMemoryStats, "PJRT_Executable_GetCompiledMemoryStats"); });
+        Assert.Equal(PjrtErrorCode.Unimplemented, e.Code);
+        Assert.Contains($"the plugin {path} (PJRT API 0.94, PJRT_Api of 700 bytes) predates PJRT_Executable_GetCompiledMemoryStats (at byte 808 of PJRT_Api in our header 0.94)", e.Message);
+        // a slot inside the table that the plugin leaves null (the test double has no PJRT_Event_Error, at 96)
+        Assert.Contains("leaves PJRT_Event_Error unset", Assert.Throws<PjrtException>(() => { plugin.Api.Fn(96, "PJRT_Event_Error"); }).Message);
+        Assert.Equal(0, TestPluginBuild.Counter(path, "live_buffers") + TestPluginBuild.Counter(path, "live_loaded_executables") + TestPluginBuild.Counter(path, "live_clients"));
+    }
+
+    [Fact]
     public void StructSizeMismatchGivesThePluginsMessage()
     {
         // A plugin built against a header whose PJRT_Client_Create_Args is larger than ours.

@@ -287,6 +287,15 @@ public sealed class PjrtTestPluginTests : IDisposable
             using var b = other.Upload(Tensor<float>.Scalar(1));
             Assert.Contains("not to PJRT device 0", Assert.Throws<ArgumentException>(() => device.Download(b)).Message);
             Assert.Equal(1f, ((Tensor<float>)other.Download(b)).Data[0]);
+            // device 1 runs a portable executable placed with execute_device
+            using var exe = other.Compile(Identity(aliasFirst: false));
+            using var a = other.Upload(new Tensor<float>(new long[] { 3 }, new[] { 4f, 5f, 6f }));
+            using var c = other.Upload(new Tensor<int>(new long[] { 2 }, new[] { 1, 2 }));
+            var outputs = exe.Execute(new[] { a, c });
+            Assert.Equal(new[] { 4f, 5f, 6f }, other.Download(outputs[1]).Data);
+            using var onDevice0 = device.Upload(Tensor<float>.Scalar(0));
+            Assert.Contains("not to PJRT device 1", Assert.Throws<ArgumentException>(() => other.Download(onDevice0)).Message);
+            foreach (var o in outputs) o.Dispose();
         }
         AssertNothingLive();
     }
