@@ -16,6 +16,8 @@ public static unsafe class TestPluginBuild
 
     public static string Source => Path.Combine(AppContext.BaseDirectory, "Pjrt", "TestPlugin", "pjrt_test_plugin.c");
 
+    static string HloSource => Path.Combine(AppContext.BaseDirectory, "Pjrt", "TestPlugin", "pjrt_test_plugin_hlo.c");
+
     /// <summary>The plugin built with <paramref name="defines"/> (e.g. "TEST_MAJOR=1"); skips (fails under CI) without gcc.</summary>
     public static string Require(params string[] defines)
     {
@@ -30,6 +32,7 @@ public static unsafe class TestPluginBuild
             foreach (var a in new[] { "-shared", "-fPIC", "-O1", "-pthread", "-Wall", "-Werror" }) start.ArgumentList.Add(a);
             foreach (var d in defines) start.ArgumentList.Add("-D" + d);
             start.ArgumentList.Add(Source);
+            start.ArgumentList.Add(HloSource);
             start.ArgumentList.Add("-o");
             start.ArgumentList.Add(output);
             Process? gcc;
