@@ -41,9 +41,16 @@ public class PjrtLoaderTests
     {
         var path = Path.Combine(Path.GetTempPath(), $"xlagen-not-elf-{Environment.ProcessId}.so");
         File.WriteAllText(path, "this is text, not ELF");
-        var e = Assert.Throws<PjrtPluginException>(() => PjrtPlugin.Load(path));
-        Assert.Contains(path, e.Message);
-        Assert.Contains("could not be loaded as a shared library", e.Message);
+        try
+        {
+            var e = Assert.Throws<PjrtPluginException>(() => PjrtPlugin.Load(path));
+            Assert.Contains(path, e.Message);
+            Assert.Contains("could not be loaded as a shared library", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
@@ -128,17 +135,24 @@ public class PjrtLoaderTests
     public void SearchOrder()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"xlagen-site-{Environment.ProcessId}");
-        var cuda12 = Path.Combine(dir, "jax_plugins", "xla_cuda12", "xla_cuda_plugin.so");
-        Directory.CreateDirectory(Path.GetDirectoryName(cuda12)!);
-        File.WriteAllText(cuda12, "");
-        (IReadOnlyList<string>, string?) Site() => (new[] { dir }, null);
-        Assert.Equal("/explicit.so", PjrtPlugin.Find("/explicit.so", _ => "/env.so", Site));
-        Assert.Equal("/a.so", PjrtPlugin.Find(null, v => v == "XLAGEN_PJRT_PLUGIN" ? "/a.so" : "/tpu.so", Site));
-        Assert.Equal("/tpu.so", PjrtPlugin.Find(null, v => v == "TPU_LIBRARY_PATH" ? "/tpu.so" : null, Site));
-        Assert.Equal(cuda12, PjrtPlugin.Find(null, _ => null, Site));
-        var cuda13 = Path.Combine(dir, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so");
-        Directory.CreateDirectory(Path.GetDirectoryName(cuda13)!);
-        File.WriteAllText(cuda13, "");
-        Assert.Equal(cuda13, PjrtPlugin.Find(null, _ => null, Site));
+        try
+        {
+            var cuda12 = Path.Combine(dir, "jax_plugins", "xla_cuda12", "xla_cuda_plugin.so");
+            Directory.CreateDirectory(Path.GetDirectoryName(cuda12)!);
+            File.WriteAllText(cuda12, "");
+            (IReadOnlyList<string>, string?) Site() => (new[] { dir }, null);
+            Assert.Equal("/explicit.so", PjrtPlugin.Find("/explicit.so", _ => "/env.so", Site));
+            Assert.Equal("/a.so", PjrtPlugin.Find(null, v => v == "XLAGEN_PJRT_PLUGIN" ? "/a.so" : "/tpu.so", Site));
+            Assert.Equal("/tpu.so", PjrtPlugin.Find(null, v => v == "TPU_LIBRARY_PATH" ? "/tpu.so" : null, Site));
+            Assert.Equal(cuda12, PjrtPlugin.Find(null, _ => null, Site));
+            var cuda13 = Path.Combine(dir, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so");
+            Directory.CreateDirectory(Path.GetDirectoryName(cuda13)!);
+            File.WriteAllText(cuda13, "");
+            Assert.Equal(cuda13, PjrtPlugin.Find(null, _ => null, Site));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }

@@ -12,7 +12,8 @@ public static unsafe class TestPluginBuild
 {
     static readonly Dictionary<string, string> Built = new(StringComparer.Ordinal);
     static readonly object Gate = new();
-    static readonly string Dir = Path.Combine(Path.GetTempPath(), "xlagen-pjrt-test-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>Builds are cached by the hash of the sources and defines, so runs reuse them instead of piling up.</summary>
+    static readonly string Dir = Path.Combine(Path.GetTempPath(), "xlagen-pjrt-test-plugin");
 
     public static string Source => Path.Combine(AppContext.BaseDirectory, "Pjrt", "TestPlugin", "pjrt_test_plugin.c");
 
@@ -26,15 +27,22 @@ public static unsafe class TestPluginBuild
         {
             if (Built.TryGetValue(key, out var done)) return done;
             Directory.CreateDirectory(Dir);
-            string name = "libpjrt_test_plugin" + (defines.Length == 0 ? "" : "_" + string.Join("_", defines).Replace('=', '_')) + ".so";
-            string output = Path.Combine(Dir, name);
+            string hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+                key + "\0" + File.ReadAllText(Source) + "\0" + File.ReadAllText(HloSource) + "\0" + File.ReadAllText(Path.ChangeExtension(HloSource, ".h")))))[..16];
+            string output = Path.Combine(Dir, $"libpjrt_test_plugin_{hash}.so");
+            if (File.Exists(output))
+            {
+                Built[key] = output;
+                return output;
+            }
+            string building = output + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".tmp";
             var start = new ProcessStartInfo("gcc") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
             foreach (var a in new[] { "-shared", "-fPIC", "-O1", "-pthread", "-Wall", "-Werror" }) start.ArgumentList.Add(a);
             foreach (var d in defines) start.ArgumentList.Add("-D" + d);
             start.ArgumentList.Add(Source);
             start.ArgumentList.Add(HloSource);
             start.ArgumentList.Add("-o");
-            start.ArgumentList.Add(output);
+            start.ArgumentList.Add(building);
             Process? gcc;
             try
             {
@@ -48,6 +56,7 @@ public static unsafe class TestPluginBuild
             string errors = gcc!.StandardError.ReadToEnd();
             gcc.WaitForExit();
             Assert.True(gcc.ExitCode == 0, $"gcc failed to build {Source}:\n{errors}");
+            File.Move(building, output, overwrite: true); // atomic: a concurrent run sees the whole file or none
             Built[key] = output;
             return output;
         }

@@ -9,7 +9,7 @@ namespace XlaGen.Backends.Pjrt;
 /// non_donatable_input_indices, so the plugin reuses only the buffers the caller gave up (and only where the module's
 /// input_output_alias lets it); donated buffers are invalid afterwards.
 /// </summary>
-internal sealed unsafe class PjrtExecutable : IExecutable
+public sealed unsafe class PjrtExecutable : IExecutable
 {
     readonly PjrtDevice device;
     readonly PjrtHandle handle;
@@ -40,7 +40,7 @@ internal sealed unsafe class PjrtExecutable : IExecutable
     /// <summary>Where <see cref="PeakMemoryBytes"/> came from.</summary>
     public string PeakMemorySource { get; }
 
-    public static PjrtExecutable Compile(PjrtDevice device, HloModule module)
+    internal static PjrtExecutable Compile(PjrtDevice device, HloModule module)
     {
         ArgumentNullException.ThrowIfNull(module);
         foreach (var p in module.Entry.Parameters)

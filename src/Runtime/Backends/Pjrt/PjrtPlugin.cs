@@ -155,6 +155,7 @@ public sealed unsafe class PjrtPlugin
             using var process = Process.Start(start);
             if (process == null) return (Array.Empty<string>(), "python3 could not be started");
             var output = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync(); // drained, so a chatty python cannot block on a full pipe
             if (!process.WaitForExit(10_000))
             {
                 process.Kill(entireProcessTree: true);
