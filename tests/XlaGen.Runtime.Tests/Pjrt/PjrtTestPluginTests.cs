@@ -79,6 +79,18 @@ public sealed class PjrtTestPluginTests : IDisposable
     }
 
     [Fact]
+    public void OpensThroughTheDeviceName()
+    {
+        using (var device = Devices.Open("pjrt:" + path))
+        {
+            var pjrt = Assert.IsType<PjrtDevice>(device);
+            Assert.Equal("testpjrt", device.Describe().Platform);
+            Assert.Equal(0, pjrt.Index);
+        }
+        AssertNothingLive(); // disposing the device disposed the client it owns
+    }
+
+    [Fact]
     public void SendsTypedCreateOptions()
     {
         var options = new PjrtOptions { PlatformName = "cuda", MemoryFraction = 0.5f, Preallocate = false, Allocator = PjrtAllocator.CudaAsync, VisibleDevices = new[] { 0, 1 } };
