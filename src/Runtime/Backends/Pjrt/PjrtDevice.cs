@@ -113,32 +113,44 @@ public sealed unsafe class PjrtDevice : IDevice
     /// To overlap the host-side transfer with other host work, use <see cref="StartUpload"/>.</summary>
     public DeviceBuffer Upload(Tensor tensor)
     {
-        var buffer = StartUpload(tensor);
+        var (handle, done, pin) = BeginUpload(tensor);
         try
         {
-            buffer.HostReleased.GetAwaiter().GetResult();
+            // blocks in PJRT_Event_Await (not on a thread-pool continuation), then destroys the event
+            PjrtEvent.AwaitAndDestroy(Client.Api, (void*)done, "PJRT_Client_BufferFromHostBuffer (done_with_host_buffer)");
         }
         catch
         {
-            buffer.Dispose();
+            handle.Dispose();
             throw;
         }
-        return buffer;
+        finally
+        {
+            pin.Free();
+        }
+        return new PjrtBuffer(this, tensor.HloShape, handle, null);
     }
 
     /// <summary>Starts copying the tensor to the device (PJRT_Client_BufferFromHostBuffer, ImmutableUntilTransferCompletes)
     /// and returns at once: the tensor's array stays pinned, and must not change, until the plugin is done with it
-    /// (<see cref="PjrtBuffer.HostReleased"/>, from done_with_host_buffer); <see cref="DeviceBuffer.Ready"/> completes when
-    /// the data is on the device.</summary>
+    /// (<see cref="PjrtBuffer.HostReleased"/>, from done_with_host_buffer through PJRT_Event_OnReady);
+    /// <see cref="DeviceBuffer.Ready"/> completes when the data is on the device.</summary>
     public PjrtBuffer StartUpload(Tensor tensor)
+    {
+        var (handle, done, pin) = BeginUpload(tensor);
+        var released = PjrtEvent.WhenReady(Client.Api, (void*)done, "PJRT_Client_BufferFromHostBuffer (done_with_host_buffer)", pin.Free, Client.Handle);
+        return new PjrtBuffer(this, tensor.HloShape, handle, released);
+    }
+
+    /// <summary>PJRT_Client_BufferFromHostBuffer from the pinned tensor array: the buffer, its done_with_host_buffer
+    /// event and the pin, which the caller frees once that event fired.</summary>
+    (PjrtHandle Buffer, nint Done, GCHandle Pin) BeginUpload(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         var api = Client.Api;
         var type = (int)PjrtBufferTypes.FromElementType(tensor.ElementType);
         var dims = tensor.Shape.ToArray();
         var pin = GCHandle.Alloc(tensor.Data, GCHandleType.Pinned);
-        void* buffer;
-        void* done;
         try
         {
             using var lease = Client.Handle.Use("PJRT client");
@@ -156,8 +168,7 @@ public sealed unsafe class PjrtDevice : IDevice
                     device = device,
                 };
                 api.Call(PjrtLayout.Api.Client_BufferFromHostBuffer, "PJRT_Client_BufferFromHostBuffer", &a, $"uploading {tensor.ShapeText} to device {Index} ({Kind})");
-                buffer = a.buffer;
-                done = a.done_with_host_buffer;
+                return (PjrtHandle.Buffer(api, a.buffer, Client.Handle), (nint)a.done_with_host_buffer, pin);
             }
         }
         catch
@@ -165,9 +176,6 @@ public sealed unsafe class PjrtDevice : IDevice
             pin.Free();
             throw;
         }
-        var handle = PjrtHandle.Buffer(api, buffer, Client.Handle);
-        var released = PjrtEvent.WhenReady(api, done, "PJRT_Client_BufferFromHostBuffer (done_with_host_buffer)", pin.Free, Client.Handle);
-        return new PjrtBuffer(this, tensor.HloShape, handle, released);
     }
 
     public Tensor Download(DeviceBuffer buffer)
