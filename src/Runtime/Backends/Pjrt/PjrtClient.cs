@@ -95,6 +95,8 @@ public sealed unsafe class PjrtClient : IDisposable
     public PlatformDescription Describe()
     {
         var attributes = new Dictionary<string, string>(Plugin.Attributes, StringComparer.Ordinal) { ["pjrt_plugin"] = Plugin.Path };
+        if (Plugin.PreloadedLibraries.Count > 0)
+            attributes["cuda_wheel_libraries"] = string.Join(" ", Plugin.PreloadedLibraries.Select(Path.GetFileName));
         return new PlatformDescription(Platform, PlatformVersion, devices.Select(d => d.DescribeDevice()).ToList(), attributes,
             Plugin.ApiVersion, PjrtPlugin.OurApiVersion);
     }

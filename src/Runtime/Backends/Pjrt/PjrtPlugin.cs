@@ -63,6 +63,8 @@ public sealed unsafe class PjrtPlugin
     {
         if (!File.Exists(path))
             throw new PjrtPluginException(path, $"PJRT plugin {path} does not exist: pass the path of a plugin file (libtpu.so, xla_cuda_plugin.so) or set {PluginVariable}");
+        var site = CudaWheelLibraries.SitePackagesOf(path);
+        var preloaded = site == null ? Array.Empty<string>() : CudaWheelLibraries.Preload(site);
         nint library;
         try
         {
@@ -103,8 +105,12 @@ public sealed unsafe class PjrtPlugin
             api.Call(PjrtLayout.Api.Plugin_Attributes, "PJRT_Plugin_Attributes", &a);
             attributes = PjrtApi.ReadNamedValues(a.attributes, a.num_attributes);
         }
-        return new PjrtPlugin(path, api, attributes);
+        return new PjrtPlugin(path, api, attributes) { PreloadedLibraries = preloaded };
     }
+
+    /// <summary>The CUDA libraries of the nvidia-* wheels loaded before a plugin in the wheel layout (see
+    /// <see cref="CudaWheelLibraries"/>); empty for other plugins.</summary>
+    public IReadOnlyList<string> PreloadedLibraries { get; private init; } = Array.Empty<string>();
 
     /// <summary>
     /// The plugin file to use: <paramref name="path"/> when given, else <c>XLAGEN_PJRT_PLUGIN</c>, else
