@@ -1,4 +1,3 @@
-using System.Globalization;
 using XlaGen.Hlo;
 
 namespace XlaGen.Tests.Conformance;
@@ -13,55 +12,22 @@ public sealed record ConformanceCase(string Name, Func<HloModule> Build, Tensor[
 {
     public override string ToString() => Name;
 
-    /// <summary>Runs the case on <paramref name="device"/> and asserts every result.</summary>
+    /// <summary>The case's own tolerance for its expected values.</summary>
+    public Tolerance ExpectedTolerance => Conformance.Tolerance.Scaled(Tolerance);
+
+    /// <summary>Runs the case on <paramref name="device"/> and throws a <see cref="ConformanceMismatchException"/>
+    /// naming every result that differs from the expected values.</summary>
     public void RunOn(IDevice device)
     {
-        var module = Build();
-        using var exe = device.Compile(module);
-        var args = Inputs.Select(device.Upload).ToArray();
-        var results = exe.Execute(args);
-        Assert.True(results.Length == Expected.Length, $"{Name}: {results.Length} results, expected {Expected.Length}");
-        for (int i = 0; i < results.Length; i++) AssertClose(Expected[i], device.Download(results[i]), $"{Name} result {i}");
+        var problems = Check(Run(device));
+        if (problems.Count > 0) throw new ConformanceMismatchException(string.Join(Environment.NewLine, problems));
     }
 
-    public void AssertClose(Tensor want, Tensor got, string what)
-    {
-        Assert.True(want.ShapeText == got.ShapeText, $"{what}: expected {want.ShapeText}, got {got.ShapeText}");
-        for (long i = 0; i < want.ElementCount; i++)
-        {
-            var w = want.Data.GetValue(i)!;
-            var g = got.Data.GetValue(i)!;
-            if (!Close(w, g))
-                Assert.Fail($"{what}: element {i} ({Ref.IndexText(want.Shape, i)}) is {Show(g)}, expected {Show(w)} (tolerance {Tolerance})");
-        }
-    }
+    /// <summary>Compiles and runs the case on <paramref name="device"/> and returns its results on the host.</summary>
+    public Tensor[] Run(IDevice device) => DeviceRun.Run(device, Build(), Inputs);
 
-    bool Close(object w, object g)
-    {
-        switch (w)
-        {
-            case float wf:
-                return CloseDouble(wf, (float)g);
-            case double wd:
-                return CloseDouble(wd, (double)g);
-            default:
-                return w.Equals(g);
-        }
-    }
-
-    bool CloseDouble(double w, double g)
-    {
-        if (double.IsNaN(w)) return double.IsNaN(g);
-        if (double.IsInfinity(w) || Tolerance == 0) return w == g;
-        return Math.Abs(g - w) <= Tolerance * Math.Max(1, Math.Abs(w));
-    }
-
-    static string Show(object v) => v switch
-    {
-        float f => f.ToString("R", CultureInfo.InvariantCulture),
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        _ => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "null",
-    };
+    /// <summary>One message per result of <paramref name="results"/> that differs from the expected values; empty when all match.</summary>
+    public List<string> Check(IReadOnlyList<Tensor> results) => TensorComparison.Mismatches(Expected, results, _ => ExpectedTolerance, Name);
 }
 
 /// <summary>Builds small modules for cases: parameters named p0, p1, … with the inputs' shapes.</summary>
