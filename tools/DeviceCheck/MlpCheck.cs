@@ -59,15 +59,16 @@ static class MlpCheck
         {
             var clock = Stopwatch.StartNew();
             using var exe = device.Compile(trainStep);
-            step.CompileMs = clock.Elapsed.TotalMilliseconds;
+            step.CompileMs = Math.Round(clock.Elapsed.TotalMilliseconds, 1);
             var times = RunSteps(device, exe, model, loss, optimizer, x, y, warmup, timed, out string sync);
             step.Sync = sync;
             times.Sort();
-            step.MedianStepMs = Median(times);
-            step.BestStepMs = times[0];
-            step.MeanStepMs = times.Average();
-            step.P90StepMs = times[(int)Math.Min(times.Count - 1, Math.Ceiling(0.9 * times.Count) - 1)];
-            step.SamplesPerS = BatchSize / (step.MedianStepMs / 1000);
+            double median = Median(times);
+            step.MedianStepMs = Math.Round(median, 4);
+            step.BestStepMs = Math.Round(times[0], 4);
+            step.MeanStepMs = Math.Round(times.Average(), 4);
+            step.P90StepMs = Math.Round(times[(int)Math.Min(times.Count - 1, Math.Ceiling(0.9 * times.Count) - 1)], 4);
+            step.SamplesPerS = Math.Round(BatchSize / (median / 1000), 1);
         }
         catch (Exception e)
         {
@@ -166,14 +167,15 @@ static class MlpCheck
                 Verbose = false,
                 Callbacks = new ITrainingCallback[] { new EpochLog(log) },
             });
-            section.FitSeconds = clock.Elapsed.TotalSeconds;
-            section.SamplesPerS = (double)epochs * train.Count / section.FitSeconds;
+            double fitSeconds = clock.Elapsed.TotalSeconds;
+            section.FitSeconds = Math.Round(fitSeconds, 3);
+            section.SamplesPerS = Math.Round(epochs * train.Count / fitSeconds, 1);
             foreach (var e in history.Epochs)
             {
                 section.PerEpoch.Add(new EpochRow
                 {
                     Epoch = e.Epoch, Loss = e.Loss, Accuracy = e.Metrics.TryGetValue("accuracy", out var a) ? a : double.NaN,
-                    Seconds = e.Duration.TotalSeconds, SamplesPerS = e.SamplesPerSecond,
+                    Seconds = Math.Round(e.Duration.TotalSeconds, 3), SamplesPerS = Math.Round(e.SamplesPerSecond, 1),
                 });
             }
             var final = model.Evaluate(new Dataset(test.Images, test.Labels));

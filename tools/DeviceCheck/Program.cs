@@ -41,7 +41,7 @@ var clock = Stopwatch.StartNew();
 try
 {
     device = DeviceResolver.Open(options.Device);
-    report.Device = new DeviceSection { OpenSeconds = clock.Elapsed.TotalSeconds };
+    report.Device = new DeviceSection { OpenSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3) };
     reference = DeviceResolver.Open(options.Reference);
 }
 catch (Exception e)

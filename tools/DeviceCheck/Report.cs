@@ -96,7 +96,6 @@ sealed class TrainingSection
     public int BatchSize { get; set; }
     public string Optimizer { get; set; } = "";
     public int Seed { get; set; }
-    public double LoadSeconds { get; set; }
     public double FitSeconds { get; set; }
     public double SamplesPerS { get; set; }
     public double TestAccuracy { get; set; }
