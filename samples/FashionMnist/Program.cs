@@ -8,16 +8,30 @@ using FashionMnistSample;
 
 // The main job: train a 784-256-10 MLP on Fashion-MNIST with programs compiled at build time.
 //   dotnet run -c Release --project samples/FashionMnist -- [--epochs N] [--batch N] [--lr X] [--seed N] [--out DIR]
-//       [--constant-lr] [--device grpc://host:8470]
-// The device is the embedded CPU executor, or an xlagen-server given by --device or the XLAGEN_DEVICE variable.
+//       [--constant-lr] [--device cpu|pjrt|pjrt:/path/plugin.so|grpc://host:8470]
+// The device is the embedded CPU executor unless --device or the XLAGEN_DEVICE variable names another: XLA through a
+// PJRT plugin (libtpu, the CUDA plugin) or an xlagen-server.
 // Exit codes: 0 success; 1 the dataset is missing; 2 the reloaded checkpoint predicts differently; 3 the main job
-// (default training options) ended below 88% test accuracy.
+// (default training options) ended below 88% test accuracy; 4 the device could not be opened.
 var options = Options.Parse(args);
-var address = options.Device ?? Environment.GetEnvironmentVariable("XLAGEN_DEVICE");
-await using var remote = string.IsNullOrEmpty(address) ? null : await Devices.ConnectAsync(address);
-IDevice device = remote ?? Devices.Cpu();
+var name = options.Device ?? Environment.GetEnvironmentVariable("XLAGEN_DEVICE");
+DeviceSpec spec;
+IDevice opened;
+try
+{
+    spec = DeviceSpec.Parse(string.IsNullOrEmpty(name) ? "cpu" : name);
+    opened = spec.Backend == DeviceBackend.Remote ? await Devices.ConnectAsync(spec.Address) : Devices.Open(spec);
+}
+catch (Exception e) when (e is ArgumentException or DeviceConnectionException or PlatformNotSupportedException or DllNotFoundException
+                          || e.GetType().Namespace == "XlaGen.Backends.Pjrt")
+{
+    Console.Error.WriteLine($"fashion-mnist: --device {name}: {e.Message}");
+    return 4;
+}
+using IDevice device = opened;
 Console.WriteLine($"XlaGen {typeof(Devices).Assembly.GetName().Version} | device: {device.Info.Platform} ({device.Info.DeviceKind})" +
-                  (remote == null ? "" : $" on {address}"));
+                  (spec.Backend == DeviceBackend.Remote ? $" on {spec.Address}" : ""));
+if (spec.Backend != DeviceBackend.Cpu) Console.WriteLine(device.Describe());
 if (!FashionMnist.IsInstalled())
 {
     Console.Error.WriteLine($"Fashion-MNIST is not installed in {FashionMnist.Directory}: run `sudo apt-get install dataset-fashion-mnist` (./fashion-mnist.sh does it for you).");

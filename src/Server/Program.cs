@@ -45,11 +45,16 @@ catch (UsageException e)
     return 2;
 }
 
-IDevice device = options.Backend switch
+IDevice device;
+try
 {
-    "cpu" => Devices.Cpu(),
-    _ => throw new InvalidOperationException($"unknown backend {options.Backend}"),
-};
+    device = Devices.Open(options.BackendSpec);
+}
+catch (Exception e) when (options.BackendSpec.Backend == DeviceBackend.Pjrt && e is not OutOfMemoryException)
+{
+    Console.Error.WriteLine($"xlagen-server: --backend {options.Backend}: {e.Message}");
+    return 2;
+}
 
 var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Array.Empty<string>(), ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();

@@ -33,6 +33,9 @@ public sealed record ServerOptions
 
     public string Backend { get; init; } = "cpu";
 
+    /// <summary>The backend <see cref="Backend"/> names, parsed.</summary>
+    public DeviceSpec BackendSpec { get; init; } = new(DeviceBackend.Cpu);
+
     public string? TokenFile { get; init; }
 
     public string? TlsCertificateFile { get; init; }
@@ -123,8 +126,11 @@ public sealed record ServerOptions
                                      channel (transfers use gRPC streams, as version-1 clients always do).
           --data-ticket-lifetime DURATION
                                      How long a transfer ticket stays valid before its transfer starts (default 10s).
-          --backend NAME             The device that runs programs: cpu (the embedded CPU executor; default).
-                                     pjrt (TPU/GPU through a PJRT plugin) comes with a later release.
+          --backend NAME             The device that runs programs: cpu (the embedded CPU executor; default);
+                                     pjrt:PATH (XLA through the PJRT plugin at PATH: libtpu.so on a TPU host,
+                                     xla_cuda_plugin.so from jax-cuda12/13-pjrt on NVIDIA); pjrt alone finds the
+                                     plugin as Devices.Pjrt() does (XLAGEN_PJRT_PLUGIN, TPU_LIBRARY_PATH, the
+                                     python3 site-packages). The server hosts the plugin's first device.
           --token-file PATH          Require every call (health checks included) to carry the header
                                      "authorization: Bearer TOKEN", TOKEN being this file's contents without
                                      surrounding whitespace. Compared in constant time. Calls without it or with
@@ -223,10 +229,21 @@ public sealed record ServerOptions
                 }
                 case "--backend":
                 {
-                    var v = Value().ToLowerInvariant();
-                    if (v == "pjrt") throw new UsageException("--backend pjrt is not available yet (it arrives with the PJRT backend); use --backend cpu");
-                    if (v != "cpu") throw new UsageException($"--backend {v}: unknown backend; the available one is cpu");
-                    o = o with { Backend = v };
+                    var v = Value();
+                    DeviceSpec spec;
+                    try
+                    {
+                        spec = DeviceSpec.Parse(v);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw new UsageException(v.StartsWith("pjrt:", StringComparison.OrdinalIgnoreCase)
+                            ? $"--backend {v}: {e.Message}"
+                            : $"--backend {v}: unknown backend; write cpu, pjrt (searches for a plugin) or pjrt:/path/to/plugin.so");
+                    }
+                    if (spec.Backend == DeviceBackend.Remote)
+                        throw new UsageException($"--backend {v}: a server hosts a device of its own machine (cpu or pjrt[:PATH]), not another server's");
+                    o = o with { Backend = spec.ToString(), BackendSpec = spec };
                     break;
                 }
                 case "--token-file":

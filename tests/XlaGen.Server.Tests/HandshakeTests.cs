@@ -36,6 +36,24 @@ public class HandshakeTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task DescribeShowsTheServersPlatformAndDevices()
+    {
+        await using var device = await Devices.ConnectAsync(shared.Address);
+        var local = Devices.Cpu().Describe();
+        var d = device.Describe();
+        Assert.Equal("cpu", d.Platform);
+        Assert.Equal(local.PlatformVersion, d.PlatformVersion);
+        var only = Assert.Single(d.Devices);
+        Assert.Equal(local.Devices[0].Kind, only.Kind);
+        Assert.Equal(local.Devices[0].BytesLimit, only.BytesLimit);
+        Assert.Null(only.Attributes);   // the platform's attributes are shown once, not per device
+        Assert.Equal(local.Attributes["cores"], d.Attributes["cores"]);
+        Assert.Equal("2", d.Attributes["protocol_version"]);
+        Assert.Contains(shared.Address, d.Attributes["server"]);
+        Assert.Contains($"  device 0: {local.Devices[0].Kind}", d.ToString());
+    }
+
+    [Fact]
     public async Task GetVersionNeedsNoSessionAndDescribesTheBackend()
     {
         using var raw = new RawClient(shared.Address);

@@ -4,8 +4,27 @@ using XlaGen.Backends.Remote;
 namespace XlaGen;
 
 /// <summary>Where programs run.</summary>
-public static class Devices
+public static partial class Devices
 {
+    /// <summary>
+    /// Opens the device a name selects (<see cref="DeviceSpec"/>: <c>cpu</c>, <c>pjrt</c>, <c>pjrt:/path/plugin.so</c>,
+    /// <c>grpc://host:port</c>): the one place where command lines, the sample and xlagen-server choose a backend.
+    /// The caller disposes the device (disposing the shared CPU device does nothing).
+    /// </summary>
+    public static IDevice Open(string spec) => Open(DeviceSpec.Parse(spec));
+
+    /// <inheritdoc cref="Open(string)"/>
+    public static IDevice Open(DeviceSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Backend switch
+        {
+            DeviceBackend.Cpu => Cpu(),
+            DeviceBackend.Pjrt => Pjrt(spec.PluginPath),
+            _ => ConnectAsync(spec.Address).GetAwaiter().GetResult(),
+        };
+    }
+
     static readonly Lazy<CpuDevice> SharedCpu = new(() => new CpuDevice());
 
     /// <summary>The embedded CPU executor (one shared instance per process).</summary>

@@ -14,11 +14,24 @@ public interface IDevice : IDisposable
     /// <summary>Verifies and compiles a module. Unsupported ops or bad shapes throw <see cref="XlaCompileException"/>.</summary>
     IExecutable Compile(HloModule module);
 
-    /// <summary>Copies a host tensor to the device.</summary>
+    /// <summary>Copies a host tensor to the device. An asynchronous device (PJRT) may return before the transfer
+    /// ends: the buffer's <see cref="DeviceBuffer.Ready"/> says when, and the tensor must not change until then.</summary>
     DeviceBuffer Upload(Tensor tensor);
 
-    /// <summary>Copies a device buffer to the host.</summary>
+    /// <summary>Copies a device buffer to the host, waiting for the computation that produces it.</summary>
     Tensor Download(DeviceBuffer buffer);
+
+    /// <summary>Copies a device buffer to the host without blocking the caller while the device works, so a download can
+    /// overlap the next upload or step. Devices that complete synchronously return a completed task.</summary>
+    Task<Tensor> DownloadAsync(DeviceBuffer buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Download(buffer));
+    }
+
+    /// <summary>What this device's platform is and holds ("is there a TPU, and which version"): platform name and
+    /// version, every device with its kind and memory, the platform's attributes and API versions.</summary>
+    PlatformDescription Describe() => PlatformDescription.FromInfo(Info);
 }
 
 /// <summary>A compiled program on one device.</summary>
@@ -63,6 +76,12 @@ public abstract class DeviceBuffer : IDisposable
 
     public bool IsDeleted { get; protected set; }
 
+    /// <summary>Completes when the buffer's contents exist on the device (its upload ended, or the execution that
+    /// produces it finished); faults with the device's error when that failed. Synchronous devices (the CPU executor)
+    /// return a completed task. Waiting is never needed for correctness: executions and downloads order themselves
+    /// after their inputs; it is for overlapping host work with device work.</summary>
+    public virtual Task Ready => Task.CompletedTask;
+
     public virtual void Dispose()
     {
         IsDeleted = true;
@@ -78,13 +97,19 @@ public abstract class DeviceBuffer : IDisposable
     public override string ToString() => $"{Shape} on {Device.Info.Platform}";
 }
 
+/// <summary>One device, in brief: its platform ("cpu", "cuda", "tpu", or the backing platform of a remote server), kind,
+/// the platform's version, how many devices the platform has, this device's memory and <see cref="Id"/> among them.</summary>
 public sealed record DeviceInfo(
     string Platform,
     string DeviceKind,
     string Version,
     int DeviceCount = 1,
     long MemoryBytes = 0,
-    IReadOnlyDictionary<string, string>? Attributes = null);
+    IReadOnlyDictionary<string, string>? Attributes = null)
+{
+    /// <summary>This device's id on its platform (PJRT's device id; 0 for the CPU executor).</summary>
+    public int Id { get; init; }
+}
 
 /// <summary>A program could not be compiled for a device: an unsupported op, a bad shape, a malformed module.</summary>
 public sealed class XlaCompileException : Exception

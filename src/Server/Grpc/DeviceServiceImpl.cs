@@ -35,30 +35,29 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
 
     public override Task<GetVersionResponse> GetVersion(GetVersionRequest request, ServerCallContext context)
     {
-        var info = Device.Info;
-        var device = new DeviceDescription { Id = 0, Kind = info.DeviceKind, MemoryBytes = info.MemoryBytes };
-        if (info.Attributes != null)
-        {
-            foreach (var (key, value) in info.Attributes) device.Attributes[key] = value;
-        }
+        var description = Device.Describe();
         var response = new GetVersionResponse
         {
             MinProtocolVersion = host.Options.MinProtocolVersion,
             MaxProtocolVersion = host.Options.MaxProtocolVersion,
             ServerVersion = DeviceHost.ServerVersion,
-            Platform = info.Platform,
-            PlatformVersion = info.Version,
+            Platform = description.Platform,
+            PlatformVersion = description.PlatformVersion,
             ServerInstanceId = host.InstanceId,
             SessionLeaseMs = (long)host.Options.SessionLease.TotalMilliseconds,
             MaxMessageBytes = host.Options.MaxMessageBytes,
             MaxSessionBytes = host.Options.MaxSessionBytes,
             DataPort = host.Data?.Port ?? 0,
+            PjrtApiVersion = description.ApiVersion ?? "",
         };
-        for (int i = 0; i < Math.Max(1, info.DeviceCount); i++)
+        foreach (var (key, value) in description.Attributes) response.PlatformAttributes[key] = value;
+        foreach (var d in description.Devices)
         {
-            var d = device.Clone();
-            d.Id = i;
-            response.Devices.Add(d);
+            var device = new DeviceDescription { Id = d.Id, Kind = d.Kind, MemoryBytes = d.BytesLimit ?? 0, ProcessIndex = d.ProcessIndex };
+            if (d.BytesInUse is long used) device.BytesInUse = used;
+            // older clients read the platform's attributes from the first device
+            foreach (var (key, value) in d.Attributes ?? description.Attributes) device.Attributes[key] = value;
+            response.Devices.Add(device);
         }
         return Task.FromResult(response);
     }
@@ -368,29 +367,19 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             pinned.Add(executable);
             var program = executable.Program;
             string name = program.Module.Name;
-            if (request.ArgumentHandles.Count != program.ParameterShapes.Length)
-            {
-                throw Errors.InvalidArgument(
-                    $"execute '{name}': the program takes {program.ParameterShapes.Length} arguments ({string.Join(", ", program.ParameterShapes.Select(s => s.ToString()))}), the request passes {request.ArgumentHandles.Count}");
-            }
             var args = new BufferEntry[request.ArgumentHandles.Count];
             for (int i = 0; i < args.Length; i++)
             {
                 args[i] = session.Pin<BufferEntry>(request.ArgumentHandles[i], $"execute '{name}', argument {i}");
                 pinned.Add(args[i]);
-                if (!args[i].Shape.Equals(program.ParameterShapes[i]))
-                    throw Errors.InvalidArgument($"execute '{name}', argument {i}: {args[i].Describe()} is {args[i].Shape}, the parameter is {program.ParameterShapes[i]}");
             }
-            var seen = new HashSet<int>();
-            foreach (int d in request.DonatedArguments)
+            try
             {
-                if (d < 0 || d >= args.Length) throw Errors.InvalidArgument($"execute '{name}': donated argument index {d} is out of range (the program takes {args.Length} arguments)");
-                if (!seen.Add(d)) throw Errors.InvalidArgument($"execute '{name}': argument {d} is donated twice");
-                for (int j = 0; j < args.Length; j++)
-                {
-                    if (j != d && args[j] == args[d])
-                        throw Errors.InvalidArgument($"execute '{name}': argument {d} ({args[d].Describe()}) is donated but the same buffer is also argument {j}");
-                }
+                ExecuteArguments.Check(name, program.ParameterShapes, null, args, a => a.Shape, request.DonatedArguments, a => $"buffer {a.Handle}");
+            }
+            catch (XlaExecutionException e)
+            {
+                throw Errors.InvalidArgument($"execute: {e.Message}");
             }
             foreach (int d in request.DonatedArguments)
             {

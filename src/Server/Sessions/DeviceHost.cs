@@ -103,6 +103,7 @@ internal sealed class DeviceHost : IDisposable
     {
         Sessions.Dispose();
         Cache.Dispose();
-        // The CPU device is a process-wide shared instance (Devices.Cpu()); a PJRT client would be disposed here.
+        // The CPU device is a process-wide shared instance whose Dispose does nothing; a PJRT device owns its client.
+        Device.Dispose();
     }
 }

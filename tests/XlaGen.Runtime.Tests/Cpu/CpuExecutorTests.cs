@@ -82,10 +82,10 @@ public class CpuExecutorTests
         var x = Up(new float[2 * 784], 2, 784);
         var wrong = Up(new float[784 * 10], 784, 10);
         var e = Assert.Throws<XlaExecutionException>(() => exe.Execute(new[] { x, wrong }));
-        Assert.Equal("argument 1 (w1): expected f32[784,256], got f32[784,10]", e.Message);
+        Assert.Equal("module 'mlp', argument 1 (w1): expected f32[784,256], got f32[784,10]", e.Message);
         var ints = Cpu.Upload(Tensor<int>.Zeros(784, 256));
         e = Assert.Throws<XlaExecutionException>(() => exe.Execute(new[] { x, ints }));
-        Assert.Equal("argument 1 (w1): expected f32[784,256], got s32[784,256]", e.Message);
+        Assert.Equal("module 'mlp', argument 1 (w1): expected f32[784,256], got s32[784,256]", e.Message);
         e = Assert.Throws<XlaExecutionException>(() => exe.Execute(new[] { x }));
         Assert.Equal("module 'mlp' takes 2 argument(s) (x: f32[2,784], w1: f32[784,256]), got 1", e.Message);
     }

@@ -30,45 +30,13 @@ internal sealed class CpuExecutable : IExecutable
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ArgumentNullException.ThrowIfNull(arguments);
-        var shapes = entry.ParameterLeafShapes;
-        var names = entry.ParameterLeafNames;
-        if (arguments.Count != shapes.Length)
-        {
-            throw new XlaExecutionException(
-                $"module '{Module.Name}' takes {shapes.Length} argument(s) ({string.Join(", ", names.Zip(shapes, (n, s) => $"{n}: {s}"))}), got {arguments.Count}");
-        }
+        var owned = ExecuteArguments.Check(Module.Name, entry.ParameterLeafShapes, entry.ParameterLeafNames, arguments, b => b.Shape, options?.DonatedArguments);
         var buffers = new CpuBuffer[arguments.Count];
         var inputs = new Array[arguments.Count];
         for (int i = 0; i < arguments.Count; i++)
         {
-            string what = $"argument {i} ({names[i]})";
-            if (arguments[i] == null) throw new XlaExecutionException($"{what} is null");
-            var b = device.Own(arguments[i], $"pass {what} to '{Module.Name}'");
-            if (!b.Shape.Equals(shapes[i])) throw new XlaExecutionException($"{what}: expected {shapes[i]}, got {b.Shape}");
-            buffers[i] = b;
-            inputs[i] = b.RawData;
-        }
-        bool[]? owned = null;
-        var donated = options?.DonatedArguments ?? Array.Empty<int>();
-        if (donated.Count > 0)
-        {
-            owned = new bool[arguments.Count];
-            foreach (var d in donated)
-            {
-                if (d < 0 || d >= arguments.Count)
-                    throw new XlaExecutionException($"donated argument index {d} is out of range (the module takes {arguments.Count} arguments)");
-                if (owned[d]) throw new XlaExecutionException($"argument {d} ({names[d]}) is donated twice");
-                owned[d] = true;
-            }
-            for (int i = 0; i < buffers.Length; i++)
-            {
-                if (!owned[i]) continue;
-                for (int j = 0; j < buffers.Length; j++)
-                {
-                    if (j != i && ReferenceEquals(buffers[i], buffers[j]))
-                        throw new XlaExecutionException($"argument {i} ({names[i]}) is donated but the same buffer is also argument {j} ({names[j]})");
-                }
-            }
+            buffers[i] = device.Own(arguments[i], $"pass argument {i} ({entry.ParameterLeafNames[i]}) to '{Module.Name}'");
+            inputs[i] = buffers[i].RawData;
         }
         var context = contexts.TryTake(out var c) ? c : new RunContext(device.Pool);
         var outputs = new Array[entry.ResultSlots.Length];

@@ -18,10 +18,23 @@ public sealed record ServerVersionInfo(
 {
     /// <summary>The port of the server's bulk data channel on the same host (protocol version 2; 0: none).</summary>
     public int DataPort { get; init; }
+
+    /// <summary>The backend platform's attributes (a PJRT plugin's <c>xla_version</c> …); empty from older servers.</summary>
+    public IReadOnlyDictionary<string, string> PlatformAttributes { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The PJRT C API version of the server's plugin; null for the CPU executor and older servers.</summary>
+    public string? PjrtApiVersion { get; init; }
 }
 
 /// <summary>One device of a server's backend.</summary>
-public sealed record RemoteDeviceDescription(int Id, string Kind, long MemoryBytes, IReadOnlyDictionary<string, string> Attributes);
+public sealed record RemoteDeviceDescription(int Id, string Kind, long MemoryBytes, IReadOnlyDictionary<string, string> Attributes)
+{
+    /// <summary>The process of a multi-host platform that drives the device.</summary>
+    public int ProcessIndex { get; init; }
+
+    /// <summary>Device memory in use when the server answered the handshake, where its backend reports it.</summary>
+    public long? BytesInUse { get; init; }
+}
 
 /// <summary>
 /// Finds and opens the remote device, as TPUClusterResolver does for a TPU: take the address from the argument or the

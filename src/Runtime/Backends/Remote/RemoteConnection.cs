@@ -190,13 +190,19 @@ internal sealed class RemoteConnection : IAsyncDisposable
             response.ServerVersion,
             response.Platform,
             response.PlatformVersion,
-            response.Devices.Select(d => new RemoteDeviceDescription(d.Id, d.Kind, d.MemoryBytes, new Dictionary<string, string>(d.Attributes))).ToList(),
+            response.Devices.Select(d => new RemoteDeviceDescription(d.Id, d.Kind, d.MemoryBytes, new Dictionary<string, string>(d.Attributes))
+            {
+                ProcessIndex = d.ProcessIndex,
+                BytesInUse = d.HasBytesInUse ? d.BytesInUse : null,
+            }).ToList(),
             response.ServerInstanceId,
             TimeSpan.FromMilliseconds(response.SessionLeaseMs),
             response.MaxMessageBytes,
             response.MaxSessionBytes)
         {
             DataPort = response.DataPort,
+            PlatformAttributes = new Dictionary<string, string>(response.PlatformAttributes),
+            PjrtApiVersion = response.PjrtApiVersion.Length > 0 ? response.PjrtApiVersion : null,
         };
     }
 

@@ -36,6 +36,25 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     /// <summary>The platform, kind and memory of the server's device; the attributes add the address and protocol.</summary>
     public DeviceInfo Info { get; }
 
+    /// <summary>The server's backend platform and its devices as the server described them in the latest handshake,
+    /// with the connection (address, protocol) among the attributes.</summary>
+    public PlatformDescription Describe()
+    {
+        var server = connection.Server;
+        var attributes = new Dictionary<string, string>(server.PlatformAttributes, StringComparer.Ordinal)
+        {
+            ["server"] = $"xlagen-server {server.ServerVersion} at {connection.Address}",
+            ["protocol_version"] = connection.ProtocolVersion.ToString(CultureInfo.InvariantCulture),
+        };
+        var devices = server.Devices.Select(d => new PlatformDescription.Device(d.Id, d.Kind, d.ProcessIndex, d.BytesInUse,
+            d.MemoryBytes > 0 ? d.MemoryBytes : null, SameEntries(d.Attributes, server.PlatformAttributes) ? null : d.Attributes)).ToList();
+        return new PlatformDescription(server.Platform, server.PlatformVersion, devices, attributes, server.PjrtApiVersion);
+    }
+
+    // servers copy the platform's attributes into each device's for older clients; show them once
+    static bool SameEntries(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
+        a.Count == b.Count && a.All(p => b.TryGetValue(p.Key, out var v) && v == p.Value);
+
     /// <summary>The address this device was opened with.</summary>
     public string Address => connection.Address;
 
