@@ -12,11 +12,12 @@ sealed record Options(
     int Epochs,
     bool SkipTrain,
     int WarmupSteps,
-    int TimedSteps)
+    int TimedSteps,
+    int BudgetSeconds)
 {
     public const string Usage = """
         xlagen-device-check [--device SPEC] [--reference SPEC] [--corpus DIR] [--data DIR] [--out FILE.json]
-                            [--epochs N] [--skip-train] [--warmup-steps N] [--timed-steps N]
+                            [--epochs N] [--skip-train] [--warmup-steps N] [--timed-steps N] [--budget-seconds N]
           --device SPEC      the device under test: cpu, pjrt, pjrt:/path/to/plugin.so (default cpu)
           --reference SPEC   the device it is compared with (default cpu, the embedded CPU executor)
           --corpus DIR       an xla-corpus folder (cases/, pb/): run every case with stated values
@@ -26,13 +27,15 @@ sealed record Options(
           --skip-train       skip the training run (the step timing and peak-memory comparison still run)
           --warmup-steps N   untimed train steps before timing (default 50)
           --timed-steps N    timed train steps (default 300, at least 200)
+          --budget-seconds N after N seconds start no further conformance or corpus case (those left are reported as
+                             not run, a failure), so the report is complete within a time limit (default: none)
         Exit code: 0 every check passed; 1 a check failed (a mismatch, an error, accuracy below 88 %); 2 bad usage
         or the device could not be opened.
         """;
 
     public static Options Parse(IReadOnlyList<string> args)
     {
-        var o = new Options("cpu", "cpu", null, null, null, 10, false, 50, 300);
+        var o = new Options("cpu", "cpu", null, null, null, 10, false, 50, 300, 0);
         for (int i = 0; i < args.Count; i++)
         {
             string arg = args[i];
@@ -55,6 +58,7 @@ sealed record Options(
                 "--skip-train" => o with { SkipTrain = true },
                 "--warmup-steps" => o with { WarmupSteps = Count(0) },
                 "--timed-steps" => o with { TimedSteps = Count(200) },
+                "--budget-seconds" => o with { BudgetSeconds = Count(1) },
                 _ => throw new UsageException($"unknown argument '{arg}'"),
             };
         }

@@ -45,6 +45,8 @@ sealed class SuiteSection
     public int Cases { get; set; }
     public int Passed { get; set; }
     public int Failed { get; set; }
+    /// <summary>Cases not started because the time budget (--budget-seconds) ran out.</summary>
+    public int NotRun { get; set; }
     public double DeviceSeconds { get; set; }
     public double ReferenceSeconds { get; set; }
     public string DeviceVsReferenceTolerance { get; set; } = "";
@@ -71,6 +73,8 @@ sealed class StepSection
     public double MeanStepMs { get; set; }
     public double P90StepMs { get; set; }
     public double SamplesPerS { get; set; }
+    /// <summary>Wall time per step of as many steps again queued without waiting, then one download of the step counter.</summary>
+    public double PipelinedStepMs { get; set; }
     /// <summary>How each timed step waited for its results.</summary>
     public string Sync { get; set; } = "";
     public string? Error { get; set; }

@@ -21,7 +21,8 @@ static class SuiteCheck
     public static IReadOnlyList<CheckCase> Corpus(string root) =>
         XlaCorpus.All(root).Select(c => new CheckCase(c.Name, c.Run, c.Check)).ToList();
 
-    public static SuiteSection Run(string title, IReadOnlyList<CheckCase> cases, IDevice device, IDevice reference, TextWriter log)
+    /// <summary>Runs the cases in order until <paramref name="outOfTime"/> says stop; the rest count as not run.</summary>
+    public static SuiteSection Run(string title, IReadOnlyList<CheckCase> cases, IDevice device, IDevice reference, TextWriter log, Func<bool> outOfTime)
     {
         var section = new SuiteSection { Cases = cases.Count, DeviceVsReferenceTolerance = Tolerance.Backends + " for floating point, exact otherwise" };
         var deviceTimes = new List<(string Name, double Ms)>();
@@ -29,6 +30,12 @@ static class SuiteCheck
         int done = 0;
         foreach (var c in cases)
         {
+            if (outOfTime())
+            {
+                section.NotRun = cases.Count - done;
+                log.WriteLine($"  {title}: out of time after {done} of {cases.Count} cases");
+                break;
+            }
             int problemsBefore = Problems(section);
             clock.Restart();
             var onDevice = Attempt(c, device, section.DeviceErrors);
