@@ -140,6 +140,9 @@ AddSuiteFailures("corpus", report.Corpus);
 report.Passed = report.Failures.Count == 0;
 report.State = "finished";
 Save();
+// A PJRT device owns its client: release it (and the GPU memory it holds) before exit. Disposing the shared CPU device does nothing.
+device.Dispose();
+if (!ReferenceEquals(reference, device)) reference.Dispose();
 log.WriteLine();
 log.WriteLine(report.Passed ? $"PASSED in {total.Elapsed.TotalSeconds:F1} s" : $"FAILED ({report.Failures.Count}) in {total.Elapsed.TotalSeconds:F1} s:");
 foreach (var f in report.Failures) log.WriteLine("  " + f);
