@@ -115,19 +115,27 @@ print(":".join(dirs))
 PY
 }
 
+# Ends a run that cannot start, leaving the reason in $out/device-check.json too (it is what comes back from the machine).
+fail_early() {
+  echo "device-check run: $1" >&2
+  python3 -c 'import json, sys; json.dump({"passed": False, "problems": [sys.argv[2]]}, open(sys.argv[1], "w"), indent=2)' \
+    "$out/device-check.json" "$1" || true
+  exit 1
+}
+
 run() {
-  local out="${OUT:-$folder/results}"
+  out="${OUT:-$folder/results}"
   mkdir -p "$out"
   local budget="${DEVICE_CHECK_BUDGET:-450}"
   local started=$SECONDS
   local work="${TMPDIR:-/tmp}/xlagen-device-check"
-  [ -f "$bundle" ] || { echo "device-check run: $bundle is missing: run scripts/device-check.sh prepare first and carry out/device-check" >&2; exit 1; }
+  [ -f "$bundle" ] || fail_early "$bundle is missing: run scripts/device-check.sh prepare first and carry out/device-check"
   rm -rf "$work"
   mkdir -p "$work"
   if command -v xz >/dev/null; then
-    tar -C "$work" -xJf "$bundle"
+    tar -C "$work" -xJf "$bundle" || fail_early "unpacking $bundle failed"
   else
-    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$bundle" "$work"
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$bundle" "$work" || fail_early "unpacking $bundle failed"
   fi
   local root="$work/device-check"
   chmod +x "$root/app/xlagen-device-check"
@@ -135,7 +143,8 @@ run() {
   local device="${DEVICE_CHECK_DEVICE:-}"
   if [ -z "$device" ]; then
     local plugin
-    plugin="$(find_plugin)" || { echo "device-check run: no CUDA PJRT plugin found (set XLAGEN_PJRT_PLUGIN)" >&2; exit 1; }
+    plugin="$(find_plugin 2>"$work/plugin-search.txt")" ||
+      fail_early "no CUDA PJRT plugin: $(tr '\n' ' ' < "$work/plugin-search.txt")(set XLAGEN_PJRT_PLUGIN to the xla_cuda_plugin.so to use)"
     device="pjrt:$plugin"
     local libs
     libs="$(nvidia_library_path)"
