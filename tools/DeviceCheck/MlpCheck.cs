@@ -149,7 +149,11 @@ static class MlpCheck
         try
         {
             using (var r = reference.Compile(module)) row.ReferenceBytes = r.PeakMemoryBytes;
-            using (var d = device.Compile(module)) row.DeviceBytes = d.PeakMemoryBytes;
+            using (var d = device.Compile(module))
+            {
+                row.DeviceBytes = d.PeakMemoryBytes;
+                row.DeviceSource = d is XlaGen.Backends.Pjrt.PjrtExecutable pjrt ? pjrt.PeakMemorySource : null;
+            }
             if (row.ReferenceBytes > 0 && row.DeviceBytes > 0) row.Ratio = Math.Round((double)row.DeviceBytes / row.ReferenceBytes, 4);
         }
         catch (Exception e)

@@ -101,7 +101,7 @@ try
     foreach (var row in report.PeakMemory)
     {
         log.WriteLine(row.Error != null ? $"  peak memory {row.Program}: {row.Error}"
-            : $"  peak memory {row.Program}: reference {row.ReferenceBytes:N0} B, device {row.DeviceBytes:N0} B{(row.Ratio is { } r ? $" (x{r:F2})" : "")}");
+            : $"  peak memory {row.Program}: reference {row.ReferenceBytes:N0} B, device {row.DeviceBytes:N0} B{(row.Ratio is { } r ? $" (x{r:F2})" : "")}{(row.DeviceSource != null ? $" [{row.DeviceSource}]" : "")}");
         if (row.Error != null) report.Failures.Add($"peak memory of {row.Program}: {row.Error}");
     }
     Save();

@@ -87,6 +87,8 @@ sealed class PeakMemoryRow
     public long ReferenceBytes { get; set; }
     /// <summary>The device executable's PeakMemoryBytes (PJRT: its compiled memory stats); 0 when it does not say.</summary>
     public long DeviceBytes { get; set; }
+    /// <summary>Where the device's number came from (PJRT: which compiled memory stats), when it says.</summary>
+    public string? DeviceSource { get; set; }
     /// <summary>device / reference, when both are known.</summary>
     public double? Ratio { get; set; }
     public string? Error { get; set; }
