@@ -49,6 +49,9 @@ public sealed class ParamAttribute : Attribute
 [AttributeUsage(AttributeTargets.Method, Inherited = false)]
 public sealed class ForwardAttribute : Attribute
 {
+    /// <summary>The method the runner's <c>Predict</c> runs. Without it, Predict runs the method named Predict or Call,
+    /// else the only [Forward] method; a model with several and none chosen gets warning XG0018.</summary>
+    public bool Default { get; set; }
 }
 
 /// <summary>A loss method: differentiated at build time into the train step.</summary>

@@ -58,8 +58,20 @@ namespace XlaGen.Generator.Diagnostics
         public static readonly DiagnosticDescriptor MultipleLossMethods = new DiagnosticDescriptor(
             "XG0016", "More than one [Loss] method", "[XlaModel] class '{0}' has more than one [Loss] method ({1}); training uses one loss, so mark one of them", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor ParamTooLarge = new DiagnosticDescriptor(
+            "XG0017", "A parameter is too large to exist", "[Param] field '{0}' of shape {1} {2}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+            description: "Parameters are held in one array on the host and by the CPU executor; a shape whose element count or byte size overflows, or exceeds Array.MaxLength, would fail in Create.");
+
+        public static readonly DiagnosticDescriptor PredictNotChosen = new DiagnosticDescriptor(
+            "XG0018", "Predict is not chosen explicitly", "[XlaModel] class '{0}' has several [Forward] methods ({1}) and none is chosen for Predict, so Predict runs '{2}'; mark one [Forward(Default = true)] or name it Predict or Call", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+            description: "Predict runs the [Forward] method marked Default = true, else the one named Predict or Call, else the only one; with several and none chosen it runs the first batchable one and warns.");
+
+        public static readonly DiagnosticDescriptor SeveralDefaultForwards = new DiagnosticDescriptor(
+            "XG0019", "More than one default [Forward] method", "[XlaModel] class '{0}' marks more than one [Forward] method Default = true ({1}); Predict runs one, so mark only one", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static readonly IReadOnlyList<DiagnosticDescriptor> All = new[]
         {
+            ParamTooLarge, PredictNotChosen, SeveralDefaultForwards,
             LossMustBeScalar, NoGradientRule, LossNeedsBatchDimension, MultipleLossMethods,
             ShapeMismatch, ElementTypeMismatch, UnsupportedConstruct, ModelClassMustBePartial, ParamShapeMustBeConstant,
             UnknownSymbolicDimension, UnsupportedParameterType, InputShapeMissing, RecursiveModelCall, SubModelNotCompiled,

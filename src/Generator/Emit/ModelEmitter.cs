@@ -77,13 +77,13 @@ namespace XlaGen.Generator.Emit
         {
             var outputs = new[] { "loss" }.Concat(loss.Metrics.Select(m => m + " (sum over the batch)")).Concat(loss.TrainableParams.Select(p => "d loss/d " + p));
             EmitProgramBuilder(w, loss.MethodName, loss.Symbols, "(" + string.Join(", ", outputs) + ")", loss.HloText);
-            var inputs = string.Join(", ", loss.Inputs.Select(i => $"new({Q(i.Name)}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, new[] {{ {string.Join(", ", i.Dims.Select(Q))} }})"));
+            var inputs = string.Join(", ", loss.Inputs.Select(i => $"new({Q(i.Name)}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, new string[] {{ {string.Join(", ", i.Dims.Select(Q))} }})"));
             var symbolArgs = string.Join(", ", loss.Symbols.Select((s, i) => $"checked((int)__s[{i}])"));
             w.Line($"/// <summary>The [Loss] method <see cref=\"{loss.MethodName}\"/>: inputs, batch dimension, metrics and trainable parameters, for Fit and Evaluate.</summary>");
             w.Indent($"public static {X}Training.LossDefinition LossDefinition {{ get; }} = new(");
             w.Line($"{Q(loss.MethodName)},");
             w.Line($"new {X}Training.LossInput[] {{ {inputs} }},");
-            w.Line($"new[] {{ {string.Join(", ", loss.Symbols.Select(Q))} }},");
+            w.Line($"new string[] {{ {string.Join(", ", loss.Symbols.Select(Q))} }},");
             w.Line($"{Q(loss.BatchSymbol)},");
             w.Line($"new string[] {{ {string.Join(", ", loss.Metrics.Select(Q))} }},");
             w.Line($"new string[] {{ {string.Join(", ", loss.TrainableParams.Select(Q))} }},");
@@ -127,24 +127,17 @@ namespace XlaGen.Generator.Emit
                 w.Line();
             }
             if (spec.Loss != null) EmitTraining(w, spec.Loss);
-            bool first = true;
             foreach (var f in spec.Forwards)
             {
-                if (IsBatchable(f))
-                {
-                    // Keras' Predict goes to the first batchable forward method, unless the model names one Predict itself.
-                    EmitBatched(w, f, first && !spec.Forwards.Any(o => o.MethodName == "Predict"));
-                    first = false;
-                }
+                // Keras' Predict runs the chosen forward method (ModelParser.ChoosePredict); a method named Predict is its own.
+                bool predict = f.MethodName == spec.PredictMethod && !spec.Forwards.Any(o => o.MethodName == "Predict");
+                if (IsBatchable(f)) EmitBatched(w, f, predict);
+                else if (predict) EmitUnbatchedPredict(w, f);
                 var parameters = string.Join(", ", f.Inputs.Select(i => $"{X}Tensor<{i.ClrElementType}> {i.Name}"));
                 w.Line($"/// <summary>Runs the compiled <c>{f.ProgramName}</c> (result {f.OutputShape}).</summary>");
                 w.Open($"public {X}Tensor<{f.OutputClrElementType}> {f.MethodName}({parameters})");
                 w.Line($"var __shapes = new {X}ShapeBinder({Q(f.ProgramName)});");
-                foreach (var i in f.Inputs)
-                {
-                    var dims = string.Join(", ", i.Dims.Select(Q));
-                    w.Line($"__shapes.Bind({Q(i.Name)}, {i.Name}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, {dims});");
-                }
+                foreach (var i in f.Inputs) w.Line(BindLine(i));
                 foreach (var s in f.Symbols) w.Line($"int {s} = __shapes[{Q(s)}];");
                 var key = f.Symbols.Count == 0 ? "global::System.Array.Empty<long>()" : "new long[] { " + string.Join(", ", f.Symbols) + " }";
                 var inputs = string.Join(", ", f.Inputs.Select(i => i.Name));
@@ -179,16 +172,25 @@ namespace XlaGen.Generator.Emit
             w.Line($"/// <summary>Runs <c>{f.ProgramName}</c> over inputs of any length in chunks of <paramref name=\"batchSize\"/> rows.</summary>");
             w.Open($"public {X}Tensor<{f.OutputClrElementType}> {f.MethodName}({parameters}, int batchSize)");
             w.Line($"var __shapes = new {X}ShapeBinder({Q(f.ProgramName)});");
-            foreach (var i in f.Inputs)
-            {
-                w.Line($"__shapes.Bind({Q(i.Name)}, {i.Name}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, {string.Join(", ", i.Dims.Select(Q))});");
-            }
+            foreach (var i in f.Inputs) w.Line(BindLine(i));
             w.Line($"return ({X}Tensor<{f.OutputClrElementType}>)RunBatched({Q(f.MethodName)}, batchSize, {s} => Build{f.MethodName}Program(checked((int){s})), {names});");
             w.Close();
             w.Line();
             if (!predict) return;
             w.Line($"/// <summary>Keras' predict: <see cref=\"{f.MethodName}\"/> over inputs of any length, in chunks of <paramref name=\"batchSize\"/>.</summary>");
             w.Line($"public {X}Tensor<{f.OutputClrElementType}> Predict({parameters}, int batchSize = 1024) => {f.MethodName}({names}, batchSize);");
+            w.Line();
+        }
+
+        /// <summary>The shape check of one input; a scalar ([Shape()]) has no dims to list.</summary>
+        static string BindLine(InputSpec i) =>
+            $"__shapes.Bind({Q(i.Name)}, {i.Name}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}{string.Concat(i.Dims.Select(d => ", " + Q(d)))});";
+
+        static void EmitUnbatchedPredict(CodeWriter w, ForwardSpec f)
+        {
+            var parameters = string.Join(", ", f.Inputs.Select(i => $"{X}Tensor<{i.ClrElementType}> {i.Name}"));
+            w.Line($"/// <summary>Keras' predict: runs <see cref=\"{f.MethodName}\"/> (its inputs have no shared batch dimension, so it runs in one piece).</summary>");
+            w.Line($"public {X}Tensor<{f.OutputClrElementType}> Predict({parameters}) => {f.MethodName}({string.Join(", ", f.Inputs.Select(i => i.Name))});");
             w.Line();
         }
 

@@ -16,7 +16,8 @@ namespace XlaGen.Generator.Model
         EquatableArray<ForwardSpec> Forwards,
         EquatableArray<SubModelSpec> SubModels,
         bool HasParameterlessConstructor,
-        LossSpec? Loss);
+        LossSpec? Loss,
+        string? PredictMethod);
 
     /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the float parameters…).</summary>
     public sealed record LossSpec(

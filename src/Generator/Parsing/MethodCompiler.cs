@@ -137,7 +137,7 @@ namespace XlaGen.Generator.Parsing
                         if (r != null) return r;
                         break;
                     default:
-                        Unsupported(s, Describe(s) + " (model methods hold local declarations, assignments to locals and one return)");
+                        Unsupported(s, Constructs.Describe(s) + " (model methods hold local declarations, assignments to locals and one return)");
                         break;
                 }
             }
@@ -181,7 +181,7 @@ namespace XlaGen.Generator.Parsing
                 case IDefaultValueOperation d when d.Type == null || !d.Type.IsValueType || d.Type.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T:
                     return NullValue.Instance;   // an omitted optional int? (or reference) argument
                 default:
-                    Unsupported(op, Describe(op));
+                    Unsupported(op, Constructs.Describe(op));
                     return null;
             }
         }
@@ -386,6 +386,7 @@ namespace XlaGen.Generator.Parsing
         {
             var m = inv.TargetMethod;
             if (Symbols.IsSurfaceType(m.ContainingType)) return SurfaceTable.Invoke(this, inv);
+            if (ConstantMath.IsMathType(m.ContainingType)) return ConstantMath.Fold(this, inv);
             var args = Arguments(inv);
             if (args == null) return null;
             if (inv.Instance == null || inv.Instance is IInstanceReferenceOperation)
@@ -531,26 +532,11 @@ namespace XlaGen.Generator.Parsing
         public void Report(DiagnosticDescriptor descriptor, Location? location, params string[] args) =>
             diagnostics.Add(Symbols.Diagnostic(descriptor, location, args));
 
+        /// <summary>XG0003 on <paramref name="at"/>, naming the model method it is written in (not the call path that
+        /// reached it, so a helper inlined into several programs reports the same message, once).</summary>
         public void Unsupported(IOperation at, string what) =>
-            Report(DiagnosticDescriptors.UnsupportedConstruct, at.Syntax.GetLocation(), what, frames.Count > 0 ? Current.OpName : "?", Hint(at));
-
-        static string Hint(IOperation at)
-        {
-            switch (at)
-            {
-                case IConditionalOperation _: return "branches depend on run-time values; use Nn.Where(condition, a, b) to choose elementwise";
-                case ILoopOperation _: return "loops are not compiled; write the computation with tensor ops";
-                case IInvocationOperation _: return "see the supported surface in README.md";
-                default: return "see the supported surface in README.md";
-            }
-        }
-
-        static string Describe(IOperation op)
-        {
-            var text = op.Syntax.ToString();
-            if (text.Length > 60) text = text.Substring(0, 57) + "...";
-            return $"'{text}' ({op.Kind})";
-        }
+            Report(DiagnosticDescriptors.UnsupportedConstruct, at.Syntax.GetLocation(), what,
+                frames.Count > 0 ? Current.Layout.Type.Name + "." + Current.Method.Name : "?", Constructs.Hint(at));
 
         public static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     }

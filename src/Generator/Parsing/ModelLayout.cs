@@ -137,6 +137,12 @@ namespace XlaGen.Generator.Parsing
                     $"has shape [{string.Join(",", dims)}]; every dimension must be a positive constant"));
                 return null;
             }
+            var tooLarge = TooLarge(dims, type.Value);
+            if (tooLarge != null)
+            {
+                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.ParamTooLarge, attrLocation, field.Name, $"[{string.Join(",", dims)}]", tooLarge));
+                return null;
+            }
             string init = "Zeros";
             double value = 0;
             foreach (var named in attr.NamedArguments)
@@ -151,6 +157,30 @@ namespace XlaGen.Generator.Parsing
                 }
             }
             return new ParamSlot(prefix + field.Name, field, type.Value, dims.ToArray(), init, value);
+        }
+
+        /// <summary>The .NET array limit (Array.MaxLength): host tensors and the CPU executor hold a parameter in one array.</summary>
+        const long ArrayMaxLength = 0x7FFFFFC7;
+
+        /// <summary>Why a parameter of these dims cannot exist at run time (its element count or byte size overflows a
+        /// long, or exceeds one .NET array), or null.</summary>
+        static string? TooLarge(List<long> dims, ElementType type)
+        {
+            long count = 1;
+            foreach (var d in dims)
+            {
+                if (count > long.MaxValue / d) return "has more elements than a 64-bit count can hold";
+                count *= d;
+            }
+            long size = type.ByteSize();
+            var countText = count.ToString(CultureInfo.InvariantCulture);
+            if (count > long.MaxValue / System.Math.Max(size, 1)) return $"has {countText} elements, whose byte size overflows a 64-bit count";
+            if (count > ArrayMaxLength)
+            {
+                return $"has {countText} elements ({(count * size).ToString(CultureInfo.InvariantCulture)} bytes of {type.TextName()}), more than one .NET array holds " +
+                    $"({ArrayMaxLength.ToString(CultureInfo.InvariantCulture)} elements); split it into smaller parameters";
+            }
+            return null;
         }
 
         static void ReadManifest(ModelLayout layout)

@@ -21,8 +21,10 @@ namespace XlaGen.Generator.Parsing
             var type = (INamedTypeSymbol)context.TargetSymbol;
             var declaration = (ClassDeclarationSyntax)context.TargetNode;
             var spec = Parse(type, declaration, context.SemanticModel.Compilation, diagnostics, cancellation);
-            // A method inlined into several programs reports its mistakes once.
-            return new ModelResult(spec, diagnostics.Distinct().ToEquatableArray());
+            // A method inlined into several programs reports its mistakes once: one diagnostic per (id, location).
+            var seen = new HashSet<(string, LocationInfo)>();
+            var unique = diagnostics.Where(d => d.Location == null || seen.Add((d.Id, d.Location))).Distinct().ToEquatableArray();
+            return new ModelResult(spec, unique);
         }
 
         static ModelSpec? Parse(INamedTypeSymbol type, ClassDeclarationSyntax declaration, Compilation compilation, List<DiagnosticInfo> diagnostics, CancellationToken cancellation)
@@ -82,7 +84,8 @@ namespace XlaGen.Generator.Parsing
                 if (forward != null && diagnostics.Count == before) forwards.Add(forward);
                 else failed = true;
             }
-            if (failed) return null;
+            var predict = ChoosePredict(type, methods, diagnostics);
+            if (failed || predict.Failed) return null;
 
             var ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
             var parameters = layout.AllParams.Select(p => new ParamSpec(
@@ -92,7 +95,31 @@ namespace XlaGen.Generator.Parsing
                 kv.Value.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), HasParameterlessConstructor(kv.Value.Type, compilation)))
                 .OrderBy(s => s.FieldName, StringComparer.Ordinal).ToEquatableArray();
             return new ModelSpec(ns, type.Name, Accessibility(type), Path.GetFileName(declaration.SyntaxTree.FilePath), parameters,
-                forwards.ToEquatableArray(), subModels, HasParameterlessConstructor(type, compilation), loss);
+                forwards.ToEquatableArray(), subModels, HasParameterlessConstructor(type, compilation), loss, predict.Method);
+        }
+
+        /// <summary>The [Forward] method Predict runs: the one marked Default = true, else the one named Predict or Call,
+        /// else the only one; several and none chosen is XG0018 (then the first, as before), several marked XG0019.</summary>
+        static (string? Method, bool Failed) ChoosePredict(INamedTypeSymbol type, List<IMethodSymbol> forwards, List<DiagnosticInfo> diagnostics)
+        {
+            var marked = forwards.Where(m => m.FindAttribute(Symbols.ForwardAttribute)?.NamedArguments
+                .Any(a => a.Key == "Default" && a.Value.Value is true) == true).ToList();
+            if (marked.Count > 1)
+            {
+                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.SeveralDefaultForwards, marked[1].Locations.FirstOrDefault(), type.Name,
+                    string.Join(", ", marked.Select(m => m.Name))));
+                return (null, true);
+            }
+            if (marked.Count == 1) return (marked[0].Name, false);
+            var named = forwards.FirstOrDefault(m => m.Name == "Predict") ?? forwards.FirstOrDefault(m => m.Name == "Call");
+            if (named != null) return (named.Name, false);
+            if (forwards.Count == 0) return (null, false);
+            if (forwards.Count > 1)
+            {
+                diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.PredictNotChosen, forwards[0].Locations.FirstOrDefault(), type.Name,
+                    string.Join(", ", forwards.Select(m => m.Name)), forwards[0].Name));
+            }
+            return (forwards[0].Name, false);
         }
 
         static bool HasParameterlessConstructor(INamedTypeSymbol type, Compilation compilation) =>
