@@ -12,7 +12,7 @@ public partial class FashionMlp
     [Param(10)] Tensor<float> b2;
 
     /// <summary>Class scores for a batch of flattened images.</summary>
-    [Forward]
+    [Forward(Default = true)]
     [return: Shape("B", 10)]
     public Tensor<float> Logits([Shape("B", 784)] Tensor<float> x)
         => Nn.Relu(x.MatMul(w1) + b1).MatMul(w2) + b2;

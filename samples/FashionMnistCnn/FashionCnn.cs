@@ -17,7 +17,7 @@ public partial class FashionCnn
     [Param(10)] Tensor<float> bias3;
 
     /// <summary>Class scores for a batch of images.</summary>
-    [Forward]
+    [Forward(Default = true)]
     [return: Shape("B", 10)]
     public Tensor<float> Logits([Shape("B", 28, 28, 1)] Tensor<float> images)
     {

@@ -176,10 +176,10 @@ public sealed class CheckpointLoadTests : IDisposable
         string[] expected =
         {
             "does not fit the state of adam(beta1=0.9, beta2=0.999, epsilon=1E-08) for TinyNet",
-            "'optimizer.adam.m.w1' is f64[5,6] in the file but f64[6,5]",
-            "'optimizer.adam.v.w2' is f32[5,3] in the file but f64[5,3]",
+            "'optimizer.adam.m.w1' is f64[5,6] in the file, f64[6,5] expected",
+            "'optimizer.adam.v.w2' is f32[5,3] in the file, f64[5,3] expected",
             "'optimizer.adam.v.b1' (f64[5]) is missing",
-            "'optimizer.adam.step' is f32[] in the file but s32[]",
+            "'optimizer.adam.step' is f32[] in the file, s32[] expected",
         };
 
         using var compiled = TinyNet.Create(seed: 9);

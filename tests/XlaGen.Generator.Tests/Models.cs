@@ -16,7 +16,7 @@ public static class Models
             [Param(256, 10, Init = Init.GlorotUniform)] Tensor<float> w2;
             [Param(10)] Tensor<float> b2;
 
-            [Forward]
+            [Forward(Default = true)]
             public Tensor<float> Logits([Shape("B", 784)] Tensor<float> x)
                 => Nn.Relu(x.MatMul(w1) + b1).MatMul(w2) + b2;
 
@@ -53,7 +53,7 @@ public static class Models
             [Param(32, 784, Init = Init.GlorotUniform)] Tensor<float> wd;
             [Param(784)] Tensor<float> bd;
 
-            [Forward]
+            [Forward(Default = true)]
             public Tensor<float> Reconstruct([Shape("B", 784)] Tensor<float> x)
                 => Nn.Sigmoid(encoder.Encode(x).MatMul(wd) + bd);
 

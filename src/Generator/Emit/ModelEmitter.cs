@@ -87,7 +87,9 @@ namespace XlaGen.Generator.Emit
             w.Line($"{Q(loss.BatchSymbol)},");
             w.Line($"new string[] {{ {string.Join(", ", loss.Metrics.Select(Q))} }},");
             w.Line($"new string[] {{ {string.Join(", ", loss.TrainableParams.Select(Q))} }},");
-            w.Dedent($"    __s => Build{loss.MethodName}Program({symbolArgs}));");
+            w.Line($"__s => Build{loss.MethodName}Program({symbolArgs}),");
+            var ranges = string.Join(", ", loss.LabelRanges.Select(r => $"new({loss.Inputs.Select(i => i.Name).ToList().IndexOf(r.Input)}, {r.Classes.ToString(CultureInfo.InvariantCulture)}L, {Q(r.Loss)})"));
+            w.Dedent($"    new {X}Training.LabelRange[] {{ {ranges} }});");
             w.Line();
         }
 

@@ -28,7 +28,11 @@ namespace XlaGen.Generator.Model
         string BatchSymbol,
         EquatableArray<string> Metrics,
         EquatableArray<string> TrainableParams,
-        string HloText);
+        string HloText,
+        EquatableArray<LabelRangeSpec> LabelRanges);
+
+    /// <summary>A loss input holding class indices in [0, Classes) for <see cref="Loss"/>: Fit and Evaluate check it on the host.</summary>
+    public sealed record LabelRangeSpec(string Input, long Classes, string Loss);
 
     /// <summary>A field holding a sub-model: its type and whether the generated code may construct it.</summary>
     public sealed record SubModelSpec(string FieldName, string TypeName, bool Constructible);

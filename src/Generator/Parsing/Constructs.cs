@@ -56,7 +56,9 @@ namespace XlaGen.Generator.Parsing
                 case IAnonymousFunctionOperation _:
                 case IDelegateCreationOperation _:
                     return "a lambda cannot become part of a program; write it as a method of the model and call that method";
-                case ILocalFunctionOperation _: return "move the local function into a method of the model and call that method";
+                case ILocalFunctionOperation _:
+                case IInvocationOperation { TargetMethod: { MethodKind: MethodKind.LocalFunction } }:
+                    return "move the local function into a method of the model and call that method";
                 case IInvalidOperation _ when IsMathCall(at):
                     return "Math and MathF work on numbers only; on tensors write a.Maximum(b) or a.Minimum(b) (Tensor.Maximum/Minimum), Nn.Relu(x) for max(x, 0), x.Sqrt(), x.Exp(), x.Log(), x.Abs()";
                 case IInvalidOperation _: return "fix the C# compile errors reported for this code first";

@@ -66,6 +66,10 @@ namespace XlaGen.Generator.Parsing
         /// <summary>Metrics the loss functions called so far contributed (accuracy for cross-entropy …).</summary>
         public List<MetricValue> Metrics { get; } = new List<MetricValue>();
 
+        /// <summary>Class-index tensors of sparse losses with their logits' shape: an input among them gets its range
+        /// checked on the host before training (LossSpec.LabelRanges).</summary>
+        public List<(HloInstruction Labels, Shape Logits, string Loss)> SparseLabels { get; } = new List<(HloInstruction, Shape, string)>();
+
         Frame Current => frames.Peek();
 
         /// <summary>Compiles <paramref name="method"/> of <paramref name="layout"/> with its parameters bound to <paramref name="arguments"/>.</summary>
@@ -129,8 +133,10 @@ namespace XlaGen.Generator.Parsing
                     case IExpressionStatementOperation { Operation: ICompoundAssignmentOperation { Target: ILocalReferenceOperation local } compound }:
                         Current.Variables[local.Local] = Binary(compound, compound.OperatorKind, compound.OperatorMethod, Lookup(local.Local), Eval(compound.Value));
                         break;
+                    case ILocalFunctionOperation _:
+                        break;   // reported at its calls, with what to write instead
                     case IReturnOperation ret:
-                        if (i != statements.Length - 1) Unsupported(ret, "a return before the end of the method (model methods have no control flow)");
+                        if (statements.Skip(i + 1).Any(x => !(x is ILocalFunctionOperation))) Unsupported(ret, "a return before the end of the method (model methods have no control flow)");
                         return ret.ReturnedValue == null ? null : Eval(ret.ReturnedValue);
                     case IBlockOperation nested:
                         var r = CompileBlock(nested);
@@ -238,6 +244,8 @@ namespace XlaGen.Generator.Parsing
             }
             if (layout.ParamFields.TryGetValue(f.Field, out var slot)) return new TensorValue(paramValues[slot.Path]);
             if (layout.SubModels.TryGetValue(f.Field, out var sub)) return new ModelValue(sub, f.Field.Name);
+            // A [Param] or sub-model field that was reported where it is declared (XG0005, XG0017, XG0010): poisoned, no second error.
+            if (f.Field.HasAttribute(Symbols.ParamAttribute) || (f.Field.Type is INamedTypeSymbol ft && Symbols.IsModelType(ft))) return null;
             Unsupported(f, $"the field '{f.Field.Name}' (only [Param] tensors, sub-models and constants can be used in a model method)");
             return null;
         }
@@ -387,6 +395,11 @@ namespace XlaGen.Generator.Parsing
             var m = inv.TargetMethod;
             if (Symbols.IsSurfaceType(m.ContainingType)) return SurfaceTable.Invoke(this, inv);
             if (ConstantMath.IsMathType(m.ContainingType)) return ConstantMath.Fold(this, inv);
+            if (m.MethodKind == MethodKind.LocalFunction)
+            {
+                Unsupported(inv, $"the call to the local function '{m.Name}'");
+                return null;
+            }
             var args = Arguments(inv);
             if (args == null) return null;
             if (inv.Instance == null || inv.Instance is IInstanceReferenceOperation)
@@ -394,9 +407,12 @@ namespace XlaGen.Generator.Parsing
                 if (SymbolEqualityComparer.Default.Equals(m.ContainingType, Current.Layout.Type))
                     return CallModelMethod(inv, Current.Layout, m, args, Current.OpName + "/" + m.Name);
             }
-            else if (Eval(inv.Instance) is ModelValue sub)
+            else
             {
-                return CallModelMethod(inv, sub.Layout, m, args, Current.OpName + "/" + sub.FieldName + "." + m.Name);
+                var instance = Eval(inv.Instance);
+                // A poisoned instance (a lambda in a local, already reported where it was written) reports nothing more.
+                if (instance == null) return null;
+                if (instance is ModelValue sub) return CallModelMethod(inv, sub.Layout, m, args, Current.OpName + "/" + sub.FieldName + "." + m.Name);
             }
             Unsupported(inv, $"the call to '{m.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat)}' (only the tensor surface, methods of this model and methods of its sub-models compile)");
             return null;

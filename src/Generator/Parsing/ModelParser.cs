@@ -314,7 +314,21 @@ namespace XlaGen.Generator.Parsing
                 metricNames.Add(name);
             }
             return new LossSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(), firsts[0],
-                metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module));
+                metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module), LabelRanges(c));
+        }
+
+        /// <summary>Labels that are inputs of the loss (not computed from them), with a constant class count.</summary>
+        static EquatableArray<LabelRangeSpec> LabelRanges(Compiled c)
+        {
+            var ranges = new List<LabelRangeSpec>();
+            foreach (var (labels, logits, lossName) in c.Compiler.SparseLabels)
+            {
+                int input = c.InputParameters.IndexOf(labels);
+                if (input < 0 || logits.Rank == 0 || !logits.Dims[logits.Rank - 1].IsConstant) continue;
+                var spec = new LabelRangeSpec(c.Inputs[input].Name, logits.Dims[logits.Rank - 1].Value, lossName);
+                if (!ranges.Contains(spec)) ranges.Add(spec);
+            }
+            return ranges.ToEquatableArray();
         }
     }
 }

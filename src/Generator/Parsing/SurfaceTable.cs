@@ -131,7 +131,12 @@ namespace XlaGen.Generator.Parsing
             ["Nn.MaxPool2D"] = new Entry("MaxPool2D", (b, c) => Lowering.MaxPool2D(b, c.Tensor(0), c.Int(1), c.NullableInt(2), c.PaddingArg(3))),
             ["Nn.AvgPool2D"] = new Entry("AvgPool2D", (b, c) => Lowering.AvgPool2D(b, c.Tensor(0), c.Int(1), c.NullableInt(2), c.PaddingArg(3))),
             ["Nn.GlobalAvgPool2D"] = new Entry("GlobalAvgPool2D", (b, c) => Lowering.GlobalAvgPool2D(b, c.Tensor(0))),
-            ["Losses.SparseSoftmaxCrossEntropy"] = new Entry("SparseSoftmaxCrossEntropy", (b, c) => LossLowering.SparseSoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
+            ["Losses.SparseSoftmaxCrossEntropy"] = new Entry("SparseSoftmaxCrossEntropy", (b, c) =>
+            {
+                var result = LossLowering.SparseSoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics);
+                c.Compiler.SparseLabels.Add((c.Tensor(1), c.Tensor(0).Shape, "SparseSoftmaxCrossEntropy"));   // Fit checks the labels' range
+                return result;
+            }),
             ["Losses.SoftmaxCrossEntropy"] = new Entry("SoftmaxCrossEntropy", (b, c) => LossLowering.SoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
             ["Losses.MeanSquaredError"] = new Entry("MeanSquaredError", (b, c) => LossLowering.MeanSquaredError(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
             ["Losses.BinaryCrossEntropyWithLogits"] = new Entry("BinaryCrossEntropyWithLogits", (b, c) => LossLowering.BinaryCrossEntropyWithLogits(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),

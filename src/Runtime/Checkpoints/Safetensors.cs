@@ -549,11 +549,11 @@ public static class Safetensors
             if (!file.Tensors.TryGetValue(name, out var t))
                 problems.Add($"'{name}' ({expectedText}) is missing");
             else if (t.ElementType != type || !t.Shape.SequenceEqual(dims))
-                problems.Add($"'{name}' is {t.ShapeText} in the file but {expectedText} in {what}");
+                problems.Add($"'{name}' is {t.ShapeText} in the file, {expectedText} expected");
         }
         foreach (var name in file.Names)
             if (!wanted.Contains(name))
-                problems.Add($"'{name}' ({file.Tensors[name].ShapeText}) is in the file but not in {what}");
+                problems.Add($"'{name}' ({file.Tensors[name].ShapeText}) is not expected");
         if (problems.Count == 0) return;
         const int Shown = 20;
         var text = string.Join("; ", problems.Take(Shown));

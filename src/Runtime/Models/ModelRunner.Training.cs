@@ -167,6 +167,7 @@ public abstract partial class ModelRunner
     /// and metrics (this reads them back, so prefer Fit, which reads every few steps).</summary>
     public StepResult TrainStep(params Tensor[] batch)
     {
+        CheckData($"{ModelName}.TrainStep", "batch", batch, checkLabels: true, checkInputs: false, "use Fit with FitOptions.CheckLabels = false", "");
         var accumulators = ZeroAccumulators(RequireCompiled().Accumulators);
         try
         {
@@ -260,6 +261,9 @@ public abstract partial class ModelRunner
         var l = RequireCompiled();
         if (train.Count == 0) throw new ArgumentException($"{ModelName}.Fit: the training data is empty", nameof(train));
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be positive");
+        CheckData($"{ModelName}.Fit", "training", train, options.CheckLabels, options.CheckInputs, "set FitOptions.CheckLabels = false", "FitOptions.CheckInputs is true");
+        if (options.Validation != null)
+            CheckData($"{ModelName}.Fit", "validation", options.Validation, options.CheckLabels, options.CheckInputs, "set FitOptions.CheckLabels = false", "FitOptions.CheckInputs is true");
         var history = new History();
         var control = new TrainingControl();
         using var progress = options.Verbose ? new ProgressReporter(options.Output ?? Console.Out) : null;
@@ -274,27 +278,35 @@ public abstract partial class ModelRunner
             var accumulators = ZeroAccumulators(l.Accumulators);
             try
             {
-                long done = 0;
+                long done = 0, steps = 0;
                 int sinceRead = 0;
+                bool readsWanted = progress != null || options.Callbacks.Count > 0;
                 long firstStep = Step;
                 var schedule = Optimizer!.LearningRate;
                 foreach (var staged in Staged(train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: 1), k => schedule.At(firstStep + k)))
                 {
                     RunTrainStep(staged, accumulators);
                     done += staged.Batch.Size;
-                    if (progress != null && ++sinceRead >= options.MetricsEvery)
+                    steps++;
+                    if (readsWanted && ++sinceRead >= options.MetricsEvery)
                     {
                         sinceRead = 0;
                         var partial = ReadAccumulators(accumulators);
-                        progress.Update(done, WithLoss(partial.Loss, partial.Metrics));
+                        progress?.Update(done, WithLoss(partial.Loss, partial.Metrics));
+                        foreach (var callback in options.Callbacks) callback.OnMetricsRead(this, epoch + 1, steps, partial.Loss, control);
+                        if (control.StopTraining) break;
                     }
                 }
                 var (lossValue, metrics, examples) = ReadAccumulators(accumulators);
+                if (!control.StopTraining && sinceRead != 0)
+                {
+                    foreach (var callback in options.Callbacks) callback.OnMetricsRead(this, epoch + 1, steps, lossValue, control);
+                }
                 double? validationLoss = null;
                 IReadOnlyDictionary<string, double>? validationMetrics = null;
-                if (options.Validation != null)
+                if (options.Validation != null && !control.StopTraining)
                 {
-                    var v = Evaluate(options.Validation, options.ValidationBatchSize ?? options.BatchSize);
+                    var v = Evaluate(options.Validation, options.ValidationBatchSize ?? options.BatchSize, checkLabels: false);
                     validationLoss = v.Loss;
                     validationMetrics = v.Metrics;
                 }
@@ -314,6 +326,20 @@ public abstract partial class ModelRunner
         return history;
     }
 
+    void CheckData(string where, string dataName, Dataset data, bool checkLabels, bool checkInputs, string labelsOff, string inputsOn)
+    {
+        var loss = RequireLoss();
+        if (!(checkLabels && loss.LabelRanges.Count > 0) && !checkInputs) return;
+        CheckData(where, dataName, data.Columns, checkLabels, checkInputs, labelsOff, inputsOn);
+    }
+
+    void CheckData(string where, string dataName, IReadOnlyList<Tensor> columns, bool checkLabels, bool checkInputs, string labelsOff, string inputsOn)
+    {
+        var loss = RequireLoss();
+        if (checkLabels) DataChecks.CheckLabels(where, dataName, loss, columns, labelsOff);
+        if (checkInputs) DataChecks.CheckFinite(where, dataName, loss, columns, inputsOn);
+    }
+
     static IReadOnlyDictionary<string, double> WithLoss(double loss, IReadOnlyDictionary<string, double> metrics)
     {
         var d = new Dictionary<string, double>(StringComparer.Ordinal) { ["loss"] = loss };
@@ -323,11 +349,14 @@ public abstract partial class ModelRunner
 
     /// <summary>Loss and metrics over a dataset (no update). Every example counts once: a last partial batch runs a
     /// program compiled for its own size.</summary>
-    public EvaluationResult Evaluate(Dataset data, int batchSize = 256)
+    /// <param name="checkLabels">Check that class indices of sparse losses are in range before any step (one pass over the labels).</param>
+    /// <param name="checkInputs">Check that floating-point inputs are finite before any step.</param>
+    public EvaluationResult Evaluate(Dataset data, int batchSize = 256, bool checkLabels = true, bool checkInputs = false)
     {
         ThrowIfDisposed();
         var loss = RequireLoss();
         if (data.Count == 0) throw new ArgumentException($"{ModelName}.Evaluate: the data is empty", nameof(data));
+        CheckData($"{ModelName}.Evaluate", "evaluation", data, checkLabels, checkInputs, "pass checkLabels: false", "checkInputs is true");
         var accumulators = ZeroAccumulators(loss.Metrics.Count + 2);
         try
         {
@@ -435,7 +464,9 @@ public abstract partial class ModelRunner
         var expected = ParameterSpecs.Select(p => (p.Path, p.ElementType, p.Dims)).ToList();
         var optimizerTensors = file.Names.Where(n => n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList();
         var modelPart = new SafetensorsFile(file.Path, file.Names.Where(n => !n.StartsWith("optimizer.", StringComparison.Ordinal)).ToList(), file.Tensors, file.Metadata);
-        Safetensors.Verify(modelPart, expected, $"{Path.GetFileName(path)} does not fit {ModelName}");
+        // The message names the file and the model once; each item names one tensor (and the model it came from, if another).
+        var savedFrom = file.Metadata.TryGetValue("model", out var m) && m != ModelName ? $" (it was saved from model '{m}')" : "";
+        Safetensors.Verify(modelPart, expected, ModelName + savedFrom);
         int? epoch = ParseMetadata(file, "epoch", s => int.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
         long? step = ParseMetadata(file, "step", s => long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
         ulong? shuffle = ParseMetadata(file, "shuffle_seed", s => ulong.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));

@@ -27,6 +27,15 @@ public sealed record FitOptions
     /// <summary>Where progress goes; the console when null.</summary>
     public TextWriter? Output { get; init; }
 
+    /// <summary>Check, before any step runs, that every class index of a sparse loss (training and validation data) is in
+    /// [0, classes); a bad one throws an ArgumentException naming the row, its value and the range. One pass over the
+    /// label columns; set false to skip it when the data is known to be clean.</summary>
+    public bool CheckLabels { get; init; } = true;
+
+    /// <summary>Check, before any step runs, that every floating-point input (training and validation data) is finite;
+    /// a NaN or ±Inf throws an ArgumentException naming the input, row and column. Off by default (a pass over all inputs).</summary>
+    public bool CheckInputs { get; init; }
+
     /// <summary>Steps between reads of the running loss and metrics from the device (for the progress display).</summary>
     public int MetricsEvery { get; init; } = 50;
 }
@@ -50,4 +59,9 @@ public interface ITrainingCallback
     void OnEpochEnd(ModelRunner model, EpochMetrics metrics, TrainingControl control);
 
     void OnTrainEnd(ModelRunner model, History history) { }
+
+    /// <summary>Called when Fit reads the running loss from the device (every <see cref="FitOptions.MetricsEvery"/> steps):
+    /// <paramref name="step"/> is the number of steps done in epoch <paramref name="epoch"/> (1-based), <paramref name="loss"/>
+    /// the epoch's mean loss so far. Setting <c>control.StopTraining</c> here stops at once, mid-epoch.</summary>
+    void OnMetricsRead(ModelRunner model, int epoch, long step, double loss, TrainingControl control) { }
 }

@@ -5,6 +5,10 @@ namespace XlaGen.Training;
 /// <summary>A tensor input of a [Loss] method: name, element type and dims pattern ("B", "784").</summary>
 public sealed record LossInput(string Name, ElementType ElementType, string[] Dims);
 
+/// <summary>Input <see cref="Input"/> of a loss holds class indices in [0, <see cref="Classes"/>) for <see cref="Loss"/>
+/// (a sparse loss, whose logits have that many classes); Fit and Evaluate check it before any step runs.</summary>
+public sealed record LabelRange(int Input, long Classes, string Loss);
+
 /// <summary>
 /// What the generator recorded about a model's [Loss] method: its inputs, the symbolic batch dimension they share,
 /// the metrics its loss functions contribute, the trainable parameters, and the builder of its program, whose
@@ -13,8 +17,10 @@ public sealed record LossInput(string Name, ElementType ElementType, string[] Di
 public sealed class LossDefinition
 {
     public LossDefinition(string method, IReadOnlyList<LossInput> inputs, IReadOnlyList<string> symbols, string batchSymbol,
-        IReadOnlyList<string> metrics, IReadOnlyList<string> trainableParameters, Func<long[], HloModule> buildProgram)
+        IReadOnlyList<string> metrics, IReadOnlyList<string> trainableParameters, Func<long[], HloModule> buildProgram,
+        IReadOnlyList<LabelRange>? labelRanges = null)
     {
+        LabelRanges = labelRanges ?? Array.Empty<LabelRange>();
         Method = method;
         Inputs = inputs;
         Symbols = symbols;
@@ -38,6 +44,9 @@ public sealed class LossDefinition
     public IReadOnlyList<string> TrainableParameters { get; }
 
     public Func<long[], HloModule> BuildProgram { get; }
+
+    /// <summary>Inputs holding class indices, with their valid range (the generator records them for sparse losses).</summary>
+    public IReadOnlyList<LabelRange> LabelRanges { get; }
 
     /// <summary>Binds the symbols from a batch's tensors (validating them) and returns their values in <see cref="Symbols"/> order.</summary>
     public long[] Bind(string program, IReadOnlyList<Tensor> batch)

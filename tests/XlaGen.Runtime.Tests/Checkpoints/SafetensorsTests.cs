@@ -455,9 +455,9 @@ public sealed class SafetensorsTests : IDisposable
         var e = Assert.Throws<CheckpointException>(() => Safetensors.Verify(file, model, "FashionMlp"));
 
         Assert.Equal(
-            $"{path} does not fit FashionMlp: 'w1' is f32[784,128] in the file but f32[784,256] in FashionMlp; " +
-            "'steps' is s32[] in the file but s64[] in FashionMlp; 'w3' (f32[10]) is missing; " +
-            "'extra' (f32[1]) is in the file but not in FashionMlp",
+            $"{path} does not fit FashionMlp: 'w1' is f32[784,128] in the file, f32[784,256] expected; " +
+            "'steps' is s32[] in the file, s64[] expected; 'w3' (f32[10]) is missing; " +
+            "'extra' (f32[1]) is not expected",
             e.Message);
     }
 
