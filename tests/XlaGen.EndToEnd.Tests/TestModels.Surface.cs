@@ -9,7 +9,7 @@ public partial class LayoutZoo
     [Param(6, Init = Init.Normal, Value = 1)] Tensor<float> beta;
 
     /// <summary>[B,10] → [B,11]: x[:, 2:5], x[:, -3:], x[:, 1::3], x[:, -100:2] (clamped), after taking the symbolic axis whole.</summary>
-    [Forward]
+    [Forward(Default = true)]
     public Tensor<float> Slices([Shape("B", 10)] Tensor<float> x)
     {
         var all = x.Slice(0, 0);
@@ -83,7 +83,7 @@ public partial class ConvZoo
     [Param(3, 3, 1, 4, Init = Init.Normal, Value = 1)] Tensor<float> grouped;
     [Param(2, 2, 2, 3, Init = Init.Normal, Value = 1)] Tensor<float> k2;
 
-    [Forward]
+    [Forward(Default = true)]
     public Tensor<float> Valid([Shape("B", 6, 7, 2)] Tensor<float> x) => Nn.Conv2D(x, k);
 
     [Forward]

@@ -10,7 +10,7 @@ public partial class Mlp
     [Param(256, 10, Init = Init.GlorotUniform)] Tensor<float> w2;
     [Param(10, Init = Init.Uniform, Value = 0.1)] Tensor<float> b2;
 
-    [Forward]
+    [Forward(Default = true)]
     public Tensor<float> Logits([Shape("B", 784)] Tensor<float> x)
         => Nn.Relu(x.MatMul(w1) + b1).MatMul(w2) + b2;
 
@@ -81,7 +81,7 @@ public partial class Zoo
     [Param(3, Init = Init.Uniform, Value = 1)] Tensor<float> b;
 
     /// <summary>Mean over the symbolic batch dimension (get-dimension-size at build time, a constant at run time).</summary>
-    [Forward]
+    [Forward(Default = true)]
     public Tensor<float> BatchMean([Shape("B", 4)] Tensor<float> x) => x.Mean(0);
 
     [Forward]

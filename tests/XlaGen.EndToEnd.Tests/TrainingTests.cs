@@ -213,7 +213,9 @@ public class TrainingTests(ITestOutputHelper output)
             var before = File.ReadAllBytes(path);
             using var mlp = Mlp.Create();
             var e = Assert.Throws<CheckpointException>(() => mlp.Load(path));
-            Assert.True(e.Message.Contains("does not fit Mlp") && e.Message.Contains("'w1' is f64[6,5] in the file, f32[784,256] expected") && e.Message.Contains("'b2' (f32[10]) is missing"), e.Message);
+            // The file and the model are named once, each difference once (the prefix used to repeat inside every item).
+            Assert.Equal($"{path} does not fit Mlp (it was saved from model 'TinyNet'): 'w1' is f64[6,5] in the file, f32[784,256] expected; " +
+                "'b1' is f64[5] in the file, f32[256] expected; 'w2' is f64[5,3] in the file, f32[256,10] expected; 'b2' (f32[10]) is missing", e.Message);
             Assert.Equal(before, File.ReadAllBytes(path));
             File.WriteAllBytes(path, before.AsSpan(0, before.Length / 2).ToArray());
             var truncated = Assert.Throws<CheckpointException>(() => mlp.Load(path));
