@@ -212,4 +212,27 @@ public class BuildTimeTests
             """, "XG0003");
         Assert.Equal("XlaGen cannot compile 'while (false) { }' (a loop) (model methods hold local declarations, assignments to locals and one return) in model method 'Shared.Hidden': loops are not compiled; write the computation with tensor ops", d.GetMessage());
     }
+
+    [Fact]
+    public void LabelRangesAreRecordedForLabelInputsOfSparseLosses()
+    {
+        var source = """
+            [XlaModel]
+            public partial class Tagger
+            {
+                [Param(4, 7)] Tensor<float> w;
+
+                [Loss]
+                public Tensor<float> Loss([Shape("B", 4)] Tensor<float> x, [Shape("B")] Tensor<long> tags)
+                    => Losses.SparseSoftmaxCrossEntropy(x.MatMul(w), LABELS);
+            }
+            """;
+        var direct = Run(source.Replace("LABELS", "tags"));
+        Assert.Empty(direct.Errors);
+        Assert.Contains("new global::XlaGen.Training.LabelRange[] { new(1, 7L, \"SparseSoftmaxCrossEntropy\") });", direct.Generated("Tagger.g.cs"));
+        // Labels computed from an input are not the input's values: nothing to check on the host.
+        var computed = Run(source.Replace("LABELS", "tags + 1L"));
+        Assert.Empty(computed.Errors);
+        Assert.Contains("new global::XlaGen.Training.LabelRange[] {  });", computed.Generated("Tagger.g.cs"));
+    }
 }
