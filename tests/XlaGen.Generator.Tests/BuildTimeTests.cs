@@ -105,6 +105,22 @@ public class BuildTimeTests
         Assert.Equal("[Param] field 'w' of shape [2147483647,2147483647,2147483647] has more elements than a 64-bit count can hold", d.GetMessage());
     }
 
+    [Fact]
+    public void ParameterWhoseByteSizeOverflowsIsReported()
+    {
+        var d = DiagnosticTests.Single("""
+            [XlaModel]
+            public partial class Huge
+            {
+                [[|Param(2147483647, 2147483647)|]] Tensor<double> w;
+
+                [Forward]
+                public Tensor<double> F([Shape("B", 3)] Tensor<double> x) => x;
+            }
+            """, "XG0017");
+        Assert.Equal("[Param] field 'w' of shape [2147483647,2147483647] has 4611686014132420609 elements, whose byte size overflows a 64-bit count", d.GetMessage());
+    }
+
     const string TwoForwards = """
         [XlaModel]
         public partial class Two
