@@ -84,38 +84,3 @@ static class DataChecks
         return -1;
     }
 }
-
-/// <summary>Keras' TerminateOnNaN: stops training as soon as the loss Fit reads is NaN or ±Inf, naming the epoch and the
-/// step. Fit reads the loss every <see cref="FitOptions.MetricsEvery"/> steps and at the end of each epoch, so the step
-/// named is where it was noticed; MetricsEvery = 1 names the first bad step.</summary>
-public sealed class TerminateOnNaN : ITrainingCallback
-{
-    readonly TextWriter? output;
-
-    /// <param name="output">Where the stop is announced; the console when null.</param>
-    public TerminateOnNaN(TextWriter? output = null)
-    {
-        this.output = output;
-    }
-
-    /// <summary>Why training stopped, or null while it has not.</summary>
-    public string? Message { get; private set; }
-
-    /// <summary>The epoch (1-based) and the step within it where the non-finite loss was read; 0 while training has not stopped.</summary>
-    public int StoppedEpoch { get; private set; }
-
-    public long StoppedStep { get; private set; }
-
-    public void OnMetricsRead(ModelRunner model, int epoch, long step, double loss, TrainingControl control)
-    {
-        if (double.IsFinite(loss) || Message != null) return;
-        StoppedEpoch = epoch;
-        StoppedStep = step;
-        Message = $"TerminateOnNaN: the loss of {model.ModelName} is {(double.IsNaN(loss) ? "NaN" : "infinite")} in epoch {epoch.ToString(CultureInfo.InvariantCulture)} " +
-            $"at step {step.ToString(CultureInfo.InvariantCulture)} (optimizer step {model.Step.ToString(CultureInfo.InvariantCulture)}); training stopped";
-        (output ?? Console.Out).WriteLine(Message);
-        control.StopTraining = true;
-    }
-
-    public void OnEpochEnd(ModelRunner model, EpochMetrics metrics, TrainingControl control) { }
-}
