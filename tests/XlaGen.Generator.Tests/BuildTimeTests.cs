@@ -54,6 +54,22 @@ public class BuildTimeTests
     }
 
     [Fact]
+    public void CodeWithCompileErrorsIsNamedAsSuchNotAsARoslynNode()
+    {
+        var d = DiagnosticTests.Single("""
+            [XlaModel]
+            public partial class Typo
+            {
+                [Param(3)] Tensor<float> w;
+
+                [Forward]
+                public Tensor<float> F([Shape("B", 3)] Tensor<float> x) => x * [|w.Squash()|];
+            }
+            """, "XG0003");
+        Assert.Equal("XlaGen cannot compile 'w.Squash()' (code with C# compile errors) in model method 'Typo.F': fix the C# compile errors reported for this code first", d.GetMessage());
+    }
+
+    [Fact]
     public void ScalarInputCompilesEndToEnd()
     {
         var r = Run("""
