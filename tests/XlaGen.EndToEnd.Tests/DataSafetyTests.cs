@@ -64,6 +64,20 @@ public class DataSafetyTests
     }
 
     [Fact]
+    public void RowsOfASliceAreCountedFromTheSlice()
+    {
+        using var model = Mlp.Create(seed: 1);
+        model.Compile(new Adam(1e-2));
+        var x = Inputs(6, 784, d => d[4 * 784 + 2] = float.NaN);
+        var (train, validation) = new Data.Dataset(x, Labels(0, 1, 2, 3, 11, 5)).Split(3);
+        var labels = Assert.Throws<ArgumentException>(() => model.Fit(train, new FitOptions { Epochs = 1, Verbose = false, Validation = validation }));
+        Assert.StartsWith("Mlp.Fit: validation label 'labels' at row 1 is 11,", labels.Message);
+        var inputs = Assert.Throws<ArgumentException>(() => model.Evaluate(validation, checkLabels: false, checkInputs: true));
+        Assert.StartsWith("Mlp.Evaluate: evaluation input 'x' (f32[3,784]) at row 1, column 2 ", inputs.Message);
+        Assert.Equal(0, model.Step);
+    }
+
+    [Fact]
     public void TheLabelCheckCanBeSwitchedOff()
     {
         using var model = Mlp.Create(seed: 1);

@@ -69,6 +69,17 @@ public sealed class Dataset
     /// <summary>The columns of this dataset (for a slice, copies of its rows, made on first access).</summary>
     public IReadOnlyList<Tensor> Columns => columns ??= Materialize();
 
+    /// <summary>Column <paramref name="c"/> without copying a slice's rows: the source tensor, where this dataset's
+    /// elements start in it, how many there are, and the elements per row (for host-side checks of the data).</summary>
+    internal (Tensor Source, long Start, long Length, long RowElements) ColumnView(int c)
+    {
+        long rowElements = rowBytes[c] / source[c].ElementType.ByteSize();
+        return (source[c], offset * rowElements, Count * rowElements, rowElements);
+    }
+
+    /// <summary>The number of columns.</summary>
+    internal int ColumnCount => source.Length;
+
     Tensor[] Materialize()
     {
         var result = new Tensor[source.Length];

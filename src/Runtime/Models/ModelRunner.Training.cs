@@ -330,14 +330,14 @@ public abstract partial class ModelRunner
     {
         var loss = RequireLoss();
         if (!(checkLabels && loss.LabelRanges.Count > 0) && !checkInputs) return;
-        CheckData(where, dataName, data.Columns, checkLabels, checkInputs, labelsOff, inputsOn);
+        DataChecks.Check(where, dataName, loss, data, checkLabels, checkInputs, labelsOff, inputsOn);
     }
 
-    void CheckData(string where, string dataName, IReadOnlyList<Tensor> columns, bool checkLabels, bool checkInputs, string labelsOff, string inputsOn)
+    void CheckData(string where, string dataName, IReadOnlyList<Tensor> batch, bool checkLabels, bool checkInputs, string labelsOff, string inputsOn)
     {
         var loss = RequireLoss();
-        if (checkLabels) DataChecks.CheckLabels(where, dataName, loss, columns, labelsOff);
-        if (checkInputs) DataChecks.CheckFinite(where, dataName, loss, columns, inputsOn);
+        if (!(checkLabels && loss.LabelRanges.Count > 0) && !checkInputs) return;
+        DataChecks.Check(where, dataName, loss, batch, checkLabels, checkInputs, labelsOff, inputsOn);
     }
 
     static IReadOnlyDictionary<string, double> WithLoss(double loss, IReadOnlyDictionary<string, double> metrics)
