@@ -27,7 +27,7 @@ public static class Npy
     /// the dict parser against hostile files.</summary>
     public const int MaxHeaderBytes = 10_000;
 
-    static ReadOnlySpan<byte> Magic => "\x93NUMPY"u8;
+    static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     /// <summary>Reads the array in <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">the file is not a .npy file XlaGen can read; the message names the file and the problem.</exception>
@@ -180,10 +180,15 @@ public static class Npy
         return result;
     }
 
+    const string SupportedDtypes = "supported: bool b1, signed i1/i2/i4/i8, unsigned u1/u2/u4/u8, float f2/f4/f8, either byte order";
+
     static (ElementType Type, int Size, bool BigEndian) ParseDescr(string source, string descr)
     {
-        if (descr.Length < 3 || descr[0] is not ('<' or '>' or '=' or '|') || !int.TryParse(descr.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out int size))
-            throw Fail(source, $"unsupported dtype '{descr}' (supported: bool b1, signed i1/i2/i4/i8, unsigned u1/u2/u4/u8, float f2/f4/f8, either byte order)");
+        int size = 0;
+        bool wellFormed = descr.Length >= 2 && descr[0] is '<' or '>' or '=' or '|'
+            && (descr.Length == 2 || int.TryParse(descr.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out size));
+        if (!wellFormed)
+            throw Fail(source, $"unsupported dtype '{descr}' ({SupportedDtypes})");
         ElementType? type = (descr[1], size) switch
         {
             ('b', 1) => ElementType.Pred,
@@ -205,9 +210,10 @@ public static class Npy
             string kind = descr[1] switch
             {
                 'c' => "complex numbers", 'U' => "Unicode strings", 'S' or 'a' => "byte strings", 'O' => "Python objects (pickled)",
-                'V' => "raw void records", 'M' => "datetimes", 'm' => "timedeltas", 'f' => $"{size * 8}-bit floats", _ => "this kind",
+                'V' => "raw void records", 'M' => "datetimes", 'm' => "timedeltas", 'f' => $"{size * 8}-bit floats",
+                'i' or 'u' => $"{size * 8}-bit integers", 'b' => $"{size}-byte booleans", _ => $"values of kind '{descr[1]}'",
             };
-            throw Fail(source, $"unsupported dtype '{descr}': {kind} are not supported (supported: bool b1, signed i1/i2/i4/i8, unsigned u1/u2/u4/u8, float f2/f4/f8, either byte order)");
+            throw Fail(source, $"unsupported dtype '{descr}': {kind} are not supported ({SupportedDtypes})");
         }
         return (type.Value, size, descr[0] == '>');
     }
