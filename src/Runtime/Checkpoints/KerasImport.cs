@@ -6,12 +6,13 @@ namespace XlaGen.Checkpoints;
 
 /// <summary>Where one Keras weight went.</summary>
 /// <param name="Layer">The Keras layer.</param>
-/// <param name="Weight">The weight's name as the file stores it (<c>conv2d_1/kernel:0</c>; Keras 3: its index).</param>
+/// <param name="Weight">The weight's short name (<see cref="KerasWeight.Name"/>: <c>kernel</c>).</param>
+/// <param name="StoredName">The weight's name as the file stores it (<c>conv2d_1/kernel:0</c>; Keras 3: its index).</param>
 /// <param name="Source">The HDF5 dataset it was read from.</param>
 /// <param name="Shape">Its dims (the parameter's too: they must be equal).</param>
 /// <param name="Parameter">The model parameter it was written to.</param>
 /// <param name="ConvertedFrom">The file's element type when it differed from the parameter's (a float cast, as Keras' assign does), else null.</param>
-public sealed record KerasWeightMapping(string Layer, string Weight, string Source, long[] Shape, string Parameter, ElementType? ConvertedFrom);
+public sealed record KerasWeightMapping(string Layer, string Weight, string StoredName, string Source, long[] Shape, string Parameter, ElementType? ConvertedFrom);
 
 /// <summary>What <see cref="ModelRunner.LoadKeras"/> did: per Keras weight, the parameter it went to; the layers
 /// skipped for having no weights; and that optimizer state in the file was ignored. <see cref="ToString"/> prints it.</summary>
@@ -56,11 +57,16 @@ public sealed class KerasImportReport
         var c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
         text.AppendLine(c, $"Keras weights {Path} ({Format}{(KerasVersion != null ? ", Keras " + KerasVersion : "")}) → {Model}, matched {(MatchedByName ? "by name (layer.weight = parameter path)" : "by order (file order = parameter declaration order)")}:");
-        var rows = Mappings.Select(m => (Keras: m.Layer + " / " + m.Weight, Shape: "[" + string.Join(",", m.Shape.Select(d => d.ToString(c))) + "]",
+        bool keras3 = Format is KerasFormat.Keras3Weights or KerasFormat.Keras3Archive;
+        var rows = Mappings.Select(m => (Layer: m.Layer,
+            Weight: keras3 ? $"vars/{m.StoredName}" + (m.Weight != m.StoredName ? $" ({m.Weight})" : "") : m.StoredName,
+            Shape: "[" + string.Join(",", m.Shape.Select(d => d.ToString(c))) + "]",
             To: m.Parameter + (m.ConvertedFrom is { } t ? $" (converted from {t.TextName()})" : ""))).ToList();
-        int w0 = Math.Max(12, rows.Count == 0 ? 0 : rows.Max(r => r.Keras.Length)), w1 = Math.Max(5, rows.Count == 0 ? 0 : rows.Max(r => r.Shape.Length));
-        text.AppendLine(c, $"  {"Keras weight".PadRight(w0)}  {"shape".PadRight(w1)}  parameter");
-        foreach (var r in rows) text.AppendLine(c, $"  {r.Keras.PadRight(w0)}  {r.Shape.PadRight(w1)}  {r.To}");
+        int w0 = Math.Max(11, rows.Count == 0 ? 0 : rows.Max(r => r.Layer.Length));
+        int w1 = Math.Max(6, rows.Count == 0 ? 0 : rows.Max(r => r.Weight.Length));
+        int w2 = Math.Max(5, rows.Count == 0 ? 0 : rows.Max(r => r.Shape.Length));
+        text.AppendLine(c, $"  {"Keras layer".PadRight(w0)}  {"weight".PadRight(w1)}  {"shape".PadRight(w2)}  parameter");
+        foreach (var r in rows) text.AppendLine(c, $"  {r.Layer.PadRight(w0)}  {r.Weight.PadRight(w1)}  {r.Shape.PadRight(w2)}  {r.To}");
         text.AppendLine(SkippedLayers.Count == 0 ? "Layers without weights: none" : $"Layers without weights (skipped): {string.Join(", ", SkippedLayers)}");
         text.AppendLine(OptimizerStateIgnored ? "Optimizer state in the file: ignored (not imported)" : "Optimizer state in the file: none");
         return text.ToString();
@@ -128,7 +134,7 @@ internal static class KerasImport
                 found = ConvertFloat(found, p.ElementType);
             }
             values[target[k]] = found;
-            mappings.Add(new KerasWeightMapping(w.Layer, w.StoredName, w.Path, found.Shape.ToArray(), p.Path, converted));
+            mappings.Add(new KerasWeightMapping(w.Layer, w.Name, w.StoredName, w.Path, found.Shape.ToArray(), p.Path, converted));
         }
         if (problems.Count > 0)
             throw new CheckpointException($"{Where()} (nothing was changed): {string.Join("; ", problems)}");
