@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using XlaGen.Checkpoints;
@@ -220,8 +221,13 @@ public static class Npy
 
     static void SwapBytes(Array data, int size, long byteCount)
     {
-        var bytes = MemoryMarshal.CreateSpan(ref HostArrays.Bytes(data), checked((int)byteCount));
-        for (int i = 0; i < bytes.Length; i += size) bytes.Slice(i, size).Reverse();
+        ref byte start = ref HostArrays.Bytes(data);
+        long chunk = (1L << 30) / size * size; // spans are int-sized; arrays of 8-byte elements may exceed 2 GiB
+        for (long done = 0; done < byteCount; done += chunk)
+        {
+            var bytes = MemoryMarshal.CreateSpan(ref Unsafe.AddByteOffset(ref start, (nint)done), (int)Math.Min(chunk, byteCount - done));
+            for (int i = 0; i < bytes.Length; i += size) bytes.Slice(i, size).Reverse();
+        }
     }
 
     /// <summary>Fortran order stores element (i0, …, in−1) at i0 + d0·(i1 + d1·(…)); returns the same values in C order.</summary>
@@ -229,8 +235,8 @@ public static class Npy
     {
         int count = fortran.Length;
         var c = HostArrays.New(type, count);
-        var source = MemoryMarshal.CreateSpan(ref HostArrays.Bytes(fortran), checked(count * size));
-        var target = MemoryMarshal.CreateSpan(ref HostArrays.Bytes(c), checked(count * size));
+        ref byte source = ref HostArrays.Bytes(fortran);
+        ref byte target = ref HostArrays.Bytes(c);
         var index = new long[dims.Length];
         var fortranStride = new long[dims.Length];
         long stride = 1;
@@ -239,11 +245,11 @@ public static class Npy
             fortranStride[k] = stride;
             stride *= dims[k];
         }
-        for (int i = 0; i < count; i++)
+        for (long i = 0; i < count; i++)
         {
             long offset = 0;
             for (int k = 0; k < dims.Length; k++) offset += index[k] * fortranStride[k];
-            source.Slice((int)offset * size, size).CopyTo(target.Slice(i * size, size));
+            Unsafe.CopyBlockUnaligned(ref Unsafe.AddByteOffset(ref target, (nint)(i * size)), ref Unsafe.AddByteOffset(ref source, (nint)(offset * size)), (uint)size);
             for (int k = dims.Length - 1; k >= 0; k--)
             {
                 if (++index[k] < dims[k]) break;

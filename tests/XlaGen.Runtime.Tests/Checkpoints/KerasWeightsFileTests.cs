@@ -8,8 +8,12 @@ namespace XlaGen.Tests.Checkpoints;
 /// <summary>The Keras reader on the real corpus files and on hand-built HDF5 files (written with PureHDF) for the
 /// layouts the corpus lacks: split <c>layer_names0..N</c>, a weight scope unlike the layer name, nested scopes,
 /// optimizer state, Keras 3 files with and without a config; and the refusals, with their messages.</summary>
-public class KerasWeightsFileTests
+public sealed class KerasWeightsFileTests : IDisposable
 {
+    readonly string directory = Directory.CreateTempSubdirectory("keras-").FullName;
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
     [Fact]
     public void Conv2DKernelIsReadInRowMajorHwioOrder()
     {
@@ -50,13 +54,13 @@ public class KerasWeightsFileTests
     public void ShortNamesDropTheScopeAndTheVariableIndex(string stored, string expected) =>
         Assert.Equal(expected, KerasWeightsFile.ShortName(stored));
 
-    static string Temp(string name) => Path.Combine(Directory.CreateTempSubdirectory("keras-").FullName, name);
+    string Temp(string name) => Path.Combine(directory, name);
 
     static H5Dataset Floats(float[] values, params ulong[] dims) => new(values, fileDims: dims);
 
     /// <summary>A save_weights file whose layer_names is split in two attributes, whose BN weights live under a scope
     /// unlike the layer's name, with a nested scope, a weightless layer and optimizer state.</summary>
-    static string HandBuiltKeras2()
+    string HandBuiltKeras2()
     {
         var file = new H5File
         {
@@ -151,7 +155,7 @@ public class KerasWeightsFileTests
         return group;
     }
 
-    static string Keras3File(string name)
+    string Keras3File(string name)
     {
         var path = Temp(name);
         new H5File
