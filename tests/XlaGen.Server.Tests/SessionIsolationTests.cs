@@ -116,6 +116,10 @@ public class SessionIsolationTests(IsolationServer fixture) : IClassFixture<Isol
         Assert.False(a.CacheHit);
         Assert.False(b.CacheHit, "the second session was told that another session compiled the same bytes");
         Assert.Equal(a.Fingerprint, b.Fingerprint);
+        // ... although the server did share the compilation (its own log says so).
+        string shared = $"({a.Fingerprint[..12]}, cache hit True)";
+        for (int i = 0; i < 100 && !fixture.Server.Log.Contains(shared, StringComparison.Ordinal); i++) await Task.Delay(50);
+        Assert.Contains(shared, fixture.Server.Log);
 
         // Its own repeat is a hit, the program's handle released or not.
         var again = await raw.CompileBytesAsync(second, bytes);
