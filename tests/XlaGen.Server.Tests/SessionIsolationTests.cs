@@ -152,6 +152,11 @@ public class SessionIsolationTests(IsolationServer fixture) : IClassFixture<Isol
         await Expect.Status(StatusCode.ResourceExhausted, () => raw.BeginUploadAsync(session, ElementType.F32, 4), limit);
         Assert.Equal(2 * 16, await raw.BytesHeldAsync(session)); // x and the kept result: the refusals left nothing reserved
 
+        // A step that donates as many buffers as it returns (a training step) still runs at the limit.
+        var step = await raw.Client.ExecuteAsync(new ExecuteRequest { SessionId = session, ExecutableHandle = add, ArgumentHandles = { kept[0], x }, DonatedArguments = { 0 } }, raw.Options());
+        ulong tripled = Assert.Single(step.Results).BufferHandle;
+        Assert.Equal(TestModules.Random(1, 4).Data.Select(v => v + v + v), ((Tensor<float>)await raw.DownloadAsync(session, tripled)).Data);
+
         // Results returned inline make no handle; the neighbour is not limited by this session's count.
         var inline = await raw.Client.ExecuteAsync(new ExecuteRequest { SessionId = session, ExecutableHandle = add, ArgumentHandles = { x, x }, InlineResults = true }, raw.Options());
         Assert.Single(inline.Results);

@@ -373,7 +373,9 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             pinned.Add(executable);
             var program = executable.Program;
             string name = program.Module.Name;
-            if (!request.InlineResults) session.EnsureRoomForHandles(program.ResultShapes.Length, $"execute '{name}': keeping its results");
+            // Donated arguments leave the session before the results join it, so a training step at the limit still runs.
+            if (!request.InlineResults)
+                session.EnsureRoomForHandles(program.ResultShapes.Length - request.DonatedArguments.Distinct().Count(), $"execute '{name}': keeping its results");
             var args = new BufferEntry[request.ArgumentHandles.Count];
             for (int i = 0; i < args.Length; i++)
             {

@@ -148,7 +148,7 @@ internal sealed class Session
         lock (sync)
         {
             if (closed) throw Errors.SessionNotFound(Id);
-            if (count > table.MaxHandlesPerSession - handles.Count) throw TooManyHandles(count, what);
+            if (count > 0 && count > table.MaxHandlesPerSession - handles.Count) throw TooManyHandles(count, what);
         }
     }
 
