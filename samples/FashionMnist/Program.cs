@@ -22,8 +22,7 @@ try
     spec = DeviceSpec.Parse(string.IsNullOrEmpty(name) ? "cpu" : name);
     opened = spec.Backend == DeviceBackend.Remote ? await Devices.ConnectAsync(spec.Address) : Devices.Open(spec);
 }
-catch (Exception e) when (e is ArgumentException or DeviceConnectionException or PlatformNotSupportedException or DllNotFoundException
-                          || e.GetType().Namespace == "XlaGen.Backends.Pjrt")
+catch (Exception e) when (e is ArgumentException or DeviceConnectionException or XlaGen.Backends.Pjrt.PjrtPluginException or XlaGen.Backends.Pjrt.PjrtException)
 {
     Console.Error.WriteLine($"fashion-mnist: --device {name}: {e.Message}");
     return 4;

@@ -14,8 +14,9 @@ public interface IDevice : IDisposable
     /// <summary>Verifies and compiles a module. Unsupported ops or bad shapes throw <see cref="XlaCompileException"/>.</summary>
     IExecutable Compile(HloModule module);
 
-    /// <summary>Copies a host tensor to the device. An asynchronous device (PJRT) may return before the transfer
-    /// ends: the buffer's <see cref="DeviceBuffer.Ready"/> says when, and the tensor must not change until then.</summary>
+    /// <summary>Copies a host tensor to the device. It returns once the device no longer reads the tensor (the caller may
+    /// change or reuse it at once); on an asynchronous device (PJRT) the copy into device memory may still be under way,
+    /// which the buffer's <see cref="DeviceBuffer.Ready"/> tells.</summary>
     DeviceBuffer Upload(Tensor tensor);
 
     /// <summary>Copies a device buffer to the host, waiting for the computation that produces it.</summary>

@@ -384,7 +384,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             }
             try
             {
-                ExecuteArguments.Check(name, program.ParameterShapes, null, args, a => a.Shape, request.DonatedArguments, a => $"buffer {a.Handle}");
+                ExecuteArguments.Check(name, program.ParameterShapes, program.Module.Entry.Parameters.Select(p => p.Name).ToArray(), args, a => a.Shape, request.DonatedArguments, a => $"buffer {a.Handle}");
             }
             catch (XlaExecutionException e)
             {

@@ -15,7 +15,10 @@ public static class ConformanceBackends
         // the CPU executor splitting work across cores at sizes a thousand times smaller than it normally would,
         // so the multi-core paths of every kernel meet every case
         new Backend("cpu-split", () => new SplitCpuDevice(), "the CPU executor is always available"),
-        // new Backend("pjrt", PjrtBackend.TryOpen, "no PJRT plugin: set XLAGEN_PJRT_PLUGIN"),
+        // XLA itself through a PJRT plugin (the CUDA plugin, libtpu) when XLAGEN_PJRT_PLUGIN names one; reported as
+        // skipped, case by case, otherwise
+        new Backend("pjrt", () => Environment.GetEnvironmentVariable("XLAGEN_PJRT_PLUGIN") is { Length: > 0 } plugin ? Devices.Pjrt(plugin) : null,
+            "XLAGEN_PJRT_PLUGIN names no PJRT plugin (set it to xla_cuda_plugin.so or libtpu.so to run the suite on XLA)"),
         // new Backend("remote", RemoteBackend.TryOpen, "no xlagen-server: set XLAGEN_REMOTE"),
     };
 

@@ -1,30 +1,9 @@
-using XlaGen.Tests.Conformance.Cases;
-
 namespace XlaGen.Tests.Conformance;
 
-/// <summary>Every conformance case on every backend.</summary>
+/// <summary>Every conformance case (tests/XlaGen.Conformance) on every backend of <see cref="ConformanceBackends"/>.</summary>
 public class ConformanceTests
 {
-    static readonly Lazy<Dictionary<string, ConformanceCase>> CasesByName = new(() =>
-    {
-        var all = ElementwiseCases.All()
-            .Concat(StructuralCases.All())
-            .Concat(DotCases.All())
-            .Concat(ReduceCases.All())
-            .Concat(ControlCases.All())
-            .Concat(ConvolutionCases.All())
-            .Concat(WindowCases.All())
-            .Concat(IndexedCases.All())
-            .ToList();
-        var byName = new Dictionary<string, ConformanceCase>(StringComparer.Ordinal);
-        foreach (var c in all)
-        {
-            if (!byName.TryAdd(c.Name, c)) throw new InvalidOperationException($"two conformance cases are named {c.Name}");
-        }
-        return byName;
-    });
-
-    public static IReadOnlyDictionary<string, ConformanceCase> Cases => CasesByName.Value;
+    public static IReadOnlyDictionary<string, ConformanceCase> Cases => ConformanceSuite.Cases;
 
     public static TheoryData<string, string> BackendCases
     {
@@ -33,7 +12,7 @@ public class ConformanceTests
             var data = new TheoryData<string, string>();
             foreach (var backend in ConformanceBackends.All)
             {
-                foreach (var name in Cases.Keys.OrderBy(n => n, StringComparer.Ordinal)) data.Add(backend.Name, name);
+                foreach (var name in ConformanceSuite.Names) data.Add(backend.Name, name);
             }
             return data;
         }

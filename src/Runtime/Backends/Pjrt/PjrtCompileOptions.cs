@@ -1,0 +1,28 @@
+using Google.Protobuf;
+
+namespace XlaGen.Backends.Pjrt;
+
+/// <summary>The serialized xla.CompileOptionsProto passed to PJRT_Client_Compile (protos/xla/compile_options.proto).</summary>
+internal static class PjrtCompileOptions
+{
+    /// <summary>
+    /// One replica, one partition. <paramref name="portable"/> = false (device index 0): device_ordinal -1 (unset), so
+    /// the plugin uses its default assignment (its first device); true (other devices): a portable executable that
+    /// Execute places with <c>execute_device</c>. num_replicas, num_partitions and device_ordinal are always written
+    /// (XLA takes a proto3 zero literally, and 0 replicas is not "default").
+    /// </summary>
+    public static byte[] Build(bool portable)
+    {
+        var options = new Xla.CompileOptionsProto
+        {
+            ExecutableBuildOptions = new Xla.ExecutableBuildOptionsProto
+            {
+                DeviceOrdinal = -1,
+                NumReplicas = 1,
+                NumPartitions = 1,
+            },
+            CompilePortableExecutable = portable,
+        };
+        return options.ToByteArray();
+    }
+}
