@@ -102,7 +102,8 @@ public static class Safetensors
     /// Writes <paramref name="tensors"/> (in this order) and <paramref name="metadata"/> to <paramref name="path"/>
     /// atomically: the bytes go to a temporary file in the same directory, are flushed to disk, and the file is
     /// then renamed over <paramref name="path"/>. If anything fails, the previous file is untouched and the
-    /// temporary file is removed.
+    /// temporary file is removed; temporary files of earlier saves to the same path that were killed mid-write are
+    /// removed first.
     /// </summary>
     public static void Save(string path, IReadOnlyList<KeyValuePair<string, Tensor>> tensors,
         IReadOnlyDictionary<string, string>? metadata = null) => Save(path, tensors, metadata, interceptWrites: null);
@@ -136,9 +137,12 @@ public static class Safetensors
 
         var fullPath = System.IO.Path.GetFullPath(path);
         var directory = System.IO.Path.GetDirectoryName(fullPath)!;
-        var temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        // Saves killed mid-write leave their temporary files; the next save of the same target removes them.
+        CheckpointTempFiles.RemoveStale(fullPath);
+        var temp = CheckpointTempFiles.NewName(fullPath);
         try
         {
+            bool moved = false;
             using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
                 var output = interceptWrites?.Invoke(file) ?? file;
@@ -147,8 +151,15 @@ public static class Safetensors
                     WriteElements(output, tensor);
                 output.Flush();
                 file.Flush(flushToDisk: true);
+                // On Unix the rename happens while the file is still held exclusively, so a concurrent save's cleanup
+                // (CheckpointTempFiles.RemoveStale) never sees it unheld; Windows cannot rename a file open this way.
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.Move(temp, fullPath, overwrite: true);
+                    moved = true;
+                }
             }
-            File.Move(temp, fullPath, overwrite: true);
+            if (!moved) File.Move(temp, fullPath, overwrite: true);
         }
         catch (Exception e)
         {
