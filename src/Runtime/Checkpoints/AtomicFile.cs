@@ -6,7 +6,8 @@ namespace XlaGen.Checkpoints;
 /// The one atomic file write of the runtime (safetensors checkpoints, .npy arrays): the bytes go to a temporary file
 /// <c>.{name}.{guid}.tmp</c> in the target's directory, are flushed to disk (fsync), and the file is renamed over the
 /// target; then the directory is fsynced (best effort, Unix) so the rename itself is durable. If anything fails, the
-/// temporary file is removed and whatever was at the target before is untouched.
+/// temporary file is removed and whatever was at the target before is untouched. Temporary files of earlier writes to
+/// the same target that were killed mid-write are removed first (<see cref="CheckpointTempFiles"/>).
 /// </summary>
 internal static class AtomicFile
 {
@@ -18,17 +19,27 @@ internal static class AtomicFile
     {
         var fullPath = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(fullPath)!;
-        var temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        // Writes killed mid-way leave their temporary files; the next write of the same target removes them.
+        CheckpointTempFiles.RemoveStale(fullPath);
+        var temp = CheckpointTempFiles.NewName(fullPath);
         try
         {
+            bool moved = false;
             using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
                 var output = interceptWrites?.Invoke(file) ?? file;
                 write(output);
                 output.Flush();
                 file.Flush(flushToDisk: true);
+                // On Unix the rename happens while the file is still held exclusively, so a concurrent write's cleanup
+                // (CheckpointTempFiles.RemoveStale) never sees it unheld; Windows cannot rename a file open this way.
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.Move(temp, fullPath, overwrite: true);
+                    moved = true;
+                }
             }
-            File.Move(temp, fullPath, overwrite: true);
+            if (!moved) File.Move(temp, fullPath, overwrite: true);
         }
         catch (Exception e)
         {

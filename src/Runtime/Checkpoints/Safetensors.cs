@@ -102,7 +102,8 @@ public static class Safetensors
     /// Writes <paramref name="tensors"/> (in this order) and <paramref name="metadata"/> to <paramref name="path"/>
     /// atomically: the bytes go to a temporary file in the same directory, are flushed to disk, and the file is
     /// then renamed over <paramref name="path"/>. If anything fails, the previous file is untouched and the
-    /// temporary file is removed.
+    /// temporary file is removed; temporary files of earlier saves to the same path that were killed mid-write are
+    /// removed first.
     /// </summary>
     public static void Save(string path, IReadOnlyList<KeyValuePair<string, Tensor>> tensors,
         IReadOnlyDictionary<string, string>? metadata = null) => Save(path, tensors, metadata, interceptWrites: null);
