@@ -2,6 +2,7 @@ using System.Text.Json;
 using PureHDF;
 using XlaGen.Checkpoints;
 using XlaGen.Data;
+using XlaGen.Training;
 using XlaGen.Tests.Models;
 
 namespace XlaGen.Tests;
@@ -169,6 +170,25 @@ public class KerasImportTests
             Optimizer state in the file: none
 
             """, report.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void ACompiledOptimizerStartsFreshAfterAnImport()
+    {
+        var path = KerasCorpus.Require("keras3-nested-dense/model.weights.h5");
+        using var model = KerasNestedDense.Create(seed: 4);
+        model.Compile(new Adam(0.01));
+        var x = Tensor<float>.FromArray(new[] { 1f, 2, 3, 4 }, 1, 4);
+        var y = Tensor<float>.FromArray(new[] { 1f, -1 }, 1, 2);
+        model.TrainStep(x, y);
+        Assert.Equal(1, model.Step);
+        model.LoadKeras(path);
+        Assert.Equal(0, model.Step); // the moments belonged to the weights the import replaced
+        Assert.All(((Tensor<float>)model.GetParameter("d0")).Data, v => Assert.Equal(0.1f, v));
+        // Training goes on from the imported weights: the first step's loss is the Keras model's.
+        double expected = (Math.Pow(0.192 * 10 - 1, 2) + Math.Pow(0.192 * 10 + 1, 2)) / 2;
+        Assert.Equal(expected, model.TrainStep(x, y).Loss, 4);
+        Assert.Equal(1, model.Step);
     }
 
     [Fact]

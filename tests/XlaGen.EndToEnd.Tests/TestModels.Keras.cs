@@ -92,4 +92,7 @@ public partial class KerasNestedDense
 
     [Forward]
     public Tensor<float> Predict([Shape("B", 4)] Tensor<float> x) => x.MatMul(d0).MatMul(d1).MatMul(d2).MatMul(outKernel) + outBias;
+
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 4)] Tensor<float> x, [Shape("B", 2)] Tensor<float> y) => Losses.MeanSquaredError(Predict(x), y);
 }
