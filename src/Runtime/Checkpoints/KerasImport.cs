@@ -30,10 +30,13 @@ public sealed class KerasImportReport
         OptimizerStateIgnored = file.HasOptimizerState;
     }
 
+    /// <summary>The Keras file, as given to <see cref="ModelRunner.LoadKeras"/>.</summary>
     public string Path { get; }
 
+    /// <summary>The layout the file was written in (told by its bytes).</summary>
     public KerasFormat Format { get; }
 
+    /// <summary>The Keras version the file records, or null when it records none (Keras 3 <c>.weights.h5</c>).</summary>
     public string? KerasVersion { get; }
 
     /// <summary>The model the weights were loaded into.</summary>

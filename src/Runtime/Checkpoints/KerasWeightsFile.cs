@@ -59,6 +59,7 @@ public sealed class KerasWeightsFile
     /// <summary>The path the file was read from, as given; messages name it.</summary>
     public string Path { get; }
 
+    /// <summary>The layout the file was written in, told by its first bytes and its groups.</summary>
     public KerasFormat Format { get; }
 
     /// <summary>The <c>keras_version</c> the file records (Keras 2 attribute, Keras 3 metadata.json), or null.</summary>
