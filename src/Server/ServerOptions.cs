@@ -49,6 +49,9 @@ public sealed record ServerOptions
 
     public int MaxSessions { get; init; } = 64;
 
+    /// <summary>Most buffers and executables one session may hold at once.</summary>
+    public int MaxHandlesPerSession { get; init; } = Sessions.SessionTable.DefaultMaxHandlesPerSession;
+
     /// <summary>Null: the default (80% of the device's memory); 0: no limit.</summary>
     public long? MaxDeviceBytes { get; init; }
 
@@ -149,6 +152,9 @@ public sealed record ServerOptions
                                      clients together cannot exhaust the host; 0: no limit. Over it, uploads and
                                      executions fail RESOURCE_EXHAUSTED.
           --max-sessions N           Most sessions open at once (default 64); more fail RESOURCE_EXHAUSTED.
+          --max-handles-per-session N
+                                     Most buffers and executables one session may hold at once (default 100000);
+                                     a call that would create more fails RESOURCE_EXHAUSTED.
           --session-lease DURATION   How long a session lives without any call (default 60s). Clients renew it in
                                      the background; when a client vanishes, its buffers and programs are freed
                                      once the lease runs out.
@@ -271,6 +277,9 @@ public sealed record ServerOptions
                     break;
                 case "--max-sessions":
                     o = o with { MaxSessions = ParseCount(arg, Value(), 1) };
+                    break;
+                case "--max-handles-per-session":
+                    o = o with { MaxHandlesPerSession = ParseCount(arg, Value(), 1) };
                     break;
                 case "--session-lease":
                 {

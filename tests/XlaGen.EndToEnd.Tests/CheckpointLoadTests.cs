@@ -213,6 +213,69 @@ public sealed class CheckpointLoadTests : IDisposable
         Assert.Equal(before, Snapshot(model));
     }
 
+    public static TheoryData<string, string[]> OutOfRangeStates => new()
+    {
+        { "step-tensor:-1", new[] { "tensor 'optimizer.adam.step' (the optimizer step) is -1", "allowed range 0 to 1073741824" } },
+        { "step-tensor:2147483647", new[] { "tensor 'optimizer.adam.step' (the optimizer step) is 2147483647", "allowed range 0 to 1073741824" } },
+        { "step:9223372036854775807", new[] { "metadata 'step' is 9223372036854775807", "allowed range 0 to 1073741824" } },
+        { "step:-1", new[] { "metadata 'step' is '-1', not a non-negative integer", "allowed: 0 to 1073741824" } },
+        { "epoch:2147483647", new[] { "metadata 'epoch' is 2147483647", "allowed range 0 to 10000000" } },
+        { "epoch:99999999999", new[] { "metadata 'epoch' is 99999999999", "allowed range 0 to 10000000" } },
+        { "shuffle_seed:18446744073709551616", new[] { "metadata 'shuffle_seed' is '18446744073709551616', not a non-negative integer" } },
+        { "learning_rate:constant(NaN)", new[] { "metadata 'learning_rate' is 'constant(NaN)'", "number NaN", "finite and at least 0" } },
+        { "learning_rate:constant(Infinity)", new[] { "metadata 'learning_rate' is 'constant(Infinity)'", "number Infinity", "finite and at least 0" } },
+        { "learning_rate:constant(-0.5)", new[] { "number -0.5", "finite and at least 0" } },
+        { "optimizer:adam(beta1=NaN, beta2=0.999, epsilon=1E-07)", new[] { "metadata 'optimizer' is 'adam(beta1=NaN", "number NaN" } },
+    };
+
+    /// <summary>Every training-state value a checkpoint carries is range-checked on load, named with its value and its
+    /// range, and the runner (compiled or not) is unchanged.</summary>
+    [Theory]
+    [MemberData(nameof(OutOfRangeStates))]
+    public void AnOutOfRangeTrainingStateIsRefusedWithItsKeyValueAndRangeAndChangesNothing(string change, string[] expected)
+    {
+        var adam = AdamCheckpoint();
+        int colon = change.IndexOf(':');
+        string key = change[..colon], value = change[(colon + 1)..];
+        var bad = Tampered(adam, "bad.safetensors", (t, m) =>
+        {
+            if (key == "step-tensor") t["optimizer.adam.step"] = Tensor<int>.Scalar(int.Parse(value, System.Globalization.CultureInfo.InvariantCulture));
+            else m[key] = value;
+        });
+
+        using var compiled = TinyNet.Create(seed: 3);
+        compiled.Compile(new Adam(0.01));
+        compiled.Fit(Train, OneEpoch);
+        var before = Snapshot(compiled);
+        var e = Assert.Throws<CheckpointException>(() => compiled.Load(bad));
+        AssertContainsAll(e.Message, expected.Prepend(bad).ToArray());
+        Assert.Equal(before, Snapshot(compiled));
+
+        using var uncompiled = TinyNet.Create(seed: 4);
+        var uncompiledBefore = Snapshot(uncompiled);
+        AssertContainsAll(Assert.Throws<CheckpointException>(() => uncompiled.Load(bad)).Message, expected);
+        Assert.Equal(uncompiledBefore, Snapshot(uncompiled));
+        uncompiled.Compile(new Adam(0.01)); // nothing pending from the refused file: the optimizer starts fresh
+        Assert.Equal(0, uncompiled.Step);
+    }
+
+    [Fact]
+    public void TheLargestAllowedStepAndEpochStillLoad()
+    {
+        var adam = AdamCheckpoint();
+        var edge = Tampered(adam, "edge.safetensors", (t, m) =>
+        {
+            t["optimizer.adam.step"] = Tensor<int>.Scalar(1 << 30);
+            m["step"] = (1L << 30).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            m["epoch"] = "10000000";
+        });
+        using var model = TinyNet.Create(seed: 3);
+        model.Compile(new Adam(0.01));
+        model.Load(edge);
+        Assert.Equal(1L << 30, model.Step);
+        Assert.Equal(10_000_000, model.CompletedEpochs);
+    }
+
     [Fact]
     public void AWeightsOnlyCheckpointRestartsTheOptimizerInEitherOrder()
     {

@@ -102,7 +102,8 @@ public static class Safetensors
     /// Writes <paramref name="tensors"/> (in this order) and <paramref name="metadata"/> to <paramref name="path"/>
     /// atomically: the bytes go to a temporary file in the same directory, are flushed to disk, and the file is
     /// then renamed over <paramref name="path"/>. If anything fails, the previous file is untouched and the
-    /// temporary file is removed.
+    /// temporary file is removed; temporary files of earlier saves to the same path that were killed mid-write are
+    /// removed first.
     /// </summary>
     public static void Save(string path, IReadOnlyList<KeyValuePair<string, Tensor>> tensors,
         IReadOnlyDictionary<string, string>? metadata = null) => Save(path, tensors, metadata, interceptWrites: null);
@@ -134,69 +135,16 @@ public static class Safetensors
 
         byte[] header = BuildHeader(entries, metadata);
 
-        var fullPath = System.IO.Path.GetFullPath(path);
-        var directory = System.IO.Path.GetDirectoryName(fullPath)!;
-        var temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, output =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
-            {
-                var output = interceptWrites?.Invoke(file) ?? file;
-                output.Write(header);
-                foreach (var (_, tensor, _) in entries)
-                    WriteElements(output, tensor);
-                output.Flush();
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, fullPath, overwrite: true);
-        }
-        catch (Exception e)
-        {
-            TryDelete(temp);
-            if (e is IOException or UnauthorizedAccessException)
-                throw new CheckpointException($"could not save {path} (any previous file there is unchanged): {e.Message}", e);
-            throw;
-        }
-        // The rename is only durable once the directory entry is on disk (POSIX: fsync the directory).
-        (syncDirectory ?? SyncDirectory)(directory);
+            output.Write(header);
+            foreach (var (_, tensor, _) in entries)
+                WriteElements(output, tensor);
+        }, interceptWrites, syncDirectory);
     }
 
-    /// <summary>
-    /// Flushes a directory's entries to disk (open it read-only and fsync it), so that a rename into it survives a
-    /// power loss. Best effort: returns false where that is not possible (Windows, where NTFS journals the rename and a
-    /// directory cannot be opened this way; a file system that refuses fsync on a directory; a missing directory) and
-    /// never throws: by then the new file is complete and in place.
-    /// </summary>
-    internal static bool SyncDirectory(string directory)
-    {
-        if (OperatingSystem.IsWindows() || OperatingSystem.IsBrowser() || OperatingSystem.IsWasi()) return false;
-        try
-        {
-            int fd = PosixOpen(directory, 0 /* O_RDONLY */);
-            if (fd < 0) return false;
-            try
-            {
-                return PosixFsync(fd) == 0;
-            }
-            finally
-            {
-                PosixClose(fd);
-            }
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return false;
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-    static extern int PosixOpen([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    static extern int PosixFsync(int fd);
-
-    [DllImport("libc", EntryPoint = "close", SetLastError = true)]
-    static extern int PosixClose(int fd);
+    /// <summary>See <see cref="AtomicFile.SyncDirectory"/> (kept here for the tests that call it by this name).</summary>
+    internal static bool SyncDirectory(string directory) => AtomicFile.SyncDirectory(directory);
 
     /// <summary>The 8-byte length and the padded JSON header, as the reference writer produces them.</summary>
     static byte[] BuildHeader(List<(string Name, Tensor Tensor, string Dtype)> entries, IReadOnlyDictionary<string, string>? metadata)
@@ -238,7 +186,7 @@ public static class Safetensors
         return result;
     }
 
-    static void WriteElements(Stream output, Tensor tensor)
+    internal static void WriteElements(Stream output, Tensor tensor)
     {
         long total = tensor.ElementCount * tensor.ElementType.ByteSize();
         ref byte start = ref HostArrays.Bytes(tensor.Data);
@@ -247,20 +195,6 @@ public static class Safetensors
             int n = (int)Math.Min(1 << 30, total - done);
             output.Write(MemoryMarshal.CreateReadOnlySpan(ref System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref start, (nint)done), n));
             done += n;
-        }
-    }
-
-    static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 
@@ -324,7 +258,7 @@ public static class Safetensors
         return new SafetensorsFile(path, names, ordered, metadata);
     }
 
-    static void ReadElements(Stream stream, Array data, long byteCount)
+    internal static void ReadElements(Stream stream, Array data, long byteCount)
     {
         ref byte start = ref HostArrays.Bytes(data);
         for (long done = 0; done < byteCount;)

@@ -191,7 +191,12 @@ public static partial class HloProto
             };
         }
         if (p.DynamicSliceSizes.Count > 0 || p.Opcode == "dynamic-slice") a.DynamicSliceSizes = p.DynamicSliceSizes.ToArray();
-        if (p.FusionKind.Length > 0) a.FusionKind = p.FusionKind;
+        if (p.FusionKind.Length > 0)
+        {
+            if (Array.IndexOf(HloAttributes.FusionKinds, p.FusionKind) < 0)
+                throw new HloProtoException($"{where}: unknown fusion kind '{(p.FusionKind.Length <= 40 ? p.FusionKind : p.FusionKind[..40] + "…")}': expected one of {string.Join(", ", HloAttributes.FusionKinds)}");
+            a.FusionKind = p.FusionKind;
+        }
         if (p.CustomCallTarget.Length > 0) a.CustomCallTarget = p.CustomCallTarget;
         if (p.RngAlgorithm != P.RandomAlgorithm.RngDefault || p.Opcode == "rng-bit-generator")
         {

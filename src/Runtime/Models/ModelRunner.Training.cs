@@ -467,9 +467,13 @@ public abstract partial class ModelRunner
         // The message names the file and the model once; each item names one tensor (and the model it came from, if another).
         var savedFrom = file.Metadata.TryGetValue("model", out var m) && m != ModelName ? $" (it was saved from model '{m}')" : "";
         Safetensors.Verify(modelPart, expected, ModelName + savedFrom);
-        int? epoch = ParseMetadata(file, "epoch", s => int.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
-        long? step = ParseMetadata(file, "step", s => long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
-        ulong? shuffle = ParseMetadata(file, "shuffle_seed", s => ulong.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
+        // Every value is range-checked here, before anything changes (CheckpointMetadata says why each range).
+        int? epoch = (int?)CheckpointMetadata.Integer(file, "epoch", CheckpointMetadata.MaxEpoch);
+        long? step = CheckpointMetadata.Integer(file, "step", CheckpointMetadata.MaxStep);
+        ulong? shuffle = CheckpointMetadata.Unsigned(file, "shuffle_seed");
+        CheckpointMetadata.CheckNumbers(file, "learning_rate");
+        CheckpointMetadata.CheckNumbers(file, "optimizer");
+        CheckpointMetadata.CheckStepTensors(file);
         var saved = optimizerTensors.Count == 0
             ? null
             : new SavedOptimizerState(file.Path, file.Metadata.GetValueOrDefault("optimizer"), optimizerTensors.ToDictionary(n => n, n => file.Tensors[n], StringComparer.Ordinal));
@@ -513,19 +517,6 @@ public abstract partial class ModelRunner
         {
             if (step is { } st) Step = st;
             pendingOptimizerState = saved;
-        }
-    }
-
-    static T? ParseMetadata<T>(SafetensorsFile file, string key, Func<string, T> parse) where T : struct
-    {
-        if (!file.Metadata.TryGetValue(key, out var text)) return null;
-        try
-        {
-            return parse(text);
-        }
-        catch (Exception e) when (e is FormatException or OverflowException)
-        {
-            throw new CheckpointException($"{file.Path}: metadata '{key}' is '{text}', not a non-negative integer", e);
         }
     }
 

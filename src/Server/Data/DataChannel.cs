@@ -327,7 +327,7 @@ internal sealed class DataChannel : IHostedService, IDisposable
                     received += n;
                 }
                 var buffer = host.HostDevice?.AdoptHostTensor(tensor) ?? host.Device.Upload(tensor);
-                var entry = new BufferEntry(session, host.Sessions.NextHandle(), buffer, total);
+                var entry = new BufferEntry(session, buffer, total);
                 session.Add(entry);
                 added = true;
                 Interlocked.Increment(ref completed);

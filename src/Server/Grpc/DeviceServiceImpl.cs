@@ -103,16 +103,20 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         var session = Sessions.Get(request.SessionId);
         using var call = session.BeginCall();
         if (request.HloModuleProto.IsEmpty) throw Errors.InvalidArgument("hlo_module_proto is empty: send a serialized xla.HloModuleProto");
+        session.EnsureRoomForHandles(1, "compile");
         var clock = Stopwatch.StartNew();
         var bytes = request.HloModuleProto.ToByteArray();
         var fingerprint = CompileCache.Fingerprint(bytes);
         var (program, hit) = await host.Cache.AcquireAsync(fingerprint, () => CompileProgram(bytes, fingerprint)).ConfigureAwait(false);
-        var entry = new ExecutableEntry(session, Sessions.NextHandle(), program, host.Cache);
+        var entry = new ExecutableEntry(session, program, host.Cache);
         session.Add(entry);
         Log.Compiled(logger, session.ShortId, program.Module.Name, fingerprint[..12], hit, clock.ElapsedMilliseconds);
+        // The cache is shared (one compilation for everyone), but what a client is told is not: a hit it did not cause
+        // itself would reveal that another session compiled the same bytes. Only the timing still can (docs/server.md).
+        bool ownHit = session.CompiledBefore(fingerprint) && hit;
         var response = new CompileResponse
         {
-            ExecutableHandle = entry.Handle, Fingerprint = fingerprint, CacheHit = hit, ModuleName = program.Module.Name,
+            ExecutableHandle = entry.Handle, Fingerprint = fingerprint, CacheHit = ownHit, ModuleName = program.Module.Name,
             PeakMemoryBytes = program.Executable.PeakMemoryBytes,
         };
         response.ParameterShapes.AddRange(program.ParameterShapes.Select(ToProto));
@@ -204,6 +208,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         var shape = FromProto(first.Header.Shape, "upload header");
         long total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
         CheckDeviceMemory(total, $"uploading {shape}");
+        session.EnsureRoomForHandles(1, $"uploading {shape}");
         if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held, $"uploading {shape}"))
         {
             throw Errors.ResourceExhausted(
@@ -244,7 +249,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
                 throw Errors.InvalidArgument($"upload of {shape} ended after {received} of its {total} bytes: the stream was truncated");
             // A host-memory device takes the staging tensor as the buffer (no second copy).
             var buffer = host.HostDevice?.AdoptHostTensor(tensor) ?? Device.Upload(tensor);
-            var entry = new BufferEntry(session, Sessions.NextHandle(), buffer, total);
+            var entry = new BufferEntry(session, buffer, total);
             session.Add(entry);
             added = true;
             Log.Uploaded(logger, session.ShortId, shape.ToString(), total, clock.ElapsedMilliseconds);
@@ -311,6 +316,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
                 shape = FromProto(request.UploadShape, "BeginTransfer upload");
                 total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
                 CheckDeviceMemory(total, $"uploading {shape}");
+                session.EnsureRoomForHandles(1, $"uploading {shape}");
                 if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held, $"uploading {shape}"))
                 {
                     throw Errors.ResourceExhausted(
@@ -355,7 +361,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
     {
         var session = Sessions.Get(request.SessionId);
         using var call = session.BeginCall();
-        ReleaseAll(session, request.ReleaseHandles, "execute", unknown: null);
+        ReleaseAll(session, request.ReleaseHandles, unknown: null);
         var pinned = new List<HandleEntry>(request.ArgumentHandles.Count + 1);
         var donating = new List<BufferEntry>(request.DonatedArguments.Count);
         DeviceBuffer[] outputs;
@@ -367,6 +373,9 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             pinned.Add(executable);
             var program = executable.Program;
             string name = program.Module.Name;
+            // Donated arguments leave the session before the results join it, so a training step at the limit still runs.
+            if (!request.InlineResults)
+                session.EnsureRoomForHandles(program.ResultShapes.Length - request.DonatedArguments.Distinct().Count(), $"execute '{name}': keeping its results");
             var args = new BufferEntry[request.ArgumentHandles.Count];
             for (int i = 0; i < args.Length; i++)
             {
@@ -482,20 +491,18 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
                 throw Errors.ResourceExhausted(
                     $"execute '{module}': its results ({totalBytes} bytes) would take the session to {held + totalBytes} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes)");
             }
-            for (int i = 0; i < outputs.Length; i++)
+            var entries = outputs.Select(o => new BufferEntry(session, o, ShapeBytes(o.Shape))).ToArray();
+            try
             {
-                var entry = new BufferEntry(session, Sessions.NextHandle(), outputs[i], ShapeBytes(outputs[i].Shape));
-                try
-                {
-                    session.Add(entry);
-                }
-                catch
-                {
-                    for (int j = i + 1; j < outputs.Length; j++) outputs[j].Dispose();
-                    throw;
-                }
-                response.Results.Add(new ExecuteResult { Shape = ToProto(outputs[i].Shape), BufferHandle = entry.Handle });
+                session.AddAll(entries); // all or none; on failure every output is freed
             }
+            catch
+            {
+                session.Unreserve(totalBytes);
+                throw;
+            }
+            foreach (var entry in entries)
+                response.Results.Add(new ExecuteResult { Shape = ToProto(entry.Shape), BufferHandle = entry.Handle });
         }
         Log.Executed(logger, session.ShortId, module, micros, outputs.Length, request.InlineResults);
         return Task.FromResult(response);
@@ -508,22 +515,18 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         var session = Sessions.Get(request.SessionId);
         using var call = session.BeginCall();
         var response = new ReleaseResponse();
-        response.Released = ReleaseAll(session, request.Handles, "release", response.UnknownHandles);
+        response.Released = ReleaseAll(session, request.Handles, response.UnknownHandles);
         return Task.FromResult(response);
     }
 
-    /// <summary>Releases the handles, all or nothing with respect to ownership: one of another session's fails the call first.</summary>
-    static int ReleaseAll(Session session, IReadOnlyList<ulong> handles, string role, ICollection<ulong>? unknown)
+    /// <summary>Releases the session's handles among <paramref name="handles"/>; the others (unknown, released already, or
+    /// another session's, which are not told apart) are listed in <paramref name="unknown"/>.</summary>
+    static int ReleaseAll(Session session, IReadOnlyList<ulong> handles, ICollection<ulong>? unknown)
     {
-        foreach (var h in handles)
-        {
-            if (session.IsOtherSessions(h))
-                throw Errors.PermissionDenied($"{role}: handle {h} belongs to another session; nothing was released");
-        }
         int released = 0;
         foreach (var h in handles)
         {
-            if (session.Release(h) == Session.ReleaseOutcome.Released) released++;
+            if (session.Release(h)) released++;
             else unknown?.Add(h);
         }
         return released;

@@ -25,7 +25,7 @@ internal sealed class DeviceHost : IDisposable
     {
         Options = options;
         Device = device;
-        Sessions = new SessionTable(options.MaxSessions, options.MaxDeviceBytes ?? DefaultDeviceBytes(device.Info.MemoryBytes));
+        Sessions = new SessionTable(options.MaxSessions, options.MaxDeviceBytes ?? DefaultDeviceBytes(device.Info.MemoryBytes), options.MaxHandlesPerSession);
         Cache = new CompileCache(options.CompileCacheEntries);
         Tickets = new TransferTickets(options.TicketLifetime);
         InstanceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));

@@ -11,16 +11,17 @@ internal abstract class HandleEntry
 {
     int freed;
 
-    protected HandleEntry(Session owner, ulong handle, long bytes)
+    protected HandleEntry(Session owner, long bytes)
     {
         Owner = owner;
-        Handle = handle;
         Bytes = bytes;
     }
 
     public Session Owner { get; }
 
-    public ulong Handle { get; }
+    /// <summary>Random, unique among the live handles of every session; 0 until the session lists the entry
+    /// (<see cref="Session.Add"/>, which draws it).</summary>
+    public ulong Handle { get; internal set; }
 
     /// <summary>Device bytes counted against the session's limit.</summary>
     public long Bytes { get; }
@@ -48,7 +49,7 @@ internal abstract class HandleEntry
 
 internal sealed class BufferEntry : HandleEntry
 {
-    public BufferEntry(Session owner, ulong handle, DeviceBuffer buffer, long bytes) : base(owner, handle, bytes)
+    public BufferEntry(Session owner, DeviceBuffer buffer, long bytes) : base(owner, bytes)
     {
         Buffer = buffer;
     }
@@ -68,7 +69,7 @@ internal sealed class ExecutableEntry : HandleEntry
 {
     readonly CompileCache cache;
 
-    public ExecutableEntry(Session owner, ulong handle, CachedProgram program, CompileCache cache) : base(owner, handle, 0)
+    public ExecutableEntry(Session owner, CachedProgram program, CompileCache cache) : base(owner, 0)
     {
         Program = program;
         this.cache = cache;

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using XlaGen.Server.Grpc;
 
 namespace XlaGen.Server.Sessions;
@@ -10,6 +11,7 @@ internal sealed class Session
 {
     readonly object sync = new();
     readonly Dictionary<ulong, HandleEntry> handles = new();
+    readonly HashSet<string> compiledFingerprints = new(StringComparer.Ordinal);
     readonly SessionTable table;
     long bytesHeld;
     int activeCalls;
@@ -114,25 +116,62 @@ internal sealed class Session
     /// <summary>Transfer tickets issued for this session and not yet used or expired (see TransferTickets).</summary>
     internal int OpenTickets;
 
-    /// <summary>Lists a new entry whose bytes were reserved. A session closed meanwhile frees it and fails.</summary>
-    public void Add(HandleEntry entry)
+    /// <summary>Lists a new entry whose bytes were reserved, under a fresh random handle. A session closed meanwhile,
+    /// or one at its handle limit, frees the entry and fails (the caller gives back the reserved bytes).</summary>
+    public void Add(HandleEntry entry) => AddAll(new[] { entry });
+
+    /// <summary>Lists new entries all together or none: over the handle limit (or closed) every one is freed.</summary>
+    public void AddAll(IReadOnlyList<HandleEntry> entries)
     {
+        RpcException problem;
         lock (sync)
         {
-            if (!closed)
+            if (closed) problem = Errors.SessionNotFound(Id);
+            else if (entries.Count > table.MaxHandlesPerSession - handles.Count) problem = TooManyHandles(entries.Count);
+            else
             {
-                handles.Add(entry.Handle, entry);
-                table.Directory[entry.Handle] = entry;
+                foreach (var entry in entries)
+                {
+                    table.Register(entry);
+                    handles.Add(entry.Handle, entry);
+                }
                 return;
             }
         }
-        entry.Free();
-        throw Errors.SessionNotFound(Id);
+        foreach (var entry in entries) entry.Free();
+        throw problem;
+    }
+
+    /// <summary>Fails early, before any work, when <paramref name="count"/> more handles would not fit.</summary>
+    public void EnsureRoomForHandles(int count, string what)
+    {
+        lock (sync)
+        {
+            if (closed) throw Errors.SessionNotFound(Id);
+            if (count > 0 && count > table.MaxHandlesPerSession - handles.Count) throw TooManyHandles(count, what);
+        }
+    }
+
+    RpcException TooManyHandles(int count, string? what = null) => Errors.ResourceExhausted(
+        $"{(what == null ? "" : what + ": ")}{count} more handle(s) would take the session over its limit of {table.MaxHandlesPerSession} handles "
+        + $"(buffers and executables together; it holds {handles.Count}; --max-handles-per-session); release handles it no longer needs");
+
+    /// <summary>Whether this session compiled these bytes before (and remembers it now). Only this session's own
+    /// history may be shown to its client as a cache hit; remembering stops at the handle limit (then: false).</summary>
+    public bool CompiledBefore(string fingerprint)
+    {
+        lock (sync)
+        {
+            if (compiledFingerprints.Contains(fingerprint)) return true;
+            if (compiledFingerprints.Count < table.MaxHandlesPerSession) compiledFingerprints.Add(fingerprint);
+            return false;
+        }
     }
 
     /// <summary>
-    /// The session's entry for <paramref name="handle"/>, pinned. Another session's handle is PERMISSION_DENIED, an
-    /// unknown one NOT_FOUND, an entry of the wrong kind or being donated INVALID_ARGUMENT / FAILED_PRECONDITION.
+    /// The session's entry for <paramref name="handle"/>, pinned. A handle this session does not hold (unknown, released,
+    /// or another session's: the same answer) is NOT_FOUND, an entry of the wrong kind or being donated
+    /// INVALID_ARGUMENT / FAILED_PRECONDITION.
     /// </summary>
     public T Pin<T>(ulong handle, string role) where T : HandleEntry
     {
@@ -150,10 +189,9 @@ internal sealed class Session
                 return typed;
             }
         }
-        if (table.Directory.TryGetValue(handle, out entry) && entry.Owner != this)
-            throw Errors.PermissionDenied($"{role}: handle {handle} belongs to another session; handles are valid only in the session that created them");
+        // Another session's handle gets exactly this answer too: nothing tells a client which handles exist elsewhere.
         string kind = typeof(T) == typeof(ExecutableEntry) ? "executable" : "buffer";
-        throw Errors.NotFound($"{role}: {kind} handle {handle} is not held by this session (never created, released, or donated to an earlier execution)");
+        throw Errors.NotFound($"{role}: {kind} handle {handle} is not held by this session (never created here, released, or donated to an earlier execution)");
     }
 
     public void Unpin(HandleEntry entry)
@@ -193,22 +231,16 @@ internal sealed class Session
         }
     }
 
-    public enum ReleaseOutcome
-    {
-        Released,
-        Unknown,
-        OtherSession,
-    }
-
-    public ReleaseOutcome Release(ulong handle)
+    /// <summary>Releases one of this session's handles; false when the session holds no such handle (unknown,
+    /// released already, or another session's: not told apart).</summary>
+    public bool Release(ulong handle)
     {
         HandleEntry? entry;
         bool free;
         lock (sync)
         {
             if (closed) throw Errors.SessionNotFound(Id);
-            if (!handles.Remove(handle, out entry))
-                return table.Directory.TryGetValue(handle, out var other) && other.Owner != this ? ReleaseOutcome.OtherSession : ReleaseOutcome.Unknown;
+            if (!handles.Remove(handle, out entry)) return false;
             table.Directory.TryRemove(new KeyValuePair<ulong, HandleEntry>(handle, entry));
             entry.Released = true;
             bytesHeld -= entry.Bytes;
@@ -216,17 +248,7 @@ internal sealed class Session
             free = entry.Pins == 0;
         }
         if (free) entry.Free();
-        return ReleaseOutcome.Released;
-    }
-
-    /// <summary>Whether the handle belongs to another session (for Release's all-or-nothing check).</summary>
-    public bool IsOtherSessions(ulong handle)
-    {
-        lock (sync)
-        {
-            if (handles.ContainsKey(handle)) return false;
-        }
-        return table.Directory.TryGetValue(handle, out var other) && other.Owner != this;
+        return true;
     }
 
     /// <summary>Ends the session when no call runs in it and the lease ran out. Returns the released entry count, or -1.</summary>

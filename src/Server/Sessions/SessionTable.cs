@@ -5,23 +5,29 @@ using XlaGen.Server.Grpc;
 namespace XlaGen.Server.Sessions;
 
 /// <summary>
-/// The open sessions (a concurrent map from id) and a directory of every live handle with its owner, so a handle
-/// from another session is told apart from an unknown one. Handles are numbered from a random start per process, so a
-/// handle a client kept from before a restart is very unlikely to name anything.
+/// The open sessions (a concurrent map from id) and a directory of every live handle, which keeps handles unique across
+/// sessions. Handles are random 64-bit numbers, so one session learns nothing about another's from its own (no
+/// sequence to count), and a handle kept from before a restart is very unlikely to name anything. The directory is
+/// never used to tell a client that a handle exists elsewhere: another session's handle is answered exactly as an
+/// unknown one.
 /// </summary>
 internal sealed class SessionTable : IDisposable
 {
     readonly ConcurrentDictionary<string, Session> sessions = new(StringComparer.Ordinal);
     readonly int maxSessions;
-    long nextHandle;
     int count;
 
-    public SessionTable(int maxSessions, long maxDeviceBytes = 0)
+    public SessionTable(int maxSessions, long maxDeviceBytes = 0, int maxHandlesPerSession = DefaultMaxHandlesPerSession)
     {
         this.maxSessions = maxSessions;
+        MaxHandlesPerSession = maxHandlesPerSession;
         Budget = new MemoryBudget(maxDeviceBytes);
-        nextHandle = (long)(RandomNumberGenerator.GetInt32(1, int.MaxValue)) << 16;
     }
+
+    public const int DefaultMaxHandlesPerSession = 100_000;
+
+    /// <summary>Most buffers and executables one session may hold at once (--max-handles-per-session).</summary>
+    public int MaxHandlesPerSession { get; }
 
     public ConcurrentDictionary<ulong, HandleEntry> Directory { get; } = new();
 
@@ -32,7 +38,19 @@ internal sealed class SessionTable : IDisposable
 
     public IEnumerable<Session> All => sessions.Values;
 
-    public ulong NextHandle() => (ulong)Interlocked.Increment(ref nextHandle);
+    /// <summary>Lists <paramref name="entry"/> under a fresh random handle (never 0, never one that is live) and sets it.</summary>
+    public void Register(HandleEntry entry)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        while (true)
+        {
+            RandomNumberGenerator.Fill(bytes);
+            ulong handle = BitConverter.ToUInt64(bytes);
+            if (handle == 0) continue;
+            entry.Handle = handle;
+            if (Directory.TryAdd(handle, entry)) return;
+        }
+    }
 
     public Session Open(string clientName, int protocolVersion)
     {

@@ -67,6 +67,9 @@ namespace XlaGen.Hlo
         /// <summary>fusion_kind (fusion), as XLA spells it: kLoop, kInput, kOutput, kCustom.</summary>
         public string? FusionKind { get; set; }
 
+        /// <summary>The fusion kinds XLA knows (HloInstruction::FusionKind); readers refuse any other, as XLA's do.</summary>
+        public static readonly string[] FusionKinds = { "kLoop", "kInput", "kOutput", "kCustom" };
+
         /// <summary>rng_algorithm (rng-bit-generator): rng_default, rng_three_fry, rng_philox.</summary>
         public string? RngAlgorithm { get; set; }
 

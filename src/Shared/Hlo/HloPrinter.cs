@@ -16,7 +16,10 @@ namespace XlaGen.Hlo
         public static string Print(HloModule module, bool includeMetadata = true)
         {
             var sb = new StringBuilder();
-            sb.Append("HloModule ").Append(module.Name);
+            // Names as XLA would accept them (HloNames): the proto reader accepts any string as a name.
+            var names = new HloNames.ModuleNames(module.Computations);
+            var moduleName = HloNames.Sanitize(module.Name);
+            sb.Append("HloModule ").Append(moduleName.Length == 0 ? "module" : moduleName);
             if (module.InputOutputAliases.Count > 0)
             {
                 sb.Append(", input_output_alias={ ");
@@ -38,7 +41,7 @@ namespace XlaGen.Hlo
             foreach (var c in module.Computations)
             {
                 sb.Append('\n');
-                AppendComputation(sb, c, c == module.Entry, includeMetadata);
+                AppendComputation(sb, c, c == module.Entry, includeMetadata, names);
             }
             return sb.ToString();
         }
@@ -46,19 +49,19 @@ namespace XlaGen.Hlo
         public static string Print(HloComputation computation, bool isEntry = false, bool includeMetadata = true)
         {
             var sb = new StringBuilder();
-            AppendComputation(sb, computation, isEntry, includeMetadata);
+            AppendComputation(sb, computation, isEntry, includeMetadata, new HloNames.ModuleNames(new[] { computation }));
             return sb.ToString();
         }
 
-        static void AppendComputation(StringBuilder sb, HloComputation c, bool isEntry, bool includeMetadata)
+        static void AppendComputation(StringBuilder sb, HloComputation c, bool isEntry, bool includeMetadata, HloNames.ModuleNames names)
         {
             if (isEntry) sb.Append("ENTRY ");
-            sb.Append('%').Append(c.Name).Append(" (");
+            sb.Append('%').Append(names.Of(c)).Append(" (");
             var ps = c.Parameters;
             for (int i = 0; i < ps.Count; i++)
             {
                 if (i > 0) sb.Append(", ");
-                sb.Append(ps[i].Name).Append(": ");
+                sb.Append(names.Of(ps[i])).Append(": ");
                 ps[i].Shape.Append(sb, includeLayout: false);
             }
             sb.Append(") -> ");
@@ -67,18 +70,19 @@ namespace XlaGen.Hlo
             foreach (var ins in c.Instructions)
             {
                 sb.Append("  ");
-                AppendInstruction(sb, ins, ins == c.Root, includeMetadata);
+                AppendInstruction(sb, ins, ins == c.Root, includeMetadata, names);
                 sb.Append('\n');
             }
             sb.Append("}\n");
         }
 
-        public static string Print(HloInstruction instruction) => AppendInstruction(new StringBuilder(), instruction, false, true).ToString();
+        public static string Print(HloInstruction instruction) =>
+            AppendInstruction(new StringBuilder(), instruction, false, true, new HloNames.ModuleNames(System.Array.Empty<HloComputation>())).ToString();
 
-        static StringBuilder AppendInstruction(StringBuilder sb, HloInstruction ins, bool isRoot, bool includeMetadata)
+        static StringBuilder AppendInstruction(StringBuilder sb, HloInstruction ins, bool isRoot, bool includeMetadata, HloNames.ModuleNames names)
         {
             if (isRoot) sb.Append("ROOT ");
-            sb.Append('%').Append(ins.Name).Append(" = ");
+            sb.Append('%').Append(names.Of(ins)).Append(" = ");
             AppendShape(sb, ins.Shape);
             sb.Append(' ').Append(ins.Opcode).Append('(');
             var a = ins.Attributes;
@@ -91,7 +95,7 @@ namespace XlaGen.Hlo
                     a.Literal?.AppendText(sb);
                     break;
                 default:
-                    sb.Append(string.Join(", ", ins.Operands.Select(o => "%" + o.Name)));
+                    sb.Append(string.Join(", ", ins.Operands.Select(o => "%" + names.Of(o))));
                     break;
             }
             sb.Append(')');
@@ -106,13 +110,13 @@ namespace XlaGen.Hlo
                 var keys = op.CalledComputationKeys;
                 if (ins.Opcode == "while" && ins.CalledComputations.Count == 2)
                 {
-                    attrs.Add("condition=%" + ins.CalledComputations[1].Name);
-                    attrs.Add("body=%" + ins.CalledComputations[0].Name);
+                    attrs.Add("condition=%" + names.Of(ins.CalledComputations[1]));
+                    attrs.Add("body=%" + names.Of(ins.CalledComputations[0]));
                 }
                 else
                 {
                     for (int i = 0; i < keys.Count && i < ins.CalledComputations.Count; i++)
-                        attrs.Add(keys[i] + "=%" + ins.CalledComputations[i].Name);
+                        attrs.Add(keys[i] + "=%" + names.Of(ins.CalledComputations[i]));
                 }
             }
             if (includeMetadata && ins.Metadata != null && !ins.Metadata.IsEmpty) attrs.Add("metadata={" + FormatMetadata(ins.Metadata) + "}");

@@ -49,7 +49,14 @@ namespace XlaGen.Hlo
                 case "indices_are_sorted": a.IndicesAreSorted = ReadBool(key); break;
                 case "unique_indices": a.UniqueIndices = ReadBool(key); break;
                 case "is_stable": a.IsStable = ReadBool(key); break;
-                case "kind": a.FusionKind = ReadWord("a fusion kind (kLoop, kInput, kOutput, kCustom)"); break;
+                case "kind":
+                {
+                    int at = pos;
+                    a.FusionKind = ReadWord("a fusion kind (kLoop, kInput, kOutput, kCustom)");
+                    if (Array.IndexOf(HloAttributes.FusionKinds, a.FusionKind) < 0)
+                        throw Error($"unknown fusion kind '{a.FusionKind}': expected one of {string.Join(", ", HloAttributes.FusionKinds)}", at);
+                    break;
+                }
                 case "algorithm": a.RngAlgorithm = ReadWord("an rng algorithm"); break;
                 case "custom_call_target": a.CustomCallTarget = ReadString(); break;
                 case "dynamic_slice_sizes": a.DynamicSliceSizes = ReadIntegerList(key); break;

@@ -6,7 +6,7 @@ using System.Text;
 
 namespace XlaGen.Hlo
 {
-    // The lexical half of the HLO text reader: trivia, names, numbers, strings, shapes and literals.
+    // The lexical half of the HLO text reader: trivia, names, numbers, strings and shapes (literals: HloTextParser.Literals.cs).
     sealed partial class HloTextReader
     {
         struct Name
@@ -178,20 +178,29 @@ namespace XlaGen.Hlo
             return s.Substring(start, pos - start);
         }
 
-        long ReadInteger(string what)
+        /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>] (a 64-bit one by default); one out of
+        /// range is a parse error naming it and the range, at its line and column.</summary>
+        long ReadInteger(string what, long min = long.MinValue, long max = long.MaxValue)
         {
             SkipTrivia();
             int start = pos;
             if (Peek == '-' || Peek == '+') pos++;
-            while (pos < s.Length && char.IsDigit(s[pos])) pos++;
+            int digits = pos;
+            while (pos < s.Length && s[pos] >= '0' && s[pos] <= '9') pos++;
             var text = s.Substring(start, pos - start);
-            if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v))
+            if (pos == digits)
             {
                 pos = start;
                 throw Error($"expected {what} (an integer), found {Found()}");
             }
+            if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
+            {
+                throw Error($"{what} {Shorten(text)} is out of range: it must be an integer from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}", start);
+            }
             return v;
         }
+
+        static string Shorten(string text) => text.Length <= 40 ? text : text.Substring(0, 40) + "…";
 
         bool ReadBool(string what)
         {
@@ -386,7 +395,23 @@ namespace XlaGen.Hlo
                 pos = start;
                 throw Error($"expected a dimension (a size like 784 or a symbolic product like B or 2*B), found '{text}'", start);
             }
+            if (!ProductFits(text)) throw Error($"dimension '{Shorten(text)}' is out of range: its size does not fit a 64-bit integer", start);
             return d;
+        }
+
+        /// <summary>Whether the numbers of a product like 2*B*3 multiply without overflowing a long (Dim's own
+        /// arithmetic wraps silently).</summary>
+        static bool ProductFits(string text)
+        {
+            ulong magnitude = 1;
+            foreach (var part in text.Split('*'))
+            {
+                if (!long.TryParse(part.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) continue;
+                ulong m = v < 0 ? (ulong)(-(v + 1)) + 1 : (ulong)v;
+                if (m != 0 && magnitude > (ulong)long.MaxValue / m) return false;
+                magnitude *= m;
+            }
+            return true;
         }
 
         /// <summary>{1,0}; tiles and memory space after ':' ({1,0:T(8,128)S(1)}) are read past and dropped.</summary>
@@ -410,143 +435,6 @@ namespace XlaGen.Hlo
             catch (ArgumentException e)
             {
                 throw Error(e.Message, start);
-            }
-        }
-
-        // ---------------- literals ----------------
-
-        Literal ReadLiteral(Shape shape)
-        {
-            SkipTrivia();
-            int start = pos;
-            if (shape.IsTuple)
-            {
-                Expect("(", $"to open a tuple constant of shape {shape}");
-                var elements = new Literal[shape.TupleShapes.Count];
-                for (int i = 0; i < elements.Length; i++)
-                {
-                    if (i > 0) Expect(",", "between the elements of a tuple constant");
-                    elements[i] = ReadLiteral(shape.TupleShapes[i]);
-                }
-                Expect(")", "to close a tuple constant");
-                return Literal.Tuple(elements);
-            }
-            if (!shape.IsArray) throw Error($"a constant cannot have the shape {shape}", start);
-            if (!shape.IsStatic) throw Error($"a constant needs a static shape, not {shape}", start);
-            var dims = shape.ConcreteDims();
-            var values = new List<KeyValuePair<string, int>>();
-            ReadNested(dims, 0, values);
-            var type = shape.ElementType;
-            var data = Literal.NewArray(type, values.Count);
-            for (int i = 0; i < values.Count; i++) data.SetValue(ParseElement(type, values[i].Key, values[i].Value), i);
-            return Literal.Create(Shape.Array(type, dims), data);
-        }
-
-        void ReadNested(long[] dims, int axis, List<KeyValuePair<string, int>> values)
-        {
-            SkipTrivia();
-            if (axis == dims.Length)
-            {
-                int at = pos;
-                while (pos < s.Length && (char.IsLetterOrDigit(s[pos]) || s[pos] == '.' || s[pos] == '-' || s[pos] == '+' || s[pos] == '_')) pos++;
-                if (pos == at) throw Error($"expected a number in the constant, found {Found()}");
-                values.Add(new KeyValuePair<string, int>(s.Substring(at, pos - at), at));
-                return;
-            }
-            int open = pos;
-            Expect("{", $"to open dimension {axis} of the constant (size {dims[axis]})");
-            long count = 0;
-            if (!TryConsume("}"))
-            {
-                do
-                {
-                    ReadNested(dims, axis + 1, values);
-                    count++;
-                }
-                while (TryConsume(","));
-                Expect("}", $"to close dimension {axis} of the constant");
-            }
-            if (count != dims[axis]) throw Error($"the constant has {count} elements in dimension {axis} but the shape says {dims[axis]}", open);
-        }
-
-        object ParseElement(ElementType type, string text, int at)
-        {
-            const NumberStyles Integer = NumberStyles.AllowLeadingSign;
-            var inv = CultureInfo.InvariantCulture;
-            switch (type)
-            {
-                case ElementType.Pred:
-                    if (text == "true" || text == "1") return true;
-                    if (text == "false" || text == "0") return false;
-                    break;
-                case ElementType.F32:
-                    if (TryParseSpecial(text, out var sf)) return (float)sf;
-                    if (float.TryParse(text, NumberStyles.Float, inv, out var f)) return f;
-                    break;
-                case ElementType.F64:
-                case ElementType.F16:
-                case ElementType.Bf16:
-                    if (TryParseSpecial(text, out var sd) || double.TryParse(text, NumberStyles.Float, inv, out sd))
-                        return type == ElementType.F64 ? (object)sd : Literal.FromDouble(type, sd);
-                    break;
-                case ElementType.S8:
-                case ElementType.S16:
-                case ElementType.S32:
-                case ElementType.S64:
-                    if (long.TryParse(text, Integer, inv, out var l))
-                    {
-                        int bits = type.ByteSize() * 8;
-                        if (bits == 64 || (l >= -(1L << (bits - 1)) && l < (1L << (bits - 1)))) return ConvertSigned(type, l);
-                        throw Error($"{text} does not fit in {type.TextName()}", at);
-                    }
-                    break;
-                case ElementType.U8:
-                case ElementType.U16:
-                case ElementType.U32:
-                case ElementType.U64:
-                    if (ulong.TryParse(text, NumberStyles.None, inv, out var u))
-                    {
-                        int bits = type.ByteSize() * 8;
-                        if (bits == 64 || u < (1UL << bits)) return ConvertUnsigned(type, u);
-                        throw Error($"{text} does not fit in {type.TextName()}", at);
-                    }
-                    break;
-                default:
-                    throw Error($"constants of type {type.TextName()} are not supported", at);
-            }
-            throw Error($"'{text}' is not a {type.TextName()} value", at);
-        }
-
-        static object ConvertSigned(ElementType type, long v)
-        {
-            switch (type)
-            {
-                case ElementType.S8: return (sbyte)v;
-                case ElementType.S16: return (short)v;
-                case ElementType.S32: return (int)v;
-                default: return v;
-            }
-        }
-
-        static object ConvertUnsigned(ElementType type, ulong v)
-        {
-            switch (type)
-            {
-                case ElementType.U8: return (byte)v;
-                case ElementType.U16: return (ushort)v;
-                case ElementType.U32: return (uint)v;
-                default: return v;
-            }
-        }
-
-        static bool TryParseSpecial(string text, out double value)
-        {
-            switch (text)
-            {
-                case "inf": case "+inf": value = double.PositiveInfinity; return true;
-                case "-inf": value = double.NegativeInfinity; return true;
-                case "nan": case "+nan": case "-nan": value = double.NaN; return true;
-                default: value = 0; return false;
             }
         }
     }

@@ -349,7 +349,7 @@ namespace XlaGen.Hlo
                     case "op_type": opType = ReadString(); break;
                     case "op_name": opName = ReadString(); break;
                     case "source_file": sourceFile = ReadString(); break;
-                    case "source_line": sourceLine = checked((int)ReadInteger("source_line")); break;
+                    case "source_line": sourceLine = (int)ReadInteger("source_line", int.MinValue, int.MaxValue); break;
                     default: SkipValue(); break;
                 }
             }

@@ -198,26 +198,47 @@ namespace XlaGen.Hlo
                 sb.Append(')');
                 return;
             }
-            var dims = Shape.ConcreteDims();
-            long index = 0;
-            AppendNested(sb, dims, 0, ref index);
+            AppendNested(sb, Shape.ConcreteDims());
         }
 
-        void AppendNested(StringBuilder sb, long[] dims, int axis, ref long index)
+        /// <summary>{ {1, 2}, {3, 4} }: a loop with one counter per axis, not recursion, since the rank comes from the
+        /// input (a proto or text may declare thousands of dimensions) and must not be able to overflow the stack.</summary>
+        void AppendNested(StringBuilder sb, long[] dims)
         {
-            if (axis == dims.Length)
+            int rank = dims.Length;
+            long index = 0;
+            if (rank == 0)
             {
-                sb.Append(FormatElement(index++));
+                sb.Append(FormatElement(index));
                 return;
             }
-            bool inner = axis == dims.Length - 1;
-            sb.Append(inner ? "{" : "{ ");
-            for (long i = 0; i < dims[axis]; i++)
+            var counters = new long[rank];
+            int axis = 0;
+            sb.Append(rank == 1 ? "{" : "{ ");
+            while (true)
             {
-                if (i > 0) sb.Append(", ");
-                AppendNested(sb, dims, axis + 1, ref index);
+                bool inner = axis == rank - 1;
+                if (counters[axis] == dims[axis])
+                {
+                    sb.Append(inner ? "}" : " }");
+                    if (axis == 0) return;
+                    axis--;
+                    counters[axis]++;
+                    continue;
+                }
+                if (counters[axis] > 0) sb.Append(", ");
+                if (inner)
+                {
+                    sb.Append(FormatElement(index++));
+                    counters[axis]++;
+                }
+                else
+                {
+                    axis++;
+                    counters[axis] = 0;
+                    sb.Append(axis == rank - 1 ? "{" : "{ ");
+                }
             }
-            sb.Append(inner ? "}" : " }");
         }
 
         /// <summary>Element-wise equality of shape and values (NaN equals NaN bitwise).</summary>
