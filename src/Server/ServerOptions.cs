@@ -64,6 +64,14 @@ public sealed record ServerOptions
     /// <summary>Zero: no limit.</summary>
     public TimeSpan MaxExecutionTime { get; init; }
 
+    /// <summary>Most instructions (all computations together) in one compiled module; 0: no limit.</summary>
+    public int MaxInstructions { get; init; } = DefaultMaxInstructions;
+
+    public const int DefaultMaxInstructions = 250_000;
+
+    /// <summary>Most operations one run of a program may cost by the compile-time estimate (ProgramCost); 0: no limit.</summary>
+    public double MaxProgramCost { get; init; }
+
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
@@ -167,6 +175,15 @@ public sealed record ServerOptions
                                      whose condition stays true) otherwise holds a core until its client gives up:
                                      executions also stop when the client cancels the call or its deadline passes.
                                      Donated arguments of a stopped execution are consumed.
+          --max-program-cost N       Most operations one run of a program may cost, estimated when it is compiled
+                                     (a multiply-add of a dot or convolution is 2, each window element a
+                                     reduce-window visits is 1, a reducer's call costs its instructions; while
+                                     loops count one iteration). A costlier module fails RESOURCE_EXHAUSTED at
+                                     compile with its estimate (operations and bytes touched). N is a number with an
+                                     optional unit: 5e11, 500G, 2T (K, M, G, T, P: powers of 1000). Default 0: no
+                                     limit (--max-execution-time still stops what runs too long).
+          --max-instructions N       Most instructions (all computations together) one module may have (default
+                                     250000; 0: no limit). Larger modules fail RESOURCE_EXHAUSTED at compile.
           --shutdown-timeout DURATION
                                      On SIGTERM or Ctrl+C the server stops accepting calls and waits this long for
                                      running executions and transfers to finish (default 30s).
@@ -294,6 +311,12 @@ public sealed record ServerOptions
                 case "--max-execution-time":
                     o = o with { MaxExecutionTime = ParseDuration(arg, Value()) };
                     break;
+                case "--max-program-cost":
+                    o = o with { MaxProgramCost = ParseOperations(arg, Value()) };
+                    break;
+                case "--max-instructions":
+                    o = o with { MaxInstructions = ParseCount(arg, Value(), 0) };
+                    break;
                 case "--shutdown-timeout":
                     o = o with { ShutdownTimeout = ParseDuration(arg, Value()) };
                     break;
@@ -398,6 +421,26 @@ public sealed record ServerOptions
         if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double v) || double.IsInfinity(v) || v * scaleMs > int.MaxValue)
             throw new UsageException($"{option} {text}: not a duration (use 500ms, 30s, 5m or 1h)");
         return TimeSpan.FromMilliseconds(v * scaleMs);
+    }
+
+    /// <summary>A count of operations: 1000000, 5e11, 500G, 2T (K, M, G, T, P: powers of 1000).</summary>
+    public static double ParseOperations(string option, string text)
+    {
+        var t = text.Trim();
+        double unit = t.Length == 0 ? 1 : char.ToUpperInvariant(t[^1]) switch
+        {
+            'K' => 1e3,
+            'M' => 1e6,
+            'G' => 1e9,
+            'T' => 1e12,
+            'P' => 1e15,
+            _ => 1,
+        };
+        if (unit != 1) t = t[..^1];
+        if (!double.TryParse(t, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double v)
+            || double.IsNaN(v) || double.IsInfinity(v * unit) || v < 0)
+            throw new UsageException($"{option} {text}: not a number of operations (use 1000000, 5e11, 500G or 2T)");
+        return v * unit;
     }
 
     static int ParseCount(string option, string text, int min)

@@ -5,12 +5,12 @@ using XlaGen.Hlo;
 
 namespace XlaGen.Server.Tests;
 
-/// <summary>A server that stops executions after one second.</summary>
+/// <summary>A server that stops executions after one second, and refuses programs over 1e12 operations or 2000 instructions.</summary>
 public sealed class OneSecondServer : IAsyncLifetime
 {
     public ServerProcess Server { get; private set; } = null!;
 
-    public async ValueTask InitializeAsync() => Server = await ServerProcess.StartAsync("--max-execution-time", "1s");
+    public async ValueTask InitializeAsync() => Server = await ServerProcess.StartAsync("--max-execution-time", "1s", "--max-program-cost", "1T", "--max-instructions", "2000");
 
     public async ValueTask DisposeAsync() => await Server.DisposeAsync();
 }
@@ -53,10 +53,13 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
         }
         """;
 
+    static readonly string IssueReduceWindow =
+        Program("reduce_window", "ROOT r = f32[513,513] reduce-window(x, zero), window={size=512x512}, to_apply=add");
+
     public static TheoryData<string, string> LongKernels() => new()
     {
         // The issue's case: the reduce-window fast path (a plain add reducer), 69 G additions.
-        { "reduce_window", Program("reduce_window", "ROOT r = f32[513,513] reduce-window(x, zero), window={size=512x512}, to_apply=add") },
+        { "reduce_window", IssueReduceWindow },
         // A reducer that is not one op runs interpreted per window element (17 G calls).
         { "reduce_window_generic", Program("reduce_window_generic", "ROOT r = f32[769,769] reduce-window(x, zero), window={size=256x256}, to_apply=odd") },
         // select-and-scatter over the same windows as the issue's reduce-window.
@@ -97,6 +100,34 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
         var logged = Regex.Matches(fixture.Server.Log, $"execution of '{name}' stopped after (\\d+) ms");
         Assert.NotEmpty(logged);
         long ms = long.Parse(logged[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(ms, 1000, 3000);
+        // (a timer may fire a millisecond before the stopwatch reads 1000)
+        Assert.InRange(ms, 900, 3000);
+    }
+
+    [Fact]
+    public async Task AProgramCostlierThanMaxProgramCostIsRefusedAtCompileWithItsEstimate()
+    {
+        using var raw = new RawClient(fixture.Server.Address);
+        string session = await raw.OpenSessionAsync();
+        // 2·8192³ ≈ 1.1e12 multiply-add operations: over the 1T limit. Refused before anything is compiled.
+        var big = HloTextParser.Parse(Program("big_dot",
+            "y = f32[8192,8192] broadcast(p), dimensions={}\n  ROOT r = f32[8192,8192] dot(y, y), lhs_contracting_dims={1}, rhs_contracting_dims={0}"));
+        await Expect.Status(Grpc.Core.StatusCode.ResourceExhausted, () => raw.CompileAsync(session, big),
+            "module 'big_dot' would cost about 1.1e+12 operations and touch about", "bytes per run",
+            "more than the 1e+12 operations this server allows per program (--max-program-cost)");
+        // The issue's reduce-window (6.9e10 operations) is under the limit: it compiles (and runs until stopped, above).
+        Assert.NotEqual(0UL, await raw.CompileAsync(session, HloTextParser.Parse(IssueReduceWindow)));
+    }
+
+    [Fact]
+    public async Task AModuleWithMoreThanMaxInstructionsIsRefusedAtCompile()
+    {
+        using var raw = new RawClient(fixture.Server.Address);
+        string session = await raw.OpenSessionAsync();
+        var b = new HloBuilder("long_chain");
+        var v = b.Parameter(Shape.Array(ElementType.F32, 4), "x");
+        for (int i = 0; i < 2100; i++) v = b.Add(v, v);
+        await Expect.Status(Grpc.Core.StatusCode.ResourceExhausted, () => raw.CompileAsync(session, b.BuildModule(v)),
+            "module 'long_chain' has 2101 instructions in 1 computations, more than the 2000 this server compiles per module (--max-instructions)");
     }
 }

@@ -170,7 +170,7 @@ public class CommandLineTests
             "--listen HOST:PORT", "--backend NAME", "--token-file PATH", "--tls-cert PATH", "--tls-key PATH", "--max-message-bytes SIZE",
             "--max-session-bytes SIZE", "--max-sessions N", "--session-lease DURATION", "--compile-cache N", "--shutdown-timeout DURATION",
             "--log-format text|json", "--log-level LEVEL", "--version", "--help", "--data-listen HOST:PORT|off", "--data-ticket-lifetime DURATION",
-            "--max-execution-time DURATION", "--max-device-bytes SIZE",
+            "--max-execution-time DURATION", "--max-device-bytes SIZE", "--max-program-cost N", "--max-instructions N",
         })
         {
             Assert.Contains(option, output);
@@ -190,6 +190,8 @@ public class CommandLineTests
     [InlineData("--backend pjrt:", "names no plugin")]
     [InlineData("--backend tpu", "unknown backend")]
     [InlineData("--max-session-bytes 12XB", "unknown unit 'XB'")]
+    [InlineData("--max-program-cost lots", "--max-program-cost lots: not a number of operations (use 1000000, 5e11, 500G or 2T)")]
+    [InlineData("--max-instructions -1", "--max-instructions -1: use a whole number of at least 0")]
     [InlineData("--max-message-bytes 1KiB", "is too small")]
     [InlineData("--session-lease soon", "not a duration")]
     [InlineData("--session-lease 10ms", "too short")]
