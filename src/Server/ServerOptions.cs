@@ -31,6 +31,15 @@ public sealed record ServerOptions
     /// <summary>The data channel's address when --data-listen was not given.</summary>
     public IPEndPoint DefaultDataListen => new(Listen.Address, Listen.Port is 0 or 65535 ? 0 : Listen.Port + 1);
 
+    /// <summary>How soon a data connection must present its first request with a valid ticket.</summary>
+    public TimeSpan DataAuthTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Data connections without a valid ticket yet, in all.</summary>
+    public int DataMaxUnauthenticated { get; init; } = 64;
+
+    /// <summary>Data connections without a valid ticket yet, from one peer address.</summary>
+    public int DataMaxUnauthenticatedPerAddress { get; init; } = 8;
+
     public string Backend { get; init; } = "cpu";
 
     /// <summary>The backend <see cref="Backend"/> names, parsed.</summary>
@@ -137,6 +146,15 @@ public sealed record ServerOptions
                                      channel (transfers use gRPC streams, as version-1 clients always do).
           --data-ticket-lifetime DURATION
                                      How long a transfer ticket stays valid before its transfer starts (default 10s).
+          --data-auth-timeout DURATION
+                                     How soon a new data connection must send its first request with a valid ticket
+                                     (TLS handshake included) before it is closed (default 5s).
+          --data-max-unauthenticated N
+                                     Most data connections open at once that have not presented a valid ticket yet
+                                     (default 64); more are closed on arrival, so idle or hostile connections cannot
+                                     crowd out real transfers (clients then fall back to gRPC streams).
+          --data-max-unauthenticated-per-address N
+                                     The same, per peer IP address (default 8).
           --backend NAME             The device that runs programs: cpu (the embedded CPU executor; default);
                                      pjrt:PATH (XLA through the PJRT plugin at PATH: libtpu.so on a TPU host,
                                      xla_cuda_plugin.so from jax-cuda12/13-pjrt on NVIDIA); pjrt alone finds the
@@ -250,6 +268,19 @@ public sealed record ServerOptions
                     o = o with { TicketLifetime = v };
                     break;
                 }
+                case "--data-auth-timeout":
+                {
+                    var v = ParseDuration(arg, Value());
+                    if (v < TimeSpan.FromMilliseconds(100)) throw new UsageException($"--data-auth-timeout {v.TotalMilliseconds}ms is too short: at least 100ms");
+                    o = o with { DataAuthTimeout = v };
+                    break;
+                }
+                case "--data-max-unauthenticated":
+                    o = o with { DataMaxUnauthenticated = ParseCount(arg, Value(), 1) };
+                    break;
+                case "--data-max-unauthenticated-per-address":
+                    o = o with { DataMaxUnauthenticatedPerAddress = ParseCount(arg, Value(), 1) };
+                    break;
                 case "--backend":
                 {
                     var v = Value();

@@ -171,6 +171,7 @@ public class CommandLineTests
             "--max-session-bytes SIZE", "--max-sessions N", "--session-lease DURATION", "--compile-cache N", "--shutdown-timeout DURATION",
             "--log-format text|json", "--log-level LEVEL", "--version", "--help", "--data-listen HOST:PORT|off", "--data-ticket-lifetime DURATION",
             "--max-execution-time DURATION", "--max-device-bytes SIZE", "--max-program-cost N", "--max-instructions N",
+            "--data-auth-timeout DURATION", "--data-max-unauthenticated N", "--data-max-unauthenticated-per-address N",
         })
         {
             Assert.Contains(option, output);

@@ -426,12 +426,25 @@ internal sealed class RemoteConnection : IAsyncDisposable
                 bulk.Return(c);   // unused: good for the next transfer
                 throw;
             }
-            if (ticket.DataPort != c.Port)
+            ulong handle;
+            try
             {
-                c.Dispose();
-                c = await bulk.ReconnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
+                if (ticket.DataPort != c.Port)
+                {
+                    c.Dispose();
+                    c = await bulk.ReconnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
+                }
+                handle = await bulk.UploadAsync(c, ticket.Ticket.Memory, tensor, total, call).ConfigureAwait(false);
             }
-            var handle = await bulk.UploadAsync(c, ticket.Ticket.Memory, tensor, total, call).ConfigureAwait(false);
+            catch (RpcException e) when (BulkChannel.IsBrokenConnection(e) && !call.CancellationToken.IsCancellationRequested)
+            {
+                // The data port accepted and then dropped the connection (a server at its connection caps, a proxy):
+                // the gRPC channel still works, so this transfer streams instead. The unused ticket expires on the
+                // server and gives its reservation back.
+                bulk.Failed(Server, e);
+                return await StreamUploadAsync(s, tensor, total, call).ConfigureAwait(false);
+            }
+            bulk.Succeeded();
             Interlocked.Increment(ref bulkTransfers);
             return handle;
         }
@@ -484,12 +497,22 @@ internal sealed class RemoteConnection : IAsyncDisposable
                 bulk.Return(c);   // unused: good for the next transfer
                 throw;
             }
-            if (ticket.DataPort != c.Port)
+            Tensor tensor;
+            try
             {
-                c.Dispose();
-                c = await bulk.ReconnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
+                if (ticket.DataPort != c.Port)
+                {
+                    c.Dispose();
+                    c = await bulk.ReconnectAsync(ticket.DataPort, call.CancellationToken).ConfigureAwait(false);
+                }
+                tensor = await bulk.DownloadAsync(c, ticket.Ticket.Memory, sent, ticket.Bytes, what, call).ConfigureAwait(false);
             }
-            var tensor = await bulk.DownloadAsync(c, ticket.Ticket.Memory, sent, ticket.Bytes, what, call).ConfigureAwait(false);
+            catch (RpcException e) when (BulkChannel.IsBrokenConnection(e) && !call.CancellationToken.IsCancellationRequested)
+            {
+                bulk.Failed(Server, e);   // as for uploads: the gRPC stream carries this one
+                return await StreamDownloadAsync(s, handle, what, call).ConfigureAwait(false);
+            }
+            bulk.Succeeded();
             Interlocked.Increment(ref bulkTransfers);
             return tensor;
         }
