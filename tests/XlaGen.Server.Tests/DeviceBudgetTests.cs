@@ -72,3 +72,30 @@ public class DeviceBudgetTests
         Assert.Equal(memory / 5 * 4, (await raw.StatsAsync()).DeviceBytesLimit);
     }
 }
+
+/// <summary>Issue 13 finding 5: 30,000 zero-byte buffers in one session were all accepted and counted 0 bytes. Every
+/// handle now counts at least Session.MinimumCharge (1 KiB) against the byte budgets.</summary>
+public class MinimumChargeTests
+{
+    [Fact]
+    public async Task ZeroByteBuffersCountAgainstTheSessionBudget()
+    {
+        await using var server = await ServerProcess.StartAsync("--max-session-bytes", "1MiB");
+        using var raw = new RawClient(server.Address);
+        var session = await raw.OpenSessionAsync();
+        var empty = new Tensor<float>(new long[] { 0 }, Array.Empty<float>());
+        // 1 MiB holds 1024 handles of the minimum 1024 bytes each.
+        var handles = new List<ulong>();
+        for (int i = 0; i < 1024; i++) handles.Add(await raw.UploadAsync(session, empty));
+        Assert.Equal(1L << 20, await raw.BytesHeldAsync(session));
+        Assert.Equal(1L << 20, (await raw.StatsAsync()).DeviceBytesUsed);
+        await Expect.Status(StatusCode.ResourceExhausted, () => raw.UploadAsync(session, empty),
+            "uploading f32[0] (0 bytes, counted as 1024 (the least any handle counts)) would take the session to 1049600 bytes, over its limit of 1048576 bytes (--max-session-bytes)");
+
+        // Releasing gives the minimum back, and closing the session everything.
+        await raw.Client.ReleaseAsync(new ReleaseRequest { SessionId = session, Handles = { handles[0] } }, raw.Options());
+        Assert.Equal((1L << 20) - 1024, await raw.BytesHeldAsync(session));
+        await raw.Client.CloseSessionAsync(new CloseSessionRequest { SessionId = session }, raw.Options());
+        Assert.Equal(0, (await raw.StatsAsync()).DeviceBytesUsed);
+    }
+}

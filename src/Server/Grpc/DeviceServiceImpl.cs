@@ -115,7 +115,7 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
         if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held, $"uploading {shape}"))
         {
             throw Errors.ResourceExhausted(
-                $"uploading {shape} ({total} bytes) would take the session to {held + total} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
+                $"uploading {shape} ({total} bytes{Session.Counted(total)}) would take the session to {held + Session.Charge(total)} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
         }
         var clock = Stopwatch.StartNew();
         bool added = false;
@@ -223,7 +223,7 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
                 if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held, $"uploading {shape}"))
                 {
                     throw Errors.ResourceExhausted(
-                        $"uploading {shape} ({total} bytes) would take the session to {held + total} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
+                        $"uploading {shape} ({total} bytes{Session.Counted(total)}) would take the session to {held + Session.Charge(total)} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
                 }
                 try
                 {
@@ -376,12 +376,12 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
         }
         else
         {
-            long totalBytes = outputs.Sum(o => ShapeBytes(o.Shape));
+            long totalBytes = outputs.Sum(o => Session.Charge(ShapeBytes(o.Shape)));
             long held;
             bool reserved;
             try
             {
-                reserved = session.TryReserve(totalBytes, host.Options.MaxSessionBytes, out held, $"execute '{module}': keeping its results");
+                reserved = session.TryReserveExact(totalBytes, host.Options.MaxSessionBytes, out held, $"execute '{module}': keeping its results");
             }
             catch
             {
@@ -392,7 +392,7 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             {
                 foreach (var o in outputs) o.Dispose();
                 throw Errors.ResourceExhausted(
-                    $"execute '{module}': its results ({totalBytes} bytes) would take the session to {held + totalBytes} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes)");
+                    $"execute '{module}': its results ({totalBytes} bytes, each counted as at least {Session.MinimumCharge}) would take the session to {held + totalBytes} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes)");
             }
             var entries = outputs.Select(o => new BufferEntry(session, o, ShapeBytes(o.Shape))).ToArray();
             try
@@ -401,7 +401,7 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             }
             catch
             {
-                session.Unreserve(totalBytes);
+                session.UnreserveExact(totalBytes);
                 throw;
             }
             foreach (var entry in entries)
