@@ -68,6 +68,9 @@ public sealed record ServerOptions
 
     public int CompileCacheEntries { get; init; } = 64;
 
+    /// <summary>Most estimated bytes of compiled programs kept with no handle referencing them.</summary>
+    public long CompileCacheBytes { get; init; } = 256L << 20;
+
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Zero: no limit.</summary>
@@ -187,6 +190,9 @@ public sealed record ServerOptions
           --compile-cache N          Compiled programs kept after their last handle is released, for the next
                                      client that compiles the same bytes (default 64; programs are keyed by the
                                      SHA-256 of their HloModuleProto).
+          --compile-cache-bytes SIZE Most memory those kept programs may take together, estimated from their modules
+                                     (bytes, instructions and constants; default 256MiB); the least recently used
+                                     are evicted first, and a program larger than this is not kept at all.
           --max-execution-time DURATION
                                      Longest one execution may run before the server stops it and answers
                                      DEADLINE_EXCEEDED (default 0: no limit). A program that never ends (a while loop
@@ -336,6 +342,9 @@ public sealed record ServerOptions
                     o = o with { SessionLease = v };
                     break;
                 }
+                case "--compile-cache-bytes":
+                    o = o with { CompileCacheBytes = ParseSize(arg, Value()) };
+                    break;
                 case "--compile-cache":
                     o = o with { CompileCacheEntries = ParseCount(arg, Value(), 0) };
                     break;

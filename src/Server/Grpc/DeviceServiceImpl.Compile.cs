@@ -25,8 +25,36 @@ internal sealed partial class DeviceServiceImpl
         var bytes = request.HloModuleProto.ToByteArray();
         var fingerprint = CompileCache.Fingerprint(bytes);
         var (program, hit) = await host.Cache.AcquireAsync(fingerprint, () => CompileProgram(bytes, fingerprint)).ConfigureAwait(false);
+        // The compiled program counts against the session's and the server's byte budgets while this handle holds it
+        // (its estimated size, at least Session.MinimumCharge), as a buffer would.
+        long charge = program.EstimatedBytes;
+        bool reserved;
+        long held;
+        try
+        {
+            reserved = session.TryReserve(charge, host.Options.MaxSessionBytes, out held, $"compiling '{program.Module.Name}'");
+        }
+        catch
+        {
+            host.Cache.Release(program);
+            throw;
+        }
+        if (!reserved)
+        {
+            host.Cache.Release(program);
+            throw Errors.ResourceExhausted(
+                $"compiling '{program.Module.Name}': the compiled program (about {charge} bytes: its module, {program.Module.Computations.Sum(c => c.Instructions.Count)} instructions and constants) would take the session to {held + Session.Charge(charge)} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes)");
+        }
         var entry = new ExecutableEntry(session, program, host.Cache);
-        session.Add(entry);
+        try
+        {
+            session.Add(entry);
+        }
+        catch
+        {
+            session.Unreserve(charge);
+            throw;
+        }
         Log.Compiled(logger, session.ShortId, program.Module.Name, fingerprint[..12], hit, clock.ElapsedMilliseconds);
         // The cache is shared (one compilation for everyone), but what a client is told is not: a hit it did not cause
         // itself would reveal that another session compiled the same bytes. Only the timing still can (docs/server.md).
@@ -74,7 +102,7 @@ internal sealed partial class DeviceServiceImpl
         }
         var parameters = module.Entry.Parameters.SelectMany(p => Leaves(p.Shape)).ToArray();
         var results = Leaves(module.Entry.Root.Shape).ToArray();
-        return new CachedProgram(fingerprint, module, executable, parameters, results);
+        return new CachedProgram(fingerprint, module, executable, parameters, results, CachedProgram.Estimate(module, bytes.Length));
     }
 
     /// <summary>--max-instructions and --max-program-cost, checked before the backend compiles anything: a module's

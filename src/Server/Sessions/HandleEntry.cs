@@ -70,7 +70,7 @@ internal sealed class ExecutableEntry : HandleEntry
 {
     readonly CompileCache cache;
 
-    public ExecutableEntry(Session owner, CachedProgram program, CompileCache cache) : base(owner, 0)
+    public ExecutableEntry(Session owner, CachedProgram program, CompileCache cache) : base(owner, program.EstimatedBytes)
     {
         Program = program;
         this.cache = cache;
