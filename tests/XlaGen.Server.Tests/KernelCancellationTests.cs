@@ -93,7 +93,7 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
         Assert.Contains("DeadlineExceeded", e.Message);
         Assert.Contains($"execute '{name}' ran longer than this server allows (1000 ms, --max-execution-time)", e.Message);
 
-        // The server's own measure: the execution ended within 2 s of its limit, and was counted as stopped.
+        // The server's own measure: the execution ended within 1 s of its limit (measured: 0-15 ms over), and was counted as stopped.
         var stats = await raw.StatsAsync();
         Assert.Equal(0, stats.ExecutionsInFlight);
         Assert.Equal(stoppedBefore + 1, stats.ExecutionsStopped);
@@ -101,7 +101,8 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
         Assert.NotEmpty(logged);
         long ms = long.Parse(logged[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         // (a timer may fire a millisecond before the stopwatch reads 1000)
-        Assert.InRange(ms, 900, 3000);
+        TestContext.Current.TestOutputHelper?.WriteLine($"'{name}' stopped after {ms} ms (limit 1000 ms)");
+        Assert.InRange(ms, 900, 2000);
     }
 
     [Fact]
