@@ -5,12 +5,12 @@ using XlaGen.Hlo;
 
 namespace XlaGen.Server.Tests;
 
-/// <summary>A server that stops executions after one second, and refuses programs over 1e12 operations or 2000 instructions.</summary>
+/// <summary>A server that stops executions after one second, and refuses programs over 2e12 operations or 2000 instructions.</summary>
 public sealed class OneSecondServer : IAsyncLifetime
 {
     public ServerProcess Server { get; private set; } = null!;
 
-    public async ValueTask InitializeAsync() => Server = await ServerProcess.StartAsync("--max-execution-time", "1s", "--max-program-cost", "1T", "--max-instructions", "2000");
+    public async ValueTask InitializeAsync() => Server = await ServerProcess.StartAsync("--max-execution-time", "1s", "--max-program-cost", "2T", "--max-instructions", "2000");
 
     public async ValueTask DisposeAsync() => await Server.DisposeAsync();
 }
@@ -65,9 +65,10 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
         // select-and-scatter over the same windows as the issue's reduce-window.
         { "select_and_scatter", Program("select_and_scatter",
             "s = f32[513,513] broadcast(p), dimensions={}\n  ROOT r = f32[1024,1024] select-and-scatter(x, s, zero), window={size=512x512}, select=ge, scatter=add") },
-        // A 4096x4096x4096 matrix product through the GEMM driver (69 G multiply-adds).
+        // An 8192x8192x8192 matrix product through the GEMM driver (550 G multiply-adds: a 4096³ one took only about a
+        // second on two cores, too little to be sure the limit stops it).
         { "dot", Program("dot",
-            "y = f32[4096,4096] broadcast(p), dimensions={}\n  ROOT r = f32[4096,4096] dot(y, y), lhs_contracting_dims={1}, rhs_contracting_dims={0}") },
+            "y = f32[8192,8192] broadcast(p), dimensions={}\n  ROOT r = f32[8192,8192] dot(y, y), lhs_contracting_dims={1}, rhs_contracting_dims={0}") },
         // A 256x256 kernel over a 1024x1024 image (38 G multiply-adds).
         { "convolution", Program("convolution",
             "i = f32[1,1024,1024,1] reshape(x)\n  k = f32[256,256,1,1] broadcast(p), dimensions={}\n  ROOT r = f32[1,769,769,1] convolution(i, k), window={size=256x256}, dim_labels=b01f_01io->b01f") },
@@ -110,12 +111,12 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
     {
         using var raw = new RawClient(fixture.Server.Address);
         string session = await raw.OpenSessionAsync();
-        // 2·8192³ ≈ 1.1e12 multiply-add operations: over the 1T limit. Refused before anything is compiled.
+        // 2·16384³ ≈ 8.8e12 multiply-add operations: over the 2T limit. Refused before anything is compiled.
         var big = HloTextParser.Parse(Program("big_dot",
-            "y = f32[8192,8192] broadcast(p), dimensions={}\n  ROOT r = f32[8192,8192] dot(y, y), lhs_contracting_dims={1}, rhs_contracting_dims={0}"));
+            "y = f32[16384,16384] broadcast(p), dimensions={}\n  ROOT r = f32[16384,16384] dot(y, y), lhs_contracting_dims={1}, rhs_contracting_dims={0}"));
         await Expect.Status(Grpc.Core.StatusCode.ResourceExhausted, () => raw.CompileAsync(session, big),
-            "module 'big_dot' would cost about 1.1e+12 operations and touch about", "bytes per run",
-            "more than the 1e+12 operations this server allows per program (--max-program-cost)");
+            "module 'big_dot' would cost about 8.8e+12 operations and touch about", "bytes per run",
+            "more than the 2e+12 operations this server allows per program (--max-program-cost)");
         // The issue's reduce-window (6.9e10 operations) is under the limit: it compiles (and runs until stopped, above).
         Assert.NotEqual(0UL, await raw.CompileAsync(session, HloTextParser.Parse(IssueReduceWindow)));
     }

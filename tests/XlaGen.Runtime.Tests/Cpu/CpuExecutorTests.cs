@@ -407,12 +407,12 @@ public class CpuExecutorTests
         for (int i = 0; i < got.Length; i++) Assert.True(Math.Abs(got[i] - v2[i]) < 1e-4, $"element {i}: {got[i]} vs {v2[i]}");
     }
 
-    /// <summary>One instruction that runs for minutes (issue 13's reduce-window, a 4096³ dot through the GEMM pool) is
+    /// <summary>One instruction that runs for minutes (issue 13's reduce-window, an 8192³ dot through the GEMM pool) is
     /// stopped inside its kernel, on every thread it forked, with the caller's OperationCanceledException (not an
     /// AggregateException from the parallel split).</summary>
     [Theory]
     [InlineData("ROOT r = f32[513,513] reduce-window(x, zero), window={size=512x512}, to_apply=add")]
-    [InlineData("y = f32[4096,4096] broadcast(p), dimensions={}\n  ROOT r = f32[4096,4096] dot(y, y), lhs_contracting_dims={1}, rhs_contracting_dims={0}")]
+    [InlineData("y = f32[8192,8192] broadcast(p), dimensions={}\n  ROOT r = f32[8192,8192] dot(y, y), lhs_contracting_dims={1}, rhs_contracting_dims={0}")]
     public void CancellationStopsALongKernelFromInside(string body)
     {
         var module = HloTextParser.Parse($$"""
