@@ -56,6 +56,12 @@ catch (Exception e) when (options.BackendSpec.Backend == DeviceBackend.Pjrt && e
     return 2;
 }
 
+// Executions keep thread-pool threads busy (a kernel's Parallel.For chunks run on them). The timers and socket
+// completions that stop an execution (--max-execution-time, a client's cancel or deadline) also need a pool thread:
+// with only one per core, they waited for the pool to grow (seconds) while every thread computed. Keep spare threads.
+ThreadPool.GetMinThreads(out int minWorkers, out int minIo);
+ThreadPool.SetMinThreads(Math.Max(minWorkers, 4 * Environment.ProcessorCount + 8), minIo);
+
 var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Array.Empty<string>(), ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();
 builder.Logging.SetMinimumLevel(options.LogLevel);

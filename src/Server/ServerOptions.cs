@@ -31,6 +31,15 @@ public sealed record ServerOptions
     /// <summary>The data channel's address when --data-listen was not given.</summary>
     public IPEndPoint DefaultDataListen => new(Listen.Address, Listen.Port is 0 or 65535 ? 0 : Listen.Port + 1);
 
+    /// <summary>How soon a data connection must present its first request with a valid ticket.</summary>
+    public TimeSpan DataAuthTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Data connections without a valid ticket yet, in all.</summary>
+    public int DataMaxUnauthenticated { get; init; } = 64;
+
+    /// <summary>Data connections without a valid ticket yet, from one peer address.</summary>
+    public int DataMaxUnauthenticatedPerAddress { get; init; } = 8;
+
     public string Backend { get; init; } = "cpu";
 
     /// <summary>The backend <see cref="Backend"/> names, parsed.</summary>
@@ -59,10 +68,21 @@ public sealed record ServerOptions
 
     public int CompileCacheEntries { get; init; } = 64;
 
+    /// <summary>Most estimated bytes of compiled programs kept with no handle referencing them.</summary>
+    public long CompileCacheBytes { get; init; } = 256L << 20;
+
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Zero: no limit.</summary>
     public TimeSpan MaxExecutionTime { get; init; }
+
+    /// <summary>Most instructions (all computations together) in one compiled module; 0: no limit.</summary>
+    public int MaxInstructions { get; init; } = DefaultMaxInstructions;
+
+    public const int DefaultMaxInstructions = 250_000;
+
+    /// <summary>Most operations one run of a program may cost by the compile-time estimate (ProgramCost); 0: no limit.</summary>
+    public double MaxProgramCost { get; init; }
 
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
@@ -129,6 +149,15 @@ public sealed record ServerOptions
                                      channel (transfers use gRPC streams, as version-1 clients always do).
           --data-ticket-lifetime DURATION
                                      How long a transfer ticket stays valid before its transfer starts (default 10s).
+          --data-auth-timeout DURATION
+                                     How soon a new data connection must send its first request with a valid ticket
+                                     (TLS handshake included) before it is closed (default 5s).
+          --data-max-unauthenticated N
+                                     Most data connections open at once that have not presented a valid ticket yet
+                                     (default 64); more are closed on arrival, so idle or hostile connections cannot
+                                     crowd out real transfers (clients then fall back to gRPC streams).
+          --data-max-unauthenticated-per-address N
+                                     The same, per peer IP address (default 8).
           --backend NAME             The device that runs programs: cpu (the embedded CPU executor; default);
                                      pjrt:PATH (XLA through the PJRT plugin at PATH: libtpu.so on a TPU host,
                                      xla_cuda_plugin.so from jax-cuda12/13-pjrt on NVIDIA); pjrt alone finds the
@@ -161,12 +190,24 @@ public sealed record ServerOptions
           --compile-cache N          Compiled programs kept after their last handle is released, for the next
                                      client that compiles the same bytes (default 64; programs are keyed by the
                                      SHA-256 of their HloModuleProto).
+          --compile-cache-bytes SIZE Most memory those kept programs may take together, estimated from their modules
+                                     (bytes, instructions and constants; default 256MiB); the least recently used
+                                     are evicted first, and a program larger than this is not kept at all.
           --max-execution-time DURATION
                                      Longest one execution may run before the server stops it and answers
                                      DEADLINE_EXCEEDED (default 0: no limit). A program that never ends (a while loop
                                      whose condition stays true) otherwise holds a core until its client gives up:
                                      executions also stop when the client cancels the call or its deadline passes.
                                      Donated arguments of a stopped execution are consumed.
+          --max-program-cost N       Most operations one run of a program may cost, estimated when it is compiled
+                                     (a multiply-add of a dot or convolution is 2, each window element a
+                                     reduce-window visits is 1, a reducer's call costs its instructions; while
+                                     loops count one iteration). A costlier module fails RESOURCE_EXHAUSTED at
+                                     compile with its estimate (operations and bytes touched). N is a number with an
+                                     optional unit: 5e11, 500G, 2T (K, M, G, T, P: powers of 1000). Default 0: no
+                                     limit (--max-execution-time still stops what runs too long).
+          --max-instructions N       Most instructions (all computations together) one module may have (default
+                                     250000; 0: no limit). Larger modules fail RESOURCE_EXHAUSTED at compile.
           --shutdown-timeout DURATION
                                      On SIGTERM or Ctrl+C the server stops accepting calls and waits this long for
                                      running executions and transfers to finish (default 30s).
@@ -233,6 +274,19 @@ public sealed record ServerOptions
                     o = o with { TicketLifetime = v };
                     break;
                 }
+                case "--data-auth-timeout":
+                {
+                    var v = ParseDuration(arg, Value());
+                    if (v < TimeSpan.FromMilliseconds(100)) throw new UsageException($"--data-auth-timeout {v.TotalMilliseconds}ms is too short: at least 100ms");
+                    o = o with { DataAuthTimeout = v };
+                    break;
+                }
+                case "--data-max-unauthenticated":
+                    o = o with { DataMaxUnauthenticated = ParseCount(arg, Value(), 1) };
+                    break;
+                case "--data-max-unauthenticated-per-address":
+                    o = o with { DataMaxUnauthenticatedPerAddress = ParseCount(arg, Value(), 1) };
+                    break;
                 case "--backend":
                 {
                     var v = Value();
@@ -288,11 +342,20 @@ public sealed record ServerOptions
                     o = o with { SessionLease = v };
                     break;
                 }
+                case "--compile-cache-bytes":
+                    o = o with { CompileCacheBytes = ParseSize(arg, Value()) };
+                    break;
                 case "--compile-cache":
                     o = o with { CompileCacheEntries = ParseCount(arg, Value(), 0) };
                     break;
                 case "--max-execution-time":
                     o = o with { MaxExecutionTime = ParseDuration(arg, Value()) };
+                    break;
+                case "--max-program-cost":
+                    o = o with { MaxProgramCost = ParseOperations(arg, Value()) };
+                    break;
+                case "--max-instructions":
+                    o = o with { MaxInstructions = ParseCount(arg, Value(), 0) };
                     break;
                 case "--shutdown-timeout":
                     o = o with { ShutdownTimeout = ParseDuration(arg, Value()) };
@@ -398,6 +461,26 @@ public sealed record ServerOptions
         if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double v) || double.IsInfinity(v) || v * scaleMs > int.MaxValue)
             throw new UsageException($"{option} {text}: not a duration (use 500ms, 30s, 5m or 1h)");
         return TimeSpan.FromMilliseconds(v * scaleMs);
+    }
+
+    /// <summary>A count of operations: 1000000, 5e11, 500G, 2T (K, M, G, T, P: powers of 1000).</summary>
+    public static double ParseOperations(string option, string text)
+    {
+        var t = text.Trim();
+        double unit = t.Length == 0 ? 1 : char.ToUpperInvariant(t[^1]) switch
+        {
+            'K' => 1e3,
+            'M' => 1e6,
+            'G' => 1e9,
+            'T' => 1e12,
+            'P' => 1e15,
+            _ => 1,
+        };
+        if (unit != 1) t = t[..^1];
+        if (!double.TryParse(t, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double v)
+            || double.IsNaN(v) || double.IsInfinity(v * unit) || v < 0)
+            throw new UsageException($"{option} {text}: not a number of operations (use 1000000, 5e11, 500G or 2T)");
+        return v * unit;
     }
 
     static int ParseCount(string option, string text, int min)

@@ -52,7 +52,8 @@ public class SessionLifecycleTests(ShortLeaseServer fixture) : IClassFixture<Sho
         var session = await raw.OpenSessionAsync("vanishing client");
         var buffer = await raw.UploadAsync(session, TestModules.Random(1, 256, 1024));   // 1 MiB
         await raw.CompileAsync(session, TestModules.AddVectors(7));
-        Assert.Equal(1 << 20, (await raw.Client.KeepAliveAsync(new KeepAliveRequest { SessionId = session }, raw.Options())).BytesHeld);
+        // The buffer and the compiled program (its estimated size) count against the session.
+        Assert.Equal((1 << 20) + TestModules.ProgramCharge(TestModules.AddVectors(7)), (await raw.Client.KeepAliveAsync(new KeepAliveRequest { SessionId = session }, raw.Options())).BytesHeld);
 
         // No calls from now on: the lease (1 s) runs out and the server frees the session.
         await Task.Delay(1500);
@@ -62,7 +63,7 @@ public class SessionLifecycleTests(ShortLeaseServer fixture) : IClassFixture<Sho
         Assert.Equal(0, stats.BytesHeld);
         Assert.Equal(0, stats.BufferHandles);
         Assert.Equal(0, stats.ExecutableHandles);
-        Assert.Contains("session " + session[..8] + " of 'vanishing client' expired after 1000 ms without calls: released 2 handles, 1048576 bytes", fixture.Server.Log);
+        Assert.Contains("session " + session[..8] + $" of 'vanishing client' expired after 1000 ms without calls: released 2 handles, {(1 << 20) + TestModules.ProgramCharge(TestModules.AddVectors(7))} bytes", fixture.Server.Log);
     }
 
     [Fact]
@@ -170,7 +171,9 @@ public class CommandLineTests
             "--listen HOST:PORT", "--backend NAME", "--token-file PATH", "--tls-cert PATH", "--tls-key PATH", "--max-message-bytes SIZE",
             "--max-session-bytes SIZE", "--max-sessions N", "--session-lease DURATION", "--compile-cache N", "--shutdown-timeout DURATION",
             "--log-format text|json", "--log-level LEVEL", "--version", "--help", "--data-listen HOST:PORT|off", "--data-ticket-lifetime DURATION",
-            "--max-execution-time DURATION", "--max-device-bytes SIZE",
+            "--max-execution-time DURATION", "--max-device-bytes SIZE", "--max-program-cost N", "--max-instructions N",
+            "--data-auth-timeout DURATION", "--data-max-unauthenticated N", "--data-max-unauthenticated-per-address N",
+            "--compile-cache-bytes SIZE",
         })
         {
             Assert.Contains(option, output);
@@ -190,6 +193,8 @@ public class CommandLineTests
     [InlineData("--backend pjrt:", "names no plugin")]
     [InlineData("--backend tpu", "unknown backend")]
     [InlineData("--max-session-bytes 12XB", "unknown unit 'XB'")]
+    [InlineData("--max-program-cost lots", "--max-program-cost lots: not a number of operations (use 1000000, 5e11, 500G or 2T)")]
+    [InlineData("--max-instructions -1", "--max-instructions -1: use a whole number of at least 0")]
     [InlineData("--max-message-bytes 1KiB", "is too small")]
     [InlineData("--session-lease soon", "not a duration")]
     [InlineData("--session-lease 10ms", "too short")]

@@ -83,7 +83,11 @@ public class ModelRunnerTests(SharedServer shared)
         }
 
         runner.Logits(TestModules.Random(1, 2, 4));
-        Assert.Equal((32 + 8 + 24 + 3) * 4, await Settled((32 + 8 + 24 + 3) * 4));   // the parameters only: input and logits were released
+        // The parameters (four buffers of 128, 32, 96 and 12 bytes, each counted as the 1 KiB every handle counts at
+        // least, Session.MinimumCharge) and the compiled Logits program (its estimated size: 1 KiB per instruction
+        // and its module bytes); the input and the logits were released.
+        long program = TestModules.ProgramCharge(runner.GetCompiledProgram(Assert.Single(runner.CompiledPrograms)));
+        Assert.Equal(4 * 1024 + program, await Settled(4 * 1024 + program));
         runner.Dispose();
         Assert.Equal(0, await Settled(0));
     }

@@ -150,7 +150,9 @@ public class SessionIsolationTests(IsolationServer fixture) : IClassFixture<Isol
         await Expect.Status(StatusCode.ResourceExhausted, () => raw.CompileAsync(session, TestModules.AddVectors(5)), limit.Append("compile").ToArray());
         await Expect.Status(StatusCode.ResourceExhausted, () => raw.ExecuteAsync(session, add, x, x), limit.Append("execute 'add_vectors'").ToArray());
         await Expect.Status(StatusCode.ResourceExhausted, () => raw.BeginUploadAsync(session, ElementType.F32, 4), limit);
-        Assert.Equal(2 * 16, await raw.BytesHeldAsync(session)); // x and the kept result: the refusals left nothing reserved
+        // Three empty buffers, x and the kept result (16 bytes each) count the 1 KiB minimum each, the program its
+        // estimated size: the refusals left nothing reserved.
+        Assert.Equal(5 * 1024 + TestModules.ProgramCharge(TestModules.AddVectors(4)), await raw.BytesHeldAsync(session));
 
         // A step that donates as many buffers as it returns (a training step) still runs at the limit.
         var step = await raw.Client.ExecuteAsync(new ExecuteRequest { SessionId = session, ExecutableHandle = add, ArgumentHandles = { kept[0], x }, DonatedArguments = { 0 } }, raw.Options());

@@ -26,14 +26,17 @@ internal sealed class DataChannel : IHostedService, IDisposable
     /// <summary>Most bytes handed to one socket read or write.</summary>
     const int IoBytes = 4 << 20;
 
-    /// <summary>The first request (and the TLS handshake) must arrive this soon after connecting.</summary>
-    static readonly TimeSpan FirstRequestTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>The first request with a valid ticket (and the TLS handshake before it) must arrive this soon after
+    /// connecting (--data-auth-timeout).</summary>
+    TimeSpan FirstRequestTimeout => host.Options.DataAuthTimeout;
 
     /// <summary>An idle connection between transfers is closed after this long.</summary>
     static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>A transfer whose peer neither sends nor takes a byte for this long is abandoned.</summary>
-    static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>A transfer whose peer neither sends nor takes a byte for this long is abandoned: at most 60 s, and
+    /// never longer than a session lease, so a stalled upload cannot keep its session and reservation alive past the
+    /// lease its client stopped renewing (the transfer holds a call open, which keeps the lease).</summary>
+    TimeSpan StallTimeout => host.Options.SessionLease < TimeSpan.FromSeconds(60) ? host.Options.SessionLease : TimeSpan.FromSeconds(60);
 
     /// <summary>After an error reply, what an upload still sends is read and dropped for at most this long, so the
     /// client's writes do not fail before it reads the reply.</summary>
@@ -41,6 +44,12 @@ internal sealed class DataChannel : IHostedService, IDisposable
 
     /// <summary>Connections open at once; more are closed on arrival.</summary>
     const int MaxConnections = 256;
+
+    /// <summary>Connections that have not yet presented a valid ticket, in all and per peer address
+    /// (--data-max-unauthenticated, --data-max-unauthenticated-per-address); more are closed on arrival, so idle or
+    /// hostile connections cannot take the places of authenticated transfers.</summary>
+    int unauthenticated;
+    readonly Dictionary<IPAddress, int> unauthenticatedByAddress = new();
 
     readonly Socket listener;
     readonly DeviceHost host;
@@ -147,13 +156,24 @@ internal sealed class DataChannel : IHostedService, IDisposable
             }
             lock (sync)
             {
-                if (connections.Count >= MaxConnections)
+                var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+                if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+                string? refused = connections.Count >= MaxConnections ? $"{MaxConnections} data connections are open"
+                    : unauthenticated >= host.Options.DataMaxUnauthenticated ? $"{unauthenticated} connections have not presented a ticket yet (--data-max-unauthenticated)"
+                    : unauthenticatedByAddress.GetValueOrDefault(address) >= host.Options.DataMaxUnauthenticatedPerAddress
+                        ? $"{unauthenticatedByAddress[address]} connections from {address} have not presented a ticket yet (--data-max-unauthenticated-per-address)"
+                    : null;
+                if (refused != null)
                 {
-                    Log.DataConnectionFailed(logger, socket.RemoteEndPoint?.ToString() ?? "?", $"refused: {MaxConnections} data connections are open");
+                    Interlocked.Increment(ref refusedConnections);
+                    Log.DataConnectionFailed(logger, socket.RemoteEndPoint?.ToString() ?? "?", $"refused: {refused}");
                     socket.Dispose();
                     continue;
                 }
-                var task = Task.Run(() => ServeAsync(socket));
+                unauthenticated++;
+                unauthenticatedByAddress[address] = unauthenticatedByAddress.GetValueOrDefault(address) + 1;
+                var admission = new Admission(this, address);
+                var task = Task.Run(() => ServeAsync(socket, admission));
                 connections.Add(task);
                 _ = task.ContinueWith(t =>
                 {
@@ -163,8 +183,29 @@ internal sealed class DataChannel : IHostedService, IDisposable
         }
     }
 
+    /// <summary>Connections closed on arrival by the connection caps.</summary>
+    public long RefusedConnections => Interlocked.Read(ref refusedConnections);
+
+    long refusedConnections;
+
+    /// <summary>A connection's place among the unauthenticated ones, given up once (a valid ticket, or the end).</summary>
+    sealed class Admission(DataChannel owner, IPAddress address)
+    {
+        int done;
+
+        public void Authenticated()
+        {
+            if (Interlocked.Exchange(ref done, 1) != 0) return;
+            lock (owner.sync)
+            {
+                owner.unauthenticated--;
+                if (--owner.unauthenticatedByAddress[address] == 0) owner.unauthenticatedByAddress.Remove(address);
+            }
+        }
+    }
+
     /// <summary>One connection: transfers one after the other until the peer closes it, an error, idleness or shutdown.</summary>
-    async Task ServeAsync(Socket socket)
+    async Task ServeAsync(Socket socket, Admission admission)
     {
         string peer = socket.RemoteEndPoint?.ToString() ?? "?";
         socket.NoDelay = true;
@@ -206,7 +247,7 @@ internal sealed class DataChannel : IHostedService, IDisposable
                 Task<bool> transfer;
                 lock (sync)
                 {
-                    transfer = TransferAsync(stream, request, reply, peer);
+                    transfer = TransferAsync(stream, request, reply, peer, admission);
                     transfers.Add(transfer);
                 }
                 bool keep;
@@ -232,6 +273,7 @@ internal sealed class DataChannel : IHostedService, IDisposable
         }
         finally
         {
+            admission.Authenticated();
             await stream.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -243,7 +285,7 @@ internal sealed class DataChannel : IHostedService, IDisposable
     }
 
     /// <summary>One transfer after its request; true when the connection may carry another.</summary>
-    async Task<bool> TransferAsync(Stream stream, byte[] request, byte[] reply, string peer)
+    async Task<bool> TransferAsync(Stream stream, byte[] request, byte[] reply, string peer, Admission admission)
     {
         await Task.Yield();
         DataFrames.ParseRequest(request, out byte direction, out var ticketBytes, out long bytes);
@@ -259,6 +301,7 @@ internal sealed class DataChannel : IHostedService, IDisposable
             if (bytes != ticket.Bytes)
                 throw Errors.InvalidArgument($"the request announces {bytes} bytes, the {ticket.Describe()} is {ticket.Bytes} bytes");
             if (stopping.IsCancellationRequested) throw Errors.Unavailable("the server is shutting down");
+            admission.Authenticated();
         }
         catch (RpcException e)
         {

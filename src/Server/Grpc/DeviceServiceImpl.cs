@@ -14,7 +14,7 @@ namespace XlaGen.Server.Grpc;
 /// as <see cref="RpcException"/>s with a status and a message naming what was wrong; <see cref="GuardInterceptor"/>
 /// turns anything unexpected into INTERNAL without taking the server down.
 /// </summary>
-internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
+internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBase
 {
     const int DefaultChunkBytes = 1 << 20;
 
@@ -96,103 +96,6 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         return Task.FromResult(new CloseSessionResponse { ReleasedHandles = released });
     }
 
-    // ---------------------------------------------------------------- compile
-
-    public override async Task<CompileResponse> Compile(CompileRequest request, ServerCallContext context)
-    {
-        var session = Sessions.Get(request.SessionId);
-        using var call = session.BeginCall();
-        if (request.HloModuleProto.IsEmpty) throw Errors.InvalidArgument("hlo_module_proto is empty: send a serialized xla.HloModuleProto");
-        session.EnsureRoomForHandles(1, "compile");
-        var clock = Stopwatch.StartNew();
-        var bytes = request.HloModuleProto.ToByteArray();
-        var fingerprint = CompileCache.Fingerprint(bytes);
-        var (program, hit) = await host.Cache.AcquireAsync(fingerprint, () => CompileProgram(bytes, fingerprint)).ConfigureAwait(false);
-        var entry = new ExecutableEntry(session, program, host.Cache);
-        session.Add(entry);
-        Log.Compiled(logger, session.ShortId, program.Module.Name, fingerprint[..12], hit, clock.ElapsedMilliseconds);
-        // The cache is shared (one compilation for everyone), but what a client is told is not: a hit it did not cause
-        // itself would reveal that another session compiled the same bytes. Only the timing still can (docs/server.md).
-        bool ownHit = session.CompiledBefore(fingerprint) && hit;
-        var response = new CompileResponse
-        {
-            ExecutableHandle = entry.Handle, Fingerprint = fingerprint, CacheHit = ownHit, ModuleName = program.Module.Name,
-            PeakMemoryBytes = program.Executable.PeakMemoryBytes,
-        };
-        response.ParameterShapes.AddRange(program.ParameterShapes.Select(ToProto));
-        response.ResultShapes.AddRange(program.ResultShapes.Select(ToProto));
-        return response;
-    }
-
-    CachedProgram CompileProgram(byte[] bytes, string fingerprint)
-    {
-        HloModule module;
-        try
-        {
-            module = HloProto.Read(bytes);
-        }
-        catch (Exception e) when (e is HloProtoException or HloVerificationException or HloParseException or ShapeException)
-        {
-            throw Errors.InvalidArgument($"hlo_module_proto ({bytes.Length} bytes) is not a valid module: {e.Message}");
-        }
-        CheckValueSizes(module);
-        IExecutable executable;
-        try
-        {
-            executable = Device.Compile(module);
-        }
-        catch (Exception e) when (e is XlaCompileException or NotSupportedException or HloVerificationException or ShapeException or ArgumentException)
-        {
-            throw Errors.InvalidArgument($"the {Device.Info.Platform} backend cannot compile module '{module.Name}': {e.Message}");
-        }
-        // Values that fit one by one can still not fit together: refuse what could never run, rather than let the host
-        // run out of memory (which, past what the OS will give, ends the process) while it runs.
-        long limit = host.LargestValueBytes, peak = executable.PeakMemoryBytes;
-        if (limit > 0 && peak > limit)
-        {
-            executable.Dispose();
-            throw Errors.ResourceExhausted(
-                $"module '{module.Name}' needs about {peak} bytes at its peak (the values alive at once while it runs), more than the {limit} bytes {host.LargestValueLimitName}");
-        }
-        var parameters = module.Entry.Parameters.SelectMany(p => Leaves(p.Shape)).ToArray();
-        var results = Leaves(module.Entry.Root.Shape).ToArray();
-        return new CachedProgram(fingerprint, module, executable, parameters, results);
-    }
-
-    /// <summary>A program whose single values exceed what a session may hold would only fail (or exhaust the host) when run.</summary>
-    void CheckValueSizes(HloModule module)
-    {
-        long limit = host.LargestValueBytes;
-        if (limit <= 0) return;
-        foreach (var c in module.Computations)
-        {
-            foreach (var ins in c.Instructions)
-            {
-                long bytes = ShapeBytes(ins.Shape);
-                if (bytes > limit)
-                {
-                    throw Errors.ResourceExhausted($"module '{module.Name}': {ins.Describe()} in %{c.Name} makes a value of {bytes} bytes, more than the {limit} bytes {host.LargestValueLimitName}");
-                }
-            }
-        }
-    }
-
-    static long ShapeBytes(Shape shape)
-    {
-        try
-        {
-            if (shape.IsTuple) return shape.TupleShapes.Sum(ShapeBytes);
-            if (!shape.IsArray || !shape.IsStatic) return 0;
-            return TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
-        }
-        catch (OverflowException)
-        {
-            return long.MaxValue;
-        }
-    }
-
-    static IEnumerable<Shape> Leaves(Shape shape) => shape.IsTuple ? shape.TupleShapes.SelectMany(Leaves) : new[] { shape };
-
     // ---------------------------------------------------------------- buffers
 
     public override async Task<UploadResponse> Upload(IAsyncStreamReader<UploadRequest> requestStream, ServerCallContext context)
@@ -212,7 +115,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held, $"uploading {shape}"))
         {
             throw Errors.ResourceExhausted(
-                $"uploading {shape} ({total} bytes) would take the session to {held + total} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
+                $"uploading {shape} ({total} bytes{Session.Counted(total)}) would take the session to {held + Session.Charge(total)} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
         }
         var clock = Stopwatch.StartNew();
         bool added = false;
@@ -320,7 +223,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
                 if (!session.TryReserve(total, host.Options.MaxSessionBytes, out long held, $"uploading {shape}"))
                 {
                     throw Errors.ResourceExhausted(
-                        $"uploading {shape} ({total} bytes) would take the session to {held + total} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
+                        $"uploading {shape} ({total} bytes{Session.Counted(total)}) would take the session to {held + Session.Charge(total)} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes); release buffers first");
                 }
                 try
                 {
@@ -473,12 +376,12 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
         }
         else
         {
-            long totalBytes = outputs.Sum(o => ShapeBytes(o.Shape));
+            long totalBytes = outputs.Sum(o => Session.Charge(ShapeBytes(o.Shape)));
             long held;
             bool reserved;
             try
             {
-                reserved = session.TryReserve(totalBytes, host.Options.MaxSessionBytes, out held, $"execute '{module}': keeping its results");
+                reserved = session.TryReserveExact(totalBytes, host.Options.MaxSessionBytes, out held, $"execute '{module}': keeping its results");
             }
             catch
             {
@@ -489,7 +392,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             {
                 foreach (var o in outputs) o.Dispose();
                 throw Errors.ResourceExhausted(
-                    $"execute '{module}': its results ({totalBytes} bytes) would take the session to {held + totalBytes} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes)");
+                    $"execute '{module}': its results ({totalBytes} bytes, each counted as at least {Session.MinimumCharge}) would take the session to {held + totalBytes} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes)");
             }
             var entries = outputs.Select(o => new BufferEntry(session, o, ShapeBytes(o.Shape))).ToArray();
             try
@@ -498,7 +401,7 @@ internal sealed class DeviceServiceImpl : DeviceService.DeviceServiceBase
             }
             catch
             {
-                session.Unreserve(totalBytes);
+                session.UnreserveExact(totalBytes);
                 throw;
             }
             foreach (var entry in entries)

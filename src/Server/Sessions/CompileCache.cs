@@ -6,8 +6,9 @@ namespace XlaGen.Server.Sessions;
 /// <summary>A program compiled on the device, shared by every handle (of any session) compiled from the same bytes.</summary>
 internal sealed class CachedProgram
 {
-    public CachedProgram(string fingerprint, HloModule module, IExecutable executable, Shape[] parameterShapes, Shape[] resultShapes)
+    public CachedProgram(string fingerprint, HloModule module, IExecutable executable, Shape[] parameterShapes, Shape[] resultShapes, long estimatedBytes)
     {
+        EstimatedBytes = estimatedBytes;
         Fingerprint = fingerprint;
         Module = module;
         Executable = executable;
@@ -16,6 +17,41 @@ internal sealed class CachedProgram
     }
 
     public string Fingerprint { get; }
+
+    /// <summary>What the compiled program keeps in memory, estimated: its module bytes, its instructions (IR and
+    /// plan; see <see cref="Estimate"/>) and its constants.</summary>
+    public long EstimatedBytes { get; }
+
+    /// <summary>Bytes of memory per instruction a compiled program keeps (the HLO IR, the CPU plan's steps and
+    /// kernel closures): issue 13 measured about 0.7 GB for a 1,000,000-instruction module; 1 KiB errs high.</summary>
+    public const long BytesPerInstruction = 1024;
+
+    public static long Estimate(HloModule module, long moduleBytes)
+    {
+        long bytes = moduleBytes;
+        foreach (var c in module.Computations)
+        {
+            bytes += c.Instructions.Count * BytesPerInstruction;
+            foreach (var ins in c.Instructions)
+            {
+                if (ins.Opcode == "constant" && ins.Shape.IsArray && ins.Shape.IsStatic)
+                    bytes += ins.Shape.ElementCount * Math.Max(1, SafeByteSize(ins.Shape.ElementType));
+            }
+        }
+        return bytes;
+    }
+
+    static int SafeByteSize(ElementType t)
+    {
+        try
+        {
+            return t.ByteSize();
+        }
+        catch (ArgumentException)
+        {
+            return 1;
+        }
+    }
 
     public HloModule Module { get; }
 
@@ -30,7 +66,8 @@ internal sealed class CachedProgram
 
 /// <summary>
 /// Compiled programs keyed by the SHA-256 of their HloModuleProto bytes. An entry lives while a handle references it,
-/// then up to <c>capacity</c> unreferenced ones are kept (least recently used evicted) for the next client. Concurrent
+/// then up to <c>capacity</c> unreferenced ones, of at most <c>maxIdleBytes</c> estimated bytes together
+/// (<see cref="CachedProgram.EstimatedBytes"/>), are kept (least recently used evicted) for the next client. Concurrent
 /// compiles of the same bytes share one compilation; a failed compilation is not cached. One lock guards the maps.
 /// </summary>
 internal sealed class CompileCache : IDisposable
@@ -57,11 +94,23 @@ internal sealed class CompileCache : IDisposable
     readonly Dictionary<CachedProgram, Slot> byProgram = new();
     readonly LinkedList<Slot> idle = new();
     readonly int capacity;
+    readonly long maxIdleBytes;
+    long idleBytes;
     bool disposed;
 
-    public CompileCache(int capacity)
+    public CompileCache(int capacity, long maxIdleBytes = long.MaxValue)
     {
         this.capacity = capacity;
+        this.maxIdleBytes = maxIdleBytes;
+    }
+
+    /// <summary>Estimated bytes of the programs kept with no handle referencing them.</summary>
+    public long IdleBytes
+    {
+        get
+        {
+            lock (sync) return idleBytes;
+        }
     }
 
     public int Count
@@ -93,6 +142,7 @@ internal sealed class CompileCache : IDisposable
             {
                 idle.Remove(slot.IdleNode);
                 slot.IdleNode = null;
+                idleBytes -= slot.Compiled.Result.EstimatedBytes;
             }
             slot.References++;
         }
@@ -115,29 +165,30 @@ internal sealed class CompileCache : IDisposable
 
     public void Release(CachedProgram program)
     {
-        IExecutable? evicted = null;
+        var evicted = new List<IExecutable>();
         lock (sync)
         {
             if (!byProgram.TryGetValue(program, out var slot)) return;
             if (--slot.References > 0) return;
-            if (disposed || capacity == 0)
+            if (disposed || capacity == 0 || program.EstimatedBytes > maxIdleBytes)
             {
                 Remove(slot, program);
-                evicted = program.Executable;
+                evicted.Add(program.Executable);
             }
             else
             {
                 slot.IdleNode = idle.AddLast(slot);
-                if (idle.Count > capacity)
+                idleBytes += program.EstimatedBytes;
+                while (idle.Count > capacity || idleBytes > maxIdleBytes)
                 {
                     var oldest = idle.First!.Value;
                     var oldProgram = oldest.Compiled.Result;
                     Remove(oldest, oldProgram);
-                    evicted = oldProgram.Executable;
+                    evicted.Add(oldProgram.Executable);
                 }
             }
         }
-        evicted?.Dispose();
+        foreach (var e in evicted) e.Dispose();
     }
 
     void Remove(Slot slot, CachedProgram program)
@@ -146,6 +197,7 @@ internal sealed class CompileCache : IDisposable
         {
             idle.Remove(slot.IdleNode);
             slot.IdleNode = null;
+            idleBytes -= program.EstimatedBytes;
         }
         slots.Remove(slot.Fingerprint);
         byProgram.Remove(program);
@@ -161,6 +213,7 @@ internal sealed class CompileCache : IDisposable
             slots.Clear();
             byProgram.Clear();
             idle.Clear();
+            idleBytes = 0;
         }
         foreach (var e in all) e.Dispose();
     }

@@ -26,7 +26,7 @@ internal sealed class DeviceHost : IDisposable
         Options = options;
         Device = device;
         Sessions = new SessionTable(options.MaxSessions, options.MaxDeviceBytes ?? DefaultDeviceBytes(device.Info.MemoryBytes), options.MaxHandlesPerSession);
-        Cache = new CompileCache(options.CompileCacheEntries);
+        Cache = new CompileCache(options.CompileCacheEntries, options.CompileCacheBytes);
         Tickets = new TransferTickets(options.TicketLifetime);
         InstanceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     }

@@ -14,7 +14,7 @@ internal abstract class HandleEntry
     protected HandleEntry(Session owner, long bytes)
     {
         Owner = owner;
-        Bytes = bytes;
+        Bytes = Session.Charge(bytes);
     }
 
     public Session Owner { get; }
@@ -23,7 +23,8 @@ internal abstract class HandleEntry
     /// (<see cref="Session.Add"/>, which draws it).</summary>
     public ulong Handle { get; internal set; }
 
-    /// <summary>Device bytes counted against the session's limit.</summary>
+    /// <summary>Bytes counted against the session's limit and the server's budget: the buffer's bytes or the program's
+    /// estimated size, at least <see cref="Session.MinimumCharge"/>.</summary>
     public long Bytes { get; }
 
     /// <summary>"buffer" or "executable", for messages.</summary>
@@ -69,7 +70,7 @@ internal sealed class ExecutableEntry : HandleEntry
 {
     readonly CompileCache cache;
 
-    public ExecutableEntry(Session owner, CachedProgram program, CompileCache cache) : base(owner, 0)
+    public ExecutableEntry(Session owner, CachedProgram program, CompileCache cache) : base(owner, program.EstimatedBytes)
     {
         Program = program;
         this.cache = cache;

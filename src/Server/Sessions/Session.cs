@@ -82,10 +82,27 @@ internal sealed class Session
         public void Dispose() => session.EndCall();
     }
 
-    /// <summary>Counts <paramref name="bytes"/> against the session's limit (0: none) before they are allocated: false
-    /// when over it. Over the server-wide budget (--max-device-bytes) it throws RESOURCE_EXHAUSTED naming
-    /// <paramref name="what"/>.</summary>
-    public bool TryReserve(long bytes, long limit, out long held, string what)
+    /// <summary>The least a handle counts against the byte budgets, whatever its size: a zero-byte buffer or a tiny
+    /// program still costs the server its bookkeeping (entry, handle maps, device buffer object), so handles are
+    /// never free (issue 13: 30,000 zero-byte buffers counted 0 bytes).</summary>
+    public const long MinimumCharge = 1024;
+
+    /// <summary>What a handle of <paramref name="bytes"/> counts against the byte budgets.</summary>
+    public static long Charge(long bytes) => Math.Max(bytes, MinimumCharge);
+
+    /// <summary>For messages: how a handle of <paramref name="bytes"/> is counted when the minimum applies.</summary>
+    public static string Counted(long bytes) => bytes >= MinimumCharge ? "" : $", counted as {MinimumCharge} (the least any handle counts)";
+
+    /// <summary>Counts one handle of <paramref name="bytes"/> (at least <see cref="MinimumCharge"/>) against the
+    /// session's limit (0: none) before it is allocated: false when over it. Over the server-wide budget
+    /// (--max-device-bytes) it throws RESOURCE_EXHAUSTED naming <paramref name="what"/>.</summary>
+    public bool TryReserve(long bytes, long limit, out long held, string what) => TryReserveExact(Charge(bytes), limit, out held, what);
+
+    /// <summary>Gives back what <see cref="TryReserve"/> took for one handle of <paramref name="bytes"/>.</summary>
+    public void Unreserve(long bytes) => UnreserveExact(Charge(bytes));
+
+    /// <summary>Counts exactly <paramref name="bytes"/> (already charged per handle) against the limits, as <see cref="TryReserve"/>.</summary>
+    public bool TryReserveExact(long bytes, long limit, out long held, string what)
     {
         lock (sync)
         {
@@ -102,7 +119,7 @@ internal sealed class Session
         }
     }
 
-    public void Unreserve(long bytes)
+    public void UnreserveExact(long bytes)
     {
         lock (sync)
         {

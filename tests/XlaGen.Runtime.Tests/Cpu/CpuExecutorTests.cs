@@ -407,6 +407,41 @@ public class CpuExecutorTests
         for (int i = 0; i < got.Length; i++) Assert.True(Math.Abs(got[i] - v2[i]) < 1e-4, $"element {i}: {got[i]} vs {v2[i]}");
     }
 
+    /// <summary>One instruction that runs for minutes (issue 13's reduce-window, an 8192³ dot through the GEMM pool) is
+    /// stopped inside its kernel, on every thread it forked, with the caller's OperationCanceledException (not an
+    /// AggregateException from the parallel split).</summary>
+    [Theory]
+    [InlineData("ROOT r = f32[513,513] reduce-window(x, zero), window={size=512x512}, to_apply=add")]
+    [InlineData("y = f32[8192,8192] broadcast(p), dimensions={}\n  ROOT r = f32[8192,8192] dot(y, y), lhs_contracting_dims={1}, rhs_contracting_dims={0}")]
+    public void CancellationStopsALongKernelFromInside(string body)
+    {
+        var module = HloTextParser.Parse($$"""
+            HloModule long_kernel
+
+            add {
+              a = f32[] parameter(0)
+              b = f32[] parameter(1)
+              ROOT s = f32[] add(a, b)
+            }
+
+            ENTRY main {
+              p = f32[] parameter(0)
+              x = f32[1024,1024] broadcast(p), dimensions={}
+              zero = f32[] constant(0)
+              {{body}}
+            }
+            """);
+        using var exe = Cpu.Compile(module);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.ThrowsAny<OperationCanceledException>(() => exe.Execute(new[] { Cpu.Upload(Tensor<float>.Scalar(1f)) }, new ExecuteOptions { Cancellation = cts.Token }));
+        Assert.Contains("'long_kernel' was cancelled", e.Message);
+        Assert.Equal(cts.Token, e.CancellationToken);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"cancelling inside the kernel took {clock.Elapsed}");
+        // Nothing of the cancelled run is left on this thread: an uncancellable token is not polled as cancelled.
+        Assert.False(XlaGen.Backends.Cpu.Kernels.KernelCancellation.Current.IsCancellationRequested);
+    }
+
     [Fact]
     public void AnAlreadyCancelledTokenRunsNothing()
     {

@@ -84,6 +84,21 @@ internal static class TestModules
         return b.BuildModule(b.GetTupleElement(loop, 2));
     }
 
+    /// <summary>What the server counts against the byte budgets for a compiled program of <paramref name="module"/>
+    /// (CachedProgram.Estimate: its proto bytes, 1 KiB per instruction, its constants; at least 1 KiB).</summary>
+    public static long ProgramCharge(HloModule module)
+    {
+        var bytes = HloProto.Write(module);
+        long total = bytes.Length;
+        foreach (var c in HloProto.Read(bytes).Computations)
+        {
+            total += c.Instructions.Count * 1024L;
+            foreach (var ins in c.Instructions)
+                if (ins.Opcode == "constant" && ins.Shape.IsArray) total += ins.Shape.ElementCount * ins.Shape.ElementType.ByteSize();
+        }
+        return Math.Max(total, 1024);
+    }
+
     public static Tensor<float> Random(int seed, params long[] dims)
     {
         var rng = new Random(seed);

@@ -44,6 +44,8 @@ internal sealed class CpuExecutable : IExecutable
         context.Cancellation = cancellation;
         try
         {
+            // Kernels poll the token inside their loops (KernelCancellation), not only between steps.
+            using var scope = Kernels.KernelCancellation.Enter(cancellation);
             entry.Run(context, inputs, owned, outputs);
         }
         catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)

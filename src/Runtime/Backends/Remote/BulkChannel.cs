@@ -108,8 +108,38 @@ internal sealed class BulkChannel : IDisposable
     /// <summary>Why transfers do not use the data channel (null while it works or was never needed).</summary>
     public string? Problem => Volatile.Read(ref problem);
 
-    /// <summary>Whether transfers to this server process should try the data channel.</summary>
-    public bool IsAvailable(ServerVersionInfo server) => server.DataPort > 0 && Volatile.Read(ref unavailableInstance) != server.InstanceId;
+    /// <summary>Whether transfers to this server process should try the data channel (not while it is resting after
+    /// repeated broken connections).</summary>
+    public bool IsAvailable(ServerVersionInfo server) =>
+        server.DataPort > 0 && Volatile.Read(ref unavailableInstance) != server.InstanceId && Environment.TickCount64 >= Volatile.Read(ref restUntilMs);
+
+    /// <summary>Transfers in a row whose data connection broke; at <see cref="FailuresBeforeRest"/> the channel rests.</summary>
+    int brokenInARow;
+    long restUntilMs;
+
+    const int FailuresBeforeRest = 2;
+
+    /// <summary>How long transfers stream over gRPC after repeated broken data connections before trying the port again.</summary>
+    static readonly TimeSpan Rest = TimeSpan.FromSeconds(30);
+
+    /// <summary>True for the error a data-channel transfer raises when its connection broke (not a server's reply).</summary>
+    public static bool IsBrokenConnection(RpcException e) => e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is IOException;
+
+    /// <summary>A transfer over the data channel worked.</summary>
+    public void Succeeded() => Volatile.Write(ref brokenInARow, 0);
+
+    /// <summary>A transfer's data connection broke and the transfer falls back to a gRPC stream; after a few in a row
+    /// transfers stream for a while (said once per episode).</summary>
+    public void Failed(ServerVersionInfo server, RpcException e)
+    {
+        if (Interlocked.Increment(ref brokenInARow) < FailuresBeforeRest) return;
+        Volatile.Write(ref brokenInARow, 0);
+        Volatile.Write(ref restUntilMs, Environment.TickCount64 + (long)Rest.TotalMilliseconds);
+        var text = $"xlagen-server at {address}: its bulk data channel on port {server.DataPort} dropped {FailuresBeforeRest} transfers in a row ({e.Status.Detail}); " +
+            $"transfers use gRPC streams for the next {(int)Rest.TotalSeconds} s, then try the data channel again.";
+        Volatile.Write(ref problem, text);
+        Say(text);
+    }
 
     /// <summary>An open connection to the server's data port, or null (said once) when it cannot be reached.</summary>
     public async Task<DataConnection?> RentAsync(ServerVersionInfo server, CancellationToken cancellationToken)

@@ -74,8 +74,10 @@ internal static class Control
             void Range(long lo, long hi)
             {
                 var regs = fn.NewRegisters();
+                var poll = new WorkPoll();
                 for (long i = lo; i < hi; i++)
                 {
+                    poll.Add(ReduceWindow.Interpreted);
                     for (int j = 0; j < k; j++) regs[fn.ParameterRegister(j)] = loaders[j](x[j], (int)i);
                     fn.Invoke(regs);
                     store(o, (int)i, regs[fn.ResultRegister(0)]);

@@ -140,8 +140,10 @@ internal static class Convolution
         Span<long> outIndex = stackalloc long[g.Out.Length];
         Span<long> k = stackalloc long[Math.Max(1, sp)];
         ReduceWindow.Unravel(lo, g.Out, outIndex);
+        var poll = new WorkPoll();
         for (long oi = lo; oi < hi; oi++)
         {
+            poll.Add(kernelPositions * cg + 1);
             long b = outIndex[(int)dn.OutputBatchDimension];
             long z = outIndex[(int)dn.OutputFeatureDimension];
             long lhsBase = (b + z / batchGroupOut * batchGroupSize) * lsBatch + z / outGroup * cg * lsFeature;

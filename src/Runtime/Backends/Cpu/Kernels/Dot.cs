@@ -169,7 +169,7 @@ internal static class Dot
                 int lda = packedA != null ? s.K : a.Ld, ldb = packedB != null ? s.N : b.Ld;
                 Gemm.Sgemm(ta, tb, s.M, s.N, s.K, 1f, av, lda, bv, ldb, 0f, c.AsSpan(i * mn, mn), s.N);
             }
-            if (s.Batch >= Par.Workers && (long)s.Batch * mn * s.K >= Par.DotGrain) Parallel.For(0, s.Batch, One);
+            if (s.Batch >= Par.Workers && (long)s.Batch * mn * s.K >= Par.DotGrain) KernelCancellation.ParallelFor(0, s.Batch, One);
             else for (int i = 0; i < s.Batch; i++) One(i);
             if (packedA != null) f.Context.Pool.Return(packedA);
             if (packedB != null) f.Context.Pool.Return(packedB);
@@ -204,10 +204,12 @@ internal static class Dot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Multiply<T>(T[] a, T[] b, T[] c, DotShape s) where T : INumber<T>
     {
+        var poll = new WorkPoll();
         for (int bi = 0; bi < s.Batch; bi++)
         {
             for (int i = 0; i < s.M; i++)
             {
+                poll.Add((long)s.K * s.N + 1);
                 var row = c.AsSpan((bi * s.M + i) * s.N, s.N);
                 for (int p = 0; p < s.K; p++)
                 {

@@ -115,8 +115,10 @@ internal static class Gather
                 {
                     Span<long> pos = stackalloc long[Math.Max(1, p.BatchSizes.Length)];
                     ReduceWindow.Unravel(lo, p.BatchSizes, pos);
+                    var poll = new WorkPoll();
                     for (long b = lo; b < hi; b++)
                     {
+                        poll.Add(spec.Window + 1);
                         long ib = p.IndexBase(pos);
                         long off = p.BatchingOffset(pos);
                         for (int k = 0; k < spec.Max.Length; k++)

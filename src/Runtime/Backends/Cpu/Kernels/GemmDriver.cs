@@ -78,6 +78,7 @@ internal static unsafe class GemmDriver<T, TK>
         int kcAlloc = Math.Min(kcMax, k);
         var buffers = GemmPackBuffers<T>.Get((nint)mcAlloc * kcAlloc, (nint)ncAlloc * kcAlloc, mr * nr);
         T* ap = buffers.A, bp = buffers.B, tile = buffers.Tile;
+        var poll = new WorkPoll();
 
         for (int ic = 0; ic < m; ic += mcMax)
         {
@@ -107,6 +108,7 @@ internal static unsafe class GemmDriver<T, TK>
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int mrEff = Math.Min(mr, mc - ir);
+                        poll.Add((long)mr * nc * kc);
                         T* apanel = ap + (nint)ir * kc;
                         T* crow = c + (nint)(ic + ir) * rsc + (nint)jc * csc;
                         for (int jr = 0; jr < nc; jr += nr)

@@ -36,7 +36,9 @@ internal static class GemmThreadPool
         try
         {
             var workers = s_workers ??= CreateWorkers(MaxThreads - 1);
-            var job = new ChunkJob(chunks, body);
+            // Workers run the chunks with the caller's cancellation token (GemmDriver polls it per block).
+            var token = KernelCancellation.Current;
+            var job = new ChunkJob(chunks, token.CanBeCanceled ? c => KernelCancellation.Run(token, c, body) : body);
             int helpers = Math.Min(chunks - 1, workers.Length);
             for (int i = 0; i < helpers; i++)
                 workers[i].Post(job.Work);

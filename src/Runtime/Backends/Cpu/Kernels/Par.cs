@@ -5,6 +5,8 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// the small ops of a training step never pay for scheduling. The grains come from measurements on a 2-core VM:
 /// a Parallel.For fork/join costs about 50 µs there, memory-bound ops (add, copy) gain only from about 4M elements
 /// (one core already saturates memory below that), transcendental ops (exp, tanh) from about 256K elements.
+/// The forked chunks see the calling thread's <see cref="KernelCancellation"/> token; a cancelled execution's
+/// chunks end with its OperationCanceledException (not an AggregateException).
 /// </summary>
 internal static class Par
 {
@@ -55,7 +57,7 @@ internal static class Par
             return;
         }
         int chunks = (int)Math.Min(Workers, n / Scaled(grain));
-        Parallel.For(0, chunks, c => body(n * c / chunks, n * (c + 1) / chunks));
+        KernelCancellation.ParallelFor(0, chunks, c => body(n * c / chunks, n * (c + 1) / chunks));
     }
 
     /// <summary>Like <see cref="For"/> with finer chunks (several per core) for uneven work.</summary>
@@ -67,6 +69,6 @@ internal static class Par
             return;
         }
         int chunks = (int)Math.Min(Workers * 4L, n / Scaled(grain));
-        Parallel.For(0, chunks, c => body(n * c / chunks, n * (c + 1) / chunks));
+        KernelCancellation.ParallelFor(0, chunks, c => body(n * c / chunks, n * (c + 1) / chunks));
     }
 }

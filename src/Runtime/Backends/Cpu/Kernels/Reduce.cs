@@ -142,8 +142,10 @@ internal static class Reduce
                     long outer = n / Math.Max(1, c);
                     void Rows(long lo, long hi, long c0, long c1)
                     {
+                        var poll = new WorkPoll();
                         for (long oi = lo; oi < hi; oi++)
                         {
+                            poll.Add(rCount * (c1 - c0) + 1);
                             long b = Offset(oi, outerSizes, outerStrides);
                             var acc = o.AsSpan((int)(oi * c + c0), (int)(c1 - c0));
                             acc.Fill(i0);
@@ -182,13 +184,19 @@ internal static class Reduce
                     var o = f.Alloc<T>(ds, n);
                     void Outputs(long lo, long hi)
                     {
+                        var poll = new WorkPoll();
                         if (contiguousRows)
                         {
-                            for (long oi = lo; oi < hi; oi++) o[oi] = Fold(k, new ReadOnlySpan<T>(x, (int)(oi * inner), (int)inner), i0);
+                            for (long oi = lo; oi < hi; oi++)
+                            {
+                                poll.Add(inner + 1);
+                                o[oi] = Fold(k, new ReadOnlySpan<T>(x, (int)(oi * inner), (int)inner), i0);
+                            }
                             return;
                         }
                         for (long oi = lo; oi < hi; oi++)
                         {
+                            poll.Add(rCount * inner + 1);
                             long b = Offset(oi, outSizes, outStrides);
                             T acc = i0;
                             for (long r = 0; r < rCount; r++)
@@ -314,8 +322,10 @@ internal static class Reduce
             void Outputs(long lo, long hi)
             {
                 var regs = fn.NewRegisters();
+                var poll = new WorkPoll();
                 for (long oi = lo; oi < hi; oi++)
                 {
+                    poll.Add(rCount * ReduceWindow.Interpreted + 1);
                     long b = Offset(oi, outSizes, outStrides);
                     for (int j = 0; j < k; j++) regs[fn.ParameterRegister(j)] = initBits[j];
                     for (long r = 0; r < rCount; r++)

@@ -122,6 +122,9 @@ internal sealed class WindowGeometry
 /// </summary>
 internal static class ReduceWindow
 {
+    /// <summary>Weight of one interpreted reducer call in <see cref="WorkPoll"/> units (tens of nanoseconds each).</summary>
+    internal const long Interpreted = 16;
+
     public static Kernel HandleReduceWindow(KernelContext ctx)
     {
         var ins = ctx.Instruction;
@@ -181,8 +184,10 @@ internal static class ReduceWindow
                     Span<long> idx = stackalloc long[Math.Max(1, lead)];
                     var offsets = windowCount <= 4096 ? stackalloc long[(int)windowCount] : new long[windowCount];
                     Unravel(lo, outLead, idx);
+                    var poll = new WorkPoll();
                     for (long oi = lo; oi < hi; oi++)
                     {
+                        poll.Add(windowCount * inner + 1);
                         int m = g.Offsets(idx, lead, inStrides, offsets);
                         if (inner == 1) o[oi] = Fold<T, TOp>(x, offsets[..m], init, swapped);
                         else Rows<T, TOp>(x, offsets[..m], o.AsSpan((int)(oi * inner), (int)inner), init, inner, swapped);
@@ -281,8 +286,10 @@ internal static class ReduceWindow
                 Span<long> idx = stackalloc long[Math.Max(1, rank)];
                 var offsets = new long[windowCount];
                 Unravel(lo, outDims, idx);
+                var poll = new WorkPoll();
                 for (long oi = lo; oi < hi; oi++)
                 {
+                    poll.Add(windowCount * Interpreted + 1);
                     int m = geometry.Offsets(idx, rank, inStrides, offsets);
                     for (int j = 0; j < k; j++) regs[fn.ParameterRegister(j)] = initBits[j];
                     for (int w = 0; w < m; w++)

@@ -77,8 +77,10 @@ internal static class Scatter
             if (Plan.Count == 0 || Walk.Count == 0) return;
             Span<long> pos = stackalloc long[Math.Max(1, Plan.BatchSizes.Length)];
             pos.Clear();
+            var poll = new WorkPoll();
             for (long b = 0; b < Plan.Count; b++)
             {
+                poll.Add(Walk.Count + 1);
                 long off = OperandOffset(indices, pos);
                 if (off >= 0) body(off, IndexPlan.Dot(pos, UpdateBatchStrides));
                 ReduceWindow.Next(pos, Plan.BatchSizes);

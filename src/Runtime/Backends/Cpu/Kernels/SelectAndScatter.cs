@@ -84,8 +84,10 @@ internal static class SelectAndScatter
                 var offsets = new long[windowCount];
                 var best = new T[inner];
                 var at = new long[inner];
+                var poll = new WorkPoll();
                 for (long si = 0; si < outer; si++)
                 {
+                    poll.Add(windowCount * inner + 1);
                     int m = g.Offsets(idx, lead, inStrides, offsets);
                     if (m > 0)
                     {
@@ -156,8 +158,10 @@ internal static class SelectAndScatter
             var sca = scatter.NewRegisters();
             Span<long> idx = stackalloc long[Math.Max(1, rank)];
             var offsets = new long[windowCount];
+            var poll = new WorkPoll();
             for (long si = 0; si < sourceCount; si++)
             {
+                poll.Add(windowCount * ReduceWindow.Interpreted + 1);
                 int m = geometry.Offsets(idx, rank, inStrides, offsets);
                 ReduceWindow.Next(idx, srcDims);
                 if (m == 0) continue;

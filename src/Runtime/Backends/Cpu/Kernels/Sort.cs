@@ -58,8 +58,10 @@ internal static class Sort
                 var perm = new int[geometry.N];
                 var tmp = new int[geometry.N];
                 var state = sorter.NewState();
+                var poll = new WorkPoll();
                 for (long q = lo; q < hi; q++)
                 {
+                    poll.Add((long)geometry.N * ReduceWindow.Interpreted + 1);
                     int start = (int)(q / geometry.Inner * geometry.N * geometry.Inner + q % geometry.Inner);
                     for (int i = 0; i < perm.Length; i++) perm[i] = i;
                     sorter.Sort(x, start, geometry.Inner, perm, tmp, state);
@@ -179,10 +181,12 @@ internal static class Sort
         }
         var src = perm;
         var dst = tmp;
+        var poll = new WorkPoll();
         for (int width = InsertionRun; width < n; width *= 2)
         {
             for (int lo = 0; lo < n; lo += 2 * width)
             {
+                poll.Add(2L * width * ReduceWindow.Interpreted);
                 int mid = Math.Min(n, lo + width), hi = Math.Min(n, lo + 2 * width);
                 int i = lo, j = mid, o = lo;
                 // take from the right run only when strictly less: equal elements keep their order (stable)

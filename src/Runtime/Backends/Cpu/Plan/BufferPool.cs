@@ -89,6 +89,7 @@ internal sealed class RunContext(SharedBufferPool? shared = null)
 {
     public BufferPool Pool { get; } = new(shared);
 
-    /// <summary>The running execution's cancellation, checked before every step and loop iteration.</summary>
+    /// <summary>The running execution's cancellation, checked before every step and loop iteration (and inside the
+    /// kernels through KernelCancellation, which the executable sets from the same token).</summary>
     public CancellationToken Cancellation { get; set; }
 }
