@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using XlaGen.Device.V1;
 using XlaGen.Hlo;
+using XlaGen.Tests;
 
 namespace XlaGen.Server.Tests;
 
@@ -31,28 +32,9 @@ public class FuzzTests(BadInputServer fixture) : IClassFixture<BadInputServer>
     /// (varints that claim huge lengths and numbers).</summary>
     static readonly Gen<byte[]> MutatedBytes =
         Gen.Select(Gen.Int[0, SeedModules.Length - 1], Gen.Int[0, 6], Gen.Int[0, 100_000], Gen.Int[1, 16], Gen.Byte.Array[1, 16],
-            (seed, kind, position, length, bytes) => Mutate(SeedModules[seed], kind, position, length, bytes))
+            (seed, kind, position, length, bytes) => ByteMutation.Mutate(SeedModules[seed], kind, position, length, bytes, 0xff))
         .SelectMany(first => Gen.Select(Gen.Int[0, 6], Gen.Int[0, 100_000], Gen.Int[1, 16], Gen.Byte.Array[1, 16], Gen.Bool,
-            (kind, position, length, bytes, twice) => twice ? Mutate(first, kind, position, length, bytes) : first));
-
-    static byte[] Mutate(byte[] source, int kind, int position, int length, byte[] bytes)
-    {
-        var b = new List<byte>(source);
-        if (b.Count == 0) return bytes;
-        int at = position % b.Count;
-        int n = Math.Min(length, b.Count - at);
-        switch (kind)
-        {
-            case 0: b[at] = bytes[0]; break;
-            case 1: b[at] ^= (byte)(1 << (bytes[0] % 8)); break;
-            case 2: b.RemoveRange(at, b.Count - at); break;
-            case 3: b.RemoveRange(at, n); break;
-            case 4: b.InsertRange(at, bytes); break;
-            case 5: b.InsertRange(at, b.GetRange(at, n)); break;
-            default: for (int i = at; i < at + n; i++) b[i] = 0xff; break;
-        }
-        return b.ToArray();
-    }
+            (kind, position, length, bytes, twice) => twice ? ByteMutation.Mutate(first, kind, position, length, bytes, 0xff) : first));
 
     /// <summary>
     /// A small valid module interpreted from a list of choices (so CsCheck shrinks it by shortening the list): one to
@@ -132,7 +114,7 @@ public class FuzzTests(BadInputServer fixture) : IClassFixture<BadInputServer>
     {
         Gen.Select(Choices, Gen.Int[0, 6], Gen.Int[0, 100_000], Gen.Int[1, 16], Gen.Byte.Array[1, 16]).Sample((choices, kind, position, length, bytes) =>
         {
-            var mutated = Mutate(HloProto.Write(RandomModule(choices)), kind, position, length, bytes);
+            var mutated = ByteMutation.Mutate(HloProto.Write(RandomModule(choices)), kind, position, length, bytes, 0xff);
             try
             {
                 HloProto.Read(mutated);

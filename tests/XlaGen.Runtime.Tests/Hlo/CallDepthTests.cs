@@ -9,35 +9,14 @@ public class CallDepthTests
 {
     static readonly float[] Input = { 1, -2, 3.5f, 0 };
 
-    /// <summary>Runs <paramref name="work"/> on a thread with a 512 KiB stack (a third of the 1.5 MiB .NET gives secondary threads on Linux;
-    /// the deepest accepted module needs between 128 and 256 KiB in Debug and Release builds, measured),
-    /// to show the limit leaves room to spare.</summary>
-    static T OnSmallStack<T>(Func<T> work)
-    {
-        T result = default!;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                result = work();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        }, 512 * 1024);
-        thread.Start();
-        thread.Join();
-        if (failure != null) throw failure;
-        return result;
-    }
+    // SmallStack.Run gives 512 KiB; the deepest accepted module needs between 128 and 256 KiB in Debug and Release
+    // builds (measured), so the limit leaves room to spare.
 
     [Fact]
     public void TheDeepestAcceptedModuleRoundTripsCompilesAndRunsOnASmallStack()
     {
         int depth = HloVerifier.MaxCallDepth;
-        var values = OnSmallStack(() =>
+        var values = SmallStack.Run(() =>
         {
             var module = DeepCalls.Module(depth);
             Assert.Empty(HloVerifier.Check(module));
@@ -57,7 +36,7 @@ public class CallDepthTests
     [Fact]
     public void OneLevelMoreIsRefusedByTheVerifierAndTheCompiler()
     {
-        var module = OnSmallStack(() => DeepCalls.Module(HloVerifier.MaxCallDepth + 1));
+        var module = SmallStack.Run(() => DeepCalls.Module(HloVerifier.MaxCallDepth + 1));
         var problem = Assert.Single(HloVerifier.Check(module));
         Assert.Equal($"computations nest {HloVerifier.MaxCallDepth + 1} calls deep at %entry, more than the {HloVerifier.MaxCallDepth} XlaGen accepts", problem.Replace(module.Entry.Name, "entry"));
         var e = Assert.Throws<XlaCompileException>(() => Devices.Cpu().Compile(module));
@@ -72,7 +51,7 @@ public class CallDepthTests
     public void AFarDeeperProtoIsAnErrorNotAStackOverflow(int depth, bool callersFirst)
     {
         var bytes = DeepCalls.Bytes(depth, callersFirst);
-        var e = OnSmallStack(() => Assert.Throws<HloProtoException>(() => HloProto.Read(bytes)));
+        var e = SmallStack.Run(() => Assert.Throws<HloProtoException>(() => HloProto.Read(bytes)));
         // listed callers first, the reader's own walk stops at the limit; callees first, the verifier measures the depth
         Assert.Contains(callersFirst ? $"computations nest more than {HloVerifier.MaxCallDepth} calls deep" : $"computations nest {HloVerifier.MaxCallDepth + 1} calls deep", e.Message);
         Assert.Contains("XlaGen accepts", e.Message);

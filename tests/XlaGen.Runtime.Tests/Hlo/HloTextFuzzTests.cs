@@ -109,31 +109,12 @@ public class HloTextFuzzTests
         Assert.True(rejected > 100 && parsed > 10, $"{parsed} parsed, {rejected} rejected: the mutations should break most texts and keep some");
     }
 
-    static byte[] Mutate(byte[] source, int kind, int position, int length, byte[] bytes)
-    {
-        var b = new List<byte>(source);
-        if (b.Count == 0) return bytes;
-        int at = position % b.Count;
-        int n = Math.Min(length, b.Count - at);
-        switch (kind)
-        {
-            case 0: b[at] = bytes[0]; break;
-            case 1: b[at] ^= (byte)(1 << (bytes[0] % 8)); break;
-            case 2: b.RemoveRange(at, b.Count - at); break;
-            case 3: b.RemoveRange(at, n); break;
-            case 4: b.InsertRange(at, bytes); break;
-            case 5: b.InsertRange(at, b.GetRange(at, n)); break;
-            default: for (int i = at; i < at + n; i++) b[i] = (byte)'*'; break; // names full of '*' stay valid protos
-        }
-        return b.ToArray();
-    }
-
     [Fact]
     public void MutatedProtoBytesOnlyRaiseOwnErrorsAndWhatIsReadPrintsStably()
     {
         int read = 0, rejected = 0;
         Gen.Select(Gen.Int[0, SeedBytes.Length - 1], Gen.Int[0, 6], Gen.Int[0, 100_000], Gen.Int[1, 16], Gen.Byte.Array[1, 16],
-                (seed, kind, position, length, bytes) => Mutate(SeedBytes[seed], kind, position, length, bytes))
+                (seed, kind, position, length, bytes) => ByteMutation.Mutate(SeedBytes[seed], kind, position, length, bytes, (byte)'*'))
             .Sample(bytes =>
             {
                 HloModule module;

@@ -8,29 +8,6 @@ namespace XlaGen.Tests.Hlo;
 /// reader accepts prints as text the parser reads back to the same text.</summary>
 public class HloTextHardeningTests
 {
-    /// <summary>Runs <paramref name="work"/> on a thread with a 512 KiB stack, as CallDepthTests do: a recursion per rank
-    /// of a 50,000-dimension constant needs megabytes and would end the test process.</summary>
-    static T OnSmallStack<T>(Func<T> work)
-    {
-        T result = default!;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                result = work();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        }, 512 * 1024);
-        thread.Start();
-        thread.Join();
-        if (failure != null) throw failure;
-        return result;
-    }
-
     const int Rank = 50_000;
 
     static string Ones(int rank) => string.Join(",", Enumerable.Repeat("1", rank));
@@ -50,7 +27,7 @@ public class HloTextHardeningTests
     {
         var text = DeepConstantText(Rank);
         Assert.InRange(text.Length, 190_000, 210_000); // the size of the file in the report
-        var (printed, again) = OnSmallStack(() =>
+        var (printed, again) = SmallStack.Run(() =>
         {
             var module = HloTextParser.Parse(text);
             var p = HloPrinter.Print(module);
@@ -68,16 +45,16 @@ public class HloTextHardeningTests
         var b = new HloBuilder("deep_proto");
         var module = b.BuildModule(b.Constant(Literal.Create(shape, new[] { 2.5f })));
         var bytes = HloProto.Write(module);
-        var text = OnSmallStack(() => HloPrinter.Print(HloProto.Read(bytes)));
+        var text = SmallStack.Run(() => HloPrinter.Print(HloProto.Read(bytes)));
         Assert.Contains("{2.5}" + string.Concat(Enumerable.Repeat(" }", Rank - 1)) + ")", text);
-        Assert.Equal("{ { {3, 4} } }", OnSmallStack(() => Literal.Create(Shape.Array(ElementType.S32, 1, 1, 2), new[] { 3, 4 }).ToText()));
+        Assert.Equal("{ { {3, 4} } }", SmallStack.Run(() => Literal.Create(Shape.Array(ElementType.S32, 1, 1, 2), new[] { 3, 4 }).ToText()));
     }
 
     [Fact]
     public void AConstantThatDoesNotMatchItsDeepShapeIsAParseErrorAtItsPlace()
     {
         var text = DeepConstantText(Rank).Replace("{1.5}", "{1.5, 2}", StringComparison.Ordinal);
-        var e = OnSmallStack(() => Assert.Throws<HloParseException>(() => HloTextParser.Parse(text)));
+        var e = SmallStack.Run(() => Assert.Throws<HloParseException>(() => HloTextParser.Parse(text)));
         Assert.Equal($"the constant has 2 elements in dimension {Rank - 1} but the shape says 1", e.Problem);
         Assert.Equal(4, e.Line);
     }
