@@ -89,6 +89,7 @@ public class SurfaceCoverageTests
         ["map"] = "the surface has no user-defined scalar functions; elementwise members lower to elementwise ops",
         ["while"] = "model methods have no control flow (a loop is an XG0003 diagnostic)",
         ["sort"] = "no surface member sorts yet (it would be forward-only: sort has no gradient rule)",
+        ["rng-bit-generator"] = "no surface member draws random bits yet (Dropout and noise layers will, issue 9)",
         ["get-tuple-element"] = "every surface lowering yields one array; tuples appear only as the loss program's root",
     };
 

@@ -106,8 +106,9 @@ namespace XlaGen.Generator.Emit
             if (a.IndicesAreSorted) parts.Add("IndicesAreSorted = true");
             if (a.UniqueIndices) parts.Add("UniqueIndices = true");
             if (a.DynamicSliceSizes != null) parts.Add("DynamicSliceSizes = " + Longs(a.DynamicSliceSizes));
-            if (a.RngAlgorithm != null || a.CustomCallTarget != null)
-                throw new NotSupportedException($"the emitter does not write rng or custom-call attributes ({ins.Describe()})");
+            if (a.RngAlgorithm != null) parts.Add("RngAlgorithm = " + Quote(a.RngAlgorithm));
+            if (a.CustomCallTarget != null)
+                throw new NotSupportedException($"the emitter does not write custom-call attributes ({ins.Describe()})");
             return parts.Count == 0 ? null : $"new {Hlo}HloAttributes {{ {string.Join(", ", parts)} }}";
         }
 

@@ -108,6 +108,9 @@ public readonly record struct ProgramCost(double Operations, double Bytes)
                 double updates = ins.Operands.Skip(k + 1).Sum(o => Elements(o.Shape));
                 return own with { Operations = outElements + updates * Applied(0).Operations };
             }
+            case "rng-bit-generator":
+                // Threefry-2x32 (20 rounds) or Philox-4x32 (10 rounds): a few dozen integer operations per 32-bit word
+                return own with { Operations = 40 * Elements(ins.Shape.TupleShapes[1]) };
             case "sort":
             {
                 var first = ins.Operands[0].Shape;

@@ -119,6 +119,7 @@ namespace XlaGen.Autodiff
             ["get-tuple-element"] = "ReverseMode carries cotangents of array values only, so no tuple reaches it on a differentiated path",
             ["map"] = "its function is a scalar computation; write the body as elementwise ops (which have rules) to differentiate it",
             ["while"] = "reverse mode through a loop needs its trip count and every iterate saved; not supported (unroll the loop to differentiate it)",
+            ["rng-bit-generator"] = "its results are unsigned integers (the new state and the bits) computed from a u64 state: nothing carries a cotangent",
             ["sort"] = "a permutation of its operands that depends on their values; not supported yet (a variadic sort carrying iota and a scatter of the cotangent would give it)",
         };
 

@@ -257,6 +257,11 @@ namespace XlaGen.Hlo
 
         public HloInstruction Tuple(params HloInstruction[] elements) => Add("tuple", elements);
 
+        /// <summary>rng-bit-generator: the tuple (new state, bits of <paramref name="bits"/>' shape) from a u64[n] state.
+        /// <paramref name="algorithm"/> is rng_three_fry, rng_philox or rng_default (philox on XLA's CPU and GPU).</summary>
+        public HloInstruction RngBitGenerator(HloInstruction state, Shape bits, string algorithm) =>
+            AddInstruction("rng-bit-generator", new[] { state }, new HloAttributes { RngAlgorithm = algorithm }, Shape.Tuple(state.Shape.WithLayout(null), bits));
+
         public HloInstruction GetTupleElement(HloInstruction tuple, long index) =>
             AddInstruction("get-tuple-element", new[] { tuple }, new HloAttributes { TupleIndex = index });
 

@@ -73,6 +73,7 @@ namespace XlaGen.Ops
                 new SelectAndScatterOp(),
                 new DynamicSliceOp(),
                 new DynamicUpdateSliceOp(),
+                new RngBitGeneratorOp(),
 
                 // control
                 new TupleOp(),

@@ -44,6 +44,7 @@ internal static class KernelRegistry
             ["convolution"] = Convolution.HandleConvolution,
             ["reduce-window"] = ReduceWindow.HandleReduceWindow,
             ["select-and-scatter"] = SelectAndScatter.HandleSelectAndScatter,
+            ["rng-bit-generator"] = Rng.HandleRngBitGenerator,
         };
         foreach (var op in OpSelect.UnaryOpcodes) d[op] = Elementwise.HandleUnary;
         foreach (var op in OpSelect.BinaryOpcodes) d[op] = Elementwise.HandleBinary;
