@@ -50,6 +50,13 @@ public static partial class Nn
     public static Tensor<T> Elu<T>(Tensor<T> x, double alpha = 1.0) where T : unmanaged =>
         Eager.Run<T>("elu(" + alpha.ToString("R", CultureInfo.InvariantCulture) + ")", x, (b, p) => Lowering.Elu(b, p[0], alpha));
 
+    /// <summary>Inverted dropout, as Keras' <c>Dropout(rate)</c>: in a train step each element is kept with probability
+    /// 1 − <paramref name="rate"/> and scaled by 1 / (1 − rate), else set to 0, with fresh bits every step (from the
+    /// model's seed and the step number, the same on every backend); in Predict, Evaluate and eager calls it returns
+    /// x. <paramref name="rate"/> must be a number known at build time, in [0, 1).</summary>
+    public static Tensor<T> Dropout<T>(Tensor<T> x, double rate) where T : unmanaged =>
+        Eager.Run<T>("dropout(" + rate.ToString("R", CultureInfo.InvariantCulture) + ")", x, (b, p) => Lowering.Dropout(b, p[0], rate, null));
+
     /// <summary>GELU with the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) — PyTorch's
     /// approximate='tanh', Keras' approximate=True (not the exact erf form: XlaGen's op catalogue has no erf).</summary>
     public static Tensor<T> Gelu<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("gelu", x, (b, p) => Lowering.Gelu(b, p[0]));

@@ -261,10 +261,10 @@ public class BuildTimeTests
             """;
         var direct = Run(source.Replace("LABELS", "tags"));
         Assert.Empty(direct.Errors);
-        Assert.Contains("new global::XlaGen.Training.LabelRange[] { new(1, 7L, \"SparseSoftmaxCrossEntropy\") });", direct.Generated("Tagger.g.cs"));
+        Assert.Contains("new global::XlaGen.Training.LabelRange[] { new(1, 7L, \"SparseSoftmaxCrossEntropy\") },", direct.Generated("Tagger.g.cs"));
         // Labels computed from an input are not the input's values: nothing to check on the host.
         var computed = Run(source.Replace("LABELS", "tags + 1L"));
         Assert.Empty(computed.Errors);
-        Assert.Contains("new global::XlaGen.Training.LabelRange[] {  });", computed.Generated("Tagger.g.cs"));
+        Assert.Contains("new global::XlaGen.Training.LabelRange[] {  },", computed.Generated("Tagger.g.cs"));
     }
 }

@@ -89,7 +89,8 @@ namespace XlaGen.Generator.Emit
             w.Line($"new string[] {{ {string.Join(", ", loss.TrainableParams.Select(Q))} }},");
             w.Line($"__s => Build{loss.MethodName}Program({symbolArgs}),");
             var ranges = string.Join(", ", loss.LabelRanges.Select(r => $"new({loss.Inputs.Select(i => i.Name).ToList().IndexOf(r.Input)}, {r.Classes.ToString(CultureInfo.InvariantCulture)}L, {Q(r.Loss)})"));
-            w.Dedent($"    new {X}Training.LabelRange[] {{ {ranges} }});");
+            w.Line($"new {X}Training.LabelRange[] {{ {ranges} }},");
+            w.Dedent($"    usesRandomness: {(loss.UsesRandomness ? "true" : "false")});");
             w.Line();
         }
 

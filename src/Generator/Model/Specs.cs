@@ -19,7 +19,8 @@ namespace XlaGen.Generator.Model
         LossSpec? Loss,
         string? PredictMethod);
 
-    /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the float parameters…).</summary>
+    /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the float parameters…). When
+    /// <see cref="UsesRandomness"/>, it takes the rng state and the training flag after the model's parameters.</summary>
     public sealed record LossSpec(
         string MethodName,
         string ProgramName,
@@ -29,7 +30,8 @@ namespace XlaGen.Generator.Model
         EquatableArray<string> Metrics,
         EquatableArray<string> TrainableParams,
         string HloText,
-        EquatableArray<LabelRangeSpec> LabelRanges);
+        EquatableArray<LabelRangeSpec> LabelRanges,
+        bool UsesRandomness);
 
     /// <summary>A loss input holding class indices in [0, Classes) for <see cref="Loss"/>: Fit and Evaluate check it on the host.</summary>
     public sealed record LabelRangeSpec(string Input, long Classes, string Loss);

@@ -63,6 +63,10 @@ namespace XlaGen.Generator.Parsing
         /// <summary>The C# expression each instruction was lowered from (for diagnostics found later, e.g. by autodiff).</summary>
         public Dictionary<HloInstruction, Location> Origins { get; } = new Dictionary<HloInstruction, Location>();
 
+        /// <summary>The source of random bits (Dropout) while compiling a training program ([Loss]); null in forward
+        /// programs, where Dropout is the identity.</summary>
+        public RandomBits? Random { get; set; }
+
         /// <summary>Metrics the loss functions called so far contributed (accuracy for cross-entropy …).</summary>
         public List<MetricValue> Metrics { get; } = new List<MetricValue>();
 

@@ -9,6 +9,7 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using XlaGen.Generator.Diagnostics;
 using XlaGen.Generator.Model;
 using XlaGen.Hlo;
+using XlaGen.Surface;
 
 namespace XlaGen.Generator.Parsing
 {
@@ -215,6 +216,8 @@ namespace XlaGen.Generator.Parsing
             foreach (var slot in layout.AllParams) paramValues[slot.Path] = builder.Parameter(slot.Shape, slot.Path);
 
             var compiler = new MethodCompiler(builder, compilation, diagnostics, paramValues, cancellation);
+            // A loss compiles the training program: Dropout draws there (rng and training parameters after the model's).
+            if (attributeName == "Loss") compiler.Random = new RandomBits(builder);
             int before = diagnostics.Count;
             var result = compiler.CompileMethod(layout, method, arguments, programName);
             if (diagnostics.Count != before) return null;
@@ -314,7 +317,8 @@ namespace XlaGen.Generator.Parsing
                 metricNames.Add(name);
             }
             return new LossSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(), firsts[0],
-                metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module), LabelRanges(c));
+                metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module), LabelRanges(c),
+                c.Compiler.Random?.Used == true);
         }
 
         /// <summary>Labels that are inputs of the loss (not computed from them), with a constant class count.</summary>

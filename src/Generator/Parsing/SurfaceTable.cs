@@ -4,6 +4,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 using XlaGen.Hlo;
+using XlaGen.Ops;
 using XlaGen.Surface;
 
 namespace XlaGen.Generator.Parsing
@@ -47,6 +48,10 @@ namespace XlaGen.Generator.Parsing
             public int? NullableInt(int i) => Args.Length > i && Args[i] is ScalarValue s ? (int)s.Number : (int?)null;
 
             public double Double(int i, double fallback) => Args.Length > i && Args[i] is ScalarValue s ? s.Number : fallback;
+
+            /// <summary>A required argument that must be a build-time number (a literal, a const, arithmetic on them).</summary>
+            public double ConstantDouble(int i, string member, string name) => Args.Length > i && Args[i] is ScalarValue s ? s.Number
+                : throw new ShapeException($"{member}: {name} must be a number known at build time (a literal, a const or a constructor argument), not a tensor");
 
             public int[] Ints(int i) => Args.Length > i && Args[i] is IntArrayValue a ? a.Items : new int[0];
 
@@ -121,6 +126,7 @@ namespace XlaGen.Generator.Parsing
             ["Nn.Where"] = new Entry("Where", (b, c) => Lowering.Where(b, c.Tensor(0), c.Tensor(1), c.Tensor(2))),
             ["Nn.LeakyRelu"] = new Entry("LeakyRelu", (b, c) => Lowering.LeakyRelu(b, c.Tensor(0), c.Double(1, 0.01))),
             ["Nn.Elu"] = new Entry("Elu", (b, c) => Lowering.Elu(b, c.Tensor(0), c.Double(1, 1))),
+            ["Nn.Dropout"] = new Entry("Dropout", (b, c) => Lowering.Dropout(b, c.Tensor(0), c.ConstantDouble(1, "Dropout", "rate"), c.Compiler.Random)),
             ["Nn.Gelu"] = new Entry("Gelu", (b, c) => Lowering.Gelu(b, c.Tensor(0))),
             ["Nn.Softplus"] = new Entry("Softplus", (b, c) => Lowering.Softplus(b, c.Tensor(0))),
             ["Nn.Silu"] = new Entry("Silu", (b, c) => Lowering.Silu(b, c.Tensor(0))),

@@ -138,8 +138,12 @@ public abstract partial class ModelRunner
     {
         var loss = RequireLoss();
         return trainPrograms.GetOrAdd(BindingKey(bindings), _ =>
-            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize)));
+            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, RandomKey)));
     }
+
+    /// <summary>The philox key of the train step's random draws (Dropout), derived from <see cref="Seed"/>: the draws of
+    /// step s use the counter (replica, s), so they depend only on the seed and the step, on every backend.</summary>
+    public ulong RandomKey => new SplitMix64(unchecked((ulong)(long)Seed) ^ 0x64726F706F757421UL).NextUInt64();   // "dropout!"
 
     IExecutable EvalProgram(long[] bindings, long batchSize)
     {

@@ -18,8 +18,9 @@ public sealed class LossDefinition
 {
     public LossDefinition(string method, IReadOnlyList<LossInput> inputs, IReadOnlyList<string> symbols, string batchSymbol,
         IReadOnlyList<string> metrics, IReadOnlyList<string> trainableParameters, Func<long[], HloModule> buildProgram,
-        IReadOnlyList<LabelRange>? labelRanges = null)
+        IReadOnlyList<LabelRange>? labelRanges = null, bool usesRandomness = false)
     {
+        UsesRandomness = usesRandomness;
         LabelRanges = labelRanges ?? Array.Empty<LabelRange>();
         Method = method;
         Inputs = inputs;
@@ -44,6 +45,10 @@ public sealed class LossDefinition
     public IReadOnlyList<string> TrainableParameters { get; }
 
     public Func<long[], HloModule> BuildProgram { get; }
+
+    /// <summary>True when the loss draws random bits (Dropout): its program then takes the rng state (u64[3]) and the
+    /// training flag (pred[]) after the model parameters (<see cref="XlaGen.Surface.RandomBits"/>).</summary>
+    public bool UsesRandomness { get; }
 
     /// <summary>Inputs holding class indices, with their valid range (the generator records them for sparse losses).</summary>
     public IReadOnlyList<LabelRange> LabelRanges { get; }

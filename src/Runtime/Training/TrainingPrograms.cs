@@ -1,4 +1,5 @@
 using XlaGen.Hlo;
+using XlaGen.Surface;
 
 namespace XlaGen.Training;
 
@@ -35,12 +36,16 @@ public static class TrainingPrograms
         return new Layout(loss.Inputs.Count, parameters.Count, trainable, optimizer.Slots.Count, loss.Metrics.Count);
     }
 
-    public static HloModule TrainStep(HloModule lossProgram, LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, long batchSize)
+    /// <param name="rngKey">The philox key of the loss's random draws (Dropout), from the model's seed; with the step
+    /// number as the counter's high word each step draws its own bits (<see cref="RandomBits"/>).</param>
+    public static HloModule TrainStep(HloModule lossProgram, LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, long batchSize,
+        ulong rngKey = 0)
     {
         var layout = LayoutOf(loss, parameters, optimizer);
         var b = new HloBuilder(lossProgram.Name + ".train_step");
         var lp = lossProgram.Entry.Parameters;
-        var args = lp.Select(p => b.Parameter(p.Shape, p.Name)).ToList();
+        CheckRandomParameters(lossProgram, loss, layout.Inputs + layout.Parameters);
+        var args = lp.Take(layout.Inputs + layout.Parameters).Select(p => b.Parameter(p.Shape, p.Name)).ToList();
         var modelParams = args.Skip(layout.Inputs).ToList();
         var slots = new List<HloInstruction>();
         foreach (var t in layout.Trainable)
@@ -51,7 +56,15 @@ public static class TrainingPrograms
         var lr = b.Parameter(Shape.Scalar(ElementType.F32), "learning_rate");
         var accumulators = Enumerable.Range(0, layout.Accumulators).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
 
-        var result = b.Inline(lossProgram.Entry, args);
+        var lossArgs = new List<HloInstruction>(args);
+        if (loss.UsesRandomness)
+        {
+            // rng = (key, counter low = replica 0, counter high = step); training = true
+            var keyAndReplica = b.Constant(Literal.Create(Shape.Array(ElementType.U64, 2), new[] { rngKey, 0UL }));
+            lossArgs.Add(b.Concatenate(0, keyAndReplica, b.Reshape(b.Convert(step, ElementType.U64), 1)));
+            lossArgs.Add(b.Constant(Literal.Scalar(true)));
+        }
+        var result = b.Inline(lossProgram.Entry, lossArgs);
         var lossValue = b.GetTupleElement(result, 0);
         var metrics = Enumerable.Range(0, layout.Metrics).Select(i => b.GetTupleElement(result, 1 + i)).ToList();
         var gradients = optimizer.ClipGradients(b, Enumerable.Range(0, layout.Trainable.Length).Select(i => b.GetTupleElement(result, 1 + layout.Metrics + i)).ToList());
@@ -87,9 +100,18 @@ public static class TrainingPrograms
     public static HloModule EvalStep(HloModule lossProgram, LossDefinition loss, long batchSize)
     {
         var b = new HloBuilder(lossProgram.Name + ".eval_step");
-        var args = lossProgram.Entry.Parameters.Select(p => b.Parameter(p.Shape, p.Name)).ToList();
+        int own = lossProgram.Entry.Parameters.Count - (loss.UsesRandomness ? 2 : 0);
+        CheckRandomParameters(lossProgram, loss, own);
+        var args = lossProgram.Entry.Parameters.Take(own).Select(p => b.Parameter(p.Shape, p.Name)).ToList();
         var accumulators = Enumerable.Range(0, loss.Metrics.Count + 2).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
-        var result = b.Inline(lossProgram.Entry, args);
+        var lossArgs = new List<HloInstruction>(args);
+        if (loss.UsesRandomness)
+        {
+            // inference: training = false, which the inliner folds (each Dropout's select picks x), so no bits are drawn
+            lossArgs.Add(b.Constant(Literal.Create(RandomBits.StateShape, new ulong[3])));
+            lossArgs.Add(b.Constant(Literal.Scalar(false)));
+        }
+        var result = b.Inline(lossProgram.Entry, lossArgs);
         // Take the loss and metrics straight from the inlined tuple's operands, not through get-tuple-element of it:
         // then the tuple and the gradients it gathers are dead, and the eval step computes no gradients.
         HloInstruction Element(int i) => result.Opcode == "tuple" ? result.Operands[i] : b.GetTupleElement(result, i);
@@ -100,6 +122,19 @@ public static class TrainingPrograms
         int first = args.Count;
         for (int a = 0; a < accumulators.Count; a++) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { a }, first + a, Array.Empty<long>()));
         return module;
+    }
+
+    /// <summary>A loss that draws random bits takes exactly (rng u64[3], training pred[]) after its <paramref name="own"/>
+    /// inputs and model parameters; one that does not takes nothing more.</summary>
+    static void CheckRandomParameters(HloModule lossProgram, LossDefinition loss, int own)
+    {
+        var ps = lossProgram.Entry.Parameters;
+        bool ok = loss.UsesRandomness
+            ? ps.Count == own + 2 && ps[own].Shape.Equals(RandomBits.StateShape) && ps[own + 1].Shape.Equals(Shape.Scalar(ElementType.Pred))
+            : ps.Count == own;
+        if (!ok)
+            throw new InvalidOperationException($"loss program {lossProgram.Name} has parameters ({string.Join(", ", ps.Select(p => p.Shape.ToString()))}); "
+                + $"expected {own} inputs and model parameters{(loss.UsesRandomness ? " then rng u64[3] and training pred[]" : "")}");
     }
 
     /// <summary>Drops computations that nothing calls any more (after dead-code removal), keeping callees-first order.</summary>

@@ -308,6 +308,12 @@ namespace XlaGen.Hlo
                         map[ins] = DimensionSize(operands[0], ins.Attributes.Dimensions![0]);
                         continue;
                     }
+                    if (ins.Opcode == "select" && ConstantPredicate(operands[0]) is bool chosen && operands[1].Shape.Equals(Map(ins.Shape)))
+                    {
+                        // a select on a constant predicate is the branch it picks (the eval step's training = false)
+                        map[ins] = chosen ? operands[1] : operands[2];
+                        continue;
+                    }
                     var called = ins.CalledComputations.Select(Import).ToList();
                     var declared = OpCatalogue.Get(ins.Opcode).TakesDeclaredShape || ins.Opcode == "dot" || ins.Opcode == "convolution" ? Map(ins.Shape) : null;
                     map[ins] = AddInstruction(ins.Opcode, operands, ins.Attributes.Clone(), declared, called);
@@ -318,6 +324,14 @@ namespace XlaGen.Hlo
                 Metadata = saved;
             }
             return map[callee.Root];
+        }
+
+        /// <summary>The value of a pred constant, or of a broadcast of a scalar pred constant; null otherwise.</summary>
+        static bool? ConstantPredicate(HloInstruction p)
+        {
+            if (p.Opcode == "broadcast" && p.Operands[0].Shape.IsScalar) p = p.Operands[0];
+            if (p.Opcode != "constant" || !p.Shape.IsScalar || p.Shape.ElementType != ElementType.Pred) return null;
+            return p.Attributes.Literal?.Data is bool[] { Length: 1 } v ? v[0] : (bool?)null;
         }
 
         /// <summary>Adds a computation of another module (and what it calls) to this module, once per name.</summary>

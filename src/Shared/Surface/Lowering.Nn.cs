@@ -132,6 +132,25 @@ namespace XlaGen.Surface
 
         static HloInstruction Positive(HloBuilder b, HloInstruction x) => b.Compare(x, Full(b, x, 0), "GT");
 
+        /// <summary>Inverted dropout (Keras' Dropout, PyTorch's nn.Dropout): in training each element is kept with
+        /// probability 1 − rate and scaled by 1 / (1 − rate), else 0; in inference it is x. An element is kept when its
+        /// 32 random bits are at least round(rate · 2³²), so the keep probability is exact to 2⁻³². Without a
+        /// <paramref name="random"/> source (forward programs, eager calls) or at rate 0 it is x.</summary>
+        public static HloInstruction Dropout(HloBuilder b, HloInstruction x, double rate, RandomBits? random)
+        {
+            RequireFloat("Dropout", x);
+            if (!(rate >= 0 && rate < 1))
+                throw new ShapeException($"Dropout: rate must be in [0, 1) (the fraction of elements set to 0), got {rate.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");
+            if (random == null || rate == 0) return x;
+            var bits = random.Draw(x.Shape);
+            ulong cut = (ulong)System.Math.Round(rate * 4294967296.0);
+            var threshold = b.Constant(Literal.ScalarOf(ElementType.U32, System.Math.Min(cut, uint.MaxValue)));
+            var keep = b.Compare(bits, x.Shape.IsScalar ? threshold : b.BroadcastScalar(threshold, x.Shape.Dims.ToArray()), "GE");
+            var dropped = b.Select(keep, BinaryScalar(b, "multiply", x, 1.0 / (1.0 - rate)), Full(b, x, 0));
+            var training = random.Training!;
+            return b.Select(x.Shape.IsScalar ? training : b.BroadcastScalar(training, x.Shape.Dims.ToArray()), dropped, x);
+        }
+
         static HloInstruction Full(HloBuilder b, HloInstruction like, double value) =>
             like.Shape.IsScalar ? Scalar(b, like, value) : b.BroadcastScalar(Scalar(b, like, value), like.Shape.Dims.ToArray());
 
