@@ -43,6 +43,11 @@ public sealed class ParamAttribute : Attribute
 
     /// <summary>The constant for <see cref="Init.Constant"/>, the bound for <see cref="Init.Uniform"/>, the stddev for <see cref="Init.Normal"/>.</summary>
     public double Value { get; set; }
+
+    /// <summary>False for state that is not learned by gradient descent (BatchNorm's moving mean and variance): the loss
+    /// is not differentiated with respect to it, layers that own it update it in each train step, and it is saved,
+    /// loaded and used by Predict like any parameter.</summary>
+    public bool Trainable { get; set; } = true;
 }
 
 /// <summary>A forward method: compiled to an HLO program with a typed runner method of the same name.</summary>

@@ -67,6 +67,17 @@ public static partial class Nn
     /// <summary>SiLU (swish): x·sigmoid(x).</summary>
     public static Tensor<T> Silu<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("silu", x, (b, p) => Lowering.Silu(b, p[0]));
 
+    /// <summary>Batch normalisation over every axis but the last (Keras' <c>BatchNormalization()</c>, defaults momentum
+    /// 0.99 and epsilon 1e-3). In a train step it normalises with the batch's mean and population variance and moves
+    /// <paramref name="movingMean"/> and <paramref name="movingVariance"/> (which must be <c>[Param(…, Trainable =
+    /// false)]</c> fields of the model) by moving · momentum + batch · (1 − momentum); in Predict, Evaluate and eager
+    /// calls it uses the moving statistics: (x − movingMean) / √(movingVariance + ε) · gamma + beta.</summary>
+    public static Tensor<T> BatchNorm<T>(Tensor<T> x, Tensor<T> gamma, Tensor<T> beta, Tensor<T> movingMean, Tensor<T> movingVariance,
+        double momentum = 0.99, double epsilon = 1e-3) where T : unmanaged =>
+        Eager.Run<T>("batch_norm(" + momentum.ToString("R", CultureInfo.InvariantCulture) + "," + epsilon.ToString("R", CultureInfo.InvariantCulture) + ")",
+            new Tensor[] { x, gamma, beta, movingMean, movingVariance },
+            (b, p) => Lowering.BatchNorm(b, p[0], p[1], p[2], p[3], p[4], momentum, epsilon, null).Output);
+
     /// <summary>Layer normalisation over the last axis: (x − mean) / √(var + <paramref name="epsilon"/>) · gamma + beta,
     /// with gamma and beta of the last dimension's size and the population variance (Keras' LayerNormalization,
     /// PyTorch's LayerNorm(D)).</summary>

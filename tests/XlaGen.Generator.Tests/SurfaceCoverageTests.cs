@@ -30,6 +30,8 @@ public class SurfaceCoverageTests
             [Param(10, 4, Init = Init.Normal, Value = 0.1)] Tensor<float> table;
             [Param(8, Init = Init.Ones)] Tensor<float> gamma;
             [Param(8)] Tensor<float> beta;
+            [Param(8, Trainable = false)] Tensor<float> movingMean;
+            [Param(8, Init = Init.Ones, Trainable = false)] Tensor<float> movingVariance;
             [Param(8, 3, Init = Init.GlorotUniform)] Tensor<float> w;
 
             /// <summary>Images and token ids to 8 features: the CNN, indexing and layout members.</summary>
@@ -46,7 +48,7 @@ public class SurfaceCoverageTests
                     .Pad(new[] { 0, 1 }, new[] { 0, 1 }, 0.5f).Slice(1, 1, -1);                      // [B,8]
                 var mixed = Nn.Elu(joined, 0.5) + Nn.LeakyRelu(joined) + Nn.Softplus(joined.Clamp(-3f, 3f))
                     + Nn.GlobalAvgPool2D(h).Mean(1).Reshape(-1, 1);
-                return Nn.LayerNorm(Nn.Dropout(mixed, 0.1), gamma, beta) * mixed.Std(1).Reshape(-1, 1) + mixed.Var(1).Reshape(-1, 1);
+                return Nn.LayerNorm(Nn.Dropout(Nn.BatchNorm(mixed, gamma, beta, movingMean, movingVariance), 0.1), gamma, beta) * mixed.Std(1).Reshape(-1, 1) + mixed.Var(1).Reshape(-1, 1);
             }
 
             /// <summary>Elementwise members, comparisons, operators, reductions and reshapes.</summary>

@@ -24,7 +24,7 @@ namespace XlaGen.Generator.Emit
             }
             foreach (var p in spec.Params)
             {
-                w.Line($"[{X}Generated.XlaModelParam({Q(p.Path)}, {Q(ShapeText(p))}, {Q(p.Init)}, {BuilderCodeWriter.DoubleLiteral(p.InitValue)})]");
+                w.Line($"[{X}Generated.XlaModelParam({Q(p.Path)}, {Q(ShapeText(p))}, {Q(p.Init)}, {BuilderCodeWriter.DoubleLiteral(p.InitValue)}{(p.Trainable ? "" : ", Trainable = false")})]");
             }
             foreach (var f in spec.Forwards)
             {
@@ -75,7 +75,8 @@ namespace XlaGen.Generator.Emit
 
         static void EmitLoss(CodeWriter w, ModelSpec spec, LossSpec loss)
         {
-            var outputs = new[] { "loss" }.Concat(loss.Metrics.Select(m => m + " (sum over the batch)")).Concat(loss.TrainableParams.Select(p => "d loss/d " + p));
+            var outputs = new[] { "loss" }.Concat(loss.Metrics.Select(m => m + " (sum over the batch)")).Concat(loss.TrainableParams.Select(p => "d loss/d " + p))
+                .Concat(loss.StateUpdates.Select(p => "new " + p));
             EmitProgramBuilder(w, loss.MethodName, loss.Symbols, "(" + string.Join(", ", outputs) + ")", loss.HloText);
             var inputs = string.Join(", ", loss.Inputs.Select(i => $"new({Q(i.Name)}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, new string[] {{ {string.Join(", ", i.Dims.Select(Q))} }})"));
             var symbolArgs = string.Join(", ", loss.Symbols.Select((s, i) => $"checked((int)__s[{i}])"));
@@ -90,7 +91,8 @@ namespace XlaGen.Generator.Emit
             w.Line($"__s => Build{loss.MethodName}Program({symbolArgs}),");
             var ranges = string.Join(", ", loss.LabelRanges.Select(r => $"new({loss.Inputs.Select(i => i.Name).ToList().IndexOf(r.Input)}, {r.Classes.ToString(CultureInfo.InvariantCulture)}L, {Q(r.Loss)})"));
             w.Line($"new {X}Training.LabelRange[] {{ {ranges} }},");
-            w.Dedent($"    usesRandomness: {(loss.UsesRandomness ? "true" : "false")});");
+            w.Line($"hasTrainingMode: {(loss.HasTrainingMode ? "true" : "false")},");
+            w.Dedent($"    stateUpdates: new string[] {{ {string.Join(", ", loss.StateUpdates.Select(Q))} }});");
             w.Line();
         }
 

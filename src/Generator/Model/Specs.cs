@@ -19,8 +19,9 @@ namespace XlaGen.Generator.Model
         LossSpec? Loss,
         string? PredictMethod);
 
-    /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the float parameters…). When
-    /// <see cref="UsesRandomness"/>, it takes the rng state and the training flag after the model's parameters.</summary>
+    /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the trainable parameters…, new
+    /// values of the <see cref="StateUpdates"/> parameters…). When <see cref="HasTrainingMode"/>, it takes the rng state
+    /// and the training flag after the model's parameters.</summary>
     public sealed record LossSpec(
         string MethodName,
         string ProgramName,
@@ -31,7 +32,8 @@ namespace XlaGen.Generator.Model
         EquatableArray<string> TrainableParams,
         string HloText,
         EquatableArray<LabelRangeSpec> LabelRanges,
-        bool UsesRandomness);
+        bool HasTrainingMode,
+        EquatableArray<string> StateUpdates);
 
     /// <summary>A loss input holding class indices in [0, Classes) for <see cref="Loss"/>: Fit and Evaluate check it on the host.</summary>
     public sealed record LabelRangeSpec(string Input, long Classes, string Loss);
@@ -47,7 +49,8 @@ namespace XlaGen.Generator.Model
         string ClrElementType,
         EquatableArray<long> Dims,
         string Init,
-        double InitValue);
+        double InitValue,
+        bool Trainable);
 
     /// <summary>A [Forward] method and its program.</summary>
     public sealed record ForwardSpec(

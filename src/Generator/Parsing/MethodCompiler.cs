@@ -63,9 +63,26 @@ namespace XlaGen.Generator.Parsing
         /// <summary>The C# expression each instruction was lowered from (for diagnostics found later, e.g. by autodiff).</summary>
         public Dictionary<HloInstruction, Location> Origins { get; } = new Dictionary<HloInstruction, Location>();
 
-        /// <summary>The source of random bits (Dropout) while compiling a training program ([Loss]); null in forward
-        /// programs, where Dropout is the identity.</summary>
-        public RandomBits? Random { get; set; }
+        /// <summary>The training mode (random bits, the training flag, state updates) while compiling a training program
+        /// ([Loss]); null in forward programs, where Dropout is the identity and BatchNorm uses its moving statistics.</summary>
+        public TrainingMode? Training { get; set; }
+
+        /// <summary>Paths of the model's non-trainable parameters ([Param(Trainable = false)]).</summary>
+        public HashSet<string> NonTrainable { get; } = new HashSet<string>(StringComparer.Ordinal);
+
+        /// <summary>The path of the non-trainable model parameter <paramref name="value"/> is, for a layer that updates it
+        /// (BatchNorm's moving statistics); a ShapeException naming <paramref name="member"/> and <paramref name="argument"/> otherwise.</summary>
+        public string StatePath(HloInstruction value, string member, string argument)
+        {
+            foreach (var kv in paramValues)
+            {
+                if (kv.Value != value) continue;
+                if (!NonTrainable.Contains(kv.Key))
+                    throw new ShapeException($"{member}: {argument} '{kv.Key}' is a trainable parameter; declare it [Param(…, Trainable = false)] (the train step writes its new value, gradients must not)");
+                return kv.Key;
+            }
+            throw new ShapeException($"{member}: {argument} must be a model parameter declared [Param(…, Trainable = false)] (the train step writes its new value back), not a value computed in the method");
+        }
 
         /// <summary>Metrics the loss functions called so far contributed (accuracy for cross-entropy …).</summary>
         public List<MetricValue> Metrics { get; } = new List<MetricValue>();

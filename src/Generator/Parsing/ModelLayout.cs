@@ -11,8 +11,9 @@ namespace XlaGen.Generator.Parsing
     /// <summary>One parameter of a model, in program order (sub-model parameters carry a dotted path).</summary>
     sealed class ParamSlot
     {
-        public ParamSlot(string path, IFieldSymbol? field, ElementType type, long[] dims, string init, double value)
+        public ParamSlot(string path, IFieldSymbol? field, ElementType type, long[] dims, string init, double value, bool trainable = true)
         {
+            Trainable = trainable;
             Path = path;
             Field = field;
             Type = type;
@@ -34,6 +35,9 @@ namespace XlaGen.Generator.Parsing
         public double Value { get; }
 
         public Shape Shape => Shape.Array(Type, Dims);
+
+        /// <summary>False for [Param(Trainable = false)]: no gradient; layers such as BatchNorm update it in the train step.</summary>
+        public bool Trainable { get; }
     }
 
     /// <summary>A model class and, recursively, its sub-models: where every parameter lives. Built from source
@@ -145,8 +149,10 @@ namespace XlaGen.Generator.Parsing
             }
             string init = "Zeros";
             double value = 0;
+            bool trainable = true;
             foreach (var named in attr.NamedArguments)
             {
+                if (named.Key == "Trainable" && named.Value.Value is bool t) trainable = t;
                 if (named.Key == "Init" && named.Value.Value is int e && named.Value.Type is INamedTypeSymbol enumType)
                 {
                     init = enumType.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, e))?.Name ?? "Zeros";
@@ -156,7 +162,7 @@ namespace XlaGen.Generator.Parsing
                     value = System.Convert.ToDouble(named.Value.Value, CultureInfo.InvariantCulture);
                 }
             }
-            return new ParamSlot(prefix + field.Name, field, type.Value, dims.ToArray(), init, value);
+            return new ParamSlot(prefix + field.Name, field, type.Value, dims.ToArray(), init, value, trainable);
         }
 
         /// <summary>The .NET array limit (Array.MaxLength): host tensors and the CPU executor hold a parameter in one array.</summary>
@@ -192,9 +198,10 @@ namespace XlaGen.Generator.Parsing
                 var shapeText = a.ConstructorArguments[1].Value as string ?? "";
                 var init = a.ConstructorArguments[2].Value as string ?? "Zeros";
                 var value = a.ConstructorArguments[3].Value is double d ? d : 0;
+                bool trainable = !a.NamedArguments.Any(n => n.Key == "Trainable" && n.Value.Value is false);
                 var shape = ParseShape(shapeText);
                 if (shape == null) continue;
-                layout.AllParams.Add(new ParamSlot(layout.Prefix + path, null, shape.ElementType, shape.ConcreteDims(), init, value));
+                layout.AllParams.Add(new ParamSlot(layout.Prefix + path, null, shape.ElementType, shape.ConcreteDims(), init, value, trainable));
             }
             foreach (var a in layout.Type.FindAttributes(Symbols.ManifestForwardAttribute))
             {

@@ -91,7 +91,7 @@ namespace XlaGen.Generator.Parsing
             var ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
             var parameters = layout.AllParams.Select(p => new ParamSpec(
                 p.Path, p.Field != null && p.Path == p.Field.Name ? p.Field.Name : null, p.Type.TextName(), Symbols.ClrName(p.Type),
-                p.Dims.ToEquatableArray(), p.Init, p.Value)).ToEquatableArray();
+                p.Dims.ToEquatableArray(), p.Init, p.Value, p.Trainable)).ToEquatableArray();
             var subModels = layout.SubModels.Select(kv => new SubModelSpec(kv.Key.Name,
                 kv.Value.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), HasParameterlessConstructor(kv.Value.Type, compilation)))
                 .OrderBy(s => s.FieldName, StringComparer.Ordinal).ToEquatableArray();
@@ -217,7 +217,8 @@ namespace XlaGen.Generator.Parsing
 
             var compiler = new MethodCompiler(builder, compilation, diagnostics, paramValues, cancellation);
             // A loss compiles the training program: Dropout draws there (rng and training parameters after the model's).
-            if (attributeName == "Loss") compiler.Random = new RandomBits(builder);
+            if (attributeName == "Loss") compiler.Training = new TrainingMode(builder);
+            foreach (var slot in layout.AllParams.Where(p => !p.Trainable)) compiler.NonTrainable.Add(slot.Path);
             int before = diagnostics.Count;
             var result = compiler.CompileMethod(layout, method, arguments, programName);
             if (diagnostics.Count != before) return null;
@@ -284,7 +285,7 @@ namespace XlaGen.Generator.Parsing
                 diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.LossNeedsBatchDimension, methodLocation, method.Name, why));
                 return null;
             }
-            var trainable = layout.AllParams.Where(p => p.Type.IsFloatingPoint()).ToList();
+            var trainable = layout.AllParams.Where(p => p.Type.IsFloatingPoint() && p.Trainable).ToList();
             var wrt = trainable.Select(p => paramValues[p.Path]).ToList();
             HloInstruction[] gradients;
             var b = c.Builder;
@@ -303,6 +304,8 @@ namespace XlaGen.Generator.Parsing
             var outputs = new List<HloInstruction> { loss };
             outputs.AddRange(c.Compiler.Metrics.Select(m => m.BatchSum));
             outputs.AddRange(gradients);
+            var stateUpdates = c.Compiler.Training?.StateUpdates ?? new List<(string, HloInstruction)>();
+            outputs.AddRange(stateUpdates.Select(u => u.Value));
             b.Metadata = null;
             var module = b.BuildModule(b.Tuple(outputs.ToArray()));
             // Gradient rules build the cotangents of every operand, also of those no parameter needs (the inputs'):
@@ -318,7 +321,7 @@ namespace XlaGen.Generator.Parsing
             }
             return new LossSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(), firsts[0],
                 metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module), LabelRanges(c),
-                c.Compiler.Random?.Used == true);
+                c.Compiler.Training?.Used == true, stateUpdates.Select(u => u.Path).ToEquatableArray());
         }
 
         /// <summary>Labels that are inputs of the loss (not computed from them), with a constant class count.</summary>

@@ -77,6 +77,22 @@ namespace XlaGen.Generator.Parsing
             public Func<HloBuilder, Call, HloInstruction> Lower { get; }
         }
 
+        /// <summary>BatchNorm: the moving statistics must be non-trainable parameters; in a training program their new
+        /// values are recorded as state updates the train step writes back.</summary>
+        static HloInstruction BatchNorm(HloBuilder b, Call c)
+        {
+            var meanPath = c.Compiler.StatePath(c.Tensor(3), "BatchNorm", "movingMean");
+            var variancePath = c.Compiler.StatePath(c.Tensor(4), "BatchNorm", "movingVariance");
+            var mode = c.Compiler.Training;
+            var r = Lowering.BatchNorm(b, c.Tensor(0), c.Tensor(1), c.Tensor(2), c.Tensor(3), c.Tensor(4), c.Double(5, 0.99), c.Double(6, 1e-3), mode?.Flag());
+            if (mode != null && r.NewMean != null && r.NewVariance != null)
+            {
+                mode.Update(meanPath, r.NewMean, "BatchNorm");
+                mode.Update(variancePath, r.NewVariance, "BatchNorm");
+            }
+            return r.Output;
+        }
+
         static readonly Dictionary<string, Entry> Entries = new Dictionary<string, Entry>(StringComparer.Ordinal)
         {
             ["Tensor.MatMul"] = new Entry("MatMul", (b, c) => Lowering.MatMul(b, c.Tensor(0), c.Tensor(1))),
@@ -126,10 +142,11 @@ namespace XlaGen.Generator.Parsing
             ["Nn.Where"] = new Entry("Where", (b, c) => Lowering.Where(b, c.Tensor(0), c.Tensor(1), c.Tensor(2))),
             ["Nn.LeakyRelu"] = new Entry("LeakyRelu", (b, c) => Lowering.LeakyRelu(b, c.Tensor(0), c.Double(1, 0.01))),
             ["Nn.Elu"] = new Entry("Elu", (b, c) => Lowering.Elu(b, c.Tensor(0), c.Double(1, 1))),
-            ["Nn.Dropout"] = new Entry("Dropout", (b, c) => Lowering.Dropout(b, c.Tensor(0), c.ConstantDouble(1, "Dropout", "rate"), c.Compiler.Random)),
+            ["Nn.Dropout"] = new Entry("Dropout", (b, c) => Lowering.Dropout(b, c.Tensor(0), c.ConstantDouble(1, "Dropout", "rate"), c.Compiler.Training)),
             ["Nn.Gelu"] = new Entry("Gelu", (b, c) => Lowering.Gelu(b, c.Tensor(0))),
             ["Nn.Softplus"] = new Entry("Softplus", (b, c) => Lowering.Softplus(b, c.Tensor(0))),
             ["Nn.Silu"] = new Entry("Silu", (b, c) => Lowering.Silu(b, c.Tensor(0))),
+            ["Nn.BatchNorm"] = new Entry("BatchNorm", BatchNorm),
             ["Nn.LayerNorm"] = new Entry("LayerNorm", (b, c) => Lowering.LayerNorm(b, c.Tensor(0), c.Tensor(1), c.Tensor(2), c.Double(3, 1e-5))),
             ["Nn.Embedding"] = new Entry("Embedding", (b, c) => Lowering.Embedding(b, c.Tensor(0), c.Tensor(1))),
             ["Nn.OneHot"] = new Entry("OneHot", (b, c) => Lowering.OneHot(b, c.Tensor(0), c.Int(1))),

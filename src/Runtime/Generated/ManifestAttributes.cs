@@ -22,6 +22,9 @@ public sealed class XlaModelParamAttribute : Attribute
 
     public string Init { get; }
 
+    /// <summary>False for a non-trainable parameter ([Param(Trainable = false)]).</summary>
+    public bool Trainable { get; set; } = true;
+
     public double Value { get; }
 }
 

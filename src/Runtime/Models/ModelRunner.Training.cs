@@ -236,6 +236,7 @@ public abstract partial class ModelRunner
         for (int i = 0; i < slots.Length; i++) slots[i] = outputs[o++];
         stepBuffer = outputs[o++];
         for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
+        foreach (var p in l.StateUpdates) parameters[p] = outputs[o++];
         Step++;
     }
 
@@ -244,7 +245,8 @@ public abstract partial class ModelRunner
     int[] Donated(TrainingPrograms.Layout l) => donated ??= l.Trainable.Select(t => l.Inputs + t)
         .Concat(Enumerable.Range(l.SlotsStart, slots!.Length))
         .Append(l.StepIndex)
-        .Concat(Enumerable.Range(l.AccumulatorsStart, l.Accumulators)).ToArray();
+        .Concat(Enumerable.Range(l.AccumulatorsStart, l.Accumulators))
+        .Concat(l.StateUpdates.Select(p => l.Inputs + p)).ToArray();
 
     (double Loss, Dictionary<string, double> Metrics, double Examples) ReadAccumulators(DeviceBuffer[] accumulators)
     {

@@ -18,9 +18,10 @@ public sealed class LossDefinition
 {
     public LossDefinition(string method, IReadOnlyList<LossInput> inputs, IReadOnlyList<string> symbols, string batchSymbol,
         IReadOnlyList<string> metrics, IReadOnlyList<string> trainableParameters, Func<long[], HloModule> buildProgram,
-        IReadOnlyList<LabelRange>? labelRanges = null, bool usesRandomness = false)
+        IReadOnlyList<LabelRange>? labelRanges = null, bool hasTrainingMode = false, IReadOnlyList<string>? stateUpdates = null)
     {
-        UsesRandomness = usesRandomness;
+        StateUpdates = stateUpdates ?? Array.Empty<string>();
+        HasTrainingMode = hasTrainingMode;
         LabelRanges = labelRanges ?? Array.Empty<LabelRange>();
         Method = method;
         Inputs = inputs;
@@ -47,8 +48,12 @@ public sealed class LossDefinition
     public Func<long[], HloModule> BuildProgram { get; }
 
     /// <summary>True when the loss draws random bits (Dropout): its program then takes the rng state (u64[3]) and the
-    /// training flag (pred[]) after the model parameters (<see cref="XlaGen.Surface.RandomBits"/>).</summary>
-    public bool UsesRandomness { get; }
+    /// training flag (pred[]) after the model parameters (<see cref="XlaGen.Surface.TrainingMode"/>).</summary>
+    public bool HasTrainingMode { get; }
+
+    /// <summary>Non-trainable parameters the loss updates (BatchNorm's moving statistics): its program returns their new
+    /// values after the gradients, in this order, and the train step writes them back.</summary>
+    public IReadOnlyList<string> StateUpdates { get; }
 
     /// <summary>Inputs holding class indices, with their valid range (the generator records them for sparse losses).</summary>
     public IReadOnlyList<LabelRange> LabelRanges { get; }

@@ -9,11 +9,13 @@ namespace XlaGen.Training;
 /// the evaluation step (loss and metrics only). Layout of the train step's parameters:
 /// inputs · model parameters · optimizer slots (per trainable parameter, per slot) · step (s32[]) ·
 /// learning rate (f32[]) · accumulators (loss sum, metric sums…, example count; f32[]).
-/// Its result: new trainable parameters · new slots · new step · new accumulators.
+/// Its result: new trainable parameters · new slots · new step · new accumulators · new values of the non-trainable
+/// parameters the loss updates (BatchNorm's moving statistics).
 /// </summary>
 public static class TrainingPrograms
 {
-    public sealed record Layout(int Inputs, int Parameters, int[] Trainable, int SlotsPerParameter, int Metrics)
+    /// <param name="StateUpdates">Indices (among the model parameters) of the non-trainable parameters the step writes back.</param>
+    public sealed record Layout(int Inputs, int Parameters, int[] Trainable, int SlotsPerParameter, int Metrics, int[] StateUpdates)
     {
         public int SlotsStart => Inputs + Parameters;
 
@@ -33,11 +35,12 @@ public static class TrainingPrograms
     {
         var index = parameters.Select((p, i) => (p.Path, i)).ToDictionary(t => t.Path, t => t.i, StringComparer.Ordinal);
         var trainable = loss.TrainableParameters.Select(p => index.TryGetValue(p, out var i) ? i : throw new InvalidOperationException($"trainable parameter '{p}' is not a model parameter")).ToArray();
-        return new Layout(loss.Inputs.Count, parameters.Count, trainable, optimizer.Slots.Count, loss.Metrics.Count);
+        var updated = loss.StateUpdates.Select(p => index.TryGetValue(p, out var i) ? i : throw new InvalidOperationException($"state parameter '{p}' is not a model parameter")).ToArray();
+        return new Layout(loss.Inputs.Count, parameters.Count, trainable, optimizer.Slots.Count, loss.Metrics.Count, updated);
     }
 
     /// <param name="rngKey">The philox key of the loss's random draws (Dropout), from the model's seed; with the step
-    /// number as the counter's high word each step draws its own bits (<see cref="RandomBits"/>).</param>
+    /// number as the counter's high word each step draws its own bits (<see cref="TrainingMode"/>).</param>
     public static HloModule TrainStep(HloModule lossProgram, LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, long batchSize,
         ulong rngKey = 0)
     {
@@ -57,7 +60,7 @@ public static class TrainingPrograms
         var accumulators = Enumerable.Range(0, layout.Accumulators).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
 
         var lossArgs = new List<HloInstruction>(args);
-        if (loss.UsesRandomness)
+        if (loss.HasTrainingMode)
         {
             // rng = (key, counter low = replica 0, counter high = step); training = true
             var keyAndReplica = b.Constant(Literal.Create(Shape.Array(ElementType.U64, 2), new[] { rngKey, 0UL }));
@@ -85,6 +88,8 @@ public static class TrainingPrograms
         outputs.AddRange(newSlots);
         outputs.Add(nextStep);
         outputs.AddRange(Accumulate(b, accumulators, lossValue, metrics, batchSize));
+        int firstState = 1 + layout.Metrics + layout.Trainable.Length;
+        for (int k = 0; k < layout.StateUpdates.Length; k++) outputs.Add(b.GetTupleElement(result, firstState + k));
         var module = b.BuildModule(b.Tuple(outputs.ToArray()));
 
         // Every output updates a parameter in place: donate and alias them.
@@ -93,6 +98,7 @@ public static class TrainingPrograms
         for (int s = 0; s < newSlots.Count; s++) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { o++ }, layout.SlotsStart + s, Array.Empty<long>()));
         module.InputOutputAliases.Add(new InputOutputAlias(new long[] { o++ }, layout.StepIndex, Array.Empty<long>()));
         for (int a = 0; a < layout.Accumulators; a++) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { o++ }, layout.AccumulatorsStart + a, Array.Empty<long>()));
+        foreach (var p in layout.StateUpdates) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { o++ }, layout.Inputs + p, Array.Empty<long>()));
         return module;
     }
 
@@ -100,15 +106,15 @@ public static class TrainingPrograms
     public static HloModule EvalStep(HloModule lossProgram, LossDefinition loss, long batchSize)
     {
         var b = new HloBuilder(lossProgram.Name + ".eval_step");
-        int own = lossProgram.Entry.Parameters.Count - (loss.UsesRandomness ? 2 : 0);
+        int own = lossProgram.Entry.Parameters.Count - (loss.HasTrainingMode ? 2 : 0);
         CheckRandomParameters(lossProgram, loss, own);
         var args = lossProgram.Entry.Parameters.Take(own).Select(p => b.Parameter(p.Shape, p.Name)).ToList();
         var accumulators = Enumerable.Range(0, loss.Metrics.Count + 2).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
         var lossArgs = new List<HloInstruction>(args);
-        if (loss.UsesRandomness)
+        if (loss.HasTrainingMode)
         {
             // inference: training = false, which the inliner folds (each Dropout's select picks x), so no bits are drawn
-            lossArgs.Add(b.Constant(Literal.Create(RandomBits.StateShape, new ulong[3])));
+            lossArgs.Add(b.Constant(Literal.Create(TrainingMode.StateShape, new ulong[3])));
             lossArgs.Add(b.Constant(Literal.Scalar(false)));
         }
         var result = b.Inline(lossProgram.Entry, lossArgs);
@@ -129,12 +135,12 @@ public static class TrainingPrograms
     static void CheckRandomParameters(HloModule lossProgram, LossDefinition loss, int own)
     {
         var ps = lossProgram.Entry.Parameters;
-        bool ok = loss.UsesRandomness
-            ? ps.Count == own + 2 && ps[own].Shape.Equals(RandomBits.StateShape) && ps[own + 1].Shape.Equals(Shape.Scalar(ElementType.Pred))
+        bool ok = loss.HasTrainingMode
+            ? ps.Count == own + 2 && ps[own].Shape.Equals(TrainingMode.StateShape) && ps[own + 1].Shape.Equals(Shape.Scalar(ElementType.Pred))
             : ps.Count == own;
         if (!ok)
             throw new InvalidOperationException($"loss program {lossProgram.Name} has parameters ({string.Join(", ", ps.Select(p => p.Shape.ToString()))}); "
-                + $"expected {own} inputs and model parameters{(loss.UsesRandomness ? " then rng u64[3] and training pred[]" : "")}");
+                + $"expected {own} inputs and model parameters{(loss.HasTrainingMode ? " then rng u64[3] and training pred[]" : "")}");
     }
 
     /// <summary>Drops computations that nothing calls any more (after dead-code removal), keeping callees-first order.</summary>

@@ -136,7 +136,7 @@ namespace XlaGen.Surface
         /// probability 1 − rate and scaled by 1 / (1 − rate), else 0; in inference it is x. An element is kept when its
         /// 32 random bits are at least round(rate · 2³²), so the keep probability is exact to 2⁻³². Without a
         /// <paramref name="random"/> source (forward programs, eager calls) or at rate 0 it is x.</summary>
-        public static HloInstruction Dropout(HloBuilder b, HloInstruction x, double rate, RandomBits? random)
+        public static HloInstruction Dropout(HloBuilder b, HloInstruction x, double rate, TrainingMode? random)
         {
             RequireFloat("Dropout", x);
             if (!(rate >= 0 && rate < 1))
@@ -183,6 +183,50 @@ namespace XlaGen.Surface
 
         /// <summary>Layer normalisation over the last axis: (x − mean) / √(var + ε) · gamma + beta, with gamma and beta of
         /// the last dimension's size (Keras' LayerNormalization, PyTorch's LayerNorm(D)).</summary>
+        /// <summary>Batch normalisation over every axis but the last (Keras' BatchNormalization with axis=-1: NHWC
+        /// channels, or the features of [B, D]). In training it normalises with the batch's mean and population
+        /// variance and returns the moving statistics' new values, moving · momentum + batch · (1 − momentum) (Keras'
+        /// rule); in inference it uses the moving statistics. With <paramref name="training"/> (pred[], a program
+        /// parameter) the output selects between the two, so one program serves the train step (true) and evaluation
+        /// (false); without it (forward programs, eager calls) it is the inference form and no update is returned.</summary>
+        public static (HloInstruction Output, HloInstruction? NewMean, HloInstruction? NewVariance) BatchNorm(HloBuilder b, HloInstruction x,
+            HloInstruction gamma, HloInstruction beta, HloInstruction movingMean, HloInstruction movingVariance, double momentum, double epsilon,
+            HloInstruction? training)
+        {
+            RequireFloat("BatchNorm", x);
+            var s = x.Shape;
+            if (s.Rank < 2) throw new ShapeException($"BatchNorm: needs a batch and a feature axis (rank 2 or more), got {s}");
+            var c = s.Dims[s.Rank - 1];
+            foreach (var (name, p) in new[] { ("gamma", gamma), ("beta", beta), ("movingMean", movingMean), ("movingVariance", movingVariance) })
+            {
+                if (p.Shape.Rank != 1 || p.Shape.Dims[0] != c)
+                    throw new ShapeException($"BatchNorm: {name} must be [{c}] (the last dimension of x {s}), got {p.Shape}");
+                if (p.Shape.ElementType != s.ElementType)
+                    throw new ShapeException($"BatchNorm: {name} {p.Shape} must have the element type of x {s}", isElementTypeError: true);
+            }
+            if (!(momentum >= 0 && momentum <= 1)) throw new ShapeException($"BatchNorm: momentum {momentum} must be in [0, 1]");
+            if (!(epsilon > 0)) throw new ShapeException($"BatchNorm: epsilon {epsilon} must be positive");
+            var dims = s.Dims.ToArray();
+            var channel = new long[] { s.Rank - 1 };
+            HloInstruction PerChannel(HloInstruction v) => b.Broadcast(v, dims, channel);
+            HloInstruction Normalize(HloInstruction mean, HloInstruction variance)
+            {
+                var scale = b.Multiply(gamma, b.Rsqrt(BinaryScalar(b, "add", variance, epsilon)));
+                return b.Add(b.Multiply(b.Subtract(x, PerChannel(mean)), PerChannel(scale)), PerChannel(beta));
+            }
+            var inference = Normalize(movingMean, movingVariance);
+            if (training == null) return (inference, null, null);
+            var axes = Enumerable.Range(0, s.Rank - 1).ToArray();
+            var batchMean = Mean(b, x, axes);
+            var batchVariance = Var(b, x, axes, "BatchNorm");
+            var trained = Normalize(batchMean, batchVariance);
+            HloInstruction Moving(HloInstruction moving, HloInstruction batch) =>
+                b.Add(BinaryScalar(b, "multiply", moving, momentum), BinaryScalar(b, "multiply", batch, 1 - momentum));
+            var output = b.Select(b.BroadcastScalar(training, dims), trained, inference);
+            var flag = b.BroadcastScalar(training, new[] { c });
+            return (output, b.Select(flag, Moving(movingMean, batchMean), movingMean), b.Select(flag, Moving(movingVariance, batchVariance), movingVariance));
+        }
+
         public static HloInstruction LayerNorm(HloBuilder b, HloInstruction x, HloInstruction gamma, HloInstruction beta, double epsilon)
         {
             RequireFloat("LayerNorm", x);
