@@ -67,6 +67,11 @@ public static partial class Nn
     /// <summary>SiLU (swish): x·sigmoid(x).</summary>
     public static Tensor<T> Silu<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("silu", x, (b, p) => Lowering.Silu(b, p[0]));
 
+    /// <summary>A decoder's causal mask on attention scores [.., T, T] (queries, then keys): every score whose key comes
+    /// after its query becomes −10⁹, so <c>Nn.Softmax(Nn.CausalMask(scores))</c> attends to the past and present only.</summary>
+    public static Tensor<T> CausalMask<T>(Tensor<T> scores) where T : unmanaged =>
+        Eager.Run<T>("causal_mask", scores, (b, p) => Lowering.CausalMask(b, p[0]));
+
     /// <summary>Batch normalisation over every axis but the last (Keras' <c>BatchNormalization()</c>, defaults momentum
     /// 0.99 and epsilon 1e-3). In a train step it normalises with the batch's mean and population variance and moves
     /// <paramref name="movingMean"/> and <paramref name="movingVariance"/> (which must be <c>[Param(…, Trainable =

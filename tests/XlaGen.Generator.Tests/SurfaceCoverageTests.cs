@@ -62,7 +62,8 @@ public class SurfaceCoverageTests
                 var bits = (~x.Cast<int>() & y.Cast<int>()) | (x.Cast<int>() ^ y.Cast<int>());
                 var stats = x.Sum(1) + x.Mean(0).Sum() + x.Max(1) - x.Min(-1);
                 var t = x.Reshape(-1, 2, 2).Transpose(0, 2, 1).Reshape(-1, 4).MatMul(y.Transpose());
-                return Nn.Where(masks, a, -b) + bits.Cast<float>() + stats.Reshape(-1, 1) + t.Sum(1).Reshape(-1, 1);
+                return Nn.Where(masks, a, -b) + bits.Cast<float>() + stats.Reshape(-1, 1) + t.Sum(1).Reshape(-1, 1)
+                    + Nn.CausalMask(x.Reshape(-1, 2, 2)).Reshape(-1, 4);
             }
 
             /// <summary>A block of the table read and written at a run-time position.</summary>

@@ -147,6 +147,7 @@ namespace XlaGen.Generator.Parsing
             ["Nn.Softplus"] = new Entry("Softplus", (b, c) => Lowering.Softplus(b, c.Tensor(0))),
             ["Nn.Silu"] = new Entry("Silu", (b, c) => Lowering.Silu(b, c.Tensor(0))),
             ["Nn.BatchNorm"] = new Entry("BatchNorm", BatchNorm),
+            ["Nn.CausalMask"] = new Entry("CausalMask", (b, c) => Lowering.CausalMask(b, c.Tensor(0))),
             ["Nn.LayerNorm"] = new Entry("LayerNorm", (b, c) => Lowering.LayerNorm(b, c.Tensor(0), c.Tensor(1), c.Tensor(2), c.Double(3, 1e-5))),
             ["Nn.Embedding"] = new Entry("Embedding", (b, c) => Lowering.Embedding(b, c.Tensor(0), c.Tensor(1))),
             ["Nn.OneHot"] = new Entry("OneHot", (b, c) => Lowering.OneHot(b, c.Tensor(0), c.Int(1))),

@@ -183,6 +183,22 @@ namespace XlaGen.Surface
 
         /// <summary>Layer normalisation over the last axis: (x − mean) / √(var + ε) · gamma + beta, with gamma and beta of
         /// the last dimension's size (Keras' LayerNormalization, PyTorch's LayerNorm(D)).</summary>
+        /// <summary>A decoder's causal mask on attention scores [.., T, T] (queries on the second-to-last axis, keys on
+        /// the last): every score whose key comes after its query becomes −10⁹, so a softmax over the last axis gives it
+        /// weight 0 (exactly, in f32 and f64) and its cotangent is dropped.</summary>
+        public static HloInstruction CausalMask(HloBuilder b, HloInstruction scores)
+        {
+            RequireFloat("CausalMask", scores);
+            var s = scores.Shape;
+            if (s.Rank < 2) throw new ShapeException($"CausalMask: needs scores [.., queries, keys] of rank 2 or more, got {s}");
+            var t = s.Dims[s.Rank - 1];
+            if (s.Dims[s.Rank - 2] != t) throw new ShapeException($"CausalMask: queries and keys must be the same positions (a square [.., T, T]), got {s}");
+            var square = Shape.Array(ElementType.S32, t, t);
+            var future = b.Compare(b.Iota(square, 1), b.Iota(square, 0), "GT");
+            var mask = s.Rank == 2 ? future : b.Broadcast(future, s.Dims.ToArray(), new long[] { s.Rank - 2, s.Rank - 1 });
+            return b.Select(mask, Full(b, scores, -1e9), scores);
+        }
+
         /// <summary>Batch normalisation over every axis but the last (Keras' BatchNormalization with axis=-1: NHWC
         /// channels, or the features of [B, D]). In training it normalises with the batch's mean and population
         /// variance and returns the moving statistics' new values, moving · momentum + batch · (1 − momentum) (Keras'
