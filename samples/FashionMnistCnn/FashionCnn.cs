@@ -4,7 +4,7 @@ namespace FashionMnistCnnSample;
 
 /// <summary>
 /// A convolutional network for 28×28 grey images as a Keras user writes it, in TensorFlow's layouts (NHWC images,
-/// HWIO kernels): [Conv 3×3 → BatchNorm → ReLU → MaxPool 2] × 2 → Flatten → Dropout → Dense 128 → ReLU → Dropout →
+/// HWIO kernels): [Conv 3×3 → BatchNorm → ReLU → MaxPool 2] × 2 → Flatten → Dense 128 → ReLU → Dropout 0.4 →
 /// Dense 10. The convolutions have no bias (BatchNorm's beta is one); the moving statistics are non-trainable
 /// parameters the train step updates; Dropout is active in train steps only.
 /// </summary>
@@ -28,7 +28,7 @@ public partial class FashionCnn
     [Param(128, 10, Init = Init.GlorotUniform)] Tensor<float> dense2;
     [Param(10)] Tensor<float> bias2;
 
-    const double DropoutRate = 0.3;
+    const double DropoutRate = 0.4;
 
     /// <summary>Class scores for a batch of images.</summary>
     [Forward(Default = true)]
@@ -39,8 +39,7 @@ public partial class FashionCnn
         h = Nn.MaxPool2D(Nn.Relu(Nn.BatchNorm(h, gamma1, beta1, movingMean1, movingVariance1)));    // [B,13,13,32]
         h = Nn.Conv2D(h, conv2);                                                                     // [B,11,11,64]
         h = Nn.MaxPool2D(Nn.Relu(Nn.BatchNorm(h, gamma2, beta2, movingMean2, movingVariance2)));    // [B,5,5,64]
-        var f = Nn.Dropout(h.Flatten(), DropoutRate);                                                // [B,1600]
-        f = Nn.Dropout(Nn.Relu(f.MatMul(dense1) + bias1), DropoutRate);                              // [B,128]
+        var f = Nn.Dropout(Nn.Relu(h.Flatten().MatMul(dense1) + bias1), DropoutRate);               // [B,1600] → [B,128]
         return f.MatMul(dense2) + bias2;                                                             // [B,10]
     }
 

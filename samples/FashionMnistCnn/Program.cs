@@ -63,7 +63,7 @@ sealed record Options(int Epochs, int Batch, double LearningRate, int Seed, stri
 {
     public static Options Parse(string[] args)
     {
-        var o = new Options(8, 128, 3e-3, 42, Path.Combine("out", "fashion-mnist-cnn"));
+        var o = new Options(10, 128, 3e-3, 42, Path.Combine("out", "fashion-mnist-cnn"));
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
