@@ -75,7 +75,7 @@ namespace XlaGen.Generator.Emit
 
         static void EmitLoss(CodeWriter w, ModelSpec spec, LossSpec loss)
         {
-            var outputs = new[] { "loss" }.Concat(loss.Metrics.Select(m => m + " (sum over the batch)")).Concat(loss.TrainableParams.Select(p => "d loss/d " + p))
+            var outputs = new[] { "loss" }.Concat(loss.Metrics.Select(m => m + " (mean over the batch)")).Concat(loss.TrainableParams.Select(p => "d loss/d " + p))
                 .Concat(loss.StateUpdates.Select(p => "new " + p));
             EmitProgramBuilder(w, loss.MethodName, loss.Symbols, "(" + string.Join(", ", outputs) + ")", loss.HloText);
             var inputs = string.Join(", ", loss.Inputs.Select(i => $"new({Q(i.Name)}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, new string[] {{ {string.Join(", ", i.Dims.Select(Q))} }})"));

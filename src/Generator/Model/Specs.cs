@@ -19,7 +19,7 @@ namespace XlaGen.Generator.Model
         LossSpec? Loss,
         string? PredictMethod);
 
-    /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the trainable parameters…, new
+    /// <summary>The [Loss] method: its program returns (loss, metric means…, gradients of the trainable parameters…, new
     /// values of the <see cref="StateUpdates"/> parameters…). When <see cref="HasTrainingMode"/>, it takes the rng state
     /// and the training flag after the model's parameters.</summary>
     public sealed record LossSpec(

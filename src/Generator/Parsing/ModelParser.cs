@@ -263,7 +263,7 @@ namespace XlaGen.Generator.Parsing
                 Symbols.ClrName(c.Result.Shape.ElementType), c.Result.Shape.ToString(), HloPrinter.Print(module));
         }
 
-        /// <summary>Compiles a [Loss] method and differentiates it: the program returns (loss, metric sums…, gradients…).</summary>
+        /// <summary>Compiles a [Loss] method and differentiates it: the program returns (loss, metric means…, gradients…).</summary>
         static LossSpec? CompileLoss(INamedTypeSymbol type, ModelLayout layout, IMethodSymbol method, Compilation compilation,
             List<DiagnosticInfo> diagnostics, CancellationToken cancellation)
         {
@@ -302,7 +302,7 @@ namespace XlaGen.Generator.Parsing
                 return null;
             }
             var outputs = new List<HloInstruction> { loss };
-            outputs.AddRange(c.Compiler.Metrics.Select(m => m.BatchSum));
+            outputs.AddRange(c.Compiler.Metrics.Select(m => m.Mean));
             outputs.AddRange(gradients);
             var stateUpdates = c.Compiler.Training?.StateUpdates ?? new List<(string, HloInstruction)>();
             outputs.AddRange(stateUpdates.Select(u => u.Value));

@@ -12,7 +12,7 @@ public sealed record LabelRange(int Input, long Classes, string Loss);
 /// <summary>
 /// What the generator recorded about a model's [Loss] method: its inputs, the symbolic batch dimension they share,
 /// the metrics its loss functions contribute, the trainable parameters, and the builder of its program, whose
-/// result is (loss, metric sums…, gradients of the trainable parameters…).
+/// result is (loss, metric means…, gradients of the trainable parameters…).
 /// </summary>
 public sealed class LossDefinition
 {

@@ -151,7 +151,8 @@ public static class TrainingPrograms
     {
         var n = b.Constant(ElementType.F32, batchSize);
         yield return b.Add(accumulators[0], b.Multiply(b.Convert(loss, ElementType.F32), n));
-        for (int i = 0; i < metrics.Count; i++) yield return b.Add(accumulators[1 + i], b.Convert(metrics[i], ElementType.F32));
+        // the loss and the metrics are means over the batch: accumulate mean × examples, Fit divides by the examples
+        for (int i = 0; i < metrics.Count; i++) yield return b.Add(accumulators[1 + i], b.Multiply(b.Convert(metrics[i], ElementType.F32), n));
         yield return b.Add(accumulators[^1], n);
     }
 }

@@ -8,21 +8,23 @@ namespace XlaGen.Surface
     /// <summary>A metric a loss function contributes: a per-batch sum whose epoch value is total / examples.</summary>
     public sealed class MetricValue
     {
-        public MetricValue(string name, HloInstruction batchSum)
+        public MetricValue(string name, HloInstruction mean)
         {
             Name = name;
-            BatchSum = batchSum;
+            Mean = mean;
         }
 
         public string Name { get; }
 
-        /// <summary>f32[] sum over the batch (e.g. the number of correct predictions).</summary>
-        public HloInstruction BatchSum { get; }
+        /// <summary>The metric's mean over the rows its loss averages (the fraction of correct predictions), a scalar. Like
+        /// the loss it is a mean, so a loss over reshaped rows ([B·T, classes] for a sequence) reports the per-row
+        /// accuracy; the programs accumulate mean × examples, and Fit divides by the examples.</summary>
+        public HloInstruction Mean { get; }
     }
 
     /// <summary>
     /// Loss functions of the surface. Each returns the mean loss over the batch (dim 0) as a scalar and may add
-    /// metrics (sums over the batch) that the train and eval programs accumulate on the device.
+    /// metrics (means over the rows, like the loss) that the train and eval programs accumulate on the device.
     /// </summary>
     public static class LossLowering
     {
@@ -43,7 +45,7 @@ namespace XlaGen.Surface
             var logp = Lowering.LogSoftmax(b, logits, 1);
             var picked = b.ReduceSum(b.Select(oneHot, logp, b.Full(ls.ElementType, 0, dims)), 1);
             var loss = b.Negate(MeanOverBatch(b, picked));
-            if (metrics != null) metrics.Add(new MetricValue("accuracy", CorrectCount(b, logits, labels32)));
+            if (metrics != null) metrics.Add(new MetricValue("accuracy", CorrectFraction(b, logits, labels32)));
             return loss;
         }
 
@@ -56,7 +58,7 @@ namespace XlaGen.Surface
             var logp = Lowering.LogSoftmax(b, logits, 1);
             var perRow = b.ReduceSum(b.Multiply(targets, logp), 1);
             var loss = b.Negate(MeanOverBatch(b, perRow));
-            if (metrics != null) metrics.Add(new MetricValue("accuracy", CorrectCount(b, logits, ArgMax(b, targets))));
+            if (metrics != null) metrics.Add(new MetricValue("accuracy", CorrectFraction(b, logits, ArgMax(b, targets))));
             return loss;
         }
 
@@ -71,7 +73,7 @@ namespace XlaGen.Surface
             if (metrics != null && prediction.Shape.Rank >= 1)
             {
                 var perExample = PerExampleMean(b, b.Abs(d));
-                metrics.Add(new MetricValue("mae", b.ReduceSum(perExample, 0)));
+                metrics.Add(new MetricValue("mae", Lowering.Mean(b, perExample, new[] { 0 })));
             }
             return loss;
         }
@@ -92,7 +94,7 @@ namespace XlaGen.Surface
                 var predicted = b.Compare(logits, zero, "GT");
                 var actual = b.Compare(targets, b.Full(t, 0.5, dims), "GT");
                 var agree = b.Convert(b.Compare(b.Convert(predicted, ElementType.S32), b.Convert(actual, ElementType.S32), "EQ"), t);
-                metrics.Add(new MetricValue("accuracy", b.ReduceSum(PerExampleMean(b, agree), 0)));
+                metrics.Add(new MetricValue("accuracy", Lowering.Mean(b, PerExampleMean(b, agree), new[] { 0 })));
             }
             return loss;
         }
@@ -125,11 +127,11 @@ namespace XlaGen.Surface
             return b.ReduceMin(b.Select(isMax, index, classes), 1);
         }
 
-        /// <summary>f[] count of rows whose argmax equals the label (s32[B]).</summary>
-        static HloInstruction CorrectCount(HloBuilder b, HloInstruction logits, HloInstruction labels32)
+        /// <summary>The fraction (f[]) of rows whose argmax equals the label (s32[B]).</summary>
+        static HloInstruction CorrectFraction(HloBuilder b, HloInstruction logits, HloInstruction labels32)
         {
             var hit = b.Compare(ArgMax(b, logits), labels32, "EQ");
-            return b.ReduceSum(b.Convert(hit, logits.Shape.ElementType), 0);
+            return Lowering.Mean(b, b.Convert(hit, logits.Shape.ElementType), new[] { 0 });
         }
     }
 }
