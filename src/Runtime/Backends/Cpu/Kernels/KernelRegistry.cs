@@ -44,6 +44,8 @@ internal static class KernelRegistry
             ["convolution"] = Convolution.HandleConvolution,
             ["reduce-window"] = ReduceWindow.HandleReduceWindow,
             ["select-and-scatter"] = SelectAndScatter.HandleSelectAndScatter,
+            ["all-reduce"] = Collectives.HandleAllReduce,
+            ["replica-id"] = Collectives.HandleReplicaId,
         };
         foreach (var op in OpSelect.UnaryOpcodes) d[op] = Elementwise.HandleUnary;
         foreach (var op in OpSelect.BinaryOpcodes) d[op] = Elementwise.HandleBinary;
