@@ -15,6 +15,7 @@ public static class ConformanceSuite
             .Concat(ConvolutionCases.All())
             .Concat(WindowCases.All())
             .Concat(IndexedCases.All())
+            .Concat(CollectiveCases.All())
             .ToList();
         var byName = new Dictionary<string, ConformanceCase>(StringComparer.Ordinal);
         foreach (var c in all)

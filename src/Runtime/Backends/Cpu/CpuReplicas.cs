@@ -83,9 +83,9 @@ internal sealed class CpuReplicaExecutable(HloModule module, CpuExecutable[] rep
             {
                 ExecuteArguments.Check(Module.Name, plan.ParameterLeafShapes, plan.ParameterLeafNames, arguments[r], b => b.Shape, options?.DonatedArguments);
             }
-            catch (ArgumentException e)
+            catch (XlaExecutionException e)
             {
-                throw new ArgumentException($"replica {r}: {e.Message}", e);
+                throw new XlaExecutionException($"replica {r} of {n}: {e.Message}", e);
             }
         }
         var callerToken = options?.Cancellation ?? default;
