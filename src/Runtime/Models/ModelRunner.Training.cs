@@ -134,17 +134,19 @@ public abstract partial class ModelRunner
 
     string BindingKey(long[] bindings) => string.Join(",", bindings);
 
-    IExecutable TrainProgram(long[] bindings, long batchSize)
+    /// <summary>The train step for one replica's batch (<paramref name="bindings"/>, <paramref name="batchSize"/>), with the
+    /// gradient all-reduce when <paramref name="shards"/> replicas each run a slice of the batch.</summary>
+    IExecutable TrainProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
-        return trainPrograms.GetOrAdd(BindingKey(bindings), _ =>
-            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize)));
+        return trainPrograms.GetOrAdd(BindingKey(bindings) + "/" + shards, _ =>
+            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards)));
     }
 
-    IExecutable EvalProgram(long[] bindings, long batchSize)
+    IExecutable EvalProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
-        return evalPrograms.GetOrAdd(BindingKey(bindings), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize)));
+        return evalPrograms.GetOrAdd(BindingKey(bindings) + "/" + shards, _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards)));
     }
 
     DeviceBuffer[] ZeroAccumulators(int count)
@@ -186,15 +188,14 @@ public abstract partial class ModelRunner
     void RunTrainStep(IReadOnlyList<Tensor> batch, DeviceBuffer[] accumulators)
     {
         ThrowIfDisposed();
-        var uploaded = new DeviceBuffer[batch.Count];
+        var uploaded = UploadColumns(batch);
         try
         {
-            for (int i = 0; i < batch.Count; i++) uploaded[i] = Device.Upload(batch[i]);
-            RunTrainStep(batch, uploaded, LearningRateBuffer(Optimizer!.LearningRate.At(Step)), accumulators);
+            RunTrainStep(uploaded, LearningRateBuffer(Optimizer!.LearningRate.At(Step)), accumulators);
         }
         finally
         {
-            foreach (var u in uploaded) u?.Dispose();
+            foreach (var u in uploaded.Buffers) u.Dispose();
         }
     }
 
@@ -209,18 +210,17 @@ public abstract partial class ModelRunner
             learningRateBuffer = (staged.LearningRate, fresh);
             staged.LearningRateBuffer = null;
         }
-        RunTrainStep(staged.Batch.Columns, staged.Columns, LearningRateBuffer(staged.LearningRate), accumulators);
+        RunTrainStep(staged.Placement, LearningRateBuffer(staged.LearningRate), accumulators);
     }
 
-    void RunTrainStep(IReadOnlyList<Tensor> batch, DeviceBuffer[] uploaded, DeviceBuffer learningRate, DeviceBuffer[] accumulators)
+    void RunTrainStep(UploadedColumns uploaded, DeviceBuffer learningRate, DeviceBuffer[] accumulators)
     {
         var l = RequireCompiled();
         var loss = RequireLoss();
-        var bindings = loss.Bind(ModelName + "." + loss.Method, batch);
-        long batchSize = batch[0].Shape[0];
-        var program = TrainProgram(bindings, batchSize);
+        var bindings = loss.Bind(ModelName + "." + loss.Method, uploaded.BindColumns);
+        var program = TrainProgram(bindings, uploaded.RowsPerReplica, uploaded.Shards);
         var args = new DeviceBuffer[l.ParameterCount];
-        for (int i = 0; i < batch.Count; i++) args[i] = uploaded[i];
+        for (int i = 0; i < uploaded.Buffers.Length; i++) args[i] = uploaded.Buffers[i];
         for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
         for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
         args[l.StepIndex] = stepBuffer!;
@@ -362,9 +362,9 @@ public abstract partial class ModelRunner
         {
             foreach (var staged in Staged(data.Batches(batchSize, shuffle: false, seed: 0, epoch: 0, dropLast: false, prefetch: 1)))
             {
-                var batch = staged.Batch;
-                var bindings = loss.Bind(ModelName + "." + loss.Method, batch.Columns);
-                var program = EvalProgram(bindings, batch.Size);
+                var placement = staged.Placement;
+                var bindings = loss.Bind(ModelName + "." + loss.Method, placement.BindColumns);
+                var program = EvalProgram(bindings, placement.RowsPerReplica, placement.Shards);
                 var args = new List<DeviceBuffer>();
                 args.AddRange(staged.Columns);
                 args.AddRange(parameters);
@@ -396,7 +396,9 @@ public abstract partial class ModelRunner
         {
             using (batch)
             {
-                var output = Run(method, new long[] { batch.Size }, () => build(batch.Size), batch.Columns)[0];
+                var output = Replicas > 1 && batch.Size % Replicas == 0
+                    ? RunSharded(method, build, batch.Columns)
+                    : Run(method, new long[] { batch.Size }, () => build(batch.Size), batch.Columns)[0];
                 if (joined == null)
                 {
                     rowSize = output.ElementCount / batch.Size;
@@ -409,6 +411,38 @@ public abstract partial class ModelRunner
             }
         }
         return Tensor.FromLiteral(Literal.Create(Hlo.Shape.Array(type, shape!), joined!));
+    }
+
+    /// <summary>A forward program on a batch split across the replicas: each runs the program for its slice, and the
+    /// first result's slices are joined in replica order.</summary>
+    Tensor RunSharded(string method, Func<long, HloModule> build, Tensor[] columns)
+    {
+        var device = (ReplicatedDevice)Device;
+        var placement = UploadColumns(columns);
+        try
+        {
+            long rows = placement.RowsPerReplica;
+            var program = Program(method, new long[] { rows }, () => build(rows));
+            var outputs = program.Execute(placement.Buffers.Concat(ParameterBuffers).ToList());
+            try
+            {
+                var parts = device.DownloadReplicas(outputs[0]);
+                var dims = parts[0].Shape.ToArray();
+                long partCount = parts[0].ElementCount;
+                dims[0] *= parts.Length;
+                var joined = Array.CreateInstanceFromArrayType(parts[0].Data.GetType(), checked((int)(partCount * parts.Length)));
+                for (int r = 0; r < parts.Length; r++) Array.Copy(parts[r].Data, 0, joined, r * partCount, partCount);
+                return HostArrays.Wrap(parts[0].ElementType, dims, joined);
+            }
+            finally
+            {
+                foreach (var o in outputs) o.Dispose();
+            }
+        }
+        finally
+        {
+            foreach (var b in placement.Buffers) b.Dispose();
+        }
     }
 
     // ---- checkpoints ----

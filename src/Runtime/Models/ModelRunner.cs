@@ -40,6 +40,10 @@ public abstract partial class ModelRunner : IDisposable
 
     public IDevice Device { get; }
 
+    /// <summary>How many replicas run each step: N on a <see cref="ReplicatedDevice"/> (Fit, Evaluate and Predict split
+    /// each batch across them), else 1.</summary>
+    public int Replicas => Device is ReplicatedDevice r ? r.Replicas : 1;
+
     public int Seed { get; }
 
     public IReadOnlyList<ParameterSpec> ParameterSpecs { get; }
