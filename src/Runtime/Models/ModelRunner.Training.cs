@@ -134,6 +134,10 @@ public abstract partial class ModelRunner
 
     string BindingKey(long[] bindings) => string.Join(",", bindings);
 
+    /// <summary>Train steps compiled so far, as "bindings/replicas": "16/4" is a step for 16 examples per replica on 4
+    /// replicas (a global batch of 64); "43/1" one that every replica runs whole (a batch that does not divide).</summary>
+    public IReadOnlyCollection<string> CompiledTrainSteps => trainPrograms.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
+
     /// <summary>The train step for one replica's batch (<paramref name="bindings"/>, <paramref name="batchSize"/>), with the
     /// gradient all-reduce when <paramref name="shards"/> replicas each run a slice of the batch.</summary>
     IExecutable TrainProgram(long[] bindings, long batchSize, int shards)

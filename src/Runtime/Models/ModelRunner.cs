@@ -65,6 +65,15 @@ public abstract partial class ModelRunner : IDisposable
         return Device.Download(parameters[IndexOf(path)]);
     }
 
+    /// <summary>Every replica's copy of one parameter, in replica order (one tensor on a single device). Replicas apply
+    /// the same update each step, so the copies are bitwise equal.</summary>
+    public IReadOnlyList<Tensor> GetParameterReplicas(string path)
+    {
+        ThrowIfDisposed();
+        var buffer = parameters[IndexOf(path)];
+        return Device is ReplicatedDevice r ? r.DownloadReplicas(buffer) : new[] { Device.Download(buffer) };
+    }
+
     /// <summary>Host copies of all parameters, by path.</summary>
     public IReadOnlyDictionary<string, Tensor> GetParameters()
     {
