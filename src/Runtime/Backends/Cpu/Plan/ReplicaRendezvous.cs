@@ -52,6 +52,7 @@ internal sealed class ReplicaRendezvous
         lock (gate)
         {
             ThrowIfAborted(replica, where, cancellation);
+            ThrowIfFinished(replica, where);
             long g = generation;
             if (++arrived == count)
             {
@@ -65,10 +66,16 @@ internal sealed class ReplicaRendezvous
                 Monitor.Wait(gate);
                 if (generation != g) return;
                 ThrowIfAborted(replica, where, cancellation);
-                if (finished > 0)
-                    throw new XlaExecutionException($"replica {replica} waits at {where}, but {finished} replica(s) finished the program without reaching it: the replicas ran different collectives");
+                ThrowIfFinished(replica, where);
             }
         }
+    }
+
+    /// <summary>A replica that finished can never arrive: whoever waits (or is about to) would wait forever.</summary>
+    void ThrowIfFinished(int replica, string where)
+    {
+        if (finished > 0)
+            throw new XlaExecutionException($"replica {replica} waits at {where}, but {finished} replica(s) finished the program without reaching it: the replicas ran different collectives");
     }
 
     void ThrowIfAborted(int replica, string where, CancellationToken cancellation)
