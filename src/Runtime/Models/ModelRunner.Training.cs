@@ -134,8 +134,11 @@ public abstract partial class ModelRunner
 
     string BindingKey(long[] bindings) => string.Join(",", bindings);
 
-    /// <summary>Train steps compiled so far, as "bindings/replicas": "16/4" is a step for 16 examples per replica on 4
-    /// replicas (a global batch of 64); "43/1" one that every replica runs whole (a batch that does not divide).</summary>
+    string ProgramKey(long[] bindings, int shards) => shards == 1 ? BindingKey(bindings) : BindingKey(bindings) + "/" + shards;
+
+    /// <summary>Train steps compiled so far, by their symbol bindings: "128" is a step for batches of 128 (on one device,
+    /// or run whole by every replica when a batch does not divide by the replica count); "16/4" one for 16 examples
+    /// per replica on 4 replicas (a global batch of 64).</summary>
     public IReadOnlyCollection<string> CompiledTrainSteps => trainPrograms.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
 
     /// <summary>The train step for one replica's batch (<paramref name="bindings"/>, <paramref name="batchSize"/>), with the
@@ -143,14 +146,14 @@ public abstract partial class ModelRunner
     IExecutable TrainProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
-        return trainPrograms.GetOrAdd(BindingKey(bindings) + "/" + shards, _ =>
+        return trainPrograms.GetOrAdd(ProgramKey(bindings, shards), _ =>
             Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards)));
     }
 
     IExecutable EvalProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
-        return evalPrograms.GetOrAdd(BindingKey(bindings) + "/" + shards, _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards)));
+        return evalPrograms.GetOrAdd(ProgramKey(bindings, shards), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards)));
     }
 
     DeviceBuffer[] ZeroAccumulators(int count)
