@@ -192,4 +192,64 @@ public class ReplicaTrainingTests(ITestOutputHelper output)
         var pb = single.Logits(x);
         Assert.True(RelativeDifference(pa, pb) <= 1e-10);
     }
+
+    /// <summary>The CNNs: GradZoo (f64: convolutions, pools, gather, dynamic slices, layer norm) must agree to rounding;
+    /// TinyCnn (f32 conv → relu → max-pool → dense) to f32 rounding amplified by Adam, like the MLP.</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void ConvolutionalModelsTrainOnReplicasLikeOnOneDevice(int n)
+    {
+        var rng = new SplitMix64(77);
+        const int global = 8, steps = 20;
+        using (var device = Devices.Cpu(replicas: n))
+        using (var replicated = GradZoo.Create(device, seed: 3))
+        using (var single = GradZoo.Create(Devices.Cpu(), seed: 3))
+        {
+            replicated.Compile(new Adam(1e-2));
+            single.Compile(new Adam(1e-2));
+            for (int s = 0; s < steps; s++)
+            {
+                var x = new Tensor<double>(new long[] { global, 6, 6, 2 }, Enumerable.Range(0, global * 72).Select(_ => rng.NextDouble() * 2 - 1).ToArray());
+                var ids = new Tensor<int>(new long[] { global, 2 }, Enumerable.Range(0, global * 2).Select(_ => rng.NextInt(5)).ToArray());
+                var labels = new Tensor<int>(new long[] { global }, Enumerable.Range(0, global).Select(_ => rng.NextInt(3)).ToArray());
+                var a = replicated.TrainStep(x, ids, labels);
+                var b = single.TrainStep(x, ids, labels);
+                Assert.True(Math.Abs(a.Loss - b.Loss) <= 1e-6 * Math.Max(1, b.Loss), $"step {s}: {a.Loss:R} vs {b.Loss:R}");
+            }
+            foreach (var spec in replicated.ParameterSpecs)
+            {
+                double d = RelativeDifference(replicated.GetParameter(spec.Path), single.GetParameter(spec.Path));
+                output.WriteLine($"GradZoo f64, {n} replicas, {spec.Path}: max relative difference {d:g3} after {steps} steps");
+                Assert.True(d <= 1e-10, $"{spec.Path} differs by {d:g3}");
+            }
+        }
+
+        const int perReplica = 16, cnnSteps = 50;
+        using var cnnDevice = Devices.Cpu(replicas: n);
+        using var cnn = TinyCnn.Create(cnnDevice, seed: 1);
+        using var cnnSingle = TinyCnn.Create(Devices.Cpu(), seed: 1);
+        cnn.Compile(new Adam(1e-3));
+        cnnSingle.Compile(new Adam(1e-3));
+        for (int s = 0; s < cnnSteps; s++)
+        {
+            int m = perReplica * n;
+            var labels = Enumerable.Range(0, m).Select(_ => rng.NextInt(3)).ToArray();
+            var x = new Tensor<float>(new long[] { m, 8, 8, 1 }, Enumerable.Range(0, m * 64).Select(i => (float)(rng.NextDouble() * 0.5 + (i % 64 % 8 == labels[i / 64] * 3 ? 1 : 0))).ToArray());
+            var y = new Tensor<int>(new long[] { m }, labels);
+            var a = cnn.TrainStep(x, y);
+            var b = cnnSingle.TrainStep(x, y);
+            Assert.True(Math.Abs(a.Loss - b.Loss) <= 1e-6 * Math.Max(1, b.Loss), $"step {s}: {a.Loss:R} vs {b.Loss:R}");
+            foreach (var k in b.Metrics.Keys) Assert.True(Math.Abs(a.Metrics[k] - b.Metrics[k]) <= 1e-6, $"step {s}: {k}");
+        }
+        foreach (var spec in cnn.ParameterSpecs)
+        {
+            var copies = cnn.GetParameterReplicas(spec.Path);
+            for (int r = 1; r < n; r++) Assert.Equal(((Tensor<float>)copies[0]).Data, ((Tensor<float>)copies[r]).Data);
+            double d = RelativeDifference(copies[0], cnnSingle.GetParameter(spec.Path));
+            double l2 = RelativeNorm(copies[0], cnnSingle.GetParameter(spec.Path));
+            output.WriteLine($"TinyCnn f32, {n} replicas, {spec.Path}: relative difference max {d:g3}, l2 {l2:g3} after {cnnSteps} Adam steps");
+            Assert.True(l2 <= 1e-6 && d <= 1e-6, $"{spec.Path} differs by {l2:g3} (l2), {d:g3} (max)");
+        }
+    }
 }
