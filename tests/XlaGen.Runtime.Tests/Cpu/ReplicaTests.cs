@@ -168,6 +168,11 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
         var px = partial.Parameter(Shape.Array(ElementType.F32, 3), "x");
         var m = partial.BuildModule(partial.AllReduce(new[] { px }, "add", new[] { new long[] { 0, 1 } }));
         Assert.Contains("cover 2 of the 4 replicas", Assert.Throws<XlaCompileException>(() => four.Compile(m)).Message);
+        var global = new HloBuilder("global");
+        var gx2 = global.Parameter(Shape.Array(ElementType.F32, 3), "x");
+        var flattened = global.BuildModule(global.AddInstruction("all-reduce", new[] { gx2 },
+            new HloAttributes { ReplicaGroups = new[] { new long[] { 0, 1 } }, ChannelId = 1, UseGlobalDeviceIds = true }, called: new[] { global.ScalarComputation("add", ElementType.F32) }));
+        Assert.Contains("use_global_device_ids names replica·partition ids", Assert.Throws<XlaCompileException>(() => two.Compile(flattened)).Message);
     }
 
     /// <summary>while (i &lt; limit) { v = all-reduce(v); i++ } with a per-replica limit.</summary>
