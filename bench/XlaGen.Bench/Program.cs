@@ -9,7 +9,7 @@ namespace XlaGen.Bench;
 internal static class Program
 {
     /// <summary>Registered suites.</summary>
-    private static readonly IBenchSuite[] Suites = { new GemmSuite(), new MlpSuite(), new RemoteSuite() };
+    private static readonly IBenchSuite[] Suites = { new GemmSuite(), new MlpSuite(), new RemoteSuite(), new ReplicasSuite() };
 
     private const string Usage = """
         usage: dotnet run -c Release --project bench/XlaGen.Bench -- <suite|list> [options]

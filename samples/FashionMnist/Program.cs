@@ -8,7 +8,9 @@ using FashionMnistSample;
 
 // The main job: train a 784-256-10 MLP on Fashion-MNIST with programs compiled at build time.
 //   dotnet run -c Release --project samples/FashionMnist -- [--epochs N] [--batch N] [--lr X] [--seed N] [--out DIR]
-//       [--constant-lr] [--device cpu|pjrt|pjrt:/path/plugin.so|grpc://host:8470]
+//       [--constant-lr] [--device cpu|pjrt|pjrt:/path/plugin.so|grpc://host:8470] [--replicas N]
+// --replicas N trains data-parallel on N virtual CPU devices: each global batch is split N ways and the gradients are
+// all-reduced every step (the same model as one device, up to float rounding).
 // The device is the embedded CPU executor unless --device or the XLAGEN_DEVICE variable names another: XLA through a
 // PJRT plugin (libtpu, the CUDA plugin) or an xlagen-server.
 // Exit codes: 0 success; 1 the dataset is missing; 2 the reloaded checkpoint predicts differently; 3 the main job
@@ -20,7 +22,10 @@ IDevice opened;
 try
 {
     spec = DeviceSpec.Parse(string.IsNullOrEmpty(name) ? "cpu" : name);
-    opened = spec.Backend == DeviceBackend.Remote ? await Devices.ConnectAsync(spec.Address) : Devices.Open(spec);
+    if (options.Replicas > 1 && spec.Backend != DeviceBackend.Cpu)
+        throw new ArgumentException($"--replicas {options.Replicas} runs on the CPU executor's virtual devices; replicas on {spec.Backend} devices are not supported yet");
+    opened = options.Replicas > 1 ? Devices.Cpu(replicas: options.Replicas)
+        : spec.Backend == DeviceBackend.Remote ? await Devices.ConnectAsync(spec.Address) : Devices.Open(spec);
 }
 catch (Exception e) when (e is ArgumentException or DeviceConnectionException or XlaGen.Backends.Pjrt.PjrtPluginException or XlaGen.Backends.Pjrt.PjrtException)
 {
@@ -29,7 +34,8 @@ catch (Exception e) when (e is ArgumentException or DeviceConnectionException or
 }
 using IDevice device = opened;
 Console.WriteLine($"XlaGen {typeof(Devices).Assembly.GetName().Version} | device: {device.Info.Platform} ({device.Info.DeviceKind})" +
-                  (spec.Backend == DeviceBackend.Remote ? $" on {spec.Address}" : ""));
+                  (spec.Backend == DeviceBackend.Remote ? $" on {spec.Address}" : "") +
+                  (options.Replicas > 1 ? $" | {options.Replicas} replicas, {options.Batch / options.Replicas} examples each per step" : ""));
 if (spec.Backend != DeviceBackend.Cpu) Console.WriteLine(device.Describe());
 if (!FashionMnist.IsInstalled())
 {
@@ -108,7 +114,7 @@ if (accuracy < Options.TargetAccuracy)
 }
 return 0;
 
-sealed record Options(int Epochs, int Batch, double LearningRate, int Seed, string Out, bool Cosine, string? Device)
+sealed record Options(int Epochs, int Batch, double LearningRate, int Seed, string Out, bool Cosine, string? Device, int Replicas = 1)
 {
     /// <summary>The test accuracy the main job must reach (the sample exits with code 3 below it).</summary>
     public const double TargetAccuracy = 0.88;
@@ -117,7 +123,7 @@ sealed record Options(int Epochs, int Batch, double LearningRate, int Seed, stri
 
     /// <summary>The main job: the default training settings (where the output goes and which device runs it do not
     /// matter). Only then is an accuracy below the target a failure.</summary>
-    public bool IsMainJob => this with { Out = Defaults.Out, Device = null } == Defaults;
+    public bool IsMainJob => this with { Out = Defaults.Out, Device = null, Replicas = 1 } == Defaults;
 
     public static Options Parse(string[] args)
     {
@@ -134,9 +140,11 @@ sealed record Options(int Epochs, int Batch, double LearningRate, int Seed, stri
                 "--out" => o with { Out = Next() },
                 "--constant-lr" => o with { Cosine = false },
                 "--device" => o with { Device = Next() },
-                _ => throw new ArgumentException($"unknown option {args[i]} (use --epochs, --batch, --lr, --seed, --out, --constant-lr, --device)"),
+                "--replicas" => o with { Replicas = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                _ => throw new ArgumentException($"unknown option {args[i]} (use --epochs, --batch, --lr, --seed, --out, --constant-lr, --device, --replicas)"),
             };
         }
+        if (o.Replicas < 1) throw new ArgumentException($"--replicas {o.Replicas} must be at least 1");
         return o;
     }
 }

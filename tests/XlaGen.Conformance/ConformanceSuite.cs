@@ -16,6 +16,7 @@ public static class ConformanceSuite
             .Concat(WindowCases.All())
             .Concat(IndexedCases.All())
             .Concat(RngCases.All())
+            .Concat(CollectiveCases.All())
             .ToList();
         var byName = new Dictionary<string, ConformanceCase>(StringComparer.Ordinal);
         foreach (var c in all)

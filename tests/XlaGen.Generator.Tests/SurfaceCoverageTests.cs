@@ -92,6 +92,8 @@ public class SurfaceCoverageTests
         ["map"] = "the surface has no user-defined scalar functions; elementwise members lower to elementwise ops",
         ["while"] = "model methods have no control flow (a loop is an XG0003 diagnostic)",
         ["sort"] = "no surface member sorts yet (it would be forward-only: sort has no gradient rule)",
+        ["all-reduce"] = "a model is written for one replica; the runtime adds the gradient all-reduce to the train step (TrainingPrograms) when it runs on several",
+        ["replica-id"] = "a model's math does not depend on which replica runs it; only runtime-built programs and XLA modules read it",
     };
 
     sealed record Compilation(Assembly Assembly, Microsoft.CodeAnalysis.Compilation Output, gen::XlaGen.Generator.Model.ModelSpec Spec);

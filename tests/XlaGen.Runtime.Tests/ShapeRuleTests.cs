@@ -15,6 +15,7 @@ public class ShapeRuleTests
     {
         ["tuple"] = "any operands form a tuple",
         ["copy"] = "any value can be copied",
+        ["replica-id"] = "it takes no operands or attributes; its result is always u32[]",
     };
 
     static HloComputation Scalar(HloBuilder b, string op, ElementType t = ElementType.F32) => b.ScalarComputation(op, t);
@@ -61,6 +62,10 @@ public class ShapeRuleTests
         { "concatenate", b => b.Concatenate(0, b.Parameter(F32(2, 3), "x"), b.Parameter(F32(2, 4), "y")), "concatenate: operand 1 f32[2,4] differs from operand 0 f32[2,3] in dimension 1 (only dimension 0 may differ)" },
         { "pad", b => b.AddInstruction("pad", new[] { b.Parameter(F32(3), "x"), b.Parameter(F32(1), "v") }, new HloAttributes { Padding = new[] { new PaddingDimension(1, 1, 0) } }), "pad: the padding value must be a scalar, got f32[1]" },
         { "dot", b => b.Dot(b.Parameter(F32(2, 3), "x"), b.Parameter(F32(4, 5), "y"), new DotDimensionNumbers(new long[] { 1 }, new long[] { 0 })), "dot: contracting dimensions differ: f32[2,3] dimension 1 is 3, f32[4,5] dimension 0 is 4" },
+        { "all-reduce", b => b.AllReduce(new[] { b.Parameter(F32(2), "x"), b.Parameter(S32(2), "y") }), "all-reduce: operand 1 s32[2] and operand 0 f32[2] differ in element type (one reducer serves them all)" },
+        { "all-reduce", b => b.AddInstruction("all-reduce", new[] { b.Parameter(F32(2), "y") }, null, null, new[] { Scalar(b, "add", ElementType.S32) }), "all-reduce: reducer %add_s32 is (s32[], s32[]) -> s32[], needs (f32[], f32[]) -> f32[]" },
+        { "all-reduce", b => b.AllReduce(new[] { b.Parameter(F32(2), "x") }, "add", new[] { new long[] { 0, 1 }, new long[] { 1, 2 } }), "all-reduce: replica 1 appears twice in replica_groups" },
+        { "all-reduce", b => b.AddInstruction("all-reduce", new[] { b.Parameter(F32(2), "x") }, new HloAttributes { ReplicaGroups = new[] { new long[] { 0, 1 } }, UseGlobalDeviceIds = true }, null, new[] { Scalar(b, "add") }), "all-reduce: use_global_device_ids=true needs a channel_id (XLA's flattened-id mode)" },
         { "reduce", b => b.Reduce(b.Parameter(F32(2, 3), "x"), b.Parameter(F32(2), "init"), new long[] { 1 }, Scalar(b, "add")), "reduce: init value 0 must be a scalar, got f32[2]" },
         { "get-tuple-element", b => b.GetTupleElement(b.Tuple(b.Parameter(F32(2), "x")), 1), "get-tuple-element: index 1 is out of range for (f32[2]) (1 elements)" },
         { "call", b => b.AddInstruction("call", new[] { b.Parameter(S32(), "x") }, null, null, new[] { Scalar(b, "add") }), "call: %add_f32 takes 2 parameters, 1 operands given" },

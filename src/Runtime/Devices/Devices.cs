@@ -31,6 +31,13 @@ public static partial class Devices
     public static IDevice Cpu() => SharedCpu.Value;
 
     /// <summary>
+    /// <paramref name="replicas"/> virtual CPU devices in this process as one replicated device: a model runner on it
+    /// splits each global batch across the replicas and all-reduces the gradients (data parallelism, one thread per
+    /// replica). The caller disposes it.
+    /// </summary>
+    public static ReplicatedDevice Cpu(int replicas) => new(new CpuReplicaPlatform(replicas));
+
+    /// <summary>
     /// Opens the device of an xlagen-server: <c>grpc://host:port</c> (HTTP/2 cleartext) or <c>grpcs://host:port</c> (TLS).
     /// Without an address, <c>XLAGEN_DEVICE</c> names it. Checks the protocol version and the token and opens a session;
     /// failures are <see cref="DeviceConnectionException"/> naming the address and what to change.

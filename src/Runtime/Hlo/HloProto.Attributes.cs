@@ -117,6 +117,21 @@ public static partial class HloProto
         p.IsStable = a.IsStable;
         if (a.FusionKind != null) p.FusionKind = a.FusionKind;
         if (a.CustomCallTarget != null) p.CustomCallTarget = a.CustomCallTarget;
+        if (ins.Opcode == "all-reduce")
+        {
+            // As XLA's HloCollectiveInstruction::ToProto: the groups in collective_device_list, constrain_layout written.
+            var list = new P.CollectiveDeviceListProto();
+            foreach (var g in a.ReplicaGroups ?? Array.Empty<long[]>())
+            {
+                var rg = new P.ReplicaGroup();
+                rg.ReplicaIds.AddRange(g);
+                list.ReplicaGroups.Add(rg);
+            }
+            p.CollectiveDeviceList = list;
+            p.ConstrainLayout = false;
+        }
+        if (a.ChannelId > 0) p.ChannelId = a.ChannelId;
+        p.UseGlobalDeviceIds = a.UseGlobalDeviceIds;
         if (a.RngAlgorithm != null)
         {
             int k = Array.IndexOf(RngNames, a.RngAlgorithm);
@@ -198,12 +213,34 @@ public static partial class HloProto
             a.FusionKind = p.FusionKind;
         }
         if (p.CustomCallTarget.Length > 0) a.CustomCallTarget = p.CustomCallTarget;
+        a.ChannelId = p.ChannelId > 0 ? p.ChannelId : 0;
+        a.UseGlobalDeviceIds = p.UseGlobalDeviceIds;
+        if (p.ReplicaGroups.Count > 0 || p.CollectiveDeviceList != null) a.ReplicaGroups = ReplicaGroupsFromProto(p, where);
         if (p.RngAlgorithm != P.RandomAlgorithm.RngDefault || p.Opcode == "rng-bit-generator")
         {
             int k = (int)p.RngAlgorithm;
             a.RngAlgorithm = k >= 0 && k < RngNames.Length ? RngNames[k] : throw new HloProtoException($"{where}: unknown rng algorithm {k}");
         }
         return a;
+    }
+
+    /// <summary>As XLA's CollectiveDeviceList::FromProto: the legacy replica_groups field when it is set, else
+    /// collective_device_list (explicit groups, or the iota form expanded).</summary>
+    static long[][] ReplicaGroupsFromProto(P.HloInstructionProto p, string where)
+    {
+        if (p.ReplicaGroups.Count > 0) return p.ReplicaGroups.Select(g => g.ReplicaIds.ToArray()).ToArray();
+        var list = p.CollectiveDeviceList;
+        if (list.IotaReplicaGroupList == null) return list.ReplicaGroups.Select(g => g.ReplicaIds.ToArray()).ToArray();
+        var iota = list.IotaReplicaGroupList;
+        try
+        {
+            return IotaReplicaGroups.Expand(iota.NumReplicaGroups, iota.NumDevicesPerGroup, iota.IotaReshapeDims.ToArray(),
+                iota.IotaTransposePerm.Select(x => (long)x).ToArray());
+        }
+        catch (ArgumentException e)
+        {
+            throw new HloProtoException($"{where}: {e.Message}");
+        }
     }
 
     // ---------------- literals ----------------

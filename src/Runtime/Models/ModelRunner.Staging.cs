@@ -9,11 +9,14 @@ namespace XlaGen;
 public abstract partial class ModelRunner
 {
     /// <summary>A batch with its columns on the device, and the learning rate its train step uses.</summary>
-    internal sealed class StagedBatch(Batch batch, DeviceBuffer[] columns, double learningRate, DeviceBuffer? learningRateBuffer)
+    internal sealed class StagedBatch(Batch batch, UploadedColumns columns, double learningRate, DeviceBuffer? learningRateBuffer)
     {
         public Batch Batch { get; } = batch;
 
-        public DeviceBuffer[] Columns { get; } = columns;
+        public DeviceBuffer[] Columns { get; } = columns.Buffers;
+
+        /// <summary>How the columns were placed on the replicas (and which tensors bind the program's shapes).</summary>
+        public UploadedColumns Placement { get; } = columns;
 
         public double LearningRate { get; } = learningRate;
 
@@ -27,6 +30,64 @@ public abstract partial class ModelRunner
             LearningRateBuffer = null;
             Batch.Dispose();
         }
+    }
+
+    /// <summary>A batch's columns on the device: split across the replicas of a <see cref="ReplicatedDevice"/> (each gets
+    /// <see cref="Shards"/> = N contiguous slices of equal size, in replica order), or whole (one device; or a batch that
+    /// does not divide by the replica count, which every replica then runs whole, so the result is the one-device
+    /// result). <see cref="BindColumns"/> are the tensors one replica's program sees (they bind its symbolic sizes).</summary>
+    internal sealed record UploadedColumns(DeviceBuffer[] Buffers, IReadOnlyList<Tensor> BindColumns, int Shards)
+    {
+        public long RowsPerReplica => BindColumns[0].Shape[0];
+    }
+
+    /// <summary>Uploads a batch's columns (see <see cref="UploadedColumns"/>).</summary>
+    internal UploadedColumns UploadColumns(IReadOnlyList<Tensor> columns)
+    {
+        var buffers = new DeviceBuffer[columns.Count];
+        try
+        {
+            int n = Replicas;
+            long rows = columns.Count == 0 || columns[0].Shape.Count == 0 ? 0 : columns[0].Shape[0];
+            if (n == 1 || rows == 0 || rows % n != 0)
+            {
+                for (int i = 0; i < buffers.Length; i++) buffers[i] = Device.Upload(columns[i]);
+                return new UploadedColumns(buffers, columns, 1);
+            }
+            var device = (ReplicatedDevice)Device;
+            var first = new Tensor[columns.Count];
+            for (int i = 0; i < buffers.Length; i++)
+            {
+                var shards = SplitRows(columns[i], n);
+                first[i] = shards[0];
+                buffers[i] = device.UploadShards(shards);
+            }
+            return new UploadedColumns(buffers, first, n);
+        }
+        catch
+        {
+            foreach (var b in buffers) b?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Splits <paramref name="t"/> along dim 0 into <paramref name="n"/> equal contiguous slices.</summary>
+    static Tensor[] SplitRows(Tensor t, int n)
+    {
+        var dims = t.Shape.ToArray();
+        long rows = dims[0];
+        if (rows % n != 0) throw new ArgumentException($"{t.ShapeText} does not split into {n} equal slices along dim 0");
+        long per = rows / n;
+        long rowSize = rows == 0 ? 0 : t.ElementCount / rows;
+        dims[0] = per;
+        var r = new Tensor[n];
+        for (int k = 0; k < n; k++)
+        {
+            var data = Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(per * rowSize)));
+            Array.Copy(t.Data, k * per * rowSize, data, 0, per * rowSize);
+            r[k] = HostArrays.Wrap(t.ElementType, (long[])dims.Clone(), data);
+        }
+        return r;
     }
 
     /// <summary>Fit and Evaluate upload the next batch while the current step runs, on devices outside this process
@@ -47,17 +108,25 @@ public abstract partial class ModelRunner
         int index = 0;
         StagedBatch Stage(Batch batch, int k)
         {
-            var uploaded = new DeviceBuffer[batch.Columns.Length];
+            UploadedColumns uploaded;
             DeviceBuffer? rateBuffer = null;
             double rate = learningRateAt?.Invoke(k) ?? double.NaN;
             try
             {
-                for (int i = 0; i < uploaded.Length; i++) uploaded[i] = Device.Upload(batch.Columns[i]);
+                uploaded = UploadColumns(batch.Columns);
+            }
+            catch
+            {
+                batch.Dispose();
+                throw;
+            }
+            try
+            {
                 if (learningRateAt != null && !rate.Equals(previousRate)) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate));
             }
             catch
             {
-                foreach (var u in uploaded) u?.Dispose();
+                foreach (var u in uploaded.Buffers) u.Dispose();
                 batch.Dispose();
                 throw;
             }

@@ -134,21 +134,30 @@ public abstract partial class ModelRunner
 
     string BindingKey(long[] bindings) => string.Join(",", bindings);
 
-    IExecutable TrainProgram(long[] bindings, long batchSize)
+    string ProgramKey(long[] bindings, int shards) => shards == 1 ? BindingKey(bindings) : BindingKey(bindings) + "/" + shards;
+
+    /// <summary>Train steps compiled so far, by their symbol bindings: "128" is a step for batches of 128 (on one device,
+    /// or run whole by every replica when a batch does not divide by the replica count); "16/4" one for 16 examples
+    /// per replica on 4 replicas (a global batch of 64).</summary>
+    public IReadOnlyCollection<string> CompiledTrainSteps => trainPrograms.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
+
+    /// <summary>The train step for one replica's batch (<paramref name="bindings"/>, <paramref name="batchSize"/>), with the
+    /// gradient all-reduce when <paramref name="shards"/> replicas each run a slice of the batch.</summary>
+    IExecutable TrainProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
-        return trainPrograms.GetOrAdd(BindingKey(bindings), _ =>
-            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, RandomKey)));
+        return trainPrograms.GetOrAdd(ProgramKey(bindings, shards), _ =>
+            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards, RandomKey)));
     }
 
     /// <summary>The philox key of the train step's random draws (Dropout), derived from <see cref="Seed"/>: the draws of
-    /// step s use the counter (replica, s), so they depend only on the seed and the step, on every backend.</summary>
+    /// step s on replica r use the counter (r, s), so they depend only on the seed, the replica and the step, on every backend.</summary>
     public ulong RandomKey => new SplitMix64(unchecked((ulong)(long)Seed) ^ 0x64726F706F757421UL).NextUInt64();   // "dropout!"
 
-    IExecutable EvalProgram(long[] bindings, long batchSize)
+    IExecutable EvalProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
-        return evalPrograms.GetOrAdd(BindingKey(bindings), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize)));
+        return evalPrograms.GetOrAdd(ProgramKey(bindings, shards), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards)));
     }
 
     DeviceBuffer[] ZeroAccumulators(int count)
@@ -190,15 +199,14 @@ public abstract partial class ModelRunner
     void RunTrainStep(IReadOnlyList<Tensor> batch, DeviceBuffer[] accumulators)
     {
         ThrowIfDisposed();
-        var uploaded = new DeviceBuffer[batch.Count];
+        var uploaded = UploadColumns(batch);
         try
         {
-            for (int i = 0; i < batch.Count; i++) uploaded[i] = Device.Upload(batch[i]);
-            RunTrainStep(batch, uploaded, LearningRateBuffer(Optimizer!.LearningRate.At(Step)), accumulators);
+            RunTrainStep(uploaded, LearningRateBuffer(Optimizer!.LearningRate.At(Step)), accumulators);
         }
         finally
         {
-            foreach (var u in uploaded) u?.Dispose();
+            foreach (var u in uploaded.Buffers) u.Dispose();
         }
     }
 
@@ -213,18 +221,17 @@ public abstract partial class ModelRunner
             learningRateBuffer = (staged.LearningRate, fresh);
             staged.LearningRateBuffer = null;
         }
-        RunTrainStep(staged.Batch.Columns, staged.Columns, LearningRateBuffer(staged.LearningRate), accumulators);
+        RunTrainStep(staged.Placement, LearningRateBuffer(staged.LearningRate), accumulators);
     }
 
-    void RunTrainStep(IReadOnlyList<Tensor> batch, DeviceBuffer[] uploaded, DeviceBuffer learningRate, DeviceBuffer[] accumulators)
+    void RunTrainStep(UploadedColumns uploaded, DeviceBuffer learningRate, DeviceBuffer[] accumulators)
     {
         var l = RequireCompiled();
         var loss = RequireLoss();
-        var bindings = loss.Bind(ModelName + "." + loss.Method, batch);
-        long batchSize = batch[0].Shape[0];
-        var program = TrainProgram(bindings, batchSize);
+        var bindings = loss.Bind(ModelName + "." + loss.Method, uploaded.BindColumns);
+        var program = TrainProgram(bindings, uploaded.RowsPerReplica, uploaded.Shards);
         var args = new DeviceBuffer[l.ParameterCount];
-        for (int i = 0; i < batch.Count; i++) args[i] = uploaded[i];
+        for (int i = 0; i < uploaded.Buffers.Length; i++) args[i] = uploaded.Buffers[i];
         for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
         for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
         args[l.StepIndex] = stepBuffer!;
@@ -368,9 +375,9 @@ public abstract partial class ModelRunner
         {
             foreach (var staged in Staged(data.Batches(batchSize, shuffle: false, seed: 0, epoch: 0, dropLast: false, prefetch: 1)))
             {
-                var batch = staged.Batch;
-                var bindings = loss.Bind(ModelName + "." + loss.Method, batch.Columns);
-                var program = EvalProgram(bindings, batch.Size);
+                var placement = staged.Placement;
+                var bindings = loss.Bind(ModelName + "." + loss.Method, placement.BindColumns);
+                var program = EvalProgram(bindings, placement.RowsPerReplica, placement.Shards);
                 var args = new List<DeviceBuffer>();
                 args.AddRange(staged.Columns);
                 args.AddRange(parameters);
@@ -402,7 +409,9 @@ public abstract partial class ModelRunner
         {
             using (batch)
             {
-                var output = Run(method, new long[] { batch.Size }, () => build(batch.Size), batch.Columns)[0];
+                var output = Replicas > 1 && batch.Size % Replicas == 0
+                    ? RunSharded(method, build, batch.Columns)
+                    : Run(method, new long[] { batch.Size }, () => build(batch.Size), batch.Columns)[0];
                 if (joined == null)
                 {
                     rowSize = output.ElementCount / batch.Size;
@@ -415,6 +424,38 @@ public abstract partial class ModelRunner
             }
         }
         return Tensor.FromLiteral(Literal.Create(Hlo.Shape.Array(type, shape!), joined!));
+    }
+
+    /// <summary>A forward program on a batch split across the replicas: each runs the program for its slice, and the
+    /// first result's slices are joined in replica order.</summary>
+    Tensor RunSharded(string method, Func<long, HloModule> build, Tensor[] columns)
+    {
+        var device = (ReplicatedDevice)Device;
+        var placement = UploadColumns(columns);
+        try
+        {
+            long rows = placement.RowsPerReplica;
+            var program = Program(method, new long[] { rows }, () => build(rows));
+            var outputs = program.Execute(placement.Buffers.Concat(ParameterBuffers).ToList());
+            try
+            {
+                var parts = device.DownloadReplicas(outputs[0]);
+                var dims = parts[0].Shape.ToArray();
+                long partCount = parts[0].ElementCount;
+                dims[0] *= parts.Length;
+                var joined = Array.CreateInstanceFromArrayType(parts[0].Data.GetType(), checked((int)(partCount * parts.Length)));
+                for (int r = 0; r < parts.Length; r++) Array.Copy(parts[r].Data, 0, joined, r * partCount, partCount);
+                return HostArrays.Wrap(parts[0].ElementType, dims, joined);
+            }
+            finally
+            {
+                foreach (var o in outputs) o.Dispose();
+            }
+        }
+        finally
+        {
+            foreach (var b in placement.Buffers) b.Dispose();
+        }
     }
 
     // ---- checkpoints ----

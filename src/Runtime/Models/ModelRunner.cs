@@ -40,6 +40,10 @@ public abstract partial class ModelRunner : IDisposable
 
     public IDevice Device { get; }
 
+    /// <summary>How many replicas run each step: N on a <see cref="ReplicatedDevice"/> (Fit, Evaluate and Predict split
+    /// each batch across them), else 1.</summary>
+    public int Replicas => Device is ReplicatedDevice r ? r.Replicas : 1;
+
     public int Seed { get; }
 
     public IReadOnlyList<ParameterSpec> ParameterSpecs { get; }
@@ -59,6 +63,15 @@ public abstract partial class ModelRunner : IDisposable
     {
         ThrowIfDisposed();
         return Device.Download(parameters[IndexOf(path)]);
+    }
+
+    /// <summary>Every replica's copy of one parameter, in replica order (one tensor on a single device). Replicas apply
+    /// the same update each step, so the copies are bitwise equal.</summary>
+    public IReadOnlyList<Tensor> GetParameterReplicas(string path)
+    {
+        ThrowIfDisposed();
+        var buffer = parameters[IndexOf(path)];
+        return Device is ReplicatedDevice r ? r.DownloadReplicas(buffer) : new[] { Device.Download(buffer) };
     }
 
     /// <summary>Host copies of all parameters, by path.</summary>

@@ -39,11 +39,18 @@ public static class TrainingPrograms
         return new Layout(loss.Inputs.Count, parameters.Count, trainable, optimizer.Slots.Count, loss.Metrics.Count, updated);
     }
 
-    /// <param name="rngKey">The philox key of the loss's random draws (Dropout), from the model's seed; with the step
-    /// number as the counter's high word each step draws its own bits (<see cref="TrainingMode"/>).</param>
-    public static HloModule TrainStep(HloModule lossProgram, LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, long batchSize,
+    /// <param name="batchSize">The examples of one replica's batch.</param>
+    /// <param name="replicas">How many replicas run the step, each on its own shard of the global batch. Above 1, one
+    /// all-reduce (per element type) sums the gradients and the loss and metric increments over the replicas before
+    /// clipping and the update; the gradients are then divided by the replica count, so every replica applies the
+    /// update of the mean gradient over the global batch, and the accumulators count the global batch. New values of
+    /// non-trainable state (BatchNorm's moving statistics) are averaged over the replicas the same way.</param>
+    /// <param name="rngKey">The philox key of the loss's random draws (Dropout), from the model's seed; the counter is
+    /// (replica, step), so each step and each replica draws its own bits (<see cref="TrainingMode"/>).</param>
+    public static HloModule TrainStep(HloModule lossProgram, LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, long batchSize, int replicas = 1,
         ulong rngKey = 0)
     {
+        if (replicas < 1) throw new ArgumentOutOfRangeException(nameof(replicas), replicas, "the replica count must be at least 1");
         var layout = LayoutOf(loss, parameters, optimizer);
         var b = new HloBuilder(lossProgram.Name + ".train_step");
         var lp = lossProgram.Entry.Parameters;
@@ -62,15 +69,29 @@ public static class TrainingPrograms
         var lossArgs = new List<HloInstruction>(args);
         if (loss.HasTrainingMode)
         {
-            // rng = (key, counter low = replica 0, counter high = step); training = true
-            var keyAndReplica = b.Constant(Literal.Create(Shape.Array(ElementType.U64, 2), new[] { rngKey, 0UL }));
-            lossArgs.Add(b.Concatenate(0, keyAndReplica, b.Reshape(b.Convert(step, ElementType.U64), 1)));
+            // rng = (key, counter low = replica, counter high = step); training = true
+            var key = b.Constant(Literal.Create(Shape.Array(ElementType.U64, 1), new[] { rngKey }));
+            var replica = replicas > 1
+                ? b.Reshape(b.Convert(b.ReplicaId(), ElementType.U64), 1)
+                : b.Constant(Literal.Create(Shape.Array(ElementType.U64, 1), new[] { 0UL }));
+            lossArgs.Add(b.Concatenate(0, key, replica, b.Reshape(b.Convert(step, ElementType.U64), 1)));
             lossArgs.Add(b.Constant(Literal.Scalar(true)));
         }
         var result = b.Inline(lossProgram.Entry, lossArgs);
         var lossValue = b.GetTupleElement(result, 0);
         var metrics = Enumerable.Range(0, layout.Metrics).Select(i => b.GetTupleElement(result, 1 + i)).ToList();
-        var gradients = optimizer.ClipGradients(b, Enumerable.Range(0, layout.Trainable.Length).Select(i => b.GetTupleElement(result, 1 + layout.Metrics + i)).ToList());
+        var rawGradients = Enumerable.Range(0, layout.Trainable.Length).Select(i => b.GetTupleElement(result, 1 + layout.Metrics + i)).ToList();
+        int firstState = 1 + layout.Metrics + layout.Trainable.Length;
+        var stateValues = Enumerable.Range(0, layout.StateUpdates.Length).Select(k => b.GetTupleElement(result, firstState + k)).ToList();
+        List<HloInstruction>? increments = null;
+        if (replicas > 1)
+        {
+            var (means, sums) = AllReduceMean(b, rawGradients.Concat(stateValues).ToList(), Increments(b, lossValue, metrics, batchSize).ToList(), replicas);
+            rawGradients = means.Take(rawGradients.Count).ToList();
+            stateValues = means.Skip(rawGradients.Count).ToList();
+            increments = sums;
+        }
+        var gradients = optimizer.ClipGradients(b, rawGradients);
 
         var nextStep = b.Add(step, b.Constant(ElementType.S32, 1));
         var t32 = b.Convert(nextStep, ElementType.F32);
@@ -87,9 +108,9 @@ public static class TrainingPrograms
         }
         outputs.AddRange(newSlots);
         outputs.Add(nextStep);
-        outputs.AddRange(Accumulate(b, accumulators, lossValue, metrics, batchSize));
-        int firstState = 1 + layout.Metrics + layout.Trainable.Length;
-        for (int k = 0; k < layout.StateUpdates.Length; k++) outputs.Add(b.GetTupleElement(result, firstState + k));
+        if (increments == null) outputs.AddRange(Accumulate(b, accumulators, lossValue, metrics, batchSize));
+        else outputs.AddRange(accumulators.Zip(increments, b.Add));
+        outputs.AddRange(stateValues);
         var module = b.BuildModule(b.Tuple(outputs.ToArray()));
 
         // Every output updates a parameter in place: donate and alias them.
@@ -102,9 +123,12 @@ public static class TrainingPrograms
         return module;
     }
 
-    /// <summary>Loss and metrics only: inputs · model parameters · accumulators → new accumulators.</summary>
-    public static HloModule EvalStep(HloModule lossProgram, LossDefinition loss, long batchSize)
+    /// <summary>Loss and metrics only: inputs · model parameters · accumulators → new accumulators. With several
+    /// <paramref name="replicas"/> (each on a shard of <paramref name="batchSize"/> examples) the increments are
+    /// all-reduced, so every replica's accumulators count the global batch.</summary>
+    public static HloModule EvalStep(HloModule lossProgram, LossDefinition loss, long batchSize, int replicas = 1)
     {
+        if (replicas < 1) throw new ArgumentOutOfRangeException(nameof(replicas), replicas, "the replica count must be at least 1");
         var b = new HloBuilder(lossProgram.Name + ".eval_step");
         int own = lossProgram.Entry.Parameters.Count - (loss.HasTrainingMode ? 2 : 0);
         CheckRandomParameters(lossProgram, loss, own);
@@ -123,7 +147,14 @@ public static class TrainingPrograms
         HloInstruction Element(int i) => result.Opcode == "tuple" ? result.Operands[i] : b.GetTupleElement(result, i);
         var lossValue = Element(0);
         var metrics = Enumerable.Range(0, loss.Metrics.Count).Select(i => Element(1 + i)).ToList();
-        var module = b.BuildModule(b.Tuple(Accumulate(b, accumulators, lossValue, metrics, batchSize).ToArray()));
+        HloInstruction[] next;
+        if (replicas == 1) next = Accumulate(b, accumulators, lossValue, metrics, batchSize).ToArray();
+        else
+        {
+            var sums = b.AllReduce(Increments(b, lossValue, metrics, batchSize).ToList());
+            next = accumulators.Select((a, i) => b.Add(a, b.GetTupleElement(sums, i))).ToArray();
+        }
+        var module = b.BuildModule(b.Tuple(next));
         module.RemoveDeadCode();
         int first = args.Count;
         for (int a = 0; a < accumulators.Count; a++) module.InputOutputAliases.Add(new InputOutputAlias(new long[] { a }, first + a, Array.Empty<long>()));
@@ -146,6 +177,35 @@ public static class TrainingPrograms
     /// <summary>Drops computations that nothing calls any more (after dead-code removal), keeping callees-first order.</summary>
     static string AccumulatorName(LossDefinition loss, int i) =>
         i == 0 ? "loss_sum" : i <= loss.Metrics.Count ? loss.Metrics[i - 1] + "_sum" : "examples";
+
+    /// <summary>What one step adds to the accumulators: loss × examples, each metric, the example count (f32 scalars).</summary>
+    static IEnumerable<HloInstruction> Increments(HloBuilder b, HloInstruction loss, List<HloInstruction> metrics, long batchSize)
+    {
+        var n = b.Constant(ElementType.F32, batchSize);
+        yield return b.Multiply(b.Convert(loss, ElementType.F32), n);
+        foreach (var m in metrics) yield return b.Multiply(b.Convert(m, ElementType.F32), n);   // metrics are means, like the loss
+        yield return n;
+    }
+
+    /// <summary>Sums gradients and accumulator increments over the replicas (one all-reduce per element type, so one
+    /// rendezvous for an all-f32 model) and divides the gradients by the replica count.</summary>
+    static (List<HloInstruction> Gradients, List<HloInstruction> Increments) AllReduceMean(HloBuilder b, List<HloInstruction> gradients, List<HloInstruction> increments, int replicas)
+    {
+        var values = gradients.Concat(increments).ToList();
+        var reduced = new HloInstruction[values.Count];
+        foreach (var group in values.Select((v, i) => (v, i)).GroupBy(t => t.v.Shape.ElementType))
+        {
+            var members = group.ToList();
+            var sum = b.AllReduce(members.Select(t => t.v).ToList());
+            for (int k = 0; k < members.Count; k++) reduced[members[k].i] = members.Count == 1 ? sum : b.GetTupleElement(sum, k);
+        }
+        var means = gradients.Select((g, i) =>
+        {
+            var count = b.BroadcastScalar(b.Constant(g.Shape.ElementType, replicas), g.Shape.Dims.ToArray());
+            return b.Divide(reduced[i], count);
+        }).ToList();
+        return (means, reduced.Skip(gradients.Count).ToList());
+    }
 
     static IEnumerable<HloInstruction> Accumulate(HloBuilder b, List<HloInstruction> accumulators, HloInstruction loss, List<HloInstruction> metrics, long batchSize)
     {

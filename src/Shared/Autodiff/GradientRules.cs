@@ -92,6 +92,9 @@ namespace XlaGen.Autodiff
             ["dot"] = Dot,
             ["reduce"] = Reduce,
 
+            // collectives
+            ["all-reduce"] = AllReduce,
+
             // calls
             ["call"] = Call,
             ["fusion"] = Call,
@@ -120,6 +123,7 @@ namespace XlaGen.Autodiff
             ["map"] = "its function is a scalar computation; write the body as elementwise ops (which have rules) to differentiate it",
             ["while"] = "reverse mode through a loop needs its trip count and every iterate saved; not supported (unroll the loop to differentiate it)",
             ["rng-bit-generator"] = "its results are unsigned integers (the new state and the bits) computed from a u64 state: nothing carries a cotangent",
+            ["replica-id"] = "its result is a u32 replica number: no input, no cotangent",
             ["sort"] = "a permutation of its operands that depends on their values; not supported yet (a variadic sort carrying iota and a scatter of the cotangent would give it)",
         };
 
@@ -132,6 +136,18 @@ namespace XlaGen.Autodiff
             var root = c.B.Inline(y.CalledComputations[0], args);
             var grads = ReverseMode.Gradients(c.B, root, args, dy);
             return y.Operands.Select((o, i) => o.Shape.IsArray && o.Shape.ElementType.IsFloatingPoint() ? grads[i] : null).ToArray();
+        }
+
+        /// <summary>all-reduce with add is linear and its own transpose: each replica's cotangent is the sum over its
+        /// group of every replica's output cotangent, i.e. the same all-reduce of dy (as JAX's psum transposes to psum).</summary>
+        static HloInstruction?[] AllReduce(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            if (y.Operands.Count != 1)
+                throw new GradientException(y, $"no gradient rule for a variadic all-reduce ({y.Describe()}); reduce one array per all-reduce to differentiate it");
+            if (ReducerOpcode(y.CalledComputations[0]) != "add")
+                throw new GradientException(y, $"no gradient rule for all-reduce with the reducer %{y.CalledComputations[0].Name} ({y.Describe()}); a sum all-reduce is differentiable");
+            // The same groups and mode; XLA accepts a channel id shared by the forward and its transpose on one program.
+            return new[] { c.B.AddInstruction("all-reduce", new[] { dy }, y.Attributes.Clone(), called: y.CalledComputations.ToArray()) };
         }
 
         /// <summary>maximum/minimum: the gradient goes to the chosen operand, split evenly on ties (as JAX does).</summary>

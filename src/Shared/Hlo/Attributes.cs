@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 
 namespace XlaGen.Hlo
 {
@@ -76,6 +77,17 @@ namespace XlaGen.Hlo
         /// <summary>custom_call_target (custom-call).</summary>
         public string? CustomCallTarget { get; set; }
 
+        /// <summary>replica_groups (all-reduce): the groups of replica ids that reduce together, each group in the
+        /// order its reduction runs. Null or empty means one group of all replicas. The iota form XLA also writes
+        /// (<c>[2,2]&lt;=[4]</c>, collective_device_list.iota_replica_group_list) is expanded when read.</summary>
+        public long[][]? ReplicaGroups { get; set; }
+
+        /// <summary>channel_id (collectives): 0 means none; XLA treats a non-positive id as absent.</summary>
+        public long ChannelId { get; set; }
+
+        /// <summary>use_global_device_ids (all-reduce): replica_groups hold flattened replica·partition ids; needs a channel_id.</summary>
+        public bool UseGlobalDeviceIds { get; set; }
+
         public HloAttributes Clone()
         {
             var c = (HloAttributes)MemberwiseClone();
@@ -86,7 +98,62 @@ namespace XlaGen.Hlo
             c.GatherSliceSizes = (long[]?)GatherSliceSizes?.Clone();
             c.DynamicSliceSizes = (long[]?)DynamicSliceSizes?.Clone();
             c.OperandPrecision = (string[]?)OperandPrecision?.Clone();
+            c.ReplicaGroups = ReplicaGroups?.Select(g => (long[])g.Clone()).ToArray();
             return c;
+        }
+    }
+
+    /// <summary>Replica groups in XLA's iota form (IotaReplicaGroupList): the ids 0..n-1 reshaped to
+    /// <c>reshapeDims</c>, transposed by <c>transposePerm</c>, read row-major into <c>groups</c> groups of
+    /// <c>perGroup</c>. Text <c>[2,2]&lt;=[4]</c> is {{0,1},{2,3}}; <c>[2,2]&lt;=[2,2]T(1,0)</c> is {{0,2},{1,3}}.</summary>
+    public static class IotaReplicaGroups
+    {
+        /// <summary>Expands the iota form, or throws <see cref="System.ArgumentException"/> saying what does not fit.</summary>
+        public static long[][] Expand(long groups, long perGroup, long[] reshapeDims, long[]? transposePerm)
+        {
+            const long Limit = 1 << 20;   // ids a module may list; more is a malformed (or hostile) module
+            if (groups <= 0 || perGroup <= 0) throw new System.ArgumentException($"iota replica groups [{groups},{perGroup}] must have positive sizes");
+            if (groups > Limit || perGroup > Limit || groups * perGroup > Limit)
+                throw new System.ArgumentException($"iota replica groups [{groups},{perGroup}] name more than {Limit} replicas");
+            long total = 1;
+            foreach (var d in reshapeDims)
+            {
+                if (d <= 0 || d > Limit) throw new System.ArgumentException($"iota replica group dimension {d} must be from 1 to {Limit}");
+                total *= d;
+                if (total > Limit) throw new System.ArgumentException($"iota replica groups <=[{string.Join(",", reshapeDims)}] name more than {Limit} replicas");
+            }
+            if (reshapeDims.Length == 0) total = groups * perGroup;
+            if (total != groups * perGroup)
+                throw new System.ArgumentException($"iota replica groups [{groups},{perGroup}] hold {groups * perGroup} ids but <=[{string.Join(",", reshapeDims)}] makes {total}");
+            var dims = reshapeDims.Length == 0 ? new[] { total } : reshapeDims;
+            var perm = transposePerm == null || transposePerm.Length == 0 ? Enumerable.Range(0, dims.Length).Select(i => (long)i).ToArray() : transposePerm;
+            if (perm.Length != dims.Length || perm.OrderBy(x => x).Where((x, i) => x != i).Any())
+                throw new System.ArgumentException($"iota replica group transpose T({string.Join(",", perm)}) is not a permutation of {dims.Length} dimensions");
+            // Row-major strides of the reshaped iota; walking the transposed array row-major reads ids in group order.
+            var strides = new long[dims.Length];
+            long st = 1;
+            for (int i = dims.Length - 1; i >= 0; i--)
+            {
+                strides[i] = st;
+                st *= dims[i];
+            }
+            var tdims = perm.Select(p => dims[p]).ToArray();
+            var index = new long[dims.Length];
+            var ids = new long[total];
+            for (long k = 0; k < total; k++)
+            {
+                long id = 0;
+                for (int i = 0; i < tdims.Length; i++) id += index[i] * strides[perm[i]];
+                ids[k] = id;
+                for (int i = tdims.Length - 1; i >= 0; i--)
+                {
+                    if (++index[i] < tdims[i]) break;
+                    index[i] = 0;
+                }
+            }
+            var r = new long[groups][];
+            for (long g = 0; g < groups; g++) r[g] = ids.Skip((int)(g * perGroup)).Take((int)perGroup).ToArray();
+            return r;
         }
     }
 
@@ -191,6 +258,7 @@ namespace XlaGen.Hlo
             "update_window_dims", "inserted_window_dims", "scatter_dims_to_operand_dims",
             "input_batching_dims", "scatter_indices_batching_dims", "unique_indices", "is_stable",
             "kind", "algorithm", "custom_call_target", "dynamic_slice_sizes",
+            "channel_id", "replica_groups", "use_global_device_ids",
         };
     }
 }

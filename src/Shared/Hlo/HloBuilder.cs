@@ -219,6 +219,18 @@ namespace XlaGen.Hlo
 
         public HloInstruction ReduceSum(HloInstruction x, params long[] dimensions) => Reduce(x, "add", 0, dimensions);
 
+        /// <summary>all-reduce of <paramref name="xs"/> (one element type) with a scalar binary op across the replicas of
+        /// each group (null: one group of all replicas). One operand gives an array, several a tuple.</summary>
+        public HloInstruction AllReduce(IReadOnlyList<HloInstruction> xs, string opcode = "add", long[][]? replicaGroups = null, long channelId = 0)
+        {
+            if (xs.Count == 0) throw new ArgumentException("all-reduce needs at least one operand");
+            var attributes = new HloAttributes { ReplicaGroups = replicaGroups, ChannelId = channelId };
+            return AddInstruction("all-reduce", xs, attributes, called: new[] { ScalarComputation(opcode, xs[0].Shape.ElementType) });
+        }
+
+        /// <summary>replica-id(): this replica's id, u32[].</summary>
+        public HloInstruction ReplicaId() => AddInstruction("replica-id", Array.Empty<HloInstruction>(), new HloAttributes());
+
         public HloInstruction ReduceMax(HloInstruction x, params long[] dimensions) => Reduce(x, "maximum", Lowest(x.Shape.ElementType), dimensions);
 
         public HloInstruction ReduceMin(HloInstruction x, params long[] dimensions) => Reduce(x, "minimum", Highest(x.Shape.ElementType), dimensions);

@@ -226,6 +226,13 @@ namespace XlaGen.Hlo
                     return a.CustomCallTarget == null ? null : Quote(a.CustomCallTarget);
                 case "dynamic_slice_sizes":
                     return a.DynamicSliceSizes == null ? null : "{" + Join(a.DynamicSliceSizes) + "}";
+                case "channel_id":
+                    return a.ChannelId > 0 ? I(a.ChannelId) : null;
+                case "replica_groups":
+                    // XLA prints the groups of a collective always, {} for "all replicas".
+                    return "{" + string.Join(",", (a.ReplicaGroups ?? new long[0][]).Select(g => "{" + Join(g) + "}")) + "}";
+                case "use_global_device_ids":
+                    return a.UseGlobalDeviceIds ? "true" : null;
                 default:
                     return null;
             }

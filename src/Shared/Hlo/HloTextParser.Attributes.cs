@@ -60,6 +60,9 @@ namespace XlaGen.Hlo
                 case "algorithm": a.RngAlgorithm = ReadWord("an rng algorithm"); break;
                 case "custom_call_target": a.CustomCallTarget = ReadString(); break;
                 case "dynamic_slice_sizes": a.DynamicSliceSizes = ReadIntegerList(key); break;
+                case "channel_id": a.ChannelId = ReadInteger(key); break;
+                case "replica_groups": a.ReplicaGroups = ReadReplicaGroups(); break;
+                case "use_global_device_ids": a.UseGlobalDeviceIds = ReadBool(key); break;
                 default: SkipValue(); break;
             }
         }
@@ -75,6 +78,48 @@ namespace XlaGen.Hlo
                 rhsContracting ?? d?.RhsContracting ?? new long[0],
                 lhsBatch ?? d?.LhsBatch,
                 rhsBatch ?? d?.RhsBatch);
+
+        /// <summary>{{0,1},{2,3}}, {} (all replicas), or XLA's iota form [2,2]&lt;=[4] / [2,2]&lt;=[2,2]T(1,0).</summary>
+        long[][] ReadReplicaGroups()
+        {
+            SkipTrivia();
+            int at = pos;
+            if (Peek == '[')
+            {
+                var shape = ReadBracketList("the [groups,size] of iota replica groups", '[', ']');
+                if (shape.Length != 2) throw Error($"iota replica groups need [groups,size], found {shape.Length} numbers", at);
+                Expect("<=", "in iota replica groups [groups,size]<=[dims]");
+                var dims = ReadBracketList("the reshape dims of iota replica groups", '[', ']');
+                long[]? perm = null;
+                if (TryConsume("T")) perm = ReadBracketList("the transpose of iota replica groups", '(', ')');
+                try
+                {
+                    return IotaReplicaGroups.Expand(shape[0], shape[1], dims, perm);
+                }
+                catch (ArgumentException e)
+                {
+                    throw Error(e.Message, at);
+                }
+            }
+            Expect("{", "to open replica_groups={{...},...}");
+            var groups = new List<long[]>();
+            if (TryConsume("}")) return groups.ToArray();
+            do groups.Add(ReadIntegerList("a replica group"));
+            while (TryConsume(","));
+            Expect("}", "to close replica_groups");
+            return groups.ToArray();
+        }
+
+        long[] ReadBracketList(string what, char open, char close)
+        {
+            Expect(open.ToString(), $"to open {what}");
+            var r = new List<long>();
+            if (TryConsume(close.ToString())) return r.ToArray();
+            do r.Add(ReadInteger(what));
+            while (TryConsume(","));
+            Expect(close.ToString(), $"to close {what}");
+            return r.ToArray();
+        }
 
         /// <summary>{[0:2], [1:B], [0:8:2]}</summary>
         SliceDimension[] ReadSlice()

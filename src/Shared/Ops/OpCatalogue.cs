@@ -83,6 +83,10 @@ namespace XlaGen.Ops
                 new MapOp(),
                 new WhileOp(),
                 new SortOp(),
+
+                // collectives
+                new AllReduceOp(),
+                new ReplicaIdOp(),
             };
             var d = new Dictionary<string, OpDef>(StringComparer.Ordinal);
             foreach (var op in ops) d.Add(op.Opcode, op);

@@ -30,6 +30,8 @@ public static class GradCasesCore
         yield return Unary("tanh", U(10, m));
         yield return Unary("logistic", U(11, m, -3, 3));
         yield return Unary("copy", U(12, m));
+        // On one replica all-reduce is the identity; its transpose (all-reduce of dy) must give d(x·x)/dx = 2x.
+        yield return new("all-reduce/sum-one-replica", new[] { U(14, m) }, (b, p) => b.Multiply(b.AllReduce(new[] { p[0] }), p[0]));
         yield return new("convert/f64-to-f64", new[] { U(13, m) }, (b, p) => b.AddInstruction("convert", p, null, p[0].Shape));
 
         yield return Binary("add", U(20, m), U(21, m));

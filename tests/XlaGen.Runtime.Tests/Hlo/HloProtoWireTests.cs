@@ -267,4 +267,67 @@ public class HloProtoWireTests
         var fused = Decode(ByteString.CopyFrom(HloProto.Write(control))).Where(f => f.Number == 3).Select(f => Decode(f.Bytes)).Single(c => Str(c, 1) == "fused");
         Assert.Equal(1ul, Var(fused, 7));                       // is_fusion_computation=7
     }
+
+    const string Collectives = """
+        HloModule collectives
+
+        add_f32 {
+          a = f32[] parameter(0)
+          b = f32[] parameter(1)
+          ROOT s = f32[] add(a, b)
+        }
+
+        ENTRY main {
+          x = f32[4] parameter(0)
+          ar = f32[4] all-reduce(x), channel_id=5, replica_groups={{0,1},{2,3}}, use_global_device_ids=true, to_apply=add_f32
+          all = f32[4] all-reduce(x), replica_groups={}, to_apply=add_f32
+          id = u32[] replica-id()
+          ROOT t = (f32[4], f32[4], u32[]) tuple(ar, all, id)
+        }
+        """;
+
+    /// <summary>As XLA's HloCollectiveInstruction::ToProto: channel_id=26, use_global_device_ids=71, the groups in
+    /// collective_device_list=87 {replica_groups=1 {replica_ids=1}}, constrain_layout=56 false (absent on the wire).</summary>
+    [Fact]
+    public void AllReduceFieldNumbers()
+    {
+        var module = Decode(ByteString.CopyFrom(HloProto.Write(HloTextParser.Parse(Collectives))));
+        var main = module.Where(f => f.Number == 3).Select(f => Decode(f.Bytes)).Last();
+        var ar = Instruction(main, "ar");
+        Assert.Equal("all-reduce", Str(ar, 2));
+        Assert.Equal(5ul, Var(ar, 26));
+        Assert.Equal(1ul, Var(ar, 71));
+        Assert.DoesNotContain(ar, f => f.Number == 56 || f.Number == 49);
+        var list = Sub(ar, 87);
+        var groups = list.Where(f => f.Number == 1).Select(f => Packed(Decode(f.Bytes), 1)).ToList();
+        Assert.Equal(new[] { new long[] { 0, 1 }, new long[] { 2, 3 } }, groups);
+        Assert.Single(ar, f => f.Number == 38);   // called_computation_ids: the reducer
+        var all = Instruction(main, "all");
+        Assert.Empty(Sub(all, 87));                // an empty CollectiveDeviceListProto: all replicas
+        Assert.DoesNotContain(all, f => f.Number == 26 || f.Number == 71);
+        var id = Instruction(main, "id");
+        Assert.Equal("replica-id", Str(id, 2));
+    }
+
+    /// <summary>As XLA's CollectiveDeviceList::FromProto: the legacy replica_groups=49 when present, else 87, whose
+    /// iota form is expanded ([2,2]&lt;=[2,2]T(1,0) is {{0,2},{1,3}}).</summary>
+    [Fact]
+    public void AllReduceGroupsAreReadFromTheLegacyFieldAndTheIotaForm()
+    {
+        var proto = HloProto.ToProto(HloTextParser.Parse(Collectives));
+        var ar = proto.Computations.Last().Instructions.Single(i => i.Name == "ar");
+        ar.CollectiveDeviceList = null;
+        ar.ReplicaGroups.Add(new Xla.ReplicaGroup { ReplicaIds = { 3, 2 } });
+        ar.ReplicaGroups.Add(new Xla.ReplicaGroup { ReplicaIds = { 1, 0 } });
+        Assert.Contains("replica_groups={{3,2},{1,0}}", HloPrinter.Print(HloProto.FromProto(proto)));
+        ar.ReplicaGroups.Clear();
+        ar.CollectiveDeviceList = new Xla.CollectiveDeviceListProto
+        {
+            IotaReplicaGroupList = new Xla.IotaReplicaGroupListProto { NumReplicaGroups = 2, NumDevicesPerGroup = 2, IotaReshapeDims = { 2, 2 }, IotaTransposePerm = { 1, 0 } },
+        };
+        Assert.Contains("replica_groups={{0,2},{1,3}}", HloPrinter.Print(HloProto.FromProto(proto)));
+        ar.CollectiveDeviceList.IotaReplicaGroupList.NumDevicesPerGroup = 3;
+        var e = Assert.Throws<HloProtoException>(() => HloProto.FromProto(proto));
+        Assert.Contains("iota replica groups [2,3] hold 6 ids but <=[2,2] makes 4", e.Message);
+    }
 }

@@ -22,6 +22,7 @@ public static class SampleModules
         ["gather_scatter"] = GatherScatter,
         ["layouts_metadata_aliases"] = LayoutsMetadataAliases,
         ["dot_variants"] = DotVariants,
+        ["collectives"] = Collectives,
     };
 
     static readonly Dictionary<string, Func<HloModule>> Symbolic = new()
@@ -256,5 +257,20 @@ public static class SampleModules
         var mixed = b.Dot(a, c, new DotDimensionNumbers(new long[] { 1 }, new long[] { 0 }), ElementType.S32);
         var outer = b.Dot(b.Parameter(F32(3), "u"), b.Parameter(F32(2), "v"), new DotDimensionNumbers(new long[0], new long[0]));
         return b.BuildModule(b.Tuple(batched, mixed, outer));
+    }
+
+    static HloModule Collectives()
+    {
+        var b = new HloBuilder("collectives");
+        var x = b.Parameter(F32(8), "x");
+        var y = b.Parameter(F32(2, 3), "y");
+        var all = b.AllReduce(new[] { x });
+        var grouped = b.AddInstruction("all-reduce", new[] { x, b.Reshape(y, 6) }, new HloAttributes
+        {
+            ReplicaGroups = new[] { new long[] { 0, 2 }, new long[] { 1, 3 } },
+            ChannelId = 3,
+            UseGlobalDeviceIds = true,
+        }, called: new[] { b.ScalarComputation("maximum", ElementType.F32) });
+        return b.BuildModule(b.Tuple(all, grouped, b.ReplicaId()));
     }
 }

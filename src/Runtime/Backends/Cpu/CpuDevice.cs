@@ -14,7 +14,12 @@ public sealed class CpuDevice : IHostMemoryDevice
     /// <summary>The opcodes this executor has a kernel for.</summary>
     public static IReadOnlyCollection<string> SupportedOpcodes => KernelRegistry.Opcodes;
 
-    public CpuDevice()
+    public CpuDevice() : this(0)
+    {
+    }
+
+    /// <summary>A virtual CPU device with id <paramref name="id"/> (a replica of <see cref="CpuReplicaPlatform"/>).</summary>
+    internal CpuDevice(int id)
     {
         Info = new DeviceInfo(
             Platform: "cpu",
@@ -28,7 +33,10 @@ public sealed class CpuDevice : IHostMemoryDevice
                 ["cores"] = Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["simd"] = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "avx512"
                     : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "avx2" : "sse",
-            });
+            })
+        {
+            Id = id,
+        };
     }
 
     public DeviceInfo Info { get; }

@@ -26,7 +26,10 @@ internal sealed class CpuExecutable : IExecutable
 
     public long PeakMemoryBytes => entry.PeakBytes;
 
-    public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null)
+    public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null) => Execute(arguments, options, null);
+
+    /// <summary>Runs the program as one replica of a replicated execution (<paramref name="replica"/>), or alone (null).</summary>
+    internal DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options, ReplicaContext? replica)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ArgumentNullException.ThrowIfNull(arguments);
@@ -42,6 +45,7 @@ internal sealed class CpuExecutable : IExecutable
         var outputs = new Array[entry.ResultSlots.Length];
         var cancellation = options?.Cancellation ?? default;
         context.Cancellation = cancellation;
+        context.Replica = replica;
         try
         {
             // Kernels poll the token inside their loops (KernelCancellation), not only between steps.
@@ -67,6 +71,7 @@ internal sealed class CpuExecutable : IExecutable
             }
         }
         context.Cancellation = default;
+        context.Replica = null;
         contexts.Add(context);
         var result = new DeviceBuffer[outputs.Length];
         for (int i = 0; i < outputs.Length; i++) result[i] = device.Wrap(entry.ResultLeafShapes[i], outputs[i]);

@@ -45,6 +45,8 @@ internal static class KernelRegistry
             ["reduce-window"] = ReduceWindow.HandleReduceWindow,
             ["select-and-scatter"] = SelectAndScatter.HandleSelectAndScatter,
             ["rng-bit-generator"] = Rng.HandleRngBitGenerator,
+            ["all-reduce"] = Collectives.HandleAllReduce,
+            ["replica-id"] = Collectives.HandleReplicaId,
         };
         foreach (var op in OpSelect.UnaryOpcodes) d[op] = Elementwise.HandleUnary;
         foreach (var op in OpSelect.BinaryOpcodes) d[op] = Elementwise.HandleBinary;

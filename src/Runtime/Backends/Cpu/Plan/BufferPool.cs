@@ -92,4 +92,7 @@ internal sealed class RunContext(SharedBufferPool? shared = null)
     /// <summary>The running execution's cancellation, checked before every step and loop iteration (and inside the
     /// kernels through KernelCancellation, which the executable sets from the same token).</summary>
     public CancellationToken Cancellation { get; set; }
+
+    /// <summary>Which replica this execution is and where it meets the others (null: a single-device execution).</summary>
+    public ReplicaContext? Replica { get; set; }
 }

@@ -1,0 +1,82 @@
+using System.Text.Json.Nodes;
+using XlaGen.Bench.Infrastructure;
+using XlaGen.Hlo;
+using XlaGen.Training;
+
+namespace XlaGen.Bench.Suites;
+
+/// <summary>
+/// Data parallelism on the CPU executor's virtual devices: Fit throughput of the 784-256-10 MLP (Adam) at the same
+/// per-replica batch on 1, 2 and 4 replicas (global batch 64·N, 40 steps per call), and the cost of the gradient
+/// all-reduce alone: one all-reduce of the MLP's 203,530 gradient floats plus its 3 accumulator increments on N
+/// replicas (thread start, two rendezvous, the reduction), against the same call on 1 replica.
+/// </summary>
+internal sealed class ReplicasSuite : IBenchSuite
+{
+    const int PerReplica = 64;
+    const int Steps = 40;
+
+    public string Name => "replicas";
+
+    public string Description => "MLP Fit on 1/2/4 CPU replicas at 64 examples per replica (samples/s), and the all-reduce cost per step.";
+
+    public JsonObject Run(BenchOptions options)
+    {
+        var counts = new[] { 1, 2, 4 };
+        var models = new List<(BenchMlp.Runner Model, IDevice Device, Data.Dataset Data, FitOptions Fit)>();
+        foreach (var n in counts)
+        {
+            var (_, _, data) = BenchMlpData.Synthetic(Steps * PerReplica * n);
+            IDevice device = n == 1 ? Devices.Cpu() : Devices.Cpu(replicas: n);
+            var model = BenchMlp.Create(device, seed: 1);
+            model.Compile(new Adam(1e-3));
+            models.Add((model, device, data, new FitOptions { Epochs = 1, BatchSize = PerReplica * n, Verbose = false, Shuffle = false }));
+        }
+        var stats = Timing.MeasureInterleaved(models.Select(m => (Action)(() => m.Model.Fit(m.Data, m.Fit))).ToList(), options);
+        var result = new JsonObject { ["per_replica_batch"] = PerReplica, ["steps_per_call"] = Steps, ["threads"] = options.Threads };
+        Console.WriteLine();
+        Console.WriteLine($"{"replicas",-9} {"global batch",12} {"samples/s",11} {"ms/step",9} {"vs 1",6}");
+        double one = Steps * PerReplica / stats[0].Median;
+        for (int i = 0; i < counts.Length; i++)
+        {
+            double rate = Steps * PerReplica * counts[i] / stats[i].Median;
+            Console.WriteLine($"{counts[i],-9} {PerReplica * counts[i],12} {rate,11:N0} {stats[i].Median * 1000 / Steps,9:F2} {rate / one,6:F2}");
+            result[$"replicas_{counts[i]}"] = new JsonObject { ["samples_per_second"] = rate, ["ms_per_step_median"] = stats[i].Median * 1000 / Steps, ["speedup_vs_1"] = rate / one };
+        }
+
+        // The collective alone: all-reduce(gradient-sized f32 arrays) per call.
+        var b = new HloBuilder("gradient_all_reduce");
+        var shapes = new long[][] { new long[] { 784, 256 }, new long[] { 256 }, new long[] { 256, 10 }, new long[] { 10 }, Array.Empty<long>(), Array.Empty<long>(), Array.Empty<long>() };
+        var ps = shapes.Select((s, i) => b.Parameter(Shape.Array(ElementType.F32, s), "g" + i)).ToList();
+        var module = b.BuildModule(b.AllReduce(ps));
+        var collective = new List<Action>();
+        var disposables = new List<IDisposable>();
+        foreach (var n in new[] { 1, 2, 4 })
+        {
+            var device = Devices.Cpu(replicas: n);
+            var exe = device.Compile(module);
+            var args = shapes.Select(s => device.Upload(new Tensor<float>(s, new float[s.Aggregate(1L, (x, y) => x * y)]))).ToList();
+            disposables.Add(device);
+            collective.Add(() =>
+            {
+                foreach (var o in exe.Execute(args)) o.Dispose();
+            });
+        }
+        var cstats = Timing.MeasureInterleaved(collective, options);
+        Console.WriteLine();
+        Console.WriteLine($"{"replicas",-9} {"all-reduce of 203,533 floats, ms",34}");
+        for (int i = 0; i < 3; i++)
+        {
+            int n = new[] { 1, 2, 4 }[i];
+            Console.WriteLine($"{n,-9} {cstats[i].Median * 1000,34:F3}");
+            result[$"all_reduce_ms_replicas_{n}"] = cstats[i].Median * 1000;
+        }
+        foreach (var m in models)
+        {
+            m.Model.Dispose();
+            if (m.Device is ReplicatedDevice) m.Device.Dispose();
+        }
+        foreach (var d in disposables) d.Dispose();
+        return result;
+    }
+}

@@ -1,0 +1,140 @@
+using XlaGen.Backends.Cpu.Plan;
+using XlaGen.Hlo;
+
+namespace XlaGen.Backends.Cpu;
+
+/// <summary>
+/// N virtual CPU devices in this process, one replica each (<see cref="Devices.Cpu(int)"/>). A replicated execution
+/// runs one thread per replica (replica 0 on the caller's thread); the threads meet at every collective through a
+/// <see cref="ReplicaRendezvous"/>. Kernels inside a replica still use the executor's thread pool for their own
+/// parallel work.
+/// </summary>
+public sealed class CpuReplicaPlatform : IReplicaPlatform
+{
+    readonly CpuDevice[] devices;
+
+    public CpuReplicaPlatform(int replicas)
+    {
+        if (replicas < 1) throw new ArgumentOutOfRangeException(nameof(replicas), replicas, "a replicated CPU device needs at least one replica");
+        devices = Enumerable.Range(0, replicas).Select(i => new CpuDevice(i)).ToArray();
+    }
+
+    public IReadOnlyList<IDevice> Devices => devices;
+
+    /// <summary>Verifies and plans the module once (the plan is shared by the replicas) and checks its collectives'
+    /// replica groups against the replica count: ids in range, and groups that cover every replica.</summary>
+    public IReplicaExecutable CompileReplicated(HloModule module)
+    {
+        var plan = CpuCompiler.CompileModule(module);
+        CheckReplicaGroups(module, devices.Length);
+        return new CpuReplicaExecutable(module, devices.Select(d => new CpuExecutable(d, module, plan)).ToArray());
+    }
+
+    static void CheckReplicaGroups(HloModule module, int replicas)
+    {
+        foreach (var c in module.Computations)
+        {
+            foreach (var ins in c.Instructions)
+            {
+                if (ins.Opcode != "all-reduce") continue;
+                var groups = ins.Attributes.ReplicaGroups;
+                if (groups == null || groups.Length == 0) continue;
+                string where = $"{ins.Describe()} in %{c.Name}";
+                if (ins.Attributes.UseGlobalDeviceIds)
+                    throw new XlaCompileException($"{where}: use_global_device_ids names replica·partition ids; the CPU executor runs replicas without partitions, so write replica ids without it");
+                var ids = groups.SelectMany(g => g).ToList();
+                foreach (var id in ids)
+                {
+                    if (id >= replicas)
+                        throw new XlaCompileException($"{where}: replica_groups name replica {id}, but the program runs on {replicas} replica(s) (ids 0 to {replicas - 1})");
+                }
+                if (ids.Count != replicas)
+                    throw new XlaCompileException($"{where}: replica_groups cover {ids.Count} of the {replicas} replicas; every replica must be in exactly one group");
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+
+    public override string ToString() => $"{devices.Length} virtual CPU devices";
+}
+
+/// <summary>A module planned once and run by N replica threads per call.</summary>
+internal sealed class CpuReplicaExecutable(HloModule module, CpuExecutable[] replicas) : IReplicaExecutable
+{
+    public HloModule Module { get; } = module;
+
+    public int Replicas => replicas.Length;
+
+    public long PeakMemoryBytes => replicas[0].PeakMemoryBytes;
+
+    public DeviceBuffer[][] ExecuteReplicas(IReadOnlyList<IReadOnlyList<DeviceBuffer>> arguments, ExecuteOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        int n = replicas.Length;
+        if (arguments.Count != n) throw new ArgumentException($"'{Module.Name}' runs on {n} replicas and needs {n} argument lists, got {arguments.Count}", nameof(arguments));
+        // Every replica's arguments are checked before any replica starts, so a bad argument fails the call at once.
+        var plan = replicas[0].Plan;
+        for (int r = 0; r < n; r++)
+        {
+            try
+            {
+                ExecuteArguments.Check(Module.Name, plan.ParameterLeafShapes, plan.ParameterLeafNames, arguments[r], b => b.Shape, options?.DonatedArguments);
+            }
+            catch (XlaExecutionException e)
+            {
+                throw new XlaExecutionException($"replica {r} of {n}: {e.Message}", e);
+            }
+        }
+        var callerToken = options?.Cancellation ?? default;
+        using var step = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
+        var rendezvous = new ReplicaRendezvous(n);
+        using var onCancel = callerToken.Register(() => rendezvous.Abort(new OperationCanceledException($"'{Module.Name}' was cancelled", callerToken)));
+        var replicaOptions = (options ?? new ExecuteOptions()) with { Cancellation = step.Token };
+        var results = new DeviceBuffer[n][];
+
+        void Run(int r)
+        {
+            try
+            {
+                results[r] = replicas[r].Execute(arguments[r], replicaOptions, new ReplicaContext(r, n, rendezvous));
+                rendezvous.Finish();
+            }
+            catch (Exception e)
+            {
+                // The first failure is the step's error; it stops the other replicas' kernels and releases their waits.
+                if (rendezvous.Fail(r, e)) step.Cancel();
+            }
+        }
+
+        var threads = new Thread[n - 1];
+        for (int r = 1; r < n; r++)
+        {
+            int replica = r;
+            threads[r - 1] = new Thread(() => Run(replica)) { IsBackground = true, Name = $"xlagen-replica-{replica}" };
+            threads[r - 1].Start();
+        }
+        Run(0);
+        foreach (var t in threads) t.Join();
+
+        var failure = rendezvous.Failure;
+        if (failure == null) return results;
+        foreach (var list in results)
+        {
+            if (list == null) continue;
+            foreach (var b in list) b.Dispose();
+        }
+        if (callerToken.IsCancellationRequested) throw new OperationCanceledException($"'{Module.Name}' was cancelled on {n} CPU replicas", failure.Value.Error, callerToken);
+        var (failed, error) = failure.Value;
+        throw new XlaExecutionException($"replica {failed} of {n} failed running '{Module.Name}': {error.Message}", error);
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in replicas) r.Dispose();
+    }
+
+    public override string ToString() => $"cpu executable '{Module.Name}' × {replicas.Length} replicas";
+}

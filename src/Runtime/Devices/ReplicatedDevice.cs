@@ -1,0 +1,200 @@
+using XlaGen.Hlo;
+
+namespace XlaGen;
+
+/// <summary>
+/// A program compiled for N replicas of one platform, run in PJRT's shape: one argument list per replica in,
+/// one result list per replica out (<c>PJRT_LoadedExecutable_Execute</c>'s argument_lists[num_devices][num_args]).
+/// Collectives (all-reduce) in the program meet across the replicas of one call.
+/// </summary>
+public interface IReplicaExecutable : IDisposable
+{
+    HloModule Module { get; }
+
+    int Replicas { get; }
+
+    /// <summary>Peak memory of one replica's execution (see <see cref="IExecutable.PeakMemoryBytes"/>).</summary>
+    long PeakMemoryBytes => 0;
+
+    /// <summary>Runs every replica. <paramref name="arguments"/>[r] are replica r's arguments, each on replica r's
+    /// device. A replica that fails fails the whole call with its error (no replica is left waiting); donated
+    /// arguments count as consumed on every replica afterwards, whether the call succeeded or not.</summary>
+    DeviceBuffer[][] ExecuteReplicas(IReadOnlyList<IReadOnlyList<DeviceBuffer>> arguments, ExecuteOptions? options = null);
+}
+
+/// <summary>What a platform provides to host replicas: its devices (replica r runs on Devices[r]) and a compiler for
+/// N replicas. The CPU executor's virtual devices implement it; a PJRT client would compile with num_replicas = N
+/// and a device assignment, and execute with one argument list per device.</summary>
+public interface IReplicaPlatform : IDisposable
+{
+    IReadOnlyList<IDevice> Devices { get; }
+
+    IReplicaExecutable CompileReplicated(HloModule module);
+}
+
+/// <summary>
+/// N replicas of one platform seen as one <see cref="IDevice"/> (data parallelism, like TPUStrategy): a buffer is a
+/// <see cref="ReplicatedBuffer"/> holding one buffer per replica, <see cref="Upload"/> copies a tensor to every
+/// replica, <see cref="UploadShards"/> puts a different tensor on each, and a compiled program runs on all replicas
+/// at once with the collectives meeting across them. A model runner given one shards its batches and all-reduces its
+/// gradients; any other code that uses <see cref="IDevice"/> sees replicated values (downloads read replica 0).
+/// </summary>
+public sealed class ReplicatedDevice : IDevice
+{
+    readonly IReplicaPlatform platform;
+
+    public ReplicatedDevice(IReplicaPlatform platform)
+    {
+        this.platform = platform ?? throw new ArgumentNullException(nameof(platform));
+        if (platform.Devices.Count == 0) throw new ArgumentException("a replicated device needs at least one device", nameof(platform));
+        var first = platform.Devices[0].Info;
+        var attributes = new Dictionary<string, string>(first.Attributes ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+        {
+            ["replicas"] = Replicas.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        Info = first with { DeviceCount = Replicas, Attributes = attributes };
+    }
+
+    public DeviceInfo Info { get; }
+
+    /// <summary>How many replicas run each program.</summary>
+    public int Replicas => platform.Devices.Count;
+
+    /// <summary>The replicas' devices: replica r runs on Devices[r].</summary>
+    public IReadOnlyList<IDevice> Devices => platform.Devices;
+
+    public IExecutable Compile(HloModule module) => new ReplicatedExecutable(this, platform.CompileReplicated(module));
+
+    /// <summary>Copies <paramref name="tensor"/> to every replica.</summary>
+    public DeviceBuffer Upload(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        return new ReplicatedBuffer(this, tensor.HloShape, platform.Devices.Select(d => d.Upload(tensor)).ToArray());
+    }
+
+    /// <summary>Puts shards[r] on replica r (one slice of a global batch each). The shards must have one shape.</summary>
+    public ReplicatedBuffer UploadShards(IReadOnlyList<Tensor> shards)
+    {
+        ArgumentNullException.ThrowIfNull(shards);
+        if (shards.Count != Replicas) throw new ArgumentException($"{Replicas} replicas need {Replicas} shards, got {shards.Count}", nameof(shards));
+        var shape = shards[0].HloShape;
+        for (int r = 1; r < shards.Count; r++)
+        {
+            if (!shards[r].HloShape.Equals(shape))
+                throw new ArgumentException($"shard {r} is {shards[r].HloShape} but shard 0 is {shape}: every replica runs the same program on the same shapes", nameof(shards));
+        }
+        var buffers = new DeviceBuffer[Replicas];
+        for (int r = 0; r < Replicas; r++) buffers[r] = platform.Devices[r].Upload(shards[r]);
+        return new ReplicatedBuffer(this, shape, buffers);
+    }
+
+    /// <summary>Replica 0's value (after an all-reduce every replica holds the same).</summary>
+    public Tensor Download(DeviceBuffer buffer) => Own(buffer, "download it").Download(0);
+
+    public Task<Tensor> DownloadAsync(DeviceBuffer buffer, CancellationToken cancellationToken = default)
+    {
+        var b = Own(buffer, "download it");
+        return platform.Devices[0].DownloadAsync(b.Replica(0), cancellationToken);
+    }
+
+    /// <summary>Every replica's value, in replica order.</summary>
+    public Tensor[] DownloadReplicas(DeviceBuffer buffer)
+    {
+        var b = Own(buffer, "download it");
+        return Enumerable.Range(0, Replicas).Select(b.Download).ToArray();
+    }
+
+    internal ReplicatedBuffer Own(DeviceBuffer buffer, string use)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer is not ReplicatedBuffer b || !ReferenceEquals(b.Device, this))
+            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer is on {buffer.Device}, not on this replicated device ({Replicas} replicas); upload it here first");
+        b.EnsureAlive(use);
+        return b;
+    }
+
+    public void Dispose() => platform.Dispose();
+
+    public override string ToString() => $"{Replicas} replicas of {platform.Devices[0]}";
+}
+
+/// <summary>One value on each replica of a <see cref="ReplicatedDevice"/>: the same value (parameters, optimizer
+/// state) or one shard each (a batch). <see cref="DeviceBuffer.Shape"/> is one replica's shape.</summary>
+public sealed class ReplicatedBuffer : DeviceBuffer
+{
+    readonly DeviceBuffer[] replicas;
+
+    internal ReplicatedBuffer(ReplicatedDevice device, Shape shape, DeviceBuffer[] replicas) : base(device, shape)
+    {
+        this.replicas = replicas;
+    }
+
+    /// <summary>Replica <paramref name="r"/>'s buffer.</summary>
+    public DeviceBuffer Replica(int r)
+    {
+        EnsureAlive("read a replica");
+        return replicas[r];
+    }
+
+    internal Tensor Download(int r) => ((ReplicatedDevice)Device).Devices[r].Download(Replica(r));
+
+    public override Task Ready => Task.WhenAll(replicas.Select(b => b.Ready));
+
+    /// <summary>The replicas' buffers were consumed by an execution (donation); any a replica did not consume is freed.</summary>
+    internal void MarkConsumed()
+    {
+        foreach (var b in replicas)
+        {
+            if (!b.IsDeleted) b.Dispose();
+        }
+        IsDeleted = true;
+    }
+
+    public override void Dispose()
+    {
+        if (!IsDeleted)
+        {
+            foreach (var b in replicas) b.Dispose();
+        }
+        base.Dispose();
+    }
+}
+
+/// <summary>A replicated program as one <see cref="IExecutable"/> on <see cref="ReplicatedBuffer"/>s.</summary>
+internal sealed class ReplicatedExecutable(ReplicatedDevice device, IReplicaExecutable inner) : IExecutable
+{
+    public HloModule Module => inner.Module;
+
+    public long PeakMemoryBytes => inner.PeakMemoryBytes;
+
+    public IReplicaExecutable Inner => inner;
+
+    public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        var args = new ReplicatedBuffer[arguments.Count];
+        for (int i = 0; i < args.Length; i++) args[i] = device.Own(arguments[i], $"pass argument {i} to '{Module.Name}'");
+        var lists = new DeviceBuffer[device.Replicas][];
+        for (int r = 0; r < lists.Length; r++) lists[r] = args.Select(a => a.Replica(r)).ToArray();
+        try
+        {
+            var results = inner.ExecuteReplicas(lists, options);
+            var outputs = new DeviceBuffer[results[0].Length];
+            for (int o = 0; o < outputs.Length; o++)
+                outputs[o] = new ReplicatedBuffer(device, results[0][o].Shape, results.Select(r => r[o]).ToArray());
+            return outputs;
+        }
+        finally
+        {
+            // A donated argument is gone once any replica consumed its part (the call got past checking its arguments).
+            foreach (var d in options?.DonatedArguments ?? Array.Empty<int>())
+            {
+                if (d >= 0 && d < args.Length && !args[d].IsDeleted && lists.Any(l => l[d].IsDeleted)) args[d].MarkConsumed();
+            }
+        }
+    }
+
+    public void Dispose() => inner.Dispose();
+
+    public override string ToString() => $"{Module.Name} on {device}";
+}
