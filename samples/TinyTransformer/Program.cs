@@ -167,7 +167,7 @@ sealed record Options(int Epochs, int Windows, int Batch, double LearningRate, i
 {
     public static Options Parse(string[] args)
     {
-        var o = new Options(3, 8192, 32, 3e-3, 7, 0.8, "/usr/share/games/fortunes");
+        var o = new Options(6, 16384, 32, 3e-3, 7, 0.8, "/usr/share/games/fortunes");
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
