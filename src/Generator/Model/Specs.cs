@@ -6,7 +6,9 @@ namespace XlaGen.Generator.Model
     // Compilation inside (a caching test walks this graph to prove it). Programs are carried as HLO text with
     // symbolic dims: the canonical, equatable form of the IR.
 
-    /// <summary>One [XlaModel] class.</summary>
+    /// <summary>One [XlaModel] class. A <see cref="Configurable"/> one needs constructor arguments (its [Param] dims name
+    /// them): it exists only as a sub-model, so it gets LoadParameters and no programs; its <see cref="Params"/> are its own
+    /// [Param] fields without dims.</summary>
     public sealed record ModelSpec(
         string? Namespace,
         string ClassName,
@@ -17,7 +19,8 @@ namespace XlaGen.Generator.Model
         EquatableArray<SubModelSpec> SubModels,
         bool HasParameterlessConstructor,
         LossSpec? Loss,
-        string? PredictMethod);
+        string? PredictMethod,
+        bool Configurable);
 
     /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the float parameters…).</summary>
     public sealed record LossSpec(
@@ -34,8 +37,9 @@ namespace XlaGen.Generator.Model
     /// <summary>A loss input holding class indices in [0, Classes) for <see cref="Loss"/>: Fit and Evaluate check it on the host.</summary>
     public sealed record LabelRangeSpec(string Input, long Classes, string Loss);
 
-    /// <summary>A field holding a sub-model: its type and whether the generated code may construct it.</summary>
-    public sealed record SubModelSpec(string FieldName, string TypeName, bool Constructible);
+    /// <summary>A field holding a sub-model (or an array of them: <see cref="IsArray"/>, <see cref="TypeName"/> is the
+    /// element type): its type and whether the generated code may construct it.</summary>
+    public sealed record SubModelSpec(string FieldName, string TypeName, bool Constructible, bool IsArray);
 
     /// <summary>A parameter in program order; <see cref="Path"/> is dotted for sub-model parameters (encoder.w1).</summary>
     public sealed record ParamSpec(

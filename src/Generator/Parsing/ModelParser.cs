@@ -55,7 +55,19 @@ namespace XlaGen.Generator.Parsing
                 return null;
             }
 
-            var layout = ModelLayout.Build(type, "", compilation, diagnostics, new List<INamedTypeSymbol>());
+            var layout = ModelLayout.Build(type, "", compilation, diagnostics, new List<INamedTypeSymbol>(), cancellation: cancellation);
+            var ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
+            if (layout.NeedsArguments)
+            {
+                // A configurable layer (Dense(int In, int Out)): compiled per instance where a model creates it with arguments.
+                if (diagnostics.Any(d => DiagnosticDescriptors.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error)) return null;
+                var own = type.GetMembers().OfType<IFieldSymbol>().Where(f => !f.IsStatic && f.HasAttribute(Symbols.ParamAttribute))
+                    .Select(f => (Field: f, Type: Symbols.TensorElementType(f.Type))).Where(x => x.Type != null)
+                    .Select(x => new ParamSpec(x.Field.Name, x.Field.Name, x.Type!.Value.TextName(), Symbols.ClrName(x.Type.Value), EquatableArray<long>.Empty, "Zeros", 0))
+                    .ToEquatableArray();
+                return new ModelSpec(ns, type.Name, Accessibility(type), Path.GetFileName(declaration.SyntaxTree.FilePath), own,
+                    EquatableArray<ForwardSpec>.Empty, SubModelSpecs(type, compilation), false, null, null, Configurable: true);
+            }
             var forwards = new List<ForwardSpec>();
             var methods = type.GetMembers().OfType<IMethodSymbol>().Where(m => m.HasAttribute(Symbols.ForwardAttribute)).ToList();
             if (methods.Count == 0 && !type.GetMembers().OfType<IMethodSymbol>().Any(m => m.HasAttribute(Symbols.LossAttribute)))
@@ -87,15 +99,25 @@ namespace XlaGen.Generator.Parsing
             var predict = ChoosePredict(type, methods, diagnostics);
             if (failed || predict.Failed) return null;
 
-            var ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
             var parameters = layout.AllParams.Select(p => new ParamSpec(
                 p.Path, p.Field != null && p.Path == p.Field.Name ? p.Field.Name : null, p.Type.TextName(), Symbols.ClrName(p.Type),
                 p.Dims.ToEquatableArray(), p.Init, p.Value)).ToEquatableArray();
-            var subModels = layout.SubModels.Select(kv => new SubModelSpec(kv.Key.Name,
-                kv.Value.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), HasParameterlessConstructor(kv.Value.Type, compilation)))
-                .OrderBy(s => s.FieldName, StringComparer.Ordinal).ToEquatableArray();
             return new ModelSpec(ns, type.Name, Accessibility(type), Path.GetFileName(declaration.SyntaxTree.FilePath), parameters,
-                forwards.ToEquatableArray(), subModels, HasParameterlessConstructor(type, compilation), loss, predict.Method);
+                forwards.ToEquatableArray(), SubModelSpecs(type, compilation), HasParameterlessConstructor(type, compilation), loss, predict.Method, Configurable: false);
+        }
+
+        /// <summary>The fields LoadParameters walks into: sub-models and arrays of them (whatever their constructor arguments).</summary>
+        static EquatableArray<SubModelSpec> SubModelSpecs(INamedTypeSymbol type, Compilation compilation)
+        {
+            var list = new List<SubModelSpec>();
+            foreach (var f in type.GetMembers().OfType<IFieldSymbol>().Where(f => !f.IsStatic && !f.IsConst))
+            {
+                if (f.Type is INamedTypeSymbol t && Symbols.IsModelType(t))
+                    list.Add(new SubModelSpec(f.Name, t.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), HasParameterlessConstructor(t, compilation), false));
+                else if (f.Type is IArrayTypeSymbol { ElementType: INamedTypeSymbol e } && Symbols.IsModelType(e))
+                    list.Add(new SubModelSpec(f.Name, e.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), false, true));
+            }
+            return list.OrderBy(s => s.FieldName, StringComparer.Ordinal).ToEquatableArray();
         }
 
         /// <summary>The [Forward] method Predict runs: the one marked Default = true, else the one named Predict or Call,
