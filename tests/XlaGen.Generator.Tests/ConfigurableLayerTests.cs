@@ -356,4 +356,68 @@ public class ConfigurableLayerTests
             """, "XG0003");
         Assert.Equal("XlaGen cannot compile 'if (Training) y = y * 2f;' (an if statement), whose condition reads 'Training', which has no build-time value in model method 'Flagged.F': branches are taken at build time, so a condition may only use build-time constants (consts, constructor arguments, fields set from them, loop variables); to choose between tensor values elementwise use Nn.Where(condition, a, b)", d.GetMessage());
     }
+
+    const string Stack = """
+        [XlaModel]
+        public partial class Stack
+        {
+            const int Width = 4;
+            Dense stem = new(6, Width, activation: Activation.Tanh);
+            ResBlock[] blocks = { new(Width), new(Width, scale: 0.5f) };
+            Dense head = new(Width, 3, useBias: false);
+
+            [Forward]
+            public Tensor<float> Call([Shape("B", 6)] Tensor<float> x)
+            {
+                var h = stem.Call(x);
+                foreach (var b in blocks) h = b.Call(h);
+                return head.Call(h);
+            }
+        }
+        """;
+
+    static MetadataReference LayersLibrary()
+    {
+        var lib = GeneratorHarness.Run(GeneratorHarness.Compilation("LayersLib", new[] { ("Layers.cs", Header + Layers) }, Array.Empty<MetadataReference>()));
+        Assert.Empty(lib.Errors);
+        using var image = new MemoryStream();
+        Assert.True(lib.Output.Emit(image).Success);
+        return MetadataReference.CreateFromImage(image.ToArray());
+    }
+
+    [Fact]
+    public void ConfigurableLayersFromAnotherAssemblyCompileFromTheirRecordedSource()
+    {
+        var app = GeneratorHarness.Run(GeneratorHarness.Compilation("App", new[] { ("Model.cs", Header + Stack) }, new[] { LayersLibrary() }));
+        Assert.Empty(app.Errors);
+        var local = Run(Stack);
+        Assert.Empty(local.Errors);
+        // The same program, op names and source lines included, whichever assembly the layers come from.
+        var hlo = Hlo(app, "Stack", "Call");
+        Assert.Equal(Hlo(local, "Stack", "Call"), hlo);
+        Assert.Contains("%blocks.1.outer.kernel = f32[8,4]{1,0} parameter", hlo);
+        Assert.Contains("source_file=\"Layers.cs\"", hlo);
+    }
+
+    [Fact]
+    public void AnInstanceErrorInALayerFromAnotherAssemblyIsReportedAtTheInstance()
+    {
+        var source = Header + """
+            [XlaModel]
+            public partial class Host
+            {
+                Dense d1 = new(3, 4);
+                Dense d2 = new(5, 2);
+
+                [Forward]
+                public Tensor<float> Call([Shape("B", 3)] Tensor<float> x) => d2.Call(d1.Call(x));
+            }
+            """;
+        var app = GeneratorHarness.Run(GeneratorHarness.Compilation("App", new[] { ("Model.cs", source) }, new[] { LayersLibrary() }));
+        var d = Assert.Single(app.GeneratorDiagnostics);
+        Assert.Equal("XG0022", d.Id);
+        Assert.Equal("Model.cs", d.Location.GetLineSpan().Path);
+        Assert.Equal(source.IndexOf("new(5, 2)", StringComparison.Ordinal), d.Location.SourceSpan.Start);
+        Assert.Equal("Sub-model 'd2' (new(5, 2)) does not fit in 'Dense.Call' (Layers.cs line 14) with these arguments: 'x.MatMul(kernel)': MatMul: f32[B,4] × f32[5,2]: inner dimensions differ (4 vs 5)", d.GetMessage());
+    }
 }

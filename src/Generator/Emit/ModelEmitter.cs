@@ -22,6 +22,7 @@ namespace XlaGen.Generator.Emit
                 w.Line($"namespace {spec.Namespace};");
                 w.Line();
             }
+            if (spec.Source != null) w.Line($"[{X}Generated.XlaModelSource({Q(spec.Source)})]");
             if (spec.Configurable)
             {
                 EmitConfigurable(w, spec);

@@ -8,7 +8,8 @@ namespace XlaGen.Generator.Model
 
     /// <summary>One [XlaModel] class. A <see cref="Configurable"/> one needs constructor arguments (its [Param] dims name
     /// them): it exists only as a sub-model, so it gets LoadParameters and no programs; its <see cref="Params"/> are its own
-    /// [Param] fields without dims.</summary>
+    /// [Param] fields without dims. <see cref="Source"/> is the class's C# text for models in other assemblies that create
+    /// it with arguments (recorded for classes with constructor parameters; see Parsing/ModelSource).</summary>
     public sealed record ModelSpec(
         string? Namespace,
         string ClassName,
@@ -20,7 +21,8 @@ namespace XlaGen.Generator.Model
         bool HasParameterlessConstructor,
         LossSpec? Loss,
         string? PredictMethod,
-        bool Configurable);
+        bool Configurable,
+        string? Source);
 
     /// <summary>The [Loss] method: its program returns (loss, metric sums…, gradients of the float parameters…).</summary>
     public sealed record LossSpec(

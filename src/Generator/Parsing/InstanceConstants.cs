@@ -39,7 +39,8 @@ namespace XlaGen.Generator.Parsing
         public static InstanceConstants Evaluate(INamedTypeSymbol type, IObjectCreationOperation? creation, IReadOnlyDictionary<ISymbol, Value>? outer,
             Compilation compilation, CancellationToken cancellation)
         {
-            var constructor = creation?.Constructor ?? ArgumentFreeConstructor(type);
+            // A class compiled from its recorded source (another assembly's): the creation names the referenced class's constructor.
+            var constructor = creation?.Constructor == null ? ArgumentFreeConstructor(type) : ModelSource.Corresponding(creation.Constructor, type);
             var result = new InstanceConstants(constructor);
             var values = result.Values;
             if (creation != null)
@@ -47,8 +48,9 @@ namespace XlaGen.Generator.Parsing
                 foreach (var a in creation.Arguments)
                 {
                     if (a.Parameter == null) continue;
+                    var parameter = constructor != null && a.Parameter.Ordinal < constructor.Parameters.Length ? constructor.Parameters[a.Parameter.Ordinal] : a.Parameter;
                     var v = Eval(a.Value, outer);
-                    if (v != null) values[a.Parameter] = v;
+                    if (v != null) values[parameter] = v;
                     else if (IsScalarType(a.Parameter.Type)) result.NonConstantArguments.Add((a, a.Parameter));
                 }
             }

@@ -57,17 +57,15 @@ namespace XlaGen.Generator.Parsing
         /// <summary>The most iterations one loop may unroll into a program (XG0023 beyond).</summary>
         public const int UnrollLimit = 1024;
 
-        readonly Compilation compilation;
         readonly List<DiagnosticInfo> diagnostics;
         readonly Dictionary<string, HloInstruction> paramValues;
         readonly Stack<Frame> frames = new Stack<Frame>();
         readonly CancellationToken cancellation;
 
-        public MethodCompiler(HloBuilder builder, Compilation compilation, List<DiagnosticInfo> diagnostics,
+        public MethodCompiler(HloBuilder builder, List<DiagnosticInfo> diagnostics,
             Dictionary<string, HloInstruction> paramValues, CancellationToken cancellation)
         {
             Builder = builder;
-            this.compilation = compilation;
             this.diagnostics = diagnostics;
             this.paramValues = paramValues;
             this.cancellation = cancellation;
@@ -98,7 +96,7 @@ namespace XlaGen.Generator.Parsing
                 Report(DiagnosticDescriptors.UnsupportedConstruct, method.Locations.FirstOrDefault(), $"'{method.Name}'", opName, "the method has no body in source");
                 return null;
             }
-            var model = compilation.GetSemanticModel(syntax.SyntaxTree);
+            var model = layout.Compilation.GetSemanticModel(syntax.SyntaxTree);
             var body = model.GetOperation(syntax, cancellation) as IMethodBodyOperation;
             var block = body?.BlockBody ?? body?.ExpressionBody;
             if (block == null)
@@ -694,6 +692,7 @@ namespace XlaGen.Generator.Parsing
 
         Value? CallModelMethod(IInvocationOperation inv, ModelLayout layout, IMethodSymbol m, Value?[] args, string opName)
         {
+            if (!layout.FromMetadata) m = ModelSource.Corresponding(m, layout.Type);   // the same method of a class compiled from recorded source
             if (frames.Any(f => SymbolEqualityComparer.Default.Equals(f.Method.OriginalDefinition, m.OriginalDefinition)))
             {
                 Report(DiagnosticDescriptors.RecursiveModelCall, inv.Syntax.GetLocation(), m.Name, string.Join(" → ", frames.Reverse().Select(f => f.Method.Name).Concat(new[] { m.Name })));
@@ -777,7 +776,7 @@ namespace XlaGen.Generator.Parsing
         public Value? Lower(IOperation at, string opType, Func<HloBuilder, HloInstruction> lower, string? opName = null)
         {
             var location = at.Syntax.GetLocation();
-            var span = location.GetLineSpan();
+            var span = location.GetMappedLineSpan();   // #line-mapped: a class compiled from recorded source keeps its own file and lines
             Builder.Metadata = new OpMetadata(opType, opName ?? Current.OpName, Path.GetFileName(span.Path), span.StartLinePosition.Line + 1);
             int before = Builder.Computation.Instructions.Count;
             try
@@ -808,7 +807,7 @@ namespace XlaGen.Generator.Parsing
                 Report(descriptor, at.GetLocation(), message);
                 return;
             }
-            var span = at.GetLocation().GetLineSpan();
+            var span = at.GetLocation().GetMappedLineSpan();
             Report(DiagnosticDescriptors.SubModelInstanceInvalid, site.Location, site.Describe(),
                 $"does not fit in '{MethodName}' ({Path.GetFileName(span.Path)} line {span.StartLinePosition.Line + 1}) with these arguments: {message}");
         }

@@ -69,8 +69,9 @@ namespace XlaGen.Generator.Parsing
     /// build-time constants those arguments give (<see cref="Constants"/>), and each array element is an instance of its own.</summary>
     sealed class ModelLayout
     {
-        public ModelLayout(INamedTypeSymbol type, string prefix, bool fromMetadata, InstanceSite? site)
+        public ModelLayout(INamedTypeSymbol type, string prefix, bool fromMetadata, InstanceSite? site, Compilation compilation)
         {
+            Compilation = compilation;
             Type = type;
             Prefix = prefix;
             FromMetadata = fromMetadata;
@@ -78,6 +79,10 @@ namespace XlaGen.Generator.Parsing
         }
 
         public INamedTypeSymbol Type { get; }
+
+        /// <summary>The compilation whose syntax trees hold the class: the model's own, or the side compilation of a
+        /// configurable sub-model from another assembly (<see cref="ModelSource"/>).</summary>
+        public Compilation Compilation { get; }
 
         public string Prefix { get; }
 
@@ -114,7 +119,12 @@ namespace XlaGen.Generator.Parsing
             InstanceSite? site = null, IReadOnlyDictionary<ISymbol, Value>? outer = null, CancellationToken cancellation = default)
         {
             bool fromMetadata = !SymbolEqualityComparer.Default.Equals(type.ContainingAssembly, compilation.Assembly);
-            var layout = new ModelLayout(type, prefix, fromMetadata, site);
+            if (fromMetadata && ModelSource.FromSource(type, compilation) is var (sourceType, sideCompilation))
+            {
+                // A class with constructor parameters from another assembly: compiled per instance from its recorded source.
+                return Build(sourceType, prefix, sideCompilation, diagnostics, visiting, site, outer, cancellation);
+            }
+            var layout = new ModelLayout(type, prefix, fromMetadata, site, compilation);
             if (fromMetadata)
             {
                 ReadManifest(layout);

@@ -66,7 +66,8 @@ namespace XlaGen.Generator.Parsing
                     .Select(x => new ParamSpec(x.Field.Name, x.Field.Name, x.Type!.Value.TextName(), Symbols.ClrName(x.Type.Value), EquatableArray<long>.Empty, "Zeros", 0))
                     .ToEquatableArray();
                 return new ModelSpec(ns, type.Name, Accessibility(type), Path.GetFileName(declaration.SyntaxTree.FilePath), own,
-                    EquatableArray<ForwardSpec>.Empty, SubModelSpecs(type, compilation), false, null, null, Configurable: true);
+                    EquatableArray<ForwardSpec>.Empty, SubModelSpecs(type, compilation), false, null, null, Configurable: true,
+                    ModelSource.Capture(type, compilation, cancellation));
             }
             var forwards = new List<ForwardSpec>();
             var methods = type.GetMembers().OfType<IMethodSymbol>().Where(m => m.HasAttribute(Symbols.ForwardAttribute)).ToList();
@@ -103,7 +104,8 @@ namespace XlaGen.Generator.Parsing
                 p.Path, p.Field != null && p.Path == p.Field.Name ? p.Field.Name : null, p.Type.TextName(), Symbols.ClrName(p.Type),
                 p.Dims.ToEquatableArray(), p.Init, p.Value)).ToEquatableArray();
             return new ModelSpec(ns, type.Name, Accessibility(type), Path.GetFileName(declaration.SyntaxTree.FilePath), parameters,
-                forwards.ToEquatableArray(), SubModelSpecs(type, compilation), HasParameterlessConstructor(type, compilation), loss, predict.Method, Configurable: false);
+                forwards.ToEquatableArray(), SubModelSpecs(type, compilation), HasParameterlessConstructor(type, compilation), loss, predict.Method, Configurable: false,
+                ModelSource.Capture(type, compilation, cancellation));
         }
 
         /// <summary>The fields LoadParameters walks into: sub-models and arrays of them (whatever their constructor arguments).</summary>
@@ -236,7 +238,7 @@ namespace XlaGen.Generator.Parsing
             if (!ok) return null;
             foreach (var slot in layout.AllParams) paramValues[slot.Path] = builder.Parameter(slot.Shape, slot.Path);
 
-            var compiler = new MethodCompiler(builder, compilation, diagnostics, paramValues, cancellation);
+            var compiler = new MethodCompiler(builder, diagnostics, paramValues, cancellation);
             int before = diagnostics.Count;
             var result = compiler.CompileMethod(layout, method, arguments, programName);
             if (diagnostics.Count != before) return null;
