@@ -134,4 +134,16 @@ public sealed class ConfigurableLayerTests : IDisposable
         reloaded.Load(path);
         Naive.AssertClose(Naive.Matrix(model.Call(x)), reloaded.Call(x), 0);
     }
+
+    [Fact]
+    public void LayersFromAnotherAssemblyAreConfiguredHereAndAgreeWithEagerExecution()
+    {
+        using var model = LibraryLayers.Create(seed: 17);
+        Assert.Equal(new long[] { 6, 12 }, Shape(model, "layers.0.kernel"));
+        Assert.Equal(new long[] { 12, 12 }, Shape(model, "layers.1.kernel"));
+        Assert.Equal(new long[] { 12, 3 }, Shape(model, "layers.2.kernel"));
+        var x = Naive.Random(18, 5, 6);
+        var host = model.ToModel();
+        Naive.AssertClose(Naive.Matrix(host.Call(x)), model.Call(x), 1e-4);
+    }
 }

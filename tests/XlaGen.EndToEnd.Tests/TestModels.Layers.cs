@@ -78,3 +78,17 @@ public partial class ResidualStack
     [Loss]
     public Tensor<float> Loss([Shape("B", 6)] Tensor<float> x, [Shape("B")] Tensor<int> labels) => Losses.SparseSoftmaxCrossEntropy(Call(x), labels);
 }
+
+/// <summary>Layers from another assembly (XlaGen.TestModels.Lib), configured here.</summary>
+[XlaModel]
+public partial class LibraryLayers
+{
+    XlaGen.TestModels.Lib.LibDense[] layers = { new(12, 6, relu: true), new(12, 12, relu: true), new(3, 12) };
+
+    [Forward]
+    public Tensor<float> Call([Shape("B", 6)] Tensor<float> x)
+    {
+        foreach (var l in layers) x = l.Call(x);
+        return x;
+    }
+}

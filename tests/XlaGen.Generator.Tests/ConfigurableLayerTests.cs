@@ -363,7 +363,7 @@ public class ConfigurableLayerTests
         {
             const int Width = 4;
             Dense stem = new(6, Width, activation: Activation.Tanh);
-            ResBlock[] blocks = { new(Width), new(Width, scale: 0.5f) };
+            ResBlock[] blocks = new ResBlock[] { new(Width), new(Width, scale: 0.5f) };
             Dense head = new(Width, 3, useBias: false);
 
             [Forward]
