@@ -58,7 +58,9 @@ namespace XlaGen.Generator.Parsing
             {
                 foreach (var p in constructor.Parameters)
                 {
-                    if (p.HasExplicitDefaultValue && ScalarMath.Constant(p.ExplicitDefaultValue) is ScalarValue d) values[p] = ScalarMath.Convert(d, p.Type);
+                    if (!p.HasExplicitDefaultValue) continue;
+                    if (p.ExplicitDefaultValue == null) values[p] = NullValue.Instance;   // int? stride = null
+                    else if (ScalarMath.Constant(p.ExplicitDefaultValue) is ScalarValue d) values[p] = ScalarMath.Convert(d, p.Type);
                 }
             }
             result.RunInitializers(type, compilation, cancellation);
@@ -193,6 +195,7 @@ namespace XlaGen.Generator.Parsing
         {
             if (op.ConstantValue.HasValue)
             {
+                if (op.ConstantValue.Value == null) return NullValue.Instance;
                 var c = ScalarMath.Constant(op.ConstantValue.Value);
                 return c == null || op.Type == null ? c : ScalarMath.Convert(c, op.Type);
             }
@@ -200,7 +203,8 @@ namespace XlaGen.Generator.Parsing
             switch (op)
             {
                 case IConversionOperation conversion:
-                    return Eval(conversion.Operand, scope) is ScalarValue s ? ScalarMath.Convert(s, conversion.Type) : null;
+                    var operand = Eval(conversion.Operand, scope);
+                    return operand is ScalarValue s ? ScalarMath.Convert(s, conversion.Type) : operand as NullValue;
                 case IArgumentOperation argument:
                     return Eval(argument.Value, scope);
                 case IParameterReferenceOperation p:

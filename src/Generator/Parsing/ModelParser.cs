@@ -71,7 +71,8 @@ namespace XlaGen.Generator.Parsing
             }
             var forwards = new List<ForwardSpec>();
             var methods = type.GetMembers().OfType<IMethodSymbol>().Where(m => m.HasAttribute(Symbols.ForwardAttribute)).ToList();
-            if (methods.Count == 0 && !type.GetMembers().OfType<IMethodSymbol>().Any(m => m.HasAttribute(Symbols.LossAttribute)))
+            // A layer (a public method taking and returning tensors, no programs of its own) is used inside other models: no warning.
+            if (methods.Count == 0 && !type.GetMembers().OfType<IMethodSymbol>().Any(m => m.HasAttribute(Symbols.LossAttribute)) && !IsLayer(type))
             {
                 diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.NoForwardMethods, location, type.Name));
             }
@@ -145,6 +146,11 @@ namespace XlaGen.Generator.Parsing
             }
             return (forwards[0].Name, false);
         }
+
+        /// <summary>A class with a public instance method returning a tensor (Call): a layer for other models.</summary>
+        static bool IsLayer(INamedTypeSymbol type) =>
+            type.GetMembers().OfType<IMethodSymbol>().Any(m => m.MethodKind == MethodKind.Ordinary && !m.IsStatic
+                && m.DeclaredAccessibility == Microsoft.CodeAnalysis.Accessibility.Public && Symbols.IsTensorType(m.ReturnType));
 
         static bool HasParameterlessConstructor(INamedTypeSymbol type, Compilation compilation) =>
             !type.IsAbstract && type.InstanceConstructors.Any(c => c.Parameters.Length == 0 &&

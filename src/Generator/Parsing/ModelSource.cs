@@ -21,10 +21,14 @@ namespace XlaGen.Generator.Parsing
     {
         public const string AttributeName = "XlaGen.Generated.XlaModelSourceAttribute";
 
-        /// <summary>The text to record for <paramref name="type"/>, or null when it needs none (no constructor parameters).</summary>
+        /// <summary>The text to record for <paramref name="type"/>, or null when it needs none (no constructor parameters and
+        /// programs of its own, which another assembly inlines from their recorded HLO).</summary>
         public static string? Capture(INamedTypeSymbol type, Compilation compilation, CancellationToken cancellation)
         {
-            if (!type.InstanceConstructors.Any(c => c.Parameters.Length > 0)) return null;
+            // Fixed-shape models keep their recorded programs; classes with constructor parameters, and layers without
+            // programs of their own (Flatten), need their source in another assembly.
+            bool programs = type.GetMembers().OfType<IMethodSymbol>().Any(m => m.HasAttribute(Symbols.ForwardAttribute) || m.HasAttribute(Symbols.LossAttribute));
+            if (!type.InstanceConstructors.Any(c => c.Parameters.Length > 0) && programs) return null;
             var text = new StringBuilder();
             var usings = new List<string>();
             foreach (var tree in compilation.SyntaxTrees)
