@@ -207,6 +207,10 @@ namespace XlaGen.Generator.Parsing
                     return operand is ScalarValue s ? ScalarMath.Convert(s, conversion.Type) : operand as NullValue;
                 case IArgumentOperation argument:
                     return Eval(argument.Value, scope);
+                case IDefaultValueOperation d:
+                    // An omitted int? (or reference) argument is null; default(T) of a number or bool is zero.
+                    if (d.Type == null || !d.Type.IsValueType || d.Type.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T) return NullValue.Instance;
+                    return IsScalarType(d.Type) ? ScalarMath.Convert(new ScalarValue(0, true), d.Type) : null;
                 case IParameterReferenceOperation p:
                     return Find(p.Parameter);
                 case IMemberReferenceOperation m when m.Instance == null || m.Instance is IInstanceReferenceOperation:
