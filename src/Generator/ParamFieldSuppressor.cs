@@ -26,7 +26,10 @@ namespace XlaGen.Generator
         public static readonly SuppressionDescriptor UnusedParam = new SuppressionDescriptor(
             "XGSP0003", "CS0169", "[Param] fields of an [XlaModel] class are used by its compiled programs");
 
-        public override ImmutableArray<SuppressionDescriptor> SupportedSuppressions => ImmutableArray.Create(UninitializedParam, UnassignedParam, UnusedParam);
+        public static readonly SuppressionDescriptor UnreadDimensionParameter = new SuppressionDescriptor(
+            "XGSP0004", "CS9113", "a primary constructor parameter named by a [Param] dimension is read by XlaGen at build time");
+
+        public override ImmutableArray<SuppressionDescriptor> SupportedSuppressions => ImmutableArray.Create(UninitializedParam, UnassignedParam, UnusedParam, UnreadDimensionParameter);
 
         public override void ReportSuppressions(SuppressionAnalysisContext context)
         {
@@ -36,6 +39,19 @@ namespace XlaGen.Generator
                 if (tree == null) continue;
                 var node = tree.GetRoot(context.CancellationToken).FindNode(diagnostic.Location.SourceSpan);
                 var model = context.GetSemanticModel(tree);
+                if (diagnostic.Id == "CS9113")
+                {
+                    // Dense(int In, int Out) with [Param("In", "Out")]: the parameter gives the shape of each instance's parameters.
+                    if (node is ParameterSyntax ps && model.GetDeclaredSymbol(ps, context.CancellationToken) is IParameterSymbol parameter
+                        && parameter.ContainingType is INamedTypeSymbol owner && Symbols.IsModelType(owner)
+                        && owner.GetMembers().OfType<IFieldSymbol>().Any(f => f.FindAttribute(Symbols.ParamAttribute) is AttributeData a
+                            && a.ConstructorArguments.Length == 1 && a.ConstructorArguments[0].Kind == TypedConstantKind.Array
+                            && a.ConstructorArguments[0].Values.Any(v => v.Value as string == parameter.Name)))
+                    {
+                        context.ReportSuppression(Suppression.Create(UnreadDimensionParameter, diagnostic));
+                    }
+                    continue;
+                }
                 IFieldSymbol? field = null;
                 if (node is VariableDeclaratorSyntax declarator)
                 {

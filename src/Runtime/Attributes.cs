@@ -28,16 +28,20 @@ public enum Init
     Normal,
 }
 
-/// <summary>A trainable parameter of a model: a <c>Tensor&lt;T&gt;</c> field with a constant shape.</summary>
+/// <summary>A trainable parameter of a model: a <c>Tensor&lt;T&gt;</c> field with a shape fixed at build time. Each dim is
+/// an int (<c>[Param(784, 256)]</c>) or the name of a constructor parameter, or of a field or property with a build-time
+/// value, of the model (<c>[Param("In", "Out")]</c> on <c>class Dense(int In, int Out)</c>): a field created with constant
+/// arguments (<c>Dense d1 = new(784, 256);</c>) gets its own parameters of the shapes those arguments give.</summary>
 [AttributeUsage(AttributeTargets.Field, Inherited = false)]
 public sealed class ParamAttribute : Attribute
 {
-    public ParamAttribute(params int[] dims)
+    public ParamAttribute(params object[] dims)
     {
         Dims = dims;
     }
 
-    public int[] Dims { get; }
+    /// <summary>Ints and names, as written.</summary>
+    public object[] Dims { get; }
 
     public Init Init { get; set; } = Init.Zeros;
 

@@ -82,4 +82,56 @@ public class CachingTests
         Assert.Equal(Spec(a), Spec(b));
         Assert.Equal(Spec(a).GetHashCode(), Spec(b).GetHashCode());
     }
+
+    static (string, string)[] LayerSources(string model) => new[]
+    {
+        ("Layers.cs", "using System;\nusing XlaGen;\nnamespace Samples;\n" + ConfigurableLayerTests.Layers),
+        ("Model.cs", "using System;\nusing XlaGen;\nnamespace Samples;\n" + model),
+    };
+
+    const string TwoDense = """
+        [XlaModel]
+        public partial class Mlp
+        {
+            Dense d1 = new(784, 256, activation: Activation.Relu);
+            ResBlock[] blocks = { new(256), new(256) };
+            Dense d2 = new(256, 10);
+
+            [Forward]
+            public Tensor<float> Call([Shape("B", 784)] Tensor<float> x)
+            {
+                var h = d1.Call(x);
+                foreach (var b in blocks) h = b.Call(h);
+                return d2.Call(h);
+            }
+        }
+        """;
+
+    [Fact]
+    public void ConfigurableLayerSpecsHoldNoRoslynObjects()
+    {
+        var r = GeneratorHarness.Run(GeneratorHarness.Compilation(LayerSources(TwoDense)));
+        Assert.Empty(r.Errors);
+        var values = r.Driver.GetRunResult().Results.Single().TrackedSteps[XlaGenerator.ParseStep].SelectMany(s => s.Outputs).Select(o => o.Value).ToList();
+        Assert.Equal(3, values.Count);   // Dense, ResBlock (configurable: LoadParameters and their source) and Mlp
+        foreach (var v in values) GeneratorHarness.AssertNoRoslynObjects(v);
+    }
+
+    [Fact]
+    public void ChangingAnInstancesArgumentsRegeneratesTheModelNotTheLayer()
+    {
+        var compilation = GeneratorHarness.Compilation(LayerSources(TwoDense));
+        var first = GeneratorHarness.Run(compilation);
+        var model = compilation.SyntaxTrees.Single(t => t.FilePath == "Model.cs");
+        var text = model.GetText().ToString();
+        var changed = model.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(text.Replace("new(784, 256, activation", "new(784, 128, activation").Replace("new(256), new(256)", "new(128), new(128)").Replace("new(256, 10)", "new(128, 10)")));
+        var second = GeneratorHarness.Run(compilation.ReplaceSyntaxTree(model, changed), first.Driver);
+        Assert.Empty(second.Errors);
+        Assert.Contains("new(\"d1.kernel\", global::XlaGen.Hlo.ElementType.F32, new long[] { 784, 256 }", first.Generated("Mlp.g.cs"));
+        Assert.Contains("new(\"d1.kernel\", global::XlaGen.Hlo.ElementType.F32, new long[] { 784, 128 }", second.Generated("Mlp.g.cs"));
+        Assert.Contains("new(\"blocks.1.inner.kernel\", global::XlaGen.Hlo.ElementType.F32, new long[] { 128, 256 }", second.Generated("Mlp.g.cs"));
+        var specs = second.Driver.GetRunResult().Results.Single().TrackedSteps[XlaGenerator.SpecStep].SelectMany(s => s.Outputs).ToList();
+        Assert.Equal(2, specs.Count(o => o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged));   // Dense and ResBlock
+        Assert.Single(specs, o => o.Reason == IncrementalStepRunReason.Modified);
+    }
 }

@@ -69,8 +69,23 @@ namespace XlaGen.Generator.Diagnostics
         public static readonly DiagnosticDescriptor SeveralDefaultForwards = new DiagnosticDescriptor(
             "XG0019", "More than one default [Forward] method", "[XlaModel] class '{0}' marks more than one [Forward] method Default = true ({1}); Predict runs one, so mark only one", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor ParamDimensionUnknown = new DiagnosticDescriptor(
+            "XG0020", "A [Param] dimension names nothing with a value", "[Param] field '{0}' of '{1}' names the dimension '{2}', {3}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+            description: "A named dimension ([Param(\"In\", \"Out\")]) is the int value of a constructor parameter, or of a field or property set from constants, of the instance being built.");
+
+        public static readonly DiagnosticDescriptor ConstructorArgumentNotConstant = new DiagnosticDescriptor(
+            "XG0021", "A sub-model's constructor argument is not a build-time constant", "Argument '{0}' for parameter '{1}' of sub-model '{2}' ({3}) is not a build-time constant; a sub-model is configured at build time, so its arguments are literals, consts, constructor parameters and constant fields of the model that creates it, or arithmetic and Math calls on them", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor SubModelInstanceInvalid = new DiagnosticDescriptor(
+            "XG0022", "A configured sub-model does not work with its arguments", "Sub-model {0} {1}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+            description: "Reported where the sub-model is created, because the arguments of that instance cause the error (another instance of the same class may compile).");
+
+        public static readonly DiagnosticDescriptor UnrollLimitExceeded = new DiagnosticDescriptor(
+            "XG0023", "A loop unrolls too many times", "'{0}' in model method '{1}' runs more than {2} iterations at build time; loops over constants are unrolled into the program, so keep them under {2} iterations or write the computation with tensor ops", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static readonly IReadOnlyList<DiagnosticDescriptor> All = new[]
         {
+            ParamDimensionUnknown, ConstructorArgumentNotConstant, SubModelInstanceInvalid, UnrollLimitExceeded,
             ParamTooLarge, PredictNotChosen, SeveralDefaultForwards,
             LossMustBeScalar, NoGradientRule, LossNeedsBatchDimension, MultipleLossMethods,
             ShapeMismatch, ElementTypeMismatch, UnsupportedConstruct, ModelClassMustBePartial, ParamShapeMustBeConstant,

@@ -22,6 +22,12 @@ namespace XlaGen.Generator.Emit
                 w.Line($"namespace {spec.Namespace};");
                 w.Line();
             }
+            if (spec.Source != null) w.Line($"[{X}Generated.XlaModelSource({Q(spec.Source)})]");
+            if (spec.Configurable)
+            {
+                EmitConfigurable(w, spec);
+                return w.ToString();
+            }
             foreach (var p in spec.Params)
             {
                 w.Line($"[{X}Generated.XlaModelParam({Q(p.Path)}, {Q(ShapeText(p))}, {Q(p.Init)}, {BuilderCodeWriter.DoubleLiteral(p.InitValue)}{(p.Trainable ? "" : ", Trainable = false")})]");
@@ -55,6 +61,16 @@ namespace XlaGen.Generator.Emit
             EmitRunner(w, spec);
             w.Close();
             return w.ToString();
+        }
+
+        /// <summary>A class that needs constructor arguments has programs only inside the models that create it; on the host
+        /// it loads the parameters of its instance.</summary>
+        static void EmitConfigurable(CodeWriter w, ModelSpec spec)
+        {
+            w.Line("[global::System.CodeDom.Compiler.GeneratedCode(\"XlaGen.Generator\", \"" + typeof(ModelEmitter).Assembly.GetName().Version + "\")]");
+            w.Open($"partial class {spec.ClassName}");
+            EmitLoadParameters(w, spec);
+            w.Close();
         }
 
         static void EmitProgramBuilder(CodeWriter w, string method, EquatableArray<string> symbols, string output, string hloText)
@@ -107,7 +123,15 @@ namespace XlaGen.Generator.Emit
             }
             foreach (var s in spec.SubModels)
             {
-                if (s.Constructible) w.Line($"({s.FieldName} ??= new {s.TypeName}()).LoadParameters(values, prefix + {Q(s.FieldName + ".")});");
+                if (s.IsArray)
+                {
+                    // Elements are created by the field's initializer (their constructor arguments are the instance's configuration).
+                    w.Open($"for (int __i = 0; __i < ({s.FieldName}?.Length ?? 0); __i++)");
+                    w.Line($"var __name = prefix + {Q(s.FieldName + ".")} + __i.ToString(global::System.Globalization.CultureInfo.InvariantCulture);");
+                    w.Line($"({s.FieldName}![__i] ?? throw new global::System.InvalidOperationException(__name + \" is null: create each element of {s.FieldName} in its initializer\")).LoadParameters(values, __name + \".\");");
+                    w.Close();
+                }
+                else if (s.Constructible) w.Line($"({s.FieldName} ??= new {s.TypeName}()).LoadParameters(values, prefix + {Q(s.FieldName + ".")});");
                 else w.Line($"{s.FieldName}?.LoadParameters(values, prefix + {Q(s.FieldName + ".")});");
             }
             w.Close();

@@ -6,7 +6,10 @@ namespace XlaGen.Generator.Model
     // Compilation inside (a caching test walks this graph to prove it). Programs are carried as HLO text with
     // symbolic dims: the canonical, equatable form of the IR.
 
-    /// <summary>One [XlaModel] class.</summary>
+    /// <summary>One [XlaModel] class. A <see cref="Configurable"/> one needs constructor arguments (its [Param] dims name
+    /// them): it exists only as a sub-model, so it gets LoadParameters and no programs; its <see cref="Params"/> are its own
+    /// [Param] fields without dims. <see cref="Source"/> is the class's C# text for models in other assemblies that create
+    /// it with arguments (recorded for classes with constructor parameters; see Parsing/ModelSource).</summary>
     public sealed record ModelSpec(
         string? Namespace,
         string ClassName,
@@ -17,7 +20,9 @@ namespace XlaGen.Generator.Model
         EquatableArray<SubModelSpec> SubModels,
         bool HasParameterlessConstructor,
         LossSpec? Loss,
-        string? PredictMethod);
+        string? PredictMethod,
+        bool Configurable,
+        string? Source);
 
     /// <summary>The [Loss] method: its program returns (loss, metric means…, gradients of the trainable parameters…, new
     /// values of the <see cref="StateUpdates"/> parameters…). When <see cref="HasTrainingMode"/>, it takes the rng state
@@ -38,8 +43,9 @@ namespace XlaGen.Generator.Model
     /// <summary>A loss input holding class indices in [0, Classes) for <see cref="Loss"/>: Fit and Evaluate check it on the host.</summary>
     public sealed record LabelRangeSpec(string Input, long Classes, string Loss);
 
-    /// <summary>A field holding a sub-model: its type and whether the generated code may construct it.</summary>
-    public sealed record SubModelSpec(string FieldName, string TypeName, bool Constructible);
+    /// <summary>A field holding a sub-model (or an array of them: <see cref="IsArray"/>, <see cref="TypeName"/> is the
+    /// element type): its type and whether the generated code may construct it.</summary>
+    public sealed record SubModelSpec(string FieldName, string TypeName, bool Constructible, bool IsArray);
 
     /// <summary>A parameter in program order; <see cref="Path"/> is dotted for sub-model parameters (encoder.w1).</summary>
     public sealed record ParamSpec(

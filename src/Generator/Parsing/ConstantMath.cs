@@ -41,6 +41,18 @@ namespace XlaGen.Generator.Parsing
             return new ScalarValue(value, integral);
         }
 
+        /// <summary>The folded value of <paramref name="m"/> on <paramref name="x"/> in the overload's precision, or null when
+        /// the function is not folded or the result is not finite (used where a failure is reported elsewhere).</summary>
+        public static ScalarValue? Evaluate(IMethodSymbol m, double[] x)
+        {
+            var r = Evaluate(m.Name, x);
+            if (r == null) return null;
+            var t = m.ReturnType.SpecialType;
+            bool integral = t == SpecialType.System_Int32 || t == SpecialType.System_Int64 || t == SpecialType.System_Int16 || t == SpecialType.System_SByte || t == SpecialType.System_Byte;
+            double value = t == SpecialType.System_Single ? (float)r.Value : r.Value;
+            return double.IsNaN(value) || double.IsInfinity(value) ? null : new ScalarValue(value, integral);
+        }
+
         static double? Evaluate(string name, double[] x)
         {
             switch (name)

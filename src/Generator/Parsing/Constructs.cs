@@ -51,8 +51,8 @@ namespace XlaGen.Generator.Parsing
                 case IConditionalOperation _:
                 case ISwitchOperation _:
                 case ISwitchExpressionOperation _:
-                    return "branches depend on run-time values; use Nn.Where(condition, a, b) to choose elementwise";
-                case ILoopOperation _: return "loops are not compiled; write the computation with tensor ops";
+                    return "branches are taken at build time, so a condition may only use build-time constants (consts, constructor arguments, fields set from them, loop variables); to choose between tensor values elementwise use Nn.Where(condition, a, b)";
+                case ILoopOperation _: return "loops are unrolled at build time, so they run over arrays of sub-models or constant arrays, or with build-time bounds; otherwise write the computation with tensor ops";
                 case IAnonymousFunctionOperation _:
                 case IDelegateCreationOperation _:
                     return "a lambda cannot become part of a program; write it as a method of the model and call that method";

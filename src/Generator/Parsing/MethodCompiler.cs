@@ -40,19 +40,32 @@ namespace XlaGen.Generator.Parsing
             public string OpName { get; }
 
             public Dictionary<ISymbol, Value?> Variables { get; } = new Dictionary<ISymbol, Value?>(SymbolEqualityComparer.Default);
+
+            /// <summary>The value of the return statement that ended the method.</summary>
+            public Value? Result { get; set; }
         }
 
-        readonly Compilation compilation;
+        /// <summary>What a statement did: go on, or leave the method, the loop or the switch.</summary>
+        enum Flow
+        {
+            Next,
+            Return,
+            Break,
+            Continue,
+        }
+
+        /// <summary>The most iterations one loop may unroll into a program (XG0023 beyond).</summary>
+        public const int UnrollLimit = 1024;
+
         readonly List<DiagnosticInfo> diagnostics;
         readonly Dictionary<string, HloInstruction> paramValues;
         readonly Stack<Frame> frames = new Stack<Frame>();
         readonly CancellationToken cancellation;
 
-        public MethodCompiler(HloBuilder builder, Compilation compilation, List<DiagnosticInfo> diagnostics,
+        public MethodCompiler(HloBuilder builder, List<DiagnosticInfo> diagnostics,
             Dictionary<string, HloInstruction> paramValues, CancellationToken cancellation)
         {
             Builder = builder;
-            this.compilation = compilation;
             this.diagnostics = diagnostics;
             this.paramValues = paramValues;
             this.cancellation = cancellation;
@@ -104,7 +117,7 @@ namespace XlaGen.Generator.Parsing
                 Report(DiagnosticDescriptors.UnsupportedConstruct, method.Locations.FirstOrDefault(), $"'{method.Name}'", opName, "the method has no body in source");
                 return null;
             }
-            var model = compilation.GetSemanticModel(syntax.SyntaxTree);
+            var model = layout.Compilation.GetSemanticModel(syntax.SyntaxTree);
             var body = model.GetOperation(syntax, cancellation) as IMethodBodyOperation;
             var block = body?.BlockBody ?? body?.ExpressionBody;
             if (block == null)
@@ -115,7 +128,8 @@ namespace XlaGen.Generator.Parsing
             frames.Push(frame);
             try
             {
-                return CompileBlock(block);
+                Execute(block.Operations);
+                return frame.Result;
             }
             finally
             {
@@ -123,55 +137,247 @@ namespace XlaGen.Generator.Parsing
             }
         }
 
-        Value? CompileBlock(IBlockOperation block)
+        // ---- statements: executed at build time; branches and loops on constants choose or repeat what is compiled ----
+
+        Flow Execute(IEnumerable<IOperation> statements)
         {
-            var statements = block.Operations;
-            for (int i = 0; i < statements.Length; i++)
+            foreach (var s in statements)
             {
                 cancellation.ThrowIfCancellationRequested();
-                var s = statements[i];
-                switch (s)
-                {
-                    case IVariableDeclarationGroupOperation group:
-                        foreach (var declaration in group.Declarations)
-                        {
-                            foreach (var declarator in declaration.Declarators)
-                            {
-                                var init = declarator.Initializer?.Value ?? declaration.Initializer?.Value;
-                                if (init == null)
-                                {
-                                    Unsupported(declarator, "a local variable without an initializer");
-                                    Current.Variables[declarator.Symbol] = null;
-                                    continue;
-                                }
-                                Current.Variables[declarator.Symbol] = Eval(init);
-                            }
-                        }
-                        break;
-                    case IExpressionStatementOperation { Operation: ISimpleAssignmentOperation { Target: ILocalReferenceOperation local } assignment }:
-                        Current.Variables[local.Local] = Eval(assignment.Value);
-                        break;
-                    case IExpressionStatementOperation { Operation: ICompoundAssignmentOperation { Target: ILocalReferenceOperation local } compound }:
-                        Current.Variables[local.Local] = Binary(compound, compound.OperatorKind, compound.OperatorMethod, Lookup(local.Local), Eval(compound.Value));
-                        break;
-                    case ILocalFunctionOperation _:
-                        break;   // reported at its calls, with what to write instead
-                    case IReturnOperation ret:
-                        if (statements.Skip(i + 1).Any(x => !(x is ILocalFunctionOperation))) Unsupported(ret, "a return before the end of the method (model methods have no control flow)");
-                        return ret.ReturnedValue == null ? null : Eval(ret.ReturnedValue);
-                    case IBlockOperation nested:
-                        var r = CompileBlock(nested);
-                        if (r != null) return r;
-                        break;
-                    default:
-                        Unsupported(s, Constructs.Describe(s) + " (model methods hold local declarations, assignments to locals and one return)");
-                        break;
-                }
+                var flow = Execute(s);
+                if (flow != Flow.Next) return flow;
             }
+            return Flow.Next;
+        }
+
+        Flow Execute(IOperation s)
+        {
+            switch (s)
+            {
+                case IVariableDeclarationGroupOperation group:
+                    foreach (var declaration in group.Declarations)
+                    {
+                        foreach (var declarator in declaration.Declarators)
+                        {
+                            var init = declarator.Initializer?.Value ?? declaration.Initializer?.Value;
+                            if (init == null)
+                            {
+                                Unsupported(declarator, "a local variable without an initializer");
+                                Current.Variables[declarator.Symbol] = null;
+                                continue;
+                            }
+                            Current.Variables[declarator.Symbol] = Eval(init);
+                        }
+                    }
+                    return Flow.Next;
+                case IExpressionStatementOperation { Operation: ISimpleAssignmentOperation assignment } when Variable(assignment.Target) is ISymbol target:
+                    Current.Variables[target] = Eval(assignment.Value);
+                    return Flow.Next;
+                case IExpressionStatementOperation { Operation: ICompoundAssignmentOperation compound } when Variable(compound.Target) is ISymbol target:
+                    Current.Variables[target] = Binary(compound, compound.OperatorKind, compound.OperatorMethod, Lookup(target), Eval(compound.Value));
+                    return Flow.Next;
+                case IExpressionStatementOperation { Operation: IIncrementOrDecrementOperation step } when Variable(step.Target) is ISymbol target:
+                    var old = Lookup(target);
+                    if (old is ScalarValue n) Current.Variables[target] = new ScalarValue(n.Number + (step.Kind == OperationKind.Increment ? 1 : -1), n.IsIntegral);
+                    else
+                    {
+                        if (old != null) Unsupported(step, $"'{step.Syntax}' on a tensor (write x + 1)");
+                        Current.Variables[target] = null;
+                    }
+                    return Flow.Next;
+                case ILocalFunctionOperation _:
+                case IEmptyOperation _:
+                    return Flow.Next;   // a local function is reported at its calls, with what to write instead
+                case IReturnOperation ret:
+                    Current.Result = ret.ReturnedValue == null ? null : Eval(ret.ReturnedValue);
+                    return Flow.Return;
+                case IBlockOperation nested:
+                    return Execute(nested.Operations);
+                case IConditionalOperation branch:
+                    var condition = Condition(branch, branch.Condition);
+                    if (condition == null) return Flow.Return;   // reported; stop here rather than guess a branch
+                    var taken = condition.Value ? branch.WhenTrue : branch.WhenFalse;
+                    return taken == null ? Flow.Next : Execute(taken);
+                case IForEachLoopOperation each:
+                    return ForEach(each);
+                case IForLoopOperation loop:
+                    foreach (var before in loop.Before)
+                    {
+                        var f = Execute(before);
+                        if (f != Flow.Next) return f;
+                    }
+                    return Loop(loop, loop.Condition, true, false, loop.Body, loop.AtLoopBottom);
+                case IWhileLoopOperation loop:
+                    return Loop(loop, loop.Condition, loop.ConditionIsTop, loop.ConditionIsUntil, loop.Body, Enumerable.Empty<IOperation>());
+                case ISwitchOperation choice:
+                    return Switch(choice);
+                case IBranchOperation { BranchKind: BranchKind.Break }:
+                    return Flow.Break;
+                case IBranchOperation { BranchKind: BranchKind.Continue }:
+                    return Flow.Continue;
+                default:
+                    Unsupported(s, Constructs.Describe(s) + " (model methods hold local declarations, assignments to locals, returns, and if, switch and loops on build-time constants)");
+                    return Flow.Next;
+            }
+        }
+
+        /// <summary>The local or method parameter an assignment writes, or null (fields of a model are not assigned in its methods).</summary>
+        static ISymbol? Variable(IOperation target) =>
+            target is ILocalReferenceOperation l ? l.Local : target is IParameterReferenceOperation p ? (ISymbol)p.Parameter : null;
+
+        /// <summary>A branch condition evaluated at build time, or null (reported) when it is not a build-time constant.</summary>
+        bool? Condition(IOperation construct, IOperation? condition)
+        {
+            if (condition == null) return true;
+            var runtime = condition.DescendantsAndSelf().OfType<IMemberReferenceOperation>().FirstOrDefault(IsRunTimeMember);
+            if (runtime != null)
+            {
+                Unsupported(construct, $"{Constructs.Describe(construct)}, whose condition reads '{runtime.Member.Name}', which has no build-time value");
+                return null;
+            }
+            var v = Eval(condition);
+            if (v is ScalarValue s) return ScalarMath.IsTrue(s);
+            if (v != null) Unsupported(construct, $"{Constructs.Describe(construct)}, whose condition is not a build-time constant");
             return null;
         }
 
-        Value? Lookup(ISymbol symbol) => Current.Variables.TryGetValue(symbol, out var v) ? v : null;
+        /// <summary>A field or property of this model (or a sub-model) read in a condition that has no build-time value.</summary>
+        bool IsRunTimeMember(IMemberReferenceOperation m)
+        {
+            if (!(m is IFieldReferenceOperation || m is IPropertyReferenceOperation) || m.ConstantValue.HasValue || m.Member.IsStatic) return false;
+            if (m.Member is IPropertySymbol { Name: "Length" } && m.Instance?.Type is IArrayTypeSymbol) return false;
+            if (m.Member is IFieldSymbol f && (f.HasAttribute(Symbols.ParamAttribute) || Symbols.IsModelType(f.Type) || f.Type is IArrayTypeSymbol)) return false;
+            if (!(m.Instance == null || m.Instance is IInstanceReferenceOperation)) return false;   // a sub-model's member: looked up when evaluated
+            return !Current.Layout.Constants.ContainsKey(m.Member) && SymbolEqualityComparer.Default.Equals(m.Member.ContainingType, Current.Layout.Type);
+        }
+
+        Flow ForEach(IForEachLoopOperation each)
+        {
+            var collection = Eval(each.Collection);
+            if (collection == null) return Flow.Return;
+            List<Value> items;
+            switch (collection)
+            {
+                case ModelArrayValue models: items = Enumerable.Range(0, models.Elements.Count).Select(i => (Value)models[i]).ToList(); break;
+                case IntArrayValue ints: items = ints.Items.Select(i => (Value)new ScalarValue(i, true)).ToList(); break;
+                case TensorArrayValue tensors: items = tensors.Items.Select(t => (Value)new TensorValue(t)).ToList(); break;
+                default:
+                    Unsupported(each, $"{Constructs.Describe(each)} over '{each.Collection.Syntax}', which is not an array of sub-models or a constant array");
+                    return Flow.Return;
+            }
+            if (items.Count > UnrollLimit)
+            {
+                Report(DiagnosticDescriptors.UnrollLimitExceeded, each.Syntax.GetLocation(), Shorten(each.Syntax.ToString()), MethodName, UnrollLimit.ToString(CultureInfo.InvariantCulture));
+                return Flow.Return;
+            }
+            if (!(each.LoopControlVariable is IVariableDeclaratorOperation variable))
+            {
+                Unsupported(each, $"{Constructs.Describe(each)} with a deconstructing loop variable");
+                return Flow.Return;
+            }
+            foreach (var item in items)
+            {
+                Current.Variables[variable.Symbol] = item;
+                var flow = Execute(each.Body);
+                if (flow == Flow.Return) return flow;
+                if (flow == Flow.Break) break;
+            }
+            return Flow.Next;
+        }
+
+        Flow Loop(IOperation loop, IOperation? condition, bool conditionIsTop, bool conditionIsUntil, IOperation body, IEnumerable<IOperation> atBottom)
+        {
+            for (int n = 0; ; n++)
+            {
+                if (conditionIsTop || n > 0)
+                {
+                    var c = Condition(loop, condition);
+                    if (c == null) return Flow.Return;
+                    if (c.Value == conditionIsUntil) break;
+                }
+                if (n >= UnrollLimit)
+                {
+                    Report(DiagnosticDescriptors.UnrollLimitExceeded, loop.Syntax.GetLocation(), Shorten(loop.Syntax.ToString()), MethodName, UnrollLimit.ToString(CultureInfo.InvariantCulture));
+                    return Flow.Return;
+                }
+                var flow = Execute(body);
+                if (flow == Flow.Return) return flow;
+                if (flow == Flow.Break) break;
+                var bottom = Execute(atBottom);
+                if (bottom != Flow.Next) return bottom;
+            }
+            return Flow.Next;
+        }
+
+        Flow Switch(ISwitchOperation choice)
+        {
+            if (!(Eval(choice.Value) is ScalarValue value))
+            {
+                return Flow.Return;
+            }
+            ISwitchCaseOperation? chosen = null, fallback = null;
+            foreach (var c in choice.Cases)
+            {
+                foreach (var clause in c.Clauses)
+                {
+                    bool? match;
+                    switch (clause)
+                    {
+                        case IDefaultCaseClauseOperation _: fallback = c; match = false; break;
+                        case ISingleValueCaseClauseOperation single: match = Eval(single.Value) is ScalarValue v ? v.Number == value.Number : (bool?)null; break;
+                        case IPatternCaseClauseOperation pattern:
+                            match = Matches(pattern.Pattern, value);
+                            if (match == true && pattern.Guard != null) match = Condition(choice, pattern.Guard);
+                            break;
+                        default:
+                            Unsupported(clause, $"the case '{clause.Syntax}' (constant cases, patterns of constants and default compile)");
+                            match = null;
+                            break;
+                    }
+                    if (match == null) return Flow.Return;
+                    if (match.Value)
+                    {
+                        chosen = c;
+                        break;
+                    }
+                }
+                if (chosen != null) break;
+            }
+            chosen ??= fallback;
+            if (chosen == null) return Flow.Next;
+            var flow = Execute(chosen.Body);
+            return flow == Flow.Break ? Flow.Next : flow;
+        }
+
+        /// <summary>Whether a constant, relational, discard or combined pattern matches a build-time value; null when reported.</summary>
+        bool? Matches(IPatternOperation pattern, ScalarValue value)
+        {
+            switch (pattern)
+            {
+                case IDiscardPatternOperation _:
+                    return true;
+                case IConstantPatternOperation constant:
+                    return Eval(constant.Value) is ScalarValue c ? c.Number == value.Number : (bool?)null;
+                case IRelationalPatternOperation relational:
+                    return Eval(relational.Value) is ScalarValue r && ScalarMath.Binary(relational.OperatorKind, value, r) is ScalarValue b ? ScalarMath.IsTrue(b) : (bool?)null;
+                case INegatedPatternOperation negated:
+                    return !Matches(negated.Pattern, value);
+                case IBinaryPatternOperation binary:
+                    var left = Matches(binary.LeftPattern, value);
+                    var right = Matches(binary.RightPattern, value);
+                    if (left == null || right == null) return null;
+                    return binary.OperatorKind == BinaryOperatorKind.Or ? left.Value || right.Value : left.Value && right.Value;
+                default:
+                    Unsupported(pattern, $"the pattern '{pattern.Syntax}' (constants, relational patterns, not/and/or and _ compile)");
+                    return null;
+            }
+        }
+
+        string MethodName => frames.Count > 0 ? Current.Layout.Type.Name + "." + Current.Method.Name : "?";
+
+        /// <summary>A local or parameter of the method, else a constructor parameter of this instance (a primary constructor's).</summary>
+        Value? Lookup(ISymbol symbol) =>
+            Current.Variables.TryGetValue(symbol, out var v) ? v : Current.Layout.Constants.TryGetValue(symbol, out var c) ? c : null;
 
         /// <summary>Evaluates an expression to a tensor (an instruction), a compile-time scalar, an int array or a sub-model.</summary>
         public Value? Eval(IOperation op)
@@ -205,6 +411,15 @@ namespace XlaGen.Generator.Parsing
                     return ArrayOf(array);
                 case IArgumentOperation arg:
                     return Eval(arg.Value);
+                case IPropertyReferenceOperation property:
+                    return Property(property);
+                case IArrayElementReferenceOperation element:
+                    return Element(element);
+                case IConditionalOperation conditional when conditional.WhenFalse != null:
+                    var condition = Condition(conditional, conditional.Condition);
+                    return condition == null ? null : Eval(condition.Value ? conditional.WhenTrue : conditional.WhenFalse);
+                case ISwitchExpressionOperation choice:
+                    return SwitchExpression(choice);
                 case IDefaultValueOperation d when d.Type == null || !d.Type.IsValueType || d.Type.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T:
                     return NullValue.Instance;   // an omitted optional int? (or reference) argument
                 default:
@@ -213,18 +428,80 @@ namespace XlaGen.Generator.Parsing
             }
         }
 
-        static Value? Constant(object? value)
+        static Value? Constant(object? value) => ScalarMath.Constant(value);
+
+        Value? SwitchExpression(ISwitchExpressionOperation choice)
         {
-            switch (value)
+            if (!(Eval(choice.Value) is ScalarValue value)) return null;
+            foreach (var arm in choice.Arms)
             {
-                case bool b: return new ScalarValue(b ? 1 : 0, true, isBool: true);
-                case int i: return new ScalarValue(i, true);
-                case long l: return new ScalarValue(l, true);
-                case short s: return new ScalarValue(s, true);
-                case byte by: return new ScalarValue(by, true);
-                case float f: return new ScalarValue(f, false);
-                case double d: return new ScalarValue(d, false);
-                default: return null;
+                var match = Matches(arm.Pattern, value);
+                if (match == null) return null;
+                if (match.Value && arm.Guard != null) match = Condition(choice, arm.Guard);
+                if (match == null) return null;
+                if (match.Value) return Eval(arm.Value);
+            }
+            Unsupported(choice, $"{Constructs.Describe(choice)}, where no arm matches the value {ScalarMath.Text(value)}");
+            return null;
+        }
+
+        /// <summary><c>blocks.Length</c> and other array lengths, and properties of this model or a sub-model with a build-time value.</summary>
+        Value? Property(IPropertyReferenceOperation property)
+        {
+            if (property.Property.Name == "Length" && property.Instance?.Type is IArrayTypeSymbol)
+            {
+                switch (Eval(property.Instance))
+                {
+                    case null: return null;
+                    case ModelArrayValue models: return new ScalarValue(models.Elements.Count, true);
+                    case IntArrayValue ints: return new ScalarValue(ints.Items.Length, true);
+                    case TensorArrayValue tensors: return new ScalarValue(tensors.Items.Length, true);
+                }
+            }
+            var layout = Current.Layout;
+            if (property.Instance != null && !(property.Instance is IInstanceReferenceOperation))
+            {
+                var owner = Eval(property.Instance);
+                if (owner == null) return null;
+                if (owner is ModelValue mv) layout = mv.Layout;
+                else
+                {
+                    Unsupported(property, Constructs.Describe(property));
+                    return null;
+                }
+            }
+            if (layout.Constants.TryGetValue(property.Property, out var value)) return value;
+            Unsupported(property, $"{Constructs.Describe(property)}, which has no build-time value (a property is compiled when it is set from constants or constructor parameters in its initializer or the constructor)");
+            return null;
+        }
+
+        /// <summary><c>blocks[i]</c> with a build-time index.</summary>
+        Value? Element(IArrayElementReferenceOperation element)
+        {
+            var array = Eval(element.ArrayReference);
+            if (array == null) return null;
+            if (element.Indices.Length != 1 || !(Eval(element.Indices[0]) is ScalarValue { IsIntegral: true } index))
+            {
+                Unsupported(element, $"'{element.Syntax}' (an array index must be a build-time int, such as a for loop's variable)");
+                return null;
+            }
+            int count = array is ModelArrayValue m ? m.Elements.Count : array is IntArrayValue ints ? ints.Items.Length : array is TensorArrayValue ts ? ts.Items.Length : -1;
+            if (count < 0)
+            {
+                Unsupported(element, $"'{element.Syntax}'");
+                return null;
+            }
+            int i = (int)index.Number;
+            if (i < 0 || i >= count)
+            {
+                Unsupported(element, $"'{element.Syntax}': index {i} is outside the array's {count} elements");
+                return null;
+            }
+            switch (array)
+            {
+                case ModelArrayValue models: return models[i];
+                case IntArrayValue ints2: return new ScalarValue(ints2.Items[i], true);
+                default: return new TensorValue(((TensorArrayValue)array).Items[i]);
             }
         }
 
@@ -232,14 +509,7 @@ namespace XlaGen.Generator.Parsing
         {
             var v = Eval(conversion.Operand);
             if (v == null) return null;
-            if (v is ScalarValue s)
-            {
-                var target = conversion.Type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable
-                    ? nullable.TypeArguments[0] : conversion.Type;
-                var t = target?.SpecialType ?? SpecialType.None;
-                bool integral = t == SpecialType.System_Int32 || t == SpecialType.System_Int64 || t == SpecialType.System_Int16 || t == SpecialType.System_Byte;
-                return new ScalarValue(integral ? Math.Truncate(s.Number) : t == SpecialType.System_Single ? (float)s.Number : s.Number, integral, s.IsBool);
-            }
+            if (v is ScalarValue s) return ScalarMath.Convert(s, conversion.Type);
             if (v is NullValue || conversion.Conversion.IsIdentity || (conversion.Conversion.IsImplicit && !conversion.Conversion.IsUserDefined)) return v;
             Unsupported(conversion, $"the conversion to '{conversion.Type?.ToDisplayString()}' (use Cast<T>() to change a tensor's element type)");
             return null;
@@ -248,7 +518,7 @@ namespace XlaGen.Generator.Parsing
         Value? Field(IFieldReferenceOperation f)
         {
             var layout = Current.Layout;
-            if (f.Instance is IFieldReferenceOperation || f.Instance is IInvocationOperation)
+            if (f.Instance != null && !(f.Instance is IInstanceReferenceOperation))
             {
                 var owner = Eval(f.Instance);
                 if (owner is ModelValue mv) layout = mv.Layout;
@@ -258,16 +528,14 @@ namespace XlaGen.Generator.Parsing
                     return null;
                 }
             }
-            else if (f.Instance != null && !(f.Instance is IInstanceReferenceOperation))
-            {
-                Unsupported(f, $"the field access '{f.Syntax}'");
-                return null;
-            }
             if (layout.ParamFields.TryGetValue(f.Field, out var slot)) return new TensorValue(paramValues[slot.Path]);
             if (layout.SubModels.TryGetValue(f.Field, out var sub)) return new ModelValue(sub, f.Field.Name);
+            if (layout.SubModelArrays.TryGetValue(f.Field, out var elements)) return new ModelArrayValue(elements, f.Field.Name);
+            if (layout.Constants.TryGetValue(f.Field, out var constant)) return constant;
             // A [Param] or sub-model field that was reported where it is declared (XG0005, XG0017, XG0010): poisoned, no second error.
-            if (f.Field.HasAttribute(Symbols.ParamAttribute) || (f.Field.Type is INamedTypeSymbol ft && Symbols.IsModelType(ft))) return null;
-            Unsupported(f, $"the field '{f.Field.Name}' (only [Param] tensors, sub-models and constants can be used in a model method)");
+            if (f.Field.HasAttribute(Symbols.ParamAttribute) || (f.Field.Type is INamedTypeSymbol ft && Symbols.IsModelType(ft))
+                || (f.Field.Type is IArrayTypeSymbol at && Symbols.IsModelType(at.ElementType))) return null;
+            Unsupported(f, $"the field '{f.Field.Name}', which has no build-time value (a model method uses [Param] tensors, sub-models, consts, and fields set from constants or constructor parameters in their initializer or the constructor)");
             return null;
         }
 
@@ -309,19 +577,7 @@ namespace XlaGen.Generator.Parsing
         {
             if (left == null || right == null) return null;
             var opcode = BinaryOpcode(kind);
-            if (left is ScalarValue a && right is ScalarValue b)
-            {
-                switch (kind)
-                {
-                    case BinaryOperatorKind.Add: return new ScalarValue(a.Number + b.Number, a.IsIntegral && b.IsIntegral);
-                    case BinaryOperatorKind.Subtract: return new ScalarValue(a.Number - b.Number, a.IsIntegral && b.IsIntegral);
-                    case BinaryOperatorKind.Multiply: return new ScalarValue(a.Number * b.Number, a.IsIntegral && b.IsIntegral);
-                    case BinaryOperatorKind.Divide:
-                        return a.IsIntegral && b.IsIntegral && b.Number != 0 ? new ScalarValue(Math.Truncate(a.Number / b.Number), true) : new ScalarValue(a.Number / b.Number, false);
-                    case BinaryOperatorKind.Remainder:
-                        return new ScalarValue(a.Number % b.Number, a.IsIntegral && b.IsIntegral);
-                }
-            }
+            if (left is ScalarValue a && right is ScalarValue b && ScalarMath.Binary(kind, a, b) is ScalarValue folded) return folded;
             if (opcode == null || (method != null && !Symbols.IsSurfaceType(method.ContainingType)))
             {
                 Unsupported(at, $"the operator '{OperatorText(kind)}' here");
@@ -352,6 +608,7 @@ namespace XlaGen.Generator.Parsing
             var v = Eval(u.Operand);
             if (v == null) return null;
             if (u.OperatorKind == UnaryOperatorKind.Plus) return v;
+            if (v is ScalarValue scalar && ScalarMath.Unary(u.OperatorKind, scalar) is ScalarValue folded) return folded;
             if ((u.OperatorKind == UnaryOperatorKind.Not || u.OperatorKind == UnaryOperatorKind.BitwiseNegation) && v is TensorValue operand)
             {
                 var text = u.OperatorKind == UnaryOperatorKind.Not ? "!" : "~";
@@ -456,6 +713,7 @@ namespace XlaGen.Generator.Parsing
 
         Value? CallModelMethod(IInvocationOperation inv, ModelLayout layout, IMethodSymbol m, Value?[] args, string opName)
         {
+            if (!layout.FromMetadata) m = ModelSource.Corresponding(m, layout.Type);   // the same method of a class compiled from recorded source
             if (frames.Any(f => SymbolEqualityComparer.Default.Equals(f.Method.OriginalDefinition, m.OriginalDefinition)))
             {
                 Report(DiagnosticDescriptors.RecursiveModelCall, inv.Syntax.GetLocation(), m.Name, string.Join(" → ", frames.Reverse().Select(f => f.Method.Name).Concat(new[] { m.Name })));
@@ -472,7 +730,7 @@ namespace XlaGen.Generator.Parsing
                 if (problem != null)
                 {
                     var at = inv.Arguments.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.Parameter, p))?.Syntax ?? inv.Syntax;
-                    Report(DiagnosticDescriptors.ShapeMismatch, at.GetLocation(), $"'{inv.Syntax}': argument '{p.Name}' must be {Symbols.TensorElementType(p.Type)?.TextName()}[{string.Join(",", pattern)}], got {t.Shape}: {problem}");
+                    ReportShape(DiagnosticDescriptors.ShapeMismatch, at, $"'{inv.Syntax}': argument '{p.Name}' must be {Symbols.TensorElementType(p.Type)?.TextName()}[{string.Join(",", pattern)}], got {t.Shape}: {problem}");
                     return null;
                 }
             }
@@ -539,7 +797,7 @@ namespace XlaGen.Generator.Parsing
         public Value? Lower(IOperation at, string opType, Func<HloBuilder, HloInstruction> lower, string? opName = null)
         {
             var location = at.Syntax.GetLocation();
-            var span = location.GetLineSpan();
+            var span = location.GetMappedLineSpan();   // #line-mapped: a class compiled from recorded source keeps its own file and lines
             Builder.Metadata = new OpMetadata(opType, opName ?? Current.OpName, Path.GetFileName(span.Path), span.StartLinePosition.Line + 1);
             int before = Builder.Computation.Instructions.Count;
             try
@@ -555,9 +813,24 @@ namespace XlaGen.Generator.Parsing
             catch (ShapeException e)
             {
                 var descriptor = e.IsElementTypeError ? DiagnosticDescriptors.ElementTypeMismatch : DiagnosticDescriptors.ShapeMismatch;
-                Report(descriptor, at.Syntax.GetLocation(), $"'{Shorten(at.Syntax.ToString())}': {e.Message}");
+                ReportShape(descriptor, at.Syntax, $"'{Shorten(at.Syntax.ToString())}': {e.Message}");
                 return null;
             }
+        }
+
+        /// <summary>A shape or element type error at <paramref name="at"/>; inside a sub-model created with arguments it is
+        /// reported where that instance is created (XG0022), naming the expression, since those arguments cause it.</summary>
+        void ReportShape(DiagnosticDescriptor descriptor, SyntaxNode at, string message)
+        {
+            var site = frames.Select(f => f.Layout.Site).LastOrDefault(x => x != null);
+            if (site == null)
+            {
+                Report(descriptor, at.GetLocation(), message);
+                return;
+            }
+            var span = at.GetLocation().GetMappedLineSpan();
+            Report(DiagnosticDescriptors.SubModelInstanceInvalid, site.Location, site.Describe(),
+                $"does not fit in '{MethodName}' ({Path.GetFileName(span.Path)} line {span.StartLinePosition.Line + 1}) with these arguments: {message}");
         }
 
         static string Shorten(string s)
@@ -572,8 +845,7 @@ namespace XlaGen.Generator.Parsing
         /// <summary>XG0003 on <paramref name="at"/>, naming the model method it is written in (not the call path that
         /// reached it, so a helper inlined into several programs reports the same message, once).</summary>
         public void Unsupported(IOperation at, string what) =>
-            Report(DiagnosticDescriptors.UnsupportedConstruct, at.Syntax.GetLocation(), what,
-                frames.Count > 0 ? Current.Layout.Type.Name + "." + Current.Method.Name : "?", Constructs.Hint(at));
+            Report(DiagnosticDescriptors.UnsupportedConstruct, at.Syntax.GetLocation(), what, MethodName, Constructs.Hint(at));
 
         public static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     }

@@ -56,10 +56,25 @@ namespace XlaGen.Generator.Parsing
                 return null;
             }
 
-            var layout = ModelLayout.Build(type, "", compilation, diagnostics, new List<INamedTypeSymbol>());
+            var layout = ModelLayout.Build(type, "", compilation, diagnostics, new List<INamedTypeSymbol>(), cancellation: cancellation);
+            var ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
+            if (layout.NeedsArguments)
+            {
+                // A configurable layer (Dense(int In, int Out)): compiled per instance where a model creates it with arguments.
+                if (diagnostics.Any(d => DiagnosticDescriptors.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error)) return null;
+                var own = type.GetMembers().OfType<IFieldSymbol>().Where(f => !f.IsStatic && f.HasAttribute(Symbols.ParamAttribute))
+                    .Select(f => (Field: f, Type: Symbols.TensorElementType(f.Type))).Where(x => x.Type != null)
+                    .Select(x => new ParamSpec(x.Field.Name, x.Field.Name, x.Type!.Value.TextName(), Symbols.ClrName(x.Type.Value), EquatableArray<long>.Empty, "Zeros", 0,
+                        !x.Field.FindAttribute(Symbols.ParamAttribute)!.NamedArguments.Any(a => a.Key == "Trainable" && a.Value.Value is false)))
+                    .ToEquatableArray();
+                return new ModelSpec(ns, type.Name, Accessibility(type), Path.GetFileName(declaration.SyntaxTree.FilePath), own,
+                    EquatableArray<ForwardSpec>.Empty, SubModelSpecs(type, compilation), false, null, null, Configurable: true,
+                    ModelSource.Capture(type, compilation, cancellation));
+            }
             var forwards = new List<ForwardSpec>();
             var methods = type.GetMembers().OfType<IMethodSymbol>().Where(m => m.HasAttribute(Symbols.ForwardAttribute)).ToList();
-            if (methods.Count == 0 && !type.GetMembers().OfType<IMethodSymbol>().Any(m => m.HasAttribute(Symbols.LossAttribute)))
+            // A layer (a public method taking and returning tensors, no programs of its own) is used inside other models: no warning.
+            if (methods.Count == 0 && !type.GetMembers().OfType<IMethodSymbol>().Any(m => m.HasAttribute(Symbols.LossAttribute)) && !IsLayer(type))
             {
                 diagnostics.Add(Symbols.Diagnostic(DiagnosticDescriptors.NoForwardMethods, location, type.Name));
             }
@@ -88,15 +103,26 @@ namespace XlaGen.Generator.Parsing
             var predict = ChoosePredict(type, methods, diagnostics);
             if (failed || predict.Failed) return null;
 
-            var ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
             var parameters = layout.AllParams.Select(p => new ParamSpec(
                 p.Path, p.Field != null && p.Path == p.Field.Name ? p.Field.Name : null, p.Type.TextName(), Symbols.ClrName(p.Type),
                 p.Dims.ToEquatableArray(), p.Init, p.Value, p.Trainable)).ToEquatableArray();
-            var subModels = layout.SubModels.Select(kv => new SubModelSpec(kv.Key.Name,
-                kv.Value.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), HasParameterlessConstructor(kv.Value.Type, compilation)))
-                .OrderBy(s => s.FieldName, StringComparer.Ordinal).ToEquatableArray();
             return new ModelSpec(ns, type.Name, Accessibility(type), Path.GetFileName(declaration.SyntaxTree.FilePath), parameters,
-                forwards.ToEquatableArray(), subModels, HasParameterlessConstructor(type, compilation), loss, predict.Method);
+                forwards.ToEquatableArray(), SubModelSpecs(type, compilation), HasParameterlessConstructor(type, compilation), loss, predict.Method, Configurable: false,
+                ModelSource.Capture(type, compilation, cancellation));
+        }
+
+        /// <summary>The fields LoadParameters walks into: sub-models and arrays of them (whatever their constructor arguments).</summary>
+        static EquatableArray<SubModelSpec> SubModelSpecs(INamedTypeSymbol type, Compilation compilation)
+        {
+            var list = new List<SubModelSpec>();
+            foreach (var f in type.GetMembers().OfType<IFieldSymbol>().Where(f => !f.IsStatic && !f.IsConst))
+            {
+                if (f.Type is INamedTypeSymbol t && Symbols.IsModelType(t))
+                    list.Add(new SubModelSpec(f.Name, t.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), HasParameterlessConstructor(t, compilation), false));
+                else if (f.Type is IArrayTypeSymbol { ElementType: INamedTypeSymbol e } && Symbols.IsModelType(e))
+                    list.Add(new SubModelSpec(f.Name, e.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), false, true));
+            }
+            return list.OrderBy(s => s.FieldName, StringComparer.Ordinal).ToEquatableArray();
         }
 
         /// <summary>The [Forward] method Predict runs: the one marked Default = true, else the one named Predict or Call,
@@ -122,6 +148,11 @@ namespace XlaGen.Generator.Parsing
             }
             return (forwards[0].Name, false);
         }
+
+        /// <summary>A class with a public instance method returning a tensor (Call): a layer for other models.</summary>
+        static bool IsLayer(INamedTypeSymbol type) =>
+            type.GetMembers().OfType<IMethodSymbol>().Any(m => m.MethodKind == MethodKind.Ordinary && !m.IsStatic
+                && m.DeclaredAccessibility == Microsoft.CodeAnalysis.Accessibility.Public && Symbols.IsTensorType(m.ReturnType));
 
         static bool HasParameterlessConstructor(INamedTypeSymbol type, Compilation compilation) =>
             !type.IsAbstract && type.InstanceConstructors.Any(c => c.Parameters.Length == 0 &&
@@ -215,7 +246,7 @@ namespace XlaGen.Generator.Parsing
             if (!ok) return null;
             foreach (var slot in layout.AllParams) paramValues[slot.Path] = builder.Parameter(slot.Shape, slot.Path);
 
-            var compiler = new MethodCompiler(builder, compilation, diagnostics, paramValues, cancellation);
+            var compiler = new MethodCompiler(builder, diagnostics, paramValues, cancellation);
             // A loss compiles the training program: Dropout draws there (rng and training parameters after the model's).
             if (attributeName == "Loss") compiler.Training = new TrainingMode(builder);
             foreach (var slot in layout.AllParams.Where(p => !p.Trainable)) compiler.NonTrainable.Add(slot.Path);

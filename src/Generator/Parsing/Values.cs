@@ -82,4 +82,21 @@ namespace XlaGen.Generator.Parsing
 
         public string FieldName { get; }
     }
+
+    /// <summary>An array field of sub-models (<c>ResBlock[] blocks</c>): its length is a build-time constant, so
+    /// <c>foreach</c>, <c>blocks[i]</c> and <c>blocks.Length</c> are evaluated at build time.</summary>
+    sealed class ModelArrayValue : Value
+    {
+        public ModelArrayValue(System.Collections.Generic.IReadOnlyList<ModelLayout> elements, string fieldName)
+        {
+            Elements = elements;
+            FieldName = fieldName;
+        }
+
+        public System.Collections.Generic.IReadOnlyList<ModelLayout> Elements { get; }
+
+        public string FieldName { get; }
+
+        public ModelValue this[int i] => new ModelValue(Elements[i], FieldName + "." + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
 }

@@ -46,3 +46,17 @@ public sealed class XlaModelForwardAttribute : Attribute
 
     public string Hlo { get; }
 }
+
+/// <summary>The C# source of a model class that takes constructor arguments (a configurable layer such as
+/// <c>Dense(int In, int Out)</c>), with its usings and namespace: a model in another assembly that creates it with
+/// constant arguments compiles it per instance from this text, as if it were its own source.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class XlaModelSourceAttribute : Attribute
+{
+    public XlaModelSourceAttribute(string source)
+    {
+        Source = source;
+    }
+
+    public string Source { get; }
+}

@@ -1,0 +1,11 @@
+namespace XlaGen.Layers;
+
+/// <summary>Keras' Embedding: rows of <c>embeddings</c> [inputDim, outputDim], initialised uniform in [-0.05, 0.05]
+/// (Keras "uniform"); ids outside [0, inputDim) are clamped (XLA gather).</summary>
+[XlaModel]
+public partial class Embedding(int inputDim, int outputDim)
+{
+    [Param("inputDim", "outputDim", Init = Init.Uniform, Value = 0.05)] Tensor<float> embeddings;
+
+    public Tensor<float> Call(Tensor<int> ids) => Nn.Embedding(embeddings, ids);
+}

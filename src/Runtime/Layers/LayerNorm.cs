@@ -1,0 +1,11 @@
+namespace XlaGen.Layers;
+
+/// <summary>Keras' LayerNormalization over the last axis: gamma [features] ones, beta [features] zeros, epsilon 1e-3.</summary>
+[XlaModel]
+public partial class LayerNorm(int features, double epsilon = 1e-3)
+{
+    [Param("features", Init = Init.Ones)] Tensor<float> gamma;
+    [Param("features")] Tensor<float> beta;
+
+    public Tensor<float> Call(Tensor<float> x) => Nn.LayerNorm(x, gamma, beta, epsilon);
+}
