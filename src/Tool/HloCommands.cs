@@ -45,7 +45,7 @@ static class HloCommands
                 if (line.Help) return Helped(output);
                 var path = line.Expect("FILE")[0];
                 var module = HloFiles.Read("xlagen hlo print", path, out _);
-                output.WriteLine(module.ToString());
+                output.Write(HloFiles.Text(module));
                 return ExitCode.Ok;
             }
             case "convert":

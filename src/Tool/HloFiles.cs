@@ -30,8 +30,6 @@ static class HloFiles
         if (format == Format.Text)
         {
             var text = Encoding.UTF8.GetString(bytes);
-            if (!text.TrimStart().StartsWith("HloModule", StringComparison.Ordinal))
-                throw new BadInputException($"{command}: {path}: is text but not HLO module text (it should start with 'HloModule NAME'); it starts with '{FirstLine(text)}'");
             try
             {
                 module = HloTextParser.Parse(text);
@@ -64,7 +62,7 @@ static class HloFiles
 
     public static void Write(string command, string path, HloModule module, Format format)
     {
-        byte[] bytes = format == Format.Proto ? HloProto.Write(module) : Encoding.UTF8.GetBytes(module.ToString() + "\n");
+        byte[] bytes = format == Format.Proto ? HloProto.Write(module) : Encoding.UTF8.GetBytes(Text(module));
         Files.WriteAll(command, path, bytes);
     }
 
@@ -85,10 +83,11 @@ static class HloFiles
         }
     }
 
-    static string FirstLine(string text)
+    /// <summary>The module in HLO text, ending with one newline.</summary>
+    public static string Text(HloModule module)
     {
-        var line = text.TrimStart().Split('\n')[0].TrimEnd('\r');
-        return line.Length > 60 ? line[..60] + "…" : line;
+        var text = module.ToString();
+        return text.EndsWith('\n') ? text : text + "\n";
     }
 }
 

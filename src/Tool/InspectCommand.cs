@@ -33,7 +33,7 @@ static class InspectCommand
         }
         var path = line.Expect("FILE")[0];
         var format = Detect(path);
-        var rows = new List<(string Name, Tensor Value)>();
+        var rows = new List<(string Name, Tensor Value, string? Where)>();
         try
         {
             switch (format)
@@ -44,7 +44,7 @@ static class InspectCommand
                     output.WriteLine($"{path}: safetensors, {file.Names.Count} tensor(s)");
                     foreach (var (key, value) in file.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
                         output.WriteLine($"  metadata {key}: {Shorten(value)}");
-                    rows.AddRange(file.Names.Select(n => (n, file.Tensors[n])));
+                    rows.AddRange(file.Names.Select(n => (n, file.Tensors[n], (string?)null)));
                     break;
                 }
                 case Format.Hdf5:
@@ -53,14 +53,14 @@ static class InspectCommand
                     var file = KerasWeightsFile.Read(path);
                     output.WriteLine($"{path}: Keras {Describe(file.Format)}{(file.KerasVersion != null ? $", keras_version {file.KerasVersion}" : "")}, {file.Layers.Count} layer(s), {file.Weights.Count()} weight(s){(file.HasOptimizerState ? "; optimizer state present (not listed)" : "")}");
                     if (file.LayerOrderUnknownBecause != null) output.WriteLine($"  layer order unknown: {file.LayerOrderUnknownBecause}");
-                    rows.AddRange(file.Weights.Select(w => ($"{w.Layer}/{w.Name}  ({w.Path})", w.Value)));
+                    rows.AddRange(file.Weights.Select(w => ($"{w.Layer}/{w.Name}", w.Value, (string?)w.Path)));
                     break;
                 }
                 case Format.Npy:
                 {
                     var tensor = Npy.Read(path);
                     output.WriteLine($"{path}: NumPy .npy, one array");
-                    rows.Add(("(array)", tensor));
+                    rows.Add(("(array)", tensor, null));
                     break;
                 }
             }
@@ -87,16 +87,17 @@ static class InspectCommand
 
     static string Shorten(string s) => s.Length > 100 ? s[..100] + $"… ({s.Length} chars)" : s;
 
-    static void Table(TextWriter output, List<(string Name, Tensor Value)> rows)
+    static void Table(TextWriter output, List<(string Name, Tensor Value, string? Where)> rows)
     {
         var c = CultureInfo.InvariantCulture;
         var cells = rows.Select(r => (r.Name, Dtype: r.Value.ElementType.TextName(), Shape: "[" + string.Join(",", r.Value.Shape) + "]",
-            Bytes: r.Value.ElementCount * r.Value.ElementType.ByteSize())).ToList();
+            Bytes: r.Value.ElementCount * r.Value.ElementType.ByteSize(), r.Where)).ToList();
         int nameWidth = Math.Max(4, cells.Select(x => x.Name.Length).DefaultIfEmpty(0).Max());
         int shapeWidth = Math.Max(5, cells.Select(x => x.Shape.Length).DefaultIfEmpty(0).Max());
-        output.WriteLine($"  {"name".PadRight(nameWidth)}  dtype  {"shape".PadRight(shapeWidth)}  {"bytes",12}");
+        bool where = cells.Any(x => x.Where != null);
+        output.WriteLine($"  {"name".PadRight(nameWidth)}  dtype  {"shape".PadRight(shapeWidth)}  {"bytes",12}{(where ? "  stored at" : "")}");
         foreach (var x in cells)
-            output.WriteLine(string.Create(c, $"  {x.Name.PadRight(nameWidth)}  {x.Dtype,-5}  {x.Shape.PadRight(shapeWidth)}  {x.Bytes,12:N0}"));
+            output.WriteLine(string.Create(c, $"  {x.Name.PadRight(nameWidth)}  {x.Dtype,-5}  {x.Shape.PadRight(shapeWidth)}  {x.Bytes,12:N0}{(x.Where != null ? "  " + x.Where : "")}"));
         long total = cells.Sum(x => x.Bytes);
         long elements = rows.Sum(r => r.Value.ElementCount);
         output.WriteLine(string.Create(c, $"  total: {cells.Count} tensor(s), {elements:N0} element(s), {total:N0} bytes"));

@@ -26,26 +26,27 @@ try
         "inspect" => InspectCommand.Run(rest, output),
         // The server's own entry point, options, messages and exit codes (0, 1 cannot listen, 2 usage).
         "serve" => await XlaGen.Server.ServerMain.RunAsync(rest, "xlagen serve"),
-        _ => throw new UsageException($"unknown command '{args[0]}' (the commands are devices, hlo, inspect, serve; xlagen --help lists them)"),
+        _ => throw new UsageException($"xlagen: unknown command '{args[0]}' (the commands are devices, hlo, inspect, serve; xlagen --help lists them)"),
     };
 }
 catch (UsageException e)
 {
-    Console.Error.WriteLine($"xlagen: {e.Message}");
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(args[0] is "devices" or "hlo" or "inspect" ? $"(xlagen {args[0]} --help explains the arguments)" : "(xlagen --help lists the commands)");
     return ExitCode.Usage;
 }
 catch (BadInputException e)
 {
-    Console.Error.WriteLine($"xlagen: {e.Message}");
+    Console.Error.WriteLine(e.Message);
     return ExitCode.BadInput;
 }
 catch (NoDeviceException e)
 {
-    Console.Error.WriteLine($"xlagen: {e.Message}");
+    Console.Error.WriteLine(e.Message);
     return ExitCode.NoDevice;
 }
 catch (ToolFailureException e)
 {
-    Console.Error.WriteLine($"xlagen: {e.Message}");
+    Console.Error.WriteLine(e.Message);
     return ExitCode.Failure;
 }
