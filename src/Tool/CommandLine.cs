@@ -22,15 +22,26 @@ sealed class CommandLine
     {
         this.command = command;
         switches ??= Array.Empty<string>();
+        bool optionsEnded = false;
         for (int i = 0; i < args.Count; i++)
         {
             string arg = args[i];
+            if (optionsEnded)
+            {
+                Positional.Add(arg);
+                continue;
+            }
+            if (arg == "--")
+            {
+                optionsEnded = true;   // what follows is positional, even when it starts with --
+                continue;
+            }
             if (arg is "--help" or "-h")
             {
                 Help = true;
                 continue;
             }
-            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg == "--")
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
             {
                 Positional.Add(arg);
                 continue;

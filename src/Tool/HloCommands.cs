@@ -177,11 +177,11 @@ static class HloCommands
 
     static Tensor ReadInput(string command, string argument, string file, HloInstruction parameter)
     {
-        Files.ReadAll(command, file); // the missing / unreadable file message
+        var bytes = Files.ReadAll(command, file);
         Tensor tensor;
         try
         {
-            tensor = Npy.Read(file);
+            tensor = Npy.Read(new MemoryStream(bytes, writable: false), file);
         }
         catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException or EndOfStreamException)
         {
