@@ -307,6 +307,7 @@ public abstract partial class ModelRunner
                         var partial = ReadAccumulators(accumulators);
                         progress?.Update(done, WithLoss(partial.Loss, partial.Metrics));
                         foreach (var callback in options.Callbacks) callback.OnMetricsRead(this, epoch + 1, steps, partial.Loss, control);
+                        StepMetricsRead(options, new StepMetrics(epoch + 1, steps, Step, partial.Loss, partial.Metrics, schedule.At(Step - 1)), control);
                         if (control.StopTraining) break;
                     }
                 }
@@ -314,6 +315,7 @@ public abstract partial class ModelRunner
                 if (!control.StopTraining && sinceRead != 0)
                 {
                     foreach (var callback in options.Callbacks) callback.OnMetricsRead(this, epoch + 1, steps, lossValue, control);
+                    StepMetricsRead(options, new StepMetrics(epoch + 1, steps, Step, lossValue, metrics, schedule.At(Step - 1)), control);
                 }
                 double? validationLoss = null;
                 IReadOnlyDictionary<string, double>? validationMetrics = null;
@@ -338,6 +340,15 @@ public abstract partial class ModelRunner
         foreach (var callback in options.Callbacks) callback.OnTrainEnd(this, history);
         return history;
     }
+
+    void StepMetricsRead(FitOptions options, StepMetrics metrics, TrainingControl control)
+    {
+        foreach (var callback in options.Callbacks) callback.OnStepMetrics(this, metrics, control);
+    }
+
+    /// <summary>The train-step programs compiled so far, keyed by the values of the loss's symbolic dims (the batch size).</summary>
+    internal IReadOnlyList<(string Bindings, HloModule Program)> TrainStepPrograms =>
+        trainPrograms.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, kv.Value.Module)).ToList();
 
     void CheckData(string where, string dataName, Dataset data, bool checkLabels, bool checkInputs, string labelsOff, string inputsOn)
     {

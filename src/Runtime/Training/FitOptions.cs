@@ -64,4 +64,18 @@ public interface ITrainingCallback
     /// <paramref name="step"/> is the number of steps done in epoch <paramref name="epoch"/> (1-based), <paramref name="loss"/>
     /// the epoch's mean loss so far. Setting <c>control.StopTraining</c> here stops at once, mid-epoch.</summary>
     void OnMetricsRead(ModelRunner model, int epoch, long step, double loss, TrainingControl control) { }
+
+    /// <summary>Called right after <see cref="OnMetricsRead"/>, with everything Fit read then: the epoch's running loss
+    /// and metrics and the learning rate of the last step (see <see cref="StepMetrics"/>).</summary>
+    void OnStepMetrics(ModelRunner model, StepMetrics metrics, TrainingControl control) { }
 }
+
+/// <summary>What Fit read from the device mid-epoch (every <see cref="FitOptions.MetricsEvery"/> steps and at the end of
+/// each epoch): the means over the epoch so far, as Keras' batch-level logs.</summary>
+/// <param name="Epoch">The epoch, from 1.</param>
+/// <param name="Step">Steps done in this epoch.</param>
+/// <param name="GlobalStep">Optimizer steps done in all (<see cref="ModelRunner.Step"/>).</param>
+/// <param name="Loss">The mean loss over the epoch's steps so far.</param>
+/// <param name="Metrics">The mean of each metric over the epoch's steps so far.</param>
+/// <param name="LearningRate">The learning rate the last step used.</param>
+public sealed record StepMetrics(int Epoch, long Step, long GlobalStep, double Loss, IReadOnlyDictionary<string, double> Metrics, double LearningRate);
