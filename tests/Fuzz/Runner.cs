@@ -18,8 +18,9 @@ public sealed record RunResult(string Target, long Execs, long Accepted, long Re
 
 /// <summary>
 /// In-process fuzzing without instrumentation: the seeds first, then mutants of the corpus (one to four stacked byte
-/// mutations, splices of two inputs, tokens that make trouble for parsers), seeded and so reproducible. Inputs the
-/// target accepts join the corpus (capped), so mutations go on from inputs that get past the first checks. Every
+/// mutations, splices of two inputs, tokens that make trouble for parsers), seeded and so reproducible. A mutant whose
+/// trace (<see cref="Targets.Result"/>: the module it printed, or the refusal it got) is new joins the corpus (capped),
+/// so mutations go on from inputs that reached somewhere new. Every
 /// crash is kept in <c>outDir</c> (input and exception); the input being run is mirrored into a memory-mapped
 /// <c>TARGET.current</c> file, so an input that kills the process outright (a stack overflow) is still on disk.
 /// </summary>
@@ -46,7 +47,8 @@ public sealed class Runner
     }).ToArray();
 
     readonly string target;
-    readonly Func<byte[], Targets.Outcome> harness;
+    readonly Func<byte[], Targets.Result> harness;
+    readonly HashSet<ulong> traces = new();
     readonly List<byte[]> corpus;
     readonly int seedCount;
     readonly Random random;
@@ -88,12 +90,11 @@ public sealed class Runner
             long start = Stopwatch.GetTimestamp();
             try
             {
-                if (harness(input) == Targets.Outcome.Accepted)
-                {
-                    accepted++;
-                    if (n >= seedCount && corpus.Count < MaxCorpus) corpus.Add(input);
-                }
+                var result = harness(input);
+                if (result.Outcome == Targets.Outcome.Accepted) accepted++;
                 else rejected++;
+                bool newTrace = traces.Add(System.IO.Hashing.XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(result.Trace)));
+                if (newTrace && n >= seedCount && corpus.Count < MaxCorpus) corpus.Add(input);
             }
             catch (Exception e)
             {

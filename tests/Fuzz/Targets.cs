@@ -20,9 +20,20 @@ public static class Targets
 {
     public enum Outcome { Accepted, Rejected }
 
+    /// <summary>What a run did, with a rough trace of the path it took (for accepted HLO the printed module; for a
+    /// refusal its message with the numbers and quoted parts taken out): the runner keeps inputs whose trace is new, a cheap stand-in
+    /// for the coverage feedback of an instrumented fuzzer.</summary>
+    public readonly record struct Result(Outcome Outcome, string Trace);
+
+    static Result Refused(Exception e) => new(Outcome.Rejected, e.GetType().Name + Variable.Replace(e.Message, ""));
+
+    /// <summary>What differs between refusals of one kind: names (quoted, or after %), numbers, shapes, punctuation;
+    /// the lower-case words that are left say which check refused.</summary>
+    static readonly System.Text.RegularExpressions.Regex Variable = new("'[^']*'|\"[^\"]*\"|%[^ ,)]*|[^a-z ]+");
+
     public static readonly string[] Names = { "hlo-text", "hlo-proto", "safetensors" };
 
-    public static Func<byte[], Outcome> Get(string name) => name switch
+    public static Func<byte[], Result> Get(string name) => name switch
     {
         "hlo-text" => HloText,
         "hlo-proto" => HloProtoBytes,
@@ -32,7 +43,7 @@ public static class Targets
 
     static bool IsOwnHlo(Exception e) => e is HloParseException or HloProtoException or HloVerificationException;
 
-    public static Outcome HloText(byte[] input)
+    public static Result HloText(byte[] input)
     {
         HloModule module;
         try
@@ -41,13 +52,12 @@ public static class Targets
         }
         catch (Exception e) when (IsOwnHlo(e))
         {
-            return Outcome.Rejected;
+            return Refused(e);
         }
-        PrintsStably(module);
-        return Outcome.Accepted;
+        return new(Outcome.Accepted, PrintsStably(module));
     }
 
-    public static Outcome HloProtoBytes(byte[] input)
+    public static Result HloProtoBytes(byte[] input)
     {
         HloModule module;
         try
@@ -56,15 +66,15 @@ public static class Targets
         }
         catch (Exception e) when (IsOwnHlo(e))
         {
-            return Outcome.Rejected;
+            return Refused(e);
         }
-        PrintsStably(module);
-        return Outcome.Accepted;
+        return new(Outcome.Accepted, PrintsStably(module));
     }
 
     /// <summary>The reader and then the range checks a checkpoint load runs on its metadata and step counters.</summary>
-    public static Outcome SafetensorsBytes(byte[] input)
+    public static Result SafetensorsBytes(byte[] input)
     {
+        var trace = new StringBuilder();
         try
         {
             using var stream = new MemoryStream(input, writable: false);
@@ -80,13 +90,15 @@ public static class Targets
                 long count = ElementsOf(tensor.Shape);
                 if (count != tensor.ElementCount)
                     throw new FuzzFinding($"tensor '{name}' holds {tensor.ElementCount} elements for the shape [{string.Join(",", tensor.Shape)}]");
+                trace.Append(tensor.ElementType).Append(tensor.Rank).Append(count == 0 ? "e" : "").Append(';');
             }
+            foreach (var key in file.Metadata.Keys.Order(StringComparer.Ordinal)) trace.Append(key).Append(';');
         }
-        catch (CheckpointException)
+        catch (CheckpointException e)
         {
-            return Outcome.Rejected;
+            return Refused(e);
         }
-        return Outcome.Accepted;
+        return new(Outcome.Accepted, trace.ToString());
     }
 
     /// <summary>The element count a shape claims, without wrapping around (-1 when it overflows a long): a shape whose
@@ -103,8 +115,8 @@ public static class Targets
         return n;
     }
 
-    /// <summary>print → parse → print gives the same text.</summary>
-    static void PrintsStably(HloModule module)
+    /// <summary>print → parse → print gives the same text, which is returned.</summary>
+    static string PrintsStably(HloModule module)
     {
         var text = HloPrinter.Print(module);
         HloModule again;
@@ -118,5 +130,6 @@ public static class Targets
         }
         var second = HloPrinter.Print(again);
         if (second != text) throw new FuzzFinding("accepted input printed text that prints differently once parsed");
+        return text;
     }
 }
