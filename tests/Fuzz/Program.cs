@@ -5,10 +5,12 @@ using XlaGen.Fuzz;
 //     every target over its seeds and N mutants each (CI: seconds); exit 1 on any crash
 // xlagen-fuzz run TARGET [--execs N] [--seconds S] [--seed S] [--out DIR]
 //     a long in-process run of one target, a progress line every 30 s, the counts at the end
+// xlagen-fuzz replay TARGET FILE...
+//     runs the files (crashes kept by a run, TARGET.slowest …) once each: the outcome or the exception, and the time
 // xlagen-fuzz afl TARGET
 //     SharpFuzz's entry point, for afl-fuzz on SharpFuzz-instrumented assemblies (docs/fuzzing.md)
 // Targets: hlo-text, hlo-proto, safetensors. Crashing inputs go to DIR (default out/fuzz).
-const string Usage = "usage: xlagen-fuzz smoke [--mutations N] [--seed S] [--out DIR] | run TARGET [--execs N] [--seconds S] [--seed S] [--out DIR] | afl TARGET";
+const string Usage = "usage: xlagen-fuzz smoke [--mutations N] [--seed S] [--out DIR] | run TARGET [--execs N] [--seconds S] [--seed S] [--out DIR] | replay TARGET FILE... | afl TARGET";
 try
 {
     if (args.Length == 0) throw new ArgumentException(Usage);
@@ -59,6 +61,29 @@ try
             var result = new Runner(target, seeds, seed, outDir, Console.Out).Run(execs, limit, TimeSpan.FromSeconds(30));
             Console.WriteLine($"fuzz run {result}");
             return result.Crashes == 0 ? 0 : 1;
+        }
+        case "replay":
+        {
+            if (positional.Count < 2) throw new ArgumentException(Usage);
+            var harness = Targets.Get(positional[0]);
+            int crashed = 0;
+            foreach (var file in positional.Skip(1))
+            {
+                var input = File.ReadAllBytes(file);
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                string outcome;
+                try
+                {
+                    outcome = harness(input).Outcome.ToString().ToLowerInvariant();
+                }
+                catch (Exception e)
+                {
+                    crashed++;
+                    outcome = "CRASH " + e;
+                }
+                Console.WriteLine($"{file} ({input.Length} bytes, {clock.Elapsed.TotalMilliseconds:F1} ms): {outcome}");
+            }
+            return crashed == 0 ? 0 : 1;
         }
         case "afl":
         {
