@@ -6,8 +6,9 @@ namespace XlaGen.Fuzz;
 /// <summary>
 /// Seed inputs of each harness: the XLA corpus (../shared/xla-corpus beside the repository, or XLAGEN_CORPUS: every
 /// HLO text case, every serialized module, and each one converted to the other form where it converts), a few
-/// modules written here, and safetensors files written by <see cref="Safetensors.Save"/> as model checkpoints are
-/// (every dtype, scalars, empty tensors, an optimizer step counter and the training metadata a checkpoint carries).
+/// modules written here, a checkpoint written by a model's Save after two training steps (<see cref="SeedNet"/>), and
+/// files written by <see cref="Safetensors.Save"/> (every dtype, scalars, empty tensors, an optimizer step counter and
+/// the training metadata a checkpoint carries).
 /// </summary>
 public static class Seeds
 {
@@ -122,7 +123,18 @@ public static class Seeds
             }
             static KeyValuePair<string, Tensor> T(string name, Tensor tensor) => new(name, tensor);
 
-            // A checkpoint as ModelRunner.Save writes one: parameters, Adam's moments and step, the training state.
+            // A model's checkpoint after two steps of Adam, written by the model's Save.
+            var checkpoint = Path.Combine(dir, "seednet.safetensors");
+            using (var model = SeedNet.Create(Devices.Cpu(), seed: 3))
+            {
+                model.Compile(new XlaGen.Training.Adam(1e-2));
+                var x = new Tensor<float>(new long[] { 8, 3 }, Enumerable.Range(0, 24).Select(i => (i % 7) * 0.3f - 1).ToArray());
+                var labels = new Tensor<int>(new long[] { 8 }, Enumerable.Range(0, 8).Select(i => i % 4).ToArray());
+                model.Fit(x, labels, new XlaGen.Training.FitOptions { Epochs = 1, BatchSize = 4, Verbose = false });
+                model.Save(checkpoint);
+            }
+            files.Add(File.ReadAllBytes(checkpoint));
+            // The same shape of file written directly: parameters, Adam's moments and step, the training metadata.
             files.Add(Write("checkpoint.safetensors", new[]
             {
                 T("w1", new Tensor<float>(new long[] { 3, 4 }, Enumerable.Range(0, 12).Select(i => i * 0.25f - 1).ToArray())),
