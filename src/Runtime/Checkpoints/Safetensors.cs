@@ -218,6 +218,13 @@ public static class Safetensors
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("safetensors data is little-endian; this reader/writer supports little-endian machines only");
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        return Load(stream, path);
+    }
+
+    /// <summary>Reads and validates the safetensors file in <paramref name="stream"/> (seekable; the fuzz harness reads
+    /// from memory); <paramref name="path"/> names it in messages.</summary>
+    internal static SafetensorsFile Load(Stream stream, string path)
+    {
         long fileLength = stream.Length;
         if (fileLength < 8)
             throw Fail(path, $"the file is truncated: it has {fileLength} bytes, fewer than the 8-byte header length every safetensors file starts with");

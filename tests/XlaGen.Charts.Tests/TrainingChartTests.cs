@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using XlaGen.Training;
 
-namespace XlaGen.Tests.Training;
+namespace XlaGen.Charts.Tests;
 
 public sealed class TrainingChartTests : IDisposable
 {
@@ -19,12 +19,23 @@ public sealed class TrainingChartTests : IDisposable
         return (BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
     }
 
+    /// <summary>Three epochs with an accuracy metric and validation.</summary>
+    static History ThreeEpochs()
+    {
+        var h = new History();
+        h.Epochs.Add(new EpochMetrics(1, 0.51234, new Dictionary<string, double> { ["accuracy"] = 0.8234 }, 0.45, new Dictionary<string, double> { ["accuracy"] = 0.84 },
+            TimeSpan.FromSeconds(2.14), 28037.4));
+        h.Epochs.Add(new EpochMetrics(2, 0.37, new Dictionary<string, double> { ["accuracy"] = 0.8651 }, 0.4012, new Dictionary<string, double> { ["accuracy"] = 0.8561 },
+            TimeSpan.FromSeconds(65), 45210.2));
+        h.Epochs.Add(new EpochMetrics(3, 0.33, new Dictionary<string, double> { ["accuracy"] = 0.88 }, 0.39,
+            new Dictionary<string, double> { ["accuracy"] = 0.861 }, TimeSpan.FromSeconds(2), 40000));
+        return h;
+    }
+
     [Fact]
     public void WritesAPngOfTheRequestedSize()
     {
-        var history = HistoryTests.TwoEpochs();
-        history.Epochs.Add(new EpochMetrics(3, 0.33, new Dictionary<string, double> { ["accuracy"] = 0.88 }, 0.39,
-            new Dictionary<string, double> { ["accuracy"] = 0.861 }, TimeSpan.FromSeconds(2), 40000));
+        var history = ThreeEpochs();
         var path = Path.Combine(dir, "training.png");
 
         TrainingChart.SavePng(history, path);
