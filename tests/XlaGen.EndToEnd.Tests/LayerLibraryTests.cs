@@ -154,4 +154,39 @@ public class LayerLibraryTests
         Naive.AssertSame(host.Norm(x), Model.Norm(x), 1e-4);
         Naive.AssertSame(host.DenseOut(x), Model.DenseOut(x), 1e-5);
     }
+
+    [Fact]
+    public void TheReadmeCnnRuns()
+    {
+        using var cnn = Cnn.Create(seed: 2);
+        Assert.Equal(new long[] { 3, 3, 1, 32 }, cnn.GetParameter("conv.kernel").Shape.ToArray());
+        Assert.Equal(new long[] { 6272, 128 }, cnn.GetParameter("hidden.kernel").Shape.ToArray());
+        var x = Naive.Random(50, 2, 28, 28, 1);
+        Naive.AssertSame(cnn.ToModel().Call(x), cnn.Call(x), 1e-4);
+    }
+
+    [Fact]
+    public void TrainingThroughLibraryLayersReducesTheLoss()
+    {
+        // Class = which of three bands of channel 0 is brightest: learnable from the pooled conv features.
+        int n = 384;
+        var x = Naive.Random(51, n, 6, 6, 2);
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            var bands = Enumerable.Range(0, 3).Select(b => Enumerable.Range(b * 2, 2).Sum(r => Enumerable.Range(0, 6).Sum(c => x.Data[((i * 6 + r) * 6 + c) * 2]))).ToList();
+            labels[i] = bands.IndexOf(bands.Max());
+            for (int r = labels[i] * 2; r < labels[i] * 2 + 2; r++)
+            for (int c = 0; c < 6; c++) x.Data[((i * 6 + r) * 6 + c) * 2] += 1f;
+        }
+        var y = new Tensor<int>(new long[] { n }, labels);
+        using var model = LayerClassifier.Create(seed: 3);
+        model.Compile(new XlaGen.Training.Adam(0.02));
+        var before = model.Evaluate(x, y).Loss;
+        model.Fit(x, y, new XlaGen.Training.FitOptions { Epochs = 8, BatchSize = 32, Verbose = false });
+        var after = model.Evaluate(x, y).Loss;
+        Assert.True(after < before * 0.8, $"loss {before} -> {after}");
+        var probe = Naive.Random(52, 3, 6, 6, 2);
+        Naive.AssertSame(model.ToModel().Call(probe), model.Call(probe), 1e-4);
+    }
 }

@@ -44,3 +44,33 @@ public partial class LayerZoo
     [Forward]
     public Tensor<float> Embed([Shape("B", 3)] Tensor<int> ids) => embedding.Call(ids);
 }
+
+/// <summary>The README's example, verbatim, so it keeps compiling.</summary>
+[XlaModel]
+public partial class Cnn
+{
+    Conv2D conv = new(1, 32, 3, padding: Padding.Same, activation: Activation.Relu);
+    MaxPool2D pool = new(2);
+    Flatten flatten = new();
+    Dense hidden = new(14 * 14 * 32, 128, Activation.Relu);
+    Dense logits = new(128, 10);
+
+    [Forward]
+    public Tensor<float> Call([Shape("B", 28, 28, 1)] Tensor<float> x) => logits.Call(hidden.Call(flatten.Call(pool.Call(conv.Call(x)))));
+}
+
+/// <summary>A classifier from library layers with a loss: training differentiates through them.</summary>
+[XlaModel]
+public partial class LayerClassifier
+{
+    Conv2D conv = new(2, 4, 3, activation: Activation.Tanh);
+    GlobalAvgPool2D pool = new();
+    LayerNorm norm = new(4);
+    Dense head = new(4, 3);
+
+    [Forward]
+    public Tensor<float> Call([Shape("B", 6, 6, 2)] Tensor<float> x) => head.Call(norm.Call(pool.Call(conv.Call(x))));
+
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 6, 6, 2)] Tensor<float> x, [Shape("B")] Tensor<int> labels) => Losses.SparseSoftmaxCrossEntropy(Call(x), labels);
+}
