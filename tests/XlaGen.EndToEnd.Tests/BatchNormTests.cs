@@ -190,3 +190,29 @@ public class BatchNormTests
         Assert.Equal(((Tensor<float>)model.Predict(x)).Data, model.ToModel().Features(x).Data, (a, b) => Math.Abs(a - b) < 1e-5);
     }
 }
+
+/// <summary>The layer library's BatchNorm and Dropout: the same rules through configured instances.</summary>
+public class LibraryNormalizationLayerTests
+{
+    [Fact]
+    public void BatchNormLayerMovesItsStatisticsAndDropoutLayerIsTheIdentityInPredict()
+    {
+        using var model = LibraryNormNet.Create(seed: 6);
+        model.Compile(new Sgd(0.01));
+        var rng = new SplitMix64(8);
+        var x = new Tensor<float>(new long[] { 8, 4 }, Enumerable.Range(0, 32).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray());
+        var kernel = ((Tensor<float>)model.GetParameter("dense.kernel")).Data.ToArray();
+        model.TrainStep(x);
+        var moved = ((Tensor<float>)model.GetParameter("norm.movingMean")).Data;
+        for (int c = 0; c < 3; c++)
+        {
+            double mean = 0;
+            for (int i = 0; i < 8; i++)
+                for (int k = 0; k < 4; k++) mean += x.Data[i * 4 + k] * (double)kernel[k * 3 + c] / 8;
+            Assert.Equal(0.1 * mean, moved[c], 1e-6);
+        }
+        Assert.Contains("norm.movingVariance", model.ParameterSpecs.Select(p => p.Path));
+        Assert.DoesNotContain("norm.movingMean", LibraryNormNet.LossDefinition.TrainableParameters);
+        Assert.Equal(((Tensor<float>)model.Predict(x)).Data, model.ToModel().Features(x).Data, (a, b) => Math.Abs(a - b) < 1e-5);
+    }
+}

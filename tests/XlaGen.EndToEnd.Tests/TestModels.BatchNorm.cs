@@ -42,3 +42,18 @@ public partial class BatchNormConv
         return (f * f).Mean();
     }
 }
+
+/// <summary>The library's BatchNorm and Dropout layers after a Dense without bias.</summary>
+[XlaModel]
+public partial class LibraryNormNet
+{
+    XlaGen.Layers.Dense dense = new(4, 3, useBias: false);
+    XlaGen.Layers.BatchNorm norm = new(3, momentum: 0.9);
+    XlaGen.Layers.Dropout dropout = new(0.5);
+
+    [Forward]
+    public Tensor<float> Features([Shape("B", 4)] Tensor<float> x) => dropout.Call(norm.Call(dense.Call(x)));
+
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 4)] Tensor<float> x) => Features(x).Square().Mean();
+}
