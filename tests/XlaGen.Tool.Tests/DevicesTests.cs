@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using XlaGen.Tests;
+using XlaGen.Tests.Pjrt;
 
 namespace XlaGen.Tool.Tests;
 
@@ -16,6 +18,32 @@ public class DevicesTests
         Assert.Contains("device 0: ", r.Stdout);
         Assert.Contains($"cores: {Environment.ProcessorCount}", r.Stdout);
         Assert.Matches(@"memory \d+(\.\d)? (GiB|MiB)", r.Stdout);
+    }
+
+    [Fact]
+    public void APjrtPluginIsDescribedWithItsDevicesAndApiVersions()
+    {
+        // The C test double of the PJRT C API (two devices of 1 GiB, API 0.94), loaded by path.
+        var plugin = TestPluginBuild.Require();
+        var r = Xlagen.Run("devices", "pjrt:" + plugin);
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.StartsWith($"pjrt:{plugin}: testpjrt (XlaGen PJRT test double)", r.Stdout);
+        Assert.Contains("Platform testpjrt test double 1, 2 device(s)", r.Stdout);
+        Assert.Contains("PJRT C API 0.94 (plugin), 0.94 (XlaGen)", r.Stdout);
+        Assert.Contains("device 10: XlaGen PJRT test double, memory 1.0 GiB", r.Stdout);
+        Assert.Contains("device 11: XlaGen PJRT test double, memory 1.0 GiB", r.Stdout);
+        Assert.Contains($"pjrt_plugin: {plugin}", r.Stdout);
+    }
+
+    [Fact]
+    public void AMissingPluginExitsWithTheDeviceCodeNamingThePath()
+    {
+        var r = Xlagen.Run("devices", "pjrt:/nonexistent/libpjrt_nothing.so");
+        Assert.True(r.Code == 4, r.ToString());
+        Assert.Contains("xlagen devices: cannot open device pjrt:/nonexistent/libpjrt_nothing.so: ", r.Stderr);
+        // The loader's own reason names the path too.
+        const string lead = "libpjrt_nothing.so: ";
+        Assert.Contains("/nonexistent/libpjrt_nothing.so", r.Stderr[(r.Stderr.IndexOf(lead, StringComparison.Ordinal) + lead.Length)..]);
     }
 
     [Fact]
@@ -88,6 +116,18 @@ public class DevicesTests
             Assert.StartsWith($"{address}: cpu (", r.Stdout);
             Assert.Contains("Platform cpu ", r.Stdout);
             Assert.Contains("device 0: ", r.Stdout);
+
+            // hlo run on the served device: the corpus module's stated result (x = {{1,2},{3,4}}, y = ones -> dot/2).
+            if (Corpus.Available)
+            {
+                XlaGen.Data.Npy.Write(Path.Combine(dir, "x.npy"), Tensor<float>.FromArray(new float[] { 1, 2, 3, 4 }, 2, 2));
+                XlaGen.Data.Npy.Write(Path.Combine(dir, "y.npy"), Tensor<float>.FromArray(new float[] { 1, 1, 1, 1 }, 2, 2));
+                var run = Xlagen.Run("hlo", "run", Path.Combine(Corpus.Root!, "pb", "xla-rs-fn_hlo.pb"), "--input", $"0={dir}/x.npy", "--input", $"1={dir}/y.npy",
+                    "--device", address, "--token-file", tokenFile, "--out", Path.Combine(dir, "out"));
+                Assert.True(run.Code == 0, run.ToString() + "\nserver log:\n" + log);
+                Assert.Contains($"on cpu ({address})", run.Stdout);
+                Assert.Equal(new float[] { 1.5f, 1.5f, 3.5f, 3.5f }, XlaGen.Data.Npy.Read<float>(Path.Combine(dir, "out", "output-0.npy")).Data);
+            }
 
             var refused = Xlagen.Run("devices", address);
             Assert.True(refused.Code == 4, refused.ToString());
