@@ -1,3 +1,4 @@
+using XlaGen.Checkpoints;
 using ScottPlot;
 
 namespace XlaGen.Training;
@@ -31,24 +32,8 @@ public static class TrainingChart
         if (names.Count > 0) multiplot.AddPlot(MetricsPlot(history, names));
 
         var image = multiplot.Render(width, height);
-        var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp.png");
-        try
-        {
-            File.WriteAllBytes(temp, image.GetImageBytes(ImageFormat.Png));
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (IOException)
-            {
-            }
-            throw;
-        }
+        var png = image.GetImageBytes(ImageFormat.Png);
+        AtomicFile.Write(path, output => output.Write(png));
     }
 
     static Plot LossPlot(History history)

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace XlaGen.Checkpoints;
 
 /// <summary>
-/// The one atomic file write of the runtime (safetensors checkpoints, .npy arrays): the bytes go to a temporary file
+/// The one atomic file write of the runtime (safetensors checkpoints, .npy arrays, History.SaveCsv, and XlaGen.Charts' PNG): the bytes go to a temporary file
 /// <c>.{name}.{guid}.tmp</c> in the target's directory, are flushed to disk (fsync), and the file is renamed over the
 /// target; then the directory is fsynced (best effort, Unix) so the rename itself is durable. If anything fails, the
 /// temporary file is removed and whatever was at the target before is untouched. Temporary files of earlier writes to

@@ -1,3 +1,4 @@
+using XlaGen.Checkpoints;
 using System.Globalization;
 using System.Text;
 
@@ -98,7 +99,8 @@ public sealed class History
 
     /// <summary>
     /// Writes the history as CSV (RFC 4180; invariant culture, full precision, empty where an epoch lacks a
-    /// value; columns as in <see cref="ToTable"/>, time as "seconds"), replacing <paramref name="path"/> atomically.
+    /// value; columns as in <see cref="ToTable"/>, time as "seconds"), replacing <paramref name="path"/> atomically
+    /// (Checkpoints.AtomicFile: an IO error is a CheckpointException naming the path; any previous file stays).
     /// </summary>
     public void SaveCsv(string path)
     {
@@ -109,24 +111,8 @@ public sealed class History
         foreach (var e in Epochs)
             text.AppendJoin(',', columns.Select(c => c.Value(e) is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "")).Append('\n');
 
-        var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllText(temp, text.ToString(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (IOException)
-            {
-            }
-            throw;
-        }
+        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text.ToString());
+        AtomicFile.Write(path, output => output.Write(bytes));
     }
 
     static string Quote(string field) =>
