@@ -95,6 +95,18 @@ public abstract class DeviceBuffer : IDisposable
         if (IsDeleted) throw new ObjectDisposedException(nameof(DeviceBuffer), $"cannot {use}: the {Shape} buffer was disposed or donated to an earlier execution");
     }
 
+    /// <summary>The one ownership check of every backend: <paramref name="buffer"/> as the backend's buffer type
+    /// <typeparamref name="T"/>, on <paramref name="device"/> and alive. Otherwise an ArgumentException "cannot USE: the
+    /// SHAPE buffer belongs to WHERE, <paramref name="notHere"/>" (the backend names itself there), or the disposal error.</summary>
+    internal static T Owned<T>(DeviceBuffer buffer, IDevice device, string use, string notHere) where T : DeviceBuffer
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer is not T b || !ReferenceEquals(b.Device, device))
+            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer belongs to {buffer.Device.Info.Platform} ({buffer.Device.Info.DeviceKind}), {notHere}");
+        b.EnsureAlive(use);
+        return b;
+    }
+
     public override string ToString() => $"{Shape} on {Device.Info.Platform}";
 }
 

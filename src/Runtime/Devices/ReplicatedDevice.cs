@@ -104,14 +104,8 @@ public sealed class ReplicatedDevice : IDevice
         return Enumerable.Range(0, Replicas).Select(b.Download).ToArray();
     }
 
-    internal ReplicatedBuffer Own(DeviceBuffer buffer, string use)
-    {
-        ArgumentNullException.ThrowIfNull(buffer);
-        if (buffer is not ReplicatedBuffer b || !ReferenceEquals(b.Device, this))
-            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer is on {buffer.Device}, not on this replicated device ({Replicas} replicas); upload it here first");
-        b.EnsureAlive(use);
-        return b;
-    }
+    internal ReplicatedBuffer Own(DeviceBuffer buffer, string use) =>
+        DeviceBuffer.Owned<ReplicatedBuffer>(buffer, this, use, $"not on this replicated device ({Replicas} replicas); upload it here first");
 
     public void Dispose() => platform.Dispose();
 

@@ -133,14 +133,7 @@ public sealed class CpuDevice : IHostMemoryDevice
     /// <summary>Wraps an array the device takes ownership of (no copy).</summary>
     internal CpuBuffer Wrap(Shape shape, Array data) => new(this, shape, data);
 
-    internal CpuBuffer Own(DeviceBuffer buffer, string use)
-    {
-        ArgumentNullException.ThrowIfNull(buffer);
-        if (buffer is not CpuBuffer b || !ReferenceEquals(b.Device, this))
-            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer belongs to device {buffer.Device.Info.Platform} ({buffer.Device.Info.DeviceKind}), not to this CPU device");
-        b.EnsureAlive(use);
-        return b;
-    }
+    internal CpuBuffer Own(DeviceBuffer buffer, string use) => DeviceBuffer.Owned<CpuBuffer>(buffer, this, use, "not to this CPU device");
 
     public void Dispose()
     {

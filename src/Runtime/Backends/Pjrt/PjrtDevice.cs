@@ -256,14 +256,8 @@ public sealed unsafe class PjrtDevice : IDevice
         }
     }
 
-    internal PjrtBuffer Own(DeviceBuffer buffer, string use)
-    {
-        ArgumentNullException.ThrowIfNull(buffer);
-        if (buffer is not PjrtBuffer b || !ReferenceEquals(b.Device, this))
-            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer belongs to {buffer.Device}, not to PJRT device {Index} ({Kind}) of {Client.Platform}");
-        b.EnsureAlive(use);
-        return b;
-    }
+    internal PjrtBuffer Own(DeviceBuffer buffer, string use) =>
+        DeviceBuffer.Owned<PjrtBuffer>(buffer, this, use, $"not to PJRT device {Index} ({Kind}) of {Client.Platform}");
 
     public void Dispose()
     {

@@ -177,12 +177,8 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
 
     internal RemoteBuffer Own(DeviceBuffer buffer, string use)
     {
-        ArgumentNullException.ThrowIfNull(buffer);
         ThrowIfDisposed();
-        if (buffer is not RemoteBuffer b || !ReferenceEquals(b.Device, this))
-            throw new ArgumentException($"cannot {use}: the {buffer.Shape} buffer belongs to device {buffer.Device.Info.Platform} ({buffer.Device}), not to the remote device at {Address}");
-        b.EnsureAlive(use);
-        return b;
+        return DeviceBuffer.Owned<RemoteBuffer>(buffer, this, use, $"not to the remote device at {Address}");
     }
 
     internal long NextBufferId() => Interlocked.Increment(ref nextBufferId);
