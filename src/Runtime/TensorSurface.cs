@@ -189,6 +189,18 @@ public static class Losses
     public static Tensor<T> BinaryCrossEntropyWithLogits<T>(Tensor<T> logits, Tensor<T> targets) where T : unmanaged =>
         Eager.Run<T>("binary_cross_entropy_with_logits", logits, targets, (b, p) => Surface.LossLowering.BinaryCrossEntropyWithLogits(b, p[0], p[1], null));
 
+    /// <summary>Shows <paramref name="prediction"/> and its <paramref name="target"/> to the metrics chosen in
+    /// <c>Compile(optimizer, metrics: …)</c> (Accuracy, AUC, …) and returns <paramref name="prediction"/> unchanged: a
+    /// hand-written loss writes <c>var logits = Losses.Observe(Logits(x), labels, PredictionKind.ClassLogits);</c>. The
+    /// built-in losses observe their own arguments; explicit observations replace those.</summary>
+    public static Tensor<T> Observe<T, TTarget>(Tensor<T> prediction, Tensor<TTarget> target, PredictionKind kind) where T : unmanaged where TTarget : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(prediction);
+        ArgumentNullException.ThrowIfNull(target);
+        Surface.Observation.Check("Observe", prediction.HloShape, target.HloShape, kind);
+        return prediction;
+    }
+
     /// <summary>Σ w²: add <c>λ * Losses.L2(w)</c> to a loss for L2 weight decay.</summary>
     public static Tensor<T> L2<T>(Tensor<T> w) where T : unmanaged => Eager.Run<T>("l2", w, (b, p) => Surface.LossLowering.L2(b, p[0]));
 }

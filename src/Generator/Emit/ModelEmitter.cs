@@ -92,7 +92,8 @@ namespace XlaGen.Generator.Emit
         static void EmitLoss(CodeWriter w, ModelSpec spec, LossSpec loss)
         {
             var outputs = new[] { "loss" }.Concat(loss.Metrics.Select(m => m + " (mean over the batch)")).Concat(loss.TrainableParams.Select(p => "d loss/d " + p))
-                .Concat(loss.StateUpdates.Select(p => "new " + p));
+                .Concat(loss.StateUpdates.Select(p => "new " + p))
+                .Concat(loss.Observations.SelectMany(k => new[] { "prediction (" + (PredictionKind)k + ")", "its target" }));
             EmitProgramBuilder(w, loss.MethodName, loss.Symbols, "(" + string.Join(", ", outputs) + ")", loss.HloText);
             var inputs = string.Join(", ", loss.Inputs.Select(i => $"new({Q(i.Name)}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, new string[] {{ {string.Join(", ", i.Dims.Select(Q))} }})"));
             var symbolArgs = string.Join(", ", loss.Symbols.Select((s, i) => $"checked((int)__s[{i}])"));
@@ -108,7 +109,8 @@ namespace XlaGen.Generator.Emit
             var ranges = string.Join(", ", loss.LabelRanges.Select(r => $"new({loss.Inputs.Select(i => i.Name).ToList().IndexOf(r.Input)}, {r.Classes.ToString(CultureInfo.InvariantCulture)}L, {Q(r.Loss)})"));
             w.Line($"new {X}Training.LabelRange[] {{ {ranges} }},");
             w.Line($"hasTrainingMode: {(loss.HasTrainingMode ? "true" : "false")},");
-            w.Dedent($"    stateUpdates: new string[] {{ {string.Join(", ", loss.StateUpdates.Select(Q))} }});");
+            w.Line($"stateUpdates: new string[] {{ {string.Join(", ", loss.StateUpdates.Select(Q))} }},");
+            w.Dedent($"    observations: new global::XlaGen.PredictionKind[] {{ {string.Join(", ", loss.Observations.Select(k => "global::XlaGen.PredictionKind." + (PredictionKind)k))} }});");
             w.Line();
         }
 

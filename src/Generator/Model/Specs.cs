@@ -25,7 +25,8 @@ namespace XlaGen.Generator.Model
         string? Source);
 
     /// <summary>The [Loss] method: its program returns (loss, metric means…, gradients of the trainable parameters…, new
-    /// values of the <see cref="StateUpdates"/> parameters…). When <see cref="HasTrainingMode"/>, it takes the rng state
+    /// values of the <see cref="StateUpdates"/> parameters…, then a prediction and its target per entry of
+    /// <see cref="Observations"/>, the <see cref="PredictionKind"/> of each, for the metric objects chosen at Compile). When <see cref="HasTrainingMode"/>, it takes the rng state
     /// and the training flag after the model's parameters.</summary>
     public sealed record LossSpec(
         string MethodName,
@@ -38,7 +39,8 @@ namespace XlaGen.Generator.Model
         string HloText,
         EquatableArray<LabelRangeSpec> LabelRanges,
         bool HasTrainingMode,
-        EquatableArray<string> StateUpdates);
+        EquatableArray<string> StateUpdates,
+        EquatableArray<int> Observations);
 
     /// <summary>A loss input holding class indices in [0, Classes) for <see cref="Loss"/>: Fit and Evaluate check it on the host.</summary>
     public sealed record LabelRangeSpec(string Input, long Classes, string Loss);

@@ -100,6 +100,10 @@ namespace XlaGen.Generator.Parsing
         /// <summary>Metrics the loss functions called so far contributed (accuracy for cross-entropy …).</summary>
         public List<MetricValue> Metrics { get; } = new List<MetricValue>();
 
+        /// <summary>(prediction, target) pairs the metrics of Compile(optimizer, metrics) read: the built-in losses observe
+        /// their arguments (not explicit), <c>Losses.Observe</c> adds explicit ones, which take precedence.</summary>
+        public List<Observation> Observations { get; } = new List<Observation>();
+
         /// <summary>Class-index tensors of sparse losses with their logits' shape: an input among them gets its range
         /// checked on the host before training (LossSpec.LabelRanges).</summary>
         public List<(HloInstruction Labels, Shape Logits, string Loss)> SparseLabels { get; } = new List<(HloInstruction, Shape, string)>();
@@ -184,6 +188,9 @@ namespace XlaGen.Generator.Parsing
                         if (old != null) Unsupported(step, $"'{step.Syntax}' on a tensor (write x + 1)");
                         Current.Variables[target] = null;
                     }
+                    return Flow.Next;
+                case IExpressionStatementOperation { Operation: IInvocationOperation call }:
+                    Eval(call);   // a call for its effect on the program (Losses.Observe); a discarded value is dead code
                     return Flow.Next;
                 case ILocalFunctionOperation _:
                 case IEmptyOperation _:

@@ -337,6 +337,20 @@ namespace XlaGen.Generator.Parsing
             outputs.AddRange(gradients);
             var stateUpdates = c.Compiler.Training?.StateUpdates ?? new List<(string, HloInstruction)>();
             outputs.AddRange(stateUpdates.Select(u => u.Value));
+            // The (prediction, target) pairs Compile's metric objects read: those written with Losses.Observe, else the
+            // built-in losses' own, each once.
+            var observed = c.Compiler.Observations.Where(o => o.Explicit).ToList();
+            if (observed.Count == 0) observed = c.Compiler.Observations;
+            var observations = new List<Observation>();
+            foreach (var o in observed)
+            {
+                if (!observations.Any(x => x.Prediction == o.Prediction && x.Target == o.Target && x.Kind == o.Kind)) observations.Add(o);
+            }
+            foreach (var o in observations)
+            {
+                outputs.Add(o.Prediction);
+                outputs.Add(o.Target);
+            }
             b.Metadata = null;
             var module = b.BuildModule(b.Tuple(outputs.ToArray()));
             // Gradient rules build the cotangents of every operand, also of those no parameter needs (the inputs'):
@@ -352,7 +366,8 @@ namespace XlaGen.Generator.Parsing
             }
             return new LossSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(), firsts[0],
                 metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module), LabelRanges(c),
-                c.Compiler.Training?.Used == true, stateUpdates.Select(u => u.Path).ToEquatableArray());
+                c.Compiler.Training?.Used == true, stateUpdates.Select(u => u.Path).ToEquatableArray(),
+                observations.Select(o => (int)o.Kind).ToEquatableArray());
         }
 
         /// <summary>Labels that are inputs of the loss (not computed from them), with a constant class count.</summary>

@@ -159,13 +159,29 @@ namespace XlaGen.Generator.Parsing
             {
                 var result = LossLowering.SparseSoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics);
                 c.Compiler.SparseLabels.Add((c.Tensor(1), c.Tensor(0).Shape, "SparseSoftmaxCrossEntropy"));   // Fit checks the labels' range
-                return result;
+                return Observed(c, result, PredictionKind.ClassLogits);
             }),
-            ["Losses.SoftmaxCrossEntropy"] = new Entry("SoftmaxCrossEntropy", (b, c) => LossLowering.SoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
-            ["Losses.MeanSquaredError"] = new Entry("MeanSquaredError", (b, c) => LossLowering.MeanSquaredError(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
-            ["Losses.BinaryCrossEntropyWithLogits"] = new Entry("BinaryCrossEntropyWithLogits", (b, c) => LossLowering.BinaryCrossEntropyWithLogits(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics)),
+            ["Losses.SoftmaxCrossEntropy"] = new Entry("SoftmaxCrossEntropy", (b, c) => Observed(c, LossLowering.SoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics), PredictionKind.ClassLogits)),
+            ["Losses.MeanSquaredError"] = new Entry("MeanSquaredError", (b, c) => Observed(c, LossLowering.MeanSquaredError(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics), PredictionKind.Values)),
+            ["Losses.BinaryCrossEntropyWithLogits"] = new Entry("BinaryCrossEntropyWithLogits", (b, c) => Observed(c, LossLowering.BinaryCrossEntropyWithLogits(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics), PredictionKind.BinaryLogits)),
+            ["Losses.Observe"] = new Entry("Observe", (b, c) =>
+            {
+                var kind = (PredictionKind)c.Int(2, -1);
+                if (c.Args.Length <= 2 || !(c.Args[2] is ScalarValue) || !System.Enum.IsDefined(typeof(PredictionKind), kind))
+                    throw new ShapeException("Observe: the kind must be a PredictionKind known at build time (PredictionKind.ClassLogits, …)");
+                Observation.Check("Observe", c.Tensor(0).Shape, c.Tensor(1).Shape, kind);
+                c.Compiler.Observations.Add(new Observation(c.Tensor(0), c.Tensor(1), kind, @explicit: true));
+                return c.Tensor(0);
+            }),
             ["Losses.L2"] = new Entry("L2", (b, c) => LossLowering.L2(b, c.Tensor(0))),
         };
+
+        /// <summary>Records a built-in loss's (prediction, target) for the metrics chosen at Compile and returns its loss.</summary>
+        static HloInstruction Observed(Call c, HloInstruction loss, PredictionKind kind)
+        {
+            c.Compiler.Observations.Add(new Observation(c.Tensor(0), c.Tensor(1), kind, @explicit: false));
+            return loss;
+        }
 
         /// <summary>The surface members the generator compiles ("Tensor.MatMul", "Nn.Relu", …), for docs and tests.</summary>
         public static IEnumerable<string> Members => Entries.Keys.OrderBy(k => k, StringComparer.Ordinal);

@@ -46,13 +46,20 @@ public abstract partial class ModelRunner
     /// trainable parameter's shape and element type per slot name) or Compile throws a <see cref="CheckpointException"/>
     /// naming what differs and changes nothing. Load and Compile commute: Load-then-Compile and Compile-then-Load
     /// restore the same state or fail with the same differences.</summary>
-    public void Compile(Optimizer optimizer)
+    /// <param name="optimizer">The optimizer and its learning rate (schedule).</param>
+    /// <param name="metrics">Metric objects computed on the device inside the train and eval steps, from the prediction and
+    /// target the [Loss] method observes (the built-in losses observe their arguments; a hand-written loss calls
+    /// <c>Losses.Observe</c>): e.g. <c>[new Accuracy(), new SparseTopKAccuracy(5), new Auc()]</c>. When null, the metrics
+    /// the loss functions contribute (accuracy of a cross-entropy, mae of a squared error); an empty list reports the loss only.
+    /// Evaluate reports the same metrics.</param>
+    public void Compile(Optimizer optimizer, IReadOnlyList<Metric>? metrics = null)
     {
         ThrowIfDisposed();
         var loss = RequireLoss();
         ArgumentNullException.ThrowIfNull(optimizer);
         optimizer.CheckClipping();
-        var newLayout = TrainingPrograms.LayoutOf(loss, ParameterSpecs, optimizer);
+        var plan = metrics == null ? MetricPlan.Default(loss) : MetricPlan.For(loss, metrics, $"{ModelName}.Compile");
+        var newLayout = TrainingPrograms.LayoutOf(loss, ParameterSpecs, optimizer, plan);
         if (pendingOptimizerState != null) VerifyOptimizerState(pendingOptimizerState, optimizer, newLayout, compiling: true);
         var (newSlots, newStep, step) = UploadOptimizerState(optimizer, newLayout, pendingOptimizerState);
         // Everything is checked and on the device: from here nothing throws.
@@ -61,6 +68,9 @@ public abstract partial class ModelRunner
         layout = newLayout;
         foreach (var p in trainPrograms.Values) p.Dispose();
         trainPrograms.Clear();
+        foreach (var p in evalPrograms.Values) p.Dispose();
+        evalPrograms.Clear();
+        donated = null;
         slots = newSlots;
         stepBuffer = newStep;
         Step = step;
@@ -147,7 +157,7 @@ public abstract partial class ModelRunner
     {
         var loss = RequireLoss();
         return trainPrograms.GetOrAdd(ProgramKey(bindings, shards), _ =>
-            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards, RandomKey)));
+            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards, RandomKey, layout!.Plan)));
     }
 
     /// <summary>The philox key of the train step's random draws (Dropout), derived from <see cref="Seed"/>: the draws of
@@ -157,14 +167,30 @@ public abstract partial class ModelRunner
     IExecutable EvalProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
-        return evalPrograms.GetOrAdd(ProgramKey(bindings, shards), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards)));
+        var plan = MetricPlan;
+        return evalPrograms.GetOrAdd(ProgramKey(bindings, shards), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards, plan)));
     }
 
-    DeviceBuffer[] ZeroAccumulators(int count)
+    /// <summary>The metrics Fit and Evaluate report: those chosen in <see cref="Compile"/>, else the loss functions' own.</summary>
+    MetricPlan MetricPlan => layout?.Plan ?? MetricPlan.Default(RequireLoss());
+
+    /// <summary>The names of the metrics Fit and Evaluate report (besides the loss), in order.</summary>
+    public IReadOnlyList<string> MetricNames => Loss == null ? Array.Empty<string>() : MetricPlan.MetricNames;
+
+    DeviceBuffer[] ZeroAccumulators(MetricPlan plan)
     {
-        var r = new DeviceBuffer[count];
-        for (int i = 0; i < count; i++) r[i] = Device.Upload(Tensor<float>.Scalar(0));
-        return r;
+        var r = new List<DeviceBuffer>();
+        try
+        {
+            foreach (var shape in plan.AccumulatorShapes)
+                { var dims = shape.ConcreteDims(); r.Add(Device.Upload(new Tensor<float>(dims, new float[dims.Aggregate(1L, (x, y) => x * y)]))); }
+            return r.ToArray();
+        }
+        catch
+        {
+            foreach (var b in r) b.Dispose();
+            throw;
+        }
     }
 
     DeviceBuffer LearningRateBuffer(double value)
@@ -181,11 +207,11 @@ public abstract partial class ModelRunner
     public StepResult TrainStep(params Tensor[] batch)
     {
         CheckData($"{ModelName}.TrainStep", "batch", batch, checkLabels: true, checkInputs: false, "use Fit with FitOptions.CheckLabels = false", "");
-        var accumulators = ZeroAccumulators(RequireCompiled().Accumulators);
+        var accumulators = ZeroAccumulators(RequireCompiled().Plan);
         try
         {
             RunTrainStep(batch, accumulators);
-            var values = ReadAccumulators(accumulators);
+            var values = ReadAccumulators(RequireCompiled().Plan, accumulators);
             return new StepResult(values.Loss, values.Metrics);
         }
         finally
@@ -255,15 +281,8 @@ public abstract partial class ModelRunner
         .Concat(Enumerable.Range(l.AccumulatorsStart, l.Accumulators))
         .Concat(l.StateUpdates.Select(p => l.Inputs + p)).ToArray();
 
-    (double Loss, Dictionary<string, double> Metrics, double Examples) ReadAccumulators(DeviceBuffer[] accumulators)
-    {
-        var loss = RequireLoss();
-        var v = accumulators.Select(a => (double)((Tensor<float>)Device.Download(a)).Data[0]).ToArray();
-        double n = v[^1];
-        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
-        for (int i = 0; i < loss.Metrics.Count; i++) metrics[loss.Metrics[i]] = n == 0 ? double.NaN : v[1 + i] / n;
-        return (n == 0 ? double.NaN : v[0] / n, metrics, n);
-    }
+    (double Loss, Dictionary<string, double> Metrics, double Examples) ReadAccumulators(MetricPlan plan, DeviceBuffer[] accumulators) =>
+        plan.Read(accumulators.Select(a => ((Tensor<float>)Device.Download(a)).Data).ToList());
 
     /// <summary>Keras' fit: trains for <see cref="FitOptions.Epochs"/> more epochs over <paramref name="train"/> (columns in the
     /// [Loss] method's input order), with per-epoch shuffling from the seed, optional validation, progress and callbacks.</summary>
@@ -288,7 +307,7 @@ public abstract partial class ModelRunner
         {
             var clock = Stopwatch.StartNew();
             progress?.StartEpoch(epoch + 1, first + options.Epochs, train.Count);
-            var accumulators = ZeroAccumulators(l.Accumulators);
+            var accumulators = ZeroAccumulators(l.Plan);
             try
             {
                 long done = 0, steps = 0;
@@ -304,14 +323,14 @@ public abstract partial class ModelRunner
                     if (readsWanted && ++sinceRead >= options.MetricsEvery)
                     {
                         sinceRead = 0;
-                        var partial = ReadAccumulators(accumulators);
+                        var partial = ReadAccumulators(l.Plan, accumulators);
                         progress?.Update(done, WithLoss(partial.Loss, partial.Metrics));
                         foreach (var callback in options.Callbacks) callback.OnMetricsRead(this, epoch + 1, steps, partial.Loss, control);
                         StepMetricsRead(options, new StepMetrics(epoch + 1, steps, Step, partial.Loss, partial.Metrics, schedule.At(Step - 1)), control);
                         if (control.StopTraining) break;
                     }
                 }
-                var (lossValue, metrics, examples) = ReadAccumulators(accumulators);
+                var (lossValue, metrics, examples) = ReadAccumulators(l.Plan, accumulators);
                 if (!control.StopTraining && sinceRead != 0)
                 {
                     foreach (var callback in options.Callbacks) callback.OnMetricsRead(this, epoch + 1, steps, lossValue, control);
@@ -381,7 +400,8 @@ public abstract partial class ModelRunner
         var loss = RequireLoss();
         if (data.Count == 0) throw new ArgumentException($"{ModelName}.Evaluate: the data is empty", nameof(data));
         CheckData($"{ModelName}.Evaluate", "evaluation", data, checkLabels, checkInputs, "pass checkLabels: false", "checkInputs is true");
-        var accumulators = ZeroAccumulators(loss.Metrics.Count + 2);
+        var plan = MetricPlan;
+        var accumulators = ZeroAccumulators(plan);
         try
         {
             foreach (var staged in Staged(data.Batches(batchSize, shuffle: false, seed: 0, epoch: 0, dropLast: false, prefetch: 1)))
@@ -397,7 +417,7 @@ public abstract partial class ModelRunner
                 var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Enumerable.Range(start, accumulators.Length).ToArray() });
                 for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[i];
             }
-            var (l, metrics, examples) = ReadAccumulators(accumulators);
+            var (l, metrics, examples) = ReadAccumulators(plan, accumulators);
             return new EvaluationResult(l, metrics, (long)examples);
         }
         finally

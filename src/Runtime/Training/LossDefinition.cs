@@ -12,14 +12,17 @@ public sealed record LabelRange(int Input, long Classes, string Loss);
 /// <summary>
 /// What the generator recorded about a model's [Loss] method: its inputs, the symbolic batch dimension they share,
 /// the metrics its loss functions contribute, the trainable parameters, and the builder of its program, whose
-/// result is (loss, metric means…, gradients of the trainable parameters…).
+/// result is (loss, metric means…, gradients of the trainable parameters…, new values of <see cref="StateUpdates"/>…,
+/// (prediction, target) per entry of <see cref="Observations"/>).
 /// </summary>
 public sealed class LossDefinition
 {
     public LossDefinition(string method, IReadOnlyList<LossInput> inputs, IReadOnlyList<string> symbols, string batchSymbol,
         IReadOnlyList<string> metrics, IReadOnlyList<string> trainableParameters, Func<long[], HloModule> buildProgram,
-        IReadOnlyList<LabelRange>? labelRanges = null, bool hasTrainingMode = false, IReadOnlyList<string>? stateUpdates = null)
+        IReadOnlyList<LabelRange>? labelRanges = null, bool hasTrainingMode = false, IReadOnlyList<string>? stateUpdates = null,
+        IReadOnlyList<PredictionKind>? observations = null)
     {
+        Observations = observations ?? Array.Empty<PredictionKind>();
         StateUpdates = stateUpdates ?? Array.Empty<string>();
         HasTrainingMode = hasTrainingMode;
         LabelRanges = labelRanges ?? Array.Empty<LabelRange>();
@@ -54,6 +57,14 @@ public sealed class LossDefinition
     /// <summary>Non-trainable parameters the loss updates (BatchNorm's moving statistics): its program returns their new
     /// values after the gradients, in this order, and the train step writes them back.</summary>
     public IReadOnlyList<string> StateUpdates { get; }
+
+    /// <summary>The (prediction, target) pairs the program returns last, two outputs each, for the metric objects chosen in
+    /// <c>Compile(optimizer, metrics)</c>: what each prediction is. Those written with <c>Losses.Observe</c>, else the
+    /// built-in losses' own arguments.</summary>
+    public IReadOnlyList<PredictionKind> Observations { get; }
+
+    /// <summary>The index in the program's result tuple of observation <paramref name="k"/>'s prediction (its target follows).</summary>
+    public int ObservationOutput(int k) => 1 + Metrics.Count + TrainableParameters.Count + StateUpdates.Count + 2 * k;
 
     /// <summary>Inputs holding class indices, with their valid range (the generator records them for sparse losses).</summary>
     public IReadOnlyList<LabelRange> LabelRanges { get; }

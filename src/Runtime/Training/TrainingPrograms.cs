@@ -15,7 +15,8 @@ namespace XlaGen.Training;
 public static class TrainingPrograms
 {
     /// <param name="StateUpdates">Indices (among the model parameters) of the non-trainable parameters the step writes back.</param>
-    public sealed record Layout(int Inputs, int Parameters, int[] Trainable, int SlotsPerParameter, int Metrics, int[] StateUpdates)
+    /// <param name="Plan">What the accumulators hold (loss sum, each metric's state, example count).</param>
+    public sealed record Layout(int Inputs, int Parameters, int[] Trainable, int SlotsPerParameter, MetricPlan Plan, int[] StateUpdates)
     {
         public int SlotsStart => Inputs + Parameters;
 
@@ -25,18 +26,18 @@ public static class TrainingPrograms
 
         public int AccumulatorsStart => LearningRateIndex + 1;
 
-        /// <summary>Loss sum, each metric sum, example count.</summary>
-        public int Accumulators => Metrics + 2;
+        /// <summary>Loss sum, each metric's state tensors, example count.</summary>
+        public int Accumulators => Plan.AccumulatorShapes.Count;
 
         public int ParameterCount => AccumulatorsStart + Accumulators;
     }
 
-    public static Layout LayoutOf(LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer)
+    public static Layout LayoutOf(LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, MetricPlan? plan = null)
     {
         var index = parameters.Select((p, i) => (p.Path, i)).ToDictionary(t => t.Path, t => t.i, StringComparer.Ordinal);
         var trainable = loss.TrainableParameters.Select(p => index.TryGetValue(p, out var i) ? i : throw new InvalidOperationException($"trainable parameter '{p}' is not a model parameter")).ToArray();
         var updated = loss.StateUpdates.Select(p => index.TryGetValue(p, out var i) ? i : throw new InvalidOperationException($"state parameter '{p}' is not a model parameter")).ToArray();
-        return new Layout(loss.Inputs.Count, parameters.Count, trainable, optimizer.Slots.Count, loss.Metrics.Count, updated);
+        return new Layout(loss.Inputs.Count, parameters.Count, trainable, optimizer.Slots.Count, plan ?? MetricPlan.Default(loss), updated);
     }
 
     /// <param name="batchSize">The examples of one replica's batch.</param>
@@ -47,11 +48,12 @@ public static class TrainingPrograms
     /// non-trainable state (BatchNorm's moving statistics) are averaged over the replicas the same way.</param>
     /// <param name="rngKey">The philox key of the loss's random draws (Dropout), from the model's seed; the counter is
     /// (replica, step), so each step and each replica draws its own bits (<see cref="TrainingMode"/>).</param>
+    /// <param name="plan">The metrics to accumulate; the loss functions' own when null.</param>
     public static HloModule TrainStep(HloModule lossProgram, LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, long batchSize, int replicas = 1,
-        ulong rngKey = 0)
+        ulong rngKey = 0, MetricPlan? plan = null)
     {
         if (replicas < 1) throw new ArgumentOutOfRangeException(nameof(replicas), replicas, "the replica count must be at least 1");
-        var layout = LayoutOf(loss, parameters, optimizer);
+        var layout = LayoutOf(loss, parameters, optimizer, plan);
         var b = new HloBuilder(lossProgram.Name + ".train_step");
         var lp = lossProgram.Entry.Parameters;
         CheckRandomParameters(lossProgram, loss, layout.Inputs + layout.Parameters);
@@ -64,7 +66,7 @@ public static class TrainingPrograms
         }
         var step = b.Parameter(Shape.Scalar(ElementType.S32), "step");
         var lr = b.Parameter(Shape.Scalar(ElementType.F32), "learning_rate");
-        var accumulators = Enumerable.Range(0, layout.Accumulators).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
+        var accumulators = Enumerable.Range(0, layout.Accumulators).Select(i => b.Parameter(layout.Plan.AccumulatorShapes[i], layout.Plan.AccumulatorNames[i])).ToList();
 
         var lossArgs = new List<HloInstruction>(args);
         if (loss.HasTrainingMode)
@@ -78,15 +80,16 @@ public static class TrainingPrograms
             lossArgs.Add(b.Constant(Literal.Scalar(true)));
         }
         var result = b.Inline(lossProgram.Entry, lossArgs);
-        var lossValue = b.GetTupleElement(result, 0);
-        var metrics = Enumerable.Range(0, layout.Metrics).Select(i => b.GetTupleElement(result, 1 + i)).ToList();
-        var rawGradients = Enumerable.Range(0, layout.Trainable.Length).Select(i => b.GetTupleElement(result, 1 + layout.Metrics + i)).ToList();
-        int firstState = 1 + layout.Metrics + layout.Trainable.Length;
-        var stateValues = Enumerable.Range(0, layout.StateUpdates.Length).Select(k => b.GetTupleElement(result, firstState + k)).ToList();
+        var elements = new Dictionary<int, HloInstruction>();
+        HloInstruction Output(int i) => elements.TryGetValue(i, out var e) ? e : elements[i] = b.GetTupleElement(result, i);
+        for (int i = 0; i <= loss.Metrics.Count; i++) Output(i);   // loss, metric means
+        var rawGradients = Enumerable.Range(0, layout.Trainable.Length).Select(i => Output(1 + loss.Metrics.Count + i)).ToList();
+        int firstState = 1 + loss.Metrics.Count + layout.Trainable.Length;
+        var stateValues = Enumerable.Range(0, layout.StateUpdates.Length).Select(k => Output(firstState + k)).ToList();
         List<HloInstruction>? increments = null;
         if (replicas > 1)
         {
-            var (means, sums) = AllReduceMean(b, rawGradients.Concat(stateValues).ToList(), Increments(b, lossValue, metrics, batchSize).ToList(), replicas);
+            var (means, sums) = AllReduceMean(b, rawGradients.Concat(stateValues).ToList(), layout.Plan.Increments(b, Output, batchSize).ToList(), replicas);
             rawGradients = means.Take(rawGradients.Count).ToList();
             stateValues = means.Skip(rawGradients.Count).ToList();
             increments = sums;
@@ -108,8 +111,7 @@ public static class TrainingPrograms
         }
         outputs.AddRange(newSlots);
         outputs.Add(nextStep);
-        if (increments == null) outputs.AddRange(Accumulate(b, accumulators, lossValue, metrics, batchSize));
-        else outputs.AddRange(accumulators.Zip(increments, b.Add));
+        outputs.AddRange(accumulators.Zip(increments ?? layout.Plan.Increments(b, Output, batchSize), b.Add));
         outputs.AddRange(stateValues);
         var module = b.BuildModule(b.Tuple(outputs.ToArray()));
 
@@ -126,14 +128,15 @@ public static class TrainingPrograms
     /// <summary>Loss and metrics only: inputs · model parameters · accumulators → new accumulators. With several
     /// <paramref name="replicas"/> (each on a shard of <paramref name="batchSize"/> examples) the increments are
     /// all-reduced, so every replica's accumulators count the global batch.</summary>
-    public static HloModule EvalStep(HloModule lossProgram, LossDefinition loss, long batchSize, int replicas = 1)
+    public static HloModule EvalStep(HloModule lossProgram, LossDefinition loss, long batchSize, int replicas = 1, MetricPlan? plan = null)
     {
         if (replicas < 1) throw new ArgumentOutOfRangeException(nameof(replicas), replicas, "the replica count must be at least 1");
+        plan ??= MetricPlan.Default(loss);
         var b = new HloBuilder(lossProgram.Name + ".eval_step");
         int own = lossProgram.Entry.Parameters.Count - (loss.HasTrainingMode ? 2 : 0);
         CheckRandomParameters(lossProgram, loss, own);
         var args = lossProgram.Entry.Parameters.Take(own).Select(p => b.Parameter(p.Shape, p.Name)).ToList();
-        var accumulators = Enumerable.Range(0, loss.Metrics.Count + 2).Select(i => b.Parameter(Shape.Scalar(ElementType.F32), AccumulatorName(loss, i))).ToList();
+        var accumulators = Enumerable.Range(0, plan.AccumulatorShapes.Count).Select(i => b.Parameter(plan.AccumulatorShapes[i], plan.AccumulatorNames[i])).ToList();
         var lossArgs = new List<HloInstruction>(args);
         if (loss.HasTrainingMode)
         {
@@ -145,13 +148,11 @@ public static class TrainingPrograms
         // Take the loss and metrics straight from the inlined tuple's operands, not through get-tuple-element of it:
         // then the tuple and the gradients it gathers are dead, and the eval step computes no gradients.
         HloInstruction Element(int i) => result.Opcode == "tuple" ? result.Operands[i] : b.GetTupleElement(result, i);
-        var lossValue = Element(0);
-        var metrics = Enumerable.Range(0, loss.Metrics.Count).Select(i => Element(1 + i)).ToList();
         HloInstruction[] next;
-        if (replicas == 1) next = Accumulate(b, accumulators, lossValue, metrics, batchSize).ToArray();
+        if (replicas == 1) next = accumulators.Zip(plan.Increments(b, Element, batchSize), b.Add).ToArray();
         else
         {
-            var sums = b.AllReduce(Increments(b, lossValue, metrics, batchSize).ToList());
+            var sums = b.AllReduce(plan.Increments(b, Element, batchSize).ToList());
             next = accumulators.Select((a, i) => b.Add(a, b.GetTupleElement(sums, i))).ToArray();
         }
         var module = b.BuildModule(b.Tuple(next));
@@ -174,19 +175,6 @@ public static class TrainingPrograms
                 + $"expected {own} inputs and model parameters{(loss.HasTrainingMode ? " then rng u64[3] and training pred[]" : "")}");
     }
 
-    /// <summary>Drops computations that nothing calls any more (after dead-code removal), keeping callees-first order.</summary>
-    static string AccumulatorName(LossDefinition loss, int i) =>
-        i == 0 ? "loss_sum" : i <= loss.Metrics.Count ? loss.Metrics[i - 1] + "_sum" : "examples";
-
-    /// <summary>What one step adds to the accumulators: loss × examples, each metric, the example count (f32 scalars).</summary>
-    static IEnumerable<HloInstruction> Increments(HloBuilder b, HloInstruction loss, List<HloInstruction> metrics, long batchSize)
-    {
-        var n = b.Constant(ElementType.F32, batchSize);
-        yield return b.Multiply(b.Convert(loss, ElementType.F32), n);
-        foreach (var m in metrics) yield return b.Multiply(b.Convert(m, ElementType.F32), n);   // metrics are means, like the loss
-        yield return n;
-    }
-
     /// <summary>Sums gradients and accumulator increments over the replicas (one all-reduce per element type, so one
     /// rendezvous for an all-f32 model) and divides the gradients by the replica count.</summary>
     static (List<HloInstruction> Gradients, List<HloInstruction> Increments) AllReduceMean(HloBuilder b, List<HloInstruction> gradients, List<HloInstruction> increments, int replicas)
@@ -205,14 +193,5 @@ public static class TrainingPrograms
             return b.Divide(reduced[i], count);
         }).ToList();
         return (means, reduced.Skip(gradients.Count).ToList());
-    }
-
-    static IEnumerable<HloInstruction> Accumulate(HloBuilder b, List<HloInstruction> accumulators, HloInstruction loss, List<HloInstruction> metrics, long batchSize)
-    {
-        var n = b.Constant(ElementType.F32, batchSize);
-        yield return b.Add(accumulators[0], b.Multiply(b.Convert(loss, ElementType.F32), n));
-        // the loss and the metrics are means over the batch: accumulate mean × examples, Fit divides by the examples
-        for (int i = 0; i < metrics.Count; i++) yield return b.Add(accumulators[1 + i], b.Multiply(b.Convert(metrics[i], ElementType.F32), n));
-        yield return b.Add(accumulators[^1], n);
     }
 }

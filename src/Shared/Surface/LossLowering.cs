@@ -22,6 +22,58 @@ namespace XlaGen.Surface
         public HloInstruction Mean { get; }
     }
 
+    /// <summary>A (prediction, target) pair a loss exposes to the metric objects chosen at Compile; <see cref="Explicit"/>
+    /// when written with <c>Losses.Observe</c> (then the built-in losses' own observations are not used).</summary>
+    public sealed class Observation
+    {
+        public Observation(HloInstruction prediction, HloInstruction target, PredictionKind kind, bool @explicit)
+        {
+            Prediction = prediction;
+            Target = target;
+            Kind = kind;
+            Explicit = @explicit;
+        }
+
+        public HloInstruction Prediction { get; }
+
+        public HloInstruction Target { get; }
+
+        public PredictionKind Kind { get; }
+
+        public bool Explicit { get; }
+
+        /// <summary>Throws a <see cref="ShapeException"/> unless <paramref name="target"/> fits <paramref name="prediction"/> for
+        /// <paramref name="kind"/>: class predictions [..., classes] take integer class indices [...] or a target of their own
+        /// shape; binary predictions and values take a target of their own shape.</summary>
+        public static void Check(string where, Shape prediction, Shape target, PredictionKind kind)
+        {
+            bool classes = kind == PredictionKind.ClassLogits || kind == PredictionKind.ClassProbabilities;
+            if (!prediction.ElementType.IsFloatingPoint())
+                throw new ShapeException($"{where}: the prediction must be floating point, got {prediction}", isElementTypeError: true);
+            if (classes)
+            {
+                if (prediction.Rank < 1) throw new ShapeException($"{where}: a {kind} prediction must be [..., classes], got the scalar {prediction}");
+                if (IsSparseTarget(prediction, target)) return;
+                if (target.Rank == prediction.Rank - 1)
+                {
+                    if (!target.ElementType.IsInteger())
+                        throw new ShapeException($"{where}: class indices must be integers, got {target}", isElementTypeError: true);
+                }
+                else if (SameDims(prediction, target)) return;
+                throw new ShapeException($"{where}: the target of the {kind} prediction {prediction} must be class indices [{string.Join(", ", prediction.Dims.Take(prediction.Rank - 1))}] or of the prediction's shape, got {target}");
+            }
+            if (!SameDims(prediction, target))
+                throw new ShapeException($"{where}: the target of the {kind} prediction {prediction} must have its shape, got {target}");
+        }
+
+        /// <summary>Class indices for a [..., classes] prediction: an integer target with the prediction's dims but the last.</summary>
+        public static bool IsSparseTarget(Shape prediction, Shape target) =>
+            target.ElementType.IsInteger() && target.Rank == prediction.Rank - 1
+            && Enumerable.Range(0, target.Rank).All(i => target.Dims[i].Equals(prediction.Dims[i]));
+
+        static bool SameDims(Shape a, Shape b) => a.Rank == b.Rank && Enumerable.Range(0, a.Rank).All(i => a.Dims[i].Equals(b.Dims[i]));
+    }
+
     /// <summary>
     /// Loss functions of the surface. Each returns the mean loss over the batch (dim 0) as a scalar and may add
     /// metrics (means over the rows, like the loss) that the train and eval programs accumulate on the device.
