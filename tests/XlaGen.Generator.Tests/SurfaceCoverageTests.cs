@@ -73,7 +73,7 @@ public class SurfaceCoverageTests
             [Loss]
             public Tensor<float> Loss([Shape("B", 6, 6, 1)] Tensor<float> x, [Shape("B", 2)] Tensor<int> ids, [Shape("B")] Tensor<int> labels)
             {
-                var logits = Features(x, ids).MatMul(w);
+                var logits = Losses.Observe(Features(x, ids).MatMul(w), labels, PredictionKind.ClassLogits);
                 var targets = Nn.OneHot(labels, 3);
                 return Losses.SparseSoftmaxCrossEntropy(logits, labels) + Losses.SoftmaxCrossEntropy(logits, targets)
                     + Losses.MeanSquaredError(Nn.Softmax(logits), targets) + Losses.BinaryCrossEntropyWithLogits(logits, targets) + 1e-4f * Losses.L2(w);

@@ -62,6 +62,12 @@ public class SurfaceDiagnosticTests
         { "[|ints.Floor()|].Cast<float>()", "XG0002", "Floor: needs a floating-point tensor, got s32[B,4,4,1]" },
         { "[|Nn.Gelu(ids)|].Cast<float>()", "XG0002", "Gelu: needs a floating-point tensor, got s32[B]" },
         { "Nn.LayerNorm(v, gamma, beta)", "XG0001", "LayerNorm: gamma must be [4] (the last dimension of x f32[B,4]), got f32[5]" },
+        // metric observations
+        { "Losses.Observe(v, ids.Cast<float>(), PredictionKind.ClassLogits)", "XG0002", "Observe: class indices must be integers, got f32[B]" },
+        { "Losses.Observe(v, x, PredictionKind.ClassProbabilities)", "XG0001", "Observe: the target of the ClassProbabilities prediction f32[B,4] must be class indices [B] or of the prediction's shape, got f32[B,28,28,1]" },
+        { "Losses.Observe(v, x, PredictionKind.Values)", "XG0001", "Observe: the target of the Values prediction f32[B,4] must have its shape, got f32[B,28,28,1]" },
+        { "[|Losses.Observe(ints, ints, PredictionKind.Values)|].Cast<float>()", "XG0002", "Observe: the prediction must be floating point, got s32[B,4,4,1]" },
+        { "Losses.Observe(v, v, (PredictionKind)9)", "XG0001", "Observe: the kind must be a PredictionKind known at build time (PredictionKind.ClassLogits, …)" },
         { "v % vector", "XG0001", "%: shapes [B,4] and [10] do not broadcast: dimension 4 and 10 differ (NumPy rules: equal, or one of them 1)" },
     };
 

@@ -35,7 +35,7 @@ public class TrainingModeTests
         Assert.Empty(r.Errors);
         var generated = r.Generated("Net.g.cs");
         Assert.Contains("hasTrainingMode: true,", generated);
-        Assert.Contains("stateUpdates: new string[] { \"mean\", \"variance\" });", generated);
+        Assert.Contains("stateUpdates: new string[] { \"mean\", \"variance\" },", generated);
         // Only the trainable parameters are differentiated.
         Assert.Contains("new string[] { \"w\", \"gamma\", \"beta\" },", generated);
         Assert.Contains("[global::XlaGen.Generated.XlaModelParam(\"mean\", \"f32[3]\", \"Zeros\", 0, Trainable = false)]", generated);

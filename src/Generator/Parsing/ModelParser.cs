@@ -337,15 +337,10 @@ namespace XlaGen.Generator.Parsing
             outputs.AddRange(gradients);
             var stateUpdates = c.Compiler.Training?.StateUpdates ?? new List<(string, HloInstruction)>();
             outputs.AddRange(stateUpdates.Select(u => u.Value));
-            // The (prediction, target) pairs Compile's metric objects read: those written with Losses.Observe, else the
-            // built-in losses' own, each once.
-            var observed = c.Compiler.Observations.Where(o => o.Explicit).ToList();
-            if (observed.Count == 0) observed = c.Compiler.Observations;
-            var observations = new List<Observation>();
-            foreach (var o in observed)
-            {
-                if (!observations.Any(x => x.Prediction == o.Prediction && x.Target == o.Target && x.Kind == o.Kind)) observations.Add(o);
-            }
+            // The (prediction, target) pair Compile's metric objects read: the first written with Losses.Observe, else the
+            // first built-in loss's arguments.
+            var first = c.Compiler.Observations.FirstOrDefault(o => o.Explicit) ?? c.Compiler.Observations.FirstOrDefault();
+            var observations = first == null ? new List<Observation>() : new List<Observation> { first };
             foreach (var o in observations)
             {
                 outputs.Add(o.Prediction);
