@@ -104,6 +104,7 @@ public class BatchNormTests
             args.AddRange(BatchNormNet.ParameterSpecs.Select(s => (Tensor)new Tensor<double>(s.Dims, p[s.Path])));
             args.Add(Tensor<ulong>.FromArray(new ulong[3], 3));
             args.Add(Tensor<bool>.Scalar(true));
+            args.Add(Naive.Ones(10));   // sample_weight
             return program.Execute(args.Select(device.Upload).ToList()).Select(device.Download).ToList();
         }
         var outputs = Run(parameters);

@@ -35,6 +35,7 @@ public class GradientSurfaceTests
         {
             var args = new List<Tensor> { x, ids, labels };
             args.AddRange(specs.Select(s => p[s.Path]));
+            args.Add(Naive.Ones(N));   // sample_weight
             var buffers = args.Select(device.Upload).ToList();
             try
             {

@@ -3,6 +3,9 @@ namespace XlaGen.Tests;
 /// <summary>Straightforward reference computations in double precision, independent of XlaGen's lowering and executor.</summary>
 public static class Naive
 {
+    /// <summary>The sample_weight argument of a loss program that weighs its examples, every example alike.</summary>
+    public static Tensor<float> Ones(int n) => new(new long[] { n }, Enumerable.Repeat(1f, n).ToArray());
+
     public static double[,] MatMul(double[,] a, double[,] b)
     {
         int m = a.GetLength(0), k = a.GetLength(1), n = b.GetLength(1);

@@ -66,6 +66,7 @@ public class TrainingTests(ITestOutputHelper output)
         using var program = device.Compile(TinyNet.BuildLossProgram(9));
         var args = new List<Tensor> { x, labels };
         args.AddRange(TinyNet.ParameterSpecs.Select(s => p[s.Path]));
+        args.Add(Naive.Ones(9));   // sample_weight
         var buffers = args.Select(device.Upload).ToList();
         var outputs = program.Execute(buffers).Select(device.Download).ToList();
         double loss = ((Tensor<double>)outputs[0]).Data[0];
@@ -110,7 +111,9 @@ public class TrainingTests(ITestOutputHelper output)
         using var program = device.Compile(TinyNet.BuildLossProgram(7));
         var args = new List<Tensor> { x, labels };
         args.AddRange(TinyNet.ParameterSpecs.Select(s => before[s.Path]));
-        var grads = program.Execute(args.Select(device.Upload).ToList()).Skip(2).Select(device.Download).Cast<Tensor<double>>().ToList();
+        args.Add(Naive.Ones(7));   // sample_weight: every example alike
+        // (loss, accuracy, gradients…, the observed prediction and target)
+        var grads = program.Execute(args.Select(device.Upload).ToList()).Skip(2).Take(TinyNet.ParameterSpecs.Count).Select(device.Download).Cast<Tensor<double>>().ToList();
         model.Compile(new Sgd(0.5));
         var step = model.TrainStep(x, labels);
         Assert.Equal(TinyLoss(before, x, labels), step.Loss, 1e-5);
@@ -249,7 +252,7 @@ public class TrainingTests(ITestOutputHelper output)
         var module = TrainingPrograms.TrainStep(Mlp.BuildLossProgram(128), Mlp.LossDefinition, Mlp.ParameterSpecs, new Adam(1e-3), 128);
         HloVerifier.Verify(module);
         var text = module.ToString();
-        Assert.Contains("input_output_alias={ {0}: (2, {}, may-alias)", text);
+        Assert.Contains("input_output_alias={ {0}: (3, {}, may-alias)", text);   // x, labels, sample_weight, then w1
         Snapshot.Match(text);
     }
 

@@ -86,6 +86,7 @@ static class MlpCheck
         var parameters = model.GetParameters();
         args[0] = device.Upload(x);
         args[1] = device.Upload(y);
+        if (loss.HasSampleWeight) args[2] = device.Upload(new Tensor<float>(new[] { x.Shape[0] }, Enumerable.Repeat(1f, (int)x.Shape[0]).ToArray()));   // every example alike
         for (int i = 0; i < model.ParameterSpecs.Count; i++) args[layout.Inputs + i] = device.Upload(parameters[model.ParameterSpecs[i].Path]);
         int s = layout.SlotsStart;
         foreach (var t in layout.Trainable)
@@ -96,7 +97,11 @@ static class MlpCheck
         }
         args[layout.StepIndex] = device.Upload(Tensor<int>.Scalar(0));
         args[layout.LearningRateIndex] = device.Upload(Tensor<float>.Scalar((float)LearningRate));
-        for (int i = 0; i < layout.Accumulators; i++) args[layout.AccumulatorsStart + i] = device.Upload(Tensor<float>.Scalar(0));
+        for (int i = 0; i < layout.Accumulators; i++)
+        {
+            var dims = layout.Plan.AccumulatorShapes[i].ConcreteDims();
+            args[layout.AccumulatorsStart + i] = device.Upload(new Tensor<float>(dims, new float[dims.Aggregate(1L, (a, b) => a * b)]));
+        }
         var donated = layout.Trainable.Select(t => layout.Inputs + t)
             .Concat(Enumerable.Range(layout.SlotsStart, layout.Trainable.Length * layout.SlotsPerParameter))
             .Append(layout.StepIndex)

@@ -110,7 +110,8 @@ namespace XlaGen.Generator.Emit
             w.Line($"new {X}Training.LabelRange[] {{ {ranges} }},");
             w.Line($"hasTrainingMode: {(loss.HasTrainingMode ? "true" : "false")},");
             w.Line($"stateUpdates: new string[] {{ {string.Join(", ", loss.StateUpdates.Select(Q))} }},");
-            w.Dedent($"    observations: new global::XlaGen.PredictionKind[] {{ {string.Join(", ", loss.Observations.Select(k => "global::XlaGen.PredictionKind." + (PredictionKind)k))} }});");
+            w.Line($"observations: new global::XlaGen.PredictionKind[] {{ {string.Join(", ", loss.Observations.Select(k => "global::XlaGen.PredictionKind." + (PredictionKind)k))} }},");
+            w.Dedent($"    hasSampleWeight: {(loss.HasSampleWeight ? "true" : "false")});");
             w.Line();
         }
 

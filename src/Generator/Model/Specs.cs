@@ -40,7 +40,8 @@ namespace XlaGen.Generator.Model
         EquatableArray<LabelRangeSpec> LabelRanges,
         bool HasTrainingMode,
         EquatableArray<string> StateUpdates,
-        EquatableArray<int> Observations);
+        EquatableArray<int> Observations,
+        bool HasSampleWeight);
 
     /// <summary>A loss input holding class indices in [0, Classes) for <see cref="Loss"/>: Fit and Evaluate check it on the host.</summary>
     public sealed record LabelRangeSpec(string Input, long Classes, string Loss);

@@ -248,7 +248,12 @@ namespace XlaGen.Generator.Parsing
 
             var compiler = new MethodCompiler(builder, diagnostics, paramValues, cancellation);
             // A loss compiles the training program: Dropout draws there (rng and training parameters after the model's).
-            if (attributeName == "Loss") compiler.Training = new TrainingMode(builder);
+            if (attributeName == "Loss")
+            {
+                compiler.Training = new TrainingMode(builder);
+                var firstDims = inputs.Select(i => i.Dims.Count > 0 ? i.Dims[0] : "").Distinct().ToList();
+                if (firstDims.Count == 1 && Dim.IsIdentifier(firstDims[0])) compiler.Training.Batch = Dim.Symbol(firstDims[0]);
+            }
             foreach (var slot in layout.AllParams.Where(p => !p.Trainable)) compiler.NonTrainable.Add(slot.Path);
             int before = diagnostics.Count;
             var result = compiler.CompileMethod(layout, method, arguments, programName);
@@ -362,7 +367,7 @@ namespace XlaGen.Generator.Parsing
             return new LossSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(), firsts[0],
                 metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module), LabelRanges(c),
                 c.Compiler.Training?.Used == true, stateUpdates.Select(u => u.Path).ToEquatableArray(),
-                observations.Select(o => (int)o.Kind).ToEquatableArray());
+                observations.Select(o => (int)o.Kind).ToEquatableArray(), c.Compiler.Training?.HasSampleWeight == true);
         }
 
         /// <summary>Labels that are inputs of the loss (not computed from them), with a constant class count.</summary>

@@ -157,7 +157,9 @@ namespace XlaGen.Generator.Parsing
             ["Nn.GlobalAvgPool2D"] = new Entry("GlobalAvgPool2D", (b, c) => Lowering.GlobalAvgPool2D(b, c.Tensor(0))),
             ["Losses.SparseSoftmaxCrossEntropy"] = new Entry("SparseSoftmaxCrossEntropy", (b, c) =>
             {
-                var result = LossLowering.SparseSoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics);
+                var rows = c.Tensor(0).Shape.Rank == 2 ? c.Tensor(0).Shape.Dims[0] : (Dim?)null;
+                var weights = rows is Dim r ? c.Compiler.Training?.SampleWeight(r) : null;   // FitOptions.ClassWeights, per example
+                var result = LossLowering.SparseSoftmaxCrossEntropy(b, c.Tensor(0), c.Tensor(1), c.Compiler.Metrics, weights);
                 c.Compiler.SparseLabels.Add((c.Tensor(1), c.Tensor(0).Shape, "SparseSoftmaxCrossEntropy"));   // Fit checks the labels' range
                 return Observed(c, result, PredictionKind.ClassLogits);
             }),

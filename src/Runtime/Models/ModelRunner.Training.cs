@@ -207,6 +207,10 @@ public abstract partial class ModelRunner
     public StepResult TrainStep(params Tensor[] batch)
     {
         CheckData($"{ModelName}.TrainStep", "batch", batch, checkLabels: true, checkInputs: false, "use Fit with FitOptions.CheckLabels = false", "");
+        var loss = RequireLoss();
+        if (batch.Length != loss.Inputs.Count)
+            throw new ArgumentException($"{ModelName}.TrainStep: the loss takes {loss.Inputs.Count} inputs ({string.Join(", ", loss.Inputs.Select(i => i.Name))}), the batch has {batch.Length} columns");
+        if (loss.HasSampleWeight) batch = batch.Append(SampleWeights.Ones(batch[0].Shape.Count == 0 ? 1 : batch[0].Shape[0])).ToArray();
         var accumulators = ZeroAccumulators(RequireCompiled().Plan);
         try
         {
@@ -254,7 +258,7 @@ public abstract partial class ModelRunner
     {
         var l = RequireCompiled();
         var loss = RequireLoss();
-        var bindings = loss.Bind(ModelName + "." + loss.Method, uploaded.BindColumns);
+        var bindings = loss.Bind(ModelName + "." + loss.Method, uploaded.BindColumns, loss.HasSampleWeight);
         var program = TrainProgram(bindings, uploaded.RowsPerReplica, uploaded.Shards);
         var args = new DeviceBuffer[l.ParameterCount];
         for (int i = 0; i < uploaded.Buffers.Length; i++) args[i] = uploaded.Buffers[i];
@@ -293,9 +297,25 @@ public abstract partial class ModelRunner
         var l = RequireCompiled();
         if (train.Count == 0) throw new ArgumentException($"{ModelName}.Fit: the training data is empty", nameof(train));
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be positive");
+        var validation = options.Validation;
+        if (options.ValidationSplit != 0)
+        {
+            if (!(options.ValidationSplit > 0 && options.ValidationSplit < 1))
+                throw new ArgumentOutOfRangeException(nameof(options), options.ValidationSplit, $"{ModelName}.Fit: ValidationSplit must be in [0, 1), got {options.ValidationSplit}");
+            if (validation != null) throw new ArgumentException($"{ModelName}.Fit: set either Validation or ValidationSplit, not both", nameof(options));
+            int trainCount = (int)Math.Floor(train.Count * (1.0 - options.ValidationSplit));   // Keras: the last fraction, before shuffling
+            if (trainCount == 0 || trainCount == train.Count)
+                throw new ArgumentException($"{ModelName}.Fit: ValidationSplit {options.ValidationSplit} of {train.Count} examples leaves {(trainCount == 0 ? "no training" : "no validation")} examples", nameof(options));
+            (train, validation) = train.Split(trainCount);
+        }
         CheckData($"{ModelName}.Fit", "training", train, options.CheckLabels, options.CheckInputs, "set FitOptions.CheckLabels = false", "FitOptions.CheckInputs is true");
-        if (options.Validation != null)
-            CheckData($"{ModelName}.Fit", "validation", options.Validation, options.CheckLabels, options.CheckInputs, "set FitOptions.CheckLabels = false", "FitOptions.CheckInputs is true");
+        if (validation != null)
+            CheckData($"{ModelName}.Fit", "validation", validation, options.CheckLabels, options.CheckInputs, "set FitOptions.CheckLabels = false", "FitOptions.CheckInputs is true");
+        var loss = RequireLoss();
+        if (options.ClassWeights != null)
+            train = new Dataset(train.Columns.Append(SampleWeights.FromClassWeights($"{ModelName}.Fit", loss, train, options.ClassWeights)).ToArray());
+        else if (loss.HasSampleWeight)
+            train = new Dataset(train.Columns.Append(SampleWeights.Ones(train.Count)).ToArray());
         var history = new History();
         var control = new TrainingControl();
         using var progress = options.Verbose ? new ProgressReporter(options.Output ?? Console.Out) : null;
@@ -338,9 +358,9 @@ public abstract partial class ModelRunner
                 }
                 double? validationLoss = null;
                 IReadOnlyDictionary<string, double>? validationMetrics = null;
-                if (options.Validation != null && !control.StopTraining)
+                if (validation != null && !control.StopTraining)
                 {
-                    var v = Evaluate(options.Validation, options.ValidationBatchSize ?? options.BatchSize, checkLabels: false);
+                    var v = Evaluate(validation, options.ValidationBatchSize ?? options.BatchSize, checkLabels: false);
                     validationLoss = v.Loss;
                     validationMetrics = v.Metrics;
                 }

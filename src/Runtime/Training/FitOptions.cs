@@ -19,6 +19,16 @@ public sealed record FitOptions
 
     public int? ValidationBatchSize { get; init; }
 
+    /// <summary>Keras' validation_split: the fraction (0 ≤ f &lt; 1) of the training data, taken from its end before any
+    /// shuffling, held out and evaluated after every epoch instead of <see cref="Validation"/> (setting both is an error).</summary>
+    public double ValidationSplit { get; init; }
+
+    /// <summary>Keras' class_weight: each training example's loss term is multiplied by the weight of its class (classes
+    /// left out weigh 1), so rare classes count more. Works with a [Loss] whose sparse cross-entropy takes the labels
+    /// input directly and averages over the batch; the reported loss is the weighted one, metrics and validation are
+    /// unweighted (as in Keras).</summary>
+    public IReadOnlyDictionary<int, double>? ClassWeights { get; init; }
+
     public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = Array.Empty<ITrainingCallback>();
 
     /// <summary>Print a progress bar (a terminal) or progress lines (redirected output).</summary>

@@ -20,8 +20,9 @@ public sealed class LossDefinition
     public LossDefinition(string method, IReadOnlyList<LossInput> inputs, IReadOnlyList<string> symbols, string batchSymbol,
         IReadOnlyList<string> metrics, IReadOnlyList<string> trainableParameters, Func<long[], HloModule> buildProgram,
         IReadOnlyList<LabelRange>? labelRanges = null, bool hasTrainingMode = false, IReadOnlyList<string>? stateUpdates = null,
-        IReadOnlyList<PredictionKind>? observations = null)
+        IReadOnlyList<PredictionKind>? observations = null, bool hasSampleWeight = false)
     {
+        HasSampleWeight = hasSampleWeight;
         Observations = observations ?? Array.Empty<PredictionKind>();
         StateUpdates = stateUpdates ?? Array.Empty<string>();
         HasTrainingMode = hasTrainingMode;
@@ -58,6 +59,12 @@ public sealed class LossDefinition
     /// values after the gradients, in this order, and the train step writes them back.</summary>
     public IReadOnlyList<string> StateUpdates { get; }
 
+    /// <summary>True when the loss weights its examples (a sparse cross-entropy over the batch's rows): its program takes
+    /// <c>sample_weight</c> (f32[batch]) after the model parameters (and the rng state and training flag, by name). The
+    /// train step takes it as one more batch column after the inputs (FitOptions.ClassWeights looked up by label, else
+    /// ones); evaluation passes ones.</summary>
+    public bool HasSampleWeight { get; }
+
     /// <summary>The (prediction, target) pairs the program returns last, two outputs each, for the metric objects chosen in
     /// <c>Compile(optimizer, metrics)</c>: what each prediction is. Those written with <c>Losses.Observe</c>, else the
     /// built-in losses' own arguments.</summary>
@@ -70,8 +77,13 @@ public sealed class LossDefinition
     public IReadOnlyList<LabelRange> LabelRanges { get; }
 
     /// <summary>Binds the symbols from a batch's tensors (validating them) and returns their values in <see cref="Symbols"/> order.</summary>
-    public long[] Bind(string program, IReadOnlyList<Tensor> batch)
+    public long[] Bind(string program, IReadOnlyList<Tensor> batch) => Bind(program, batch, withSampleWeight: false);
+
+    /// <summary>As <see cref="Bind(string, IReadOnlyList{Tensor})"/>; with <paramref name="withSampleWeight"/> the batch
+    /// carries the sample weights as one more column after the inputs, which binds nothing.</summary>
+    internal long[] Bind(string program, IReadOnlyList<Tensor> batch, bool withSampleWeight)
     {
+        if (withSampleWeight && batch.Count == Inputs.Count + 1) batch = batch.Take(Inputs.Count).ToList();
         if (batch.Count != Inputs.Count)
             throw new ArgumentException($"{program}: the loss takes {Inputs.Count} inputs ({string.Join(", ", Inputs.Select(i => i.Name))}), the data has {batch.Count} columns");
         var binder = new ShapeBinder(program);

@@ -35,9 +35,10 @@ public static class TrainingPrograms
     public static Layout LayoutOf(LossDefinition loss, IReadOnlyList<ParameterSpec> parameters, Optimizer optimizer, MetricPlan? plan = null)
     {
         var index = parameters.Select((p, i) => (p.Path, i)).ToDictionary(t => t.Path, t => t.i, StringComparer.Ordinal);
+        int inputs = loss.Inputs.Count + (loss.HasSampleWeight ? 1 : 0);   // the sample weights travel as one more batch column
         var trainable = loss.TrainableParameters.Select(p => index.TryGetValue(p, out var i) ? i : throw new InvalidOperationException($"trainable parameter '{p}' is not a model parameter")).ToArray();
         var updated = loss.StateUpdates.Select(p => index.TryGetValue(p, out var i) ? i : throw new InvalidOperationException($"state parameter '{p}' is not a model parameter")).ToArray();
-        return new Layout(loss.Inputs.Count, parameters.Count, trainable, optimizer.Slots.Count, plan ?? MetricPlan.Default(loss), updated);
+        return new Layout(inputs, parameters.Count, trainable, optimizer.Slots.Count, plan ?? MetricPlan.Default(loss), updated);
     }
 
     /// <param name="batchSize">The examples of one replica's batch.</param>
@@ -56,9 +57,12 @@ public static class TrainingPrograms
         var layout = LayoutOf(loss, parameters, optimizer, plan);
         var b = new HloBuilder(lossProgram.Name + ".train_step");
         var lp = lossProgram.Entry.Parameters;
-        CheckRandomParameters(lossProgram, loss, layout.Inputs + layout.Parameters);
-        var args = lp.Take(layout.Inputs + layout.Parameters).Select(p => b.Parameter(p.Shape, p.Name)).ToList();
-        var modelParams = args.Skip(layout.Inputs).ToList();
+        int ownCount = loss.Inputs.Count + layout.Parameters;
+        CheckExtraParameters(lossProgram, loss, ownCount);
+        var inputArgs = lp.Take(loss.Inputs.Count).Select(p => b.Parameter(p.Shape, p.Name)).ToList();
+        var sampleWeight = loss.HasSampleWeight ? b.Parameter(lp.First(p => p.Name == TrainingMode.SampleWeightName).Shape, TrainingMode.SampleWeightName) : null;
+        var modelParams = lp.Skip(loss.Inputs.Count).Take(layout.Parameters).Select(p => b.Parameter(p.Shape, p.Name)).ToList();
+        var args = inputArgs.Concat(modelParams).ToList();
         var slots = new List<HloInstruction>();
         foreach (var t in layout.Trainable)
         {
@@ -69,15 +73,19 @@ public static class TrainingPrograms
         var accumulators = Enumerable.Range(0, layout.Accumulators).Select(i => b.Parameter(layout.Plan.AccumulatorShapes[i], layout.Plan.AccumulatorNames[i])).ToList();
 
         var lossArgs = new List<HloInstruction>(args);
-        if (loss.HasTrainingMode)
+        foreach (var extra in lp.Skip(ownCount))
         {
-            // rng = (key, counter low = replica, counter high = step); training = true
-            var key = b.Constant(Literal.Create(Shape.Array(ElementType.U64, 1), new[] { rngKey }));
-            var replica = replicas > 1
-                ? b.Reshape(b.Convert(b.ReplicaId(), ElementType.U64), 1)
-                : b.Constant(Literal.Create(Shape.Array(ElementType.U64, 1), new[] { 0UL }));
-            lossArgs.Add(b.Concatenate(0, key, replica, b.Reshape(b.Convert(step, ElementType.U64), 1)));
-            lossArgs.Add(b.Constant(Literal.Scalar(true)));
+            if (extra.Name == TrainingMode.StateName)
+            {
+                // rng = (key, counter low = replica, counter high = step); training = true
+                var key = b.Constant(Literal.Create(Shape.Array(ElementType.U64, 1), new[] { rngKey }));
+                var replica = replicas > 1
+                    ? b.Reshape(b.Convert(b.ReplicaId(), ElementType.U64), 1)
+                    : b.Constant(Literal.Create(Shape.Array(ElementType.U64, 1), new[] { 0UL }));
+                lossArgs.Add(b.Concatenate(0, key, replica, b.Reshape(b.Convert(step, ElementType.U64), 1)));
+            }
+            else if (extra.Name == TrainingMode.TrainingName) lossArgs.Add(b.Constant(Literal.Scalar(true)));
+            else lossArgs.Add(sampleWeight!);
         }
         var result = b.Inline(lossProgram.Entry, lossArgs);
         var elements = new Dictionary<int, HloInstruction>();
@@ -133,16 +141,18 @@ public static class TrainingPrograms
         if (replicas < 1) throw new ArgumentOutOfRangeException(nameof(replicas), replicas, "the replica count must be at least 1");
         plan ??= MetricPlan.Default(loss);
         var b = new HloBuilder(lossProgram.Name + ".eval_step");
-        int own = lossProgram.Entry.Parameters.Count - (loss.HasTrainingMode ? 2 : 0);
-        CheckRandomParameters(lossProgram, loss, own);
+        int own = lossProgram.Entry.Parameters.Count - (loss.HasTrainingMode ? 2 : 0) - (loss.HasSampleWeight ? 1 : 0);
+        CheckExtraParameters(lossProgram, loss, own);
         var args = lossProgram.Entry.Parameters.Take(own).Select(p => b.Parameter(p.Shape, p.Name)).ToList();
         var accumulators = Enumerable.Range(0, plan.AccumulatorShapes.Count).Select(i => b.Parameter(plan.AccumulatorShapes[i], plan.AccumulatorNames[i])).ToList();
         var lossArgs = new List<HloInstruction>(args);
-        if (loss.HasTrainingMode)
+        foreach (var extra in lossProgram.Entry.Parameters.Skip(own))
         {
-            // inference: training = false, which the inliner folds (each Dropout's select picks x), so no bits are drawn
-            lossArgs.Add(b.Constant(Literal.Create(TrainingMode.StateShape, new ulong[3])));
-            lossArgs.Add(b.Constant(Literal.Scalar(false)));
+            // inference: training = false, which the inliner folds (each Dropout's select picks x), so no bits are drawn;
+            // evaluation weighs every example alike (Keras' evaluate without sample weights)
+            if (extra.Name == TrainingMode.StateName) lossArgs.Add(b.Constant(Literal.Create(TrainingMode.StateShape, new ulong[3])));
+            else if (extra.Name == TrainingMode.TrainingName) lossArgs.Add(b.Constant(Literal.Scalar(false)));
+            else lossArgs.Add(b.Full(ElementType.F32, 1, extra.Shape.Dims.ToArray()));
         }
         var result = b.Inline(lossProgram.Entry, lossArgs);
         // Take the loss and metrics straight from the inlined tuple's operands, not through get-tuple-element of it:
@@ -162,17 +172,21 @@ public static class TrainingPrograms
         return module;
     }
 
-    /// <summary>A loss that draws random bits takes exactly (rng u64[3], training pred[]) after its <paramref name="own"/>
-    /// inputs and model parameters; one that does not takes nothing more.</summary>
-    static void CheckRandomParameters(HloModule lossProgram, LossDefinition loss, int own)
+    /// <summary>After its <paramref name="own"/> inputs and model parameters, a loss takes exactly: (rng u64[3], training
+    /// pred[]) when it draws random bits, and sample_weight f32[batch] when it weighs its examples, in the order the
+    /// generator created them (told apart by name).</summary>
+    static void CheckExtraParameters(HloModule lossProgram, LossDefinition loss, int own)
     {
         var ps = lossProgram.Entry.Parameters;
-        bool ok = loss.HasTrainingMode
-            ? ps.Count == own + 2 && ps[own].Shape.Equals(TrainingMode.StateShape) && ps[own + 1].Shape.Equals(Shape.Scalar(ElementType.Pred))
-            : ps.Count == own;
+        var extras = ps.Skip(own).ToList();
+        int rng = extras.FindIndex(p => p.Name == TrainingMode.StateName), training = extras.FindIndex(p => p.Name == TrainingMode.TrainingName);
+        int weight = extras.FindIndex(p => p.Name == TrainingMode.SampleWeightName);
+        bool ok = extras.Count == (loss.HasTrainingMode ? 2 : 0) + (loss.HasSampleWeight ? 1 : 0)
+            && (!loss.HasTrainingMode || (rng >= 0 && training == rng + 1 && extras[rng].Shape.Equals(TrainingMode.StateShape) && extras[training].Shape.Equals(Shape.Scalar(ElementType.Pred))))
+            && (!loss.HasSampleWeight || (weight >= 0 && extras[weight].Shape.Rank == 1 && extras[weight].Shape.ElementType == ElementType.F32));
         if (!ok)
-            throw new InvalidOperationException($"loss program {lossProgram.Name} has parameters ({string.Join(", ", ps.Select(p => p.Shape.ToString()))}); "
-                + $"expected {own} inputs and model parameters{(loss.HasTrainingMode ? " then rng u64[3] and training pred[]" : "")}");
+            throw new InvalidOperationException($"loss program {lossProgram.Name} has parameters ({string.Join(", ", ps.Select(p => p.Name + ": " + p.Shape))}); "
+                + $"expected {own} inputs and model parameters{(loss.HasTrainingMode ? ", rng u64[3] and training pred[]" : "")}{(loss.HasSampleWeight ? ", sample_weight f32[batch]" : "")}");
     }
 
     /// <summary>Sums gradients and accumulator increments over the replicas (one all-reduce per element type, so one

@@ -80,8 +80,11 @@ namespace XlaGen.Surface
     /// </summary>
     public static class LossLowering
     {
-        /// <summary>Mean over the batch of −log softmax(logits)[label]; adds "accuracy" (argmax = label).</summary>
-        public static HloInstruction SparseSoftmaxCrossEntropy(HloBuilder b, HloInstruction logits, HloInstruction labels, List<MetricValue>? metrics)
+        /// <summary>Mean over the batch of −log softmax(logits)[label]; adds "accuracy" (argmax = label). With
+        /// <paramref name="weights"/> (f32[rows], Keras' sample weights) each row's term is weighted and the sum still divided
+        /// by the rows (Keras' sum-over-batch-size reduction); the accuracy stays unweighted.</summary>
+        public static HloInstruction SparseSoftmaxCrossEntropy(HloBuilder b, HloInstruction logits, HloInstruction labels, List<MetricValue>? metrics,
+            HloInstruction? weights = null)
         {
             var ls = logits.Shape;
             if (ls.Rank != 2) throw new ShapeException($"SparseSoftmaxCrossEntropy: logits must be [batch, classes], got {ls}");
@@ -96,6 +99,7 @@ namespace XlaGen.Surface
             var oneHot = b.Compare(classIndex, b.Broadcast(labels32, dims, new long[] { 0 }), "EQ");
             var logp = Lowering.LogSoftmax(b, logits, 1);
             var picked = b.ReduceSum(b.Select(oneHot, logp, b.Full(ls.ElementType, 0, dims)), 1);
+            if (weights != null) picked = b.Multiply(picked, b.Convert(weights, ls.ElementType));
             var loss = b.Negate(MeanOverBatch(b, picked));
             if (metrics != null) metrics.Add(new MetricValue("accuracy", CorrectFraction(b, logits, labels32)));
             return loss;

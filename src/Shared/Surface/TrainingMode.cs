@@ -81,5 +81,31 @@ namespace XlaGen.Surface
                 throw new ShapeException($"{what}: '{path}' is already updated by another layer in this step; each layer needs its own state");
             updates.Add((path, value));
         }
+
+        public const string SampleWeightName = "sample_weight";
+
+        /// <summary>The symbolic batch dimension every input of the loss starts with, when there is one.</summary>
+        public Dim? Batch { get; set; }
+
+        HloInstruction? sampleWeight;
+
+        /// <summary>True once a loss function took per-example weights (the <c>sample_weight</c> parameter exists).</summary>
+        public bool HasSampleWeight => sampleWeight != null;
+
+        /// <summary>Per-example weights (f32[batch], a parameter named <c>sample_weight</c> added on first use) for a loss
+        /// over <paramref name="rows"/> rows, or null when its rows are not the batch's examples (a sequence loss over
+        /// [B·T] rows). The train step passes FitOptions.ClassWeights looked up by label, or ones; evaluation passes ones.</summary>
+        public HloInstruction? SampleWeight(Dim rows)
+        {
+            if (!(Batch is Dim batch) || !rows.Equals(batch)) return null;
+            if (sampleWeight == null)
+            {
+                var saved = builder.Metadata;
+                builder.Metadata = null;
+                sampleWeight = builder.Parameter(Shape.Array(ElementType.F32, batch), SampleWeightName);
+                builder.Metadata = saved;
+            }
+            return sampleWeight;
+        }
     }
 }
