@@ -85,12 +85,14 @@ public class TransferCountTests
         int accumulators = model.Loss!.Metrics.Count + 2;   // loss sum, each metric's sum, example count
         Assert.Equal(3, accumulators);                       // TinyNet reports accuracy
 
-        // Uploads during Fit: each step's two batch columns, each epoch's zeroed accumulators, the (constant) learning
-        // rate once. No parameter or optimizer state goes up again.
+        // Uploads during Fit: each step's three batch columns (x, labels and the sample weights of its sparse
+        // cross-entropy, ones without ClassWeights), each epoch's zeroed accumulators, the (constant) learning rate once.
+        // No parameter or optimizer state goes up again.
         Assert.Equal(Epochs * StepsPerEpoch, Count(uploads, "f64[20,6]"));
         Assert.Equal(Epochs * StepsPerEpoch, Count(uploads, "s32[20]"));
+        Assert.Equal(Epochs * StepsPerEpoch, Count(uploads, "f32[20]"));
         Assert.Equal(Epochs * accumulators + 1, Count(uploads, "f32[]"));
-        Assert.Equal(2 * Epochs * StepsPerEpoch + Epochs * accumulators + 1, uploads.Count);
+        Assert.Equal(3 * Epochs * StepsPerEpoch + Epochs * accumulators + 1, uploads.Count);
         Assert.DoesNotContain(uploads, parameterShapes.Contains);
 
         // Downloads: only the scalar accumulators, all of them per read; reads every MetricsEvery steps while a progress
