@@ -146,6 +146,7 @@ public abstract partial class ModelRunner
     IExecutable TrainProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
+        RecordBindings(loss.Method, bindings);
         return trainPrograms.GetOrAdd(ProgramKey(bindings, shards), _ =>
             Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards, RandomKey)));
     }
@@ -157,6 +158,7 @@ public abstract partial class ModelRunner
     IExecutable EvalProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
+        RecordBindings(loss.Method, bindings);
         return evalPrograms.GetOrAdd(ProgramKey(bindings, shards), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards)));
     }
 
