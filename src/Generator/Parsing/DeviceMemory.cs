@@ -73,7 +73,7 @@ namespace XlaGen.Generator.Parsing
             {
                 new DiagnosticInfo(DiagnosticDescriptors.ParametersExceedDeviceMemory.Id, model.Location, new[]
                 {
-                    model.ModelName, BytesText(model.Bytes), setting.Text, BytesText(setting.Bytes), largest,
+                    model.ModelName, BytesText(model.Bytes), setting.Text, setting.Bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes", largest,
                 }.ToEquatableArray()),
             }.ToEquatableArray();
         }

@@ -10,7 +10,8 @@ namespace XlaGen.Hlo
     /// A byte count that may depend on symbolic dims: a polynomial over the symbol names with integer coefficients,
     /// such as <c>3,176·B + 814,120</c>. Each term is a coefficient times a monomial (<see cref="Dim.Symbols"/>: symbols
     /// sorted and joined by '*', empty for the constant term). Byte counts of shapes have non-negative coefficients, so
-    /// for positive symbol values <see cref="Max"/> (coefficient-wise) is at least each of its arguments.
+    /// for positive symbol values <see cref="Max"/> (coefficient-wise) is at least each of its arguments; symbols stand
+    /// for dims, so values are at least 1 (<see cref="IsDominatedBy"/> uses that).
     /// Arithmetic is checked: an overflow throws <see cref="OverflowException"/>.
     /// </summary>
     public sealed class SymbolicBytes : IEquatable<SymbolicBytes>
@@ -91,13 +92,35 @@ namespace XlaGen.Hlo
             return FromTerms(keys.Select(k => new KeyValuePair<string, long>(k, Math.Max(a.Coefficient(k), b.Coefficient(k)))));
         }
 
-        /// <summary>True when every coefficient of this is at most the same coefficient of <paramref name="other"/>, so this
-        /// is at most <paramref name="other"/> for every non-negative value of the symbols.</summary>
+        /// <summary>True when this is at most <paramref name="other"/> for every value ≥ 1 of the symbols (dims are
+        /// positive): written in the shifted symbols s = 1 + s' (so s' ≥ 0), every coefficient of this is at most the
+        /// same coefficient of <paramref name="other"/>. Sound (never true when some values make this larger), and it
+        /// sees that 576·B + 152 is above 48·B + 156, which a plain coefficient comparison cannot.</summary>
         public bool IsDominatedBy(SymbolicBytes other)
         {
-            foreach (var t in terms) if (t.Value > other.Coefficient(t.Key)) return false;
-            foreach (var t in other.terms) if (t.Value < 0 && Coefficient(t.Key) > t.Value) return false;
+            var a = Shifted();
+            var b = other.Shifted();
+            foreach (var t in a.terms) if (t.Value > b.Coefficient(t.Key)) return false;
+            foreach (var t in b.terms) if (t.Value < 0 && a.Coefficient(t.Key) > t.Value) return false;
             return true;
+        }
+
+        /// <summary>The same polynomial in the symbols s' = s − 1: each monomial s1·…·sk becomes the sum over the subsets
+        /// of its factors (the product of (1 + si')).</summary>
+        SymbolicBytes Shifted()
+        {
+            var result = new List<KeyValuePair<string, long>>();
+            foreach (var t in terms)
+            {
+                var names = Symbols(t.Key).ToArray();
+                if (names.Length > 16) throw new OverflowException($"monomial {t.Key} has too many factors to compare");
+                for (int mask = 0; mask < 1 << names.Length; mask++)
+                {
+                    var chosen = names.Where((_, i) => (mask & (1 << i)) != 0);
+                    result.Add(new KeyValuePair<string, long>(string.Join("*", chosen), t.Value));
+                }
+            }
+            return FromTerms(result);
         }
 
         /// <summary>The value for the given symbol values (checked); throws naming a symbol that has none.</summary>
