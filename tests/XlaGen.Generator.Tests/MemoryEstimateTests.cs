@@ -155,6 +155,28 @@ public class MemoryEstimateTests
         }
     }
 
+    [Fact]
+    public void TheFormulaAgreesWithTheConcreteProgramsTheEmittedBuildersMake()
+    {
+        var r = GeneratorHarness.Run(("Classifier.cs", Models.Classifier));
+        Assert.Empty(r.Errors);
+        var spec = Spec(r);
+        var type = GeneratorHarness.Load(r.Output).GetType("Samples.Classifier")!;
+        foreach (var (method, text, memory) in spec.Forwards.Select(f => (f.MethodName, f.HloText, f.Memory!)).Append((spec.Loss!.MethodName, spec.Loss.HloText, spec.Loss.Memory!)))
+        {
+            var symbolic = HloTextParser.Parse(text);
+            foreach (var b in new[] { 1, 7, 128 })
+            {
+                var concrete = (HloModule)type.GetMethod("Build" + method + "Program")!.Invoke(null, new object[] { b })!;
+                var at = new Dictionary<string, long> { ["B"] = b };
+                // The builders bind the symbols: get-dimension-size of B becomes a constant.
+                string Ops(HloModule m) => string.Join("\n", m.Entry.Instructions.Select(i => (i.Opcode == "get-dimension-size" ? "constant" : i.Opcode) + " " + i.Shape.Substitute(at)));
+                Assert.Equal(Ops(symbolic), Ops(concrete));
+                Assert.Equal(ProgramMemory.Estimate(concrete).PeakFor(at), memory.PeakCandidates.Select(SymbolicBytes.Parse).Max(c => c.Evaluate(at)));
+            }
+        }
+    }
+
     /// <summary>
     /// An independent statement of the model on concrete shapes: at each scheduled point t (an instruction the root
     /// needs), a buffer-defining instruction v is live if it is a parameter, a needed constant, an output, or defined at
@@ -186,7 +208,7 @@ public class MemoryEstimateTests
             {
                 var v = ins[d];
                 if (IsView(v)) continue;
-                bool held = v.Opcode == "parameter" || (v.Opcode == "constant" && needed.Contains(v));
+                bool held = v.Opcode == "parameter" || (v.Opcode is "constant" or "get-dimension-size" && needed.Contains(v));
                 bool alive = held || (needed.Contains(v) && d <= t && (outputs.Contains(v)
                     || ins.Skip(t).Any(u => needed.Contains(u) && u.Opcode != "get-tuple-element" && u.Operands.Any(o => Sources(o).Contains(v)))));
                 if (alive) live += Bytes(v);

@@ -52,6 +52,10 @@ public sealed class MemoryEstimate
     /// there is one candidate and never below it (for positive symbol values) when there are several.</summary>
     public SymbolicBytes Peak { get; }
 
+    /// <summary>The peak as text: the formula when one candidate is the peak for every size, else
+    /// <c>max(4,006·B + 805,740; 4,676·B + 406,888)</c>, exact for every size.</summary>
+    public string PeakFormula => PeakCandidates.Count <= 1 ? Peak.ToString() : "max(" + string.Join("; ", PeakCandidates) + ")";
+
     /// <summary>The estimated peak bytes of one run for the given symbol values (<c>["B"] = 128</c>).</summary>
     public long Bytes(IReadOnlyDictionary<string, long> symbols)
     {
@@ -80,7 +84,7 @@ public sealed class MemoryEstimate
         return d;
     }
 
-    public override string ToString() => $"{Method}: peak {Peak} bytes (inputs {Inputs}, outputs {Outputs})";
+    public override string ToString() => $"{Method}: peak {PeakFormula} bytes (inputs {Inputs}, outputs {Outputs})";
 }
 
 /// <summary>
@@ -128,7 +132,7 @@ public sealed class ModelMemoryEstimate
         foreach (var p in Programs)
         {
             var symbols = p.Symbols.Count == 0 ? "" : "(" + string.Join(", ", p.Symbols) + ")";
-            text.Append(c, $"  {(p.IsLoss ? "[Loss] " : "")}{p.Method}{symbols}: peak {p.Peak} bytes, inputs {p.Inputs}, outputs {p.Outputs}");
+            text.Append(c, $"  {(p.IsLoss ? "[Loss] " : "")}{p.Method}{symbols}: peak {p.PeakFormula} bytes, inputs {p.Inputs}, outputs {p.Outputs}");
             var at = bound.Where(b => b.Method == p.Method && b.Values.Length == p.Symbols.Count)
                 .Select(b => b.Values).GroupBy(v => string.Join(",", v)).Select(g => g.First()).OrderBy(v => v.Length == 0 ? 0 : v[0]).ToList();
             foreach (var values in at)

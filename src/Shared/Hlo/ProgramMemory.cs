@@ -9,7 +9,7 @@ namespace XlaGen.Hlo
     /// The model is an unfused schedule in definition order (the order the instructions are listed, which is a
     /// topological order): every instruction the root depends on writes its result into a new buffer, which is live from
     /// its definition to its last use; parameters and constants are live for the whole run (the caller, or the
-    /// executable, holds them); the root's buffers are live to the end (they are the outputs). <c>tuple</c>,
+    /// executable, holds them; a <c>get-dimension-size</c> counts as the constant it becomes once symbols are bound); the root's buffers are live to the end (they are the outputs). <c>tuple</c>,
     /// <c>get-tuple-element</c>, <c>bitcast</c> and a <c>reshape</c> between default (row-major) layouts make no new
     /// buffer: they are views of their operands' buffers (XLA turns such a reshape into a bitcast). An instruction's
     /// operands and its result are live together; <c>call</c>, <c>while</c> and <c>conditional</c> add their callee's
@@ -111,7 +111,8 @@ namespace XlaGen.Hlo
             for (int i = 0; i < ins.Count; i++)
             {
                 var x = ins[i];
-                bool whole = x.Opcode == "parameter" || x.Opcode == "constant";
+                // get-dimension-size of a symbolic dim is a constant once the builder binds the symbols.
+                bool whole = x.Opcode == "parameter" || x.Opcode == "constant" || x.Opcode == "get-dimension-size";
                 if (!needed[i] && x.Opcode != "parameter") continue;
                 if (IsView(x))
                 {
