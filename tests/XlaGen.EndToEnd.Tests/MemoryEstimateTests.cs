@@ -42,13 +42,13 @@ public class MemoryEstimateTests
         var lines = summary.Split('\n').Select(l => l.TrimEnd()).ToList();
         Assert.Contains("Build-time memory estimate (generator; an unfused schedule, upper-bound style, not XLA's buffer assignment):", lines);
         Assert.Contains($"  parameters {real:N0} bytes; optimizer state {real:N0} bytes per slot (Adam keeps 2 slots, RMSProp 1 or 2, SGD with momentum 1)", lines);
-        Assert.Equal(1, logits.PeakCandidates.Count);
+        Assert.Single(logits.PeakCandidates);
         Assert.Contains($"  Logits(B): peak {logits.Peak} bytes, inputs 3,136·B, outputs 40·B; at B=128: {at128:N0} bytes", lines);
         var loss = memory["Loss"];
         // loss, accuracy and the gradients; several candidate peaks, so the formula is their max.
         Assert.Contains($"  [Loss] Loss(B): peak {loss.PeakFormula} bytes, inputs 3,140·B, outputs 814,128; at B=128: {loss.Bytes(128):N0} bytes", lines);
         Assert.StartsWith("max(", loss.PeakFormula);
-        Assert.Contains($"  train step ≈ [Loss] Loss peak + optimizer state {2 * real:N0} bytes (2 slot(s))", lines);
+        Assert.Contains($"  training adds the optimizer state to the [Loss] Loss peak: {2 * real:N0} bytes (2 slot(s))", lines);
         Assert.DoesNotContain(lines, l => l.StartsWith("  Probabilities(B):", StringComparison.Ordinal) && l.Contains("at B=", StringComparison.Ordinal));
     }
 

@@ -53,7 +53,7 @@ public abstract partial class ModelRunner
         {
             text.Append(estimate.Describe(compiledBindings.Values));
             if (Optimizer is { } o && estimate.Programs.FirstOrDefault(p => p.IsLoss) is { } lossProgram)
-                text.AppendLine(c, $"  train step ≈ [Loss] {lossProgram.Method} peak + optimizer state {estimate.OptimizerStateBytes(o.Slots.Count):N0} bytes ({o.Slots.Count} slot(s))");
+                text.AppendLine(c, $"  training adds the optimizer state to the [Loss] {lossProgram.Method} peak: {estimate.OptimizerStateBytes(o.Slots.Count):N0} bytes ({o.Slots.Count} slot(s))");
         }
         return text.ToString();
     }
