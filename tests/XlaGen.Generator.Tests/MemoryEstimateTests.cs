@@ -136,6 +136,41 @@ public class MemoryEstimateTests
     }
 
     [Fact]
+    public void ACallAddsItsCalleesTemporariesWhileItRuns()
+    {
+        var module = HloTextParser.Parse("""
+            HloModule calls
+
+            %f (a: f32[B,4]) -> f32[B,4] {
+              %a = f32[B,4]{1,0} parameter(0)
+              %e = f32[B,4]{1,0} exponential(f32[B,4]{1,0} %a)
+              ROOT %r = f32[B,4]{1,0} negate(f32[B,4]{1,0} %e)
+            }
+
+            ENTRY %main (p: f32[B,4]) -> f32[B,4] {
+              %p = f32[B,4]{1,0} parameter(0)
+              %c = f32[B,4]{1,0} call(f32[B,4]{1,0} %p), to_apply=%f
+              ROOT %n = f32[B,4]{1,0} negate(f32[B,4]{1,0} %c)
+            }
+            """);
+        // The callee peaks at a, e and r (48·B) less its parameter (a view of p): 32·B more while the call runs, on top
+        // of p and the call's result.
+        Assert.Equal(SymbolicBytes.Parse("64*B"), Assert.Single(ProgramMemory.Estimate(module).PeakCandidates));
+    }
+
+    [Fact]
+    public void ManyIncomparableCandidatesCollapseIntoTheirCoefficientWiseMax()
+    {
+        var list = new List<SymbolicBytes>();
+        for (int k = 0; k < ProgramMemory.MaxPeakCandidates; k++) ProgramMemory.AddCandidate(list, SymbolicBytes.Parse($"{k + 1}*B*B + {1000 - k * 100}*B"));
+        Assert.Equal(ProgramMemory.MaxPeakCandidates, list.Count);
+        ProgramMemory.AddCandidate(list, SymbolicBytes.Parse("1*B*B*T"));
+        Assert.Equal(SymbolicBytes.Parse("1*B*B*T + 8*B*B + 1000*B"), Assert.Single(list));
+        ProgramMemory.AddCandidate(list, SymbolicBytes.Parse("3*B*B"));   // dominated: dropped
+        Assert.Single(list);
+    }
+
+    [Fact]
     public void PeakOfGeneratedProgramsMatchesABruteForce()
     {
         var r = GeneratorHarness.Run(("Classifier.cs", Models.Classifier));
