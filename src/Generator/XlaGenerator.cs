@@ -20,6 +20,8 @@ namespace XlaGen.Generator
         public const string ParseStep = "XlaGen.Parse";
         public const string SpecStep = "XlaGen.Spec";
         public const string DiagnosticsStep = "XlaGen.Diagnostics";
+        public const string DeviceMemoryStep = "XlaGen.DeviceMemory";
+        public const string DeviceMemoryCheckStep = "XlaGen.DeviceMemoryCheck";
 
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {
@@ -33,6 +35,21 @@ namespace XlaGen.Generator
             var diagnostics = results.Select(static (r, _) => r.Diagnostics).WithTrackingName(DiagnosticsStep);
 
             context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+            {
+                foreach (var d in list) spc.ReportDiagnostic(ToDiagnostic(d));
+            });
+
+            // <XlaGenDeviceMemory> (build/XlaGen.props makes it compiler-visible): malformed is XG0025, once per
+            // compilation; a model whose parameters alone exceed it is XG0024 on its class.
+            var deviceMemory = context.AnalyzerConfigOptionsProvider
+                .Select(static (options, _) => DeviceMemory.Read(options.GlobalOptions)).WithTrackingName(DeviceMemoryStep);
+            context.RegisterSourceOutput(deviceMemory, static (spc, setting) =>
+            {
+                foreach (var d in DeviceMemory.Problems(setting)) spc.ReportDiagnostic(ToDiagnostic(d));
+            });
+            var memoryChecks = results.Select(static (r, _) => r.ParameterBytes).Combine(deviceMemory)
+                .Select(static (pair, _) => DeviceMemory.Check(pair.Left, pair.Right)).WithTrackingName(DeviceMemoryCheckStep);
+            context.RegisterSourceOutput(memoryChecks, static (spc, list) =>
             {
                 foreach (var d in list) spc.ReportDiagnostic(ToDiagnostic(d));
             });

@@ -35,6 +35,41 @@ public static class GeneratorHarness
         CSharpGeneratorDriver.Create(new[] { new XlaGenerator().AsSourceGenerator() }, parseOptions: ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
+    /// <summary>A driver whose compilation has the given build properties (as MSBuild passes CompilerVisibleProperty
+    /// values: <c>build_property.XlaGenDeviceMemory</c>).</summary>
+    public static GeneratorDriver Driver(IReadOnlyDictionary<string, string> buildProperties) =>
+        CSharpGeneratorDriver.Create(new[] { new XlaGenerator().AsSourceGenerator() }, parseOptions: ParseOptions,
+            optionsProvider: new BuildProperties(buildProperties),
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Global analyzer options holding build properties, as the SDK's generated .editorconfig does.</summary>
+    public sealed class BuildProperties : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptionsProvider
+    {
+        readonly Options global;
+
+        public BuildProperties(IReadOnlyDictionary<string, string> properties)
+        {
+            global = new Options(properties.ToDictionary(kv => "build_property." + kv.Key, kv => kv.Value));
+        }
+
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GlobalOptions => global;
+
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(SyntaxTree tree) => Options.Empty;
+
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(AdditionalText textFile) => Options.Empty;
+
+        sealed class Options : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions
+        {
+            public static readonly Options Empty = new(new Dictionary<string, string>());
+
+            readonly Dictionary<string, string> values;
+
+            public Options(Dictionary<string, string> values) => this.values = values;
+
+            public override bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value) => values.TryGetValue(key, out value);
+        }
+    }
+
     public sealed record Result(GeneratorDriver Driver, Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics, ImmutableArray<Diagnostic> CompileDiagnostics)
     {
         public GeneratorRunResult Run => Driver.GetRunResult().Results.Single();
@@ -89,7 +124,10 @@ public static class GeneratorHarness
         Assert.Equal(Diagnostics(firstDiagnostics), Diagnostics(secondDiagnostics));
     }
 
-    static readonly string[] TrackedStepNames = { XlaGenerator.ParseStep, XlaGenerator.SpecStep, XlaGenerator.DiagnosticsStep };
+    static readonly string[] TrackedStepNames =
+    {
+        XlaGenerator.ParseStep, XlaGenerator.SpecStep, XlaGenerator.DiagnosticsStep, XlaGenerator.DeviceMemoryStep, XlaGenerator.DeviceMemoryCheckStep,
+    };
 
     /// <summary>Emits the output compilation to an in-memory assembly and loads it (for running generated code).</summary>
     public static Assembly Load(Compilation output)

@@ -119,5 +119,12 @@ public class ConsumerTests
         var broken = await feed.Run(app, "build -c Debug --no-restore --nologo -v:q -clp:NoSummary");
         Assert.NotEqual(0, broken.ExitCode);
         Assert.Contains("error XG0001: 'x.MatMul(w2)': MatMul: f32[B,32] × f32[64,4]: inner dimensions differ (32 vs 64)", broken.Output);
+
+        // The package's build/XlaGen.props makes <XlaGenDeviceMemory> visible to the generator: parameters over it fail the build.
+        File.WriteAllText(Path.Combine(app, "Program.cs"), Program("Nn.Relu(x.MatMul(w1) + b1).MatMul(w2) + b2"));
+        var small = await feed.Run(app, "build -c Debug --no-restore --nologo -v:q -clp:NoSummary -p:XlaGenDeviceMemory=1KiB");
+        Assert.NotEqual(0, small.ExitCode);
+        Assert.Contains("error XG0024: [XlaModel] class 'Classifier' has ", small.Output);
+        Assert.Contains("more than the device memory XlaGenDeviceMemory = 1KiB (1,024 bytes)", small.Output);
     }
 }

@@ -47,6 +47,9 @@ public class PackageContentTests
         Assert.NotEmpty(Read(package, "lib/net10.0/XlaGen.Runtime.dll"));
         Assert.NotEmpty(Read(package, "analyzers/dotnet/cs/XlaGen.Generator.dll"));
         Assert.DoesNotContain(package.Entries, e => e.FullName.StartsWith("lib/", StringComparison.Ordinal) && e.Name == "XlaGen.Generator.dll");
+        // <XlaGenDeviceMemory> reaches the generator in projects that install the package, directly or transitively.
+        foreach (var props in new[] { "build/XlaGen.props", "buildTransitive/XlaGen.props" })
+            Assert.Contains("<CompilerVisibleProperty Include=\"XlaGenDeviceMemory\" />", System.Text.Encoding.UTF8.GetString(Read(package, props)));
 
         var dependencies = Dependencies(metadata).ToList();
         Assert.Contains("Google.Protobuf", dependencies);

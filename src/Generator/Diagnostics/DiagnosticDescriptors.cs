@@ -83,8 +83,16 @@ namespace XlaGen.Generator.Diagnostics
         public static readonly DiagnosticDescriptor UnrollLimitExceeded = new DiagnosticDescriptor(
             "XG0023", "A loop unrolls too many times", "'{0}' in model method '{1}' runs more than {2} iterations at build time; loops over constants are unrolled into the program, so keep them under {2} iterations or write the computation with tensor ops", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor ParametersExceedDeviceMemory = new DiagnosticDescriptor(
+            "XG0024", "Parameters exceed the configured device memory", "[XlaModel] class '{0}' has {1} of parameters, more than the device memory XlaGenDeviceMemory = {2} ({3}); the largest: {4}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+            description: "Parameters stay resident on the device, so a model whose parameters alone exceed <XlaGenDeviceMemory> in the project file cannot run there; optimizer state and activations come on top at run time.");
+
+        public static readonly DiagnosticDescriptor DeviceMemoryMalformed = new DiagnosticDescriptor(
+            "XG0025", "XlaGenDeviceMemory is not a memory size", "The build property XlaGenDeviceMemory = '{0}' is not a memory size: {1}; write a number and a unit, such as 16GiB or 80GB (B; KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB powers of 1024)", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static readonly IReadOnlyList<DiagnosticDescriptor> All = new[]
         {
+            ParametersExceedDeviceMemory, DeviceMemoryMalformed,
             ParamDimensionUnknown, ConstructorArgumentNotConstant, SubModelInstanceInvalid, UnrollLimitExceeded,
             ParamTooLarge, PredictNotChosen, SeveralDefaultForwards,
             LossMustBeScalar, NoGradientRule, LossNeedsBatchDimension, MultipleLossMethods,

@@ -48,6 +48,8 @@ namespace XlaGen.Generator.Emit
             w.Close(";");
             w.Line();
 
+            EmitMemoryEstimate(w, spec);
+
             foreach (var f in spec.Forwards) EmitProgramBuilder(w, f.MethodName, f.Symbols, f.OutputShape, f.HloText);
             if (spec.Loss != null) EmitLoss(w, spec, spec.Loss);
 
@@ -72,6 +74,23 @@ namespace XlaGen.Generator.Emit
             EmitLoadParameters(w, spec);
             w.Close();
         }
+
+        /// <summary>The build-time memory figures: parameter bytes, one optimizer slot's bytes, each program's estimate.</summary>
+        static void EmitMemoryEstimate(CodeWriter w, ModelSpec spec)
+        {
+            var (all, slot) = Parsing.ParameterBytes.Totals(spec);
+            w.Line($"/// <summary>Build-time memory estimate of {spec.ClassName}: parameters {all:N0} bytes, optimizer state {slot:N0} bytes per slot,");
+            w.Line("/// and each program's peak bytes as a polynomial in its symbolic dims (an unfused schedule: an upper-bound style estimate).</summary>");
+            w.Open($"public static {X}ModelMemoryEstimate MemoryEstimate {{ get; }} = new({all.ToString(CultureInfo.InvariantCulture)}L, {slot.ToString(CultureInfo.InvariantCulture)}L, new {X}MemoryEstimate[]");
+            foreach (var f in spec.Forwards)
+                if (f.Memory != null) w.Line(MemoryLine(f.MethodName, false, f.Symbols, f.Memory));
+            if (spec.Loss?.Memory != null) w.Line(MemoryLine(spec.Loss.MethodName, true, spec.Loss.Symbols, spec.Loss.Memory));
+            w.Close(");");
+            w.Line();
+        }
+
+        static string MemoryLine(string method, bool isLoss, EquatableArray<string> symbols, ProgramMemorySpec m) =>
+            $"{X}MemoryEstimate.Create({Q(method)}, {(isLoss ? "true" : "false")}, new string[] {{ {string.Join(", ", symbols.Select(Q))} }}, {Q(m.Inputs)}, {Q(m.Outputs)}, new string[] {{ {string.Join(", ", m.PeakCandidates.Select(Q))} }}),";
 
         static void EmitProgramBuilder(CodeWriter w, string method, EquatableArray<string> symbols, string output, string hloText)
         {
@@ -147,6 +166,9 @@ namespace XlaGen.Generator.Emit
             w.Open($"public sealed class Runner : {X}ModelRunner");
             var lossArg = spec.Loss == null ? "" : $", {spec.ClassName}.LossDefinition";
             w.Line($"internal Runner({X}IDevice device, int seed) : base({Q(spec.ClassName)}, device, {spec.ClassName}.ParameterSpecs, seed{lossArg}) {{ }}");
+            w.Line();
+            w.Line($"/// <summary>The generator's build-time memory estimate of {spec.ClassName} (see <see cref=\"{spec.ClassName}.MemoryEstimate\"/>).</summary>");
+            w.Line($"public override {X}ModelMemoryEstimate MemoryEstimate => {spec.ClassName}.MemoryEstimate;");
             w.Line();
             if (spec.HasParameterlessConstructor)
             {

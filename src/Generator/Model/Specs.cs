@@ -41,7 +41,8 @@ namespace XlaGen.Generator.Model
         bool HasTrainingMode,
         EquatableArray<string> StateUpdates,
         EquatableArray<int> Observations,
-        bool HasSampleWeight);
+        bool HasSampleWeight,
+        ProgramMemorySpec? Memory);
 
     /// <summary>A loss input holding class indices in [0, Classes) for <see cref="Loss"/>: Fit and Evaluate check it on the host.</summary>
     public sealed record LabelRangeSpec(string Input, long Classes, string Loss);
@@ -69,7 +70,26 @@ namespace XlaGen.Generator.Model
         EquatableArray<string> Symbols,
         string OutputClrElementType,
         string OutputShape,
-        string HloText);
+        string HloText,
+        ProgramMemorySpec? Memory);
+
+    /// <summary>The build-time memory estimate of one program (Hlo/ProgramMemory), polynomials in canonical text
+    /// (<c>3176*B+814120</c>): its inputs' bytes (the model's parameters excluded), its outputs' and the candidate peaks
+    /// (parameters included). Null in a spec when a byte count overflows a long.</summary>
+    public sealed record ProgramMemorySpec(string Inputs, string Outputs, EquatableArray<string> PeakCandidates);
+
+    /// <summary>What the device-memory check (XlaGenDeviceMemory) needs of a model: its name and class location, its
+    /// parameter bytes and the largest parameters. Kept out of <see cref="ModelSpec"/>, so moving the class regenerates nothing.</summary>
+    public sealed record ParameterBytesSpec(string ModelName, LocationInfo? Location, long Bytes, EquatableArray<ParamBytes> Largest);
+
+    /// <summary>One parameter's path, shape text (f32[784,256]) and bytes.</summary>
+    public sealed record ParamBytes(string Path, string Shape, long Bytes);
+
+    /// <summary>The XlaGenDeviceMemory build property: its text (empty when unset) and bytes, or why it is malformed.</summary>
+    public sealed record DeviceMemorySetting(string Text, long Bytes, string? Problem)
+    {
+        public bool IsSet => Text.Length > 0 && Problem == null;
+    }
 
     /// <summary>A tensor input: name, element type and dims as text ("B", "784").</summary>
     public sealed record InputSpec(string Name, string ElementTypeName, string ClrElementType, EquatableArray<string> Dims);
@@ -81,5 +101,5 @@ namespace XlaGen.Generator.Model
     public sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Arguments);
 
     /// <summary>What the parser produced for one class: the spec (null when errors stop generation) and diagnostics.</summary>
-    public sealed record ModelResult(ModelSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+    public sealed record ModelResult(ModelSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, ParameterBytesSpec? ParameterBytes = null);
 }

@@ -25,7 +25,7 @@ namespace XlaGen.Generator.Parsing
             // A method inlined into several programs reports its mistakes once: one diagnostic per (id, location).
             var seen = new HashSet<(string, LocationInfo)>();
             var unique = diagnostics.Where(d => d.Location == null || seen.Add((d.Id, d.Location))).Distinct().ToEquatableArray();
-            return new ModelResult(spec, unique);
+            return new ModelResult(spec, unique, spec == null || spec.Configurable ? null : ParameterBytesOf(spec, declaration.Identifier.GetLocation()));
         }
 
         static ModelSpec? Parse(INamedTypeSymbol type, ClassDeclarationSyntax declaration, Compilation compilation, List<DiagnosticInfo> diagnostics, CancellationToken cancellation)
@@ -296,7 +296,7 @@ namespace XlaGen.Generator.Parsing
             if (c == null) return null;
             var module = c.Builder.BuildModule(c.Result);
             return new ForwardSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(),
-                Symbols.ClrName(c.Result.Shape.ElementType), c.Result.Shape.ToString(), HloPrinter.Print(module));
+                Symbols.ClrName(c.Result.Shape.ElementType), c.Result.Shape.ToString(), HloPrinter.Print(module), Memory(module, c.Inputs.Count));
         }
 
         /// <summary>Compiles a [Loss] method and differentiates it: the program returns (loss, metric means…, gradients…).</summary>
@@ -367,7 +367,40 @@ namespace XlaGen.Generator.Parsing
             return new LossSpec(method.Name, module.Name, c.Inputs.ToEquatableArray(), c.Symbols.ToEquatableArray(), firsts[0],
                 metricNames.ToEquatableArray(), trainable.Select(p => p.Path).ToEquatableArray(), HloPrinter.Print(module), LabelRanges(c),
                 c.Compiler.Training?.Used == true, stateUpdates.Select(u => u.Path).ToEquatableArray(),
-                observations.Select(o => (int)o.Kind).ToEquatableArray(), c.Compiler.Training?.HasSampleWeight == true);
+                observations.Select(o => (int)o.Kind).ToEquatableArray(), c.Compiler.Training?.HasSampleWeight == true, Memory(module, c.Inputs.Count));
+        }
+
+        /// <summary>The build-time memory estimate of a program (Hlo/ProgramMemory); null when a byte count overflows a long.</summary>
+        static ProgramMemorySpec? Memory(HloModule module, int inputCount)
+        {
+            try
+            {
+                var estimate = ProgramMemory.Estimate(module);
+                var inputs = SymbolicBytes.Sum(module.Entry.Parameters.Take(inputCount).Select(p => SymbolicBytes.Of(p.Shape)));
+                return new ProgramMemorySpec(inputs.ToCanonicalString(), estimate.Outputs.ToCanonicalString(),
+                    estimate.PeakCandidates.Select(p => p.ToCanonicalString()).ToEquatableArray());
+            }
+            catch (OverflowException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>A model's parameter bytes and its three largest parameters, for the XlaGenDeviceMemory check.</summary>
+        static ParameterBytesSpec? ParameterBytesOf(ModelSpec spec, Location location)
+        {
+            try
+            {
+                var each = spec.Params.Select(p => new ParamBytes(p.Path, p.ElementTypeName + "[" + string.Join(",", p.Dims) + "]", ParameterBytes.Of(p))).ToList();
+                long total = 0;
+                foreach (var p in each) total = checked(total + p.Bytes);
+                var largest = each.OrderByDescending(p => p.Bytes).ThenBy(p => p.Path, StringComparer.Ordinal).Take(3).ToEquatableArray();
+                return new ParameterBytesSpec(spec.ClassName, location.ToInfo(), total, largest);
+            }
+            catch (OverflowException)
+            {
+                return null;   // a parameter that cannot exist is XG0017 already
+            }
         }
 
         /// <summary>Labels that are inputs of the loss (not computed from them), with a constant class count.</summary>

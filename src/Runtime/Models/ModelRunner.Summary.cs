@@ -10,7 +10,8 @@ public abstract partial class ModelRunner
     /// <summary>
     /// A table of the parameters (path, shape, element type, count, initialiser), their total in elements and bytes,
     /// the optimizer and the size of its state, and every program compiled so far with its estimated peak device
-    /// memory (from the compiled plan; "?" when the device does not say). Like Keras' <c>model.summary()</c>, printed
+    /// memory (from the compiled plan; "?" when the device does not say), and the generator's build-time memory estimate
+    /// (<see cref="MemoryEstimate"/>: each program's peak as a formula, and its value at the sizes compiled so far). Like Keras' <c>model.summary()</c>, printed
     /// by the caller: <c>Console.WriteLine(model.Summary())</c>.
     /// </summary>
     public string Summary()
@@ -47,6 +48,12 @@ public abstract partial class ModelRunner
             text.AppendLine("Compiled programs (estimated peak device memory per execution):");
             foreach (var (name, exe) in compiled)
                 text.AppendLine(c, $"  {name}: {exe!.Module.Entry.Instructions.Count} instructions, peak {(exe.PeakMemoryBytes > 0 ? Bytes(exe.PeakMemoryBytes) : "?")}");
+        }
+        if (MemoryEstimate is { } estimate)
+        {
+            text.Append(estimate.Describe(compiledBindings.Values));
+            if (Optimizer is { } o && estimate.Programs.FirstOrDefault(p => p.IsLoss) is { } lossProgram)
+                text.AppendLine(c, $"  training adds the optimizer state to the [Loss] {lossProgram.Method} peak: {estimate.OptimizerStateBytes(o.Slots.Count):N0} bytes ({o.Slots.Count} slot(s))");
         }
         return text.ToString();
     }

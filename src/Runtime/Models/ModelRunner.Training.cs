@@ -156,6 +156,7 @@ public abstract partial class ModelRunner
     IExecutable TrainProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
+        RecordBindings(loss.Method, bindings);
         return trainPrograms.GetOrAdd(ProgramKey(bindings, shards), _ =>
             Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards, RandomKey, layout!.Plan)));
     }
@@ -167,6 +168,7 @@ public abstract partial class ModelRunner
     IExecutable EvalProgram(long[] bindings, long batchSize, int shards)
     {
         var loss = RequireLoss();
+        RecordBindings(loss.Method, bindings);
         var plan = MetricPlan;
         return evalPrograms.GetOrAdd(ProgramKey(bindings, shards), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards, plan)));
     }

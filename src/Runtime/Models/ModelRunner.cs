@@ -101,10 +101,21 @@ public abstract partial class ModelRunner : IDisposable
     /// <summary>Device buffers of the parameters in program order (for subclasses that run their own programs).</summary>
     protected IReadOnlyList<DeviceBuffer> ParameterBuffers => parameters;
 
+    /// <summary>The generator's build-time memory figures for this model (parameters, optimizer state per slot, each
+    /// program's peak as a formula in its symbolic dims); null for a runner the generator did not write.</summary>
+    public virtual ModelMemoryEstimate? MemoryEstimate => null;
+
+    /// <summary>Symbol values programs were compiled for, by method: Summary evaluates the memory estimate at them.</summary>
+    readonly ConcurrentDictionary<string, (string Method, long[] Values)> compiledBindings = new(StringComparer.Ordinal);
+
+    void RecordBindings(string method, long[] bindings) =>
+        compiledBindings.TryAdd(method + "(" + string.Join(",", bindings) + ")", (method, (long[])bindings.Clone()));
+
     /// <summary>The compiled program for <paramref name="method"/> at <paramref name="bindings"/>, compiled on first use.</summary>
     protected IExecutable Program(string method, long[] bindings, Func<HloModule> build)
     {
         ThrowIfDisposed();
+        RecordBindings(method, bindings);
         var key = method + "(" + string.Join(",", bindings) + ")";
         return programs.GetOrAdd(key, _ => new Lazy<IExecutable>(() => Device.Compile(build()))).Value;
     }
