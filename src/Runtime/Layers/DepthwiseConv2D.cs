@@ -11,6 +11,9 @@ namespace XlaGen.Layers;
 public partial class DepthwiseConv2D(int inChannels, int kernelSize, int strides = 1, Padding padding = Padding.Valid, int depthMultiplier = 1,
     int dilation = 1, Activation activation = Activation.Linear, bool useBias = true)
 {
+    /// <summary>Keras' class name, as its layers are auto-named (<c>depthwise_conv2d</c>, <c>depthwise_conv2d_1</c> …); see <see cref="KerasNames"/>.</summary>
+    public const string KerasName = "depthwise_conv2d";
+
     [Param("kernelSize", "kernelSize", "inChannels", "depthMultiplier", Init = Init.GlorotUniform)] Tensor<float> depthwiseKernel;
     [Param("OutChannels")] Tensor<float> bias;
     ActivationLayer act = new(activation);

@@ -17,6 +17,9 @@ namespace XlaGen.Layers;
 public partial class MultiHeadAttention(int features, int numHeads, int keyDim, int valueDim = 0, bool useBias = true, bool causal = false,
     double dropout = 0, int keyFeatures = 0, int valueFeatures = 0)
 {
+    /// <summary>Keras' class name, as its layers are auto-named (<c>multi_head_attention</c>, <c>multi_head_attention_1</c> …); see <see cref="KerasNames"/>.</summary>
+    public const string KerasName = "multi_head_attention";
+
     [Param("features", "numHeads", "keyDim", Init = Init.GlorotUniform)] Tensor<float> queryKernel;
     [Param("numHeads", "keyDim")] Tensor<float> queryBias;
     [Param("KeyFeatures", "numHeads", "keyDim", Init = Init.GlorotUniform)] Tensor<float> keyKernel;
