@@ -119,7 +119,8 @@ internal static class KerasImport
         else
         {
             if (file.LayerOrderUnknownBecause is { } why)
-                throw new CheckpointException($"{Where()}: its weights cannot be matched by name ({NameHint(weights, parameters)}) and not by order: {why}");
+                throw new CheckpointException($"{Where()}: its weights cannot be matched by name ({NameHint(weights, parameters)}) and not by order: {why}"
+                    + (notByKerasNames != null ? $"; by Keras layer names: {notByKerasNames}" : ""));
             if (weights.Count != parameters.Count)
                 throw new CheckpointException($"{Where()}: the file has {Count(weights.Count, "weight")} in {Count(file.Layers.Count(l => l.Weights.Count > 0), "layer")} with weights "
                     + $"({string.Join(", ", file.Layers.Where(l => l.Weights.Count > 0).Select(l => $"{l.Name}: {l.Weights.Count}"))}), "
