@@ -119,4 +119,20 @@ public class DepthwiseAndAttentionTests
         Naive.AssertSame(host.Cross(q, v, k), model.Cross(q, v, k), 1e-5);
         Naive.AssertSame(host.Self(q), model.Self(q), 1e-5);
     }
+
+    [Fact]
+    public void AttentionDropoutDrawsInTrainStepsOnly()
+    {
+        Assert.True(AttentionDropout.LossDefinition.HasTrainingMode);
+        using var model = AttentionDropout.Create(seed: 15);
+        var x = Naive.Random(74, 2, 4, 6);
+        var nx = Nd.From(x);
+        AssertEqual(NaiveLayers.MultiHeadAttention(nx, nx, nx, All(model), "attention", true, false), model.Call(x), 1e-5);
+        // the train step's loss is that of a dropped-out attention (rate 0.5), not the deterministic one
+        double deterministic = Naive.Vector(model.Call(x)).Average(v => v * v);
+        model.Compile(new XlaGen.Training.Sgd(1e-9));
+        var step = model.TrainStep(x);
+        Assert.True(Math.Abs(step.Loss - deterministic) > 1e-4 * deterministic, $"train step loss {step.Loss} vs without dropout {deterministic}");
+        Assert.Equal(deterministic, model.Evaluate(new XlaGen.Data.Dataset(x)).Loss, 1e-5);
+    }
 }

@@ -153,3 +153,16 @@ public partial class AttentionGrad
         [Shape("B", 4, 6)] Tensor<float> r)
         => (Self(x) * r).Sum() + (Causal(x) * r * r).Sum() + (Cross(x, v, k) * r * 0.5f).Sum();
 }
+
+/// <summary>MultiHeadAttention with attention dropout: the loss program draws (training mode), Predict does not.</summary>
+[XlaModel]
+public partial class AttentionDropout
+{
+    MultiHeadAttention attention = new(6, 2, 3, dropout: 0.5);
+
+    [Forward]
+    public Tensor<float> Call([Shape("B", 4, 6)] Tensor<float> x) => attention.Call(x);
+
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 4, 6)] Tensor<float> x) => Call(x).Square().Mean();
+}

@@ -214,11 +214,22 @@ internal static class KerasImport
                     return null;
                 }
                 int Slot(KerasWeight w) => kind.Weights.ToList().FindIndex(kw => kw.Keras == w.Name.Replace('.', '/'));
-                bool named = layer.Weights.All(w => Slot(w) >= 0) && layer.Weights.Select(Slot).Distinct().Count() == kind.Weights.Count;
+                // Keras 3 stores no names for classes the reader does not know: indices, in Keras' variable order
+                bool unnamed = layer.Weights.All(w => w.Name.Length > 0 && w.Name.All(char.IsAsciiDigit));
+                if (!unnamed && layer.Weights.FirstOrDefault(w => Slot(w) < 0) is { } stranger)
+                {
+                    whyNot = $"Keras layer '{layer.Name}' weight '{stranger.StoredName}' is not a weight of a Keras {kind.Keras} layer ({string.Join(", ", kind.Weights.Select(kw => kw.Keras))})";
+                    return null;
+                }
+                if (!unnamed && layer.Weights.Select(Slot).Distinct().Count() != kind.Weights.Count)
+                {
+                    whyNot = $"Keras layer '{layer.Name}' names a weight twice";
+                    return null;
+                }
                 for (int wi = 0; wi < layer.Weights.Count; wi++)
                 {
                     var w = layer.Weights[wi];
-                    int slot = named ? Slot(w) : wi;
+                    int slot = unnamed ? wi : Slot(w);
                     int k = position[w];
                     var p = parameters[index[instance.Parameters[slot]]];
                     if (!w.Value.Shape.SequenceEqual(p.Dims))

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 
 namespace XlaGen.Layers;
 
@@ -106,9 +105,9 @@ public static class KerasNames
         foreach (var layer in Layers)
         {
             if (name == layer.Keras) return (layer, 0);
-            if (name.StartsWith(layer.Keras + "_", StringComparison.Ordinal) && Regex.IsMatch(name[(layer.Keras.Length + 1)..], "^[0-9]{1,9}$")
-                && int.TryParse(name[(layer.Keras.Length + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int counter))
-                return (layer, counter);
+            if (name.StartsWith(layer.Keras + "_", StringComparison.Ordinal) && name[(layer.Keras.Length + 1)..] is { Length: > 0 and <= 9 } digits
+                && digits.All(char.IsAsciiDigit))
+                return (layer, int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture));
         }
         return null;
     }
