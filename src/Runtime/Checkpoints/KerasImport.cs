@@ -48,7 +48,8 @@ public sealed class KerasImportReport
     /// <summary>The model the weights were loaded into.</summary>
     public string Model { get; }
 
-    /// <summary>True when every weight matched a parameter named <c>layer.weight</c>; false when they were taken in order.</summary>
+    /// <summary>True when every weight matched a parameter named <c>layer.weight</c>; false when they were matched by Keras
+    /// layer names (<see cref="MatchedByKerasLayerNames"/>) or taken in order.</summary>
     public bool MatchedByName { get; }
 
     /// <summary>True when the file's auto-named layers (<c>dense</c>, <c>dense_1</c> …, <c>conv2d_1</c> …) were matched to the
