@@ -1,20 +1,19 @@
 using XlaGen;
+using XlaGen.Layers;
 
 namespace TinyTransformerSample;
 
 /// <summary>
-/// A pre-norm transformer decoder block over 64 positions of width 64: causal multi-head self-attention (4 heads of
-/// 16) and a GELU MLP (64 → 256 → 64), each with a residual connection. Shapes are checked at build time.
+/// A pre-norm transformer decoder block over 64 positions of width 64: causal multi-head self-attention (the library's
+/// MultiHeadAttention, 4 heads of 16) and a GELU MLP (64 → 256 → 64), each with a residual connection. Shapes are
+/// checked at build time.
 /// </summary>
 [XlaModel]
 public partial class DecoderBlock
 {
     [Param(64, Init = Init.Ones)] Tensor<float> attentionNormGamma;
     [Param(64)] Tensor<float> attentionNormBeta;
-    [Param(64, 192, Init = Init.GlorotUniform)] Tensor<float> queryKeyValue;
-    [Param(192)] Tensor<float> queryKeyValueBias;
-    [Param(64, 64, Init = Init.GlorotUniform)] Tensor<float> output;
-    [Param(64)] Tensor<float> outputBias;
+    MultiHeadAttention attention = new(features: 64, numHeads: 4, keyDim: 16, causal: true);   // a query sees the past only
     [Param(64, Init = Init.Ones)] Tensor<float> mlpNormGamma;
     [Param(64)] Tensor<float> mlpNormBeta;
     [Param(64, 256, Init = Init.HeUniform)] Tensor<float> up;
@@ -28,14 +27,7 @@ public partial class DecoderBlock
     [Forward]
     public Tensor<float> Apply([Shape("B", 64, 64)] Tensor<float> x)
     {
-        var h = Nn.LayerNorm(x, attentionNormGamma, attentionNormBeta);
-        var qkv = h.MatMul(queryKeyValue) + queryKeyValueBias;                          // [B,64,192]
-        var q = qkv.Slice(2, 0, 64).Reshape(-1, 64, 4, 16).Transpose(0, 2, 1, 3);      // [B,4 heads,64,16]
-        var k = qkv.Slice(2, 64, 128).Reshape(-1, 64, 4, 16).Transpose(0, 2, 3, 1);    // [B,4,16,64]
-        var v = qkv.Slice(2, 128, 192).Reshape(-1, 64, 4, 16).Transpose(0, 2, 1, 3);   // [B,4,64,16]
-        var weights = Nn.Softmax(Nn.CausalMask(q.MatMul(k) / MathF.Sqrt(16f)));       // [B,4,64,64]: the past only
-        var attended = weights.MatMul(v).Transpose(0, 2, 1, 3).Reshape(-1, 64, 64);     // [B,64,64]
-        var r = x + Nn.Dropout(attended.MatMul(output) + outputBias, Dropout);
+        var r = x + Nn.Dropout(attention.Call(Nn.LayerNorm(x, attentionNormGamma, attentionNormBeta)), Dropout);
         var m = Nn.LayerNorm(r, mlpNormGamma, mlpNormBeta);
         return r + Nn.Dropout(Nn.Gelu(m.MatMul(up) + upBias).MatMul(down) + downBias, Dropout);
     }

@@ -81,6 +81,86 @@ public class KerasImportTests
     }
 
     [Fact]
+    public void KerasLayerNamesMatchTheLibraryLayersOfEachClassInDeclarationOrder()
+    {
+        var path = KerasCorpus.Require("dl4j-cnn-batch-norm/cnn_batch_norm.h5");
+        using var model = KerasLibraryCnn.Create(seed: 3);
+        var report = model.LoadKeras(path);
+
+        Assert.False(report.MatchedByName);
+        Assert.True(report.MatchedByKerasLayerNames);
+        string[] parameters = ["first.kernel", "first.bias", "norm.gamma", "norm.beta", "norm.movingMean", "norm.movingVariance",
+            "second.kernel", "second.bias", "dense.kernel", "dense.bias"];
+        string[] names = ["conv2d_1/kernel", "conv2d_1/bias", "batch_normalization_1/gamma", "batch_normalization_1/beta",
+            "batch_normalization_1/moving_mean", "batch_normalization_1/moving_variance", "conv2d_2/kernel", "conv2d_2/bias", "dense_1/kernel", "dense_1/bias"];
+        Assert.Equal(parameters, report.Mappings.Select(m => m.Parameter));
+        Assert.Equal(names, report.Mappings.Select(m => m.KerasName));
+        for (int i = 0; i < names.Length; i++)
+        {
+            var layer = names[i][..names[i].IndexOf('/')];
+            Assert.Equal(Dataset(path, $"/model_weights/{layer}/{names[i]}:0"), ((Tensor<float>)model.GetParameter(parameters[i])).Data);
+        }
+
+        var input = Npy.Read<double>(KerasCorpus.Require("dl4j-cnn-batch-norm/input.npy"));
+        var expected = Npy.Read<float>(KerasCorpus.Require("dl4j-cnn-batch-norm/predictions.npy"));
+        var predictions = model.Predict(new Tensor<float>(input.Shape, input.Data.Select(v => (float)v).ToArray()));
+        for (int i = 0; i < expected.Data.Length; i++)
+            Assert.True(Math.Abs(expected.Data[i] - predictions.Data[i]) <= 1e-5, $"prediction {i}: {predictions.Data[i]}, Keras stated {expected.Data[i]}");
+
+        Assert.Contains("matched by Keras layer names (dense, dense_1 … = the model's Dense layers in declaration order)", report.ToString());
+        Assert.Contains("\n  dense_1                dense_1/kernel                         [36,1]     dense.kernel\n", report.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void KerasLayerNamesThatDoNotLineUpFallBackToOrderAndSayWhy()
+    {
+        var path = KerasCorpus.Require("dl4j-cnn-batch-norm/cnn_batch_norm.h5");
+        using var model = KerasLibraryCnnTwoDense.Create(seed: 3);
+        var before = model.GetParameters();
+        var e = Assert.Throws<CheckpointException>(() => model.LoadKeras(path));
+        Assert.Contains("by Keras layer names: the file has 1 dense layer with weights, the model 2 Dense layers", e.Message);
+        foreach (var (name, value) in model.GetParameters()) Assert.Equal(Naive.Vector(before[name]), Naive.Vector(value));
+    }
+
+    [Fact]
+    public void LibraryParametersHaveKerasNamesInDeclarationOrder()
+    {
+        var names = XlaGen.Layers.KerasNames.Of(KerasLibraryCnn.ParameterSpecs);
+        Assert.Equal("dense/kernel", names["dense.kernel"]);
+        Assert.Equal("batch_normalization/moving_variance", names["norm.movingVariance"]);
+        Assert.Equal("conv2d/bias", names["first.bias"]);
+        Assert.Equal("conv2d_1/kernel", names["second.kernel"]);
+        var zoo = XlaGen.Layers.KerasNames.Of(LayerZoo.ParameterSpecs);
+        Assert.Equal("conv2d_1/kernel", zoo["dilated.kernel"]);
+        Assert.Equal("layer_normalization/gamma", zoo["norm.gamma"]);
+        Assert.Equal("embedding/embeddings", zoo["embedding.embeddings"]);
+        var layers = XlaGen.Layers.KerasNames.Of(DepthwiseGrad.ParameterSpecs);
+        Assert.Equal("depthwise_conv2d_1/depthwise_kernel", layers["dilated.depthwiseKernel"]);
+        Assert.False(layers.ContainsKey("shift"));
+        var attention = XlaGen.Layers.KerasNames.Of(AttentionGrad.ParameterSpecs);
+        Assert.Equal("multi_head_attention/query/kernel", attention["self.queryKernel"]);
+        Assert.Equal("multi_head_attention_3/attention_output/bias", attention["crossKeyIsValue.outputBias"]);
+    }
+
+    /// <summary>The table of Keras names covers exactly the parameters each library layer declares: every library layer
+    /// with weights, in the test models, is recognised, and no other parameter is.</summary>
+    [Fact]
+    public void EveryLibraryLayerIsRecognisedByItsParameters()
+    {
+        void Check(IReadOnlyList<ParameterSpec> specs, params (string Prefix, string Keras)[] want)
+        {
+            var found = XlaGen.Layers.KerasNames.Recognise(specs).Select(i => (i.Prefix, i.Layer.Keras)).ToArray();
+            Assert.Equal(want, found);
+        }
+        Check(LayerZoo.ParameterSpecs, ("conv", "conv2d"), ("dilated", "conv2d"), ("norm", "layer_normalization"), ("dense", "dense"), ("embedding", "embedding"));
+        Check(DepthwiseGrad.ParameterSpecs, ("strided", "depthwise_conv2d"), ("dilated", "depthwise_conv2d"), ("relu", "depthwise_conv2d"));
+        Check(BatchNormGrad.ParameterSpecs, ("norm", "batch_normalization"));
+        Check(AttentionGrad.ParameterSpecs, ("self", "multi_head_attention"), ("causal", "multi_head_attention"), ("cross", "multi_head_attention"),
+            ("crossKeyIsValue", "multi_head_attention"));
+        Assert.Equal(7, XlaGen.Layers.KerasNames.Layers.Count);
+    }
+
+    [Fact]
     public void AModelTheWeightsDoNotFitIsRefusedNamingEachWeightAndIsLeftUnchanged()
     {
         var path = KerasCorpus.Require("dl4j-cnn-batch-norm/cnn_batch_norm.h5");

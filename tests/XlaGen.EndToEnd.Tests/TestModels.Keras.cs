@@ -96,3 +96,34 @@ public partial class KerasNestedDense
     [Loss]
     public Tensor<float> Loss([Shape("B", 4)] Tensor<float> x, [Shape("B", 2)] Tensor<float> y) => Losses.MeanSquaredError(Predict(x), y);
 }
+
+/// <summary>cnn_batch_norm.h5's model built from the layer library, its layers declared in another order than the file's
+/// (Dense first): LoadKeras matches the file's auto-named layers (conv2d_1, batch_normalization_1, conv2d_2, dense_1) to
+/// the library layers by Keras class and counter, which order matching could not.</summary>
+[XlaModel]
+public partial class KerasLibraryCnn
+{
+    XlaGen.Layers.Dense dense = new(36, 1);
+    XlaGen.Layers.BatchNorm norm = new(1);
+    XlaGen.Layers.Conv2D first = new(3, 1, 3);
+    XlaGen.Layers.Conv2D second = new(1, 1, 3);
+    XlaGen.Layers.Flatten flatten = new();
+
+    [Forward]
+    public Tensor<float> Predict([Shape("B", 10, 10, 3)] Tensor<float> x) => dense.Call(flatten.Call(second.Call(Nn.Relu(norm.Call(first.Call(x))))));
+}
+
+/// <summary>The same library layers with two Dense layers: the file has one dense layer, so Keras layer names cannot match.</summary>
+[XlaModel]
+public partial class KerasLibraryCnnTwoDense
+{
+    XlaGen.Layers.Conv2D first = new(3, 1, 3);
+    XlaGen.Layers.BatchNorm norm = new(1);
+    XlaGen.Layers.Conv2D second = new(1, 1, 3);
+    XlaGen.Layers.Flatten flatten = new();
+    XlaGen.Layers.Dense dense = new(36, 1);
+    XlaGen.Layers.Dense extra = new(1, 1);
+
+    [Forward]
+    public Tensor<float> Predict([Shape("B", 10, 10, 3)] Tensor<float> x) => extra.Call(dense.Call(flatten.Call(second.Call(Nn.Relu(norm.Call(first.Call(x)))))));
+}

@@ -6,6 +6,9 @@ namespace XlaGen.Layers;
 public partial class Conv2D(int inChannels, int filters, int kernelSize, int strides = 1, Padding padding = Padding.Valid, int dilation = 1,
     int groups = 1, Activation activation = Activation.Linear, bool useBias = true)
 {
+    /// <summary>Keras' class name, as its layers are auto-named (<c>conv2d</c>, <c>conv2d_1</c> …); see <see cref="KerasNames"/>.</summary>
+    public const string KerasName = "conv2d";
+
     [Param("kernelSize", "kernelSize", "GroupChannels", "filters", Init = Init.GlorotUniform)] Tensor<float> kernel;
     [Param("filters")] Tensor<float> bias;
     ActivationLayer act = new(activation);

@@ -5,6 +5,9 @@ namespace XlaGen.Layers;
 [XlaModel]
 public partial class Dense(int inputs, int units, Activation activation = Activation.Linear, bool useBias = true)
 {
+    /// <summary>Keras' class name, as its layers are auto-named (<c>dense</c>, <c>dense_1</c> …); see <see cref="KerasNames"/>.</summary>
+    public const string KerasName = "dense";
+
     [Param("inputs", "units", Init = Init.GlorotUniform)] Tensor<float> kernel;
     [Param("units")] Tensor<float> bias;
     ActivationLayer act = new(activation);

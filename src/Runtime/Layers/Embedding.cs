@@ -5,6 +5,9 @@ namespace XlaGen.Layers;
 [XlaModel]
 public partial class Embedding(int inputDim, int outputDim)
 {
+    /// <summary>Keras' class name, as its layers are auto-named (<c>embedding</c>, <c>embedding_1</c> …); see <see cref="KerasNames"/>.</summary>
+    public const string KerasName = "embedding";
+
     [Param("inputDim", "outputDim", Init = Init.Uniform, Value = 0.05)] Tensor<float> embeddings;
 
     public Tensor<float> Call(Tensor<int> ids) => Nn.Embedding(embeddings, ids);

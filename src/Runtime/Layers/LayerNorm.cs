@@ -4,6 +4,9 @@ namespace XlaGen.Layers;
 [XlaModel]
 public partial class LayerNorm(int features, double epsilon = 1e-3)
 {
+    /// <summary>Keras' class name, as its layers are auto-named (<c>layer_normalization</c>, <c>layer_normalization_1</c> …); see <see cref="KerasNames"/>.</summary>
+    public const string KerasName = "layer_normalization";
+
     [Param("features", Init = Init.Ones)] Tensor<float> gamma;
     [Param("features")] Tensor<float> beta;
 

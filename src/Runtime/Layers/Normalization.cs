@@ -6,6 +6,9 @@ namespace XlaGen.Layers;
 [XlaModel]
 public partial class BatchNorm(int features, double momentum = 0.99, double epsilon = 1e-3)
 {
+    /// <summary>Keras' class name, as its layers are auto-named (<c>batch_normalization</c>, <c>batch_normalization_1</c> …); see <see cref="KerasNames"/>.</summary>
+    public const string KerasName = "batch_normalization";
+
     [Param("features", Init = Init.Ones)] Tensor<float> gamma;
     [Param("features")] Tensor<float> beta;
     [Param("features", Trainable = false)] Tensor<float> movingMean;

@@ -12,7 +12,10 @@ public abstract partial class ModelRunner
     /// <c>weight_names</c>), Keras 3 <c>.weights.h5</c> files and <c>.keras</c> archives; the format is told by the
     /// file's first bytes, not its name.
     /// <para>Matching: by name when every Keras weight <c>layer/weight</c> has a parameter with the path
-    /// <c>layer.weight</c> (e.g. a sub-model field <c>conv2d_1</c> holding a parameter <c>kernel</c>), else by order:
+    /// <c>layer.weight</c> (e.g. a sub-model field <c>conv2d_1</c> holding a parameter <c>kernel</c>); else, when every
+    /// parameter belongs to a layer of <c>XlaGen.Layers</c>, by Keras layer names: the file's auto-named layers of each
+    /// class (<c>dense</c>, <c>dense_1</c> …, in counter order) to the model's layers of that class in declaration order,
+    /// each weight by its Keras name, shapes checked (<see cref="Layers.KerasNames"/>); else by order:
     /// the file's layers and weights in order (weightless layers skipped) against the parameters in declaration order.
     /// Shapes must be equal (Keras' layouts are XlaGen's: Dense <c>[in, out]</c>, Conv2D HWIO); floating-point weights
     /// are converted to the parameter's type. Anything that does not fit is refused with one

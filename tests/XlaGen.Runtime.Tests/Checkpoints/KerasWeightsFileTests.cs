@@ -173,6 +173,50 @@ public sealed class KerasWeightsFileTests : IDisposable
         return path;
     }
 
+    /// <summary>A Keras 3 .weights.h5 of auto-named layers and no config: no order across classes, but the layer names
+    /// (class + counter) match a model's library layers (recognised by their parameters) of each class in declaration order.</summary>
+    [Fact]
+    public void Keras3AutoNamedLayersMatchLibraryLayersWithoutAnOrder()
+    {
+        var path = Temp("auto.weights.h5");
+        new H5File
+        {
+            ["layers"] = new H5Group
+            {
+                ["batch_normalization"] = new H5Group { ["vars"] = Vars(null, Floats([1, 2], 2), Floats([3, 4], 2), Floats([5, 6], 2), Floats([7, 8], 2)) },
+                ["conv2d"] = new H5Group { ["vars"] = Vars(null, Floats(new float[8], 2, 2, 1, 2), Floats([9, 10], 2)) },
+                ["dense"] = new H5Group { ["vars"] = Vars(null, Floats(new float[24], 8, 3), Floats([11, 12, 13], 3)) },
+                ["dense_1"] = new H5Group { ["vars"] = Vars(null, Floats(new float[6], 3, 2), Floats([14, 15], 2)) },
+                ["flatten"] = new H5Group { ["vars"] = Vars(null) },
+            },
+        }.Write(path);
+        var file = KerasWeightsFile.Read(path);
+        Assert.NotNull(file.LayerOrderUnknownBecause);
+        ParameterSpec P(string name, params long[] dims) => new(name, ElementType.F32, dims, Init.Zeros, 0);
+        var specs = new[]
+        {
+            P("conv.kernel", 2, 2, 1, 2), P("conv.bias", 2), P("norm.gamma", 2), P("norm.beta", 2), P("norm.movingMean", 2), P("norm.movingVariance", 2),
+            P("hidden.kernel", 8, 3), P("hidden.bias", 3), P("head.kernel", 3, 2), P("head.bias", 2),
+        };
+        var (values, report) = KerasImport.Plan(file, specs, "Cnn");
+        Assert.True(report.MatchedByKerasLayerNames);
+        Assert.False(report.MatchedByName);
+        Assert.Equal(new[] { "norm.gamma", "norm.beta", "norm.movingMean", "norm.movingVariance", "conv.kernel", "conv.bias", "hidden.kernel", "hidden.bias",
+            "head.kernel", "head.bias" }, report.Mappings.Select(m => m.Parameter));
+        Assert.Equal("batch_normalization/moving_mean", report.Mappings[2].KerasName);
+        Assert.Equal("dense_1/bias", report.Mappings[9].KerasName);
+        Assert.Equal(new[] { 5f, 6 }, ((Tensor<float>)values[4]).Data);
+        Assert.Equal(new[] { 9f, 10 }, ((Tensor<float>)values[1]).Data);
+        Assert.Equal(new[] { 11f, 12, 13 }, ((Tensor<float>)values[7]).Data);
+        Assert.Equal(new[] { 14f, 15 }, ((Tensor<float>)values[9]).Data);
+        Assert.Contains("  dense_1              dense_1/kernel (vars/0)", report.ToString());
+
+        // A model whose parameters are not all in library layers keeps the old refusal, and says why names did not help.
+        var mixed = specs.Append(P("scale", 1)).ToArray();
+        Assert.Contains("by Keras layer names: parameter 'scale' is not a weight of a library layer",
+            Assert.Throws<CheckpointException>(() => KerasImport.Plan(file, mixed, "Mixed")).Message);
+    }
+
     [Fact]
     public void Keras3WithoutConfigRefusesOrderAcrossClassesButAZipConfigGivesIt()
     {
