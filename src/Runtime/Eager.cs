@@ -8,7 +8,7 @@ namespace XlaGen;
 /// lowering the generator uses, compiles it once per (op, input shapes) on the CPU executor, and runs it.
 /// This is for debugging and tests; models run their build-time programs through the generated runner.
 /// </summary>
-public static class Eager
+internal static class Eager
 {
     static readonly ConcurrentDictionary<string, IExecutable> Cache = new();
 

@@ -22,10 +22,14 @@ public class LayerGradientTests
         using var executable = device.Compile(program);
         var args = new List<Tensor>(inputs);
         args.AddRange(specs.Select(s => parameters[s.Path]));
-        if (loss.HasTrainingMode)
+        foreach (var extra in program.Entry.Parameters.Skip(args.Count))   // by name, in the order the generator made them
         {
-            args.Add(Tensor<ulong>.FromArray(new ulong[3], 3));
-            args.Add(Tensor<bool>.Scalar(true));
+            args.Add(extra.Name switch
+            {
+                "rng" => Tensor<ulong>.FromArray(new ulong[3], 3),
+                "training" => Tensor<bool>.Scalar(true),
+                _ => Naive.Ones((int)extra.Shape.Dims[0].Value),   // sample_weight
+            });
         }
         var buffers = args.Select(device.Upload).ToList();
         List<Tensor> outputs;

@@ -6,6 +6,7 @@ using Microsoft.CodeAnalysis.Operations;
 using XlaGen.Hlo;
 using XlaGen.Ops;
 using SurfaceTable = gen::XlaGen.Generator.Parsing.SurfaceTable;
+using OpCatalogue = gen::XlaGen.Ops.OpCatalogue;
 
 namespace XlaGen.Tests;
 

@@ -8,7 +8,7 @@ namespace XlaGen;
 /// every machine and .NET version (SplitMix64, not System.Random). Fans follow Keras: rank 1 uses its only dim
 /// for both; rank 2 [in, out]; higher ranks (conv kernels HWIO) multiply the receptive field into both.
 /// </summary>
-public static class ParameterInit
+internal static class ParameterInit
 {
     public static Tensor Create(ParameterSpec spec, int seed)
     {

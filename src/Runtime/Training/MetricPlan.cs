@@ -10,7 +10,7 @@ namespace XlaGen.Training;
 /// with <c>Compile(optimizer, metrics)</c> they are those <see cref="Metric"/>s, reading the loss's first observed
 /// (prediction, target) pair.
 /// </summary>
-public sealed class MetricPlan
+internal sealed class MetricPlan
 {
     readonly LossDefinition loss;
     readonly IReadOnlyList<Metric>? objects;

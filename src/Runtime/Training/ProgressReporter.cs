@@ -10,7 +10,7 @@ namespace XlaGen.Training;
 /// replaced at the end of the epoch by its summary. Redirected (a log file, CI): a plain line each time another
 /// tenth of the epoch is done, then one summary line per epoch.
 /// </summary>
-public sealed class ProgressReporter : IDisposable
+internal sealed class ProgressReporter : IDisposable
 {
     const int BarWidth = 30;
 

@@ -12,7 +12,7 @@ namespace XlaGen.Training;
 /// Its result: new trainable parameters · new slots · new step · new accumulators · new values of the non-trainable
 /// parameters the loss updates (BatchNorm's moving statistics).
 /// </summary>
-public static class TrainingPrograms
+internal static class TrainingPrograms
 {
     /// <param name="StateUpdates">Indices (among the model parameters) of the non-trainable parameters the step writes back.</param>
     /// <param name="Plan">What the accumulators hold (loss sum, each metric's state, example count).</param>

@@ -11,7 +11,7 @@ namespace XlaGen.Autodiff
     /// (the cotangent gathered back at the selected positions), gather (scatter-add), scatter (add and replace
     /// combiners), dynamic-slice and dynamic-update-slice. Index operands are integers and get no cotangent.
     /// </summary>
-    public static partial class GradientRules
+    internal static partial class GradientRules
     {
         static partial void AddWindowedAndIndexed(Dictionary<string, GradientRule> rules)
         {

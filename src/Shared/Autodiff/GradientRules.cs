@@ -8,14 +8,14 @@ namespace XlaGen.Autodiff
 {
     /// <summary>A vector-Jacobian product: given the output y and its cotangent dy, the cotangent of each operand
     /// (null where none flows: integer operands, predicates, values the output does not depend on smoothly).</summary>
-    public delegate HloInstruction?[] GradientRule(GradientContext c, HloInstruction y, HloInstruction dy);
+    internal delegate HloInstruction?[] GradientRule(GradientContext c, HloInstruction y, HloInstruction dy);
 
     /// <summary>
     /// Gradient rules, one entry per HLO opcode, written with the IR builder (as JAX's ad.primitive_transposes
     /// and GoMLX's VJP registrations). Ops that produce no float output (compare, iota, constant, parameter,
     /// get-dimension-size) are sources of no gradient and need no rule.
     /// </summary>
-    public static partial class GradientRules
+    internal static partial class GradientRules
     {
         // Built on first use: the Core table below is initialised after this point in the file.
         static Dictionary<string, GradientRule>? rules;

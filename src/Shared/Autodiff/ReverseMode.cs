@@ -7,7 +7,7 @@ using XlaGen.Ops;
 namespace XlaGen.Autodiff
 {
     /// <summary>An op on the differentiated path has no gradient rule (or the rule does not apply to its form).</summary>
-    public sealed class GradientException : Exception
+    internal sealed class GradientException : Exception
     {
         public GradientException(HloInstruction instruction, string message) : base(message)
         {
@@ -25,7 +25,7 @@ namespace XlaGen.Autodiff
     /// instructions on a path from a wrt input to the output are differentiated, and only floating-point values
     /// carry cotangents.
     /// </summary>
-    public static class ReverseMode
+    internal static class ReverseMode
     {
         public static HloInstruction[] Gradients(HloBuilder b, HloInstruction output, IReadOnlyList<HloInstruction> wrt, HloInstruction? seed = null)
         {
@@ -100,7 +100,7 @@ namespace XlaGen.Autodiff
     }
 
     /// <summary>What a gradient rule builds with: the builder and helpers shared by the rules.</summary>
-    public sealed class GradientContext
+    internal sealed class GradientContext
     {
         public GradientContext(HloBuilder builder)
         {

@@ -12,7 +12,7 @@ namespace XlaGen.Ops
     /// channel_id and explicit groups (XLA's rules). Whether the ids fit the replica count is checked where the
     /// count is known: when a device compiles the program for its replicas.
     /// </summary>
-    public sealed class AllReduceOp : OpDef
+    internal sealed class AllReduceOp : OpDef
     {
         public AllReduceOp() : base("all-reduce", OpCategory.Structural, 1, -1, "channel_id", "replica_groups", "use_global_device_ids") { }
 
@@ -63,7 +63,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>replica-id(): this replica's id as u32[].</summary>
-    public sealed class ReplicaIdOp : OpDef
+    internal sealed class ReplicaIdOp : OpDef
     {
         public ReplicaIdOp() : base("replica-id", OpCategory.Source, 0, 0) { }
 

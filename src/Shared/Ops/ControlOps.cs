@@ -4,14 +4,14 @@ using XlaGen.Hlo;
 
 namespace XlaGen.Ops
 {
-    public sealed class TupleOp : OpDef
+    internal sealed class TupleOp : OpDef
     {
         public TupleOp() : base("tuple", OpCategory.Control, 0, -1) { }
 
         protected override Shape Infer(ShapeQuery q) => Shape.Tuple(q.Operands.Select(s => s.WithLayout(s.IsTuple ? null : s.Layout)).ToArray());
     }
 
-    public sealed class GetTupleElementOp : OpDef
+    internal sealed class GetTupleElementOp : OpDef
     {
         public GetTupleElementOp() : base("get-tuple-element", OpCategory.Control, 1, 1, "index") { }
 
@@ -26,7 +26,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>Ops whose called computation takes the operands as its parameters and whose result is the callee's (call, fusion).</summary>
-    public sealed class CallOp : OpDef
+    internal sealed class CallOp : OpDef
     {
         readonly string key;
 
@@ -51,7 +51,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>map(operands…), to_apply=f: f applied elementwise over equal-dims operands.</summary>
-    public sealed class MapOp : OpDef
+    internal sealed class MapOp : OpDef
     {
         public MapOp() : base("map", OpCategory.Control, 1, -1, "dimensions") { }
 
@@ -75,7 +75,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>while(init), condition=c, body=b: the state shape; the condition returns pred[].</summary>
-    public sealed class WhileOp : OpDef
+    internal sealed class WhileOp : OpDef
     {
         public WhileOp() : base("while", OpCategory.Control, 1, 1) { }
 
@@ -98,7 +98,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>sort(operands…), dimensions={d}, to_apply=comparator: sorts all operands by the comparator along d.</summary>
-    public sealed class SortOp : OpDef
+    internal sealed class SortOp : OpDef
     {
         public SortOp() : base("sort", OpCategory.Control, 1, -1, "dimensions", "is_stable") { }
 

@@ -11,7 +11,7 @@ namespace XlaGen.Ops
     /// feature = kernel output features, spatial = the window positions over the lhs spatial dims.
     /// lhs features = kernel input features × feature_group_count.
     /// </summary>
-    public sealed class ConvolutionOp : OpDef
+    internal sealed class ConvolutionOp : OpDef
     {
         public ConvolutionOp() : base("convolution", OpCategory.Structural, 2, 2,
             "window", "dim_labels", "feature_group_count", "batch_group_count", "operand_precision") { }

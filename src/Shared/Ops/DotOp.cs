@@ -8,7 +8,7 @@ namespace XlaGen.Ops
     /// dot (XLA's DotGeneral): batch dims pair up, contracting dims pair up and are summed over; the result is
     /// batch dims, then the lhs free dims, then the rhs free dims, each in operand order.
     /// </summary>
-    public sealed class DotOp : OpDef
+    internal sealed class DotOp : OpDef
     {
         public DotOp() : base("dot", OpCategory.Structural, 2, 2,
             "lhs_batch_dims", "lhs_contracting_dims", "rhs_batch_dims", "rhs_contracting_dims", "operand_precision") { }

@@ -33,7 +33,7 @@ namespace XlaGen.Ops
     /// dynamic-slice(operand, start indices…), dynamic_slice_sizes={…}: a slice of the given sizes whose start is
     /// computed at run time (clamped into range by XLA). Result: the slice sizes, with the operand's element type.
     /// </summary>
-    public sealed class DynamicSliceOp : OpDef
+    internal sealed class DynamicSliceOp : OpDef
     {
         public DynamicSliceOp() : base("dynamic-slice", OpCategory.Structural, 2, -1, "dynamic_slice_sizes") { }
 
@@ -61,7 +61,7 @@ namespace XlaGen.Ops
     /// dynamic-update-slice(operand, update, start indices…): the operand with update written at a start computed
     /// at run time. The update has the operand's rank and element type and fits inside it; the result is the operand shape.
     /// </summary>
-    public sealed class DynamicUpdateSliceOp : OpDef
+    internal sealed class DynamicUpdateSliceOp : OpDef
     {
         public DynamicUpdateSliceOp() : base("dynamic-update-slice", OpCategory.Structural, 3, -1) { }
 

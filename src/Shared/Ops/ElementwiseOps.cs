@@ -5,7 +5,7 @@ using XlaGen.Hlo;
 namespace XlaGen.Ops
 {
     /// <summary>Which element types an elementwise op accepts.</summary>
-    public enum TypeClass
+    internal enum TypeClass
     {
         /// <summary>Any numeric type (not pred).</summary>
         Numeric,
@@ -43,7 +43,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>y = f(x) elementwise; same shape out.</summary>
-    public sealed class UnaryOp : OpDef
+    internal sealed class UnaryOp : OpDef
     {
         public UnaryOp(string opcode, TypeClass types) : base(opcode, OpCategory.ElementwiseUnary, 1, 1)
         {
@@ -62,7 +62,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>z = f(x, y) elementwise on equal shapes (broadcast is explicit in HLO).</summary>
-    public sealed class BinaryOp : OpDef
+    internal sealed class BinaryOp : OpDef
     {
         public BinaryOp(string opcode, TypeClass types) : base(opcode, OpCategory.ElementwiseBinary, 2, 2)
         {
@@ -84,7 +84,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>compare(x, y), direction=EQ|NE|LT|LE|GT|GE → pred of the same dims.</summary>
-    public sealed class CompareOp : OpDef
+    internal sealed class CompareOp : OpDef
     {
         public static readonly string[] Directions = { "EQ", "NE", "LT", "LE", "GT", "GE" };
         public static readonly string[] ComparisonTypes = { "FLOAT", "TOTALORDER", "SIGNED", "UNSIGNED" };
@@ -108,7 +108,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>select(pred, on_true, on_false).</summary>
-    public sealed class SelectOp : OpDef
+    internal sealed class SelectOp : OpDef
     {
         public SelectOp() : base("select", OpCategory.ElementwiseOther, 3, 3) { }
 
@@ -124,7 +124,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>clamp(min, x, max); min and max may be scalars.</summary>
-    public sealed class ClampOp : OpDef
+    internal sealed class ClampOp : OpDef
     {
         public ClampOp() : base("clamp", OpCategory.ElementwiseOther, 3, 3) { }
 
@@ -139,7 +139,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>convert: same dims, the element type of the declared result.</summary>
-    public sealed class ConvertOp : OpDef
+    internal sealed class ConvertOp : OpDef
     {
         public ConvertOp() : base("convert", OpCategory.ElementwiseUnary, 1, 1) { }
 
@@ -156,7 +156,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>copy: identity (a new buffer).</summary>
-    public sealed class CopyOp : OpDef
+    internal sealed class CopyOp : OpDef
     {
         public CopyOp() : base("copy", OpCategory.ElementwiseUnary, 1, 1) { }
 

@@ -11,7 +11,7 @@ namespace XlaGen.Ops
     /// slice_sizes; collapsed_slice_dims and operand_batching_dims (size 1 or 0) are dropped from the slice. The
     /// result puts the slice dims at offset_dims and the batch dims of start_indices, in order, everywhere else.
     /// </summary>
-    public sealed class GatherOp : OpDef
+    internal sealed class GatherOp : OpDef
     {
         public GatherOp() : base("gather", OpCategory.Structural, 2, 2,
             "offset_dims", "collapsed_slice_dims", "start_index_map", "operand_batching_dims",

@@ -9,7 +9,7 @@ namespace XlaGen.Ops
     /// each. Kernels (CPU executor) and gradient rules are tables keyed by the same opcode; a test walks this
     /// catalogue and fails when an op lacks any of them.
     /// </summary>
-    public static class OpCatalogue
+    internal static class OpCatalogue
     {
         static readonly Dictionary<string, OpDef> ByOpcode = Build();
 

@@ -19,7 +19,7 @@ namespace XlaGen.Ops
 
     /// <summary>What a shape rule sees: operand shapes, attributes, called computations, and the declared result
     /// shape for ops whose result the operands do not determine (parameter, reshape, broadcast, convert, iota).</summary>
-    public sealed class ShapeQuery
+    internal sealed class ShapeQuery
     {
         public ShapeQuery(string opcode, IReadOnlyList<Shape> operands, HloAttributes attributes,
             IReadOnlyList<HloComputation>? called = null, Shape? declared = null)
@@ -63,7 +63,7 @@ namespace XlaGen.Ops
         }
     }
 
-    public enum OpCategory
+    internal enum OpCategory
     {
         /// <summary>Leaves: parameter, constant, iota.</summary>
         Source,
@@ -82,7 +82,7 @@ namespace XlaGen.Ops
     /// it prints, in XLA's order. Lowering to the proto is generic over <see cref="HloAttributes"/>; kernels and
     /// gradient rules live in tables keyed by the same opcode.
     /// </summary>
-    public abstract class OpDef
+    internal abstract class OpDef
     {
         protected OpDef(string opcode, OpCategory category, int minOperands, int maxOperands, params string[] textAttributes)
         {

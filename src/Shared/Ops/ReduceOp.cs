@@ -8,7 +8,7 @@ namespace XlaGen.Ops
     /// reduce(inputs..., inits...), dimensions={…}, to_apply=reducer: N inputs of equal dims, N scalar inits,
     /// a reducer taking 2N scalars (accumulators, then elements) and returning N scalars (a tuple when N &gt; 1).
     /// </summary>
-    public sealed class ReduceOp : OpDef
+    internal sealed class ReduceOp : OpDef
     {
         public ReduceOp() : base("reduce", OpCategory.Structural, 2, -1, "dimensions") { }
 

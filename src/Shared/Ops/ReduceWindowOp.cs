@@ -9,7 +9,7 @@ namespace XlaGen.Ops
     /// reduce, N inputs of equal dims and N scalar inits, but each output element reduces one window position; the
     /// window has one entry per input dimension. Result dims are the window positions (a tuple when N &gt; 1).
     /// </summary>
-    public sealed class ReduceWindowOp : OpDef
+    internal sealed class ReduceWindowOp : OpDef
     {
         public ReduceWindowOp() : base("reduce-window", OpCategory.Structural, 2, -1, "window") { }
 

@@ -10,7 +10,7 @@ namespace XlaGen.Ops
     /// philox a 128-bit one (u64[3], or u64[2] whose counter is (word 1, word 0)). rng_default is philox, as XLA's CPU
     /// and GPU compilers expand it (RngBitGeneratorExpander(RNG_PHILOX)).
     /// </summary>
-    public sealed class RngBitGeneratorOp : OpDef
+    internal sealed class RngBitGeneratorOp : OpDef
     {
         public RngBitGeneratorOp() : base("rng-bit-generator", OpCategory.Structural, 1, 1, "algorithm") { }
 

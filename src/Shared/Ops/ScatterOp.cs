@@ -11,7 +11,7 @@ namespace XlaGen.Ops
     /// match the index array's batch dims (all but index_vector_dim). The combiner takes 2N scalars and returns N.
     /// The result is the input shape (a tuple of them when N &gt; 1).
     /// </summary>
-    public sealed class ScatterOp : OpDef
+    internal sealed class ScatterOp : OpDef
     {
         public ScatterOp() : base("scatter", OpCategory.Structural, 3, -1,
             "update_window_dims", "inserted_window_dims", "scatter_dims_to_operand_dims", "input_batching_dims",

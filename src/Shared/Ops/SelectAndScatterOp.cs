@@ -9,7 +9,7 @@ namespace XlaGen.Ops
     /// element and the matching source element is scattered onto it (the gradient of max pooling). The source has
     /// the shape of the window positions; the result has the operand's shape.
     /// </summary>
-    public sealed class SelectAndScatterOp : OpDef
+    internal sealed class SelectAndScatterOp : OpDef
     {
         public SelectAndScatterOp() : base("select-and-scatter", OpCategory.Structural, 3, 3, "window") { }
 

@@ -5,7 +5,7 @@ using XlaGen.Hlo;
 namespace XlaGen.Ops
 {
     /// <summary>broadcast: operand dim i goes to result dim dimensions[i] (equal size or 1); other result dims are new.</summary>
-    public sealed class BroadcastOp : OpDef
+    internal sealed class BroadcastOp : OpDef
     {
         public BroadcastOp() : base("broadcast", OpCategory.Structural, 1, 1, "dimensions") { }
 
@@ -33,7 +33,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>reshape: same element count, row-major order.</summary>
-    public sealed class ReshapeOp : OpDef
+    internal sealed class ReshapeOp : OpDef
     {
         public ReshapeOp() : base("reshape", OpCategory.Structural, 1, 1) { }
 
@@ -52,7 +52,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>bitcast: reinterpretation with the same byte size; for equal element types a reshape.</summary>
-    public sealed class BitcastOp : OpDef
+    internal sealed class BitcastOp : OpDef
     {
         public BitcastOp() : base("bitcast", OpCategory.Structural, 1, 1) { }
 
@@ -69,7 +69,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>transpose: result dim i = operand dim dimensions[i].</summary>
-    public sealed class TransposeOp : OpDef
+    internal sealed class TransposeOp : OpDef
     {
         public TransposeOp() : base("transpose", OpCategory.Structural, 1, 1, "dimensions") { }
 
@@ -85,7 +85,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>reverse: same shape, order reversed along dimensions.</summary>
-    public sealed class ReverseOp : OpDef
+    internal sealed class ReverseOp : OpDef
     {
         public ReverseOp() : base("reverse", OpCategory.Structural, 1, 1, "dimensions") { }
 
@@ -98,7 +98,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>slice: per dimension [start:limit:stride].</summary>
-    public sealed class SliceOp : OpDef
+    internal sealed class SliceOp : OpDef
     {
         public SliceOp() : base("slice", OpCategory.Structural, 1, 1, "slice") { }
 
@@ -130,7 +130,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>concatenate along dimensions[0]; other dims equal.</summary>
-    public sealed class ConcatenateOp : OpDef
+    internal sealed class ConcatenateOp : OpDef
     {
         public ConcatenateOp() : base("concatenate", OpCategory.Structural, 1, -1, "dimensions") { }
 
@@ -165,7 +165,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>pad(operand, scalar) with padding_config low_high_interior per dimension (negative low/high trims).</summary>
-    public sealed class PadOp : OpDef
+    internal sealed class PadOp : OpDef
     {
         public PadOp() : base("pad", OpCategory.Structural, 2, 2, "padding") { }
 

@@ -3,7 +3,7 @@ using XlaGen.Hlo;
 namespace XlaGen.Ops
 {
     /// <summary>parameter(N): the declared shape.</summary>
-    public sealed class ParameterOp : OpDef
+    internal sealed class ParameterOp : OpDef
     {
         public ParameterOp() : base("parameter", OpCategory.Source, 0, 0) { }
 
@@ -17,7 +17,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>constant(literal): the literal's shape.</summary>
-    public sealed class ConstantOp : OpDef
+    internal sealed class ConstantOp : OpDef
     {
         public ConstantOp() : base("constant", OpCategory.Source, 0, 0) { }
 
@@ -31,7 +31,7 @@ namespace XlaGen.Ops
     }
 
     /// <summary>iota: the declared shape, counting along iota_dimension.</summary>
-    public sealed class IotaOp : OpDef
+    internal sealed class IotaOp : OpDef
     {
         public IotaOp() : base("iota", OpCategory.Source, 0, 0, "iota_dimension") { }
 
@@ -53,7 +53,7 @@ namespace XlaGen.Ops
 {
     /// <summary>get-dimension-size(x), dimensions={d}: the size of dimension d as s32[]. The builder folds it to a
     /// constant whenever the dim is known, so it survives only in symbolic (build-time) programs, e.g. Mean over B.</summary>
-    public sealed class GetDimensionSizeOp : OpDef
+    internal sealed class GetDimensionSizeOp : OpDef
     {
         public GetDimensionSizeOp() : base("get-dimension-size", OpCategory.Source, 1, 1, "dimensions") { }
 

@@ -8,7 +8,7 @@ namespace XlaGen.Ops
     /// convolution, reduce-window and select-and-scatter: the base is dilated and padded, the window dilated, and
     /// the result counts the strided window positions that fit.
     /// </summary>
-    public static class WindowShapes
+    internal static class WindowShapes
     {
         /// <summary>True when the window leaves a dimension as it is (size 1, stride 1, no padding or dilation).</summary>
         public static bool IsIdentity(WindowDimension w) =>

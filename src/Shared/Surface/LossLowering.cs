@@ -6,7 +6,7 @@ using XlaGen.Ops;
 namespace XlaGen.Surface
 {
     /// <summary>A metric a loss function contributes: a per-batch sum whose epoch value is total / examples.</summary>
-    public sealed class MetricValue
+    internal sealed class MetricValue
     {
         public MetricValue(string name, HloInstruction mean)
         {
@@ -24,7 +24,7 @@ namespace XlaGen.Surface
 
     /// <summary>A (prediction, target) pair a loss exposes to the metric objects chosen at Compile; <see cref="Explicit"/>
     /// when written with <c>Losses.Observe</c> (then the built-in losses' own observations are not used).</summary>
-    public sealed class Observation
+    internal sealed class Observation
     {
         public Observation(HloInstruction prediction, HloInstruction target, PredictionKind kind, bool @explicit)
         {
@@ -78,7 +78,7 @@ namespace XlaGen.Surface
     /// Loss functions of the surface. Each returns the mean loss over the batch (dim 0) as a scalar and may add
     /// metrics (means over the rows, like the loss) that the train and eval programs accumulate on the device.
     /// </summary>
-    public static class LossLowering
+    internal static class LossLowering
     {
         /// <summary>Mean over the batch of −log softmax(logits)[label]; adds "accuracy" (argmax = label). With
         /// <paramref name="weights"/> (f32[rows], Keras' sample weights) each row's term is weighted and the sum still divided

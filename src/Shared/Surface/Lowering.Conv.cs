@@ -7,7 +7,7 @@ using XlaGen.Ops;
 namespace XlaGen.Surface
 {
     // 2-D convolution and pooling in TensorFlow's layouts: NHWC activations, HWIO kernels.
-    public static partial class Lowering
+    internal static partial class Lowering
     {
         /// <summary>The padding and output size of one spatial dimension (TensorFlow's rules: SAME gives ⌈n / stride⌉ outputs
         /// and puts the odd padding element after; VALID pads nothing).</summary>

@@ -7,7 +7,7 @@ using XlaGen.Ops;
 namespace XlaGen.Surface
 {
     // Indexing and layout: Slice, Concat, Stack, Pad, Reverse, Flatten, Take/Embedding, OneHot, dynamic slices.
-    public static partial class Lowering
+    internal static partial class Lowering
     {
         /// <summary>Python's x[start:end:step] along one axis. Negative indices count from the end; out-of-range bounds are
         /// clamped as in Python, but an empty result is an error. A symbolic dimension can only be taken whole.</summary>

@@ -7,7 +7,7 @@ using XlaGen.Ops;
 namespace XlaGen.Surface
 {
     // Elementwise members (Sign, Floor, Ceil, Clamp, %, logical operators), activations, Var/Std and LayerNorm.
-    public static partial class Lowering
+    internal static partial class Lowering
     {
         // ---- element-type checks, phrased for the C# call ----
 

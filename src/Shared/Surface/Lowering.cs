@@ -12,7 +12,7 @@ namespace XlaGen.Surface
     /// agree by construction. NumPy broadcasting is made explicit here (HLO has none). Errors are
     /// <see cref="ShapeException"/>s phrased for the C# call, not for HLO.
     /// </summary>
-    public static partial class Lowering
+    internal static partial class Lowering
     {
         // ---- broadcasting ----
 

@@ -21,7 +21,7 @@ namespace XlaGen.Surface
     /// </list>
     /// Forward programs (Predict) have no training mode: Dropout is the identity and BatchNorm uses its moving statistics.
     /// </summary>
-    public sealed class TrainingMode
+    internal sealed class TrainingMode
     {
         /// <summary>The state parameter's shape: key, counter low word, counter high word.</summary>
         public static readonly Shape StateShape = Shape.Array(ElementType.U64, 3);

@@ -144,7 +144,7 @@ public sealed class CpuDevice : IHostMemoryDevice
 
 /// <summary>A CPU device buffer: a typed host array (float[] for f32, bool[] for pred …) in row-major order.
 /// Disposing it lets the device reuse its array for a later result, unless <see cref="Data"/> was read.</summary>
-public sealed class CpuBuffer : DeviceBuffer
+internal sealed class CpuBuffer : DeviceBuffer
 {
     Array? data;
     bool exposed;

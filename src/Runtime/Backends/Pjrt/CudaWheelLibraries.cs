@@ -9,7 +9,7 @@ namespace XlaGen.Backends.Pjrt;
 /// <c>LD_LIBRARY_PATH</c>. A library that is absent or fails to load is skipped: the plugin's own error (or the system
 /// copy on <c>LD_LIBRARY_PATH</c>) decides then.
 /// </summary>
-public static class CudaWheelLibraries
+internal static class CudaWheelLibraries
 {
     /// <summary>(package folder under site-packages/nvidia, file), in load order: dependencies first. The names are
     /// those of the nvidia-* wheels JAX depends on (jax_plugins/cuda/__init__.py).</summary>
