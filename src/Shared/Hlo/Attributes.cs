@@ -106,7 +106,7 @@ namespace XlaGen.Hlo
     /// <summary>Replica groups in XLA's iota form (IotaReplicaGroupList): the ids 0..n-1 reshaped to
     /// <c>reshapeDims</c>, transposed by <c>transposePerm</c>, read row-major into <c>groups</c> groups of
     /// <c>perGroup</c>. Text <c>[2,2]&lt;=[4]</c> is {{0,1},{2,3}}; <c>[2,2]&lt;=[2,2]T(1,0)</c> is {{0,2},{1,3}}.</summary>
-    public static class IotaReplicaGroups
+    internal static class IotaReplicaGroups
     {
         /// <summary>Expands the iota form, or throws <see cref="System.ArgumentException"/> saying what does not fit.</summary>
         public static long[][] Expand(long groups, long perGroup, long[] reshapeDims, long[]? transposePerm)
@@ -246,7 +246,7 @@ namespace XlaGen.Hlo
     public sealed record InputOutputAlias(long[] OutputIndex, long ParameterNumber, long[] ParameterIndex, bool MustAlias = false);
 
     /// <summary>The op-specific fields of an instruction that the text printer and parser know, in XLA's print order.</summary>
-    public static class AttributeKeys
+    internal static class AttributeKeys
     {
         public static readonly IReadOnlyList<string> All = new[]
         {

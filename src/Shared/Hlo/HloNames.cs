@@ -13,7 +13,7 @@ namespace XlaGen.Hlo
     /// suffix after '.', as XLA does. The printer applies this, so text printed from any module the proto reader
     /// accepts (names there are arbitrary strings) parses; names that are already valid print unchanged.
     /// </summary>
-    public static class HloNames
+    internal static class HloNames
     {
         /// <summary>Lower-case names of XLA's PrimitiveType values (xla_data.proto), "tuple" excepted.</summary>
         static readonly HashSet<string> PrimitiveTypeNames = new HashSet<string>(StringComparer.Ordinal)

@@ -255,7 +255,7 @@ namespace XlaGen.Hlo
     }
 
     /// <summary>IEEE half and bfloat16 bit conversions, usable without System.Half (netstandard2.0).</summary>
-    public static class HalfBits
+    internal static class HalfBits
     {
         public static double ToDoubleBf16(ushort bits) => BitConverterCompat.Int32BitsToSingle(bits << 16);
 

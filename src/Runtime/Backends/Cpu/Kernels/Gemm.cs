@@ -31,7 +31,7 @@ internal readonly record struct GemmOptions(GemmIsa Isa = GemmIsa.Auto, int MaxT
 /// threads (<see cref="GemmThreadPool"/>). Pack buffers are per-thread and reused. Safe to call concurrently from
 /// several threads; C must not overlap A or B.
 /// </remarks>
-public static unsafe class Gemm
+internal static unsafe class Gemm
 {
     /// <summary>Below this many multiply-adds a plain loop beats packing.</summary>
     private const long DirectThreshold = 8 * 8 * 8;
