@@ -13,7 +13,8 @@ public sealed class ReplicaServer : IAsyncLifetime
     public ServerProcess Server { get; private set; } = null!;
 
     public async ValueTask InitializeAsync() =>
-        Server = await ServerProcess.StartAsync("--devices", "2", "--max-execution-time", "3s", "--session-lease", "20s");
+        Server = await ServerProcess.StartAsync("--devices", "2", "--max-execution-time", "3s", "--session-lease", "20s", "--log-level", "debug");
+
 
     public async ValueTask DisposeAsync() => await Server.DisposeAsync();
 }
@@ -125,8 +126,6 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         using var raw = new RawClient(fixture.Server.Address);
         var session = await raw.OpenSessionAsync(protocolVersion: ReplicaProtocol);
         var executable = await CompileAsync(raw, session, SumAndId(3), 2);
-        var executionsBefore = (await raw.StatsAsync()).ExecutionsInFlight;
-        Assert.Equal(0, executionsBefore);
         await AssertSumRunsAsync(raw, session, executable);
 
         // Donation per replica: each replica's donated buffer is consumed, and both handles leave the session.
@@ -163,10 +162,42 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         // 4 steps of 32 (16 per replica) per epoch, 2 epochs: 8 replicated train steps.
         var options = RemoteTrainingTests.OneEpoch with { Epochs = 2 };
         var localHistory = local.Fit(x, y, options);
+        var before = fixture.Server.Log.Length;
         var remoteHistory = remote.Fit(x, y, options);
+        Assert.Equal(new[] { "16/2" }, remote.CompiledTrainSteps);
+        // Each replicated train step was one Execute request on the server (8 steps, 8 requests, 2 × 16 results each).
+        var executed = fixture.Server.Log[before..].Split('\n').Where(l => l.Contains("executed '", StringComparison.Ordinal)).ToList();
+        Assert.Equal(8, executed.Count);
+        Assert.All(executed, l => Assert.Contains("executed 'RemoteMlp.Loss.train_step'", l));
+        Assert.All(executed, l => Assert.Contains("(32 results", l));
         Assert.Equal(localHistory.Epochs.Select(e => e.Loss), remoteHistory.Epochs.Select(e => e.Loss));
         RemoteTrainingTests.AssertSameParameters(local, remote);
         Assert.Equal(local.Evaluate(x, y, batchSize: 32).Loss, remote.Evaluate(x, y, batchSize: 32).Loss);
+    }
+
+    [Fact]
+    public async Task TheSampleModelTrainsOnTheServersReplicasExactlyAsOnInProcessReplicas()
+    {
+        FashionMnistRemoteTests.RequireFashionMnist();
+        var train = FashionMnistRemoteTests.First(XlaGen.Data.FashionMnist.LoadTrain(), 1024);
+        var test = FashionMnistRemoteTests.First(XlaGen.Data.FashionMnist.LoadTest(), 256);
+        FashionMnistSample.FashionMlp.Runner Train(IDevice device)
+        {
+            var model = FashionMnistSample.FashionMlp.Create(device, 42);
+            model.Compile(new Adam(1e-3));
+            model.Fit(train.Images, train.Labels, new FitOptions { Epochs = 1, BatchSize = 128, Verbose = false });   // 8 steps, 64 per replica
+            return model;
+        }
+        using var localDevice = Devices.Cpu(replicas: 2);
+        using var remoteDevice = await Devices.ConnectReplicatedAsync(fixture.Server.Address, 2);
+        using var local = Train(localDevice);
+        using var remote = Train(remoteDevice);
+        RemoteTrainingTests.AssertSameParameters(local, remote);
+        var localResult = local.Evaluate(test.Images, test.Labels);
+        var remoteResult = remote.Evaluate(test.Images, test.Labels);
+        Assert.Equal(localResult.Loss, remoteResult.Loss);
+        Assert.Equal(localResult.Metrics, remoteResult.Metrics);
+        Assert.True(local.Predict(test.Images).Data.AsSpan().SequenceEqual(remote.Predict(test.Images).Data), "Predict differs");
     }
 
     [Fact]
@@ -289,6 +320,29 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         Assert.All(replicated.DownloadReplicas(ok[0]), t => Assert.Equal(new[] { 8f, 16 }, ((Tensor<float>)t).Data));
         ok[0].Dispose();
         Assert.False(fixture.Server.HasExited);
+    }
+
+    [Fact]
+    public async Task EveryReplicasResultsCountAgainstTheSessionsBytes()
+    {
+        await using var server = await ServerProcess.StartAsync("--devices", "2", "--max-session-bytes", "110000");
+        using var raw = new RawClient(server.Address);
+        var session = await raw.OpenSessionAsync(protocolVersion: ReplicaProtocol);
+        var copy = await CompileAsync(raw, session, TestModules.Copy(ElementType.F32, 8192), 2);
+        ulong a = await raw.UploadAsync(session, TestModules.Random(1, 8192), deviceId: 0);
+        ulong b = await raw.UploadAsync(session, TestModules.Random(2, 8192), deviceId: 1);
+        long held = await raw.BytesHeldAsync(session);
+        // One replica's results (32 KiB) would fit under the limit; both replicas' (64 KiB) do not.
+        Assert.True(held + 32768 <= 110000 && held + 65536 > 110000, $"held {held}");
+        await Expect.Status(StatusCode.ResourceExhausted, () => raw.Client.ExecuteAsync(Replicated(session, copy, [a], [b]), raw.Options()).ResponseAsync,
+            "execute 'copy_f32': its results (65536 bytes", "over its limit of 110000 bytes (--max-session-bytes)");
+        Assert.Equal(held, await raw.BytesHeldAsync(session));
+        // Donating the arguments makes room: each replica's result replaces its argument.
+        var donating = Replicated(session, copy, [a], [b]);
+        donating.DonatedArguments.Add(0);
+        var response = await raw.Client.ExecuteAsync(donating, raw.Options());
+        Assert.Equal(TestModules.Random(2, 8192).Data, ((Tensor<float>)await raw.DownloadAsync(session, response.ReplicaResults[1].Results[0].BufferHandle)).Data);
+        Assert.Equal(held, await raw.BytesHeldAsync(session));
     }
 
     [Fact]
