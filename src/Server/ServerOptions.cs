@@ -61,6 +61,9 @@ public sealed record ServerOptions
     /// <summary>--devices N: how many devices the server hosts (N > 1: virtual CPU devices that run replicated programs).</summary>
     public int Devices { get; init; } = 1;
 
+    /// <summary>The most devices --devices accepts.</summary>
+    public const int MaxDevices = 256;
+
     /// <summary>Most buffers and executables one session may hold at once.</summary>
     public int MaxHandlesPerSession { get; init; } = Sessions.SessionTable.DefaultMaxHandlesPerSession;
 
@@ -338,8 +341,13 @@ public sealed record ServerOptions
                     o = o with { MaxDeviceBytes = ParseSize(arg, Value()) };
                     break;
                 case "--devices":
-                    o = o with { Devices = ParseCount(arg, Value(), 1) };
+                {
+                    int n = ParseCount(arg, Value(), 1);
+                    // one thread per replica per execution
+                    if (n > MaxDevices) throw new UsageException($"--devices {n}: at most {MaxDevices}");
+                    o = o with { Devices = n };
                     break;
+                }
                 case "--max-sessions":
                     o = o with { MaxSessions = ParseCount(arg, Value(), 1) };
                     break;
