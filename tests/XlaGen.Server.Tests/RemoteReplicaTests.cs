@@ -346,6 +346,58 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
     }
 
     [Fact]
+    public async Task AfterAServerRestartReplicatedProgramsAndShardsAreRestoredOnTheirDevices()
+    {
+        var first = await ServerProcess.StartAsync("--devices", "2", "--session-lease", "30s");
+        ServerProcess? second = null;
+        var directory = Directory.CreateTempSubdirectory("xlagen-remote-replicas-").FullName;
+        try
+        {
+            var (x, y) = RemoteTrainingTests.Data(64, 3);
+            using var localDevice = Devices.Cpu(replicas: 2);
+            using var local = RemoteMlp.Create(localDevice, seed: 9);
+            local.Compile(new Adam(1e-2));
+            local.Fit(x, y, RemoteTrainingTests.OneEpoch);
+            local.Fit(x, y, RemoteTrainingTests.OneEpoch);
+
+            using var device = await Devices.ConnectReplicatedAsync(first.Address, 2, new RemoteDeviceOptions { ReconnectTimeout = TimeSpan.FromSeconds(30) });
+            using var exe = device.Compile(SumAndId(3));
+            using var shards = device.UploadShards(new Tensor[] { F(1, 2, 3), F(10, 20, 30.5f) });
+            var before = exe.Execute(new[] { shards });
+            using var model = RemoteMlp.Create(device, seed: 9);
+            model.Compile(new Adam(1e-2));
+            model.Fit(x, y, RemoteTrainingTests.OneEpoch);
+            var checkpoint = Path.Combine(directory, "replicas.safetensors");
+            model.Save(checkpoint);
+
+            first.Kill();
+            second = await ServerProcess.StartAsync("--listen", $"127.0.0.1:{first.Port}", "--devices", "2", "--session-lease", "30s");
+
+            // The program is compiled again for 2 replicas and each shard uploaded again onto its own device.
+            var after = exe.Execute(new[] { shards });
+            Assert.All(device.DownloadReplicas(after[0]), t => Assert.Equal(new[] { 11f, 22, 33.5f }, ((Tensor<float>)t).Data));
+            Assert.Equal(new uint[] { 0, 1 }, device.DownloadReplicas(after[1]).Select(t => ((Tensor<uint>)t).Data[0]));
+            // A result computed before the restart and never downloaded is lost, named.
+            var lost = Assert.Throws<DeviceStateLostException>(() => device.DownloadReplicas(before[0]));
+            Assert.Contains("result 0 of 'sum', replica 0", lost.Message);
+            // The model's state on replica 1 was computed on the server (Save downloads replica 0's copy): the next step
+            // says so, and Load brings every replica back to the checkpoint, after which training goes on exactly as
+            // on in-process replicas.
+            Assert.Throws<DeviceStateLostException>(() => model.Fit(x, y, RemoteTrainingTests.OneEpoch));
+            model.Load(checkpoint);
+            model.Fit(x, y, RemoteTrainingTests.OneEpoch);
+            RemoteTrainingTests.AssertSameParameters(local, model);
+            foreach (var o in before.Concat(after)) o.Dispose();
+        }
+        finally
+        {
+            await first.DisposeAsync();
+            if (second != null) await second.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task TheServerRefusesAnUnusableDeviceCount()
     {
         var (code, _, error) = await CommandLineTests.Run(new Dictionary<string, string>(), "--devices", "0");
