@@ -403,5 +403,17 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         var (code, _, error) = await CommandLineTests.Run(new Dictionary<string, string>(), "--devices", "0");
         Assert.Equal(2, code);
         Assert.Contains("--devices 0: use a whole number of at least 1", error);
+        (code, _, error) = await CommandLineTests.Run(new Dictionary<string, string>(), "--devices", "300");
+        Assert.Equal(2, code);
+        Assert.Contains("--devices 300: at most 256", error);
+    }
+
+    [Fact]
+    public async Task APjrtBackendHostsOneDeviceSoFar()
+    {
+        string plugin = XlaGen.Tests.Pjrt.TestPluginBuild.Require();
+        var (code, _, error) = await CommandLineTests.Run(new Dictionary<string, string>(), "--backend", "pjrt:" + plugin, "--devices", "2");
+        Assert.Equal(2, code);
+        Assert.Contains("--devices 2: only the cpu backend hosts several devices so far", error);
     }
 }

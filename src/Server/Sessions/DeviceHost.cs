@@ -74,9 +74,6 @@ internal sealed class DeviceHost : IDisposable
 
     public CompileCache Cache { get; }
 
-    /// <summary>The device's host-memory side, when it has one (transfers then skip staging copies).</summary>
-    public IHostMemoryDevice? HostDevice => Device as IHostMemoryDevice;
-
     /// <summary>Tickets for the bulk data channel.</summary>
     public TransferTickets Tickets { get; }
 
