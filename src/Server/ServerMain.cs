@@ -69,6 +69,18 @@ public static class ServerMain
             return 2;
         }
 
+        IReplicaPlatform? replicas = null;
+        if (options.Devices > 1)
+        {
+            if (options.BackendSpec.Backend != DeviceBackend.Cpu)
+            {
+                Console.Error.WriteLine($"{name}: --devices {options.Devices}: only the cpu backend hosts several devices so far (PJRT replicas are not implemented); use --backend cpu or --devices 1");
+                device.Dispose();
+                return 2;
+            }
+            replicas = new XlaGen.Backends.Cpu.CpuReplicaPlatform(options.Devices);
+        }
+
         // Executions keep thread-pool threads busy (a kernel's Parallel.For chunks run on them). The timers and socket
         // completions that stop an execution (--max-execution-time, a client's cancel or deadline) also need a pool thread:
         // with only one per core, they waited for the pool to grow (seconds) while every thread computed. Keep spare threads.
@@ -117,7 +129,7 @@ public static class ServerMain
             });
         });
 
-        var host = new DeviceHost(options, device);
+        var host = new DeviceHost(options, device, replicas);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(host);
         builder.Services.AddSingleton(new TokenPolicy(token));

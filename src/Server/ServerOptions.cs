@@ -58,6 +58,12 @@ public sealed record ServerOptions
 
     public int MaxSessions { get; init; } = 64;
 
+    /// <summary>--devices N: how many devices the server hosts (N > 1: virtual CPU devices that run replicated programs).</summary>
+    public int Devices { get; init; } = 1;
+
+    /// <summary>The most devices --devices accepts.</summary>
+    public const int MaxDevices = 256;
+
     /// <summary>Most buffers and executables one session may hold at once.</summary>
     public int MaxHandlesPerSession { get; init; } = Sessions.SessionTable.DefaultMaxHandlesPerSession;
 
@@ -163,6 +169,11 @@ public sealed record ServerOptions
                                      xla_cuda_plugin.so from jax-cuda12/13-pjrt on NVIDIA); pjrt alone finds the
                                      plugin as Devices.Pjrt() does (XLAGEN_PJRT_PLUGIN, TPU_LIBRARY_PATH, the
                                      python3 site-packages). The server hosts the plugin's first device.
+          --devices N                Host N devices (default 1). With the cpu backend, N virtual CPU devices (ids
+                                     0..N-1, one thread per replica) that run replicated programs: a client compiles
+                                     for up to N replicas and runs all of them through one Execute call, their
+                                     all-reduces meeting on the server (RemoteDevice.Replicated). The pjrt backend
+                                     hosts one device (its replicas are not implemented yet).
           --token-file PATH          Require every call (health checks included) to carry the header
                                      "authorization: Bearer TOKEN", TOKEN being this file's contents without
                                      surrounding whitespace. Compared in constant time. Calls without it or with
@@ -329,6 +340,14 @@ public sealed record ServerOptions
                 case "--max-device-bytes":
                     o = o with { MaxDeviceBytes = ParseSize(arg, Value()) };
                     break;
+                case "--devices":
+                {
+                    int n = ParseCount(arg, Value(), 1);
+                    // one thread per replica per execution
+                    if (n > MaxDevices) throw new UsageException($"--devices {n}: at most {MaxDevices}");
+                    o = o with { Devices = n };
+                    break;
+                }
                 case "--max-sessions":
                     o = o with { MaxSessions = ParseCount(arg, Value(), 1) };
                     break;

@@ -19,7 +19,7 @@ public class FashionMnistRemoteTests(SharedServer shared)
     const int Seed = 42;
 
     /// <summary>Skips when the dataset is not installed, except under CI=true, where a missing dataset fails.</summary>
-    static void RequireFashionMnist()
+    internal static void RequireFashionMnist()
     {
         if (FashionMnist.IsInstalled()) return;
         var message = $"Fashion-MNIST is not installed in {FashionMnist.Directory} (apt-get install dataset-fashion-mnist; test.sh does it)";
@@ -28,7 +28,7 @@ public class FashionMnistRemoteTests(SharedServer shared)
         Assert.Skip(message);
     }
 
-    static FashionMnist.Split First(FashionMnist.Split split, int n) => new(
+    internal static FashionMnist.Split First(FashionMnist.Split split, int n) => new(
         new Tensor<float>(new long[] { n, 784 }, split.Images.Data.AsSpan(0, n * 784).ToArray()),
         new Tensor<int>(new long[] { n }, split.Labels.Data.AsSpan(0, n).ToArray()));
 

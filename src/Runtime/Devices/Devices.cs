@@ -44,4 +44,23 @@ public static partial class Devices
     /// </summary>
     public static async Task<RemoteDevice> ConnectAsync(string? address = null, RemoteDeviceOptions? options = null, CancellationToken cancellationToken = default) =>
         await RemoteClusterResolver.ConnectAsync(address, options, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Opens an xlagen-server's first <paramref name="replicas"/> devices (the server runs with <c>--devices N</c>,
+    /// N ≥ <paramref name="replicas"/>) as one <see cref="ReplicatedDevice"/>, as <see cref="Cpu(int)"/> does in-process:
+    /// a model runner on it shards each batch across the server's devices and every replicated step is one Execute
+    /// call. Disposing the replicated device closes the session. Fails with <see cref="DeviceConnectionException"/>
+    /// when the server has fewer devices.
+    /// </summary>
+    public static async Task<ReplicatedDevice> ConnectReplicatedAsync(string? address, int replicas, RemoteDeviceOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (replicas < 1) throw new ArgumentOutOfRangeException(nameof(replicas), replicas, "a replicated device needs at least one replica");
+        var device = await ConnectAsync(address, options, cancellationToken).ConfigureAwait(false);
+        if (RemoteReplicaPlatform.Problem(device, replicas) is { } problem)
+        {
+            await device.DisposeAsync().ConfigureAwait(false);
+            throw new DeviceConnectionException(device.Address, problem);
+        }
+        return new ReplicatedDevice(new RemoteReplicaPlatform(device, replicas, ownsConnection: true));
+    }
 }

@@ -30,6 +30,13 @@ public interface IReplicaPlatform : IDisposable
     IReadOnlyList<IDevice> Devices { get; }
 
     IReplicaExecutable CompileReplicated(HloModule module);
+
+    /// <summary>Compiles for the first <paramref name="replicas"/> devices (replica r on Devices[r]), for a host that
+    /// serves programs of several replica counts from one platform (xlagen-server --devices N). A platform that only
+    /// runs on all its devices refuses other counts.</summary>
+    IReplicaExecutable CompileReplicated(HloModule module, int replicas) =>
+        replicas == Devices.Count ? CompileReplicated(module)
+        : throw new NotSupportedException($"{this} compiles for all its {Devices.Count} devices, not for {replicas}");
 }
 
 /// <summary>

@@ -347,7 +347,9 @@ internal sealed class DataChannel : IHostedService, IDisposable
                 var shape = ticket.Shape;
                 var dims = shape.ConcreteDims();
                 // Not zeroed: every byte is received before the buffer exists (a short stream is refused below).
-                var tensor = host.HostDevice?.AllocateUninitialized(shape.ElementType, dims) ?? TensorBytes.Allocate(shape.ElementType, dims, zeroed: false);
+                var target = host.DeviceAt(ticket.DeviceId);
+                var hostTarget = target as IHostMemoryDevice;
+                var tensor = hostTarget?.AllocateUninitialized(shape.ElementType, dims) ?? TensorBytes.Allocate(shape.ElementType, dims, zeroed: false);
                 long total = ticket.Bytes;
                 bool pred = shape.ElementType == ElementType.Pred;
                 using var stall = new CancellationTokenSource();
@@ -369,8 +371,8 @@ internal sealed class DataChannel : IHostedService, IDisposable
                     }
                     received += n;
                 }
-                var buffer = host.HostDevice?.AdoptHostTensor(tensor) ?? host.Device.Upload(tensor);
-                var entry = new BufferEntry(session, buffer, total);
+                var buffer = hostTarget?.AdoptHostTensor(tensor) ?? target.Upload(tensor);
+                var entry = new BufferEntry(session, buffer, total, ticket.DeviceId);
                 session.Add(entry);
                 added = true;
                 Interlocked.Increment(ref completed);
@@ -425,8 +427,9 @@ internal sealed class DataChannel : IHostedService, IDisposable
             try
             {
                 long total = ticket.Bytes;
-                var hostDevice = host.HostDevice;
-                Tensor? copy = hostDevice == null ? host.Device.Download(entry.Buffer) : null;
+                // the buffer's own device (replicas' buffers live on devices other than device 0)
+                var hostDevice = entry.Buffer.Device as IHostMemoryDevice;
+                Tensor? copy = hostDevice == null ? entry.Buffer.Device.Download(entry.Buffer) : null;
                 await ReplyAsync(stream, reply, StatusCode.OK, 0, (ulong)total, "").ConfigureAwait(false);
                 using var stall = new CancellationTokenSource();
                 for (long offset = 0; offset < total; offset += IoBytes)

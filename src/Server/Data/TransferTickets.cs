@@ -9,8 +9,9 @@ namespace XlaGen.Server.Data;
 /// <summary>One transfer a session asked for in BeginTransfer: its direction, shape and bytes, and until when it may start.</summary>
 internal sealed class TransferTicket
 {
-    public TransferTicket(Session session, bool upload, Shape shape, long bytes, ulong handle, long expiresAtMs)
+    public TransferTicket(Session session, bool upload, Shape shape, long bytes, ulong handle, long expiresAtMs, int deviceId = 0)
     {
+        DeviceId = deviceId;
         Session = session;
         IsUpload = upload;
         Shape = shape;
@@ -31,6 +32,9 @@ internal sealed class TransferTicket
     public ulong Handle { get; }
 
     public long ExpiresAtMs { get; }
+
+    /// <summary>The device an upload's buffer is placed on.</summary>
+    public int DeviceId { get; }
 
     public string Describe() => IsUpload ? $"upload of {Shape}" : $"download of buffer {Handle} ({Shape})";
 }
@@ -61,7 +65,7 @@ internal sealed class TransferTickets
 
     /// <summary>A new ticket for the transfer. An upload's bytes must be reserved in the session already; they are
     /// given back when the ticket expires unused.</summary>
-    public byte[] Issue(Session session, bool upload, Shape shape, long bytes, ulong handle)
+    public byte[] Issue(Session session, bool upload, Shape shape, long bytes, ulong handle, int deviceId = 0)
     {
         if (Interlocked.Increment(ref session.OpenTickets) > MaxPerSession)
         {
@@ -69,7 +73,7 @@ internal sealed class TransferTickets
             throw Errors.ResourceExhausted($"the session already holds {MaxPerSession} unused transfer tickets; use or let them expire ({lifetime.TotalSeconds:0.#} s) first");
         }
         var ticket = RandomNumberGenerator.GetBytes(Backends.Remote.DataFrames.TicketBytes);
-        tickets[Key(ticket)] = new TransferTicket(session, upload, shape, bytes, handle, Environment.TickCount64 + (long)lifetime.TotalMilliseconds);
+        tickets[Key(ticket)] = new TransferTicket(session, upload, shape, bytes, handle, Environment.TickCount64 + (long)lifetime.TotalMilliseconds, deviceId);
         return ticket;
     }
 

@@ -20,11 +20,14 @@ internal sealed partial class DeviceServiceImpl
         var session = Sessions.Get(request.SessionId);
         using var call = session.BeginCall();
         if (request.HloModuleProto.IsEmpty) throw Errors.InvalidArgument("hlo_module_proto is empty: send a serialized xla.HloModuleProto");
+        int replicas = CheckReplicaCount(session, request.ReplicaCount);
         session.EnsureRoomForHandles(1, "compile");
         var clock = Stopwatch.StartNew();
         var bytes = request.HloModuleProto.ToByteArray();
         var fingerprint = CompileCache.Fingerprint(bytes);
-        var (program, hit) = await host.Cache.AcquireAsync(fingerprint, () => CompileProgram(bytes, fingerprint)).ConfigureAwait(false);
+        // One module compiled for different replica counts is different programs (their collectives' groups differ).
+        var key = replicas > 1 ? $"{fingerprint}/replicas={replicas}" : fingerprint;
+        var (program, hit) = await host.Cache.AcquireAsync(key, () => CompileProgram(bytes, key, replicas)).ConfigureAwait(false);
         // The compiled program counts against the session's and the server's byte budgets while this handle holds it
         // (its estimated size, at least Session.MinimumCharge), as a buffer would.
         long charge = program.EstimatedBytes;
@@ -58,18 +61,45 @@ internal sealed partial class DeviceServiceImpl
         Log.Compiled(logger, session.ShortId, program.Module.Name, fingerprint[..12], hit, clock.ElapsedMilliseconds);
         // The cache is shared (one compilation for everyone), but what a client is told is not: a hit it did not cause
         // itself would reveal that another session compiled the same bytes. Only the timing still can (docs/server.md).
-        bool ownHit = session.CompiledBefore(fingerprint) && hit;
+        bool ownHit = session.CompiledBefore(key) && hit;
         var response = new CompileResponse
         {
             ExecutableHandle = entry.Handle, Fingerprint = fingerprint, CacheHit = ownHit, ModuleName = program.Module.Name,
-            PeakMemoryBytes = program.Executable.PeakMemoryBytes,
+            PeakMemoryBytes = program.PeakMemoryBytes, ReplicaCount = program.ReplicaCount,
         };
         response.ParameterShapes.AddRange(program.ParameterShapes.Select(ToProto));
         response.ResultShapes.AddRange(program.ResultShapes.Select(ToProto));
         return response;
     }
 
-    CachedProgram CompileProgram(byte[] bytes, string fingerprint)
+    /// <summary>The replica count a compile asks for: 0 and 1 are one device; more needs protocol version 3 and at
+    /// most the server's devices.</summary>
+    int CheckReplicaCount(Session session, int requested)
+    {
+        if (requested < 0) throw Errors.InvalidArgument($"replica_count {requested} is negative (0 or 1: one device; N: N replicas)");
+        if (requested <= 1) return 1;
+        RequireReplicaProtocol(session, "compile with replica_count");
+        if (requested > host.MaxReplicas)
+        {
+            throw Errors.InvalidArgument(host.MaxReplicas == 1
+                ? $"replica_count {requested}: this server hosts one device; start it with --devices {requested} (or more) to run {requested} replicas"
+                : $"replica_count {requested}: this server hosts {host.MaxReplicas} devices, so a program runs on at most {host.MaxReplicas} replicas (--devices)");
+        }
+        return requested;
+    }
+
+    /// <summary>Fields of protocol version 3 in a session opened at an older version: refused, so that what an old
+    /// client could not have meant is never guessed.</summary>
+    static void RequireReplicaProtocol(Session session, string what)
+    {
+        if (session.ProtocolVersion < DeviceHost.ReplicaProtocolVersion)
+        {
+            throw Errors.FailedPrecondition(
+                $"{what} is part of protocol version {DeviceHost.ReplicaProtocolVersion}; this session was opened at version {session.ProtocolVersion}");
+        }
+    }
+
+    CachedProgram CompileProgram(byte[] bytes, string fingerprint, int replicas)
     {
         HloModule module;
         try
@@ -82,27 +112,48 @@ internal sealed partial class DeviceServiceImpl
         }
         CheckValueSizes(module);
         CheckProgramSize(module);
-        IExecutable executable;
+        IExecutable? executable = null;
+        IReplicaExecutable? replicated = null;
         try
         {
-            executable = Device.Compile(module);
+            if (replicas > 1) replicated = host.Replicas!.CompileReplicated(module, replicas);
+            else executable = Device.Compile(module);
         }
         catch (Exception e) when (e is XlaCompileException or NotSupportedException or HloVerificationException or ShapeException or ArgumentException)
         {
-            throw Errors.InvalidArgument($"the {Device.Info.Platform} backend cannot compile module '{module.Name}': {e.Message}");
+            string what = replicas > 1 ? $" for {replicas} replicas" : "";
+            throw Errors.InvalidArgument($"the {Device.Info.Platform} backend cannot compile module '{module.Name}'{what}: {e.Message}");
         }
         // Values that fit one by one can still not fit together: refuse what could never run, rather than let the host
-        // run out of memory (which, past what the OS will give, ends the process) while it runs.
-        long limit = host.LargestValueBytes, peak = executable.PeakMemoryBytes;
+        // run out of memory (which, past what the OS will give, ends the process) while it runs. Replicas of one host
+        // platform share its memory, so a replicated program needs its peak once per replica.
+        long limit = host.LargestValueBytes;
+        long peak = replicated != null ? SaturatingMultiply(replicated.PeakMemoryBytes, replicas) : executable!.PeakMemoryBytes;
         if (limit > 0 && peak > limit)
         {
-            executable.Dispose();
+            ((IDisposable?)replicated ?? executable!).Dispose();
+            string each = replicas > 1 ? $" ({replicas} replicas together)" : "";
             throw Errors.ResourceExhausted(
-                $"module '{module.Name}' needs about {peak} bytes at its peak (the values alive at once while it runs), more than the {limit} bytes {host.LargestValueLimitName}");
+                $"module '{module.Name}' needs about {peak} bytes at its peak{each} (the values alive at once while it runs), more than the {limit} bytes {host.LargestValueLimitName}");
         }
         var parameters = module.Entry.Parameters.SelectMany(p => Leaves(p.Shape)).ToArray();
         var results = Leaves(module.Entry.Root.Shape).ToArray();
-        return new CachedProgram(fingerprint, module, executable, parameters, results, CachedProgram.Estimate(module, bytes.Length));
+        long estimate = CachedProgram.Estimate(module, bytes.Length);
+        return replicated != null
+            ? new CachedProgram(fingerprint, module, replicated, parameters, results, estimate)
+            : new CachedProgram(fingerprint, module, executable!, parameters, results, estimate);
+    }
+
+    static long SaturatingMultiply(long a, int b)
+    {
+        try
+        {
+            return checked(a * b);
+        }
+        catch (OverflowException)
+        {
+            return long.MaxValue;
+        }
     }
 
     /// <summary>--max-instructions and --max-program-cost, checked before the backend compiles anything: a module's

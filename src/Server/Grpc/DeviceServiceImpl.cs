@@ -49,9 +49,12 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             MaxSessionBytes = host.Options.MaxSessionBytes,
             DataPort = host.Data?.Port ?? 0,
             PjrtApiVersion = description.ApiVersion ?? "",
+            ReplicaDevices = host.MaxReplicas,
         };
         foreach (var (key, value) in description.Attributes) response.PlatformAttributes[key] = value;
-        foreach (var d in description.Devices)
+        // --devices N: every hosted device, by id (device 0 describes only itself)
+        var devices = host.AllDevices.Count == 1 ? description.Devices : host.AllDevices.SelectMany(d => d.Describe().Devices).ToList();
+        foreach (var d in devices)
         {
             var device = new DeviceDescription { Id = d.Id, Kind = d.Kind, MemoryBytes = d.BytesLimit ?? 0, ProcessIndex = d.ProcessIndex };
             if (d.BytesInUse is long used) device.BytesInUse = used;
@@ -109,6 +112,10 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
         var session = Sessions.Get(first.Header.SessionId);
         using var call = session.BeginCall();
         var shape = FromProto(first.Header.Shape, "upload header");
+        int deviceId = first.Header.DeviceId;
+        if (deviceId != 0) RequireReplicaProtocol(session, "upload with device_id");
+        var target = host.DeviceAt(deviceId);
+        var hostTarget = target as IHostMemoryDevice;
         long total = TensorBytes.ByteCount(shape.ElementType, shape.ConcreteDims());
         CheckDeviceMemory(total, $"uploading {shape}");
         session.EnsureRoomForHandles(1, $"uploading {shape}");
@@ -122,7 +129,7 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
         try
         {
             // Not zeroed: every byte is written before the tensor is used (a short stream is refused below).
-            var tensor = host.HostDevice?.AllocateUninitialized(shape.ElementType, shape.ConcreteDims()) ?? TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims(), zeroed: false);
+            var tensor = hostTarget?.AllocateUninitialized(shape.ElementType, shape.ConcreteDims()) ?? TensorBytes.Allocate(shape.ElementType, shape.ConcreteDims(), zeroed: false);
             var sink = new UploadSink(tensor, shape.ToString());
             using (sink.Attach())
             {
@@ -151,8 +158,8 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             if (received != total)
                 throw Errors.InvalidArgument($"upload of {shape} ended after {received} of its {total} bytes: the stream was truncated");
             // A host-memory device takes the staging tensor as the buffer (no second copy).
-            var buffer = host.HostDevice?.AdoptHostTensor(tensor) ?? Device.Upload(tensor);
-            var entry = new BufferEntry(session, buffer, total);
+            var buffer = hostTarget?.AdoptHostTensor(tensor) ?? target.Upload(tensor);
+            var entry = new BufferEntry(session, buffer, total, deviceId);
             session.Add(entry);
             added = true;
             Log.Uploaded(logger, session.ShortId, shape.ToString(), total, clock.ElapsedMilliseconds);
@@ -175,8 +182,8 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
         {
             // A host-memory device's buffer is sent in place (pinned meanwhile, so neither a release nor a donation
             // can take it away); other devices copy it to the host first.
-            var hostDevice = host.HostDevice;
-            Tensor? tensor = hostDevice == null ? Device.Download(entry.Buffer) : null;
+            var hostDevice = entry.Buffer.Device as IHostMemoryDevice;
+            Tensor? tensor = hostDevice == null ? entry.Buffer.Device.Download(entry.Buffer) : null;
             long total = TensorBytes.ByteCount(entry.Shape.ElementType, entry.Shape.ConcreteDims());
             var shape = ToProto(entry.Shape);
             long offset = 0;
@@ -209,6 +216,13 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
                 $"BeginTransfer is part of protocol version {DeviceHost.DataChannelProtocolVersion}; this session was opened at version {session.ProtocolVersion} (use Upload and Download)");
         }
         var data = host.Data ?? throw Errors.FailedPrecondition("this server has no bulk data channel (--data-listen off): use Upload and Download");
+        if (request.DeviceId != 0)
+        {
+            RequireReplicaProtocol(session, "BeginTransfer with device_id");
+            if (request.KindCase != BeginTransferRequest.KindOneofCase.UploadShape)
+                throw Errors.InvalidArgument("BeginTransfer: device_id places an upload; a download reads the buffer where it is (leave device_id 0)");
+            host.DeviceAt(request.DeviceId);
+        }
         Shape shape;
         long total;
         byte[] ticket;
@@ -227,7 +241,7 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
                 }
                 try
                 {
-                    ticket = host.Tickets.Issue(session, upload: true, shape, total, 0);
+                    ticket = host.Tickets.Issue(session, upload: true, shape, total, 0, request.DeviceId);
                 }
                 catch
                 {
@@ -264,10 +278,12 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
     {
         var session = Sessions.Get(request.SessionId);
         using var call = session.BeginCall();
+        if (request.ReplicaArguments.Count > 0) RequireReplicaProtocol(session, "execute with replica_arguments");
         ReleaseAll(session, request.ReleaseHandles, unknown: null);
         var pinned = new List<HandleEntry>(request.ArgumentHandles.Count + 1);
         var donating = new List<BufferEntry>(request.DonatedArguments.Count);
-        DeviceBuffer[] outputs;
+        // One list per replica (an ordinary program: one list, device 0).
+        DeviceBuffer[][] outputs;
         ExecutableEntry executable;
         long micros;
         try
@@ -276,60 +292,82 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             pinned.Add(executable);
             var program = executable.Program;
             string name = program.Module.Name;
+            int replicas = program.ReplicaCount;
+            var lists = ArgumentLists(request, program);
+            int donatedDistinct = request.DonatedArguments.Distinct().Count();
             // Donated arguments leave the session before the results join it, so a training step at the limit still runs.
             if (!request.InlineResults)
-                session.EnsureRoomForHandles(program.ResultShapes.Length - request.DonatedArguments.Distinct().Count(), $"execute '{name}': keeping its results");
-            var args = new BufferEntry[request.ArgumentHandles.Count];
-            for (int i = 0; i < args.Length; i++)
+                session.EnsureRoomForHandles(replicas * (program.ResultShapes.Length - donatedDistinct), $"execute '{name}': keeping its results");
+            var args = new BufferEntry[replicas][];
+            for (int r = 0; r < replicas; r++)
             {
-                args[i] = session.Pin<BufferEntry>(request.ArgumentHandles[i], $"execute '{name}', argument {i}");
-                pinned.Add(args[i]);
+                string where = replicas > 1 ? $"execute '{name}', replica {r}" : $"execute '{name}'";
+                args[r] = new BufferEntry[lists[r].Count];
+                for (int i = 0; i < args[r].Length; i++)
+                {
+                    args[r][i] = session.Pin<BufferEntry>(lists[r][i], $"{where}, argument {i}");
+                    pinned.Add(args[r][i]);
+                    if (args[r][i].DeviceId != r)
+                    {
+                        throw Errors.InvalidArgument(replicas > 1
+                            ? $"{where}, argument {i}: buffer {args[r][i].Handle} is on device {args[r][i].DeviceId}, but replica {r} runs on device {r}: upload replica {r}'s arguments with device_id {r}"
+                            : $"{where}, argument {i}: buffer {args[r][i].Handle} is on device {args[r][i].DeviceId}, but a program compiled for one device runs on device 0");
+                    }
+                }
+                try
+                {
+                    ExecuteArguments.Check(name, program.ParameterShapes, program.Module.Entry.Parameters.Select(p => p.Name).ToArray(), args[r], a => a.Shape, request.DonatedArguments, a => $"buffer {a.Handle}");
+                }
+                catch (XlaExecutionException e)
+                {
+                    throw Errors.InvalidArgument(replicas > 1 ? $"execute, replica {r} of {replicas}: {e.Message}" : $"execute: {e.Message}");
+                }
             }
-            try
+            for (int r = 0; r < replicas; r++)
             {
-                ExecuteArguments.Check(name, program.ParameterShapes, program.Module.Entry.Parameters.Select(p => p.Name).ToArray(), args, a => a.Shape, request.DonatedArguments, a => $"buffer {a.Handle}");
-            }
-            catch (XlaExecutionException e)
-            {
-                throw Errors.InvalidArgument($"execute: {e.Message}");
-            }
-            foreach (int d in request.DonatedArguments)
-            {
-                session.BeginDonation(args[d], $"execute '{name}', argument {d}");
-                donating.Add(args[d]);
+                foreach (int d in request.DonatedArguments.Distinct())
+                {
+                    session.BeginDonation(args[r][d], replicas > 1 ? $"execute '{name}', replica {r}, argument {d}" : $"execute '{name}', argument {d}");
+                    donating.Add(args[r][d]);
+                }
             }
             var clock = Stopwatch.StartNew();
             // The execution stops when the client cancels the call or its deadline passes, or after --max-execution-time.
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
             var maxTime = host.Options.MaxExecutionTime;
             if (maxTime > TimeSpan.Zero) limit.CancelAfter(maxTime);
-            // What the program allocates while it runs counts against the server-wide budget until it ends.
-            long peak = program.Executable.PeakMemoryBytes;
+            // What the program allocates while it runs counts against the server-wide budget until it ends (each
+            // replica's peak: the replicas share the host's memory).
+            long peak = SaturatingMultiply(program.PeakMemoryBytes, replicas);
             if (!Sessions.Budget.TryTake(peak))
             {
                 throw Errors.ResourceExhausted(
                     $"execute '{name}' needs about {peak} bytes while it runs; the server's buffers and running programs already use {Sessions.Budget.Used} of the {Sessions.Budget.Limit} bytes it may use (--max-device-bytes): release buffers or retry later");
             }
+            string donatedNote = request.DonatedArguments.Count > 0 ? "; its donated arguments are consumed" : "";
+            var options = new ExecuteOptions { DonatedArguments = request.DonatedArguments.ToArray(), Cancellation = limit.Token };
             using (host.BeginExecution())
             try
             {
                 try
                 {
-                    outputs = program.Executable.Execute(args.Select(a => a.Buffer).ToArray(),
-                        new ExecuteOptions { DonatedArguments = request.DonatedArguments.ToArray(), Cancellation = limit.Token });
+                    outputs = program.Replicated is { } replicated
+                        ? replicated.ExecuteReplicas(args.Select(list => (IReadOnlyList<DeviceBuffer>)list.Select(a => a.Buffer).ToArray()).ToArray(), options)
+                        : [program.Executable.Execute(args[0].Select(a => a.Buffer).ToArray(), options)];
+                }
+                catch (Exception) when (replicas > 1)
+                {
+                    // A replicated execution consumes its donated arguments on every replica, whether it succeeded or not
+                    // (IReplicaExecutable's contract): the client counts them as gone.
+                    foreach (var d in donating)
+                    {
+                        if (!d.Buffer.IsDeleted) d.Buffer.Dispose();
+                    }
+                    throw;
                 }
                 catch (OperationCanceledException) when (limit.IsCancellationRequested)
                 {
-                    host.CountStoppedExecution();
-                    string donatedNote = request.DonatedArguments.Count > 0 ? "; its donated arguments are consumed" : "";
-                    if (context.CancellationToken.IsCancellationRequested)
-                    {
-                        Log.ExecutionStopped(logger, session.ShortId, name, (long)clock.Elapsed.TotalMilliseconds, "the client cancelled the call or its deadline passed");
-                        throw Errors.Cancelled($"execute '{name}' was stopped after {clock.Elapsed.TotalMilliseconds:F0} ms: the call was cancelled or its deadline passed{donatedNote}");
-                    }
-                    Log.ExecutionStopped(logger, session.ShortId, name, (long)clock.Elapsed.TotalMilliseconds, "--max-execution-time");
-                    throw Errors.DeadlineExceeded(
-                        $"execute '{name}' ran longer than this server allows ({maxTime.TotalMilliseconds:F0} ms, --max-execution-time) and was stopped{donatedNote}");
+                    throw Stopped(session, name, clock, context, maxTime, donatedNote);
                 }
                 catch (Exception e) when (e is XlaExecutionException or ArgumentException)
                 {
@@ -339,6 +377,19 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
                 {
                     throw Errors.ResourceExhausted($"execute '{name}': the host ran out of memory");
                 }
+            }
+            catch (OperationCanceledException) when (replicas > 1 && limit.IsCancellationRequested)
+            {
+                throw Stopped(session, name, clock, context, maxTime, donatedNote);
+            }
+            catch (Exception e) when (replicas > 1 && e is XlaExecutionException or ArgumentException)
+            {
+                // One replica's failure (named in the message) is the whole call's.
+                throw Errors.InvalidArgument($"execute '{name}' on {replicas} replicas: {e.Message}{donatedNote}");
+            }
+            catch (OutOfMemoryException) when (replicas > 1)
+            {
+                throw Errors.ResourceExhausted($"execute '{name}' on {replicas} replicas: the host ran out of memory");
             }
             finally
             {
@@ -354,29 +405,32 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
 
         var response = new ExecuteResponse { ExecuteMicros = micros };
         string module = executable.Program.Module.Name;
+        bool replicatedCall = executable.Program.ReplicaCount > 1;
+        var all = outputs.SelectMany(o => o).ToArray();
+        var results = new List<ExecuteResult>(all.Length);
         if (request.InlineResults)
         {
             try
             {
-                long totalBytes = outputs.Sum(o => ShapeBytes(o.Shape));
+                long totalBytes = all.Sum(o => ShapeBytes(o.Shape));
                 if (totalBytes > host.Options.MaxMessageBytes - 4096)
                     throw Errors.ResourceExhausted($"execute '{module}': inline results of {totalBytes} bytes exceed the message limit of {host.Options.MaxMessageBytes} bytes (--max-message-bytes); keep them on the server and download them");
-                foreach (var o in outputs)
+                foreach (var o in all)
                 {
-                    var t = Device.Download(o);
+                    var t = o.Device.Download(o);
                     var bytes = new byte[TensorBytes.ByteCount(t)];
                     TensorBytes.Read(t, 0, bytes);
-                    response.Results.Add(new ExecuteResult { Shape = ToProto(o.Shape), InlineData = UnsafeByteOperations.UnsafeWrap(bytes) });
+                    results.Add(new ExecuteResult { Shape = ToProto(o.Shape), InlineData = UnsafeByteOperations.UnsafeWrap(bytes) });
                 }
             }
             finally
             {
-                foreach (var o in outputs) o.Dispose();
+                foreach (var o in all) o.Dispose();
             }
         }
         else
         {
-            long totalBytes = outputs.Sum(o => Session.Charge(ShapeBytes(o.Shape)));
+            long totalBytes = all.Sum(o => Session.Charge(ShapeBytes(o.Shape)));
             long held;
             bool reserved;
             try
@@ -385,16 +439,17 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             }
             catch
             {
-                foreach (var o in outputs) o.Dispose();
+                foreach (var o in all) o.Dispose();
                 throw;
             }
             if (!reserved)
             {
-                foreach (var o in outputs) o.Dispose();
+                foreach (var o in all) o.Dispose();
                 throw Errors.ResourceExhausted(
                     $"execute '{module}': its results ({totalBytes} bytes, each counted as at least {Session.MinimumCharge}) would take the session to {held + totalBytes} bytes, over its limit of {host.Options.MaxSessionBytes} bytes (--max-session-bytes)");
             }
-            var entries = outputs.Select(o => new BufferEntry(session, o, ShapeBytes(o.Shape))).ToArray();
+            // Replica r's results live on device r.
+            var entries = outputs.SelectMany((list, r) => list.Select(o => new BufferEntry(session, o, ShapeBytes(o.Shape), r))).ToArray();
             try
             {
                 session.AddAll(entries); // all or none; on failure every output is freed
@@ -405,10 +460,56 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
                 throw;
             }
             foreach (var entry in entries)
-                response.Results.Add(new ExecuteResult { Shape = ToProto(entry.Shape), BufferHandle = entry.Handle });
+                results.Add(new ExecuteResult { Shape = ToProto(entry.Shape), BufferHandle = entry.Handle });
         }
-        Log.Executed(logger, session.ShortId, module, micros, outputs.Length, request.InlineResults);
+        if (replicatedCall)
+        {
+            int per = outputs[0].Length;
+            for (int r = 0; r < outputs.Length; r++)
+            {
+                var list = new ReplicaResults();
+                list.Results.AddRange(results.Skip(r * per).Take(per));
+                response.ReplicaResults.Add(list);
+            }
+        }
+        else
+        {
+            response.Results.AddRange(results);
+        }
+        Log.Executed(logger, session.ShortId, module, micros, all.Length, request.InlineResults);
         return Task.FromResult(response);
+    }
+
+    /// <summary>The request's argument lists, one per replica of the program: argument_handles for a one-device
+    /// program, replica_arguments (exactly one list per replica) for a replicated one.</summary>
+    static IReadOnlyList<ulong>[] ArgumentLists(ExecuteRequest request, CachedProgram program)
+    {
+        string name = program.Module.Name;
+        int replicas = program.ReplicaCount;
+        if (replicas == 1)
+        {
+            if (request.ReplicaArguments.Count > 0)
+                throw Errors.InvalidArgument($"execute '{name}': the executable was compiled for one device, but the request carries {request.ReplicaArguments.Count} replica_arguments lists; pass its arguments in argument_handles (or compile it with replica_count)");
+            return [request.ArgumentHandles];
+        }
+        if (request.ArgumentHandles.Count > 0)
+            throw Errors.InvalidArgument($"execute '{name}': the executable was compiled for {replicas} replicas; pass one replica_arguments list per replica, not argument_handles");
+        if (request.ReplicaArguments.Count != replicas)
+            throw Errors.InvalidArgument($"execute '{name}' runs on {replicas} replicas and needs {replicas} replica_arguments lists (one per replica), got {request.ReplicaArguments.Count}");
+        return request.ReplicaArguments.Select(l => (IReadOnlyList<ulong>)l.ArgumentHandles).ToArray();
+    }
+
+    RpcException Stopped(Session session, string name, Stopwatch clock, ServerCallContext context, TimeSpan maxTime, string donatedNote)
+    {
+        host.CountStoppedExecution();
+        if (context.CancellationToken.IsCancellationRequested)
+        {
+            Log.ExecutionStopped(logger, session.ShortId, name, (long)clock.Elapsed.TotalMilliseconds, "the client cancelled the call or its deadline passed");
+            return Errors.Cancelled($"execute '{name}' was stopped after {clock.Elapsed.TotalMilliseconds:F0} ms: the call was cancelled or its deadline passed{donatedNote}");
+        }
+        Log.ExecutionStopped(logger, session.ShortId, name, (long)clock.Elapsed.TotalMilliseconds, "--max-execution-time");
+        return Errors.DeadlineExceeded(
+            $"execute '{name}' ran longer than this server allows ({maxTime.TotalMilliseconds:F0} ms, --max-execution-time) and was stopped{donatedNote}");
     }
 
     // ---------------------------------------------------------------- release and stats

@@ -6,12 +6,26 @@ namespace XlaGen.Server.Sessions;
 /// <summary>A program compiled on the device, shared by every handle (of any session) compiled from the same bytes.</summary>
 internal sealed class CachedProgram
 {
+    readonly IExecutable? executable;
+
     public CachedProgram(string fingerprint, HloModule module, IExecutable executable, Shape[] parameterShapes, Shape[] resultShapes, long estimatedBytes)
+        : this(fingerprint, module, executable, null, parameterShapes, resultShapes, estimatedBytes)
+    {
+    }
+
+    /// <summary>A program compiled for <see cref="IReplicaExecutable.Replicas"/> replicas (xlagen-server --devices N).</summary>
+    public CachedProgram(string fingerprint, HloModule module, IReplicaExecutable replicated, Shape[] parameterShapes, Shape[] resultShapes, long estimatedBytes)
+        : this(fingerprint, module, null, replicated, parameterShapes, resultShapes, estimatedBytes)
+    {
+    }
+
+    CachedProgram(string fingerprint, HloModule module, IExecutable? executable, IReplicaExecutable? replicated, Shape[] parameterShapes, Shape[] resultShapes, long estimatedBytes)
     {
         EstimatedBytes = estimatedBytes;
         Fingerprint = fingerprint;
         Module = module;
-        Executable = executable;
+        this.executable = executable;
+        Replicated = replicated;
         ParameterShapes = parameterShapes;
         ResultShapes = resultShapes;
     }
@@ -55,7 +69,20 @@ internal sealed class CachedProgram
 
     public HloModule Module { get; }
 
-    public IExecutable Executable { get; }
+    /// <summary>The one-device program (device 0); a replicated program has none.</summary>
+    public IExecutable Executable => executable ?? throw new InvalidOperationException($"'{Module.Name}' was compiled for {ReplicaCount} replicas");
+
+    /// <summary>The replicated program, when compiled with a replica count above 1.</summary>
+    public IReplicaExecutable? Replicated { get; }
+
+    /// <summary>1 for a one-device program.</summary>
+    public int ReplicaCount => Replicated?.Replicas ?? 1;
+
+    /// <summary>One replica's (or the one device's) estimated peak memory while it runs.</summary>
+    public long PeakMemoryBytes => Replicated?.PeakMemoryBytes ?? executable!.PeakMemoryBytes;
+
+    /// <summary>What eviction disposes.</summary>
+    public IDisposable Compiled => (IDisposable?)Replicated ?? executable!;
 
     /// <summary>The arguments Execute takes: the entry parameters with tuples flattened to their leaves.</summary>
     public Shape[] ParameterShapes { get; }
@@ -165,7 +192,7 @@ internal sealed class CompileCache : IDisposable
 
     public void Release(CachedProgram program)
     {
-        var evicted = new List<IExecutable>();
+        var evicted = new List<IDisposable>();
         lock (sync)
         {
             if (!byProgram.TryGetValue(program, out var slot)) return;
@@ -173,7 +200,7 @@ internal sealed class CompileCache : IDisposable
             if (disposed || capacity == 0 || program.EstimatedBytes > maxIdleBytes)
             {
                 Remove(slot, program);
-                evicted.Add(program.Executable);
+                evicted.Add(program.Compiled);
             }
             else
             {
@@ -184,7 +211,7 @@ internal sealed class CompileCache : IDisposable
                     var oldest = idle.First!.Value;
                     var oldProgram = oldest.Compiled.Result;
                     Remove(oldest, oldProgram);
-                    evicted.Add(oldProgram.Executable);
+                    evicted.Add(oldProgram.Compiled);
                 }
             }
         }
@@ -205,11 +232,11 @@ internal sealed class CompileCache : IDisposable
 
     public void Dispose()
     {
-        List<IExecutable> all;
+        List<IDisposable> all;
         lock (sync)
         {
             disposed = true;
-            all = slots.Values.Where(s => s.Compiled.IsCompletedSuccessfully).Select(s => s.Compiled.Result.Executable).ToList();
+            all = slots.Values.Where(s => s.Compiled.IsCompletedSuccessfully).Select(s => s.Compiled.Result.Compiled).ToList();
             slots.Clear();
             byProgram.Clear();
             idle.Clear();

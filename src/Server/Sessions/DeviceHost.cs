@@ -11,8 +11,12 @@ internal sealed class DeviceHost : IDisposable
 {
     public const int MinProtocolVersion = 1;
 
-    /// <summary>2: the bulk data channel (BeginTransfer, GetVersionResponse.data_port).</summary>
-    public const int MaxProtocolVersion = 2;
+    /// <summary>2: the bulk data channel (BeginTransfer, GetVersionResponse.data_port). 3: replicas (devices, a
+    /// compile's replica count, one Execute with one argument list per replica).</summary>
+    public const int MaxProtocolVersion = 3;
+
+    /// <summary>The first version with replicas.</summary>
+    public const int ReplicaProtocolVersion = 3;
 
     /// <summary>The first version with the bulk data channel.</summary>
     public const int DataChannelProtocolVersion = 2;
@@ -21,10 +25,13 @@ internal sealed class DeviceHost : IDisposable
     long callsFailed;
     int executionsInFlight;
 
-    public DeviceHost(ServerOptions options, IDevice device)
+    public DeviceHost(ServerOptions options, IDevice device, IReplicaPlatform? replicas = null)
     {
         Options = options;
-        Device = device;
+        Replicas = replicas;
+        Device = replicas != null ? replicas.Devices[0] : device;
+        AllDevices = replicas != null ? replicas.Devices : new[] { device };
+        ownedDevice = device;
         Sessions = new SessionTable(options.MaxSessions, options.MaxDeviceBytes ?? DefaultDeviceBytes(device.Info.MemoryBytes), options.MaxHandlesPerSession);
         Cache = new CompileCache(options.CompileCacheEntries, options.CompileCacheBytes);
         Tickets = new TransferTickets(options.TicketLifetime);
@@ -37,14 +44,35 @@ internal sealed class DeviceHost : IDisposable
 
     public ServerOptions Options { get; }
 
+    /// <summary>Device 0: ordinary (one-replica) programs run here.</summary>
     public IDevice Device { get; }
+
+    /// <summary>Every device the server hosts, by id (--devices N: the replica platform's; else the one device).</summary>
+    public IReadOnlyList<IDevice> AllDevices { get; }
+
+    /// <summary>The platform that compiles and runs replicated programs (--devices N > 1); null when the server has one device.</summary>
+    public IReplicaPlatform? Replicas { get; }
+
+    /// <summary>The most replicas a program may be compiled for (1 without a replica platform).</summary>
+    public int MaxReplicas => Replicas?.Devices.Count ?? 1;
+
+    readonly IDevice ownedDevice;
+
+    /// <summary>Device <paramref name="id"/>; INVALID_ARGUMENT naming the server's devices when there is none.</summary>
+    public IDevice DeviceAt(int id)
+    {
+        if (id < 0 || id >= AllDevices.Count)
+        {
+            throw Grpc.Errors.InvalidArgument(AllDevices.Count == 1
+                ? $"device {id} does not exist: this server hosts one device (id 0); start it with --devices N for more"
+                : $"device {id} does not exist: this server hosts {AllDevices.Count} devices (ids 0 to {AllDevices.Count - 1})");
+        }
+        return AllDevices[id];
+    }
 
     public SessionTable Sessions { get; }
 
     public CompileCache Cache { get; }
-
-    /// <summary>The device's host-memory side, when it has one (transfers then skip staging copies).</summary>
-    public IHostMemoryDevice? HostDevice => Device as IHostMemoryDevice;
 
     /// <summary>Tickets for the bulk data channel.</summary>
     public TransferTickets Tickets { get; }
@@ -104,6 +132,7 @@ internal sealed class DeviceHost : IDisposable
         Sessions.Dispose();
         Cache.Dispose();
         // The CPU device is a process-wide shared instance whose Dispose does nothing; a PJRT device owns its client.
-        Device.Dispose();
+        Replicas?.Dispose();
+        ownedDevice.Dispose();
     }
 }

@@ -50,18 +50,22 @@ internal abstract class HandleEntry
 
 internal sealed class BufferEntry : HandleEntry
 {
-    public BufferEntry(Session owner, DeviceBuffer buffer, long bytes) : base(owner, bytes)
+    public BufferEntry(Session owner, DeviceBuffer buffer, long bytes, int deviceId = 0) : base(owner, bytes)
     {
         Buffer = buffer;
+        DeviceId = deviceId;
     }
 
     public DeviceBuffer Buffer { get; }
+
+    /// <summary>The server device holding the buffer (its index in <see cref="DeviceHost.Devices"/>).</summary>
+    public int DeviceId { get; }
 
     public Shape Shape => Buffer.Shape;
 
     public override string Kind => "buffer";
 
-    public override string Describe() => $"buffer {Handle} ({Buffer.Shape})";
+    public override string Describe() => DeviceId == 0 ? $"buffer {Handle} ({Buffer.Shape})" : $"buffer {Handle} ({Buffer.Shape} on device {DeviceId})";
 
     protected override void FreeCore() => Buffer.Dispose();
 }

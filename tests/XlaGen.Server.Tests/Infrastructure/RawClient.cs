@@ -52,10 +52,10 @@ internal sealed class RawClient : IDisposable
     public Task<CompileResponse> CompileBytesAsync(string session, byte[] bytes) =>
         Client.CompileAsync(new CompileRequest { SessionId = session, HloModuleProto = ByteString.CopyFrom(bytes) }, Options()).ResponseAsync;
 
-    public async Task<ulong> UploadAsync(string session, Tensor tensor, int chunk = 1 << 20)
+    public async Task<ulong> UploadAsync(string session, Tensor tensor, int chunk = 1 << 20, int deviceId = 0)
     {
         using var call = Client.Upload(Options());
-        var header = new UploadHeader { SessionId = session, Shape = new TensorShape { ElementType = (int)tensor.ElementType } };
+        var header = new UploadHeader { SessionId = session, Shape = new TensorShape { ElementType = (int)tensor.ElementType }, DeviceId = deviceId };
         header.Shape.Dims.AddRange(tensor.Shape);
         try
         {

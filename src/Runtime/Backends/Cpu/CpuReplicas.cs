@@ -23,11 +23,17 @@ internal sealed class CpuReplicaPlatform : IReplicaPlatform
 
     /// <summary>Verifies and plans the module once (the plan is shared by the replicas) and checks its collectives'
     /// replica groups against the replica count: ids in range, and groups that cover every replica.</summary>
-    public IReplicaExecutable CompileReplicated(HloModule module)
+    public IReplicaExecutable CompileReplicated(HloModule module) => CompileReplicated(module, devices.Length);
+
+    /// <summary>As <see cref="CompileReplicated(HloModule)"/> on the first <paramref name="replicas"/> devices.</summary>
+    public IReplicaExecutable CompileReplicated(HloModule module, int replicas)
     {
+        ArgumentNullException.ThrowIfNull(module);
+        if (replicas < 1 || replicas > devices.Length)
+            throw new ArgumentOutOfRangeException(nameof(replicas), replicas, $"{this} runs 1 to {devices.Length} replicas, not {replicas}");
         var plan = CpuCompiler.CompileModule(module);
-        CheckReplicaGroups(module, devices.Length);
-        return new CpuReplicaExecutable(module, devices.Select(d => new CpuExecutable(d, module, plan)).ToArray());
+        CheckReplicaGroups(module, replicas);
+        return new CpuReplicaExecutable(module, devices.Take(replicas).Select(d => new CpuExecutable(d, module, plan)).ToArray());
     }
 
     static void CheckReplicaGroups(HloModule module, int replicas)

@@ -24,6 +24,10 @@ public sealed record ServerVersionInfo(
 
     /// <summary>The PJRT C API version of the server's plugin; null for the CPU executor and older servers.</summary>
     public string? PjrtApiVersion { get; init; }
+
+    /// <summary>The most replicas one program may run on (xlagen-server --devices N; protocol version 3); 1 for a
+    /// one-device server or an older one.</summary>
+    public int ReplicaDevices { get; init; } = 1;
 }
 
 /// <summary>One device of a server's backend.</summary>
@@ -58,7 +62,7 @@ public static class RemoteClusterResolver
     public const int MinProtocolVersion = 1;
 
     /// <summary>2 adds the bulk data channel; a version-1 server is still spoken to, with gRPC streams for transfers.</summary>
-    public const int MaxProtocolVersion = 2;
+    public const int MaxProtocolVersion = 3;
 
     /// <summary>The address to use: <paramref name="address"/> when given, else <c>XLAGEN_DEVICE</c>.</summary>
     public static string ResolveAddress(string? address = null)

@@ -23,7 +23,7 @@ internal sealed partial class RemoteConnection
     const int BulkProtocolVersion = 2;
 
     /// <summary>Copies the tensor to the server (the bulk data channel for large ones, else a gRPC stream); returns the buffer handle.</summary>
-    public async Task<ulong> UploadAsync(SessionState s, Tensor tensor, CallOptions call)
+    public async Task<ulong> UploadAsync(SessionState s, Tensor tensor, CallOptions call, int deviceId = 0)
     {
         long total = TensorBytes.ByteCount(tensor);
         if (UsesBulk(total) && await bulk.RentAsync(Server, call.CancellationToken).ConfigureAwait(false) is { } c)
@@ -31,7 +31,7 @@ internal sealed partial class RemoteConnection
             BeginTransferResponse ticket;
             try
             {
-                var request = new BeginTransferRequest { SessionId = s.Id, UploadShape = Wire.ToProto(tensor.ElementType, tensor.Shape) };
+                var request = new BeginTransferRequest { SessionId = s.Id, UploadShape = Wire.ToProto(tensor.ElementType, tensor.Shape), DeviceId = deviceId };
                 ticket = await client.BeginTransferAsync(request, call).ConfigureAwait(false);
                 if (ticket.Bytes != total) throw new InvalidDataException($"upload of {tensor.ShapeText}: the server's ticket is for {ticket.Bytes} bytes, the tensor has {total}");
             }
@@ -56,23 +56,23 @@ internal sealed partial class RemoteConnection
                 // the gRPC channel still works, so this transfer streams instead. The unused ticket expires on the
                 // server and gives its reservation back.
                 bulk.Failed(Server, e);
-                return await StreamUploadAsync(s, tensor, total, call).ConfigureAwait(false);
+                return await StreamUploadAsync(s, tensor, total, call, deviceId).ConfigureAwait(false);
             }
             bulk.Succeeded();
             Interlocked.Increment(ref bulkTransfers);
             return handle;
         }
-        return await StreamUploadAsync(s, tensor, total, call).ConfigureAwait(false);
+        return await StreamUploadAsync(s, tensor, total, call, deviceId).ConfigureAwait(false);
     }
 
     /// <summary>Streams the tensor in chunks over gRPC; returns the buffer handle.</summary>
-    async Task<ulong> StreamUploadAsync(SessionState s, Tensor tensor, long total, CallOptions call)
+    async Task<ulong> StreamUploadAsync(SessionState s, Tensor tensor, long total, CallOptions call, int deviceId)
     {
         int chunk = ChunkBytes;
         using var stream = client.Upload(call);
         try
         {
-            await stream.RequestStream.WriteAsync(new UploadRequest { Header = new UploadHeader { SessionId = s.Id, Shape = Wire.ToProto(tensor.ElementType, tensor.Shape) } }).ConfigureAwait(false);
+            await stream.RequestStream.WriteAsync(new UploadRequest { Header = new UploadHeader { SessionId = s.Id, Shape = Wire.ToProto(tensor.ElementType, tensor.Shape), DeviceId = deviceId } }).ConfigureAwait(false);
             for (long offset = 0; offset < total; offset += chunk)
             {
                 int n = (int)Math.Min(chunk, total - offset);

@@ -203,6 +203,7 @@ internal sealed partial class RemoteConnection : IAsyncDisposable
             DataPort = response.DataPort,
             PlatformAttributes = new Dictionary<string, string>(response.PlatformAttributes),
             PjrtApiVersion = response.PjrtApiVersion.Length > 0 ? response.PjrtApiVersion : null,
+            ReplicaDevices = Math.Max(1, response.ReplicaDevices),
         };
     }
 
@@ -366,9 +367,9 @@ internal sealed partial class RemoteConnection : IAsyncDisposable
             }
             ulong restored = owner switch
             {
-                RemoteExecutable e => (await CompileAsync(s, e.ModuleBytes, call).ConfigureAwait(false)).ExecutableHandle,
+                RemoteExecutable e => (await CompileAsync(s, e.ModuleBytes, call, e.ReplicaCount).ConfigureAwait(false)).ExecutableHandle,
                 RemoteBuffer { HostCopy: { } copy } rb => TensorBytes.Fingerprint(copy.Tensor) == copy.Fingerprint
-                    ? await UploadAsync(s, copy.Tensor, call).ConfigureAwait(false)
+                    ? await UploadAsync(s, copy.Tensor, call, rb.DeviceId).ConfigureAwait(false)
                     : throw Lost(handle, rb,
                         $"the host tensor it was {copy.How} {(copy.How == "uploaded" ? "from" : "into")} has been modified since, so it no longer holds the buffer's contents. " +
                         "Upload a copy (TensorBytes.Clone) when you reuse a host tensor, so buffers stay recoverable."),
@@ -398,8 +399,13 @@ internal sealed partial class RemoteConnection : IAsyncDisposable
 
     // ---------------------------------------------------------------- calls in one session (no recovery)
 
-    public async Task<CompileResponse> CompileAsync(SessionState s, byte[] moduleBytes, CallOptions call) =>
-        await client.CompileAsync(new CompileRequest { SessionId = s.Id, HloModuleProto = UnsafeByteOperations.UnsafeWrap(moduleBytes) }, call).ConfigureAwait(false);
+    public async Task<CompileResponse> CompileAsync(SessionState s, byte[] moduleBytes, CallOptions call, int replicas = 1) =>
+        await client.CompileAsync(new CompileRequest { SessionId = s.Id, HloModuleProto = UnsafeByteOperations.UnsafeWrap(moduleBytes), ReplicaCount = replicas > 1 ? replicas : 0 }, call).ConfigureAwait(false);
+
+    long nextBufferId;
+
+    /// <summary>Client-side buffer numbers ("buffer #12"), unique across the connection's devices.</summary>
+    public long NextBufferId() => Interlocked.Increment(ref nextBufferId);
 
     // ---------------------------------------------------------------- releases and keep-alive
 

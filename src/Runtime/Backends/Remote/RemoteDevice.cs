@@ -14,14 +14,22 @@ namespace XlaGen.Backends.Remote;
 public sealed class RemoteDevice : IDevice, IAsyncDisposable
 {
     readonly RemoteConnection connection;
-    long nextBufferId;
+    readonly RemoteDevice? root;
     int disposed;
 
-    internal RemoteDevice(RemoteConnection connection)
+    internal RemoteDevice(RemoteConnection connection) : this(connection, 0, null)
+    {
+    }
+
+    /// <summary>Device <paramref name="deviceId"/> of the server, sharing <paramref name="root"/>'s connection (a
+    /// replica of <see cref="Replicated"/>); only the root owns the connection.</summary>
+    RemoteDevice(RemoteConnection connection, int deviceId, RemoteDevice? root)
     {
         this.connection = connection;
+        this.root = root;
+        DeviceId = deviceId;
         var server = connection.Server;
-        var first = server.Devices.FirstOrDefault();
+        var first = server.Devices.FirstOrDefault(d => d.Id == deviceId) ?? server.Devices.FirstOrDefault();
         var attributes = new Dictionary<string, string>(first?.Attributes ?? new Dictionary<string, string>(), StringComparer.Ordinal)
         {
             ["transport"] = "grpc",
@@ -30,8 +38,28 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
             ["data_port"] = server.DataPort.ToString(CultureInfo.InvariantCulture),
             ["platform_version"] = server.PlatformVersion,
         };
-        Info = new DeviceInfo(server.Platform, first?.Kind ?? "unknown", server.ServerVersion, server.Devices.Count, first?.MemoryBytes ?? 0, attributes);
+        Info = new DeviceInfo(server.Platform, first?.Kind ?? "unknown", server.ServerVersion, server.Devices.Count, first?.MemoryBytes ?? 0, attributes) { Id = deviceId };
     }
+
+    /// <summary>The server device this object places buffers on (0 unless it is a replica of <see cref="Replicated"/>).</summary>
+    public int DeviceId { get; }
+
+    /// <summary>How many replicas a program may run on at this server (<c>xlagen-server --devices N</c>).</summary>
+    public int MaxReplicas => ProtocolVersion >= ReplicaProtocolVersion ? connection.Server.ReplicaDevices : 1;
+
+    /// <summary>The first protocol version with replicas.</summary>
+    internal const int ReplicaProtocolVersion = 3;
+
+    /// <summary>
+    /// The server's first <paramref name="replicas"/> devices as one <see cref="ReplicatedDevice"/> (data parallelism,
+    /// as <see cref="Devices.Cpu(int)"/> in-process): buffers are placed on each device, programs compile for the
+    /// replica count, and a replicated step runs on the server through one Execute call, its all-reduces meeting
+    /// there. It shares this device's session: disposing it leaves this device open (dispose this one to close the
+    /// session). <see cref="Devices.ConnectReplicatedAsync"/> opens a connection owned by the replicated device.
+    /// </summary>
+    public ReplicatedDevice Replicated(int replicas) => new(new RemoteReplicaPlatform(this, replicas, ownsConnection: false));
+
+    internal RemoteDevice ReplicaDevice(int deviceId) => deviceId == DeviceId ? this : new RemoteDevice(connection, deviceId, root ?? this);
 
     /// <summary>The platform, kind and memory of the server's device; the attributes add the address and protocol.</summary>
     public DeviceInfo Info { get; }
@@ -89,7 +117,18 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     public IExecutable Compile(HloModule module) => CompileAsync(module).GetAwaiter().GetResult();
 
     /// <summary>Serializes the module (HloModuleProto) and compiles it on the server (cached there by content).</summary>
-    public async Task<RemoteExecutable> CompileAsync(HloModule module, CancellationToken cancellationToken = default)
+    public Task<RemoteExecutable> CompileAsync(HloModule module, CancellationToken cancellationToken = default)
+    {
+        if (DeviceId != 0)
+        {
+            throw new NotSupportedException(
+                $"{this} is replica device {DeviceId}: the server runs one-device programs on device 0; compile through the replicated device (RemoteDevice.Replicated)");
+        }
+        return CompileAsync(module, 1, cancellationToken);
+    }
+
+    /// <summary>Compiles for <paramref name="replicas"/> replicas (replica r on server device r); 1 is an ordinary compile.</summary>
+    internal async Task<RemoteExecutable> CompileAsync(HloModule module, int replicas, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(module);
         ThrowIfDisposed();
@@ -106,13 +145,15 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
             $"compiling module '{module.Name}'",
             async (s, call) =>
             {
-                var r = await connection.CompileAsync(s, bytes, call).ConfigureAwait(false);
+                var r = await connection.CompileAsync(s, bytes, call, replicas).ConfigureAwait(false);
                 return (new Binding(s.Generation, r.ExecutableHandle), r);
             },
             e => new XlaCompileException($"xlagen-server at {Address} could not compile module '{module.Name}' ({Wire.Describe(e)})", e),
             cancellationToken).ConfigureAwait(false);
         var results = response.ResultShapes.Select((r, i) => Wire.FromProto(r, $"result {i} of '{module.Name}'")).ToArray();
-        return new RemoteExecutable(this, module, bytes, binding, response.Fingerprint, response.CacheHit, results) { PeakMemoryBytes = response.PeakMemoryBytes };
+        if (replicas > 1 && response.ReplicaCount != replicas)
+            throw new XlaCompileException($"xlagen-server at {Address} compiled module '{module.Name}' for {response.ReplicaCount} replica(s), not the {replicas} asked for: the server is older than protocol version {ReplicaProtocolVersion}");
+        return new RemoteExecutable(this, module, bytes, binding, response.Fingerprint, response.CacheHit, results) { PeakMemoryBytes = response.PeakMemoryBytes, ReplicaCount = replicas };
     }
 
     // ---------------------------------------------------------------- buffers
@@ -130,7 +171,7 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
             : Task.FromResult(TensorBytes.Fingerprint(tensor));
         var binding = await connection.RunAsync(
             $"uploading {tensor.ShapeText}",
-            async (s, call) => new Binding(s.Generation, await connection.UploadAsync(s, tensor, call).ConfigureAwait(false)),
+            async (s, call) => new Binding(s.Generation, await connection.UploadAsync(s, tensor, call, DeviceId).ConfigureAwait(false)),
             e => new XlaExecutionException($"xlagen-server at {Address} refused the upload of {tensor.ShapeText} ({Wire.Describe(e)})", e),
             cancellationToken).ConfigureAwait(false);
         var hostCopy = fingerprint != null ? new HostCopy(tensor, await fingerprint.ConfigureAwait(false), "uploaded") : null;
@@ -181,7 +222,7 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
         return DeviceBuffer.Owned<RemoteBuffer>(buffer, this, use, $"not to the remote device at {Address}");
     }
 
-    internal long NextBufferId() => Interlocked.Increment(ref nextBufferId);
+    internal long NextBufferId() => connection.NextBufferId();
 
     void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
 
@@ -191,10 +232,11 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
-        await connection.DisposeAsync().ConfigureAwait(false);
+        // A replica device shares its root's connection; the root closes it.
+        if (root == null) await connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    public override string ToString() => $"remote {Info.Platform} at {Address}";
+    public override string ToString() => DeviceId == 0 ? $"remote {Info.Platform} at {Address}" : $"remote {Info.Platform} device {DeviceId} at {Address}";
 }
 
 /// <summary>
@@ -238,6 +280,9 @@ public sealed class RemoteBuffer : DeviceBuffer
     }
 
     internal RemoteHandle Handle { get; }
+
+    /// <summary>The server device holding the buffer.</summary>
+    public int DeviceId => device.DeviceId;
 
     /// <summary>Consumed by an execution: the server already released it.</summary>
     internal void MarkDonated()
@@ -287,6 +332,9 @@ public sealed class RemoteExecutable : IExecutable
     public long PeakMemoryBytes { get; init; }
 
     public IReadOnlyList<Shape> ResultShapes => resultShapes;
+
+    /// <summary>The replicas the program runs on (1: an ordinary program on device 0).</summary>
+    public int ReplicaCount { get; init; } = 1;
 
     internal byte[] ModuleBytes { get; }
 
@@ -351,6 +399,8 @@ public sealed class RemoteExecutable : IExecutable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
         ArgumentNullException.ThrowIfNull(arguments);
+        if (ReplicaCount > 1)
+            throw new XlaExecutionException($"'{Module.Name}' was compiled for {ReplicaCount} replicas: run it on the replicated device it was compiled on (one argument list per replica)");
         var args = new RemoteBuffer[arguments.Count];
         for (int i = 0; i < args.Length; i++)
         {
@@ -407,11 +457,101 @@ public sealed class RemoteExecutable : IExecutable
         return outcome;
     }
 
+    /// <summary>
+    /// Runs a program compiled for <see cref="ReplicaCount"/> replicas through one Execute call: list r of
+    /// <paramref name="arguments"/> holds replica r's buffers, each on <paramref name="devices"/>[r]; the result lists
+    /// come back in replica order, replica r's on devices[r]. Donated arguments are consumed on every replica, whether
+    /// the call succeeds or not (<see cref="IReplicaExecutable"/>'s contract; the server does the same).
+    /// </summary>
+    internal async Task<DeviceBuffer[][]> ExecuteReplicasAsync(IReadOnlyList<RemoteDevice> devices, IReadOnlyList<IReadOnlyList<DeviceBuffer>> arguments, ExecuteOptions? options, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+        ArgumentNullException.ThrowIfNull(arguments);
+        int n = ReplicaCount;
+        if (arguments.Count != n) throw new ArgumentException($"'{Module.Name}' runs on {n} replicas and needs {n} argument lists, got {arguments.Count}", nameof(arguments));
+        var args = new RemoteBuffer[n][];
+        for (int r = 0; r < n; r++)
+        {
+            ArgumentNullException.ThrowIfNull(arguments[r]);
+            args[r] = new RemoteBuffer[arguments[r].Count];
+            for (int i = 0; i < args[r].Length; i++)
+            {
+                if (arguments[r][i] == null) throw new XlaExecutionException($"replica {r} of {n}: argument {i} of '{Module.Name}' is null");
+                args[r][i] = devices[r].Own(arguments[r][i], $"pass it as argument {i} of replica {r} of '{Module.Name}'");
+            }
+        }
+        var donated = (options?.DonatedArguments ?? Array.Empty<int>()).Distinct().ToArray();
+        using var linked = Link(options, ref cancellationToken);
+        var connection = device.Connection;
+        (int Generation, Google.Protobuf.Collections.RepeatedField<ReplicaResults> Lists) outcome;
+        try
+        {
+            outcome = await connection.RunAsync(
+                $"executing '{Module.Name}' on {n} replicas",
+                async (s, call) =>
+                {
+                    var request = new ExecuteRequest { SessionId = s.Id };
+                    request.ExecutableHandle = await connection.ResolveAsync(Handle, this, s, call).ConfigureAwait(false);
+                    foreach (var list in args)
+                    {
+                        var replica = new ReplicaArguments();
+                        foreach (var a in list) replica.ArgumentHandles.Add(await connection.ResolveAsync(a.Handle, a, s, call).ConfigureAwait(false));
+                        request.ReplicaArguments.Add(replica);
+                    }
+                    request.DonatedArguments.AddRange(donated);
+                    connection.TakePendingReleases(s, request.ReleaseHandles);
+                    try
+                    {
+                        var response = await connection.Client.ExecuteAsync(request, call).ConfigureAwait(false);
+                        return (s.Generation, response.ReplicaResults);
+                    }
+                    catch (RpcException)
+                    {
+                        connection.RequeueReleases(s, request.ReleaseHandles);
+                        throw;
+                    }
+                },
+                e => new XlaExecutionException($"xlagen-server at {device.Address} could not execute '{Module.Name}' on {n} replicas ({Wire.Describe(e)})", e),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch when (donated.Length > 0)
+        {
+            // Gone either way: releasing handles the server already dropped is harmless.
+            foreach (var list in args)
+            {
+                foreach (var d in donated)
+                {
+                    if (d >= 0 && d < list.Length) list[d].Dispose();
+                }
+            }
+            throw;
+        }
+        foreach (var list in args)
+        {
+            foreach (var d in donated) list[d].MarkDonated();
+        }
+        if (outcome.Lists.Count != n)
+            throw new InvalidDataException($"executing '{Module.Name}' on {n} replicas: the server answered with {outcome.Lists.Count} result lists");
+        var results = new DeviceBuffer[n][];
+        for (int r = 0; r < n; r++)
+        {
+            var list = outcome.Lists[r].Results;
+            results[r] = new DeviceBuffer[list.Count];
+            for (int i = 0; i < list.Count; i++)
+            {
+                string origin = $"result {i} of '{Module.Name}', replica {r}";
+                var shape = Wire.FromProto(list[i].Shape, origin);
+                results[r][i] = new RemoteBuffer(devices[r], shape, devices[r].NextBufferId(), origin, new Binding(outcome.Generation, list[i].BufferHandle), null);
+            }
+        }
+        return results;
+    }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
         device.Connection.QueueRelease(Handle.Binding);
     }
 
-    public override string ToString() => $"remote executable '{Module.Name}' on {device.Address}";
+    public override string ToString() => ReplicaCount == 1 ? $"remote executable '{Module.Name}' on {device.Address}" : $"remote executable '{Module.Name}' on {ReplicaCount} replicas at {device.Address}";
 }
