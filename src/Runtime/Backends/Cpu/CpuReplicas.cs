@@ -9,7 +9,7 @@ namespace XlaGen.Backends.Cpu;
 /// <see cref="ReplicaRendezvous"/>. Kernels inside a replica still use the executor's thread pool for their own
 /// parallel work.
 /// </summary>
-internal sealed class CpuReplicaPlatform : IReplicaPlatform
+public sealed class CpuReplicaPlatform : IReplicaPlatform
 {
     readonly CpuDevice[] devices;
 
