@@ -29,7 +29,7 @@ internal static class Eager
         {
             var b = new HloBuilder("eager_" + op.Replace('(', '_').Replace(')', '_').Replace(',', '_'));
             var ps = inputs.Select((t, i) => b.Parameter(t.HloShape, "p" + i)).ToArray();
-            return device.Compile(b.BuildModule(lower(b, ps)));
+            return device.CompileHlo(b.BuildModule(lower(b, ps)));
         });
         var args = inputs.Select(device.Upload).ToArray();
         try

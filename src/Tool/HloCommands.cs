@@ -120,7 +120,7 @@ static class HloCommands
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            using var executable = device.Compile(module);
+            using var executable = device.CompileHlo(module);
             var buffers = inputs.Select(device.Upload).ToArray();
             try
             {

@@ -8,7 +8,7 @@ public static class DeviceRun
 {
     public static Tensor[] Run(IDevice device, HloModule module, IReadOnlyList<Tensor> inputs)
     {
-        using var exe = device.Compile(module);
+        using var exe = device.CompileHlo(module);
         var args = new DeviceBuffer[inputs.Count];
         DeviceBuffer[] results = Array.Empty<DeviceBuffer>();
         try

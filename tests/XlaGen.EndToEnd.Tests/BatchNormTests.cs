@@ -92,7 +92,7 @@ public class BatchNormTests
         using var model = BatchNormNet.Create(seed: 8);
         var (x, labels) = Data(10, 2);
         var device = Devices.Cpu();
-        using var program = device.Compile(BatchNormNet.BuildLossProgram(10));
+        using var program = device.CompileHlo(BatchNormNet.BuildLossProgram(10));
         var trainable = BatchNormNet.LossDefinition.TrainableParameters;
         Assert.Equal(new[] { "w", "gamma", "beta", "v" }, trainable);
         Assert.Equal(new[] { "movingMean", "movingVariance" }, BatchNormNet.LossDefinition.StateUpdates);

@@ -27,7 +27,7 @@ public class GradientSurfaceTests
         using var model = GradZoo.Create(seed: 3);
         var (x, ids, labels) = Data(1);
         var device = Devices.Cpu();
-        using var program = device.Compile(GradZoo.BuildLossProgram(N));
+        using var program = device.CompileHlo(GradZoo.BuildLossProgram(N));
         var specs = GradZoo.ParameterSpecs;
         var parameters = model.GetParameters();
 

@@ -19,7 +19,7 @@ public class LayerGradientTests
         IReadOnlyDictionary<string, Tensor> parameters, Func<IReadOnlyDictionary<string, Nd>, double> naiveLoss, int expectedNonZero = -1)
     {
         var device = Devices.Cpu();
-        using var executable = device.Compile(program);
+        using var executable = device.CompileHlo(program);
         var args = new List<Tensor>(inputs);
         args.AddRange(specs.Select(s => parameters[s.Path]));
         foreach (var extra in program.Entry.Parameters.Skip(args.Count))   // by name, in the order the generator made them

@@ -64,7 +64,7 @@ public class MemoryEstimateTests
             Assert.Equal(concrete.PeakFor(b), Mlp.MemoryEstimate[method].Bytes(b));
             // The CPU executor's own estimate leaves out what the caller holds (parameters, inputs) and reuses nothing
             // more than this walk, so it is never above the build-time figure.
-            using var exe = Devices.Cpu().Compile(module);
+            using var exe = Devices.Cpu().CompileHlo(module);
             output.WriteLine($"{method}(128): build time {Mlp.MemoryEstimate[method].Bytes(b):N0} bytes, CPU plan {exe.PeakMemoryBytes:N0} bytes");
             Assert.True(exe.PeakMemoryBytes <= Mlp.MemoryEstimate[method].Bytes(b));
         }

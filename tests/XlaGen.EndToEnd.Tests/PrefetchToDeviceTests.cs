@@ -22,7 +22,7 @@ public class PrefetchToDeviceTests
 
         public DeviceInfo Info => inner.Info;
 
-        public IExecutable Compile(HloModule module) => new Failing(this, inner.Compile(module));
+        public IExecutable CompileHlo(HloModule module) => new Failing(this, inner.CompileHlo(module));
 
         sealed class Failing(OutOfProcessDevice device, IExecutable inner) : IExecutable
         {

@@ -63,7 +63,7 @@ public class TrainingTests(ITestOutputHelper output)
         var (x, labels) = TinyData(9, 1);
         var p = model.GetParameters();
         var device = Devices.Cpu();
-        using var program = device.Compile(TinyNet.BuildLossProgram(9));
+        using var program = device.CompileHlo(TinyNet.BuildLossProgram(9));
         var args = new List<Tensor> { x, labels };
         args.AddRange(TinyNet.ParameterSpecs.Select(s => p[s.Path]));
         args.Add(Naive.Ones(9));   // sample_weight
@@ -108,7 +108,7 @@ public class TrainingTests(ITestOutputHelper output)
         var (x, labels) = TinyData(7, 2);
         var before = model.GetParameters();
         var device = Devices.Cpu();
-        using var program = device.Compile(TinyNet.BuildLossProgram(7));
+        using var program = device.CompileHlo(TinyNet.BuildLossProgram(7));
         var args = new List<Tensor> { x, labels };
         args.AddRange(TinyNet.ParameterSpecs.Select(s => before[s.Path]));
         args.Add(Naive.Ones(7));   // sample_weight: every example alike

@@ -18,7 +18,7 @@ public class TransferCountTests
 
         public DeviceInfo Info => inner.Info;
 
-        public IExecutable Compile(HloModule module) => inner.Compile(module);
+        public IExecutable CompileHlo(HloModule module) => inner.CompileHlo(module);
 
         public DeviceBuffer Upload(Tensor tensor)
         {

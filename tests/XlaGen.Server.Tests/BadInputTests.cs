@@ -23,7 +23,7 @@ public sealed class BadInputServer : IAsyncLifetime
     {
         Server = await ServerProcess.StartAsync("--max-session-bytes", "8MiB", "--max-message-bytes", "1MiB", "--session-lease", "20s", "--max-sessions", "32");
         Healthy = await Devices.ConnectAsync(Server.Address, new RemoteDeviceOptions { ClientName = "healthy client" });
-        healthyProgram = await Healthy.CompileAsync(TestModules.Affine(8, 16, 4));
+        healthyProgram = await Healthy.CompileHloAsync(TestModules.Affine(8, 16, 4));
         healthyInput = await Healthy.UploadAsync(TestModules.Random(1, 8, 16));
     }
 
@@ -35,7 +35,7 @@ public sealed class BadInputServer : IAsyncLifetime
         var outputs = healthyProgram!.Execute(new[] { healthyInput!, w, b });
         var y = (Tensor<float>)Healthy.Download(outputs[0]);
         var cpu = Devices.Cpu();
-        using var local = cpu.Compile(TestModules.Affine(8, 16, 4));
+        using var local = cpu.CompileHlo(TestModules.Affine(8, 16, 4));
         var expected = (Tensor<float>)cpu.Download(local.Execute(new[] { cpu.Upload(TestModules.Random(1, 8, 16)), cpu.Upload(TestModules.Random(2, 16, 4)), cpu.Upload(TestModules.Random(3, 4)) })[0]);
         Assert.Equal(expected.Data, y.Data);
         foreach (var buffer in outputs.Append(w).Append(b)) buffer.Dispose();

@@ -73,7 +73,7 @@ public class BulkTransferTests(BulkServer fixture) : IClassFixture<BulkServer>
             if (type != ElementType.F16)   // the CPU executor stores f16 but computes nothing on it
             {
                 // The uploaded buffer is an ordinary device buffer: a program reads it, its result comes back in bulk too.
-                using var copy = await device.CompileAsync(TestModules.Copy(type, elements));
+                using var copy = await device.CompileHloAsync(TestModules.Copy(type, elements));
                 using var result = (await copy.ExecuteAsync(new[] { buffer }))[0];
                 Assert.Equal(Bytes(source), Bytes(await device.DownloadAsync(result)));
                 transfers++;

@@ -11,7 +11,7 @@ public class ConcurrentClientsTests(SharedServer shared)
     static (float[] W, float[] Losses) Train(IDevice device, int client)
     {
         var module = TestModules.SgdStep(24, 5, 2, 0.05f);
-        using var step = device.Compile(module);
+        using var step = device.CompileHlo(module);
         var x = device.Upload(TestModules.Random(100 + client, 24, 5));
         var t = device.Upload(TestModules.Random(200 + client, 24, 2));
         var w = device.Upload(TestModules.Random(300 + client, 5, 2));

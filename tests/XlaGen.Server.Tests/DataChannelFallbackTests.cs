@@ -65,7 +65,7 @@ public class DataChannelFallbackTests
             await using var device = await Devices.ConnectAsync(first.Address, new RemoteDeviceOptions { ReconnectTimeout = TimeSpan.FromSeconds(30) });
             var source = BulkTransferTests.RandomTensor(ElementType.F32, 1 << 20, 21);   // 4 MiB
             var uploaded = await device.UploadAsync(source);
-            var exe = await device.CompileAsync(TestModules.Copy(ElementType.F32, 1 << 20));
+            var exe = await device.CompileHloAsync(TestModules.Copy(ElementType.F32, 1 << 20));
             var computed = (await exe.ExecuteAsync(new[] { uploaded }))[0];
             var downloaded = await device.DownloadAsync(computed);   // now it has a host copy too
             Assert.Equal(2, device.BulkTransfers);

@@ -34,7 +34,7 @@ public class ExecutionLimitTests(ExecutionLimitServer fixture) : IClassFixture<E
 
     static async Task<(RemoteExecutable Exe, DeviceBuffer Endless, DeviceBuffer V, DeviceBuffer M)> PrepareAsync(RemoteDevice device)
     {
-        var exe = await device.CompileAsync(TestModules.SlowLoop(Size));
+        var exe = await device.CompileHloAsync(TestModules.SlowLoop(Size));
         return (exe, await device.UploadAsync(Tensor<int>.Scalar(int.MaxValue)),
             await device.UploadAsync(TestModules.Random(1, Size, Size)), await device.UploadAsync(TestModules.Random(2, Size, Size)));
     }
@@ -42,7 +42,7 @@ public class ExecutionLimitTests(ExecutionLimitServer fixture) : IClassFixture<E
     static Tensor<float> Local(int count)
     {
         var cpu = Devices.Cpu();
-        using var exe = cpu.Compile(TestModules.SlowLoop(Size));
+        using var exe = cpu.CompileHlo(TestModules.SlowLoop(Size));
         var args = new[] { cpu.Upload(Tensor<int>.Scalar(count)), cpu.Upload(TestModules.Random(1, Size, Size)), cpu.Upload(TestModules.Random(2, Size, Size)) };
         return (Tensor<float>)cpu.Download(exe.Execute(args)[0]);
     }

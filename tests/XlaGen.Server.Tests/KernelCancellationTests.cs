@@ -81,7 +81,7 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
         var module = HloTextParser.Parse(text);
         await using var device = await Devices.ConnectAsync(fixture.Server.Address);
         using var raw = new RawClient(fixture.Server.Address);
-        using var exe = await device.CompileAsync(module);
+        using var exe = await device.CompileHloAsync(module);
         var p = await device.UploadAsync(Tensor<float>.Scalar(1f));
         long stoppedBefore = (await raw.StatsAsync()).ExecutionsStopped;
 

@@ -73,7 +73,7 @@ public class SessionLifecycleTests(ShortLeaseServer fixture) : IClassFixture<Sho
         var x = await device.UploadAsync(TestModules.Random(1, 4));
         var session = device.SessionId;
         await Task.Delay(2500);   // two and a half leases without a single operation
-        using var exe = await device.CompileAsync(TestModules.AddVectors(4));
+        using var exe = await device.CompileHloAsync(TestModules.AddVectors(4));
         var y = (await exe.ExecuteAsync(new DeviceBuffer[] { x, x }))[0];
         Assert.Equal(TestModules.Random(1, 4).Data.Select(v => v + v), ((Tensor<float>)await device.DownloadAsync(y)).Data);
         Assert.Equal(session, device.SessionId);
@@ -92,7 +92,7 @@ public class GracefulShutdownTests
         {
             await using var device = await Devices.ConnectAsync(server.Address, new RemoteDeviceOptions { Reconnect = false });
             const long size = 96;
-            using var exe = await device.CompileAsync(TestModules.SlowLoop(size));
+            using var exe = await device.CompileHloAsync(TestModules.SlowLoop(size));
             var v0 = TestModules.Random(1, size, size);
             var m = TestModules.Random(2, size, size);
             var args = new List<DeviceBuffer>
@@ -128,7 +128,7 @@ public class GracefulShutdownTests
             Assert.True(finishedAt > terminatedAt);
 
             var cpu = Devices.Cpu();
-            using var local = cpu.Compile(TestModules.SlowLoop(size));
+            using var local = cpu.CompileHlo(TestModules.SlowLoop(size));
             var expected = (Tensor<float>)cpu.Download(local.Execute(new[] { cpu.Upload(Tensor<int>.Scalar(count)), cpu.Upload(v0), cpu.Upload(m) })[0]);
             Assert.Equal(expected.Data, result.Data);
             Assert.Contains("shutting down: no new calls; waiting up to 30000 ms for", server.Log);

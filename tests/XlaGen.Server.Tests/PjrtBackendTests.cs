@@ -54,7 +54,7 @@ public class PjrtBackendTests
         module.InputOutputAliases.Add(new InputOutputAlias(new long[] { 1 }, 0, Array.Empty<long>()));
         var big = Enumerable.Range(0, 200_000).Select(i => i * 0.5f).ToArray();
 
-        using var exe = device.Compile(module);
+        using var exe = device.CompileHlo(module);
         var argA = device.Upload(new Tensor<float>(new long[] { 200_000 }, big));
         var argC = device.Upload(new Tensor<int>(new long[] { 2 }, new[] { 7, 8 }));
         Assert.True(device.BulkTransfers >= 1, "the 800 KB upload should use the bulk data channel");

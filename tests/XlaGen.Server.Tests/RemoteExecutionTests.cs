@@ -11,7 +11,7 @@ public class RemoteExecutionTests(SharedServer shared)
     static Tensor[] RunLocally(HloModule module, params Tensor[] inputs)
     {
         var cpu = Devices.Cpu();
-        using var exe = cpu.Compile(module);
+        using var exe = cpu.CompileHlo(module);
         var args = inputs.Select(cpu.Upload).ToArray();
         var outputs = exe.Execute(args);
         var result = outputs.Select(cpu.Download).ToArray();
@@ -21,7 +21,7 @@ public class RemoteExecutionTests(SharedServer shared)
 
     static Tensor[] Run(IDevice device, HloModule module, params Tensor[] inputs)
     {
-        using var exe = device.Compile(module);
+        using var exe = device.CompileHlo(module);
         var args = inputs.Select(device.Upload).ToArray();
         var outputs = exe.Execute(args);
         var result = outputs.Select(device.Download).ToArray();
@@ -63,7 +63,7 @@ public class RemoteExecutionTests(SharedServer shared)
 
         (Tensor W, float[] Losses) Train(IDevice device)
         {
-            using var step = device.Compile(module);
+            using var step = device.CompileHlo(module);
             var xb = device.Upload(x);
             var tb = device.Upload(t);
             var w = device.Upload(w0);
@@ -122,7 +122,7 @@ public class RemoteExecutionTests(SharedServer shared)
             if (type == ElementType.F16)
             {
                 // The CPU executor stores f16 but has no f16 kernels; the server says so.
-                var e = await Assert.ThrowsAsync<XlaCompileException>(() => remote.CompileAsync(TestModules.Copy(type, dims)));
+                var e = await Assert.ThrowsAsync<XlaCompileException>(() => remote.CompileHloAsync(TestModules.Copy(type, dims)));
                 Assert.Contains("element type f16 is not supported by the CPU executor", e.Message);
                 continue;
             }
@@ -162,7 +162,7 @@ public class RemoteExecutionTests(SharedServer shared)
         using var raw = new RawClient(shared.Address);
         async Task<long> Held() => (await raw.Client.KeepAliveAsync(new Device.V1.KeepAliveRequest { SessionId = remote.SessionId }, raw.Options())).BytesHeld;
 
-        using var exe = await remote.CompileAsync(TestModules.AddVectors(1000));
+        using var exe = await remote.CompileHloAsync(TestModules.AddVectors(1000));
         var x = await remote.UploadAsync(TestModules.Random(1, 1000));
         Assert.True(x.HasHostCopy);
         long program = TestModules.ProgramCharge(TestModules.AddVectors(1000));   // the compiled program counts too
@@ -188,7 +188,7 @@ public class RemoteExecutionTests(SharedServer shared)
         await using var remote = await Devices.ConnectAsync(shared.Address);
         var module = TestModules.Affine(4, 5, 6);
         var inputs = new Tensor[] { TestModules.Random(1, 4, 5), TestModules.Random(2, 5, 6), TestModules.Random(3, 6) };
-        using var exe = await remote.CompileAsync(module);
+        using var exe = await remote.CompileHloAsync(module);
         var args = new List<DeviceBuffer>();
         foreach (var t in inputs) args.Add(await remote.UploadAsync(t));
         var results = await exe.ExecuteToHostAsync(args);
@@ -205,15 +205,15 @@ public class RemoteExecutionTests(SharedServer shared)
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(bytes));
         await using var first = await Devices.ConnectAsync(shared.Address);
         await using var second = await Devices.ConnectAsync(shared.Address);
-        using var a = await first.CompileAsync(module);
-        using var b = await second.CompileAsync(module);
+        using var a = await first.CompileHloAsync(module);
+        using var b = await second.CompileHloAsync(module);
         Assert.Equal(fingerprint, a.Fingerprint);
         Assert.Equal(fingerprint, b.Fingerprint);
         // The server compiled once for both (SessionIsolationTests reads that in its log), but a session is told of a
         // cache hit only for its own earlier compile: otherwise it would learn what another session compiled.
         Assert.False(b.WasCached);
         // The server's peak-memory estimate comes with the handle: the same as the CPU executor's in process.
-        using var local = Devices.Cpu().Compile(module);
+        using var local = Devices.Cpu().CompileHlo(module);
         Assert.True(local.PeakMemoryBytes > 0);
         Assert.Equal(local.PeakMemoryBytes, a.PeakMemoryBytes);
         Assert.Equal(local.PeakMemoryBytes, ((IExecutable)b).PeakMemoryBytes);
@@ -228,11 +228,11 @@ public class RemoteExecutionTests(SharedServer shared)
         var half = new HloBuilder("half_add");
         var h = half.Parameter(Shape.Array(ElementType.F16, 4), "h");
         var unsupported = half.BuildModule(half.Add(h, h));
-        var compile = await Assert.ThrowsAsync<XlaCompileException>(() => remote.CompileAsync(unsupported));
+        var compile = await Assert.ThrowsAsync<XlaCompileException>(() => remote.CompileHloAsync(unsupported));
         Assert.Contains($"xlagen-server at {shared.Address} could not compile module 'half_add'", compile.Message);
         Assert.Contains("element type f16 is not supported by the CPU executor", compile.Message);
 
-        using var exe = await remote.CompileAsync(TestModules.AddVectors(3));
+        using var exe = await remote.CompileHloAsync(TestModules.AddVectors(3));
         var right = await remote.UploadAsync(TestModules.Random(1, 3));
         var wrong = await remote.UploadAsync(TestModules.Random(1, 4));
         var shape = await Assert.ThrowsAsync<XlaExecutionException>(() => exe.ExecuteAsync(new DeviceBuffer[] { right, wrong }));

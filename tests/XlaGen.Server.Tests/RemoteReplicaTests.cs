@@ -142,7 +142,7 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         // The replicated device of the client: the same program, one call per step, results on each device.
         await using var device = await Devices.ConnectAsync(fixture.Server.Address);
         using var replicated = device.Replicated(2);
-        using var exe = replicated.Compile(SumAndId(3));
+        using var exe = replicated.CompileHlo(SumAndId(3));
         using var x = replicated.UploadShards(new Tensor[] { F(1, 2, 3), F(10, 20, 30.5f) });
         var outputs = exe.Execute(new[] { x });
         Assert.All(replicated.DownloadReplicas(outputs[0]), t => Assert.Equal(new[] { 11f, 22, 33.5f }, ((Tensor<float>)t).Data));
@@ -309,7 +309,7 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         // Through the client: the failure is one XlaExecutionException, and the device runs the next step.
         await using var device = await Devices.ConnectAsync(fixture.Server.Address);
         using var replicated = device.Replicated(2);
-        using var exe = replicated.Compile(LoopWithAllReduce(reduceInBody: true, reduceAfter: true));
+        using var exe = replicated.CompileHlo(LoopWithAllReduce(reduceInBody: true, reduceAfter: true));
         using var limits = replicated.UploadShards(new Tensor[] { Tensor<int>.Scalar(2), Tensor<int>.Scalar(3) });
         using var v = replicated.Upload(F(1, 2));
         var e = Assert.Throws<XlaExecutionException>(() => exe.Execute(new DeviceBuffer[] { limits, v }));
@@ -361,7 +361,7 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
             local.Fit(x, y, RemoteTrainingTests.OneEpoch);
 
             using var device = await Devices.ConnectReplicatedAsync(first.Address, 2, new RemoteDeviceOptions { ReconnectTimeout = TimeSpan.FromSeconds(30) });
-            using var exe = device.Compile(SumAndId(3));
+            using var exe = device.CompileHlo(SumAndId(3));
             using var shards = device.UploadShards(new Tensor[] { F(1, 2, 3), F(10, 20, 30.5f) });
             var before = exe.Execute(new[] { shards });
             using var model = RemoteMlp.Create(device, seed: 9);

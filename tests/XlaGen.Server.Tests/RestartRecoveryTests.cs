@@ -19,7 +19,7 @@ public class RestartRecoveryTests
     static float[] LocalWeightsAfter(int steps)
     {
         var cpu = Devices.Cpu();
-        using var step = cpu.Compile(TestModules.SgdStep(16, 4, 2, 0.1f));
+        using var step = cpu.CompileHlo(TestModules.SgdStep(16, 4, 2, 0.1f));
         var x = cpu.Upload(TestModules.Random(1, 16, 4));
         var t = cpu.Upload(TestModules.Random(2, 16, 2));
         var w = cpu.Upload(TestModules.Random(3, 4, 2));
@@ -37,7 +37,7 @@ public class RestartRecoveryTests
             await using var device = await Devices.ConnectAsync(first.Address, new RemoteDeviceOptions { ReconnectTimeout = TimeSpan.FromSeconds(30) });
             var sessionBefore = device.SessionId;
             var instanceBefore = device.Server.InstanceId;
-            var step = device.Compile(TestModules.SgdStep(16, 4, 2, 0.1f));
+            var step = device.CompileHlo(TestModules.SgdStep(16, 4, 2, 0.1f));
             var x = device.Upload(TestModules.Random(1, 16, 4));
             var t = device.Upload(TestModules.Random(2, 16, 2));
             DeviceBuffer w = device.Upload(TestModules.Random(3, 4, 2));

@@ -60,7 +60,7 @@ public class TokenTests(TokenServer fixture) : IClassFixture<TokenServer>
         await using var byFile = await Devices.ConnectAsync(Address, new RemoteDeviceOptions { TokenFile = fixture.TokenFile });
         foreach (var device in new[] { byValue, byFile })
         {
-            using var exe = device.Compile(TestModules.AddVectors(2));
+            using var exe = device.CompileHlo(TestModules.AddVectors(2));
             var x = device.Upload(new Tensor<float>(new long[] { 2 }, new[] { 1f, 2f }));
             var y = exe.Execute(new[] { x, x })[0];
             Assert.Equal(new[] { 2f, 4f }, ((Tensor<float>)device.Download(y)).Data);
@@ -111,7 +111,7 @@ public class TokenTests(TokenServer fixture) : IClassFixture<TokenServer>
         await Assert.ThrowsAsync<DeviceConnectionException>(() => Devices.ConnectAsync(Address, new RemoteDeviceOptions { Token = "wrong-token" }));
         await using (var device = await Devices.ConnectAsync(Address, new RemoteDeviceOptions { Token = TokenServer.Token, ClientName = "json log test" }))
         {
-            device.Compile(TestModules.AddVectors(3)).Dispose();
+            device.CompileHlo(TestModules.AddVectors(3)).Dispose();
         }
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (!fixture.Server.Log.Contains("\"EventId\":4,", StringComparison.Ordinal) && DateTime.UtcNow < deadline) await Task.Delay(20);
@@ -166,7 +166,7 @@ public class TlsTests(TlsServer fixture) : IClassFixture<TlsServer>
     {
         Assert.StartsWith("grpcs://127.0.0.1:", fixture.Server.Address);
         await using var device = await Devices.ConnectAsync(fixture.Server.Address, new RemoteDeviceOptions { TrustedCertificateFile = fixture.CertificateFile });
-        using var exe = device.Compile(TestModules.AddVectors(2));
+        using var exe = device.CompileHlo(TestModules.AddVectors(2));
         var x = device.Upload(new Tensor<float>(new long[] { 2 }, new[] { 3f, 4f }));
         Assert.Equal(new[] { 6f, 8f }, ((Tensor<float>)device.Download(exe.Execute(new[] { x, x })[0])).Data);
     }

@@ -58,7 +58,7 @@ static class MlpCheck
         try
         {
             var clock = Stopwatch.StartNew();
-            using var exe = device.Compile(trainStep);
+            using var exe = device.CompileHlo(trainStep);
             step.CompileMs = Math.Round(clock.Elapsed.TotalMilliseconds, 1);
             var times = RunSteps(device, exe, model, loss, optimizer, x, y, warmup, timed, out string sync, out double pipelined);
             step.Sync = sync;
@@ -153,8 +153,8 @@ static class MlpCheck
         var row = new PeakMemoryRow { Program = name };
         try
         {
-            using (var r = reference.Compile(module)) row.ReferenceBytes = r.PeakMemoryBytes;
-            using (var d = device.Compile(module))
+            using (var r = reference.CompileHlo(module)) row.ReferenceBytes = r.PeakMemoryBytes;
+            using (var d = device.CompileHlo(module))
             {
                 row.DeviceBytes = d.PeakMemoryBytes;
                 row.DeviceSource = d is XlaGen.Backends.Pjrt.PjrtExecutable pjrt ? pjrt.PeakMemorySource : null;

@@ -65,7 +65,7 @@ internal sealed class RemoteSuite : IBenchSuite
         public Trainer(IDevice device, HloModule module, long n, long d, long k)
         {
             this.device = device;
-            step = device.Compile(module);
+            step = device.CompileHlo(module);
             x = device.Upload(Random(1, n, d));
             t = device.Upload(Random(2, n, k));
             w = device.Upload(Random(3, d, k));

@@ -54,7 +54,7 @@ internal sealed class ReplicasSuite : IBenchSuite
         foreach (var n in new[] { 1, 2, 4 })
         {
             var device = Devices.Cpu(replicas: n);
-            var exe = device.Compile(module);
+            var exe = device.CompileHlo(module);
             var args = shapes.Select(s => device.Upload(new Tensor<float>(s, new float[s.Aggregate(1L, (x, y) => x * y)]))).ToList();
             disposables.Add(device);
             collective.Add(() =>

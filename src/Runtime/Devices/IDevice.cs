@@ -12,7 +12,7 @@ public interface IDevice : IDisposable
     DeviceInfo Info { get; }
 
     /// <summary>Verifies and compiles a module. Unsupported ops or bad shapes throw <see cref="XlaCompileException"/>.</summary>
-    IExecutable Compile(HloModule module);
+    IExecutable CompileHlo(HloModule module);
 
     /// <summary>Copies a host tensor to the device. It returns once the device no longer reads the tensor (the caller may
     /// change or reuse it at once); on an asynchronous device (PJRT) the copy into device memory may still be under way,

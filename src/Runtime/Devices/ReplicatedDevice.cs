@@ -70,7 +70,7 @@ public sealed class ReplicatedDevice : IDevice
     /// <summary>The replicas' devices: replica r runs on Devices[r].</summary>
     public IReadOnlyList<IDevice> Devices => platform.Devices;
 
-    public IExecutable Compile(HloModule module) => new ReplicatedExecutable(this, platform.CompileReplicated(module));
+    public IExecutable CompileHlo(HloModule module) => new ReplicatedExecutable(this, platform.CompileReplicated(module));
 
     /// <summary>Copies <paramref name="tensor"/> to every replica.</summary>
     public DeviceBuffer Upload(Tensor tensor)

@@ -158,7 +158,7 @@ public abstract partial class ModelRunner
         var loss = RequireLoss();
         RecordBindings(loss.Method, bindings);
         return trainPrograms.GetOrAdd(ProgramKey(bindings, shards), _ =>
-            Device.Compile(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards, RandomKey, layout!.Plan)));
+            Device.CompileHlo(TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, batchSize, shards, RandomKey, layout!.Plan)));
     }
 
     /// <summary>The philox key of the train step's random draws (Dropout), derived from <see cref="Seed"/>: the draws of
@@ -170,7 +170,7 @@ public abstract partial class ModelRunner
         var loss = RequireLoss();
         RecordBindings(loss.Method, bindings);
         var plan = MetricPlan;
-        return evalPrograms.GetOrAdd(ProgramKey(bindings, shards), _ => Device.Compile(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards, plan)));
+        return evalPrograms.GetOrAdd(ProgramKey(bindings, shards), _ => Device.CompileHlo(TrainingPrograms.EvalStep(loss.BuildProgram(bindings), loss, batchSize, shards, plan)));
     }
 
     /// <summary>The metrics Fit and Evaluate report: those chosen in <see cref="Compile"/>, else the loss functions' own.</summary>

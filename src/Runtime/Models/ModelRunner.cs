@@ -117,7 +117,7 @@ public abstract partial class ModelRunner : IDisposable
         ThrowIfDisposed();
         RecordBindings(method, bindings);
         var key = method + "(" + string.Join(",", bindings) + ")";
-        return programs.GetOrAdd(key, _ => new Lazy<IExecutable>(() => Device.Compile(build()))).Value;
+        return programs.GetOrAdd(key, _ => new Lazy<IExecutable>(() => Device.CompileHlo(build()))).Value;
     }
 
     /// <summary>Runs a forward program: inputs are uploaded, parameters passed from the device, outputs downloaded.</summary>

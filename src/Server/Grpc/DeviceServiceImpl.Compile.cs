@@ -117,7 +117,7 @@ internal sealed partial class DeviceServiceImpl
         try
         {
             if (replicas > 1) replicated = host.Replicas!.CompileReplicated(module, replicas);
-            else executable = Device.Compile(module);
+            else executable = Device.CompileHlo(module);
         }
         catch (Exception e) when (e is XlaCompileException or NotSupportedException or HloVerificationException or ShapeException or ArgumentException)
         {

@@ -54,8 +54,8 @@ public sealed record GradCase(string Name, GradInput[] Inputs, Func<HloBuilder, 
     {
         var (forward, _) = Build(withGradient: false);
         var (gradient, _) = Build(withGradient: true);
-        using var fExe = device.Compile(forward);
-        using var gExe = device.Compile(gradient);
+        using var fExe = device.CompileHlo(forward);
+        using var gExe = device.CompileHlo(gradient);
         var grads = Run(device, gExe, Inputs.Select(x => x.Values).ToArray()).Select(t => ((Tensor<double>)t).Data).ToArray();
         var rng = new Random(Seed(Name));
         var directions = new List<(string What, double[][] V)>();

@@ -36,7 +36,7 @@ sealed class SplitCpuDevice : IDevice
 
     public DeviceInfo Info => cpu.Info;
 
-    public IExecutable Compile(XlaGen.Hlo.HloModule module) => new Executable(cpu.Compile(module));
+    public IExecutable CompileHlo(XlaGen.Hlo.HloModule module) => new Executable(cpu.CompileHlo(module));
 
     public DeviceBuffer Upload(Tensor tensor) => cpu.Upload(tensor);
 

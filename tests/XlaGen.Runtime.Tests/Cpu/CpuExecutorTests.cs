@@ -39,7 +39,7 @@ public class CpuExecutorTests
         var module = b.BuildModule(b.Negate(x));
         var bogus = module.Entry.Add(new HloInstruction(1000, "weird.1", "frobnicate", x.Shape, new[] { x }));
         module.Entry.Root = bogus;
-        var e = Assert.Throws<XlaCompileException>(() => Cpu.Compile(module));
+        var e = Assert.Throws<XlaCompileException>(() => Cpu.CompileHlo(module));
         Assert.Contains("%weird.1 (frobnicate)", e.Message);
         Assert.Contains("no kernel for opcode 'frobnicate'", e.Message);
     }
@@ -50,7 +50,7 @@ public class CpuExecutorTests
         var b = new HloBuilder("half");
         var x = b.Parameter(ElementType.F16, new Dim[] { 3 }, "x");
         var module = b.BuildModule(b.Negate(x));
-        var e = Assert.Throws<XlaCompileException>(() => Cpu.Compile(module));
+        var e = Assert.Throws<XlaCompileException>(() => Cpu.CompileHlo(module));
         Assert.Contains("f16 is not supported", e.Message);
         Assert.Contains("%x (parameter)", e.Message);
     }
@@ -62,7 +62,7 @@ public class CpuExecutorTests
         var x = b.Parameter(ElementType.F32, new Dim[] { 3 }, "x");
         var module = b.BuildModule(b.Negate(x));
         module.Entry.Root.Shape = Shape.Array(ElementType.F32, 4);
-        var e = Assert.Throws<XlaCompileException>(() => Cpu.Compile(module));
+        var e = Assert.Throws<XlaCompileException>(() => Cpu.CompileHlo(module));
         Assert.Contains("has shape f32[4] but its operands give f32[3]", e.Message);
     }
 
@@ -71,14 +71,14 @@ public class CpuExecutorTests
     {
         var b = new HloBuilder("sym");
         var x = b.Parameter(ElementType.F32, new[] { Dim.Symbol("B"), 3 }, "x");
-        var e = Assert.Throws<XlaCompileException>(() => Cpu.Compile(b.BuildModule(b.Negate(x))));
+        var e = Assert.Throws<XlaCompileException>(() => Cpu.CompileHlo(b.BuildModule(b.Negate(x))));
         Assert.Contains("symbolic", e.Message);
     }
 
     [Fact]
     public void ValidatesArgumentShapesWithClearMessages()
     {
-        using var exe = Cpu.Compile(Mlp());
+        using var exe = Cpu.CompileHlo(Mlp());
         var x = Up(new float[2 * 784], 2, 784);
         var wrong = Up(new float[784 * 10], 784, 10);
         var e = Assert.Throws<XlaExecutionException>(() => exe.Execute(new[] { x, wrong }));
@@ -95,7 +95,7 @@ public class CpuExecutorTests
     {
         var b = new HloBuilder("neg");
         var p = b.Parameter(ElementType.F32, new Dim[] { 2 }, "v");
-        using var exe = Cpu.Compile(b.BuildModule(b.Negate(p)));
+        using var exe = Cpu.CompileHlo(b.BuildModule(b.Negate(p)));
         var x = Up(new[] { 1f, 2 }, 2);
         x.Dispose();
         var e = Assert.Throws<ObjectDisposedException>(() => exe.Execute(new[] { x }));
@@ -110,7 +110,7 @@ public class CpuExecutorTests
         var w = b.Parameter(ElementType.F32, new Dim[] { 1024 }, "w");
         var g = b.Parameter(ElementType.F32, new Dim[] { 1024 }, "g");
         var lr = b.Full(ElementType.F32, 0.5, new Dim[] { 1024 });
-        using var exe = Cpu.Compile(b.BuildModule(b.Subtract(w, b.Multiply(g, lr))));
+        using var exe = Cpu.CompileHlo(b.BuildModule(b.Subtract(w, b.Multiply(g, lr))));
         var wb = (CpuBuffer)Up(Enumerable.Repeat(1f, 1024).ToArray(), 1024);
         var gb = Up(Enumerable.Repeat(2f, 1024).ToArray(), 1024);
         var donatedArray = wb.Data;
@@ -129,7 +129,7 @@ public class CpuExecutorTests
     {
         var b = new HloBuilder("inc");
         var p = b.Parameter(ElementType.F32, new Dim[] { 4 }, "x");
-        using var exe = Cpu.Compile(b.BuildModule(b.Add(p, b.Full(ElementType.F32, 1, new Dim[] { 4 }))));
+        using var exe = Cpu.CompileHlo(b.BuildModule(b.Add(p, b.Full(ElementType.F32, 1, new Dim[] { 4 }))));
         var x = Up(new[] { 1f, 2, 3, 4 }, 4);
         var r = exe.Execute(new[] { x });
         Assert.Equal(new[] { 1f, 2, 3, 4 }, Down(x));
@@ -142,7 +142,7 @@ public class CpuExecutorTests
     {
         var b = new HloBuilder("id");
         var p = b.Parameter(ElementType.S32, new Dim[] { 2 }, "x");
-        using var exe = Cpu.Compile(b.BuildModule(b.Tuple(p, p)));
+        using var exe = Cpu.CompileHlo(b.BuildModule(b.Tuple(p, p)));
         var x = (CpuBuffer)Cpu.Upload(Tensor<int>.FromArray(new[] { 5, 6 }, 2));
         var r = exe.Execute(new[] { x });
         Assert.NotSame(x.Data, ((CpuBuffer)r[0]).Data);
@@ -160,7 +160,7 @@ public class CpuExecutorTests
         var b = new HloBuilder("twice");
         var p = b.Parameter(ElementType.F32, new Dim[] { 2 }, "a");
         var q = b.Parameter(ElementType.F32, new Dim[] { 2 }, "b");
-        using var exe = Cpu.Compile(b.BuildModule(b.Add(p, q)));
+        using var exe = Cpu.CompileHlo(b.BuildModule(b.Add(p, q)));
         var x = Up(new[] { 1f, 2 }, 2);
         var e = Assert.Throws<XlaExecutionException>(() => exe.Execute(new[] { x, x }, new ExecuteOptions { DonatedArguments = new[] { 0 } }));
         Assert.Contains("also argument 1", e.Message);
@@ -174,7 +174,7 @@ public class CpuExecutorTests
         var x = b.Parameter(ElementType.F32, new Dim[] { 64, 32 }, "x");
         var w = b.Parameter(ElementType.F32, new Dim[] { 32, 16 }, "w");
         var h = b.Maximum(b.MatMul(x, w), b.Full(ElementType.F32, 0, new Dim[] { 64, 16 }));
-        using var exe = Cpu.Compile(b.BuildModule(b.Tuple(b.ReduceSum(h, 1), b.Transpose(h, 1, 0))));
+        using var exe = Cpu.CompileHlo(b.BuildModule(b.Tuple(b.ReduceSum(h, 1), b.Transpose(h, 1, 0))));
         var wData = Enumerable.Range(0, 32 * 16).Select(i => (float)((i % 7) - 3)).ToArray();
         var wb = Up(wData, 32, 16);
         var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -227,7 +227,7 @@ public class CpuExecutorTests
                 _ => b.Exp(b.Negate(v)),
             };
         }
-        using var exe = Cpu.Compile(b.BuildModule(v));
+        using var exe = Cpu.CompileHlo(b.BuildModule(v));
         var xb = Up(new float[side * side], side, side);
         var yb = Up(Enumerable.Repeat(0.5f, side * side).ToArray(), side, side);
         long bytesPerBuffer = side * side * sizeof(float);
@@ -257,7 +257,7 @@ public class CpuExecutorTests
         b.Exp(relu);   // dead: nothing uses it
         var scaled = b.Multiply(relu, b.Full(ElementType.F32, 0.5, dims));
         var mask = b.Compare(x, b.Full(ElementType.F32, 1, dims), "GT");
-        using var exe = (CpuExecutable)Cpu.Compile(b.BuildModule(b.Tuple(scaled, b.Select(mask, scaled, b.Full(ElementType.F32, -1, dims)))));
+        using var exe = (CpuExecutable)Cpu.CompileHlo(b.BuildModule(b.Tuple(scaled, b.Select(mask, scaled, b.Full(ElementType.F32, -1, dims)))));
         var opcodes = exe.Plan.Steps.Select(s => s.Instruction.Opcode).ToList();
         Assert.DoesNotContain("broadcast", opcodes);
         Assert.DoesNotContain("exponential", opcodes);
@@ -278,7 +278,7 @@ public class CpuExecutorTests
         var b = new HloBuilder("multi");
         var x = b.Parameter(ElementType.F32, new Dim[] { 2, 2 }, "x");
         var nested = b.Tuple(b.Tuple(b.Negate(x), b.ReduceSum(x, 0, 1)), b.Convert(x, ElementType.S32));
-        using var exe = Cpu.Compile(b.BuildModule(nested));
+        using var exe = Cpu.CompileHlo(b.BuildModule(nested));
         var r = exe.Execute(new[] { Up(new[] { 1f, 2, 3, 4.5f }, 2, 2) });
         Assert.Equal(3, r.Length);
         Assert.Equal("f32[2,2]", r[0].Shape.ToString());
@@ -296,7 +296,7 @@ public class CpuExecutorTests
         var t = b.Parameter(Shape.Tuple(Shape.Array(ElementType.F32, 2), Shape.Scalar(ElementType.F32)), "t");
         var s = b.Parameter(ElementType.F32, new Dim[] { 2 }, "s");
         var sum = b.Add(b.GetTupleElement(t, 0), s);
-        using var exe = Cpu.Compile(b.BuildModule(b.Tuple(sum, b.GetTupleElement(t, 1))));
+        using var exe = Cpu.CompileHlo(b.BuildModule(b.Tuple(sum, b.GetTupleElement(t, 1))));
         var e = Assert.Throws<XlaExecutionException>(() => exe.Execute(new[] { Up(new[] { 1f, 2 }, 2), Up(new[] { 3f, 4 }, 2) }));
         Assert.Contains("t.0: f32[2], t.1: f32[], s: f32[2]", e.Message);
         var r = exe.Execute(new[] { Up(new[] { 1f, 2 }, 2), Cpu.Upload(Tensor<float>.Scalar(7)), Up(new[] { 3f, 4 }, 2) });
@@ -338,7 +338,7 @@ public class CpuExecutorTests
         using var other = new CpuDevice();
         var b = new HloBuilder("neg");
         var p = b.Parameter(ElementType.F32, new Dim[] { 1 }, "x");
-        using var exe = Cpu.Compile(b.BuildModule(b.Negate(p)));
+        using var exe = Cpu.CompileHlo(b.BuildModule(b.Negate(p)));
         var foreign = other.Upload(Tensor<float>.FromArray(new[] { 1f }, 1));
         var e = Assert.Throws<ArgumentException>(() => exe.Execute(new[] { foreign }));
         Assert.Contains("not to this CPU device", e.Message);
@@ -370,7 +370,7 @@ public class CpuExecutorTests
     [Fact]
     public void CancellationStopsAnEndlessLoopAndTheExecutableStaysUsable()
     {
-        using var exe = Cpu.Compile(CountedLoop());
+        using var exe = Cpu.CompileHlo(CountedLoop());
         var m = Up(Ramp(48 * 48, 0.37f), 48, 48);
         var v = Up(Ramp(48 * 48, 0.11f), 48, 48);
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
@@ -431,7 +431,7 @@ public class CpuExecutorTests
               {{body}}
             }
             """);
-        using var exe = Cpu.Compile(module);
+        using var exe = Cpu.CompileHlo(module);
         // Cancelled from a thread of its own: a CancelAfter timer fires on the thread pool, which the kernel's chunks and
         // the other tests running in parallel can keep busy for seconds (the server reserves spare pool threads for that).
         using var cts = new CancellationTokenSource();
@@ -453,7 +453,7 @@ public class CpuExecutorTests
     [Fact]
     public void AnAlreadyCancelledTokenRunsNothing()
     {
-        using var exe = Cpu.Compile(Mlp());
+        using var exe = Cpu.CompileHlo(Mlp());
         var e = Assert.ThrowsAny<OperationCanceledException>(() => exe.Execute(
             new[] { Up(new float[2 * 784], 2, 784), Up(new float[784 * 256], 784, 256) },
             new ExecuteOptions { Cancellation = new CancellationToken(canceled: true) }));
@@ -470,14 +470,14 @@ public class CpuExecutorTests
         // a = -p; b = -a; c = -b: a dies at b, b at c, so at most two values are alive: 8000
         var chain = new HloBuilder("chain");
         var p = chain.Parameter(ElementType.F32, new Dim[] { 1000 }, "p");
-        using (var exe = Cpu.Compile(chain.BuildModule(Neg(chain, Neg(chain, Neg(chain, p))))))
+        using (var exe = Cpu.CompileHlo(chain.BuildModule(Neg(chain, Neg(chain, Neg(chain, p))))))
             Assert.Equal(8000, exe.PeakMemoryBytes);
 
         // d = a + c keeps a alive across b and c: a, b and c at once while c is made: 12000
         var kept = new HloBuilder("kept");
         p = kept.Parameter(ElementType.F32, new Dim[] { 1000 }, "p");
         var a = Neg(kept, p);
-        using (var exe = Cpu.Compile(kept.BuildModule(kept.Add(a, Neg(kept, Neg(kept, a))))))
+        using (var exe = Cpu.CompileHlo(kept.BuildModule(kept.Add(a, Neg(kept, Neg(kept, a))))))
             Assert.Equal(12000, exe.PeakMemoryBytes);
 
         // a call's own peak (8000, a chain of two) adds to its result's 4000 while it runs: 12000
@@ -486,13 +486,13 @@ public class CpuExecutorTests
         var q = inner.Parameter(ElementType.F32, new Dim[] { 1000 }, "q");
         var callee = inner.Build(Neg(inner, Neg(inner, q)));
         p = outer.Parameter(ElementType.F32, new Dim[] { 1000 }, "p");
-        using (var exe = Cpu.Compile(outer.BuildModule(outer.AddInstruction("call", new[] { p }, called: new[] { callee }))))
+        using (var exe = Cpu.CompileHlo(outer.BuildModule(outer.AddInstruction("call", new[] { p }, called: new[] { callee }))))
             Assert.Equal(12000, exe.PeakMemoryBytes);
 
         // a tuple of views allocates nothing of its own
         var views = new HloBuilder("views");
         p = views.Parameter(ElementType.F32, new Dim[] { 1000 }, "p");
-        using (var exe = Cpu.Compile(views.BuildModule(views.Tuple(p, p))))
+        using (var exe = Cpu.CompileHlo(views.BuildModule(views.Tuple(p, p))))
             Assert.Equal(0, exe.PeakMemoryBytes);
     }
 }

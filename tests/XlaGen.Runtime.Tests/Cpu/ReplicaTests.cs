@@ -35,7 +35,7 @@ public class ReplicaTests
 
     static Tensor[][] RunShards(ReplicatedDevice device, HloModule module, params Tensor[][] perReplicaArgs)
     {
-        using var exe = device.Compile(module);
+        using var exe = device.CompileHlo(module);
         var args = Enumerable.Range(0, perReplicaArgs[0].Length).Select(i => (DeviceBuffer)device.UploadShards(perReplicaArgs.Select(a => a[i]).ToArray())).ToList();
         try
         {
@@ -161,18 +161,18 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
         var gx = gb.Parameter(Shape.Array(ElementType.F32, 3), "x");
         var grouped = gb.BuildModule(gb.AllReduce(new[] { gx }, "add", new[] { new long[] { 0, 1 }, new long[] { 2, 3 } }));
         using var two = Devices.Cpu(replicas: 2);
-        var e = Assert.Throws<XlaCompileException>(() => two.Compile(grouped));
+        var e = Assert.Throws<XlaCompileException>(() => two.CompileHlo(grouped));
         Assert.Contains("replica_groups name replica 2, but the program runs on 2 replica(s)", e.Message);
         using var four = Devices.Cpu(replicas: 4);
         var partial = new HloBuilder("partial");
         var px = partial.Parameter(Shape.Array(ElementType.F32, 3), "x");
         var m = partial.BuildModule(partial.AllReduce(new[] { px }, "add", new[] { new long[] { 0, 1 } }));
-        Assert.Contains("cover 2 of the 4 replicas", Assert.Throws<XlaCompileException>(() => four.Compile(m)).Message);
+        Assert.Contains("cover 2 of the 4 replicas", Assert.Throws<XlaCompileException>(() => four.CompileHlo(m)).Message);
         var global = new HloBuilder("global");
         var gx2 = global.Parameter(Shape.Array(ElementType.F32, 3), "x");
         var flattened = global.BuildModule(global.AddInstruction("all-reduce", new[] { gx2 },
             new HloAttributes { ReplicaGroups = new[] { new long[] { 0, 1 } }, ChannelId = 1, UseGlobalDeviceIds = true }, called: new[] { global.ScalarComputation("add", ElementType.F32) }));
-        Assert.Contains("use_global_device_ids names replica·partition ids", Assert.Throws<XlaCompileException>(() => two.Compile(flattened)).Message);
+        Assert.Contains("use_global_device_ids names replica·partition ids", Assert.Throws<XlaCompileException>(() => two.CompileHlo(flattened)).Message);
     }
 
     /// <summary>while (i &lt; limit) { v = all-reduce(v); i++ } with a per-replica limit.</summary>
@@ -230,7 +230,7 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
         var b = new HloBuilder("sum");
         var x = b.Parameter(Shape.Array(ElementType.F32, 2), "x");
         using var device = Devices.Cpu(replicas: 2);
-        using var exe = (IExecutable)device.Compile(b.BuildModule(b.AllReduce(new[] { x })));
+        using var exe = (IExecutable)device.CompileHlo(b.BuildModule(b.AllReduce(new[] { x })));
         var inner = ((ReplicatedExecutable)exe).Inner;
         var good = device.Devices[0].Upload(F(new[] { 1f, 2 }, 2));
         var bad = device.Devices[1].Upload(F(new[] { 1f, 2, 3 }, 3));
@@ -264,7 +264,7 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
     {
         var module = LoopWithAllReduce(reduceInBody: false);
         using var device = Devices.Cpu(replicas: 2);
-        using var exe = device.Compile(module);
+        using var exe = device.CompileHlo(module);
         // Replica 1 loops (practically) forever; replica 0 waits for it at the final all-reduce.
         var shards = LoopArgs(0, int.MaxValue);
         var args = Enumerable.Range(0, 2).Select(i => (DeviceBuffer)device.UploadShards(shards.Select(a => a[i]).ToArray())).ToList();
@@ -284,7 +284,7 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
         var x = b.Parameter(Shape.Array(ElementType.F32, 2), "x");
         var module = b.BuildModule(b.Add(x, x));
         module.InputOutputAliases.Add(new InputOutputAlias(Array.Empty<long>(), 0, Array.Empty<long>()));
-        using var exe = device.Compile(module);
+        using var exe = device.CompileHlo(module);
         var shared = device.Upload(F(new[] { 1f, 2 }, 2));
         Assert.Equal(new[] { 1f, 2 }, ((Tensor<float>)device.Download(shared)).Data);
         var result = exe.Execute(new[] { shared }, new ExecuteOptions { DonatedArguments = new[] { 0 } });

@@ -27,7 +27,7 @@ public class CallDepthTests
             var text = HloPrinter.Print(again);
             Assert.Equal(text, HloPrinter.Print(HloTextParser.Parse(text)));
             var cpu = Devices.Cpu();
-            using var exe = cpu.Compile(again);
+            using var exe = cpu.CompileHlo(again);
             return ((Tensor<float>)cpu.Download(exe.Execute(new[] { cpu.Upload(Tensor<float>.FromArray(Input, 4)) })[0])).Data;
         });
         Assert.Equal(Input.Select(v => -v), values);
@@ -39,7 +39,7 @@ public class CallDepthTests
         var module = SmallStack.Run(() => DeepCalls.Module(HloVerifier.MaxCallDepth + 1));
         var problem = Assert.Single(HloVerifier.Check(module));
         Assert.Equal($"computations nest {HloVerifier.MaxCallDepth + 1} calls deep at %entry, more than the {HloVerifier.MaxCallDepth} XlaGen accepts", problem.Replace(module.Entry.Name, "entry"));
-        var e = Assert.Throws<XlaCompileException>(() => Devices.Cpu().Compile(module));
+        var e = Assert.Throws<XlaCompileException>(() => Devices.Cpu().CompileHlo(module));
         Assert.Contains($"more than the {HloVerifier.MaxCallDepth} XlaGen accepts", e.Message);
     }
 

@@ -186,14 +186,14 @@ public sealed class PjrtTestPluginTests : IDisposable
     public void CompilesWithFormatHloAndOurCompileOptions()
     {
         using (var device = Open())
-        using (var exe = device.Compile(Identity(aliasFirst: true)))
+        using (var exe = device.CompileHlo(Identity(aliasFirst: true)))
         {
             Assert.Equal("hlo", TestPluginBuild.LastFormat(path));
             Assert.Equal(PjrtCompileOptions.Build(portable: false), TestPluginBuild.LastCompileOptions(path));
             // the test double's compiled stats: 12 + 8 argument bytes, 20 output bytes, 12 aliased
             Assert.Equal(28, exe.PeakMemoryBytes);
             Assert.Equal("PJRT_Executable_GetCompiledMemoryStats peak_memory_in_bytes", ((PjrtExecutable)exe).PeakMemorySource);
-            using var exe1 = device.Client.Devices[1].Compile(Identity(aliasFirst: false));
+            using var exe1 = device.Client.Devices[1].CompileHlo(Identity(aliasFirst: false));
             Assert.Equal(PjrtCompileOptions.Build(portable: true), TestPluginBuild.LastCompileOptions(path));
         }
         AssertNothingLive();
@@ -203,7 +203,7 @@ public sealed class PjrtTestPluginTests : IDisposable
     public void ExecutesWithDonation()
     {
         using (var device = Open())
-        using (var exe = device.Compile(Identity(aliasFirst: true)))
+        using (var exe = device.CompileHlo(Identity(aliasFirst: true)))
         {
             var a = device.Upload(new Tensor<float>(new long[] { 3 }, new[] { 1f, 2f, 3f }));
             var c = device.Upload(new Tensor<int>(new long[] { 2 }, new[] { 7, 8 }));
@@ -240,18 +240,18 @@ public sealed class PjrtTestPluginTests : IDisposable
         using (var device = Open())
         {
             TestPluginBuild.FailNext(path, "PJRT_Client_Compile", 8, "out of test memory");
-            var e = Assert.Throws<XlaCompileException>(() => device.Compile(Identity(aliasFirst: false)));
+            var e = Assert.Throws<XlaCompileException>(() => device.CompileHlo(Identity(aliasFirst: false)));
             var inner = Assert.IsType<PjrtException>(e.InnerException);
             Assert.Equal((PjrtErrorCode.ResourceExhausted, "PJRT_Client_Compile", "out of test memory"), (inner.Code, inner.Function, inner.PluginMessage));
             Assert.Contains("PJRT_Client_Compile failed: RESOURCE_EXHAUSTED: out of test memory (module 'identity')", e.Message);
 
             var add = new HloBuilder("add");
             var x = add.Parameter(ElementType.F32, new Dim[] { 2 }, "x");
-            var notIdentity = Assert.Throws<XlaCompileException>(() => device.Compile(add.BuildModule(add.Add(x, x))));
+            var notIdentity = Assert.Throws<XlaCompileException>(() => device.CompileHlo(add.BuildModule(add.Add(x, x))));
             Assert.Equal(PjrtErrorCode.Unimplemented, ((PjrtException)notIdentity.InnerException!).Code);
             Assert.Contains("identity programs only", notIdentity.Message);
 
-            using var exe = device.Compile(Identity(aliasFirst: false));
+            using var exe = device.CompileHlo(Identity(aliasFirst: false));
             using var a = device.Upload(new Tensor<float>(new long[] { 3 }, new[] { 1f, 2f, 3f }));
             using var c = device.Upload(new Tensor<int>(new long[] { 2 }, new[] { 7, 8 }));
             TestPluginBuild.FailNext(path, "PJRT_LoadedExecutable_Execute", 13, "device lost");
@@ -300,7 +300,7 @@ public sealed class PjrtTestPluginTests : IDisposable
             Assert.Contains("not to PJRT device 0", Assert.Throws<ArgumentException>(() => device.Download(b)).Message);
             Assert.Equal(1f, ((Tensor<float>)other.Download(b)).Data[0]);
             // device 1 runs a portable executable placed with execute_device
-            using var exe = other.Compile(Identity(aliasFirst: false));
+            using var exe = other.CompileHlo(Identity(aliasFirst: false));
             using var a = other.Upload(new Tensor<float>(new long[] { 3 }, new[] { 4f, 5f, 6f }));
             using var c = other.Upload(new Tensor<int>(new long[] { 2 }, new[] { 1, 2 }));
             var outputs = exe.Execute(new[] { a, c });
@@ -318,7 +318,7 @@ public sealed class PjrtTestPluginTests : IDisposable
         // Disposing the device (and so the client) first: the client is destroyed only after its last buffer.
         var device = Open();
         var buffer = device.Upload(Tensor<float>.Scalar(3));
-        var exe = device.Compile(Identity(aliasFirst: false));
+        var exe = device.CompileHlo(Identity(aliasFirst: false));
         device.Dispose();
         Assert.Equal(1, TestPluginBuild.Counter(path, "live_clients"));
         Assert.Equal(3f, ((Tensor<float>)device.Download(buffer)).Data[0]);

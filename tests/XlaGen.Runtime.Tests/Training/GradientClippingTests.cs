@@ -21,7 +21,7 @@ public class GradientClippingTests
         var ps = Shapes.Select((s, i) => b.Parameter(Shape.Array(type, s), "g" + i)).ToList();
         var clipped = optimizer.ClipGradients(b, ps);
         var device = Devices.Cpu();
-        using var exe = device.Compile(b.BuildModule(b.Tuple(clipped.ToArray())));
+        using var exe = device.CompileHlo(b.BuildModule(b.Tuple(clipped.ToArray())));
         var args = gradients.Select((g, i) => device.Upload(type == ElementType.F64
             ? new Tensor<double>(Shapes[i], g)
             : new Tensor<float>(Shapes[i], g.Select(v => (float)v).ToArray()))).ToList();

@@ -21,7 +21,7 @@ public class OptimizerTests
         var (np, ns) = optimizer.Update(b, p, g, slots, lr, t);
         var module = b.BuildModule(b.Tuple(new[] { np }.Concat(ns).ToArray()));
         var device = Devices.Cpu();
-        using var exe = device.Compile(module);
+        using var exe = device.CompileHlo(module);
         var param = initial.Select(v => (float)v).ToArray();
         var state = optimizer.Slots.Select(_ => new float[N]).ToList();
         for (int step = 0; step < Steps; step++)

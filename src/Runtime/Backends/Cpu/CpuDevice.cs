@@ -71,7 +71,7 @@ public sealed class CpuDevice : IHostMemoryDevice
 
     /// <summary>Verifies the module and builds its plan. Unsupported opcodes or element types, symbolic shapes and
     /// verifier problems throw <see cref="XlaCompileException"/> naming the instruction.</summary>
-    public IExecutable Compile(HloModule module)
+    public IExecutable CompileHlo(HloModule module)
     {
         var plan = CpuCompiler.CompileModule(module);
         return new CpuExecutable(this, module, plan);

@@ -105,7 +105,7 @@ public sealed unsafe class PjrtDevice : IDevice
     /// <summary>The whole client's description (this device among its devices).</summary>
     public PlatformDescription Describe() => Client.Describe();
 
-    public IExecutable Compile(HloModule module) => PjrtExecutable.Compile(this, module);
+    public IExecutable CompileHlo(HloModule module) => PjrtExecutable.Compile(this, module);
 
     /// <summary>Copies the tensor to the device and returns once the plugin no longer reads the tensor's array
     /// (done_with_host_buffer), so the caller may change or reuse the tensor at once, as with every device (data

@@ -114,21 +114,21 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
 
     // ---------------------------------------------------------------- compile
 
-    public IExecutable Compile(HloModule module) => CompileAsync(module).GetAwaiter().GetResult();
+    public IExecutable CompileHlo(HloModule module) => CompileHloAsync(module).GetAwaiter().GetResult();
 
     /// <summary>Serializes the module (HloModuleProto) and compiles it on the server (cached there by content).</summary>
-    public Task<RemoteExecutable> CompileAsync(HloModule module, CancellationToken cancellationToken = default)
+    public Task<RemoteExecutable> CompileHloAsync(HloModule module, CancellationToken cancellationToken = default)
     {
         if (DeviceId != 0)
         {
             throw new NotSupportedException(
                 $"{this} is replica device {DeviceId}: the server runs one-device programs on device 0; compile through the replicated device (RemoteDevice.Replicated)");
         }
-        return CompileAsync(module, 1, cancellationToken);
+        return CompileHloAsync(module, 1, cancellationToken);
     }
 
     /// <summary>Compiles for <paramref name="replicas"/> replicas (replica r on server device r); 1 is an ordinary compile.</summary>
-    internal async Task<RemoteExecutable> CompileAsync(HloModule module, int replicas, CancellationToken cancellationToken)
+    internal async Task<RemoteExecutable> CompileHloAsync(HloModule module, int replicas, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(module);
         ThrowIfDisposed();

@@ -37,7 +37,7 @@ internal sealed class RemoteReplicaPlatform : IReplicaPlatform
     public IReadOnlyList<IDevice> Devices => devices;
 
     public IReplicaExecutable CompileReplicated(HloModule module) =>
-        new RemoteReplicaExecutable(root.CompileAsync(module, devices.Length, CancellationToken.None).GetAwaiter().GetResult(), devices);
+        new RemoteReplicaExecutable(root.CompileHloAsync(module, devices.Length, CancellationToken.None).GetAwaiter().GetResult(), devices);
 
     public void Dispose()
     {
