@@ -189,4 +189,32 @@ public class LayerLibraryTests
         var probe = Naive.Random(52, 3, 6, 6, 2);
         Naive.AssertSame(model.ToModel().Call(probe), model.Call(probe), 1e-4);
     }
+
+    [Fact]
+    public void CheckpointsNameLibraryWeightsTheKerasWayInTheirMetadata()
+    {
+        using var model = LayerClassifier.Create(seed: 1);
+        var path = Path.Combine(Path.GetTempPath(), $"xlagen-keras-names-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            model.Save(path);
+            var file = Checkpoints.Safetensors.Load(path);
+            Assert.Equal(new[] { "conv.kernel", "conv.bias", "norm.gamma", "norm.beta", "head.kernel", "head.bias" },
+                file.Names.Where(n => !n.StartsWith("optimizer.", StringComparison.Ordinal)).OrderBy(n => model.ParameterSpecs.Select(s => s.Path).ToList().IndexOf(n)));
+            using var json = System.Text.Json.JsonDocument.Parse(file.Metadata["keras_names"]);
+            var names = json.RootElement.EnumerateObject().Select(p => (p.Name, p.Value.GetString()!)).ToList();
+            Assert.Equal(new[]
+            {
+                ("conv.kernel", "conv2d/kernel"), ("conv.bias", "conv2d/bias"), ("norm.gamma", "layer_normalization/gamma"),
+                ("norm.beta", "layer_normalization/beta"), ("head.kernel", "dense/kernel"), ("head.bias", "dense/bias"),
+            }, names);
+            using var restored = LayerClassifier.Create(seed: 2);
+            restored.Load(path);   // the keys are unchanged, so the checkpoint loads as before
+            Assert.Equal(((Tensor<float>)model.GetParameter("head.kernel")).Data, ((Tensor<float>)restored.GetParameter("head.kernel")).Data);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

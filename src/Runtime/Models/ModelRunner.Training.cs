@@ -529,6 +529,9 @@ public abstract partial class ModelRunner
             ["step"] = Step.ToString(CultureInfo.InvariantCulture),
             ["shuffle_seed"] = (shuffleSeedSet ? ShuffleSeed : (ulong)(uint)Seed).ToString(CultureInfo.InvariantCulture),
         };
+        // The library layers' weights under Keras' names (dense_1/kernel), a JSON object keyed by parameter path: the keys
+        // stay field paths, so every checkpoint loads as before, and a reader finds each weight's Keras name beside it.
+        if (KerasNamesJson(ParameterSpecs) is string kerasNames) metadata["keras_names"] = kerasNames;
         if (Optimizer != null && layout != null)
         {
             int k = 0;
@@ -547,6 +550,24 @@ public abstract partial class ModelRunner
             if (pending.Description != null) metadata["optimizer"] = pending.Description;
         }
         Safetensors.Save(path, tensors, metadata);
+    }
+
+    /// <summary>{"path": "keras/name", …} in parameter order for the parameters that belong to library layers, or null.</summary>
+    static string? KerasNamesJson(IReadOnlyList<ParameterSpec> specs)
+    {
+        var names = Layers.KerasNames.Of(specs);
+        if (names.Count == 0) return null;
+        using var buffer = new MemoryStream();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            foreach (var spec in specs)
+            {
+                if (names.TryGetValue(spec.Path, out var name)) json.WriteString(spec.Path, name);
+            }
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>Restores a checkpoint written by <see cref="Save"/>: parameters (names, shapes and element types must
