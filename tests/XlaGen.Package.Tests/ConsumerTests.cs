@@ -10,7 +10,8 @@ namespace XlaGen.Package.Tests;
 /// </summary>
 public class ConsumerTests
 {
-    /// <summary>The user's project file, as `dotnet new console` writes it plus the package.</summary>
+    /// <summary>The user's project file, as `dotnet new console` writes it plus the package, with XML docs on and warnings as
+    /// errors as many libraries build: the generated code must not warn (a broken cref in it once did).</summary>
     static string ProjectFile => $"""
         <Project Sdk="Microsoft.NET.Sdk">
           <PropertyGroup>
@@ -18,6 +19,9 @@ public class ConsumerTests
             <TargetFramework>net10.0</TargetFramework>
             <ImplicitUsings>enable</ImplicitUsings>
             <Nullable>enable</Nullable>
+            <GenerateDocumentationFile>true</GenerateDocumentationFile>
+            <NoWarn>$(NoWarn);CS1591</NoWarn>
+            <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
           </PropertyGroup>
           <ItemGroup>
             <PackageReference Include="XlaGen" Version="{Feed.Version}" />

@@ -96,7 +96,8 @@ namespace XlaGen.Generator.Emit
         {
             var module = HloTextParser.Parse(hloText);
             var args = string.Join(", ", symbols.Select(s => "int " + s));
-            w.Line($"/// <summary>Builds the HLO program of <see cref=\"{method}\"/>{(symbols.Count == 0 ? "" : " for the given " + string.Join(", ", symbols))}.");
+            // Names, not crefs: a user's overloads (or the runner's batchSize overloads) would make a cref ambiguous (CS0419).
+            w.Line($"/// <summary>Builds the HLO program of <c>{method}</c>{(symbols.Count == 0 ? "" : " for the given " + string.Join(", ", symbols))}.");
             w.Line($"/// Parameters: {string.Join(", ", module.Entry.Parameters.Select(p => p.Name + ": " + p.Shape))}; result {output}.</summary>");
             w.Open($"public static global::XlaGen.Hlo.HloModule Build{method}Program({args})");
             foreach (var s in symbols)
@@ -116,7 +117,7 @@ namespace XlaGen.Generator.Emit
             EmitProgramBuilder(w, loss.MethodName, loss.Symbols, "(" + string.Join(", ", outputs) + ")", loss.HloText);
             var inputs = string.Join(", ", loss.Inputs.Select(i => $"new({Q(i.Name)}, global::XlaGen.Hlo.ElementType.{ElementTypeMember(i.ElementTypeName)}, new string[] {{ {string.Join(", ", i.Dims.Select(Q))} }})"));
             var symbolArgs = string.Join(", ", loss.Symbols.Select((s, i) => $"checked((int)__s[{i}])"));
-            w.Line($"/// <summary>The [Loss] method <see cref=\"{loss.MethodName}\"/>: inputs, batch dimension, metrics and trainable parameters, for Fit and Evaluate.</summary>");
+            w.Line($"/// <summary>The [Loss] method <c>{loss.MethodName}</c>: inputs, batch dimension, metrics and trainable parameters, for Fit and Evaluate.</summary>");
             w.Indent($"public static {X}Training.LossDefinition LossDefinition {{ get; }} = new(");
             w.Line($"{Q(loss.MethodName)},");
             w.Line($"new {X}Training.LossInput[] {{ {inputs} }},");
@@ -136,7 +137,7 @@ namespace XlaGen.Generator.Emit
 
         static void EmitLoadParameters(CodeWriter w, ModelSpec spec)
         {
-            w.Line("/// <summary>Sets this instance's [Param] fields (and sub-models') to host tensors, e.g. from <see cref=\"Runner.GetParameters\"/>,");
+            w.Line($"/// <summary>Sets this instance's [Param] fields (and sub-models') to host tensors, e.g. from <see cref=\"{X}ModelRunner.GetParameters\"/>,");
             w.Line("/// so the model's own methods can run eagerly on the host.</summary>");
             w.Open($"public void LoadParameters(global::System.Collections.Generic.IReadOnlyDictionary<string, {X}Tensor> values, string prefix = \"\")");
             foreach (var p in spec.Params.Where(p => p.FieldName != null))
@@ -209,7 +210,7 @@ namespace XlaGen.Generator.Emit
             w.Line($"/// <summary>Trains on ({names}) for <c>options.Epochs</c> more epochs (Keras' fit), returning the per-epoch history.</summary>");
             w.Line($"public {X}Training.History Fit({typed}, {X}Training.FitOptions? options = null) => Fit(new {X}Data.Dataset({names}), options);");
             w.Line();
-            w.Line($"/// <summary>The loss and metrics of <see cref=\"{loss.MethodName}\"/> over ({names}), without updating the model.</summary>");
+            w.Line($"/// <summary>The loss and metrics of <c>{loss.MethodName}</c> over ({names}), without updating the model.</summary>");
             w.Line($"public {X}Training.EvaluationResult Evaluate({typed}, int batchSize = 256) => Evaluate(new {X}Data.Dataset({names}), batchSize);");
             w.Line();
         }
@@ -231,7 +232,7 @@ namespace XlaGen.Generator.Emit
             w.Close();
             w.Line();
             if (!predict) return;
-            w.Line($"/// <summary>Keras' predict: <see cref=\"{f.MethodName}\"/> over inputs of any length, in chunks of <paramref name=\"batchSize\"/>.</summary>");
+            w.Line($"/// <summary>Keras' predict: <c>{f.MethodName}</c> over inputs of any length, in chunks of <paramref name=\"batchSize\"/>.</summary>");
             w.Line($"public {X}Tensor<{f.OutputClrElementType}> Predict({parameters}, int batchSize = 1024) => {f.MethodName}({names}, batchSize);");
             w.Line();
         }
@@ -243,7 +244,7 @@ namespace XlaGen.Generator.Emit
         static void EmitUnbatchedPredict(CodeWriter w, ForwardSpec f)
         {
             var parameters = string.Join(", ", f.Inputs.Select(i => $"{X}Tensor<{i.ClrElementType}> {i.Name}"));
-            w.Line($"/// <summary>Keras' predict: runs <see cref=\"{f.MethodName}\"/> (its inputs have no shared batch dimension, so it runs in one piece).</summary>");
+            w.Line($"/// <summary>Keras' predict: runs <c>{f.MethodName}</c> (its inputs have no shared batch dimension, so it runs in one piece).</summary>");
             w.Line($"public {X}Tensor<{f.OutputClrElementType}> Predict({parameters}) => {f.MethodName}({string.Join(", ", f.Inputs.Select(i => i.Name))});");
             w.Line();
         }

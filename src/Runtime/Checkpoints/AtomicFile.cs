@@ -13,6 +13,8 @@ internal static class AtomicFile
 {
     /// <summary>Writes the file at <paramref name="path"/> with <paramref name="write"/>. IO errors become a
     /// <see cref="CheckpointException"/> "could not save PATH (any previous file there is unchanged): …".</summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="write">Writes the contents to the temporary file's stream.</param>
     /// <param name="interceptWrites">Wraps the file stream (tests inject failures).</param>
     /// <param name="syncDirectory">Replaces the directory sync after the rename (tests observe it).</param>
     public static void Write(string path, Action<Stream> write, Func<Stream, Stream>? interceptWrites = null, Func<string, bool>? syncDirectory = null)

@@ -41,6 +41,7 @@ public sealed record KerasWeight(string Layer, string Name, string StoredName, s
 /// <param name="Name">As <see cref="KerasWeight.Layer"/>.</param>
 /// <param name="GroupPath">The HDF5 group holding its weights.</param>
 /// <param name="ClassName">The Keras class (<c>Conv2D</c>) when the file says it (Keras 3 config.json or group name), else null.</param>
+/// <param name="Weights">Its weights in the file's order (empty for a weightless layer).</param>
 public sealed record KerasLayer(string Name, string GroupPath, string? ClassName, IReadOnlyList<KerasWeight> Weights);
 
 /// <summary>

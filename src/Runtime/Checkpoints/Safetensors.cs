@@ -476,6 +476,8 @@ public static class Safetensors
     /// Checks that <paramref name="file"/> holds exactly the tensors <paramref name="expected"/> lists, with the
     /// same dtypes and shapes; otherwise throws a <see cref="CheckpointException"/> that lists every difference.
     /// </summary>
+    /// <param name="file">The file as read.</param>
+    /// <param name="expected">Every tensor the file must hold: name, element type and dims.</param>
     /// <param name="what">What the file is loaded into, for the message ("FashionMlp").</param>
     public static void Verify(SafetensorsFile file, IReadOnlyList<(string Name, ElementType Type, long[] Dims)> expected, string what)
     {

@@ -14,7 +14,7 @@ public enum DeviceBackend
 }
 
 /// <summary>
-/// A device named the way the command lines and <see cref="Devices.Open"/> name it — <c>cpu</c>, <c>pjrt</c> (the plugin
+/// A device named the way the command lines and <c>Devices.Open</c> name it — <c>cpu</c>, <c>pjrt</c> (the plugin
 /// found as <see cref="Devices.Pjrt"/> finds it), <c>pjrt:/path/to/plugin.so</c>, <c>grpc://host:port</c> or
 /// <c>grpcs://host:port</c> — parsed in one place, so the sample, the bench and xlagen-server's <c>--backend</c> agree.
 /// </summary>

@@ -414,6 +414,8 @@ public abstract partial class ModelRunner
 
     /// <summary>Loss and metrics over a dataset (no update). Every example counts once: a last partial batch runs a
     /// program compiled for its own size.</summary>
+    /// <param name="data">The columns in the [Loss] method's input order.</param>
+    /// <param name="batchSize">Examples per step (the last batch may be smaller).</param>
     /// <param name="checkLabels">Check that class indices of sparse losses are in range before any step (one pass over the labels).</param>
     /// <param name="checkInputs">Check that floating-point inputs are finite before any step.</param>
     public EvaluationResult Evaluate(Dataset data, int batchSize = 256, bool checkLabels = true, bool checkInputs = false)

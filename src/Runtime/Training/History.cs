@@ -5,9 +5,13 @@ using System.Text;
 namespace XlaGen.Training;
 
 /// <summary>What one epoch of training measured. Epochs are numbered from 1.</summary>
+/// <param name="Epoch">The epoch, from 1.</param>
+/// <param name="Loss">The mean training loss over the epoch.</param>
 /// <param name="Metrics">Training metrics other than the loss (for example "accuracy"), averaged over the epoch.</param>
 /// <param name="ValidationLoss">The loss on the validation data after the epoch, when there is validation data.</param>
 /// <param name="ValidationMetrics">The same metrics on the validation data, keyed without a "val_" prefix.</param>
+/// <param name="Duration">The epoch's wall time, validation included.</param>
+/// <param name="SamplesPerSecond">Training examples per second of that time.</param>
 public sealed record EpochMetrics(
     int Epoch,
     double Loss,

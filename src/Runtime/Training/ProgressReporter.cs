@@ -29,12 +29,15 @@ internal sealed class ProgressReporter : IDisposable
     int lastLineLength;
     int lastTenth;
 
+    /// <param name="output">Where the progress goes.</param>
     /// <param name="interactive">Redraw a bar in place; null: only when <paramref name="output"/> is the console's
     /// output (or error) stream and that stream is not redirected.</param>
     public ProgressReporter(TextWriter output, bool? interactive = null) : this(output, interactive, TimeProvider.System)
     {
     }
 
+    /// <param name="output">Where the progress goes.</param>
+    /// <param name="interactive">As in the other constructor.</param>
     /// <param name="time">The clock for rates, ETA and redraw throttling (tests pass a fake).</param>
     public ProgressReporter(TextWriter output, bool? interactive, TimeProvider time)
     {

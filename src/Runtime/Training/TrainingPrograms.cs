@@ -14,6 +14,10 @@ namespace XlaGen.Training;
 /// </summary>
 internal static class TrainingPrograms
 {
+    /// <param name="Inputs">The batch columns: the loss's inputs, and its sample weights when it takes them.</param>
+    /// <param name="Parameters">The model's parameters.</param>
+    /// <param name="Trainable">Indices (among the model parameters) of those the optimizer updates.</param>
+    /// <param name="SlotsPerParameter">The optimizer's state tensors per trainable parameter.</param>
     /// <param name="StateUpdates">Indices (among the model parameters) of the non-trainable parameters the step writes back.</param>
     /// <param name="Plan">What the accumulators hold (loss sum, each metric's state, example count).</param>
     public sealed record Layout(int Inputs, int Parameters, int[] Trainable, int SlotsPerParameter, MetricPlan Plan, int[] StateUpdates)
@@ -41,6 +45,10 @@ internal static class TrainingPrograms
         return new Layout(inputs, parameters.Count, trainable, optimizer.Slots.Count, plan ?? MetricPlan.Default(loss), updated);
     }
 
+    /// <param name="lossProgram">The generated gradient program for these bindings.</param>
+    /// <param name="loss">What the generator recorded about the [Loss] method.</param>
+    /// <param name="parameters">The model's parameters in program order.</param>
+    /// <param name="optimizer">Appends its update to the gradients.</param>
     /// <param name="batchSize">The examples of one replica's batch.</param>
     /// <param name="replicas">How many replicas run the step, each on its own shard of the global batch. Above 1, one
     /// all-reduce (per element type) sums the gradients and the loss and metric increments over the replicas before

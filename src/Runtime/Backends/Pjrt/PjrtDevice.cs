@@ -35,7 +35,7 @@ public sealed unsafe class PjrtDevice : IDevice
         });
     }
 
-    /// <summary>Opens device 0 of a new client of the plugin found by <see cref="PjrtPlugin.Find"/>; the device owns the client.</summary>
+    /// <summary>Opens device 0 of a new client of the plugin found by <c>PjrtPlugin.Find</c>; the device owns the client.</summary>
     public static PjrtDevice Open(string? path = null, PjrtOptions? options = null)
     {
         var plugin = PjrtPlugin.Load(PjrtPlugin.Find(path));

@@ -11,7 +11,7 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// dot (DotGeneral). At compile time every dot is canonicalised to a batch of [m,k]×[k,n] products: batch dims give
 /// a table of per-batch offsets, the free and contracting dims of each operand are collapsed to one stride each,
 /// and when one of the two strides is 1 the operand is read in place (transposed or not) by
-/// <see cref="Gemm.Sgemm"/>; otherwise it is packed into a scratch [b,m,k] / [b,k,n] array first. Other element
+/// <c>Gemm.Sgemm</c>; otherwise it is packed into a scratch [b,m,k] / [b,k,n] array first. Other element
 /// types (including the mixed s16×s8→s32 case) are packed, converted to the result type, and multiplied by a
 /// generic row-update loop.
 /// </summary>

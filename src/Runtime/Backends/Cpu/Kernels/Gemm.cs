@@ -18,7 +18,7 @@ internal readonly record struct GemmOptions(GemmIsa Isa = GemmIsa.Auto, int MaxT
 
 /// <summary>
 /// Single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, all row-major.
-/// op(A) is m×k: A itself (m×k, row stride lda) or, when <paramref name="transA"/>, the transpose of A stored k×m.
+/// op(A) is m×k: A itself (m×k, row stride lda) or, when transA, the transpose of A stored k×m.
 /// op(B) is k×n: B itself (k×n, row stride ldb) or, when transB, the transpose of B stored n×k.
 /// When beta is zero, C is write-only (existing contents, including NaN, are ignored).
 /// </summary>
@@ -172,9 +172,9 @@ internal static unsafe class Gemm
             throw new ArgumentException($"Span {name} has {length} elements; a {rows}×{cols} matrix with leading dimension {ld} needs {need}.", name);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     /// <summary>The products no packed kernel needs to compute: k = 0 or alpha = 0 (C = beta·C), and tiny ones, which
     /// plain loops finish sooner than packing would. True when C is done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool DoneWithoutKernel<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         T* pa, int lda, T* pb, int ldb, T beta, T* pc, int ldc, GemmOptions options) where T : unmanaged, INumber<T>
     {

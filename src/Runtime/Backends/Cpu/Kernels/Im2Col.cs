@@ -7,8 +7,8 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// when the layout already is canonical, e.g. NHWC input and HWIO kernel): input [N, spatial…, C], kernel
 /// [kernel spatial…, C/groups, O], output [N, out spatial…, O]. Then, per group and per block of output rows, the
 /// patches [rows, kernel positions × C/groups] are gathered (zeros for padding and dilation holes; each
-/// position copies a contiguous run of channels) and multiplied by the kernel with <see cref="Gemm.Sgemm"/> or
-/// <see cref="Gemm.Dgemm"/>. Blocks
+/// position copies a contiguous run of channels) and multiplied by the kernel with <c>Gemm.Sgemm</c> or
+/// <c>Gemm.Dgemm</c>. Blocks
 /// keep the patch buffer bounded; long kernels (the kernel gradient, whose "kernel" is the whole output) are also
 /// split along the kernel positions and accumulated (beta = 1). A 1×1 stride-1 convolution is a single GEMM on the
 /// input itself. Groups take consecutive columns of the kernel and the output: a feature group reads its slice of the

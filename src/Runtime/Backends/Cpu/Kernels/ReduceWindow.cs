@@ -72,7 +72,7 @@ internal sealed class WindowGeometry
         return window.Count - t;
     }
 
-    /// <summary>Visits the input offsets (in units of rows of <paramref name="inner"/> elements, over the leading
+    /// <summary>Visits the input offsets (in units of rows of inner elements, over the leading
     /// <paramref name="dims"/> dims) of every in-bounds window element of output position <paramref name="outIndex"/>,
     /// in row-major window order.</summary>
     public int Offsets(ReadOnlySpan<long> outIndex, int dims, long[] inStrides, Span<long> result)
