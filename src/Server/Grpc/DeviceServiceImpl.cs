@@ -543,7 +543,8 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
             GC.WaitForPendingFinalizers();
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            // Aggressive: also decommit the freed regions, so the resident set (not only the heap) shows what is live.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
         using var process = Process.GetCurrentProcess();
         var directory = Sessions.Directory.Values;

@@ -78,6 +78,7 @@ internal sealed class SessionTable : IDisposable
     {
         int released = session.Close(out bytes);
         if (sessions.TryRemove(new KeyValuePair<string, Session>(session.Id, session))) Interlocked.Decrement(ref count);
+        HeapTrimmer.Released(bytes);
         return released;
     }
 
@@ -93,6 +94,7 @@ internal sealed class SessionTable : IDisposable
             if (sessions.TryRemove(new KeyValuePair<string, Session>(s.Id, s))) Interlocked.Decrement(ref count);
             expired.Add((s, released, bytes));
         }
+        HeapTrimmer.Released(expired.Sum(e => e.Item3));
         return expired;
     }
 
