@@ -99,8 +99,8 @@ static class MlpCheck
         args[layout.LearningRateIndex] = device.Upload(Tensor<float>.Scalar((float)LearningRate));
         for (int i = 0; i < layout.Accumulators; i++)
         {
-            var dims = layout.Plan.AccumulatorShapes[i].ConcreteDims();
-            args[layout.AccumulatorsStart + i] = device.Upload(new Tensor<float>(dims, new float[dims.Aggregate(1L, (a, b) => a * b)]));
+            var shape = layout.Plan.AccumulatorShapes[i];
+            args[layout.AccumulatorsStart + i] = device.Upload(new Tensor<float>(shape.ConcreteDims(), new float[shape.ElementCount]));
         }
         var donated = layout.Trainable.Select(t => layout.Inputs + t)
             .Concat(Enumerable.Range(layout.SlotsStart, layout.Trainable.Length * layout.SlotsPerParameter))

@@ -185,7 +185,7 @@ public abstract partial class ModelRunner
         try
         {
             foreach (var shape in plan.AccumulatorShapes)
-                { var dims = shape.ConcreteDims(); r.Add(Device.Upload(new Tensor<float>(dims, new float[dims.Aggregate(1L, (x, y) => x * y)]))); }
+                r.Add(Device.Upload(new Tensor<float>(shape.ConcreteDims(), new float[shape.ElementCount])));
             return r.ToArray();
         }
         catch

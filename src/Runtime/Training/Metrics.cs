@@ -56,7 +56,9 @@ public abstract class Metric
     protected static (HloInstruction Rows, HloInstruction Labels) ClassRows(HloBuilder b, HloInstruction prediction, HloInstruction target)
     {
         var dims = prediction.Shape.ConcreteDims();
-        long classes = dims[^1], rows = dims.Length == 1 ? 1 : dims[..^1].Aggregate(1L, (x, y) => x * y);
+        long classes = dims[^1];
+        if (classes == 0) throw new ArgumentException($"a class prediction needs at least one class, got {prediction.Shape}", nameof(prediction));
+        long rows = prediction.Shape.ElementCount / classes;
         var p = b.Reshape(prediction, (Dim)(rows), (Dim)(classes));
         HloInstruction labels = Observation.IsSparseTarget(prediction.Shape, target.Shape)
             ? b.Convert(b.Reshape(target, (Dim)(rows)), ElementType.S32)
@@ -102,7 +104,7 @@ public abstract class Metric
         }
         else
         {
-            long count = prediction.Shape.ConcreteDims().Aggregate(1L, (x, y) => x * y);
+            long count = prediction.Shape.ElementCount;
             var flat = b.Reshape(p, (Dim)(count));
             probabilities = kind == PredictionKind.BinaryLogits ? b.Logistic(flat) : flat;
             positive = b.Compare(b.Reshape(b.Convert(target, ElementType.F32), (Dim)(count)), b.Full(ElementType.F32, 0, new[] { (Dim)(count) }), "NE");
@@ -140,7 +142,7 @@ public sealed class Accuracy(string name = "accuracy", double threshold = 0.5) :
             correct = b.Compare(decided, b.Convert(target, ElementType.F32), "EQ");
         }
         else correct = b.Compare(prediction, b.Convert(target, prediction.Shape.ElementType), "EQ");
-        return new[] { Count(b, correct), Scalar(b, correct.Shape.ConcreteDims().Aggregate(1L, (x, y) => x * y)) };
+        return new[] { Count(b, correct), Scalar(b, correct.Shape.ElementCount) };
     }
 
     public override double Result(IReadOnlyList<float[]> state) => Ratio(state[0][0], state[1][0]);
@@ -313,7 +315,7 @@ public sealed class MeanAbsoluteError(string name = "mean_absolute_error") : Met
     public override IReadOnlyList<HloInstruction> Update(HloBuilder b, HloInstruction prediction, HloInstruction target, PredictionKind kind)
     {
         var d = b.Abs(b.Subtract(b.Convert(prediction, ElementType.F32), b.Convert(target, ElementType.F32)));
-        return new[] { b.ReduceSum(d, Axes(d.Shape.Rank)), Scalar(b, d.Shape.ConcreteDims().Aggregate(1L, (x, y) => x * y)) };
+        return new[] { b.ReduceSum(d, Axes(d.Shape.Rank)), Scalar(b, d.Shape.ElementCount) };
     }
 
     public override double Result(IReadOnlyList<float[]> state) => state[1][0] == 0 ? double.NaN : (double)state[0][0] / state[1][0];
