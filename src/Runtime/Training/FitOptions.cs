@@ -6,6 +6,7 @@ public sealed record FitOptions
     /// <summary>How many more epochs to train.</summary>
     public int Epochs { get; init; } = 1;
 
+    /// <summary>Examples per step (Keras' default 32); the last batch of an epoch may be smaller.</summary>
     public int BatchSize { get; init; } = 32;
 
     /// <summary>Shuffle each epoch (the order depends only on the seed and the epoch number, so runs are reproducible and resumable).</summary>
@@ -17,6 +18,7 @@ public sealed record FitOptions
     /// <summary>Evaluated after every epoch (val_loss and val_ metrics).</summary>
     public Data.Dataset? Validation { get; init; }
 
+    /// <summary>Examples per step of the validation pass; <see cref="BatchSize"/> when null.</summary>
     public int? ValidationBatchSize { get; init; }
 
     /// <summary>Keras' validation_split: the fraction (0 ≤ f &lt; 1) of the training data, taken from its end before any
@@ -29,6 +31,7 @@ public sealed record FitOptions
     /// unweighted (as in Keras).</summary>
     public IReadOnlyDictionary<int, double>? ClassWeights { get; init; }
 
+    /// <summary>Called after every epoch and metrics read (EarlyStopping, ModelCheckpoint, TensorBoard, TerminateOnNaN, yours).</summary>
     public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = Array.Empty<ITrainingCallback>();
 
     /// <summary>Print a progress bar (a terminal) or progress lines (redirected output).</summary>
@@ -53,6 +56,7 @@ public sealed record FitOptions
 /// <summary>Loss and metrics over a dataset.</summary>
 public sealed record EvaluationResult(double Loss, IReadOnlyDictionary<string, double> Metrics, long Examples)
 {
+    /// <summary>"loss 0.3121, accuracy 0.8874 (10000 examples)".</summary>
     public override string ToString() =>
         $"loss {Loss:F4}" + string.Concat(Metrics.Select(m => $", {m.Key} {m.Value:F4}")) + $" ({Examples} examples)";
 }
@@ -60,14 +64,17 @@ public sealed record EvaluationResult(double Loss, IReadOnlyDictionary<string, d
 /// <summary>Lets a callback stop training after the current epoch.</summary>
 public sealed class TrainingControl
 {
+    /// <summary>Set to stop Fit (after the epoch, or at once from a mid-epoch read).</summary>
     public bool StopTraining { get; set; }
 }
 
 /// <summary>Called by Fit after every epoch and at the end.</summary>
 public interface ITrainingCallback
 {
+    /// <summary>After every epoch, with what it measured (validation included).</summary>
     void OnEpochEnd(ModelRunner model, EpochMetrics metrics, TrainingControl control);
 
+    /// <summary>When Fit returns, with its whole history.</summary>
     void OnTrainEnd(ModelRunner model, History history) { }
 
     /// <summary>Called when Fit reads the running loss from the device (every <see cref="FitOptions.MetricsEvery"/> steps):

@@ -12,6 +12,7 @@ namespace XlaGen.Training;
 /// </summary>
 public abstract class Metric
 {
+    /// <summary>A metric reported under <paramref name="name"/>.</summary>
     protected Metric(string name)
     {
         if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("a metric needs a name", nameof(name));
@@ -35,20 +36,26 @@ public abstract class Metric
     /// <summary>The metric's value from its accumulated state (one array per <see cref="StateDims"/> entry).</summary>
     public abstract double Result(IReadOnlyList<float[]> state);
 
+    /// <summary>The metric's name.</summary>
     public override string ToString() => Name;
 
+    /// <summary>The state of a ratio metric: two f32 scalars (numerator, denominator).</summary>
     protected static readonly IReadOnlyList<long[]> TwoScalars = new[] { Array.Empty<long>(), Array.Empty<long>() };
 
+    /// <summary>True for class predictions (logits or probabilities).</summary>
     protected static bool IsClasses(PredictionKind kind) => kind is PredictionKind.ClassLogits or PredictionKind.ClassProbabilities;
 
+    /// <summary>True for binary predictions (logits or probabilities).</summary>
     protected static bool IsBinary(PredictionKind kind) => kind is PredictionKind.BinaryLogits or PredictionKind.BinaryProbabilities;
 
     /// <summary>Σ of a predicate as f32[].</summary>
     protected static HloInstruction Count(HloBuilder b, HloInstruction predicate) =>
         b.ReduceSum(b.Convert(predicate, ElementType.F32), Axes(predicate.Shape.Rank));
 
+    /// <summary>An f32 scalar constant.</summary>
     protected static HloInstruction Scalar(HloBuilder b, double value) => b.Constant(ElementType.F32, value);
 
+    /// <summary>0 … rank − 1, to reduce over every axis.</summary>
     protected static long[] Axes(int rank) => Enumerable.Range(0, rank).Select(i => (long)i).ToArray();
 
     /// <summary>A class prediction as rows [N, classes] (leading dims flattened) with each row's true class (s32[N]): the
@@ -112,6 +119,7 @@ public abstract class Metric
         return (probabilities, positive);
     }
 
+    /// <summary>numerator / denominator, 0 when the denominator is 0 (Keras' divide_no_nan).</summary>
     protected static double Ratio(float numerator, float denominator) => denominator == 0 ? 0 : (double)numerator / denominator;
 }
 
@@ -120,10 +128,13 @@ public abstract class Metric
 /// the 0/1 target (<c>binary_accuracy</c>); values: exact equality (<c>Accuracy</c>).</summary>
 public sealed class Accuracy(string name = "accuracy", double threshold = 0.5) : Metric(name)
 {
+    /// <summary>For binary predictions: a probability above it counts as 1 (Keras' default 0.5).</summary>
     public double Threshold { get; } = threshold is > 0 and < 1 ? threshold : throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "the threshold must be in (0, 1)");
 
+    /// <inheritdoc/>
     public override IReadOnlyList<long[]> StateDims => TwoScalars;   // correct, count
 
+    /// <inheritdoc/>
     public override IReadOnlyList<HloInstruction> Update(HloBuilder b, HloInstruction prediction, HloInstruction target, PredictionKind kind)
     {
         HloInstruction correct;
@@ -145,6 +156,7 @@ public sealed class Accuracy(string name = "accuracy", double threshold = 0.5) :
         return new[] { Count(b, correct), Scalar(b, correct.Shape.ElementCount) };
     }
 
+    /// <inheritdoc/>
     public override double Result(IReadOnlyList<float[]> state) => Ratio(state[0][0], state[1][0]);
 }
 
@@ -153,12 +165,16 @@ public sealed class Accuracy(string name = "accuracy", double threshold = 0.5) :
 /// like <c>tf.math.in_top_k</c>: a row is a hit when fewer than k classes score strictly higher than the true one.</summary>
 public sealed class SparseTopKAccuracy(int k = 5, string name = "sparse_top_k_categorical_accuracy") : Metric(name)
 {
+    /// <summary>How many of the highest-scored classes count as a hit.</summary>
     public int K { get; } = k >= 1 ? k : throw new ArgumentOutOfRangeException(nameof(k), k, "k must be at least 1");
 
+    /// <inheritdoc/>
     public override IReadOnlyList<long[]> StateDims => TwoScalars;   // hits, rows
 
+    /// <inheritdoc/>
     public override string? Unsupported(PredictionKind kind) => IsClasses(kind) ? null : $"it ranks classes, so it needs a class prediction (ClassLogits or ClassProbabilities), not {kind}";
 
+    /// <inheritdoc/>
     public override IReadOnlyList<HloInstruction> Update(HloBuilder b, HloInstruction prediction, HloInstruction target, PredictionKind kind)
     {
         var (rows, labels) = ClassRows(b, prediction, target);
@@ -171,12 +187,14 @@ public sealed class SparseTopKAccuracy(int k = 5, string name = "sparse_top_k_ca
         return new[] { Count(b, hit), Scalar(b, dims[0].Value) };
     }
 
+    /// <inheritdoc/>
     public override double Result(IReadOnlyList<float[]> state) => Ratio(state[0][0], state[1][0]);
 }
 
 /// <summary>Shared by <see cref="Precision"/> and <see cref="Recall"/>: true positives and the second count at one threshold.</summary>
 public abstract class ThresholdMetric : Metric
 {
+    /// <summary>Checks the threshold (in [0, 1]) and class id (not negative).</summary>
     protected ThresholdMetric(string name, double threshold, int? classId) : base(name)
     {
         if (!(threshold >= 0 && threshold <= 1)) throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "the threshold must be in [0, 1]");
@@ -192,8 +210,10 @@ public abstract class ThresholdMetric : Metric
     /// against the one-hot target.</summary>
     public int? ClassId { get; }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<long[]> StateDims => TwoScalars;
 
+    /// <inheritdoc/>
     public override string? Unsupported(PredictionKind kind) => kind == PredictionKind.Values ? "it counts positive decisions, so it needs a class or binary prediction, not Values" : null;
 
     /// <summary>(predicted positive, actually positive), elementwise.</summary>
@@ -203,8 +223,10 @@ public abstract class ThresholdMetric : Metric
         return (b.Compare(p, b.Full(ElementType.F32, Threshold, p.Shape.Dims.ToArray()), "GT"), actual);
     }
 
+    /// <summary>Elementwise logical and of two predicates.</summary>
     protected static HloInstruction And(HloBuilder b, HloInstruction x, HloInstruction y) => b.Binary("and", x, y);
 
+    /// <summary>Elementwise logical not of a predicate.</summary>
     protected static HloInstruction Not(HloBuilder b, HloInstruction x) => b.Unary("not", x);
 }
 
@@ -212,12 +234,14 @@ public abstract class ThresholdMetric : Metric
 /// <c>Precision</c>.</summary>
 public sealed class Precision(double threshold = 0.5, int? classId = null, string name = "precision") : ThresholdMetric(name, threshold, classId)
 {
+    /// <inheritdoc/>
     public override IReadOnlyList<HloInstruction> Update(HloBuilder b, HloInstruction prediction, HloInstruction target, PredictionKind kind)
     {
         var (predicted, actual) = Decisions(b, prediction, target, kind);
         return new[] { Count(b, And(b, predicted, actual)), Count(b, And(b, predicted, Not(b, actual))) };   // tp, fp
     }
 
+    /// <inheritdoc/>
     public override double Result(IReadOnlyList<float[]> state) => Ratio(state[0][0], state[0][0] + state[1][0]);
 }
 
@@ -225,12 +249,14 @@ public sealed class Precision(double threshold = 0.5, int? classId = null, strin
 /// <c>Recall</c>.</summary>
 public sealed class Recall(double threshold = 0.5, int? classId = null, string name = "recall") : ThresholdMetric(name, threshold, classId)
 {
+    /// <inheritdoc/>
     public override IReadOnlyList<HloInstruction> Update(HloBuilder b, HloInstruction prediction, HloInstruction target, PredictionKind kind)
     {
         var (predicted, actual) = Decisions(b, prediction, target, kind);
         return new[] { Count(b, And(b, predicted, actual)), Count(b, And(b, Not(b, predicted), actual)) };   // tp, fn
     }
 
+    /// <inheritdoc/>
     public override double Result(IReadOnlyList<float[]> state) => Ratio(state[0][0], state[0][0] + state[1][0]);
 }
 
@@ -244,6 +270,7 @@ public sealed class Recall(double threshold = 0.5, int? classId = null, string n
 /// </summary>
 public sealed class Auc : Metric
 {
+    /// <summary>Keras' <c>AUC(num_thresholds=200)</c> on the ROC curve.</summary>
     public Auc(int numThresholds = 200, int? classId = null, string name = "auc") : base(name)
     {
         if (numThresholds < 2) throw new ArgumentOutOfRangeException(nameof(numThresholds), numThresholds, "AUC needs at least 2 thresholds");
@@ -256,8 +283,10 @@ public sealed class Auc : Metric
 
     readonly long[][] stateDims;
 
+    /// <summary>The thresholds of the confusion matrix (Keras' default 200).</summary>
     public int NumThresholds { get; }
 
+    /// <summary>For class predictions: the class read as positive; null reads every (row, class) against the one-hot target.</summary>
     public int? ClassId { get; }
 
     /// <summary>Keras' thresholds: (i + 1) / (n − 1) for i &lt; n − 2, between −1e-7 and 1 + 1e-7 (as f32 on the device).</summary>
@@ -273,10 +302,13 @@ public sealed class Auc : Metric
         return t;
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<long[]> StateDims => stateDims;   // tp, fp, tn, fn per threshold
 
+    /// <inheritdoc/>
     public override string? Unsupported(PredictionKind kind) => kind == PredictionKind.Values ? "it ranks probabilities, so it needs a class or binary prediction, not Values" : null;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<HloInstruction> Update(HloBuilder b, HloInstruction prediction, HloInstruction target, PredictionKind kind)
     {
         var (p, actual) = BinaryView(b, prediction, target, kind, ClassId, Name);
@@ -291,6 +323,7 @@ public sealed class Auc : Metric
         return new[] { Sum(b.Binary("and", above, positive)), Sum(b.Binary("and", above, negative)), Sum(b.Binary("and", notAbove, negative)), Sum(b.Binary("and", notAbove, positive)) };
     }
 
+    /// <inheritdoc/>
     public override double Result(IReadOnlyList<float[]> state)
     {
         float[] tp = state[0], fp = state[1], tn = state[2], fn = state[3];
@@ -308,15 +341,19 @@ public sealed class Auc : Metric
 /// <summary>The mean of |prediction − target| over all elements (Keras' <c>MeanAbsoluteError</c>).</summary>
 public sealed class MeanAbsoluteError(string name = "mean_absolute_error") : Metric(name)
 {
+    /// <inheritdoc/>
     public override IReadOnlyList<long[]> StateDims => TwoScalars;   // Σ|d|, elements
 
+    /// <inheritdoc/>
     public override string? Unsupported(PredictionKind kind) => kind == PredictionKind.Values ? null : $"it compares values, so it needs a Values prediction, not {kind}";
 
+    /// <inheritdoc/>
     public override IReadOnlyList<HloInstruction> Update(HloBuilder b, HloInstruction prediction, HloInstruction target, PredictionKind kind)
     {
         var d = b.Abs(b.Subtract(b.Convert(prediction, ElementType.F32), b.Convert(target, ElementType.F32)));
         return new[] { b.ReduceSum(d, Axes(d.Shape.Rank)), Scalar(b, d.Shape.ElementCount) };
     }
 
+    /// <inheritdoc/>
     public override double Result(IReadOnlyList<float[]> state) => state[1][0] == 0 ? double.NaN : (double)state[0][0] / state[1][0];
 }
