@@ -3,6 +3,7 @@ using Grpc.Core;
 using XlaGen.Backends.Remote;
 using XlaGen.Device.V1;
 using XlaGen.Hlo;
+using XlaGen.Tests;
 using XlaGen.Training;
 
 namespace XlaGen.Server.Tests;
@@ -36,27 +37,6 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         var b = new HloBuilder("sum");
         var x = b.Parameter(Shape.Array(ElementType.F32, n), "x");
         return b.BuildModule(b.Tuple(b.AllReduce(new[] { x }), b.ReplicaId()));
-    }
-
-    /// <summary>while (i &lt; limit) { v = all-reduce(v) or v + v; i++ }, then optionally all-reduce(v); the limit is per
-    /// replica, so replicas with different limits run different collectives or wait for ever.</summary>
-    static HloModule LoopWithAllReduce(bool reduceInBody, bool reduceAfter)
-    {
-        var b = new HloBuilder("loop");
-        var limit = b.Parameter(Shape.Scalar(ElementType.S32), "limit");
-        var v0 = b.Parameter(Shape.Array(ElementType.F32, 2), "v");
-        var state = Shape.Tuple(Shape.Scalar(ElementType.S32), Shape.Scalar(ElementType.S32), Shape.Array(ElementType.F32, 2));
-        var cb = b.CreateSubBuilder("cond");
-        var cs = cb.Parameter(state, "s");
-        var cond = cb.Build(cb.Compare(cb.GetTupleElement(cs, 0), cb.GetTupleElement(cs, 1), "LT"));
-        var bb = b.CreateSubBuilder("body");
-        var bs = bb.Parameter(state, "s");
-        var v = bb.GetTupleElement(bs, 2);
-        var next = reduceInBody ? bb.AllReduce(new[] { v }) : bb.Add(v, v);
-        var body = bb.Build(bb.Tuple(bb.Add(bb.GetTupleElement(bs, 0), bb.Constant(ElementType.S32, 1)), bb.GetTupleElement(bs, 1), next));
-        var w = b.AddInstruction("while", new[] { b.Tuple(b.Constant(ElementType.S32, 0), limit, v0) }, null, called: new[] { body, cond });
-        var result = b.GetTupleElement(w, 2);
-        return b.BuildModule(reduceAfter ? b.AllReduce(new[] { result }) : result);
     }
 
     static async Task<ulong> CompileAsync(RawClient raw, string session, HloModule module, int replicas)
@@ -283,7 +263,7 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
 
         // Replica 1 loops once more: it meets replica 0 at a different all-reduce. The whole call fails, naming it;
         // the donated buffers are consumed on both replicas.
-        var divergent = await CompileAsync(raw, session, LoopWithAllReduce(reduceInBody: true, reduceAfter: true), 2);
+        var divergent = await CompileAsync(raw, session, ReplicaPrograms.LoopWithAllReduce(reduceInBody: true, reduceAfter: true), 2);
         var args = await Args(2, 3);
         var request = Replicated(session, divergent, args);
         request.DonatedArguments.Add(1);
@@ -296,7 +276,7 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         Assert.Equal(2, released.Released);
 
         // Replica 1 loops for ever while replica 0 waits at the final all-reduce: --max-execution-time (3 s) stops both.
-        var stuck = await CompileAsync(raw, session, LoopWithAllReduce(reduceInBody: false, reduceAfter: true), 2);
+        var stuck = await CompileAsync(raw, session, ReplicaPrograms.LoopWithAllReduce(reduceInBody: false, reduceAfter: true), 2);
         var stuckArgs = await Args(0, int.MaxValue);
         clock.Restart();
         await Expect.Status(StatusCode.DeadlineExceeded, () => raw.Client.ExecuteAsync(Replicated(session, stuck, stuckArgs), raw.Options()).ResponseAsync,
@@ -309,7 +289,7 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         // Through the client: the failure is one XlaExecutionException, and the device runs the next step.
         await using var device = await Devices.ConnectAsync(fixture.Server.Address);
         using var replicated = device.Replicated(2);
-        using var exe = replicated.CompileHlo(LoopWithAllReduce(reduceInBody: true, reduceAfter: true));
+        using var exe = replicated.CompileHlo(ReplicaPrograms.LoopWithAllReduce(reduceInBody: true, reduceAfter: true));
         using var limits = replicated.UploadShards(new Tensor[] { Tensor<int>.Scalar(2), Tensor<int>.Scalar(3) });
         using var v = replicated.Upload(F(1, 2));
         var e = Assert.Throws<XlaExecutionException>(() => exe.Execute(new DeviceBuffer[] { limits, v }));

@@ -175,26 +175,6 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
         Assert.Contains("use_global_device_ids names replica·partition ids", Assert.Throws<XlaCompileException>(() => two.CompileHlo(flattened)).Message);
     }
 
-    /// <summary>while (i &lt; limit) { v = all-reduce(v); i++ } with a per-replica limit.</summary>
-    static HloModule LoopWithAllReduce(bool reduceInBody, bool reduceAfter = true)
-    {
-        var b = new HloBuilder("loop");
-        var limit = b.Parameter(Shape.Scalar(ElementType.S32), "limit");
-        var v0 = b.Parameter(Shape.Array(ElementType.F32, 2), "v");
-        var state = Shape.Tuple(Shape.Scalar(ElementType.S32), Shape.Scalar(ElementType.S32), Shape.Array(ElementType.F32, 2));
-        var cb = b.CreateSubBuilder("cond");
-        var cs = cb.Parameter(state, "s");
-        var cond = cb.Build(cb.Compare(cb.GetTupleElement(cs, 0), cb.GetTupleElement(cs, 1), "LT"));
-        var bb = b.CreateSubBuilder("body");
-        var bs = bb.Parameter(state, "s");
-        var v = bb.GetTupleElement(bs, 2);
-        var next = reduceInBody ? bb.AllReduce(new[] { v }) : bb.Add(v, v);
-        var body = bb.Build(bb.Tuple(bb.Add(bb.GetTupleElement(bs, 0), bb.Constant(ElementType.S32, 1)), bb.GetTupleElement(bs, 1), next));
-        var w = b.AddInstruction("while", new[] { b.Tuple(b.Constant(ElementType.S32, 0), limit, v0) }, null, called: new[] { body, cond });
-        var result = b.GetTupleElement(w, 2);
-        return b.BuildModule(reduceAfter ? b.AllReduce(new[] { result }) : result);
-    }
-
     static Tensor[][] LoopArgs(params int[] limits) =>
         limits.Select(l => new Tensor[] { Tensor<int>.Scalar(l), F(new[] { 1f, 2 }, 2) }).ToArray();
 
@@ -204,7 +184,7 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
         using var device = Devices.Cpu(replicas: 3);
         // Replica 2 loops once more than the others: it waits at an all-reduce the others never reach (they finish) …
         // (Repeated: whether the others finish before or after replica 2 arrives depends on timing.)
-        var finished = LoopWithAllReduce(reduceInBody: true, reduceAfter: false);
+        var finished = ReplicaPrograms.LoopWithAllReduce(reduceInBody: true, reduceAfter: false);
         XlaExecutionException e = null!;
         for (int repeat = 0; repeat < 20; repeat++)
         {
@@ -214,7 +194,7 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
             Assert.Matches("[12] replica\\(s\\) finished the program without reaching it", e.Message);   // 1 or 2: whoever finished first wakes it
         }
         // … or meets them at a different all-reduce (theirs after the loop).
-        var after = LoopWithAllReduce(reduceInBody: true, reduceAfter: true);
+        var after = ReplicaPrograms.LoopWithAllReduce(reduceInBody: true, reduceAfter: true);
         e = Assert.Throws<XlaExecutionException>(() => RunShards(device, after, LoopArgs(2, 2, 3)));
         Assert.Contains("the replicas ran different collectives", e.Message);
         Assert.Matches("replica \\d reached %all-reduce[.0-9]* \\(all-reduce\\) in %[a-z]+ while replica \\d reached %all-reduce", e.Message);
@@ -262,7 +242,7 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
     [Fact]
     public void CancellationStopsEveryReplicaWhileOthersWait()
     {
-        var module = LoopWithAllReduce(reduceInBody: false);
+        var module = ReplicaPrograms.LoopWithAllReduce(reduceInBody: false);
         using var device = Devices.Cpu(replicas: 2);
         using var exe = device.CompileHlo(module);
         // Replica 1 loops (practically) forever; replica 0 waits for it at the final all-reduce.
