@@ -2,7 +2,8 @@ using XlaGen.Hlo;
 
 namespace XlaGen.Tests;
 
-/// <summary>Replicated programs the in-process replica tests and the remote-replica server tests both run.</summary>
+/// <summary>Replicated programs the in-process replica tests and the remote-replica server tests both run (Server.Tests
+/// links this file, as it links DeepCalls.cs; TestSupport stays free of the runtime, which Package.Tests does not reference).</summary>
 public static class ReplicaPrograms
 {
     /// <summary>while (i &lt; limit) { v = all-reduce(v) or v + v; i++ }, then optionally all-reduce(v). The limit is a
