@@ -41,6 +41,10 @@ public sealed class CpuDevice : IHostMemoryDevice
 
     public DeviceInfo Info { get; }
 
+    /// <summary>Whether compiled programs get the executor's loop fusion (on unless <c>XLAGEN_CPU_FUSION=0</c>); tests and
+    /// benchmarks compare both on one device type.</summary>
+    internal bool Fusion { get; init; } = LoopFusion.EnabledByDefault;
+
     /// <summary>Arrays of disposed buffers, reused for the results of later executions.</summary>
     internal SharedBufferPool Pool { get; } = new();
 
@@ -73,7 +77,7 @@ public sealed class CpuDevice : IHostMemoryDevice
     /// verifier problems throw <see cref="XlaCompileException"/> naming the instruction.</summary>
     public IExecutable CompileHlo(HloModule module)
     {
-        var plan = CpuCompiler.CompileModule(module);
+        var plan = CpuCompiler.CompileModule(module, Fusion);
         return new CpuExecutable(this, module, plan);
     }
 

@@ -31,7 +31,7 @@ public sealed class CpuReplicaPlatform : IReplicaPlatform
         ArgumentNullException.ThrowIfNull(module);
         if (replicas < 1 || replicas > devices.Length)
             throw new ArgumentOutOfRangeException(nameof(replicas), replicas, $"{this} runs 1 to {devices.Length} replicas, not {replicas}");
-        var plan = CpuCompiler.CompileModule(module);
+        var plan = CpuCompiler.CompileModule(module, devices[0].Fusion);
         CheckReplicaGroups(module, replicas);
         return new CpuReplicaExecutable(module, devices.Take(replicas).Select(d => new CpuExecutable(d, module, plan)).ToArray());
     }

@@ -32,7 +32,7 @@ internal static class KernelRegistry
             ["tuple"] = Control.HandleTuple,
             ["get-tuple-element"] = Control.HandleGetTupleElement,
             ["call"] = Control.HandleCall,
-            ["fusion"] = Control.HandleCall,
+            ["fusion"] = ctx => LoopFusionKernel.TryCreate(ctx) ?? Control.HandleCall(ctx),
             ["map"] = Control.HandleMap,
             ["while"] = Control.HandleWhile,
             ["sort"] = Sort.HandleSort,

@@ -72,7 +72,13 @@ internal sealed class CompiledComputation
             foreach (var step in Steps)
             {
                 cancellation.ThrowIfCancellationRequested();
-                step.Kernel(frame);
+                if (CpuProfiler.Enabled)
+                {
+                    long t0 = CpuProfiler.Start();
+                    step.Kernel(frame);
+                    CpuProfiler.Stop(Computation, step.Instruction, t0);
+                }
+                else step.Kernel(frame);
                 foreach (var slot in step.Release) frame.Release(slot);
             }
             for (int i = 0; i < ResultSlots.Length; i++) outputs[i] = frame.TakeResult(ResultSlots[i]);

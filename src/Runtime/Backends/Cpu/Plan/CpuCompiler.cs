@@ -20,12 +20,13 @@ internal sealed class CpuCompiler
 
     public HloModule Module { get; }
 
-    public static CompiledComputation CompileModule(HloModule module)
+    public static CompiledComputation CompileModule(HloModule module, bool fuse = true)
     {
         if (module == null) throw new ArgumentNullException(nameof(module));
         CheckSupported(module);
         var problems = HloVerifier.Check(module);
         if (problems.Count > 0) throw new XlaCompileException(new HloVerificationException(module.Name, problems).Message);
+        if (fuse) module = LoopFusion.Run(module);
         return new CpuCompiler(module).Plan(module.Entry);
     }
 

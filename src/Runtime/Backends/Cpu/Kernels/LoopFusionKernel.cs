@@ -1,0 +1,509 @@
+using System.Collections.Concurrent;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using XlaGen.Backends.Cpu.Plan;
+using XlaGen.Hlo;
+
+namespace XlaGen.Backends.Cpu.Kernels;
+
+/// <summary>
+/// The kernel of a loop fusion (<see cref="LoopFusion"/>): the fused computation becomes a list of nodes, each one
+/// elementwise instruction applied to a chunk of <see cref="Chunk"/> elements with the same op structs (and SIMD forms)
+/// as the unfused kernels, its intermediates in small per-thread scratch registers that stay in cache, and only the
+/// fusion's outputs written to memory. Chunks are split across cores for large loops. Any fused computation it does
+/// not understand runs as a call instead.
+/// </summary>
+internal static class LoopFusionKernel
+{
+    /// <summary>Elements per chunk: a multiple of every SIMD width, so each chunk takes the same vector paths as a
+    /// whole-array kernel would (the last chunk absorbs the remainder and is never shorter than this).</summary>
+    internal const int Chunk = 2048;
+
+    internal enum RefKind { Array, Scalar, Register, Output }
+
+    /// <summary>Where a node reads or writes: a source array (fusion operand or constant) at the chunk's offset, its
+    /// element 0, a scratch register, or an output array at the chunk's offset.</summary>
+    internal readonly record struct Ref(RefKind Kind, int Index)
+    {
+        public bool IsScalar => Kind == RefKind.Scalar;
+    }
+
+    internal sealed class ChunkState(Array[] registers)
+    {
+        public readonly Array[] Registers = registers;
+        public Array[] Sources = null!;
+        public Array[] Outputs = null!;
+        public int Start;
+        public int Length;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ReadOnlySpan<T> Read<T>(Ref r) => r.Kind switch
+        {
+            RefKind.Array => new ReadOnlySpan<T>(Unsafe.As<T[]>(Sources[r.Index]), Start, Length),
+            RefKind.Register => new ReadOnlySpan<T>(Unsafe.As<T[]>(Registers[r.Index]), 0, Length),
+            RefKind.Output => new ReadOnlySpan<T>(Unsafe.As<T[]>(Outputs[r.Index]), Start, Length),
+            _ => new ReadOnlySpan<T>(Unsafe.As<T[]>(Sources[r.Index]), 0, 1),
+        };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Span<T> Write<T>(Ref r) => r.Kind == RefKind.Output
+            ? new Span<T>(Unsafe.As<T[]>(Outputs[r.Index]), Start, Length)
+            : new Span<T>(Unsafe.As<T[]>(Registers[r.Index]), 0, Length);
+
+        public T Scalar<T>(Ref r) => Unsafe.As<T[]>(Sources[r.Index])[0];
+    }
+
+    internal abstract class Node
+    {
+        public abstract void Eval(ChunkState s);
+    }
+
+    /// <summary>The kernel for a fusion instruction, or null when its computation is not a loop this kernel runs.</summary>
+    public static Kernel? TryCreate(KernelContext ctx)
+    {
+        var ins = ctx.Instruction;
+        if (ins.Attributes.FusionKind != "kLoop" || ins.CalledComputations.Count != 1) return null;
+        var program = Builder.TryBuild(ins.CalledComputations[0]);
+        if (program == null) return null;
+        var sourceSlots = Enumerable.Range(0, ctx.OperandCount).Select(ctx.In).ToArray();
+        var outSlots = ctx.OutLeaves;
+        return program.Kernel(sourceSlots, outSlots);
+    }
+
+    /// <summary>A compiled loop: nodes in order, register types, output types, constants appended to the sources.</summary>
+    sealed class Program(Node[] nodes, ElementType[] registerTypes, ElementType[] outputTypes, Array[] constants, int parameters, int n, int computeNodes)
+    {
+        readonly ConcurrentBag<ChunkState> states = new();
+
+        ChunkState Rent()
+        {
+            if (states.TryTake(out var s)) return s;
+            int length = (int)Math.Min(n, 2L * Chunk);
+            return new ChunkState(registerTypes.Select(t => TypeDispatch.NewArray(t, length)).ToArray());
+        }
+
+        public Kernel Kernel(int[] sourceSlots, int[] outSlots)
+        {
+            var allocators = outputTypes.Select(Allocator).ToArray();
+            int chunks = Math.Max(1, n / Chunk);
+            // a fused loop does `computeNodes` ops per element where a plain kernel does one: split it that much sooner
+            long grain = Math.Max(1, Par.CheapGrain / Math.Max(1, computeNodes) / Chunk);
+            return f =>
+            {
+                var sources = new Array[parameters + constants.Length];
+                for (int i = 0; i < parameters; i++) sources[i] = f.Data[sourceSlots[i]]!;
+                constants.CopyTo(sources, parameters);
+                var outputs = new Array[outSlots.Length];
+                for (int k = 0; k < outSlots.Length; k++) outputs[k] = allocators[k](f, outSlots[k], n);
+                if (!Par.Worth(chunks, grain)) Run(sources, outputs, 0, chunks, chunks);
+                else Par.For(chunks, grain, (lo, hi) => Run(sources, outputs, (int)lo, (int)hi, chunks));
+            };
+        }
+
+        void Run(Array[] sources, Array[] outputs, int lo, int hi, int chunks)
+        {
+            var s = Rent();
+            s.Sources = sources;
+            s.Outputs = outputs;
+            try
+            {
+                for (int c = lo; c < hi; c++)
+                {
+                    s.Start = c * Chunk;
+                    s.Length = c == chunks - 1 ? n - c * Chunk : Chunk;
+                    foreach (var node in nodes) node.Eval(s);
+                }
+            }
+            finally
+            {
+                s.Sources = null!;
+                s.Outputs = null!;
+                states.Add(s);
+            }
+        }
+
+        static Func<Frame, int, int, Array> Allocator(ElementType t) => TypeDispatch.Any(t, new AllocatorFactory());
+    }
+
+    readonly struct AllocatorFactory : IAnyTypeFactory<Func<Frame, int, int, Array>>
+    {
+        public Func<Frame, int, int, Array> Create<T>() where T : unmanaged => (f, slot, n) => f.Alloc<T>(slot, n);
+    }
+
+    /// <summary>Turns a fused computation into nodes with registers allocated by liveness (a register is free again
+    /// after its value's last reader, so a chain of any length needs only a few).</summary>
+    sealed class Builder
+    {
+        readonly HloComputation body;
+        readonly int n;
+        readonly Dictionary<HloInstruction, Ref> refs = new();
+        readonly List<Node> nodes = new();
+        readonly List<ElementType> registerTypes = new();
+        readonly Dictionary<ElementType, Stack<int>> free = new();
+        readonly List<Array> constants = new();
+        readonly Dictionary<HloInstruction, int> lastUse = new();
+        readonly Dictionary<HloInstruction, int> outputIndex = new();
+        readonly int parameterCount;
+        int computeNodes;
+
+        Builder(HloComputation body, int n)
+        {
+            this.body = body;
+            this.n = n;
+            parameterCount = body.Parameters.Count;
+            var ins = body.Instructions;
+            for (int i = 0; i < ins.Count; i++) foreach (var o in ins[i].Operands) lastUse[o] = i;
+            var root = body.Root;
+            if (root.Opcode == "tuple") for (int k = 0; k < root.Operands.Count; k++) outputIndex[root.Operands[k]] = k;
+            else outputIndex[root] = 0;
+        }
+
+        public static Program? TryBuild(HloComputation body)
+        {
+            var root = body.Root;
+            var loop = root.Opcode == "tuple" ? root.Operands.FirstOrDefault()?.Shape : root.Shape;
+            if (loop == null || !loop.IsArray || loop.ElementCount < 2 || loop.ElementCount > int.MaxValue) return null;
+            if (root.Opcode == "tuple" && (root.Operands.Distinct().Count() != root.Operands.Count || root.Operands.Any(o => o.Opcode is "parameter" or "constant" or "broadcast"))) return null;
+            if (root.Opcode is "parameter" or "constant" or "broadcast") return null;
+            var b = new Builder(body, (int)loop.ElementCount);
+            try
+            {
+                return b.Build();
+            }
+            catch (NotSupportedException)
+            {
+                return null;   // an element type the op has no kernel for: the call path reports it like the unfused kernel
+            }
+        }
+
+        Program? Build()
+        {
+            var ins = body.Instructions;
+            for (int i = 0; i < ins.Count; i++)
+            {
+                var x = ins[i];
+                if (x == body.Root && x.Opcode == "tuple") continue;
+                if (!Add(x, i)) return null;
+                foreach (var o in x.Operands.Distinct()) if (lastUse[o] == i) Release(o);
+            }
+            var outputTypes = new ElementType[outputIndex.Count];
+            foreach (var (h, k) in outputIndex) outputTypes[k] = h.Shape.ElementType;
+            return new Program(nodes.ToArray(), registerTypes.ToArray(), outputTypes, constants.ToArray(), parameterCount, n, computeNodes);
+        }
+
+        bool IsLoop(Shape s) => s.IsArray && s.ElementCount == n;
+
+        Ref Result(HloInstruction x)
+        {
+            if (outputIndex.TryGetValue(x, out var k)) return new Ref(RefKind.Output, k);
+            var t = x.Shape.ElementType;
+            if (free.TryGetValue(t, out var stack) && stack.Count > 0) return new Ref(RefKind.Register, stack.Pop());
+            registerTypes.Add(t);
+            return new Ref(RefKind.Register, registerTypes.Count - 1);
+        }
+
+        void Release(HloInstruction o)
+        {
+            if (refs.TryGetValue(o, out var r) && r.Kind == RefKind.Register)
+            {
+                var t = registerTypes[r.Index];
+                (free.TryGetValue(t, out var s) ? s : free[t] = new Stack<int>()).Push(r.Index);
+            }
+        }
+
+        /// <summary>A span operand: a scalar is filled into a register first (rare: an op whose operands are all
+        /// broadcast scalars).</summary>
+        Ref AsSpan(HloInstruction o)
+        {
+            var r = refs[o];
+            if (!r.IsScalar) return r;
+            var t = o.Shape.ElementType;
+            var reg = new Ref(RefKind.Register, registerTypes.Count);
+            registerTypes.Add(t);
+            nodes.Add(TypeDispatch.Any(t, new FillFactory(r, reg)));
+            return reg;
+        }
+
+        bool Add(HloInstruction x, int index)
+        {
+            switch (x.Opcode)
+            {
+                case "parameter":
+                {
+                    int p = (int)x.Attributes.ParameterNumber;
+                    refs[x] = IsLoop(x.Shape) ? new Ref(RefKind.Array, p) : x.Shape.IsScalar ? new Ref(RefKind.Scalar, p) : new Ref(RefKind.Array, p);
+                    return x.Shape.IsArray;
+                }
+                case "constant":
+                {
+                    var literal = x.Attributes.Literal;
+                    if (!x.Shape.IsArray || literal?.Data is not Array data || data.GetType().GetElementType() != TypeDispatch.ClrType(x.Shape.ElementType)) return false;
+                    int at = parameterCount + constants.Count;
+                    constants.Add((Array)data.Clone());
+                    refs[x] = IsLoop(x.Shape) ? new Ref(RefKind.Array, at) : x.Shape.IsScalar ? new Ref(RefKind.Scalar, at) : new Ref(RefKind.Array, at);
+                    return true;
+                }
+                case "broadcast":
+                {
+                    var src = x.Operands[0];
+                    if (!IsLoop(x.Shape)) return false;
+                    if (src.Shape.IsScalar)
+                    {
+                        refs[x] = refs[src];
+                        return refs[x].IsScalar;
+                    }
+                    var kind = LoopFusion.BroadcastPattern(x);
+                    if (kind == LoopFusion.BroadcastKind.None || refs[src].Kind != RefKind.Array) return false;
+                    long srcCount = src.Shape.ElementCount;
+                    var r = Result(x);
+                    refs[x] = r;
+                    nodes.Add(TypeDispatch.Any(x.Shape.ElementType, new BroadcastFactory(refs[src], r, kind == LoopFusion.BroadcastKind.Trailing, (int)(kind == LoopFusion.BroadcastKind.Trailing ? srcCount : n / srcCount))));
+                    return true;
+                }
+                case "compare":
+                {
+                    if (!IsLoop(x.Shape)) return false;
+                    var a = x.Attributes;
+                    var l = refs[x.Operands[0]];
+                    var rr = refs[x.Operands[1]];
+                    if (l.IsScalar && rr.IsScalar) l = AsSpan(x.Operands[0]);
+                    var d = Result(x);
+                    refs[x] = d;
+                    nodes.Add(OpSelect.Compare(a.ComparisonDirection ?? "", a.ComparisonType, x.Operands[0].Shape.ElementType, new CompareFactory(l, rr, d)));
+                    computeNodes++;
+                    return true;
+                }
+                case "select":
+                {
+                    if (!IsLoop(x.Shape)) return false;
+                    var p = AsSpan(x.Operands[0]);
+                    var t = refs[x.Operands[1]];
+                    var e = refs[x.Operands[2]];
+                    if (t.IsScalar && e.IsScalar) t = AsSpan(x.Operands[1]);
+                    var d = Result(x);
+                    refs[x] = d;
+                    nodes.Add(TypeDispatch.Any(x.Shape.ElementType, new SelectFactory(p, t, e, d)));
+                    computeNodes++;
+                    return true;
+                }
+                case "convert":
+                {
+                    if (!IsLoop(x.Shape)) return false;
+                    var src = AsSpan(x.Operands[0]);
+                    var from = x.Operands[0].Shape.ElementType;
+                    var d = Result(x);
+                    refs[x] = d;
+                    nodes.Add(from == x.Shape.ElementType
+                        ? TypeDispatch.Any(from, new CopyFactory(src, d))
+                        : OpSelect.Convert(from, x.Shape.ElementType, new ConvertFactory(src, d)));
+                    computeNodes++;
+                    return true;
+                }
+                default:
+                {
+                    if (!IsLoop(x.Shape)) return false;
+                    var t = x.Shape.ElementType;
+                    if (x.Operands.Count == 1 && OpSelect.UnaryOpcodes.Contains(x.Opcode))
+                    {
+                        var src = AsSpan(x.Operands[0]);
+                        var d = Result(x);
+                        refs[x] = d;
+                        nodes.Add(OpSelect.Unary(x.Opcode, t, new UnaryFactory(src, d)));
+                    }
+                    else if (x.Operands.Count == 2 && OpSelect.BinaryOpcodes.Contains(x.Opcode))
+                    {
+                        var l = refs[x.Operands[0]];
+                        var rr = refs[x.Operands[1]];
+                        if (l.IsScalar && rr.IsScalar) l = AsSpan(x.Operands[0]);
+                        var d = Result(x);
+                        refs[x] = d;
+                        nodes.Add(OpSelect.Binary(x.Opcode, t, new BinaryFactory(l, rr, d)));
+                    }
+                    else return false;
+                    computeNodes++;
+                    return true;
+                }
+            }
+        }
+    }
+
+    // ---- nodes ----
+
+    sealed class UnaryFactory(Ref x, Ref d) : IUnaryOpSink<Node>
+    {
+        public Node Use<T, TOp>() where T : unmanaged where TOp : struct, IUnaryOp<T> => new UnaryNode<T, TOp>(x, d);
+    }
+
+    sealed class UnaryNode<T, TOp>(Ref x, Ref d) : Node where TOp : struct, IUnaryOp<T>
+    {
+        public override void Eval(ChunkState s)
+        {
+            var xs = s.Read<T>(x);
+            var os = s.Write<T>(d);
+            if (TOp.Vectorized) TOp.ApplySpan(xs, os);
+            else for (int i = 0; i < os.Length; i++) os[i] = TOp.Apply(xs[i]);
+        }
+    }
+
+    sealed class BinaryFactory(Ref x, Ref y, Ref d) : IBinaryOpSink<Node>
+    {
+        public Node Use<T, TOp>() where T : unmanaged where TOp : struct, IBinaryOp<T> =>
+            x.IsScalar ? new ScalarSpanNode<T, TOp>(x, y, d) : y.IsScalar ? new SpanScalarNode<T, TOp>(x, y, d) : new BinaryNode<T, TOp>(x, y, d);
+    }
+
+    sealed class BinaryNode<T, TOp>(Ref x, Ref y, Ref d) : Node where TOp : struct, IBinaryOp<T>
+    {
+        public override void Eval(ChunkState s)
+        {
+            var xs = s.Read<T>(x);
+            var ys = s.Read<T>(y);
+            var os = s.Write<T>(d);
+            if (TOp.Vectorized) TOp.ApplySpan(xs, ys, os);
+            else for (int i = 0; i < os.Length; i++) os[i] = TOp.Apply(xs[i], ys[i]);
+        }
+    }
+
+    sealed class SpanScalarNode<T, TOp>(Ref x, Ref y, Ref d) : Node where TOp : struct, IBinaryOp<T>
+    {
+        public override void Eval(ChunkState s)
+        {
+            var xs = s.Read<T>(x);
+            T c = s.Scalar<T>(y);
+            var os = s.Write<T>(d);
+            if (TOp.VectorizedWithScalar) TOp.ApplySpanScalar(xs, c, os);
+            else for (int i = 0; i < os.Length; i++) os[i] = TOp.Apply(xs[i], c);
+        }
+    }
+
+    sealed class ScalarSpanNode<T, TOp>(Ref x, Ref y, Ref d) : Node where TOp : struct, IBinaryOp<T>
+    {
+        public override void Eval(ChunkState s)
+        {
+            T c = s.Scalar<T>(x);
+            var ys = s.Read<T>(y);
+            var os = s.Write<T>(d);
+            if (TOp.VectorizedWithScalar) TOp.ApplyScalarSpan(c, ys, os);
+            else for (int i = 0; i < os.Length; i++) os[i] = TOp.Apply(c, ys[i]);
+        }
+    }
+
+    sealed class CompareFactory(Ref x, Ref y, Ref d) : ICompareSink<Node>
+    {
+        public Node Use<T, TKey, TKeyFn, TDir>() where T : unmanaged where TKey : IComparisonOperators<TKey, TKey, bool>
+            where TKeyFn : struct, ICompareKey<T, TKey> where TDir : struct, ICompareDirection => new CompareNode<T, TKey, TKeyFn, TDir>(x, y, d);
+    }
+
+    sealed class CompareNode<T, TKey, TKeyFn, TDir>(Ref x, Ref y, Ref d) : Node where TKey : IComparisonOperators<TKey, TKey, bool>
+        where TKeyFn : struct, ICompareKey<T, TKey> where TDir : struct, ICompareDirection
+    {
+        public override void Eval(ChunkState s)
+        {
+            var xs = s.Read<T>(x);
+            var ys = s.Read<T>(y);
+            var os = s.Write<bool>(d);
+            bool xScalar = x.IsScalar, yScalar = y.IsScalar;
+            int done = typeof(TKeyFn) == typeof(IdentityKey<T>) ? Simd.Compare<T, TDir>(xs, ys, os, xScalar, yScalar) : 0;
+            int xi = xScalar ? 0 : 1, yi = yScalar ? 0 : 1;
+            for (int i = done; i < os.Length; i++) os[i] = TDir.Test(TKeyFn.Key(xs[i * xi]), TKeyFn.Key(ys[i * yi]));
+        }
+    }
+
+    readonly struct SelectFactory(Ref p, Ref x, Ref y, Ref d) : IAnyTypeFactory<Node>
+    {
+        public Node Create<T>() where T : unmanaged => new SelectNode<T>(p, x, y, d);
+    }
+
+    sealed class SelectNode<T>(Ref p, Ref x, Ref y, Ref d) : Node
+    {
+        public override void Eval(ChunkState s)
+        {
+            var ps = s.Read<bool>(p);
+            var xs = s.Read<T>(x);
+            var ys = s.Read<T>(y);
+            var os = s.Write<T>(d);
+            bool xScalar = x.IsScalar, yScalar = y.IsScalar;
+            int xi = xScalar ? 0 : 1, yi = yScalar ? 0 : 1;
+            for (int i = Simd.Select(ps, xs, ys, os, xScalar, yScalar); i < ps.Length; i++) os[i] = ps[i] ? xs[i * xi] : ys[i * yi];
+        }
+    }
+
+    sealed class ConvertFactory(Ref x, Ref d) : IConvertSink<Node>
+    {
+        public Node Use<TFrom, TTo, TConv>() where TFrom : unmanaged where TTo : unmanaged where TConv : struct, IConvert<TFrom, TTo> =>
+            new ConvertNode<TFrom, TTo, TConv>(x, d);
+    }
+
+    sealed class ConvertNode<TFrom, TTo, TConv>(Ref x, Ref d) : Node where TConv : struct, IConvert<TFrom, TTo>
+    {
+        public override void Eval(ChunkState s)
+        {
+            var xs = s.Read<TFrom>(x);
+            var os = s.Write<TTo>(d);
+            if (TConv.Vectorized) TConv.ConvertSpan(xs, os);
+            else for (int i = 0; i < os.Length; i++) os[i] = TConv.Convert(xs[i]);
+        }
+    }
+
+    readonly struct CopyFactory(Ref x, Ref d) : IAnyTypeFactory<Node>
+    {
+        public Node Create<T>() where T : unmanaged => new CopyNode<T>(x, d);
+    }
+
+    sealed class CopyNode<T>(Ref x, Ref d) : Node
+    {
+        public override void Eval(ChunkState s) => s.Read<T>(x).CopyTo(s.Write<T>(d));
+    }
+
+    readonly struct FillFactory(Ref x, Ref d) : IAnyTypeFactory<Node>
+    {
+        public Node Create<T>() where T : unmanaged => new FillNode<T>(x, d);
+    }
+
+    sealed class FillNode<T>(Ref x, Ref d) : Node
+    {
+        public override void Eval(ChunkState s) => s.Write<T>(d).Fill(s.Scalar<T>(x));
+    }
+
+    readonly struct BroadcastFactory(Ref x, Ref d, bool trailing, int size) : IAnyTypeFactory<Node>
+    {
+        public Node Create<T>() where T : unmanaged => trailing ? new TrailingBroadcastNode<T>(x, d, size) : new LeadingBroadcastNode<T>(x, d, size);
+    }
+
+    /// <summary>Element i of the loop is source[i mod period] (a broadcast onto the trailing dims).</summary>
+    sealed class TrailingBroadcastNode<T>(Ref x, Ref d, int period) : Node
+    {
+        public override void Eval(ChunkState s)
+        {
+            var src = Unsafe.As<T[]>(s.Sources[x.Index]).AsSpan(0, period);
+            var os = s.Write<T>(d);
+            int phase = s.Start % period;
+            int i = 0;
+            while (i < os.Length)
+            {
+                int run = Math.Min(period - phase, os.Length - i);
+                src.Slice(phase, run).CopyTo(os.Slice(i, run));
+                i += run;
+                phase = 0;
+            }
+        }
+    }
+
+    /// <summary>Element i of the loop is source[i / repeat] (a broadcast onto the leading dims).</summary>
+    sealed class LeadingBroadcastNode<T>(Ref x, Ref d, int repeat) : Node
+    {
+        public override void Eval(ChunkState s)
+        {
+            var src = Unsafe.As<T[]>(s.Sources[x.Index]);
+            var os = s.Write<T>(d);
+            int j = s.Start / repeat, phase = s.Start % repeat;
+            int i = 0;
+            while (i < os.Length)
+            {
+                int run = Math.Min(repeat - phase, os.Length - i);
+                os.Slice(i, run).Fill(src[j++]);
+                i += run;
+                phase = 0;
+            }
+        }
+    }
+}

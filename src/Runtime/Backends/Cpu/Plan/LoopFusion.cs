@@ -1,0 +1,317 @@
+using XlaGen.Backends.Cpu.Kernels;
+using XlaGen.Hlo;
+
+namespace XlaGen.Backends.Cpu.Plan;
+
+/// <summary>
+/// The CPU executor's fusion pass, an HLO-to-HLO rewrite run by <see cref="CpuCompiler"/> before planning: chains of
+/// elementwise instructions over the same loop shape (unary and binary ops, compare, select, convert) become one
+/// <c>fusion</c> instruction (kind kLoop) calling a fused computation, which <see cref="LoopFusionKernel"/> evaluates in
+/// one pass over memory, a cache-sized chunk at a time. Broadcasts of a scalar, of the trailing dims (a per-channel
+/// vector) or of the leading dims are copied into every fusion that reads them, so they are never materialised.
+/// A member read outside its fusion is an extra output (a multi-output fusion: the root is a tuple).
+/// <para>
+/// Grouping is greedy in program order: an elementwise instruction joins the fusion of one of its elementwise operands
+/// unless that would create a cycle (another of its operands depends on that fusion through an instruction outside
+/// it). Every element is computed by the same op structs as the unfused kernels, so results are bitwise the same.
+/// XLA fuses on its own: this pass runs only for the CPU executor (locally and in xlagen-server); PJRT gets the module
+/// as written. <c>XLAGEN_CPU_FUSION=0</c> turns it off (for comparisons).
+/// </para>
+/// </summary>
+internal static class LoopFusion
+{
+    public static readonly bool EnabledByDefault = Environment.GetEnvironmentVariable("XLAGEN_CPU_FUSION") is not ("0" or "false");
+
+    static readonly HashSet<string> Members = new(OpSelect.UnaryOpcodes.Concat(OpSelect.BinaryOpcodes).Concat(new[] { "compare", "select", "convert" }), StringComparer.Ordinal);
+
+    sealed class Group
+    {
+        /// <summary>Position of the first member in the computation.</summary>
+        public required int First { get; set; }
+        public readonly List<HloInstruction> Members = new();
+        public readonly HashSet<HloInstruction> Set = new();
+        public bool InlinesArrayBroadcast;
+    }
+
+    /// <summary>The module with its loop fusions formed, or <paramref name="module"/> itself when nothing fuses. The
+    /// input is never changed.</summary>
+    public static HloModule Run(HloModule module)
+    {
+        var plans = module.Computations.ToDictionary(c => c, c => FindGroups(c).Where(WorthFusing).ToList());
+        if (plans.Values.All(g => g.Count == 0)) return module;
+        return new Rewriter(module, plans).Run();
+    }
+
+    static bool WorthFusing(Group g) => g.Members.Count >= 2 || g.InlinesArrayBroadcast;
+
+    static bool IsMember(HloInstruction v)
+    {
+        if (!Members.Contains(v.Opcode) || !v.Shape.IsArray || !v.Shape.IsStatic || v.Shape.ElementCount < 2) return false;
+        foreach (var o in v.Operands)
+        {
+            if (!o.Shape.IsArray) return false;
+            if (!SameDims(o.Shape, v.Shape) && !IsInlinable(o, v.Shape)) return false;
+        }
+        return true;
+    }
+
+    static bool SameDims(Shape a, Shape b)
+    {
+        if (a.Rank != b.Rank) return false;
+        for (int i = 0; i < a.Rank; i++) if (a.Dims[i] != b.Dims[i]) return false;
+        return true;
+    }
+
+    /// <summary>A broadcast a fused loop can read without materialising it: of a scalar, onto the trailing dims
+    /// (value i is operand[i mod P]), or onto the leading dims (value i is operand[i / Q]).</summary>
+    internal static bool IsInlinable(HloInstruction o, Shape loop)
+    {
+        if (o.Opcode != "broadcast" || !SameDims(o.Shape, loop)) return false;
+        var src = o.Operands[0].Shape;
+        if (!src.IsArray) return false;
+        if (src.IsScalar) return true;
+        return BroadcastPattern(o) != BroadcastKind.None;
+    }
+
+    internal enum BroadcastKind { None, Trailing, Leading }
+
+    internal static BroadcastKind BroadcastPattern(HloInstruction broadcast)
+    {
+        var dims = broadcast.Attributes.Dimensions ?? Array.Empty<long>();
+        var src = broadcast.Operands[0].Shape;
+        var dst = broadcast.Shape;
+        int k = src.Rank, r = dst.Rank;
+        if (dims.Length != k || k == 0 || k >= r) return BroadcastKind.None;
+        bool trailing = true, leading = true;
+        for (int i = 0; i < k; i++)
+        {
+            if (dims[i] != r - k + i || src.Dims[i] != dst.Dims[r - k + i]) trailing = false;
+            if (dims[i] != i || src.Dims[i] != dst.Dims[i]) leading = false;
+        }
+        return trailing ? BroadcastKind.Trailing : leading ? BroadcastKind.Leading : BroadcastKind.None;
+    }
+
+    static List<Group> FindGroups(HloComputation c)
+    {
+        var groups = new List<Group>();
+        var users = new Dictionary<HloInstruction, int>();
+        foreach (var ins in c.Instructions) foreach (var o in ins.Operands) users[o] = users.GetValueOrDefault(o) + 1;
+        // Positions in a topological order with the non-members computed from no inputs (parameters, constants, iota,
+        // and broadcasts of those) first: a constant the program defines late must not stop a chain from fusing.
+        var hoisted = new HashSet<HloInstruction>();
+        foreach (var ins in c.Instructions) if (!IsMember(ins) && ins.Operands.All(hoisted.Contains)) hoisted.Add(ins);
+        var order = c.Instructions.Where(hoisted.Contains).Concat(c.Instructions.Where(i => !hoisted.Contains(i))).ToList();
+        var index = new Dictionary<HloInstruction, int>();
+        for (int i = 0; i < order.Count; i++) index[order[i]] = i;
+        var groupOf = new Dictionary<HloInstruction, Group>();
+        for (int i = 0; i < order.Count; i++)
+        {
+            var v = order[i];
+            if (!IsMember(v)) continue;
+            Group? chosen = null;
+            foreach (var o in v.Operands.Where(groupOf.ContainsKey).OrderBy(o => users.GetValueOrDefault(o)))
+            {
+                if (CanJoin(v, groupOf[o], index)) { chosen = groupOf[o]; break; }
+            }
+            if (chosen == null)
+            {
+                chosen = new Group { First = i };
+                groups.Add(chosen);
+            }
+            chosen.Members.Add(v);
+            chosen.Set.Add(v);
+            groupOf[v] = chosen;
+            // v may also join two chains (select(p, a, b) of two fusions): merge the others in when the rule still holds
+            foreach (var o in v.Operands)
+            {
+                if (!groupOf.TryGetValue(o, out var other) || other == chosen) continue;
+                int first = Math.Min(chosen.First, other.First);
+                var union = new HashSet<HloInstruction>(chosen.Set);
+                union.UnionWith(other.Set);
+                if (!union.All(m => ReadsOnlyBefore(m, union, first, index))) continue;
+                chosen.Members.AddRange(other.Members);
+                chosen.Members.Sort((a, b) => index[a].CompareTo(index[b]));
+                chosen.Set.UnionWith(other.Set);
+                chosen.First = first;
+                chosen.InlinesArrayBroadcast |= other.InlinesArrayBroadcast;
+                foreach (var m in other.Members) groupOf[m] = chosen;
+                groups.Remove(other);
+            }
+            foreach (var o in v.Operands)
+                if (!chosen.Set.Contains(o) && IsInlinable(o, v.Shape) && !o.Operands[0].Shape.IsScalar) chosen.InlinesArrayBroadcast = true;
+        }
+        return groups;
+    }
+
+    /// <summary>
+    /// A member may join a group only when everything it reads from outside the group comes before the group's first
+    /// member (in the order FindGroups walks). Then every fusion depends only on what precedes its first member and everything that reads it comes
+    /// after that member, so the fusions and the rest form no cycle, however groups interleave.
+    /// </summary>
+    static bool CanJoin(HloInstruction v, Group g, Dictionary<HloInstruction, int> index) => ReadsOnlyBefore(v, g.Set, g.First, index);
+
+    static bool ReadsOnlyBefore(HloInstruction v, HashSet<HloInstruction> group, int first, Dictionary<HloInstruction, int> index)
+    {
+        foreach (var o in v.Operands)
+        {
+            if (group.Contains(o)) continue;
+            var external = IsInlinable(o, v.Shape) ? o.Operands[0] : o;
+            if (index[external] >= first) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Builds the new module: every computation cloned (callees mapped), groups replaced by fusions.</summary>
+    sealed class Rewriter(HloModule module, Dictionary<HloComputation, List<Group>> plans)
+    {
+        readonly Dictionary<HloComputation, HloComputation> mapped = new();
+        readonly List<HloComputation> fused = new();
+        readonly HashSet<string> names = new(module.AllInstructions.Select(i => i.Name), StringComparer.Ordinal);
+        readonly HashSet<string> computationNames = new(module.Computations.Select(c => c.Name), StringComparer.Ordinal);
+        long nextId = Math.Max(module.AllInstructions.Select(i => i.Id).DefaultIfEmpty(0).Max(), module.Computations.Select(c => c.Id).DefaultIfEmpty(0).Max()) + 1;
+
+        public HloModule Run()
+        {
+            foreach (var c in module.Computations) Map(c);
+            var computations = fused.Concat(module.Computations.Select(c => mapped[c])).ToList();
+            var result = new HloModule(module.Name, computations, mapped[module.Entry], module.Id);
+            result.InputOutputAliases.AddRange(module.InputOutputAliases);
+            return result;
+        }
+
+        string Unique(string name, HashSet<string> used)
+        {
+            if (used.Add(name)) return name;
+            for (int k = 1; ; k++)
+            {
+                var candidate = $"{name}.{k}";
+                if (used.Add(candidate)) return candidate;
+            }
+        }
+
+        HloComputation Map(HloComputation c)
+        {
+            if (mapped.TryGetValue(c, out var done)) return done;
+            var groups = plans[c];
+            var memberOf = new Dictionary<HloInstruction, Group>();
+            foreach (var g in groups) foreach (var m in g.Members) memberOf[m] = g;
+            var users = new Dictionary<HloInstruction, List<HloInstruction>>();
+            foreach (var i in c.Instructions) foreach (var o in i.Operands) (users.TryGetValue(o, out var l) ? l : users[o] = new()).Add(i);
+
+            var result = new HloComputation(c.Id, c.Name) { IsFusionComputation = c.IsFusionComputation };
+            var map = new Dictionary<HloInstruction, HloInstruction>();
+            // mapped on demand, dependencies first (iteratively: chains are hundreds deep); a fusion is emitted when its
+            // first output is needed, after everything its members read from outside it
+            IEnumerable<HloInstruction> Dependencies(HloInstruction ins) =>
+                memberOf.TryGetValue(ins, out var g) ? Externals(g) : ins.Operands;
+            void Emit(HloInstruction ins)
+            {
+                if (memberOf.TryGetValue(ins, out var g))
+                {
+                    EmitFusion(g, c, users, map, result);
+                    return;
+                }
+                map[ins] = result.Add(new HloInstruction(ins.Id, ins.Name, ins.Opcode, ins.Shape,
+                    ins.Operands.Select(o => map[o]), ins.Attributes, ins.CalledComputations.Select(Map), ins.Metadata));
+            }
+            HloInstruction Get(HloInstruction target)
+            {
+                var stack = new Stack<(HloInstruction Node, bool Ready)>();
+                stack.Push((target, false));
+                while (stack.Count > 0)
+                {
+                    var (x, ready) = stack.Pop();
+                    if (map.ContainsKey(x)) continue;
+                    if (ready)
+                    {
+                        Emit(x);
+                        continue;
+                    }
+                    stack.Push((x, true));
+                    foreach (var d in Dependencies(x)) if (!map.ContainsKey(d)) stack.Push((d, false));
+                }
+                return map[target];
+            }
+            foreach (var ins in c.Instructions) if (!memberOf.ContainsKey(ins)) Get(ins);   // members: by their readers
+            result.Root = Get(c.Root);
+            result.SortTopologically();
+            result.RemoveDeadInstructions();
+            mapped[c] = result;
+            return result;
+        }
+
+        /// <summary>What a group's members read from outside it: operands, or the sources of the broadcasts it inlines
+        /// (a scalar constant is copied in and read from nowhere).</summary>
+        static IEnumerable<HloInstruction> Externals(Group g)
+        {
+            foreach (var m in g.Members)
+            {
+                foreach (var o in m.Operands)
+                {
+                    if (g.Set.Contains(o)) continue;
+                    if (!IsInlinable(o, m.Shape)) yield return o;
+                    else if (!(o.Operands[0].Opcode == "constant" && o.Operands[0].Shape.IsScalar)) yield return o.Operands[0];
+                }
+            }
+        }
+
+        void EmitFusion(Group g, HloComputation c, Dictionary<HloInstruction, List<HloInstruction>> users,
+            Dictionary<HloInstruction, HloInstruction> map, HloComputation outer)
+        {
+            var body = new HloComputation(nextId++, Unique("fused_computation", computationNames)) { IsFusionComputation = true };
+            var inner = new Dictionary<HloInstruction, HloInstruction>();
+            var externals = new List<HloInstruction>();
+            var parameterOf = new Dictionary<HloInstruction, HloInstruction>();
+
+            HloInstruction Parameter(HloInstruction external)
+            {
+                if (parameterOf.TryGetValue(external, out var p)) return p;
+                int number = externals.Count;
+                externals.Add(external);
+                p = body.Add(new HloInstruction(nextId++, Unique($"param_{number}", names), "parameter", external.Shape,
+                    attributes: new HloAttributes { ParameterNumber = number }));
+                parameterOf[external] = p;
+                return p;
+            }
+
+            HloInstruction Inner(HloInstruction o, Shape loop)
+            {
+                if (inner.TryGetValue(o, out var m)) return m;
+                if (IsInlinable(o, loop) && !g.Set.Contains(o))
+                {
+                    var source = o.Operands[0];
+                    var src = source.Opcode == "constant" && source.Shape.IsScalar
+                        ? body.Add(new HloInstruction(nextId++, Unique(source.Name, names), "constant", source.Shape, attributes: source.Attributes.Clone(), metadata: source.Metadata))
+                        : Parameter(map[source]);
+                    var b = body.Add(new HloInstruction(nextId++, Unique(o.Name, names), "broadcast", o.Shape, new[] { src }, o.Attributes.Clone(), metadata: o.Metadata));
+                    inner[o] = b;
+                    return b;
+                }
+                return Parameter(map[o]);
+            }
+
+            foreach (var m in g.Members)
+            {
+                var operands = m.Operands.Select(o => g.Set.Contains(o) ? inner[o] : Inner(o, m.Shape)).ToList();
+                inner[m] = body.Add(new HloInstruction(nextId++, m.Name, m.Opcode, m.Shape, operands, m.Attributes, metadata: m.Metadata));
+            }
+            var outputs = g.Members.Where(m => m == c.Root || users.GetValueOrDefault(m)?.Any(u => !g.Set.Contains(u)) == true).ToList();
+            if (outputs.Count == 1) body.Root = inner[outputs[0]];
+            else
+            {
+                var shape = Shape.Tuple(outputs.Select(o => o.Shape).ToArray());
+                body.Root = body.Add(new HloInstruction(nextId++, Unique("tuple", names), "tuple", shape, outputs.Select(o => inner[o])));
+            }
+            fused.Add(body);
+            var fusion = outer.Add(new HloInstruction(nextId++, Unique("fusion", names), "fusion", body.Root.Shape, externals,
+                new HloAttributes { FusionKind = "kLoop" }, new[] { body }));
+            if (outputs.Count == 1) map[outputs[0]] = fusion;
+            else
+            {
+                for (int k = 0; k < outputs.Count; k++)
+                    map[outputs[k]] = outer.Add(new HloInstruction(nextId++, Unique("get-tuple-element", names), "get-tuple-element", outputs[k].Shape,
+                        new[] { fusion }, new HloAttributes { TupleIndex = k }));
+            }
+        }
+    }
+}

@@ -1,0 +1,316 @@
+using XlaGen.Backends.Cpu;
+using XlaGen.Backends.Cpu.Kernels;
+using XlaGen.Backends.Cpu.Plan;
+using XlaGen.Hlo;
+
+namespace XlaGen.Tests.Cpu;
+
+/// <summary>
+/// The CPU executor's loop fusion: what the pass groups (and refuses to group), that the rewritten module verifies,
+/// and that every fused program computes bitwise what the unfused one does, at sizes that hit the chunk edges, the
+/// merged last chunk and the multi-core split.
+/// </summary>
+public class LoopFusionTests
+{
+    static readonly CpuDevice Fused = new() { Fusion = true };
+    static readonly CpuDevice Unfused = new() { Fusion = false };
+
+    static HloModule Fuse(string text)
+    {
+        var fused = LoopFusion.Run(HloTextParser.Parse(text));
+        var problems = HloVerifier.Check(fused);
+        Assert.True(problems.Count == 0, string.Join("\n", problems) + "\n" + HloPrinter.Print(fused));
+        return fused;
+    }
+
+    static int Fusions(HloModule m) => m.Entry.Instructions.Count(i => i.Opcode == "fusion");
+
+    static Tensor Random(Shape s, int seed)
+    {
+        var rng = new System.Random(seed);
+        var dims = s.ConcreteDims();
+        long n = s.ElementCount;
+        return s.ElementType switch
+        {
+            ElementType.F32 => Tensor<float>.FromArray(Enumerable.Range(0, (int)n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray(), dims),
+            ElementType.F64 => Tensor<double>.FromArray(Enumerable.Range(0, (int)n).Select(_ => rng.NextDouble() * 4 - 2).ToArray(), dims),
+            ElementType.S32 => Tensor<int>.FromArray(Enumerable.Range(0, (int)n).Select(_ => rng.Next(-50, 50)).ToArray(), dims),
+            _ => throw new NotSupportedException(s.ToString()),
+        };
+    }
+
+    /// <summary>Runs the module on both devices with the same random arguments; every output must be bitwise equal.</summary>
+    static void AssertSameResults(string text, int seed = 1)
+    {
+        var module = HloTextParser.Parse(text);
+        var args = module.Entry.Parameters.Select((p, i) => Random(p.Shape, seed + i)).ToArray();
+        byte[][] Run(CpuDevice d)
+        {
+            using var exe = d.CompileHlo(module);
+            var outs = exe.Execute(args.Select(d.Upload).ToArray());
+            try
+            {
+                return outs.Select(o =>
+                {
+                    var t = d.Download(o);
+                    var bytes = new byte[TensorBytes.ByteCount(t)];
+                    TensorBytes.Read(t, 0, bytes);
+                    return bytes;
+                }).ToArray();
+            }
+            finally
+            {
+                foreach (var o in outs) o.Dispose();
+            }
+        }
+        var expected = Run(Unfused);
+        var actual = Run(Fused);
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++) Assert.True(expected[i].AsSpan().SequenceEqual(actual[i]), $"output {i} differs");
+    }
+
+    static string BatchNormLike(int n, int c, string type = "f32") => $$"""
+        HloModule bn
+
+        ENTRY main {
+          x = {{type}}[{{n}},{{c}}] parameter(0)
+          mean = {{type}}[{{c}}] parameter(1)
+          scale = {{type}}[{{c}}] parameter(2)
+          beta = {{type}}[{{c}}] parameter(3)
+          bm = {{type}}[{{n}},{{c}}] broadcast(mean), dimensions={1}
+          centered = {{type}}[{{n}},{{c}}] subtract(x, bm)
+          bs = {{type}}[{{n}},{{c}}] broadcast(scale), dimensions={1}
+          scaled = {{type}}[{{n}},{{c}}] multiply(centered, bs)
+          bb = {{type}}[{{n}},{{c}}] broadcast(beta), dimensions={1}
+          shifted = {{type}}[{{n}},{{c}}] add(scaled, bb)
+          zero = {{type}}[] constant(0)
+          bz = {{type}}[{{n}},{{c}}] broadcast(zero), dimensions={}
+          ROOT relu = {{type}}[{{n}},{{c}}] maximum(shifted, bz)
+        }
+        """;
+
+    [Fact]
+    public void ChainWithBroadcastsBecomesOneFusionWithoutMaterialisingTheBroadcasts()
+    {
+        var fused = Fuse(BatchNormLike(64, 32));
+        Assert.True(Fusions(fused) == 1, HloPrinter.Print(fused));
+        Assert.DoesNotContain(fused.Entry.Instructions, i => i.Opcode is "broadcast" or "subtract" or "multiply" or "add" or "maximum");
+        var body = fused.Entry.Root.CalledComputations.Single();
+        Assert.True(body.IsFusionComputation);
+        Assert.Equal(4, body.Parameters.Count);
+        Assert.Equal("kLoop", fused.Entry.Root.Attributes.FusionKind);
+    }
+
+    [Theory]
+    [InlineData(1, 32)]          // 32 elements: one short chunk
+    [InlineData(3, 7)]           // 21: below one vector width of f64, not of f32
+    [InlineData(64, 32)]         // exactly one chunk
+    [InlineData(193, 32)]        // 3 chunks and a remainder the last chunk absorbs
+    [InlineData(1000, 33)]       // period not dividing the chunk
+    [InlineData(70000, 32)]      // above the split grain: several cores
+    public void BatchNormChainIsBitwiseTheUnfusedResult(int n, int c)
+    {
+        AssertSameResults(BatchNormLike(n, c));
+        AssertSameResults(BatchNormLike(n, c, "f64"));
+    }
+
+    [Fact]
+    public void TranscendentalsAtChunkEdgesAreBitwiseTheUnfusedResult()
+    {
+        foreach (int n in new[] { 5, 17, 2048, 2049, 4096 + 15, 3 * 2048 + 2047 })
+        {
+            AssertSameResults($$"""
+                HloModule t
+
+                ENTRY main {
+                  x = f32[{{n}}] parameter(0)
+                  e = f32[{{n}}] exponential(x)
+                  t = f32[{{n}}] tanh(e)
+                  l = f32[{{n}}] logistic(x)
+                  s = f32[{{n}}] multiply(t, l)
+                  a = f32[{{n}}] abs(s)
+                  g = f32[{{n}}] log(a)
+                  ROOT r = f32[{{n}}] divide(g, e)
+                }
+                """, seed: n);
+        }
+    }
+
+    [Fact]
+    public void ValuesReadOutsideTheFusionAreExtraOutputs()
+    {
+        const string text = """
+            HloModule multi
+
+            add_f32 {
+              a = f32[] parameter(0)
+              b = f32[] parameter(1)
+              ROOT s = f32[] add(a, b)
+            }
+
+            ENTRY main {
+              x = f32[256,16] parameter(0)
+              y = f32[256,16] parameter(1)
+              p = f32[256,16] multiply(x, y)
+              q = f32[256,16] exponential(p)
+              zero = f32[] constant(0)
+              sum = f32[16] reduce(p, zero), dimensions={0}, to_apply=add_f32
+              r = f32[256,16] add(q, x)
+              ROOT out = (f32[256,16], f32[16]) tuple(r, sum)
+            }
+            """;
+        var fused = Fuse(text);
+        var fusion = Assert.Single(fused.Entry.Instructions, i => i.Opcode == "fusion");
+        Assert.True(fusion.Shape.IsTuple);   // p (read by the reduce) and r (the result)
+        Assert.Equal(2, fusion.Shape.TupleShapes.Count);
+        AssertSameResults(text);
+    }
+
+    [Fact]
+    public void AMemberThatReadsWhatDependsOnTheFusionStartsAnotherOne()
+    {
+        // c reads the reduce of b, so it cannot join {a, b}: that fusion would need its own result first
+        const string text = """
+            HloModule cycle
+
+            add_f32 {
+              a = f32[] parameter(0)
+              b = f32[] parameter(1)
+              ROOT s = f32[] add(a, b)
+            }
+
+            ENTRY main {
+              x = f32[128,8] parameter(0)
+              a = f32[128,8] multiply(x, x)
+              b = f32[128,8] exponential(a)
+              zero = f32[] constant(0)
+              sum = f32[8] reduce(b, zero), dimensions={0}, to_apply=add_f32
+              bs = f32[128,8] broadcast(sum), dimensions={1}
+              c = f32[128,8] divide(b, bs)
+              ROOT d = f32[128,8] negate(c)
+            }
+            """;
+        var fused = Fuse(text);
+        Assert.Equal(2, Fusions(fused));
+        AssertSameResults(text);
+    }
+
+    [Fact]
+    public void LeadingBroadcastsAndMixedTypesFuse()
+    {
+        const string text = """
+            HloModule mixed
+
+            ENTRY main {
+              x = f32[300,10] parameter(0)
+              rowscale = f32[300] parameter(1)
+              k = s32[300,10] parameter(2)
+              br = f32[300,10] broadcast(rowscale), dimensions={0}
+              m = f32[300,10] multiply(x, br)
+              z = f32[] constant(0)
+              bz = f32[300,10] broadcast(z), dimensions={}
+              positive = pred[300,10] compare(m, bz), direction=GT
+              kf = f32[300,10] convert(k)
+              chosen = f32[300,10] select(positive, m, kf)
+              asint = s32[300,10] convert(chosen)
+              ROOT sum = s32[300,10] add(asint, k)
+            }
+            """;
+        var fused = Fuse(text);
+        Assert.True(Fusions(fused) == 1, HloPrinter.Print(fused));
+        AssertSameResults(text);
+    }
+
+    [Fact]
+    public void BroadcastsOfMiddleDimsStayMaterialisedAndTheResultIsUnchanged()
+    {
+        const string text = """
+            HloModule middle
+
+            ENTRY main {
+              x = f32[4,32,8] parameter(0)
+              v = f32[32] parameter(1)
+              b = f32[4,32,8] broadcast(v), dimensions={1}
+              m = f32[4,32,8] multiply(x, b)
+              ROOT e = f32[4,32,8] exponential(m)
+            }
+            """;
+        var fused = Fuse(text);
+        Assert.Contains(fused.Entry.Instructions, i => i.Opcode == "broadcast");
+        AssertSameResults(text);
+    }
+
+    [Fact]
+    public void SingleOpsWithoutArrayBroadcastsAreLeftAlone()
+    {
+        const string text = """
+            HloModule single
+
+            ENTRY main {
+              x = f32[64] parameter(0)
+              y = f32[64] parameter(1)
+              ROOT s = f32[64] add(x, y)
+            }
+            """;
+        var module = HloTextParser.Parse(text);
+        Assert.Same(module, LoopFusion.Run(module));
+    }
+
+    [Fact]
+    public void TheInputModuleIsNotChanged()
+    {
+        var module = HloTextParser.Parse(BatchNormLike(16, 4));
+        string before = HloPrinter.Print(module);
+        var fused = LoopFusion.Run(module);
+        Assert.NotSame(module, fused);
+        Assert.Equal(before, HloPrinter.Print(module));
+    }
+
+    [Fact]
+    public void WhileBodiesAreFusedToo()
+    {
+        const string text = """
+            HloModule loop
+
+            cond {
+              s = (s32[], f32[512]) parameter(0)
+              i = s32[] get-tuple-element(s), index=0
+              n = s32[] constant(5)
+              ROOT lt = pred[] compare(i, n), direction=LT
+            }
+
+            body {
+              s = (s32[], f32[512]) parameter(0)
+              i = s32[] get-tuple-element(s), index=0
+              x = f32[512] get-tuple-element(s), index=1
+              one = s32[] constant(1)
+              j = s32[] add(i, one)
+              h = f32[] constant(0.5)
+              bh = f32[512] broadcast(h), dimensions={}
+              y = f32[512] multiply(x, bh)
+              z = f32[512] tanh(y)
+              w = f32[512] add(z, x)
+              ROOT t = (s32[], f32[512]) tuple(j, w)
+            }
+
+            ENTRY main {
+              x = f32[512] parameter(0)
+              zero = s32[] constant(0)
+              init = (s32[], f32[512]) tuple(zero, x)
+              r = (s32[], f32[512]) while(init), condition=cond, body=body
+              ROOT out = f32[512] get-tuple-element(r), index=1
+            }
+            """;
+        var fused = Fuse(text);
+        var body = fused.Computations.Single(c => c.Name == "body");
+        Assert.Contains(body.Instructions, i => i.Opcode == "fusion");
+        AssertSameResults(text);
+    }
+
+    [Fact]
+    public void SplitPathsMatchWithSmallGrains()
+    {
+        using var _ = Par.ScaleGrainsForTesting(12);
+        AssertSameResults(BatchNormLike(300, 32));
+    }
+}
