@@ -142,9 +142,9 @@ public class ElementwiseCatalogueTests
             int want = op.Cost == ElementCost.Costly ? Par.CostlyGrain : Par.CheapGrain;
             Assert.True(want == Elementwise.GrainFor(op.Opcode), $"{op.Opcode}: the threading grain does not follow its cost class {op.Cost}");
         }
-        // The cost classes as they were written before they moved onto the entries (Elementwise.cs's costly list).
+        // The cost classes as they were written before they moved onto the entries (Elementwise.cs's costly list), plus the new ops.
         var costly = OpCatalogue.Elementwise.Where(o => o.Cost == ElementCost.Costly).Select(o => o.Opcode).OrderBy(o => o, StringComparer.Ordinal);
-        Assert.Equal(new[] { "divide", "exponential", "log", "logistic", "power", "remainder", "rsqrt", "sqrt", "tanh" }, costly);
+        Assert.Equal(new[] { "divide", "exponential", "exponential-minus-one", "log", "log-plus-one", "logistic", "power", "remainder", "rsqrt", "sqrt", "tanh" }, costly);
     }
 
     [Fact]
@@ -158,5 +158,36 @@ public class ElementwiseCatalogueTests
         var ps = Enumerable.Range(0, 3).Select(i => b.Parameter(ElementType.Pred, new Dim[] { 4 }, $"p{i}")).ToArray();
         var got = DeviceRun.Run(Cpu, b.BuildModule(b.AddInstruction("clamp", ps)), new Tensor[] { lo, x, hi });
         Assert.Equal(new[] { false, true, false, true }, ((Tensor<bool>)got[0]).Data);
+    }
+
+    /// <summary>The new ops keep their digits near 0 (within a few ulps), where exp(x) − 1 and log(1 + x) lose them all.</summary>
+    [Theory]
+    [InlineData(1e-10)]
+    [InlineData(-3e-9)]
+    [InlineData(2.5e-5)]
+    [InlineData(-0.3)]
+    [InlineData(0.7)]
+    public void ExpM1AndLogP1AreAccurateNearZero(double v)
+    {
+        Assert.Equal(ExpM1Series(v), ExpM1Op<double>.Apply(v), 1e-15 * Math.Abs(ExpM1Series(v)));
+        Assert.Equal(LogP1Series(v), LogP1Op<double>.Apply(v), 1e-15 * Math.Abs(LogP1Series(v)));
+        float f = (float)v;
+        Assert.Equal(ExpM1Series(f), ExpM1Op<float>.Apply(f), 5e-7 * Math.Abs(ExpM1Series(f)));
+        Assert.Equal(LogP1Series(f), LogP1Op<float>.Apply(f), 5e-7 * Math.Abs(LogP1Series(f)));
+    }
+
+    /// <summary>Taylor series, which converge fast for |v| &lt; 1 and need no exp or log.</summary>
+    static double ExpM1Series(double v)
+    {
+        double sum = 0, term = 1;
+        for (int k = 1; k < 60; k++) sum += term *= v / k;
+        return sum;
+    }
+
+    static double LogP1Series(double v)
+    {
+        double sum = 0, power = 1;
+        for (int k = 1; k < 200; k++) sum += (k % 2 == 1 ? 1 : -1) * (power *= v) / k;
+        return sum;
     }
 }
