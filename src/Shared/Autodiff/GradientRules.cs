@@ -11,9 +11,10 @@ namespace XlaGen.Autodiff
     internal delegate HloInstruction?[] GradientRule(GradientContext c, HloInstruction y, HloInstruction dy);
 
     /// <summary>
-    /// Gradient rules, one entry per HLO opcode, written with the IR builder (as JAX's ad.primitive_transposes
-    /// and GoMLX's VJP registrations). Ops that produce no float output (compare, iota, constant, parameter,
-    /// get-dimension-size) are sources of no gradient and need no rule.
+    /// Gradient rules, one per HLO opcode, written with the IR builder (as JAX's ad.primitive_transposes and GoMLX's
+    /// VJP registrations). An elementwise op's rule, or the reason it has none, is on its catalogue entry
+    /// (<see cref="ElementwiseOpDef"/>); the structural ops' rules are the tables below. Every catalogue op has a rule
+    /// or is in <see cref="NonDifferentiable"/> with its reason (OpChecklistTests, GradientCheckTests).
     /// </summary>
     internal static partial class GradientRules
     {
@@ -26,6 +27,11 @@ namespace XlaGen.Autodiff
         {
             var rules = new Dictionary<string, GradientRule>(Core, StringComparer.Ordinal);
             AddWindowedAndIndexed(rules);
+            // Add, not set: an elementwise op's rule lives on its catalogue entry only.
+            foreach (var op in OpCatalogue.Elementwise)
+            {
+                if (op.Gradient != null) rules.Add(op.Opcode, op.Gradient);
+            }
             return rules;
         }
 
@@ -34,44 +40,6 @@ namespace XlaGen.Autodiff
 
         static readonly Dictionary<string, GradientRule> Core = new Dictionary<string, GradientRule>(StringComparer.Ordinal)
         {
-            // elementwise
-            ["add"] = (c, y, dy) => new[] { dy, dy },
-            ["subtract"] = (c, y, dy) => new[] { dy, c.B.Negate(dy) },
-            ["multiply"] = (c, y, dy) => new[] { c.B.Multiply(dy, y.Operand(1)), c.B.Multiply(y.Operand(0), dy) },
-            ["divide"] = (c, y, dy) => new[] { c.B.Divide(dy, y.Operand(1)), c.B.Negate(c.B.Divide(c.B.Multiply(dy, y), y.Operand(1))) },
-            ["maximum"] = (c, y, dy) => Chooser(c, y, dy, "GT"),
-            ["minimum"] = (c, y, dy) => Chooser(c, y, dy, "LT"),
-            ["power"] = Power,
-            ["remainder"] = (c, y, dy) =>
-            {
-                // d/dy (x - y*trunc(x/y)) = -trunc(x/y)
-                var q = c.B.Divide(y.Operand(0), y.Operand(1));
-                var trunc = c.B.Multiply(c.B.Unary("sign", q), c.B.Unary("floor", c.B.Abs(q)));
-                return new[] { dy, c.B.Negate(c.B.Multiply(dy, trunc)) };
-            },
-            ["negate"] = (c, y, dy) => new[] { c.B.Negate(dy) },
-            ["abs"] = (c, y, dy) => new[] { c.B.Multiply(dy, c.B.Unary("sign", y.Operand(0))) },
-            ["sign"] = (c, y, dy) => new HloInstruction?[] { null },
-            ["floor"] = (c, y, dy) => new HloInstruction?[] { null },
-            ["ceil"] = (c, y, dy) => new HloInstruction?[] { null },
-            ["exponential"] = (c, y, dy) => new[] { c.B.Multiply(dy, y) },
-            ["log"] = (c, y, dy) => new[] { c.B.Divide(dy, y.Operand(0)) },
-            ["sqrt"] = (c, y, dy) => new[] { c.B.Divide(c.B.Multiply(dy, c.Full(y, 0.5)), y) },
-            ["rsqrt"] = (c, y, dy) => new[] { c.B.Multiply(dy, c.B.Multiply(c.Full(y, -0.5), c.B.Divide(y, y.Operand(0)))) },
-            ["tanh"] = (c, y, dy) => new[] { c.B.Multiply(dy, c.B.Subtract(c.Full(y, 1), c.B.Multiply(y, y))) },
-            ["logistic"] = (c, y, dy) => new[] { c.B.Multiply(dy, c.B.Multiply(y, c.B.Subtract(c.Full(y, 1), y))) },
-            ["convert"] = (c, y, dy) =>
-                new[] { y.Operand(0).Shape.ElementType.IsFloatingPoint() ? c.B.Convert(dy, y.Operand(0).Shape.ElementType) : null },
-            ["copy"] = (c, y, dy) => new[] { dy },
-            ["select"] = (c, y, dy) =>
-            {
-                var p = y.Operand(0);
-                if (p.Shape.IsScalar) p = c.B.BroadcastScalar(p, y.Shape.Dims.ToArray());
-                var zeros = c.Zeros(y.Shape);
-                return new[] { null, c.B.Select(p, dy, zeros), c.B.Select(p, zeros, dy) };
-            },
-            ["clamp"] = Clamp,
-
             // data movement
             ["broadcast"] = (c, y, dy) => new[] { c.Unbroadcast(dy, y.Operand(0).Shape, y.Attributes.Dimensions ?? new long[0]) },
             ["reshape"] = (c, y, dy) => new[] { c.B.Reshape(dy, y.Operand(0).Shape.Dims.ToArray()) },
@@ -105,19 +73,29 @@ namespace XlaGen.Autodiff
         /// <summary>Opcodes with a gradient rule.</summary>
         public static IEnumerable<string> Opcodes => Rules.Keys.OrderBy(k => k, StringComparer.Ordinal);
 
-        /// <summary>Ops without a gradient rule, each with the reason. Sources and ops whose results are integers or
-        /// predicates carry no cotangent; the rest are differentiated through other means or not at all, as stated.</summary>
-        public static readonly IReadOnlyDictionary<string, string> NonDifferentiable = new Dictionary<string, string>(StringComparer.Ordinal)
+        /// <summary>Ops without a gradient rule, each with the reason: the elementwise ones as their catalogue entries state
+        /// it, and the structural ones below. Sources and ops whose results are integers or predicates carry no cotangent;
+        /// the rest are differentiated through other means or not at all, as stated.</summary>
+        public static IReadOnlyDictionary<string, string> NonDifferentiable => nonDifferentiable ??= BuildNonDifferentiable();
+
+        static Dictionary<string, string>? nonDifferentiable;
+
+        static Dictionary<string, string> BuildNonDifferentiable()
+        {
+            var d = new Dictionary<string, string>(StructuralNonDifferentiable, StringComparer.Ordinal);
+            foreach (var op in OpCatalogue.Elementwise)
+            {
+                if (op.NoGradientReason != null) d.Add(op.Opcode, op.NoGradientReason);
+            }
+            return d;
+        }
+
+        static readonly Dictionary<string, string> StructuralNonDifferentiable = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["parameter"] = "a leaf: its cotangent is the result of differentiation, nothing flows further",
             ["constant"] = "a leaf with no inputs: nothing to differentiate",
             ["iota"] = "a leaf with no inputs: nothing to differentiate",
             ["get-dimension-size"] = "its result is an s32 size that does not depend on the operand's values",
-            ["compare"] = "its result is pred: piecewise constant, zero derivative almost everywhere, and no cotangent for pred values",
-            ["and"] = "defined on integers and pred only, which carry no cotangent",
-            ["or"] = "defined on integers and pred only, which carry no cotangent",
-            ["xor"] = "defined on integers and pred only, which carry no cotangent",
-            ["not"] = "defined on integers and pred only, which carry no cotangent",
             ["tuple"] = "ReverseMode carries cotangents of array values only; a tuple ends the differentiated path (programs return tuples only at the root)",
             ["get-tuple-element"] = "ReverseMode carries cotangents of array values only, so no tuple reaches it on a differentiated path",
             ["map"] = "its function is a scalar computation; write the body as elementwise ops (which have rules) to differentiate it",
@@ -148,55 +126,6 @@ namespace XlaGen.Autodiff
                 throw new GradientException(y, $"no gradient rule for all-reduce with the reducer %{y.CalledComputations[0].Name} ({y.Describe()}); a sum all-reduce is differentiable");
             // The same groups and mode; XLA accepts a channel id shared by the forward and its transpose on one program.
             return new[] { c.B.AddInstruction("all-reduce", new[] { dy }, y.Attributes.Clone(), called: y.CalledComputations.ToArray()) };
-        }
-
-        /// <summary>maximum/minimum: the gradient goes to the chosen operand, split evenly on ties (as JAX does).</summary>
-        static HloInstruction?[] Chooser(GradientContext c, HloInstruction y, HloInstruction dy, string wins)
-        {
-            var a = y.Operand(0);
-            var b = y.Operand(1);
-            var zeros = c.Zeros(y.Shape);
-            var half = c.B.Multiply(dy, c.Full(y, 0.5));
-            var eq = c.B.Compare(a, b, "EQ");
-            var aWins = c.B.Compare(a, b, wins);
-            var bWins = c.B.Compare(b, a, wins);
-            var da = c.B.Select(aWins, dy, c.B.Select(eq, half, zeros));
-            var db = c.B.Select(bWins, dy, c.B.Select(eq, half, zeros));
-            return new[] { da, db };
-        }
-
-        static HloInstruction?[] Power(GradientContext c, HloInstruction y, HloInstruction dy)
-        {
-            var x = y.Operand(0);
-            var p = y.Operand(1);
-            // d/dx x^p = p * x^(p-1), 0 where p = 0 (x^0 is constant even at x = 0, where x^-1 is inf);
-            // d/dp x^p = log(x) * x^p, with log(0) replaced by 0 (JAX's _pow_jvp_lhs / _replace_zero).
-            var pIsZero = c.B.Compare(p, c.Zeros(p.Shape), "EQ");
-            var jac = c.B.Select(pIsZero, c.Zeros(p.Shape), c.B.Multiply(p, c.B.Power(x, c.B.Subtract(p, c.Full(p, 1)))));
-            var dx = c.B.Multiply(dy, jac);
-            var isZero = c.B.Compare(x, c.Zeros(x.Shape), "EQ");
-            var safe = c.B.Select(isZero, c.Full(x, 1), x);
-            var dp = c.B.Multiply(dy, c.B.Multiply(c.B.Log(safe), y));
-            return new[] { dx, dp };
-        }
-
-        static HloInstruction?[] Clamp(GradientContext c, HloInstruction y, HloInstruction dy)
-        {
-            var lo = y.Operand(0);
-            var x = y.Operand(1);
-            var hi = y.Operand(2);
-            var dims = x.Shape.Dims.ToArray();
-            var loB = lo.Shape.IsScalar ? c.B.BroadcastScalar(lo, dims) : lo;
-            var hiB = hi.Shape.IsScalar ? c.B.BroadcastScalar(hi, dims) : hi;
-            var zeros = c.Zeros(x.Shape);
-            var below = c.B.Compare(x, loB, "LT");
-            var above = c.B.Compare(x, hiB, "GT");
-            var dx = c.B.Select(below, zeros, c.B.Select(above, zeros, dy));
-            HloInstruction dLo = c.B.Select(below, dy, zeros);
-            HloInstruction dHi = c.B.Select(above, dy, zeros);
-            if (lo.Shape.IsScalar) dLo = c.B.ReduceSum(dLo, Enumerable.Range(0, x.Shape.Rank).Select(i => (long)i).ToArray());
-            if (hi.Shape.IsScalar) dHi = c.B.ReduceSum(dHi, Enumerable.Range(0, x.Shape.Rank).Select(i => (long)i).ToArray());
-            return new[] { dLo, dx, dHi };
         }
 
         /// <summary>slice: pad the cotangent back with zeros (interior padding undoes strides).</summary>

@@ -67,7 +67,10 @@ namespace XlaGen.Autodiff
                 if (!OnPath(y) || !cotangents.TryGetValue(y, out var dy) || y.Operands.Count == 0) continue;
                 if (!y.Operands.Any(OnPath)) continue;
                 if (!GradientRules.TryGet(y.Opcode, out var rule))
-                    throw new GradientException(y, $"no gradient rule for {y.Opcode} ({y.Describe()}); it is on the path from the parameters to the loss");
+                {
+                    string why = GradientRules.NonDifferentiable.TryGetValue(y.Opcode, out var reason) ? $": {reason}" : "";
+                    throw new GradientException(y, $"no gradient rule for {y.Opcode} ({y.Describe()}); it is on the path from the parameters to the loss{why}");
+                }
                 var saved = b.Metadata;
                 b.Metadata = y.Metadata == null ? null : y.Metadata with { OpName = (y.Metadata.OpName ?? "") + "/grad" };
                 HloInstruction?[] dx;

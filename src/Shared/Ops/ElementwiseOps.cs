@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using XlaGen.Autodiff;
 using XlaGen.Hlo;
 
 namespace XlaGen.Ops
@@ -42,15 +43,76 @@ namespace XlaGen.Ops
         }
     }
 
-    /// <summary>y = f(x) elementwise; same shape out.</summary>
-    internal sealed class UnaryOp : OpDef
+    /// <summary>How much work one element of an elementwise op is. The CPU executor's threading grain reads it (a costly
+    /// op is split across cores at a smaller size) and a fusion pass weighs recomputation by it.</summary>
+    internal enum ElementCost
     {
-        public UnaryOp(string opcode, TypeClass types) : base(opcode, OpCategory.ElementwiseUnary, 1, 1)
+        /// <summary>A few cycles per element: add, negate, min/max, compare, select, bit operations, floor, convert.</summary>
+        Cheap,
+        /// <summary>Tens of cycles per element or more: transcendental functions (exp, log, tanh, …), square roots,
+        /// division, power and remainder.</summary>
+        Costly,
+    }
+
+    /// <summary>The catalogue's statement that an op has no gradient rule, and why (the autodiff error and the
+    /// checklist test read the reason).</summary>
+    internal sealed class NoGradient
+    {
+        public NoGradient(string reason)
         {
-            Types = types;
+            if (string.IsNullOrWhiteSpace(reason)) throw new ArgumentException("a missing gradient needs its reason", nameof(reason));
+            Reason = reason;
         }
 
+        public string Reason { get; }
+
+        /// <summary>Bitwise and logical ops.</summary>
+        public static readonly NoGradient IntegerOrPred = new NoGradient("defined on integers and pred only, which carry no cotangent");
+    }
+
+    /// <summary>
+    /// An elementwise op's catalogue entry: besides the shape rule it states the element types it admits, its cost per
+    /// element and its derivative (a gradient rule, or none with the reason). The CPU executor derives its selection
+    /// tables and threading grain from these entries and <see cref="GradientRules"/> takes the rule from here, so a new
+    /// elementwise op is its entry in <see cref="OpCatalogue"/> plus its kernel.
+    /// </summary>
+    internal abstract class ElementwiseOpDef : OpDef
+    {
+        protected ElementwiseOpDef(string opcode, OpCategory category, int arity, TypeClass types, ElementCost cost,
+            GradientRule? gradient, NoGradient? noGradient, params string[] textAttributes)
+            : base(opcode, category, arity, arity, textAttributes)
+        {
+            if ((gradient == null) == (noGradient == null))
+                throw new ArgumentException($"{opcode}: an elementwise entry has either a gradient rule or a stated reason why not");
+            Types = types;
+            Cost = cost;
+            Gradient = gradient;
+            NoGradientReason = noGradient?.Reason;
+        }
+
+        /// <summary>Number of operands.</summary>
+        public int Arity => MinOperands;
+
+        /// <summary>The element types the op computes on (for compare, select and clamp the compared or chosen values;
+        /// for convert both sides).</summary>
         public TypeClass Types { get; }
+
+        public ElementCost Cost { get; }
+
+        /// <summary>The vector-Jacobian product, or null when <see cref="NoGradientReason"/> says why there is none.</summary>
+        public GradientRule? Gradient { get; }
+
+        public string? NoGradientReason { get; }
+    }
+
+    /// <summary>y = f(x) elementwise; same shape out.</summary>
+    internal sealed class UnaryOp : ElementwiseOpDef
+    {
+        public UnaryOp(string opcode, TypeClass types, ElementCost cost, GradientRule gradient)
+            : base(opcode, OpCategory.ElementwiseUnary, 1, types, cost, gradient, null) { }
+
+        public UnaryOp(string opcode, TypeClass types, ElementCost cost, NoGradient none)
+            : base(opcode, OpCategory.ElementwiseUnary, 1, types, cost, null, none) { }
 
         protected override Shape Infer(ShapeQuery q)
         {
@@ -62,14 +124,13 @@ namespace XlaGen.Ops
     }
 
     /// <summary>z = f(x, y) elementwise on equal shapes (broadcast is explicit in HLO).</summary>
-    internal sealed class BinaryOp : OpDef
+    internal sealed class BinaryOp : ElementwiseOpDef
     {
-        public BinaryOp(string opcode, TypeClass types) : base(opcode, OpCategory.ElementwiseBinary, 2, 2)
-        {
-            Types = types;
-        }
+        public BinaryOp(string opcode, TypeClass types, ElementCost cost, GradientRule gradient)
+            : base(opcode, OpCategory.ElementwiseBinary, 2, types, cost, gradient, null) { }
 
-        public TypeClass Types { get; }
+        public BinaryOp(string opcode, TypeClass types, ElementCost cost, NoGradient none)
+            : base(opcode, OpCategory.ElementwiseBinary, 2, types, cost, null, none) { }
 
         protected override Shape Infer(ShapeQuery q)
         {
@@ -84,12 +145,12 @@ namespace XlaGen.Ops
     }
 
     /// <summary>compare(x, y), direction=EQ|NE|LT|LE|GT|GE → pred of the same dims.</summary>
-    internal sealed class CompareOp : OpDef
+    internal sealed class CompareOp : ElementwiseOpDef
     {
         public static readonly string[] Directions = { "EQ", "NE", "LT", "LE", "GT", "GE" };
         public static readonly string[] ComparisonTypes = { "FLOAT", "TOTALORDER", "SIGNED", "UNSIGNED" };
 
-        public CompareOp() : base("compare", OpCategory.ElementwiseOther, 2, 2, "direction", "type") { }
+        public CompareOp(NoGradient none) : base("compare", OpCategory.ElementwiseOther, 2, TypeClass.Any, ElementCost.Cheap, null, none, "direction", "type") { }
 
         protected override Shape Infer(ShapeQuery q)
         {
@@ -108,9 +169,9 @@ namespace XlaGen.Ops
     }
 
     /// <summary>select(pred, on_true, on_false).</summary>
-    internal sealed class SelectOp : OpDef
+    internal sealed class SelectOp : ElementwiseOpDef
     {
-        public SelectOp() : base("select", OpCategory.ElementwiseOther, 3, 3) { }
+        public SelectOp(GradientRule gradient) : base("select", OpCategory.ElementwiseOther, 3, TypeClass.Any, ElementCost.Cheap, gradient, null) { }
 
         protected override Shape Infer(ShapeQuery q)
         {
@@ -124,9 +185,9 @@ namespace XlaGen.Ops
     }
 
     /// <summary>clamp(min, x, max); min and max may be scalars.</summary>
-    internal sealed class ClampOp : OpDef
+    internal sealed class ClampOp : ElementwiseOpDef
     {
-        public ClampOp() : base("clamp", OpCategory.ElementwiseOther, 3, 3) { }
+        public ClampOp(GradientRule gradient) : base("clamp", OpCategory.ElementwiseOther, 3, TypeClass.Any, ElementCost.Cheap, gradient, null) { }
 
         protected override Shape Infer(ShapeQuery q)
         {
@@ -139,9 +200,9 @@ namespace XlaGen.Ops
     }
 
     /// <summary>convert: same dims, the element type of the declared result.</summary>
-    internal sealed class ConvertOp : OpDef
+    internal sealed class ConvertOp : ElementwiseOpDef
     {
-        public ConvertOp() : base("convert", OpCategory.ElementwiseUnary, 1, 1) { }
+        public ConvertOp(GradientRule gradient) : base("convert", OpCategory.ElementwiseUnary, 1, TypeClass.Any, ElementCost.Cheap, gradient, null) { }
 
         public override bool TakesDeclaredShape => true;
 
@@ -156,9 +217,9 @@ namespace XlaGen.Ops
     }
 
     /// <summary>copy: identity (a new buffer).</summary>
-    internal sealed class CopyOp : OpDef
+    internal sealed class CopyOp : ElementwiseOpDef
     {
-        public CopyOp() : base("copy", OpCategory.ElementwiseUnary, 1, 1) { }
+        public CopyOp(GradientRule gradient) : base("copy", OpCategory.ElementwiseUnary, 1, TypeClass.Any, ElementCost.Cheap, gradient, null) { }
 
         protected override Shape Infer(ShapeQuery q) => q.Operand(0).WithLayout(null);
     }

@@ -95,12 +95,12 @@ namespace XlaGen.Surface
             return b.Select(Positive(b, x), x, BinaryScalar(b, "multiply", x, alpha));
         }
 
-        /// <summary>x for x &gt; 0, alpha·(eˣ − 1) otherwise. exp reads min(x, 0), so the branch not taken never
-        /// overflows (its cotangent would be 0·∞ = NaN).</summary>
+        /// <summary>x for x &gt; 0, alpha·(eˣ − 1) otherwise, with exponential-minus-one (exp(x) − 1 loses every digit
+        /// for x near 0). It reads min(x, 0), so the branch not taken never overflows (its cotangent would be 0·∞ = NaN).</summary>
         public static HloInstruction Elu(HloBuilder b, HloInstruction x, double alpha)
         {
             RequireFloat("Elu", x);
-            var negative = b.Subtract(b.Exp(BinaryScalar(b, "minimum", x, 0)), Full(b, x, 1));
+            var negative = b.Unary("exponential-minus-one", BinaryScalar(b, "minimum", x, 0));
             return b.Select(Positive(b, x), x, BinaryScalar(b, "multiply", negative, alpha));
         }
 
@@ -115,11 +115,12 @@ namespace XlaGen.Surface
             return b.Multiply(BinaryScalar(b, "multiply", x, 0.5), gate);
         }
 
-        /// <summary>log(1 + eˣ), computed as max(x, 0) + log(1 + e^−|x|): no overflow for large x, no loss of precision for very negative x.</summary>
+        /// <summary>log(1 + eˣ), computed as max(x, 0) + log-plus-one(e^−|x|): no overflow for large x, and no loss of
+        /// precision for very negative x, where eˣ is below half of 1's rounding step and log(1 + eˣ) would round to 0.</summary>
         public static HloInstruction Softplus(HloBuilder b, HloInstruction x)
         {
             RequireFloat("Softplus", x);
-            var tail = b.Log(BinaryScalar(b, "add", b.Exp(b.Negate(b.Abs(x))), 1));
+            var tail = b.Unary("log-plus-one", b.Exp(b.Negate(b.Abs(x))));
             return b.Add(BinaryScalar(b, "maximum", x, 0), tail);
         }
 

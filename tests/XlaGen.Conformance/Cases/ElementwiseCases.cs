@@ -16,6 +16,24 @@ public static class ElementwiseCases
     static ConformanceCase Binary(string op, Tensor x, Tensor y, Tensor want, double tol = 0, string tag = "") =>
         new($"{op}/{x.ShapeText}{tag}", CaseModule.Of(op, new[] { x, y }, (b, p) => b.Binary(op, p[0], p[1])), new[] { x, y }, new[] { want }, tol);
 
+    /// <summary>References for exponential-minus-one and log-plus-one: the Taylor series near 0, where exp(v) - 1 and
+    /// log(1 + v) lose digits, and those (exact to rounding there) elsewhere.</summary>
+    static double ExpM1(double v)
+    {
+        if (Math.Abs(v) >= 0.5 || double.IsNaN(v)) return Math.Exp(v) - 1;
+        double sum = 0, term = 1;
+        for (int k = 1; k < 40; k++) sum += term *= v / k;
+        return v == 0 ? v : sum;
+    }
+
+    static double LogP1(double v)
+    {
+        if (Math.Abs(v) >= 0.5 || double.IsNaN(v)) return Math.Log(1 + v);
+        double sum = 0, power = 1;
+        for (int k = 1; k < 80; k++) sum += (k % 2 == 1 ? 1 : -1) * (power *= v) / k;
+        return v == 0 ? v : sum;
+    }
+
     static readonly float[] Specials = { -3.5f, -1, -0.5f, -0f, 0, 0.5f, 1, 2.5f, 7, Inf, -Inf, NaN };
 
     public static IEnumerable<ConformanceCase> All()
@@ -28,6 +46,7 @@ public static class ElementwiseCases
         (string Op, Func<double, double> F, bool Positive)[] floatOps =
         {
             ("exponential", Math.Exp, false), ("log", Math.Log, true), ("sqrt", Math.Sqrt, true),
+            ("exponential-minus-one", ExpM1, false), ("log-plus-one", LogP1, true),
             ("rsqrt", v => 1 / Math.Sqrt(v), true), ("tanh", Math.Tanh, false), ("logistic", v => 1 / (1 + Math.Exp(-v)), false),
             ("floor", Math.Floor, false), ("ceil", Math.Ceiling, false),
         };
@@ -38,6 +57,23 @@ public static class ElementwiseCases
             var xd = positive ? fdPos : fd;
             yield return Unary(op, xd, Map(xd, f), 1e-14);
         }
+        // exponential-minus-one and log-plus-one keep their digits near 0, where exp(x) - 1 and log(1 + x) lose most of
+        // them (8e-8 relative error at 1e-10): f(x)/x is checked, so the tolerance is relative (1e-13 leaves other backends
+        // room; ElementwiseCatalogueTests holds the CPU kernels to a few ulps); the signed zero is kept; the ends: expm1(-inf) = -1,
+        // log1p(-1) = -inf, log1p(x < -1) = NaN
+        var tiny = T(new[] { 1e-10, -3e-9, 2.5e-5, 1e-300, -0.25, 0.3 }, 6);
+        foreach (var (op, f) in new (string, Func<double, double>)[] { ("exponential-minus-one", ExpM1), ("log-plus-one", LogP1) })
+        {
+            yield return new($"{op}/relative-near-zero", CaseModule.Of(op, new Tensor[] { tiny }, (b, p) => b.Divide(b.Unary(op, p[0]), p[0])),
+                new Tensor[] { tiny }, new Tensor[] { Map(tiny, v => f(v) / v) }, 1e-13);
+        }
+        yield return new("exponential-minus-one/signed-zero", CaseModule.Of("expm1_0", new Tensor[] { T(new[] { -0f, 0f }, 2) },
+            (b, p) => b.Divide(b.Full(ElementType.F32, 1, new Dim[] { 2 }), b.Unary("exponential-minus-one", p[0]))),
+            new Tensor[] { T(new[] { -0f, 0f }, 2) }, new Tensor[] { T(new[] { -Inf, Inf }, 2) });
+        var ends = T(new[] { -Inf, Inf, NaN, -1, -2, 100 }, 6);
+        yield return Unary("exponential-minus-one", ends, T(new[] { -1f, Inf, NaN, (float)ExpM1(-1), (float)ExpM1(-2), Inf }, 6), 2e-6, "/ends");
+        yield return Unary("log-plus-one", ends, T(new[] { NaN, Inf, NaN, -Inf, NaN, (float)LogP1(100) }, 6), 2e-6, "/ends");
+
         // ceil(-0.5) is -0, floor(-0) is -0: exact sign checked through 1/x
         yield return new("ceil/signed-zero", CaseModule.Of("ceil0", new Tensor[] { T(new[] { -0.5f, 0.5f }, 2) },
             (b, p) => b.Divide(b.Full(ElementType.F32, 1, new Dim[] { 2 }), b.Unary("ceil", p[0]))),

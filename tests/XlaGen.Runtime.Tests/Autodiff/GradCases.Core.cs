@@ -25,6 +25,8 @@ public static class GradCasesCore
         yield return Unary("ceil", AwayFromIntegers(5, m));
         yield return Unary("exponential", U(6, m));
         yield return Unary("log", U(7, m, 0.5, 2));
+        yield return Unary("exponential-minus-one", U(15, m));
+        yield return Unary("log-plus-one", U(16, m, -0.5, 2));
         yield return Unary("sqrt", U(8, m, 0.5, 2));
         yield return Unary("rsqrt", U(9, m, 0.5, 2));
         yield return Unary("tanh", U(10, m));

@@ -279,6 +279,37 @@ internal readonly struct ExpOp<T> : IUnaryOp<T> where T : IFloatingPointIeee754<
     public static void ApplySpan(ReadOnlySpan<T> x, Span<T> d) => TensorPrimitives.Exp(x, d);
 }
 
+/// <summary>exponential-minus-one: eˣ − 1 without the cancellation near 0 (.NET's ExpM1 and TensorPrimitives.ExpM1
+/// compute exp(x) − 1 as written, which loses every digit for |x| below the type's epsilon). Kahan's form: with
+/// u = exp(x) rounded, (u − 1)·x / log(u) cancels the rounding error of u. Exact for ±0 (sign kept), −∞ → −1, ∞ → ∞.</summary>
+internal readonly struct ExpM1Op<T> : IUnaryOp<T> where T : IFloatingPointIeee754<T>
+{
+    public static T Apply(T x)
+    {
+        T u = T.Exp(x);
+        if (u == T.One) return x;
+        T um1 = u - T.One;
+        if (um1 == -T.One) return -T.One;
+        if (T.IsPositiveInfinity(u)) return u;
+        return um1 * (x / T.Log(u));   // x / log(u) first: near 1, so large x cannot overflow the product
+    }
+}
+
+/// <summary>log-plus-one: log(1 + x) accurate near 0 (.NET's LogP1 computes log(x + 1) as written). Goldberg's form:
+/// with u = 1 + x rounded, log(u)·x / (u − 1) cancels the rounding error of u. Exact for ±0, −1 → −∞, ∞ → ∞,
+/// x &lt; −1 → NaN.</summary>
+internal readonly struct LogP1Op<T> : IUnaryOp<T> where T : IFloatingPointIeee754<T>
+{
+    public static T Apply(T x)
+    {
+        T u = T.One + x;
+        if (u == T.One) return x;
+        if (T.IsPositiveInfinity(u)) return u;
+        T lu = T.Log(u);
+        return T.IsInfinity(lu) || T.IsNaN(lu) ? lu : lu * (x / (u - T.One));
+    }
+}
+
 internal readonly struct LogOp<T> : IUnaryOp<T> where T : IFloatingPointIeee754<T>
 {
     public static T Apply(T x) => T.Log(x);

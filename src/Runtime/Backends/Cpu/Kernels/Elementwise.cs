@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Hlo;
+using XlaGen.Ops;
 
 namespace XlaGen.Backends.Cpu.Kernels;
 
@@ -12,18 +13,17 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// </summary>
 internal static class Elementwise
 {
-    static readonly HashSet<string> Costly = new(StringComparer.Ordinal)
-    {
-        "exponential", "log", "sqrt", "rsqrt", "tanh", "logistic", "power", "remainder", "divide",
-    };
+    /// <summary>The catalogue's <see cref="ElementCost.Costly"/> ops: split across cores at a smaller size.</summary>
+    internal static readonly HashSet<string> Costly =
+        new(OpCatalogue.Elementwise.Where(o => o.Cost == ElementCost.Costly).Select(o => o.Opcode), StringComparer.Ordinal);
 
-    static int GrainFor(string opcode) => Costly.Contains(opcode) ? Par.CostlyGrain : Par.CheapGrain;
+    internal static int GrainFor(string opcode) => Costly.Contains(opcode) ? Par.CostlyGrain : Par.CheapGrain;
 
-    /// <summary>negate, abs, sign, exponential, log, sqrt, rsqrt, tanh, logistic, floor, ceil, not.</summary>
+    /// <summary>Every <see cref="UnaryOp"/> of the catalogue (<see cref="OpSelect.UnaryOpcodes"/>).</summary>
     public static Kernel HandleUnary(KernelContext ctx) =>
         Unary(ctx.Instruction.Opcode, ctx.ElementType, ctx.In(0), ctx.Out, ctx.OutCount, ctx.InPlace(0));
 
-    /// <summary>add, subtract, multiply, divide, maximum, minimum, power, remainder, and, or, xor.</summary>
+    /// <summary>Every <see cref="BinaryOp"/> of the catalogue (<see cref="OpSelect.BinaryOpcodes"/>).</summary>
     public static Kernel HandleBinary(KernelContext ctx)
     {
         string opcode = ctx.Instruction.Opcode;
@@ -67,9 +67,9 @@ internal static class Elementwise
 
     public static Kernel HandleClamp(KernelContext ctx)
     {
-        if (ctx.ElementType == ElementType.Pred) throw ctx.Error("clamp of pred values is not supported");
         var factory = new ClampFactory(ctx.In(0), ctx.In(1), ctx.In(2), ctx.Out, ctx.OutCount,
             ctx.OperandShape(0).IsScalar, ctx.OperandShape(2).IsScalar, ctx.InPlace(1));
+        if (ctx.ElementType == ElementType.Pred) return factory.CreatePred();
         return ctx.ElementType.IsFloatingPoint() ? TypeDispatch.Float(ctx.ElementType, factory) : TypeDispatch.Integer(ctx.ElementType, factory);
     }
 
@@ -249,6 +249,9 @@ internal static class Elementwise
         public Kernel Create<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> => Build<T, FloatMinOp<T>, FloatMaxOp<T>>();
 
         Kernel IIntegerTypeFactory<Kernel>.Create<T>() => Build<T, IntMinOp<T>, IntMaxOp<T>>();
+
+        /// <summary>pred ordered false &lt; true (XLA's evaluator uses std::min/max): min is and, max is or.</summary>
+        public Kernel CreatePred() => Build<bool, PredAndOp, PredOrOp>();
 
         Kernel Build<T, TMin, TMax>() where T : unmanaged where TMin : struct, IBinaryOp<T> where TMax : struct, IBinaryOp<T>
         {

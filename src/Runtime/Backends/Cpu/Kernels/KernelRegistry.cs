@@ -2,7 +2,8 @@ using XlaGen.Backends.Cpu.Plan;
 
 namespace XlaGen.Backends.Cpu.Kernels;
 
-/// <summary>The CPU kernel table, keyed by HLO opcode like the op catalogue (a test checks they cover each other).</summary>
+/// <summary>The CPU kernel table, keyed by HLO opcode like the op catalogue (a test checks they cover each other). The
+/// catalogue's unary and binary entries all go to the elementwise kernels, which pick the op struct in <see cref="OpSelect"/>.</summary>
 internal static class KernelRegistry
 {
     static readonly Dictionary<string, Func<KernelContext, Kernel>> Handlers = Build();

@@ -1,5 +1,6 @@
 using System.Numerics;
 using XlaGen.Hlo;
+using XlaGen.Ops;
 
 namespace XlaGen.Backends.Cpu.Kernels;
 
@@ -90,16 +91,19 @@ internal interface IConvertSink<out TResult>
 }
 
 /// <summary>
-/// The one place that decides which op struct implements an elementwise opcode for an element type. Both the array
-/// kernels and the scalar interpreter go through here, so a reducer computes exactly what the array op computes.
+/// The one place that decides which op struct implements an elementwise opcode for an element type: one switch per
+/// arity and type family (float, integer, pred), one line per op. Both the array kernels and the scalar interpreter go
+/// through here, so a reducer computes exactly what the array op computes. Which opcodes exist, their type classes and
+/// costs come from the op catalogue; a test checks each switch has a line for exactly the types an entry admits.
 /// </summary>
 internal static class OpSelect
 {
-    public static readonly string[] UnaryOpcodes =
-        { "negate", "abs", "sign", "exponential", "log", "sqrt", "rsqrt", "tanh", "logistic", "floor", "ceil", "not" };
+    /// <summary>The opcodes <see cref="Unary"/> selects for: the catalogue's <see cref="UnaryOp"/> entries (convert and
+    /// copy are elementwise too, with kernels of their own).</summary>
+    public static readonly string[] UnaryOpcodes = OpCatalogue.Elementwise.OfType<UnaryOp>().Select(o => o.Opcode).ToArray();
 
-    public static readonly string[] BinaryOpcodes =
-        { "add", "subtract", "multiply", "divide", "maximum", "minimum", "power", "remainder", "and", "or", "xor" };
+    /// <summary>The opcodes <see cref="Binary"/> selects for: the catalogue's <see cref="BinaryOp"/> entries.</summary>
+    public static readonly string[] BinaryOpcodes = OpCatalogue.Elementwise.OfType<BinaryOp>().Select(o => o.Opcode).ToArray();
 
     public static TResult Unary<TResult>(string opcode, ElementType t, IUnaryOpSink<TResult> sink)
     {
@@ -167,7 +171,9 @@ internal static class OpSelect
             "abs" => sink.Use<T, FloatAbsOp<T>>(),
             "sign" => sink.Use<T, FloatSignOp<T>>(),
             "exponential" => sink.Use<T, ExpOp<T>>(),
+            "exponential-minus-one" => sink.Use<T, ExpM1Op<T>>(),
             "log" => sink.Use<T, LogOp<T>>(),
+            "log-plus-one" => sink.Use<T, LogP1Op<T>>(),
             "sqrt" => sink.Use<T, SqrtOp<T>>(),
             "rsqrt" => sink.Use<T, RsqrtOp<T>>(),
             "tanh" => sink.Use<T, TanhOp<T>>(),
