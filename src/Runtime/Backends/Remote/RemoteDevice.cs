@@ -164,8 +164,9 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     // ---------------------------------------------------------------- buffers
 
     /// <summary>Uploads <paramref name="tensor"/>, blocking; see <see cref="UploadAsync"/>. With host copies on
-    /// (<see cref="RemoteDeviceOptions.KeepHostCopies"/>) the buffer keeps a reference to the tensor to restore it after a
-    /// server restart, so the tensor should not be changed afterwards.</summary>
+    /// (<see cref="RemoteDeviceOptions.KeepHostCopies"/>) the buffer keeps a reference to the tensor (not a copy) to restore it
+    /// after a server restart; if the tensor is changed afterwards, a restore detects it and the buffer is lost
+    /// (<see cref="DeviceStateLostException"/>).</summary>
     /// <exception cref="ArgumentNullException"><paramref name="tensor"/> is null.</exception>
     /// <exception cref="XlaExecutionException">The server refused the upload.</exception>
     /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
@@ -312,7 +313,8 @@ public sealed class RemoteBuffer : DeviceBuffer
         IsDeleted = true;
     }
 
-    /// <summary>Marks the buffer deleted, drops its host copy and queues its release on the server (sent with the next call). Disposing twice is harmless.</summary>
+    /// <summary>Marks the buffer deleted, drops its host copy and queues its release on the server: the next execution
+    /// carries it, or a Release call sends it within a few milliseconds. Disposing twice is harmless.</summary>
     public override void Dispose()
     {
         if (IsDeleted) return;
@@ -573,7 +575,8 @@ public sealed class RemoteExecutable : IExecutable
         return results;
     }
 
-    /// <summary>Queues the program's release on the server (sent with the next call). Disposing twice is harmless.</summary>
+    /// <summary>Queues the program's release on the server (carried by the next execution, or sent by a Release call within a
+    /// few milliseconds). Disposing twice is harmless.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
