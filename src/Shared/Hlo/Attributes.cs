@@ -100,8 +100,8 @@ namespace XlaGen.Hlo
         public bool UseGlobalDeviceIds { get; set; }
 
         /// <summary>A copy that shares no arrays with this one: the array-valued fields (dimensions, slice, padding, window,
-        /// slice sizes, precisions, replica groups) are copied, the immutable records and dimension-number objects are
-        /// shared.</summary>
+        /// slice sizes, precisions, replica groups) are copied; the literal and the dot, convolution, gather and scatter
+        /// dimension numbers are shared, not copied.</summary>
         public HloAttributes Clone()
         {
             var c = (HloAttributes)MemberwiseClone();

@@ -54,7 +54,7 @@ namespace XlaGen.Hlo
         public bool IsStatic => IsTuple ? tupleShapes.All(s => s.IsStatic) : dims.All(d => d.IsConstant);
 
         /// <summary>An array of <paramref name="type"/> with the given dims (major to minor) and the default row-major layout.
-        /// A token type with no dims is also accepted.</summary>
+        /// The token type is also accepted.</summary>
         /// <exception cref="ArgumentException"><paramref name="type"/> is not an array element type or a token, or a dim is negative.</exception>
         public static Shape Array(ElementType type, params Dim[] dims)
         {
