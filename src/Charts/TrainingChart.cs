@@ -17,6 +17,13 @@ public static class TrainingChart
     public static bool CanDrawText => SkiaSharp.SKTypeface.Default.GlyphCount > 0;
 
     /// <summary>Draws <paramref name="history"/> into a <paramref name="width"/>×<paramref name="height"/> PNG at <paramref name="path"/> (replaced atomically).</summary>
+    /// <param name="history">The training run to draw: the loss on the left, the other metrics (if any) on the right.</param>
+    /// <param name="path">The PNG file to write; an existing file is replaced atomically.</param>
+    /// <param name="width">The image width in pixels, at least 200; 1000 by default.</param>
+    /// <param name="height">The image height in pixels, at least 150; 450 by default.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="history"/> or <paramref name="path"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or <paramref name="history"/> has no epochs.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The image is smaller than 200×150.</exception>
     public static void SavePng(History history, string path, int width = 1000, int height = 450)
     {
         ArgumentNullException.ThrowIfNull(history);

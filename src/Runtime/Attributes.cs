@@ -11,6 +11,7 @@ public enum Init
 {
     /// <summary>All zeros (the default: biases).</summary>
     Zeros,
+    /// <summary>All ones (LayerNorm and BatchNorm scales, moving variances).</summary>
     Ones,
     /// <summary>All equal to <see cref="ParamAttribute.Value"/>.</summary>
     Constant,
@@ -35,6 +36,7 @@ public enum Init
 [AttributeUsage(AttributeTargets.Field, Inherited = false)]
 public sealed class ParamAttribute : Attribute
 {
+    /// <summary>A parameter of the given dims, outermost first (row-major): each an int or the name of a build-time value of the model.</summary>
     public ParamAttribute(params object[] dims)
     {
         Dims = dims;
@@ -43,6 +45,7 @@ public sealed class ParamAttribute : Attribute
     /// <summary>Ints and names, as written.</summary>
     public object[] Dims { get; }
 
+    /// <summary>How the parameter is initialised from the model's seed; <see cref="Init.Zeros"/> by default.</summary>
     public Init Init { get; set; } = Init.Zeros;
 
     /// <summary>The constant for <see cref="Init.Constant"/>, the bound for <see cref="Init.Uniform"/>, the stddev for <see cref="Init.Normal"/>.</summary>
@@ -74,10 +77,12 @@ public sealed class LossAttribute : Attribute
 [AttributeUsage(AttributeTargets.Parameter | AttributeTargets.ReturnValue, Inherited = false)]
 public sealed class ShapeAttribute : Attribute
 {
+    /// <summary>A shape of the given dims, outermost first: an int is a fixed dim, a string a symbolic dim ("B") bound from the arguments of each call.</summary>
     public ShapeAttribute(params object[] dims)
     {
         Dims = dims;
     }
 
+    /// <summary>The dims as written: ints and strings.</summary>
     public object[] Dims { get; }
 }

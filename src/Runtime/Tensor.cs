@@ -26,6 +26,7 @@ public abstract partial class Tensor
         Data = data;
     }
 
+    /// <summary>The element type (<see cref="ElementType.F32"/> for a Tensor&lt;float&gt; …).</summary>
     public ElementType ElementType { get; }
 
     /// <summary>The dimensions, outermost first.</summary>
@@ -33,8 +34,10 @@ public abstract partial class Tensor
 
     internal long[] Dims { get; }
 
+    /// <summary>The number of dimensions (0 for a scalar).</summary>
     public int Rank => Dims.Length;
 
+    /// <summary>The number of elements: the product of the dims (1 for a scalar).</summary>
     public long ElementCount => Data.LongLength;
 
     /// <summary>The elements in row-major order (float[] for f32, int[] for s32, bool[] for pred …).</summary>
@@ -43,6 +46,7 @@ public abstract partial class Tensor
     /// <summary>The HLO shape of this tensor (static, default layout).</summary>
     public Shape HloShape => Hlo.Shape.Array(ElementType, Dims);
 
+    /// <summary>The type and shape as HLO text writes them, such as f32[128,784] (for messages).</summary>
     public string ShapeText => $"{ElementType.TextName()}[{string.Join(",", Dims)}]";
 
     /// <summary>Wraps an IR literal (no copy).</summary>
@@ -87,8 +91,13 @@ public abstract partial class Tensor
         return Literal.Create(HloShape, Data);
     }
 
+    /// <summary>The element type of a Tensor&lt;<typeparamref name="T"/>&gt;, as <see cref="ElementTypeOf(Type)"/>.</summary>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a tensor element type.</exception>
     public static ElementType ElementTypeOf<T>() => ElementTypeOf(typeof(T));
 
+    /// <summary>The element type of a CLR element type: float → F32, double → F64, int → S32, long → S64, bool → Pred,
+    /// sbyte, short, byte, ushort, uint, ulong → S8, S16, U8, U16, U32, U64, Half → F16.</summary>
+    /// <exception cref="NotSupportedException"><paramref name="t"/> is none of those.</exception>
     public static ElementType ElementTypeOf(Type t)
     {
         if (t == typeof(float)) return ElementType.F32;
@@ -106,16 +115,23 @@ public abstract partial class Tensor
         throw new NotSupportedException($"{t.Name} is not a tensor element type (use float, double, int, long, bool, sbyte, short, byte, ushort, uint, ulong or Half)");
     }
 
+    /// <summary>"Tensor f32[2,3]": the type and shape, not the elements.</summary>
     public override string ToString() => $"Tensor {ShapeText}";
 }
 
 /// <summary>A host tensor of <typeparamref name="T"/> elements.</summary>
 public sealed partial class Tensor<T> : Tensor where T : unmanaged
 {
+    /// <summary>A tensor of <paramref name="shape"/> over <paramref name="data"/> (row-major; the array is used as is, not copied; the shape is copied).</summary>
+    /// <exception cref="ArgumentException">A dim is negative, or <paramref name="data"/> does not hold exactly the product of the dims.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a tensor element type.</exception>
     public Tensor(long[] shape, T[] data) : base(ElementTypeOf<T>(), (long[])shape.Clone(), data)
     {
     }
 
+    /// <summary>A tensor of <paramref name="shape"/> over <paramref name="data"/> (row-major, not copied).</summary>
+    /// <exception cref="ArgumentException">A dim is negative, or <paramref name="data"/> does not hold exactly the product of the dims.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a tensor element type.</exception>
     public Tensor(IReadOnlyList<long> shape, T[] data) : this(shape.ToArray(), data)
     {
     }
@@ -123,10 +139,13 @@ public sealed partial class Tensor<T> : Tensor where T : unmanaged
     /// <summary>The elements, row-major.</summary>
     public new T[] Data => (T[])base.Data;
 
+    /// <summary>The elements, row-major, as a span over <see cref="Data"/> (writes change the tensor).</summary>
     public Span<T> Span => Data;
 
+    /// <summary>A tensor of <paramref name="shape"/> filled with default(T) (zero, false).</summary>
     public static Tensor<T> Zeros(params long[] shape) => new(shape, new T[Count(shape)]);
 
+    /// <summary>A rank-0 tensor holding <paramref name="value"/>.</summary>
     public static Tensor<T> Scalar(T value) => new(Array.Empty<long>(), new[] { value });
 
     /// <summary>A tensor of <paramref name="shape"/> holding <paramref name="data"/> (row-major, copied).</summary>

@@ -9,37 +9,56 @@ namespace XlaGen;
 
 public sealed partial class Tensor<T>
 {
+    /// <summary>Elementwise sum of <paramref name="x"/> and <paramref name="y"/>, with NumPy broadcasting.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">The shapes do not broadcast together.</exception>
     public static Tensor<T> operator +(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("add", x, y, (b, p) => Lowering.Binary(b, "add", p[0], p[1], "+"));
 
+    /// <summary>Elementwise difference of <paramref name="x"/> and <paramref name="y"/>, with NumPy broadcasting.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">The shapes do not broadcast together.</exception>
     public static Tensor<T> operator -(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("subtract", x, y, (b, p) => Lowering.Binary(b, "subtract", p[0], p[1], "-"));
 
+    /// <summary>Elementwise product (not a matrix product: see <see cref="MatMul"/>) of <paramref name="x"/> and <paramref name="y"/>, with NumPy broadcasting.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">The shapes do not broadcast together.</exception>
     public static Tensor<T> operator *(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("multiply", x, y, (b, p) => Lowering.Binary(b, "multiply", p[0], p[1], "*"));
 
+    /// <summary>Elementwise quotient of <paramref name="x"/> and <paramref name="y"/>, with NumPy broadcasting.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">The shapes do not broadcast together.</exception>
     public static Tensor<T> operator /(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("divide", x, y, (b, p) => Lowering.Binary(b, "divide", p[0], p[1], "/"));
 
+    /// <summary>Elementwise sum of every element of <paramref name="x"/> and the scalar <paramref name="y"/>.</summary>
     public static Tensor<T> operator +(Tensor<T> x, T y) => x + Scalar(y);
 
+    /// <summary>Elementwise difference of every element of <paramref name="x"/> and the scalar <paramref name="y"/>.</summary>
     public static Tensor<T> operator -(Tensor<T> x, T y) => x - Scalar(y);
 
+    /// <summary>Elementwise product of every element of <paramref name="x"/> and the scalar <paramref name="y"/>.</summary>
     public static Tensor<T> operator *(Tensor<T> x, T y) => x * Scalar(y);
 
+    /// <summary>Elementwise quotient of every element of <paramref name="x"/> and the scalar <paramref name="y"/>.</summary>
     public static Tensor<T> operator /(Tensor<T> x, T y) => x / Scalar(y);
 
+    /// <summary>Elementwise sum of the scalar <paramref name="x"/> and every element of <paramref name="y"/>.</summary>
     public static Tensor<T> operator +(T x, Tensor<T> y) => Scalar(x) + y;
 
+    /// <summary>Elementwise difference of the scalar <paramref name="x"/> and every element of <paramref name="y"/>.</summary>
     public static Tensor<T> operator -(T x, Tensor<T> y) => Scalar(x) - y;
 
+    /// <summary>Elementwise product of the scalar <paramref name="x"/> and every element of <paramref name="y"/>.</summary>
     public static Tensor<T> operator *(T x, Tensor<T> y) => Scalar(x) * y;
 
+    /// <summary>Elementwise quotient of the scalar <paramref name="x"/> and every element of <paramref name="y"/>.</summary>
     public static Tensor<T> operator /(T x, Tensor<T> y) => Scalar(x) / y;
 
     /// <summary>The remainder of truncated division, with the sign of x (C#'s %, C's fmod; Python's % differs for negative operands).</summary>
     public static Tensor<T> operator %(Tensor<T> x, Tensor<T> y) => Eager.Run<T>("remainder", x, y, (b, p) => Lowering.Remainder(b, p[0], p[1]));
 
+    /// <summary>The remainder of every element of <paramref name="x"/> divided by the scalar <paramref name="y"/>, with the sign of x (C#'s %).</summary>
     public static Tensor<T> operator %(Tensor<T> x, T y) => x % Scalar(y);
 
+    /// <summary>The remainder of the scalar <paramref name="x"/> divided by every element of <paramref name="y"/>, with the sign of x (C#'s %).</summary>
     public static Tensor<T> operator %(T x, Tensor<T> y) => Scalar(x) % y;
 
+    /// <summary>Elementwise negation.</summary>
     public static Tensor<T> operator -(Tensor<T> x) => Eager.Run<T>("negate", x, (b, p) => b.Negate(p[0]));
 
     /// <summary>Elementwise and: logical on Tensor&lt;bool&gt;, bitwise on integer tensors (broadcast).</summary>
@@ -63,10 +82,16 @@ public sealed partial class Tensor<T>
     /// <summary>Sum over <paramref name="axes"/> (all when none; negative counts from the end).</summary>
     public Tensor<T> Sum(params int[] axes) => Eager.Run<T>("sum" + Key(axes), this, (b, p) => Lowering.Sum(b, p[0], axes));
 
+    /// <summary>The mean over <paramref name="axes"/> (all when none; negative counts from the end), which are dropped. Floating-point tensors only.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">The tensor is not floating-point, or an axis is out of range or listed twice.</exception>
     public Tensor<T> Mean(params int[] axes) => Eager.Run<T>("mean" + Key(axes), this, (b, p) => Lowering.Mean(b, p[0], axes));
 
+    /// <summary>The maximum over <paramref name="axes"/> (all when none; negative counts from the end), which are dropped.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">An axis is out of range or listed twice.</exception>
     public Tensor<T> Max(params int[] axes) => Eager.Run<T>("max" + Key(axes), this, (b, p) => Lowering.Max(b, p[0], axes));
 
+    /// <summary>The minimum over <paramref name="axes"/> (all when none; negative counts from the end), which are dropped.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">An axis is out of range or listed twice.</exception>
     public Tensor<T> Min(params int[] axes) => Eager.Run<T>("min" + Key(axes), this, (b, p) => Lowering.Min(b, p[0], axes));
 
     /// <summary>The same elements in a new shape; one dim may be -1 (inferred).</summary>
@@ -77,16 +102,22 @@ public sealed partial class Tensor<T>
     public Tensor<T> Transpose(params int[] permutation) =>
         Eager.Run<T>("transpose" + Key(permutation), this, (b, p) => Lowering.Transpose(b, p[0], permutation));
 
+    /// <summary>Elementwise eˣ.</summary>
     public Tensor<T> Exp() => Unary("exponential");
 
+    /// <summary>Elementwise natural logarithm (−∞ at 0, NaN below).</summary>
     public Tensor<T> Log() => Unary("log");
 
+    /// <summary>Elementwise square root.</summary>
     public Tensor<T> Sqrt() => Unary("sqrt");
 
+    /// <summary>Elementwise reciprocal square root, 1/√x.</summary>
     public Tensor<T> Rsqrt() => Unary("rsqrt");
 
+    /// <summary>Elementwise absolute value.</summary>
     public Tensor<T> Abs() => Unary("abs");
 
+    /// <summary>Elementwise hyperbolic tangent.</summary>
     public Tensor<T> Tanh() => Unary("tanh");
 
     /// <summary>-1, 0 or 1 by the sign of each element.</summary>
@@ -109,30 +140,46 @@ public sealed partial class Tensor<T>
     /// <summary>Population standard deviation over <paramref name="axes"/>: √Var.</summary>
     public Tensor<T> Std(params int[] axes) => Eager.Run<T>("std" + Key(axes), this, (b, p) => Lowering.Std(b, p[0], axes));
 
+    /// <summary>Elementwise x², as <c>this * this</c>.</summary>
     public Tensor<T> Square() => this * this;
 
+    /// <summary>Elementwise power, this raised to <paramref name="exponent"/>, with NumPy broadcasting.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">The shapes do not broadcast together.</exception>
     public Tensor<T> Pow(Tensor<T> exponent) => Eager.Run<T>("power", this, exponent, (b, p) => Lowering.Binary(b, "power", p[0], p[1], "Pow"));
 
+    /// <summary>Every element raised to the scalar <paramref name="exponent"/>.</summary>
     public Tensor<T> Pow(T exponent) => Pow(Scalar(exponent));
 
+    /// <summary>Elementwise maximum of this and <paramref name="other"/>, with NumPy broadcasting.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">The shapes do not broadcast together.</exception>
     public Tensor<T> Maximum(Tensor<T> other) => Eager.Run<T>("maximum", this, other, (b, p) => Lowering.Binary(b, "maximum", p[0], p[1], "Maximum"));
 
+    /// <summary>Elementwise minimum of this and <paramref name="other"/>, with NumPy broadcasting.</summary>
+    /// <exception cref="XlaGen.Ops.ShapeException">The shapes do not broadcast together.</exception>
     public Tensor<T> Minimum(Tensor<T> other) => Eager.Run<T>("minimum", this, other, (b, p) => Lowering.Binary(b, "minimum", p[0], p[1], "Minimum"));
 
+    /// <summary>Every element limited from below by the scalar <paramref name="other"/>.</summary>
     public Tensor<T> Maximum(T other) => Maximum(Scalar(other));
 
+    /// <summary>Every element limited from above by the scalar <paramref name="other"/>.</summary>
     public Tensor<T> Minimum(T other) => Minimum(Scalar(other));
 
+    /// <summary>Elementwise this &gt; <paramref name="other"/>, with NumPy broadcasting.</summary>
     public Tensor<bool> Greater(Tensor<T> other) => Compare("GT", other);
 
+    /// <summary>Elementwise this ≥ <paramref name="other"/>, with NumPy broadcasting.</summary>
     public Tensor<bool> GreaterOrEqual(Tensor<T> other) => Compare("GE", other);
 
+    /// <summary>Elementwise this &lt; <paramref name="other"/>, with NumPy broadcasting.</summary>
     public Tensor<bool> Less(Tensor<T> other) => Compare("LT", other);
 
+    /// <summary>Elementwise this ≤ <paramref name="other"/>, with NumPy broadcasting.</summary>
     public Tensor<bool> LessOrEqual(Tensor<T> other) => Compare("LE", other);
 
+    /// <summary>Elementwise this == <paramref name="other"/>, with NumPy broadcasting (the == operator compares references, not elements).</summary>
     public Tensor<bool> ElementwiseEquals(Tensor<T> other) => Compare("EQ", other);
 
+    /// <summary>Elementwise this != <paramref name="other"/>, with NumPy broadcasting.</summary>
     public Tensor<bool> ElementwiseNotEquals(Tensor<T> other) => Compare("NE", other);
 
     /// <summary>Converts every element to <typeparamref name="TOut"/> (XLA convert semantics).</summary>
@@ -151,16 +198,21 @@ public sealed partial class Tensor<T>
 /// <summary>Neural-network functions of the model surface.</summary>
 public static partial class Nn
 {
+    /// <summary>Rectified linear unit, max(x, 0), elementwise.</summary>
     public static Tensor<T> Relu<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("relu", x, (b, p) => Lowering.Relu(b, p[0]));
 
+    /// <summary>The logistic sigmoid 1/(1+e^−x), elementwise.</summary>
     public static Tensor<T> Sigmoid<T>(Tensor<T> x) where T : unmanaged => Eager.Run<T>("sigmoid", x, (b, p) => Lowering.Sigmoid(b, p[0]));
 
+    /// <summary>The hyperbolic tangent, elementwise (as <see cref="Tensor{T}.Tanh"/>).</summary>
     public static Tensor<T> Tanh<T>(Tensor<T> x) where T : unmanaged => x.Tanh();
 
     /// <summary>Softmax along <paramref name="axis"/> (last by default), stabilised by subtracting the max.</summary>
     public static Tensor<T> Softmax<T>(Tensor<T> x, int axis = -1) where T : unmanaged =>
         Eager.Run<T>("softmax" + axis, x, (b, p) => Lowering.Softmax(b, p[0], axis));
 
+    /// <summary>log(softmax(x)) along <paramref name="axis"/> (last by default; negative counts from the end), computed stably as
+    /// x − max − log(Σ exp(x − max)); use it with a negative log-likelihood instead of Log of <see cref="Softmax"/>.</summary>
     public static Tensor<T> LogSoftmax<T>(Tensor<T> x, int axis = -1) where T : unmanaged =>
         Eager.Run<T>("logsoftmax" + axis, x, (b, p) => Lowering.LogSoftmax(b, p[0], axis));
 

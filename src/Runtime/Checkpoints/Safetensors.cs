@@ -13,10 +13,12 @@ namespace XlaGen.Checkpoints;
 /// <summary>A checkpoint file that cannot be read, or that does not fit what it is loaded into.</summary>
 public sealed class CheckpointException : Exception
 {
+    /// <summary>An error with <paramref name="message"/>, which names the file and what is wrong.</summary>
     public CheckpointException(string message) : base(message)
     {
     }
 
+    /// <summary>An error with <paramref name="message"/>, caused by <paramref name="innerException"/> (an I/O or JSON error).</summary>
     public CheckpointException(string message, Exception innerException) : base(message, innerException)
     {
     }
@@ -40,6 +42,7 @@ public sealed class SafetensorsFile
     /// <summary>Tensor names in the order of the JSON header (without <c>__metadata__</c>).</summary>
     public IReadOnlyList<string> Names { get; }
 
+    /// <summary>The tensors by name (without <c>__metadata__</c>); use the indexer for an error that names the file.</summary>
     public IReadOnlyDictionary<string, Tensor> Tensors { get; }
 
     /// <summary>The <c>__metadata__</c> string map; empty when the file has none.</summary>

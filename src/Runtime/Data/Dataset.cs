@@ -430,6 +430,7 @@ public sealed class Batch : IDisposable
 
     internal void Reopen(BatchPool pool) => Volatile.Write(ref owner, pool);
 
+    /// <summary>Returns the batch's buffers to the pool for a later batch; calling it again does nothing.</summary>
     public void Dispose() => Interlocked.Exchange(ref owner, null)?.Return(this);
 }
 

@@ -9,6 +9,10 @@ namespace XlaGen.Data;
 /// </summary>
 public static class Idx
 {
+    /// <summary>Reads the IDX file at <paramref name="path"/>, decompressing it when the name ends in .gz.</summary>
+    /// <returns>A tensor of the file's dims: Tensor&lt;byte&gt; (0x08), &lt;sbyte&gt; (0x09), &lt;short&gt; (0x0B), &lt;int&gt; (0x0C), &lt;float&gt; (0x0D) or &lt;double&gt; (0x0E).</returns>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file is not valid IDX (the message starts with the path).</exception>
     public static Tensor Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"IDX file not found: {path}", path);
@@ -28,6 +32,8 @@ public static class Idx
         }
     }
 
+    /// <summary>Reads one IDX file from <paramref name="stream"/> (already decompressed), as <see cref="Read(string)"/>.</summary>
+    /// <exception cref="InvalidDataException">The data is not valid IDX: a bad magic number, an unknown element type, a negative dim, more than <see cref="int.MaxValue"/> elements, or too few bytes.</exception>
     public static Tensor Read(Stream stream)
     {
         Span<byte> header = stackalloc byte[4];

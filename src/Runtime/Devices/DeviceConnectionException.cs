@@ -5,6 +5,10 @@ namespace XlaGen;
 /// address and what to do.</summary>
 public sealed class DeviceConnectionException : Exception
 {
+    /// <summary>A connection error for the device at <paramref name="address"/>.</summary>
+    /// <param name="address">The device address tried (grpc://host:port).</param>
+    /// <param name="message">What went wrong and what to do.</param>
+    /// <param name="inner">The underlying error (a gRPC or I/O exception); null for none.</param>
     public DeviceConnectionException(string address, string message, Exception? inner = null) : base(message, inner)
     {
         Address = address;

@@ -41,6 +41,7 @@ public sealed record DeviceSpec(DeviceBackend Backend, string? PluginPath = null
         throw new ArgumentException($"device '{text}' is not one XlaGen knows: write {Forms}");
     }
 
+    /// <summary>The spec in the form <see cref="Parse"/> reads: "cpu", "pjrt", "pjrt:/path/to/plugin.so" or the grpc:// address.</summary>
     public override string ToString() => Backend switch
     {
         DeviceBackend.Cpu => "cpu",

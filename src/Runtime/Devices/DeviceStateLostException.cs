@@ -9,6 +9,7 @@ namespace XlaGen;
 /// </summary>
 public sealed class DeviceStateLostException : Exception
 {
+    /// <summary>An error for the lost buffer <paramref name="bufferName"/>, with <paramref name="message"/> saying how it came to be.</summary>
     public DeviceStateLostException(string bufferName, string message) : base(message)
     {
         BufferName = bufferName;

@@ -38,6 +38,7 @@ public interface IDevice : IDisposable
 /// <summary>A compiled program on one device.</summary>
 public interface IExecutable : IDisposable
 {
+    /// <summary>The module this executable was compiled from.</summary>
     HloModule Module { get; }
 
     /// <summary>Runs the program. Arguments must match the entry parameters in shape and element type.
@@ -51,6 +52,7 @@ public interface IExecutable : IDisposable
     long PeakMemoryBytes => 0;
 }
 
+/// <summary>Options of one <see cref="IExecutable.Execute"/> call; null there means the defaults (no donation, no cancellation).</summary>
 public sealed record ExecuteOptions
 {
     /// <summary>Argument indices whose buffers the program may reuse for its outputs (donation).</summary>
@@ -65,16 +67,20 @@ public sealed record ExecuteOptions
 /// <summary>An array resident on a device. Dispose releases it; using it after donation or disposal throws.</summary>
 public abstract class DeviceBuffer : IDisposable
 {
+    /// <summary>Initialises a buffer of <paramref name="shape"/> owned by <paramref name="device"/> (for backends).</summary>
     protected DeviceBuffer(IDevice device, Shape shape)
     {
         Device = device;
         Shape = shape;
     }
 
+    /// <summary>The device that holds the buffer; only that device's executables take it as an argument.</summary>
     public IDevice Device { get; }
 
+    /// <summary>The array shape (element type and dims) of the buffer's contents.</summary>
     public Shape Shape { get; }
 
+    /// <summary>Whether the buffer was disposed or donated to an execution; such a buffer may not be used again (see <see cref="EnsureAlive"/>).</summary>
     public bool IsDeleted { get; protected set; }
 
     /// <summary>Completes when the buffer's contents exist on the device (its upload ended, or the execution that
@@ -83,6 +89,7 @@ public abstract class DeviceBuffer : IDisposable
     /// after their inputs; it is for overlapping host work with device work.</summary>
     public virtual Task Ready => Task.CompletedTask;
 
+    /// <summary>Releases the device memory and marks the buffer deleted. Disposing twice is harmless.</summary>
     public virtual void Dispose()
     {
         IsDeleted = true;
@@ -107,6 +114,7 @@ public abstract class DeviceBuffer : IDisposable
         return b;
     }
 
+    /// <summary>"f32[128,784] on cpu": the shape and the device's platform.</summary>
     public override string ToString() => $"{Shape} on {Device.Info.Platform}";
 }
 
@@ -127,11 +135,13 @@ public sealed record DeviceInfo(
 /// <summary>A program could not be compiled for a device: an unsupported op, a bad shape, a malformed module.</summary>
 public sealed class XlaCompileException : Exception
 {
+    /// <summary>A compile error with <paramref name="message"/> and, optionally, the exception that caused it.</summary>
     public XlaCompileException(string message, Exception? inner = null) : base(message, inner) { }
 }
 
 /// <summary>A program failed while running (bad arguments, a device fault).</summary>
 public sealed class XlaExecutionException : Exception
 {
+    /// <summary>An execution error with <paramref name="message"/> and, optionally, the exception that caused it.</summary>
     public XlaExecutionException(string message, Exception? inner = null) : base(message, inner) { }
 }

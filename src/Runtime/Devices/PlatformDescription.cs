@@ -34,6 +34,9 @@ public sealed record PlatformDescription(
         new[] { new Device(info.Id, info.DeviceKind, 0, null, info.MemoryBytes > 0 ? info.MemoryBytes : null) },
         info.Attributes ?? new Dictionary<string, string>());
 
+    /// <summary>A multi-line report: the platform, its version, the device count, XlaGen's version and the PJRT API
+    /// versions; then one line per device (id, kind, process, memory limit and use, attributes); then the platform's
+    /// attributes, one per line.</summary>
     public override string ToString()
     {
         var c = CultureInfo.InvariantCulture;

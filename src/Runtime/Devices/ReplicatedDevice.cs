@@ -9,8 +9,10 @@ namespace XlaGen;
 /// </summary>
 public interface IReplicaExecutable : IDisposable
 {
+    /// <summary>The module this executable was compiled from (the program of one replica).</summary>
     HloModule Module { get; }
 
+    /// <summary>How many replicas each call runs.</summary>
     int Replicas { get; }
 
     /// <summary>Peak memory of one replica's execution (see <see cref="IExecutable.PeakMemoryBytes"/>).</summary>
@@ -27,8 +29,11 @@ public interface IReplicaExecutable : IDisposable
 /// and a device assignment, and execute with one argument list per device.</summary>
 public interface IReplicaPlatform : IDisposable
 {
+    /// <summary>The platform's devices; replica r runs on Devices[r].</summary>
     IReadOnlyList<IDevice> Devices { get; }
 
+    /// <summary>Compiles <paramref name="module"/> to run as one replica on each of <see cref="Devices"/>.</summary>
+    /// <exception cref="XlaCompileException">The module cannot be compiled for the platform.</exception>
     IReplicaExecutable CompileReplicated(HloModule module);
 
     /// <summary>Compiles for the first <paramref name="replicas"/> devices (replica r on Devices[r]), for a host that
@@ -50,6 +55,9 @@ public sealed class ReplicatedDevice : IDevice
 {
     readonly IReplicaPlatform platform;
 
+    /// <summary>The replicas of <paramref name="platform"/>'s devices seen as one device; disposing it disposes the platform.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="platform"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="platform"/> has no devices.</exception>
     public ReplicatedDevice(IReplicaPlatform platform)
     {
         this.platform = platform ?? throw new ArgumentNullException(nameof(platform));
@@ -62,6 +70,7 @@ public sealed class ReplicatedDevice : IDevice
         Info = first with { DeviceCount = Replicas, Attributes = attributes };
     }
 
+    /// <summary>Replica 0's device info, with <see cref="DeviceInfo.DeviceCount"/> the replica count and a "replicas" attribute.</summary>
     public DeviceInfo Info { get; }
 
     /// <summary>How many replicas run each program.</summary>
@@ -70,6 +79,8 @@ public sealed class ReplicatedDevice : IDevice
     /// <summary>The replicas' devices: replica r runs on Devices[r].</summary>
     public IReadOnlyList<IDevice> Devices => platform.Devices;
 
+    /// <summary>Compiles <paramref name="module"/> for every replica; its <see cref="IExecutable.Execute"/> takes <see cref="ReplicatedBuffer"/>s and runs all replicas at once.</summary>
+    /// <exception cref="XlaCompileException">The module cannot be compiled for the platform.</exception>
     public IExecutable CompileHlo(HloModule module) => new ReplicatedExecutable(this, platform.CompileReplicated(module));
 
     /// <summary>Copies <paramref name="tensor"/> to every replica.</summary>
@@ -98,6 +109,9 @@ public sealed class ReplicatedDevice : IDevice
     /// <summary>Replica 0's value (after an all-reduce every replica holds the same).</summary>
     public Tensor Download(DeviceBuffer buffer) => Own(buffer, "download it").Download(0);
 
+    /// <summary>Replica 0's value, without blocking the caller (see <see cref="IDevice.DownloadAsync"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> is not a buffer of this device.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="buffer"/> was disposed or donated.</exception>
     public Task<Tensor> DownloadAsync(DeviceBuffer buffer, CancellationToken cancellationToken = default)
     {
         var b = Own(buffer, "download it");
@@ -114,8 +128,10 @@ public sealed class ReplicatedDevice : IDevice
     internal ReplicatedBuffer Own(DeviceBuffer buffer, string use) =>
         DeviceBuffer.Owned<ReplicatedBuffer>(buffer, this, use, $"not on this replicated device ({Replicas} replicas); upload it here first");
 
+    /// <summary>Disposes the platform and with it every replica's device.</summary>
     public void Dispose() => platform.Dispose();
 
+    /// <summary>"N replicas of (replica 0's device)".</summary>
     public override string ToString() => $"{Replicas} replicas of {platform.Devices[0]}";
 }
 
@@ -139,6 +155,7 @@ public sealed class ReplicatedBuffer : DeviceBuffer
 
     internal Tensor Download(int r) => ((ReplicatedDevice)Device).Devices[r].Download(Replica(r));
 
+    /// <summary>Completes when every replica's buffer is ready.</summary>
     public override Task Ready => Task.WhenAll(replicas.Select(b => b.Ready));
 
     /// <summary>The replicas' buffers were consumed by an execution (donation); any a replica did not consume is freed.</summary>
@@ -151,6 +168,7 @@ public sealed class ReplicatedBuffer : DeviceBuffer
         IsDeleted = true;
     }
 
+    /// <summary>Releases every replica's buffer (unless already consumed) and marks this buffer deleted.</summary>
     public override void Dispose()
     {
         if (!IsDeleted)

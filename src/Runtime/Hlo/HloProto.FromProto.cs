@@ -7,6 +7,11 @@ namespace XlaGen.Hlo;
 // added through HloBuilder (shape-checked against the op catalogue), then the whole module verified.
 public static partial class HloProto
 {
+    /// <summary>The module an HloModuleProto describes: operands are looked up by id in any order, every instruction is
+    /// built through <see cref="HloBuilder"/> (shape-checked) and the whole module is verified.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="proto"/> is null.</exception>
+    /// <exception cref="HloProtoException">The proto is malformed (no computations or no entry, dangling or duplicate ids, a
+    /// cycle, an unknown opcode, a bad shape, calls nested too deep) or the module does not verify.</exception>
     public static HloModule FromProto(P.HloModuleProto proto)
     {
         ArgumentNullException.ThrowIfNull(proto);
@@ -181,6 +186,10 @@ public static partial class HloProto
 
     static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 
+    /// <summary>The shape a ShapeProto describes (a tuple, a token or an array, with its layout).</summary>
+    /// <param name="sp">The proto.</param>
+    /// <param name="where">What the shape belongs to, for the error message.</param>
+    /// <exception cref="HloProtoException">The element type is not supported, a dim is dynamic or negative, or the layout is not valid.</exception>
     public static Shape ShapeFromProto(P.ShapeProto sp, string where = "a shape")
     {
         var t = sp.ElementType;

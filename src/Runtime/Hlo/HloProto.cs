@@ -8,6 +8,7 @@ namespace XlaGen.Hlo;
 /// opcode, no entry computation, a bad shape. The message names the computation and instruction.</summary>
 public sealed class HloProtoException : Exception
 {
+    /// <summary>An error with <paramref name="message"/> (naming the computation and instruction) and, optionally, the exception that caused it.</summary>
     public HloProtoException(string message, Exception? inner = null) : base(message, inner) { }
 }
 
@@ -88,6 +89,12 @@ public static partial class HloProto
 
     // ---------------- IR → proto ----------------
 
+    /// <summary>The module as an HloModuleProto: computations callees first, with ids, program shapes with layouts,
+    /// literals, metadata, every attribute and input_output_alias. Every dim must be constant.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="module"/> is null.</exception>
+    /// <exception cref="HloProtoException">The module is malformed (the entry is not among its computations, a computation
+    /// calls itself or one not listed, calls nest deeper than <see cref="HloVerifier.MaxCallDepth"/>, an instruction uses one
+    /// outside its computation or a cycle) or has a symbolic dim.</exception>
     public static P.HloModuleProto ToProto(HloModule module)
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -234,6 +241,10 @@ public static partial class HloProto
         return ps;
     }
 
+    /// <summary>A shape as a ShapeProto, with its layout (the default row-major layout where it has none).</summary>
+    /// <param name="shape">The shape; every dim must be constant.</param>
+    /// <param name="where">What the shape belongs to, for the error message.</param>
+    /// <exception cref="HloProtoException"><paramref name="shape"/> has a symbolic dim.</exception>
     public static P.ShapeProto ShapeToProto(Shape shape, string where = "a shape")
     {
         var sp = new P.ShapeProto { ElementType = (P.PrimitiveType)(int)shape.ElementType };

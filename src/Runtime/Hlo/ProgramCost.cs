@@ -12,8 +12,10 @@ namespace XlaGen.Hlo;
 /// </summary>
 public readonly record struct ProgramCost(double Operations, double Bytes)
 {
+    /// <summary>The cost of running both: operations and bytes add.</summary>
     public static ProgramCost operator +(ProgramCost a, ProgramCost b) => new(a.Operations + b.Operations, a.Bytes + b.Bytes);
 
+    /// <summary>The cost of running <paramref name="c"/> <paramref name="k"/> times: operations and bytes scale by <paramref name="k"/>.</summary>
     public static ProgramCost operator *(double k, ProgramCost c) => new(k * c.Operations, k * c.Bytes);
 
     /// <summary>The cost of one run of <paramref name="module"/>'s entry computation. Computations are visited with an

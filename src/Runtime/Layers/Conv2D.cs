@@ -16,6 +16,9 @@ public partial class Conv2D(int inChannels, int filters, int kernelSize, int str
     /// <summary>Input channels each group sees: the kernel's third dimension.</summary>
     public int GroupChannels { get; } = inChannels / groups;
 
+    /// <summary>Convolves the NHWC batch <paramref name="x"/> [N, H, W, inChannels] with the kernel, adds the bias (when
+    /// <c>useBias</c>) and applies the activation, giving [N, H', W', filters]: with Valid padding
+    /// H' = ⌊(H − dilation·(kernelSize − 1) − 1) / strides⌋ + 1, with Same padding H' = ⌈H / strides⌉ (W' likewise).</summary>
     public Tensor<float> Call(Tensor<float> x)
     {
         var y = Nn.Conv2D(x, kernel, strides, padding, dilation, groups);

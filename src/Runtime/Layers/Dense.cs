@@ -12,6 +12,7 @@ public partial class Dense(int inputs, int units, Activation activation = Activa
     [Param("units")] Tensor<float> bias;
     ActivationLayer act = new(activation);
 
+    /// <summary><c>activation(x · kernel + bias)</c>: <paramref name="x"/> is [..., inputs] (usually [B, inputs]) and the result [..., units].</summary>
     public Tensor<float> Call(Tensor<float> x)
     {
         var y = x.MatMul(kernel);

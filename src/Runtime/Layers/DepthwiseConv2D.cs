@@ -21,6 +21,8 @@ public partial class DepthwiseConv2D(int inChannels, int kernelSize, int strides
     /// <summary>Output channels: inChannels · depthMultiplier.</summary>
     public int OutChannels { get; } = inChannels * depthMultiplier;
 
+    /// <summary>Convolves each channel of the NHWC batch <paramref name="x"/> [N, H, W, inChannels] with its own filters, adds
+    /// the bias (when <c>useBias</c>) and applies the activation, giving [N, H', W', <see cref="OutChannels"/>] (H', W' as for <see cref="Conv2D"/>).</summary>
     public Tensor<float> Call(Tensor<float> x)
     {
         var y = Nn.Conv2D(x, depthwiseKernel.Reshape(kernelSize, kernelSize, 1, OutChannels), strides, padding, dilation, inChannels);

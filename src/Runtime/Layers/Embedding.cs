@@ -10,5 +10,6 @@ public partial class Embedding(int inputDim, int outputDim)
 
     [Param("inputDim", "outputDim", Init = Init.Uniform, Value = 0.05)] Tensor<float> embeddings;
 
+    /// <summary>Looks up the embedding row of every id: <paramref name="ids"/> [...] gives [..., outputDim]. Ids outside [0, inputDim) are clamped into range.</summary>
     public Tensor<float> Call(Tensor<int> ids) => Nn.Embedding(embeddings, ids);
 }

@@ -10,5 +10,7 @@ public partial class LayerNorm(int features, double epsilon = 1e-3)
     [Param("features", Init = Init.Ones)] Tensor<float> gamma;
     [Param("features")] Tensor<float> beta;
 
+    /// <summary>Normalises each position of <paramref name="x"/> over its last axis (of size <c>features</c>) to mean 0 and
+    /// variance 1 (epsilon added to the variance), then scales by gamma and shifts by beta; the shape is unchanged.</summary>
     public Tensor<float> Call(Tensor<float> x) => Nn.LayerNorm(x, gamma, beta, epsilon);
 }

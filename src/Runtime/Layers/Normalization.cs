@@ -14,6 +14,9 @@ public partial class BatchNorm(int features, double momentum = 0.99, double epsi
     [Param("features", Trainable = false)] Tensor<float> movingMean;
     [Param("features", Init = Init.Ones, Trainable = false)] Tensor<float> movingVariance;
 
+    /// <summary>Normalises <paramref name="x"/> per feature (its last axis): in a train step with the batch's statistics,
+    /// which also update the moving mean and variance with <c>momentum</c>; in Predict and Evaluate with the moving
+    /// statistics. Then scales by gamma and shifts by beta; the shape is unchanged.</summary>
     public Tensor<float> Call(Tensor<float> x) => Nn.BatchNorm(x, gamma, beta, movingMean, movingVariance, momentum, epsilon);
 }
 
@@ -22,5 +25,6 @@ public partial class BatchNorm(int features, double momentum = 0.99, double epsi
 [XlaModel]
 public partial class Dropout(double rate)
 {
+    /// <summary>In a train step, zeroes each element with probability <c>rate</c> and scales the rest by 1 / (1 − rate); elsewhere returns <paramref name="x"/> unchanged.</summary>
     public Tensor<float> Call(Tensor<float> x) => Nn.Dropout(x, rate);
 }

@@ -4,6 +4,7 @@ namespace XlaGen.Layers;
 [XlaModel]
 public partial class MaxPool2D(int poolSize = 2, int? strides = null, Padding padding = Padding.Valid)
 {
+    /// <summary>The maximum of each poolSize × poolSize window of the NHWC batch <paramref name="x"/>, per channel: [N, H, W, C] → [N, H', W', C].</summary>
     public Tensor<float> Call(Tensor<float> x) => Nn.MaxPool2D(x, poolSize, strides, padding);
 }
 
@@ -11,6 +12,7 @@ public partial class MaxPool2D(int poolSize = 2, int? strides = null, Padding pa
 [XlaModel]
 public partial class AvgPool2D(int poolSize = 2, int? strides = null, Padding padding = Padding.Valid)
 {
+    /// <summary>The mean of each poolSize × poolSize window of the NHWC batch <paramref name="x"/>, per channel: [N, H, W, C] → [N, H', W', C].</summary>
     public Tensor<float> Call(Tensor<float> x) => Nn.AvgPool2D(x, poolSize, strides, padding);
 }
 
@@ -18,6 +20,7 @@ public partial class AvgPool2D(int poolSize = 2, int? strides = null, Padding pa
 [XlaModel]
 public partial class GlobalAvgPool2D
 {
+    /// <summary>The mean over height and width of the NHWC batch <paramref name="x"/>: [N, H, W, C] → [N, C].</summary>
     public Tensor<float> Call(Tensor<float> x) => Nn.GlobalAvgPool2D(x);
 }
 
@@ -25,5 +28,6 @@ public partial class GlobalAvgPool2D
 [XlaModel]
 public partial class Flatten
 {
+    /// <summary>Reshapes <paramref name="x"/> [N, d1, d2, …] to [N, d1·d2·…], in row-major order.</summary>
     public Tensor<float> Call(Tensor<float> x) => x.Flatten();
 }

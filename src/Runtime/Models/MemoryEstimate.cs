@@ -13,6 +13,14 @@ namespace XlaGen;
 /// </summary>
 public sealed class MemoryEstimate
 {
+    /// <summary>An estimate for one program; generated code calls <see cref="Create"/> instead.</summary>
+    /// <param name="method">The [Forward] or [Loss] method the program is.</param>
+    /// <param name="isLoss">Whether it is the [Loss] method (whose train step adds gradients and optimizer state).</param>
+    /// <param name="symbols">The program's symbolic dims, in the order <see cref="Bytes(long[])"/> takes their values.</param>
+    /// <param name="inputs">The bytes of the inputs.</param>
+    /// <param name="outputs">The bytes of the outputs.</param>
+    /// <param name="peakCandidates">The candidate peaks; the peak for given dims is the largest of them.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
     public MemoryEstimate(string method, bool isLoss, IReadOnlyList<string> symbols, SymbolicBytes inputs, SymbolicBytes outputs, IReadOnlyList<SymbolicBytes> peakCandidates)
     {
         Method = method ?? throw new ArgumentNullException(nameof(method));
@@ -84,6 +92,7 @@ public sealed class MemoryEstimate
         return d;
     }
 
+    /// <summary>"method: peak formula bytes (inputs …, outputs …)".</summary>
     public override string ToString() => $"{Method}: peak {PeakFormula} bytes (inputs {Inputs}, outputs {Outputs})";
 }
 
@@ -94,6 +103,10 @@ public sealed class MemoryEstimate
 /// </summary>
 public sealed class ModelMemoryEstimate
 {
+    /// <summary>A model's figures; generated code makes it.</summary>
+    /// <param name="parameterBytes">The bytes of all parameters.</param>
+    /// <param name="optimizerStateBytesPerSlot">The bytes of one optimizer slot (the size of the trainable parameters).</param>
+    /// <param name="programs">One estimate per program.</param>
     public ModelMemoryEstimate(long parameterBytes, long optimizerStateBytesPerSlot, IReadOnlyList<MemoryEstimate> programs)
     {
         ParameterBytes = parameterBytes;
@@ -145,5 +158,6 @@ public sealed class ModelMemoryEstimate
         return text.ToString();
     }
 
+    /// <summary>The report <see cref="Describe"/> writes with no bindings.</summary>
     public override string ToString() => Describe();
 }

@@ -226,6 +226,9 @@ public abstract partial class ModelRunner
         }
     }
 
+    /// <summary>What <see cref="TrainStep"/> returns: the batch's values, computed before the update.</summary>
+    /// <param name="Loss">The batch's mean loss.</param>
+    /// <param name="Metrics">The batch's metrics by name ("accuracy" …).</param>
     public sealed record StepResult(double Loss, IReadOnlyDictionary<string, double> Metrics);
 
     void RunTrainStep(IReadOnlyList<Tensor> batch, DeviceBuffer[] accumulators)

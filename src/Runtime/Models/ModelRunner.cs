@@ -15,12 +15,25 @@ public abstract partial class ModelRunner : IDisposable
     readonly ConcurrentDictionary<string, Lazy<IExecutable>> programs = new(StringComparer.Ordinal);
     bool disposed;
 
+    /// <summary>Initialises a runner that can also train (generated runners of models with a [Loss] method call it).</summary>
+    /// <param name="modelName">The model's name, for messages and checkpoints.</param>
+    /// <param name="device">The device the parameters live on and the programs run on.</param>
+    /// <param name="parameterSpecs">The model's parameters; each is initialised from <paramref name="seed"/> and uploaded.</param>
+    /// <param name="seed">The seed of the parameter initialisers.</param>
+    /// <param name="loss">The model's [Loss] method, or null when it has none (then training methods throw).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
     protected ModelRunner(string modelName, IDevice device, IReadOnlyList<ParameterSpec> parameterSpecs, int seed, Training.LossDefinition? loss)
         : this(modelName, device, parameterSpecs, seed)
     {
         Loss = loss;
     }
 
+    /// <summary>Initialises a runner for inference: every parameter is initialised from <paramref name="seed"/> and uploaded to <paramref name="device"/>.</summary>
+    /// <param name="modelName">The model's name, for messages and checkpoints.</param>
+    /// <param name="device">The device the parameters live on and the programs run on.</param>
+    /// <param name="parameterSpecs">The model's parameters, in the order the programs take them.</param>
+    /// <param name="seed">The seed of the parameter initialisers.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
     protected ModelRunner(string modelName, IDevice device, IReadOnlyList<ParameterSpec> parameterSpecs, int seed)
     {
         ModelName = modelName;
@@ -36,16 +49,20 @@ public abstract partial class ModelRunner : IDisposable
         }
     }
 
+    /// <summary>The model's class name, used in messages and checkpoint metadata.</summary>
     public string ModelName { get; }
 
+    /// <summary>The device that holds the parameters and runs the programs.</summary>
     public IDevice Device { get; }
 
     /// <summary>How many replicas run each step: N on a <see cref="ReplicatedDevice"/> (Fit, Evaluate and Predict split
     /// each batch across them), else 1.</summary>
     public int Replicas => Device is ReplicatedDevice r ? r.Replicas : 1;
 
+    /// <summary>The seed the parameters were initialised from.</summary>
     public int Seed { get; }
 
+    /// <summary>The model's parameters (path, element type, dims, initialiser), in the order the programs take them.</summary>
     public IReadOnlyList<ParameterSpec> ParameterSpecs { get; }
 
     /// <summary>Total number of parameter elements.</summary>
@@ -159,6 +176,7 @@ public abstract partial class ModelRunner : IDisposable
 
     void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 
+    /// <summary>Releases the parameters, the training state and every compiled program on the device. Calling it again does nothing; other members throw <see cref="ObjectDisposedException"/> afterwards.</summary>
     public void Dispose()
     {
         if (disposed) return;

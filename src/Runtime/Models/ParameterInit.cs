@@ -79,6 +79,7 @@ public sealed class SplitMix64
 {
     ulong state;
 
+    /// <summary>A generator whose stream starts from <paramref name="seed"/> (the same seed always gives the same stream).</summary>
     public SplitMix64(ulong seed)
     {
         state = seed;
@@ -91,6 +92,7 @@ public sealed class SplitMix64
         set => state = value;
     }
 
+    /// <summary>The next 64 random bits of the stream. Not thread-safe: one generator per thread.</summary>
     public ulong NextUInt64()
     {
         ulong z = state += 0x9E3779B97F4A7C15UL;

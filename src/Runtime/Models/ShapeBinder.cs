@@ -11,11 +11,21 @@ public sealed class ShapeBinder
     readonly string program;
     readonly Dictionary<string, (long Value, string Argument)> symbols = new(StringComparer.Ordinal);
 
+    /// <summary>A binder for one call of <paramref name="program"/> (named in messages, such as "Mlp.Logits").</summary>
     public ShapeBinder(string program)
     {
         this.program = program;
     }
 
+    /// <summary>Checks <paramref name="tensor"/> against <paramref name="type"/> and <paramref name="pattern"/>, binding each
+    /// symbolic dim the first time it is seen and checking it against that binding afterwards.</summary>
+    /// <param name="argument">The argument's name, for messages.</param>
+    /// <param name="tensor">The tensor passed.</param>
+    /// <param name="type">The element type the argument must have.</param>
+    /// <param name="pattern">One entry per dimension: a number ("784") or a symbol ("B").</param>
+    /// <exception cref="ArgumentNullException"><paramref name="tensor"/> is null.</exception>
+    /// <exception cref="ArgumentException">The element type, rank or a dim does not match, a symbol's value differs from its
+    /// earlier binding, or a symbolic dim is not between 1 and <see cref="int.MaxValue"/>.</exception>
     public void Bind(string argument, Tensor? tensor, ElementType type, params string[] pattern)
     {
         if (tensor is null) throw new ArgumentNullException(argument, $"{program}: argument '{argument}' is null");
@@ -45,6 +55,8 @@ public sealed class ShapeBinder
         }
     }
 
+    /// <summary>The value bound to <paramref name="symbol"/>.</summary>
+    /// <exception cref="InvalidOperationException">No argument bound <paramref name="symbol"/>.</exception>
     public int this[string symbol] => symbols.TryGetValue(symbol, out var v)
         ? (int)v.Value
         : throw new InvalidOperationException($"{program}: symbolic dimension {symbol} was not bound by any argument");

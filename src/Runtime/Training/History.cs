@@ -24,6 +24,7 @@ public sealed record EpochMetrics(
 /// <summary>The per-epoch record of a training run (Keras' History), printable as a table and savable as CSV.</summary>
 public sealed class History
 {
+    /// <summary>One entry per completed epoch, in order; Fit appends to it.</summary>
     public List<EpochMetrics> Epochs { get; } = new();
 
     /// <summary>Training metric names in the order they first appear.</summary>

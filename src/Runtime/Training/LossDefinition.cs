@@ -17,6 +17,19 @@ public sealed record LabelRange(int Input, long Classes, string Loss);
 /// </summary>
 public sealed class LossDefinition
 {
+    /// <summary>The record the generator emits for a [Loss] method; not meant to be built by hand.</summary>
+    /// <param name="method">The [Loss] method's name.</param>
+    /// <param name="inputs">Its tensor inputs, in parameter order.</param>
+    /// <param name="symbols">The symbolic dims of the inputs, in the order <paramref name="buildProgram"/> takes their values.</param>
+    /// <param name="batchSymbol">The symbolic dim that is the batch size, shared by every input's first dimension.</param>
+    /// <param name="metrics">The names of the metrics the loss functions contribute, in the program's result order.</param>
+    /// <param name="trainableParameters">The trainable parameters, in the order of their gradients in the result.</param>
+    /// <param name="buildProgram">Builds the loss program for the values of <paramref name="symbols"/>.</param>
+    /// <param name="labelRanges">Inputs that hold class indices, checked before any step; null means none.</param>
+    /// <param name="hasTrainingMode">Whether the program takes the rng state and training flag (Dropout); false by default.</param>
+    /// <param name="stateUpdates">Non-trainable parameters the program updates; null means none.</param>
+    /// <param name="observations">What kind of prediction each (prediction, target) pair in the result is; null means none.</param>
+    /// <param name="hasSampleWeight">Whether the program takes per-sample weights; false by default.</param>
     public LossDefinition(string method, IReadOnlyList<LossInput> inputs, IReadOnlyList<string> symbols, string batchSymbol,
         IReadOnlyList<string> metrics, IReadOnlyList<string> trainableParameters, Func<long[], HloModule> buildProgram,
         IReadOnlyList<LabelRange>? labelRanges = null, bool hasTrainingMode = false, IReadOnlyList<string>? stateUpdates = null,
@@ -36,19 +49,25 @@ public sealed class LossDefinition
         BuildProgram = buildProgram;
     }
 
+    /// <summary>The name of the [Loss] method.</summary>
     public string Method { get; }
 
+    /// <summary>The method's tensor inputs (data and labels), in parameter order.</summary>
     public IReadOnlyList<LossInput> Inputs { get; }
 
     /// <summary>The symbolic dims of the inputs, in the order <see cref="BuildProgram"/> takes them.</summary>
     public IReadOnlyList<string> Symbols { get; }
 
+    /// <summary>The symbolic dim that is the batch size (B); Fit binds it to the batch size.</summary>
     public string BatchSymbol { get; }
 
+    /// <summary>The metric names the loss functions contribute, in the order their means follow the loss in the program's result.</summary>
     public IReadOnlyList<string> Metrics { get; }
 
+    /// <summary>The trainable parameters, in the order their gradients follow the metrics in the program's result.</summary>
     public IReadOnlyList<string> TrainableParameters { get; }
 
+    /// <summary>Builds the loss program for the values of <see cref="Symbols"/>, in that order.</summary>
     public Func<long[], HloModule> BuildProgram { get; }
 
     /// <summary>True when the loss draws random bits (Dropout): its program then takes the rng state (u64[3]) and the

@@ -9,11 +9,16 @@ namespace XlaGen.Training;
 /// </summary>
 public abstract class Optimizer
 {
+    /// <summary>Initialises the optimizer with its learning-rate schedule.</summary>
+    /// <param name="learningRate">The schedule; a plain number converts to a constant rate (<c>new Adam(1e-3)</c>).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="learningRate"/> is null.</exception>
     protected Optimizer(LearningRate learningRate)
     {
         LearningRate = learningRate ?? throw new ArgumentNullException(nameof(learningRate));
     }
 
+    /// <summary>The learning-rate schedule: the rate of each step is computed on the host by <see cref="XlaGen.Training.LearningRate.At"/>
+    /// and passed to the train-step program as an input, so a schedule never recompiles it.</summary>
     public LearningRate LearningRate { get; }
 
     /// <summary>Keras' <c>clipvalue</c>: every gradient element is clipped to [-ClipValue, ClipValue] before the update.</summary>
@@ -88,6 +93,7 @@ public abstract class Optimizer
     public abstract (HloInstruction Parameter, HloInstruction[] Slots) Update(HloBuilder b, HloInstruction parameter, HloInstruction gradient,
         IReadOnlyList<HloInstruction> slots, HloInstruction learningRate, HloInstruction step);
 
+    /// <summary>The constant <paramref name="value"/> in <paramref name="like"/>'s element type, broadcast to its shape.</summary>
     protected static HloInstruction Scalar(HloBuilder b, HloInstruction like, double value) =>
         b.Full(like.Shape.ElementType, value, like.Shape.Dims.ToArray());
 
@@ -99,6 +105,13 @@ public abstract class Optimizer
 /// <summary>Stochastic gradient descent, optionally with (Nesterov) momentum: v = μv + g; p -= lr·v (Nesterov: p -= lr·(g + μv)).</summary>
 public sealed class Sgd : Optimizer
 {
+    /// <summary>Stochastic gradient descent with the given rate and, optionally, momentum.</summary>
+    /// <param name="learningRate">The learning-rate schedule (a number converts to a constant rate).</param>
+    /// <param name="momentum">The momentum μ in [0, 1); 0, the default, is plain SGD with no state.</param>
+    /// <param name="nesterov">Whether to use Nesterov momentum (needs <paramref name="momentum"/> &gt; 0); false by default.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="learningRate"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="momentum"/> is not in [0, 1).</exception>
+    /// <exception cref="ArgumentException"><paramref name="nesterov"/> is true with a momentum of 0.</exception>
     public Sgd(LearningRate learningRate, double momentum = 0, bool nesterov = false) : base(learningRate)
     {
         if (momentum < 0 || momentum >= 1) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1)");
@@ -107,18 +120,24 @@ public sealed class Sgd : Optimizer
         Nesterov = nesterov;
     }
 
+    /// <summary>The momentum μ in [0, 1); 0 means plain SGD.</summary>
     public double Momentum { get; }
 
+    /// <summary>Whether the update uses Nesterov momentum, p -= lr·(g + μv).</summary>
     public bool Nesterov { get; }
 
+    /// <summary>"sgd" without momentum, "momentum" with it.</summary>
     public override string Name => Momentum == 0 ? "sgd" : "momentum";
 
+    /// <summary>None without momentum; "velocity" (v) with it.</summary>
     public override IReadOnlyList<string> Slots => Momentum == 0 ? Array.Empty<string>() : new[] { "velocity" };
 
+    /// <inheritdoc/>
     public override string Describe() => Momentum == 0
         ? (DescribeClipping() is { Length: > 0 } clipping ? $"sgd({clipping[2..]})" : "sgd")
         : $"sgd(momentum={Momentum:R}, nesterov={Nesterov.ToString().ToLowerInvariant()}{DescribeClipping()})";
 
+    /// <inheritdoc/>
     public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
     {
         var rate = Spread(b, lr, p);
@@ -134,6 +153,13 @@ public sealed class Sgd : Optimizer
 /// AdamW adds decoupled weight decay.</summary>
 public class Adam : Optimizer
 {
+    /// <summary>Adam with the given rate and hyperparameters (the defaults are Keras' and PyTorch's).</summary>
+    /// <param name="learningRate">The learning-rate schedule (a number converts to a constant rate); 1e-3 is the usual choice.</param>
+    /// <param name="beta1">The decay of the first-moment (mean) estimate, in [0, 1); 0.9 by default.</param>
+    /// <param name="beta2">The decay of the second-moment (uncentred variance) estimate, in [0, 1); 0.999 by default.</param>
+    /// <param name="epsilon">The positive constant added to the denominator for numerical stability; 1e-8 by default.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="learningRate"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="beta1"/> or <paramref name="beta2"/> is not in [0, 1), or <paramref name="epsilon"/> is not positive.</exception>
     public Adam(LearningRate learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) : base(learningRate)
     {
         if (beta1 < 0 || beta1 >= 1) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1)");
@@ -144,18 +170,25 @@ public class Adam : Optimizer
         Epsilon = epsilon;
     }
 
+    /// <summary>The decay β1 of the first-moment estimate m.</summary>
     public double Beta1 { get; }
 
+    /// <summary>The decay β2 of the second-moment estimate v.</summary>
     public double Beta2 { get; }
 
+    /// <summary>The constant ε added to sqrt(v̂) in the denominator.</summary>
     public double Epsilon { get; }
 
+    /// <inheritdoc/>
     public override string Name => "adam";
 
+    /// <summary>"m" (first moment) and "v" (second moment), both zero at the start.</summary>
     public override IReadOnlyList<string> Slots => new[] { "m", "v" };
 
+    /// <inheritdoc/>
     public override string Describe() => $"adam(beta1={Beta1:R}, beta2={Beta2:R}, epsilon={Epsilon:R}{DescribeClipping()})";
 
+    /// <inheritdoc/>
     public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
     {
         // m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²; p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + ε)  (PyTorch),
@@ -179,6 +212,16 @@ public class Adam : Optimizer
 /// <summary>AdamW (Loshchilov &amp; Hutter): Adam with decoupled weight decay, p -= lr·wd·p before the Adam step.</summary>
 public sealed class AdamW : Adam
 {
+    /// <summary>AdamW with the given rate, decoupled weight decay and Adam hyperparameters.</summary>
+    /// <param name="learningRate">The learning-rate schedule (a number converts to a constant rate).</param>
+    /// <param name="weightDecay">The decoupled weight decay wd (not negative): each step first does p -= lr·wd·p; 0.01 by default.
+    /// It applies to every trainable parameter, biases included.</param>
+    /// <param name="beta1">The decay of the first-moment estimate, in [0, 1); 0.9 by default.</param>
+    /// <param name="beta2">The decay of the second-moment estimate, in [0, 1); 0.999 by default.</param>
+    /// <param name="epsilon">The positive constant added to the denominator; 1e-8 by default.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="learningRate"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weightDecay"/> is negative, <paramref name="beta1"/> or
+    /// <paramref name="beta2"/> is not in [0, 1), or <paramref name="epsilon"/> is not positive.</exception>
     public AdamW(LearningRate learningRate, double weightDecay = 0.01, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
         : base(learningRate, beta1, beta2, epsilon)
     {
@@ -186,12 +229,16 @@ public sealed class AdamW : Adam
         WeightDecay = weightDecay;
     }
 
+    /// <summary>The decoupled weight decay wd: p -= lr·wd·p before each Adam step.</summary>
     public double WeightDecay { get; }
 
+    /// <inheritdoc/>
     public override string Name => "adamw";
 
+    /// <inheritdoc/>
     public override string Describe() => $"adamw(weight_decay={WeightDecay:R}, beta1={Beta1:R}, beta2={Beta2:R}, epsilon={Epsilon:R}{DescribeClipping()})";
 
+    /// <summary>p − lr·wd·p.</summary>
     protected override HloInstruction Decay(HloBuilder b, HloInstruction p, HloInstruction lr) =>
         b.Subtract(p, b.Multiply(b.Multiply(Spread(b, lr, p), Scalar(b, p, WeightDecay)), p));
 }
@@ -199,6 +246,13 @@ public sealed class AdamW : Adam
 /// <summary>RMSProp in PyTorch's form: s = ρs + (1-ρ)g²; p -= lr·g/(sqrt(s)+ε); with momentum b = μb + g/(sqrt(s)+ε); p -= lr·b.</summary>
 public sealed class RmsProp : Optimizer
 {
+    /// <summary>RMSProp with the given rate and hyperparameters (the defaults are PyTorch's).</summary>
+    /// <param name="learningRate">The learning-rate schedule (a number converts to a constant rate).</param>
+    /// <param name="rho">The decay ρ of the mean square, in (0, 1); 0.99 by default.</param>
+    /// <param name="momentum">The momentum μ in [0, 1); 0, the default, keeps no momentum buffer.</param>
+    /// <param name="epsilon">The constant added to sqrt(s) in the denominator; 1e-8 by default (not validated).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="learningRate"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rho"/> is not in (0, 1), or <paramref name="momentum"/> is not in [0, 1).</exception>
     public RmsProp(LearningRate learningRate, double rho = 0.99, double momentum = 0, double epsilon = 1e-8) : base(learningRate)
     {
         if (rho <= 0 || rho >= 1) throw new ArgumentOutOfRangeException(nameof(rho), rho, "rho must be in (0, 1)");
@@ -208,18 +262,25 @@ public sealed class RmsProp : Optimizer
         Epsilon = epsilon;
     }
 
+    /// <summary>The decay ρ of the mean square s.</summary>
     public double Rho { get; }
 
+    /// <summary>The momentum μ in [0, 1); 0 means no momentum buffer.</summary>
     public double Momentum { get; }
 
+    /// <summary>The constant ε added to sqrt(s) in the denominator.</summary>
     public double Epsilon { get; }
 
+    /// <inheritdoc/>
     public override string Name => "rmsprop";
 
+    /// <summary>"ms" (the mean square), and "momentum" (the momentum buffer) when <see cref="Momentum"/> is not 0.</summary>
     public override IReadOnlyList<string> Slots => Momentum == 0 ? new[] { "ms" } : new[] { "ms", "momentum" };
 
+    /// <inheritdoc/>
     public override string Describe() => $"rmsprop(rho={Rho:R}, momentum={Momentum:R}, epsilon={Epsilon:R}{DescribeClipping()})";
 
+    /// <inheritdoc/>
     public override (HloInstruction, HloInstruction[]) Update(HloBuilder b, HloInstruction p, HloInstruction g, IReadOnlyList<HloInstruction> slots, HloInstruction lr, HloInstruction step)
     {
         var ms = b.Add(b.Multiply(Scalar(b, p, Rho), slots[0]), b.Multiply(Scalar(b, p, 1 - Rho), b.Multiply(g, g)));

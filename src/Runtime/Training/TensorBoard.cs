@@ -42,15 +42,19 @@ public sealed class TensorBoard : ITrainingCallback, IDisposable
         WriteProgram = writeProgram;
     }
 
+    /// <summary>The run's folder; the event files go into its train/ and validation/ subfolders.</summary>
     public string LogDir { get; }
 
+    /// <summary>Whether batch_ scalars are written each time Fit reads the metrics mid-epoch.</summary>
     public bool StepScalars { get; }
 
+    /// <summary>Whether the train step's HLO text is recorded as a text summary.</summary>
     public bool WriteProgram { get; }
 
     /// <summary>The event files written so far, in the order they were created.</summary>
     public IReadOnlyList<string> Files => files;
 
+    /// <summary>Writes the batch_ scalars (with <see cref="StepScalars"/>) at the global optimizer step, and the HLO of any train-step program not yet written.</summary>
     public void OnStepMetrics(ModelRunner model, StepMetrics metrics, TrainingControl control)
     {
         var writer = Train();
@@ -62,6 +66,7 @@ public sealed class TensorBoard : ITrainingCallback, IDisposable
         writer.WriteScalars(metrics.GlobalStep, values);
     }
 
+    /// <summary>Writes the epoch_ scalars at step epoch − 1: the training ones under train/ (with the learning rate of the next step) and the validation ones under validation/.</summary>
     public void OnEpochEnd(ModelRunner model, EpochMetrics metrics, TrainingControl control)
     {
         var writer = Train();
@@ -80,6 +85,7 @@ public sealed class TensorBoard : ITrainingCallback, IDisposable
         }
     }
 
+    /// <summary>Closes the event files, as <see cref="Dispose"/>.</summary>
     public void OnTrainEnd(ModelRunner model, History history) => Dispose();
 
     /// <summary>Closes the open event files (the next Fit starts new ones).</summary>

@@ -27,25 +27,33 @@ namespace XlaGen.Hlo
         /// <summary>Symbols multiplied together, sorted, joined by '*'; empty for a constant.</summary>
         public string Symbols => symbols ?? "";
 
+        /// <summary>Whether the dim is a plain number (no symbols), so <see cref="Value"/> may be read.</summary>
         public bool IsConstant => Symbols.Length == 0;
 
         /// <summary>The value of a constant dim; throws for a symbolic one.</summary>
         public long Value => IsConstant ? Factor : throw new InvalidOperationException($"dimension {this} is symbolic");
 
+        /// <summary>A constant dim of <paramref name="value"/> elements (not validated; <see cref="Shape.Array(ElementType, Dim[])"/> refuses a negative one).</summary>
         public static Dim Constant(long value) => new Dim(value, "");
 
+        /// <summary>A symbolic dim named <paramref name="name"/> (B, T, …), with factor 1.</summary>
+        /// <exception cref="ArgumentException"><paramref name="name"/> is not an identifier (see <see cref="IsIdentifier"/>).</exception>
         public static Dim Symbol(string name)
         {
             if (!IsIdentifier(name)) throw new ArgumentException($"'{name}' is not a valid symbolic dimension name");
             return new Dim(1, name);
         }
 
+        /// <summary>A constant dim, as <see cref="Constant"/>.</summary>
         public static implicit operator Dim(long value) => Constant(value);
 
+        /// <summary>A constant dim, as <see cref="Constant"/>.</summary>
         public static implicit operator Dim(int value) => Constant(value);
 
+        /// <summary>The symbols of the monomial, sorted ordinally, each as often as it occurs (B*B gives B twice); empty for a constant.</summary>
         public IEnumerable<string> SymbolNames => IsConstant ? Enumerable.Empty<string>() : Symbols.Split('*');
 
+        /// <summary>The product of two dims: the factors multiply and the symbols are merged (2*B times T is 2*B*T).</summary>
         public static Dim operator *(Dim a, Dim b)
         {
             if (a.IsConstant && b.IsConstant) return Constant(a.Factor * b.Factor);
@@ -100,16 +108,22 @@ namespace XlaGen.Hlo
             return result;
         }
 
+        /// <summary>Whether the two dims are provably equal: the same factor and the same symbols. B and 784 are never equal.</summary>
         public bool Equals(Dim other) => Factor == other.Factor && Symbols == other.Symbols;
 
+        /// <inheritdoc/>
         public override bool Equals(object? obj) => obj is Dim d && Equals(d);
 
+        /// <inheritdoc/>
         public override int GetHashCode() => unchecked(Factor.GetHashCode() * 397 ^ Symbols.GetHashCode());
 
+        /// <summary>Whether the two dims are provably equal (see <see cref="Equals(Dim)"/>).</summary>
         public static bool operator ==(Dim a, Dim b) => a.Equals(b);
 
+        /// <summary>Whether the two dims are not provably equal (see <see cref="Equals(Dim)"/>).</summary>
         public static bool operator !=(Dim a, Dim b) => !a.Equals(b);
 
+        /// <summary>The dim as HLO text and <see cref="Parse"/> read it: 784, B, 2*B, B*T.</summary>
         public override string ToString()
         {
             if (IsConstant) return Factor.ToString(CultureInfo.InvariantCulture);
@@ -123,6 +137,8 @@ namespace XlaGen.Hlo
             return d;
         }
 
+        /// <summary>Parses a dim as <see cref="Parse"/> does, returning false instead of throwing when <paramref name="text"/>
+        /// is null, empty or not a product of numbers and identifiers.</summary>
         public static bool TryParse(string text, out Dim dim)
         {
             dim = default;
@@ -139,6 +155,7 @@ namespace XlaGen.Hlo
             return true;
         }
 
+        /// <summary>Whether <paramref name="s"/> may name a symbolic dim: a letter or underscore, then letters, digits and underscores.</summary>
         public static bool IsIdentifier(string s)
         {
             if (string.IsNullOrEmpty(s) || !(char.IsLetter(s[0]) || s[0] == '_')) return false;

@@ -44,8 +44,10 @@ namespace XlaGen.Hlo
         /// <summary>Metadata given to every instruction added from now on (op name, C# file and line).</summary>
         public OpMetadata? Metadata { get; set; }
 
+        /// <summary>The computation this builder builds; its <see cref="HloComputation.Root"/> is set by <see cref="Build"/>.</summary>
         public HloComputation Computation => computation;
 
+        /// <summary>The parameters added so far, in parameter-number order.</summary>
         public IReadOnlyList<HloInstruction> Parameters => computation.Parameters;
 
         /// <summary>A builder for another computation of the same module (a reducer, a loop body).</summary>
@@ -94,20 +96,30 @@ namespace XlaGen.Hlo
 
         // ---- sources ----
 
+        /// <summary>Adds the next parameter (parameter_number is the count of parameters so far) of <paramref name="shape"/>.
+        /// <paramref name="name"/> is made unique within the module (x, x.1, …).</summary>
+        /// <exception cref="InvalidOperationException">The computation is already built.</exception>
         public HloInstruction Parameter(Shape shape, string name)
         {
             int number = computation.Parameters.Count;
             return AddInstruction("parameter", new HloInstruction[0], new HloAttributes { ParameterNumber = number }, shape, name: name);
         }
 
+        /// <summary>Adds the next parameter, an array of <paramref name="type"/> with <paramref name="dims"/> (row-major).</summary>
+        /// <exception cref="ArgumentException"><paramref name="type"/> is not an array type, or a dim is negative.</exception>
         public HloInstruction Parameter(ElementType type, Dim[] dims, string name) => Parameter(Shape.Array(type, dims), name);
 
+        /// <summary>Adds a constant holding <paramref name="literal"/>; its shape is the literal's. A null
+        /// <paramref name="name"/> names it constant.N.</summary>
         public HloInstruction Constant(Literal literal, string? name = null) =>
             AddInstruction("constant", new HloInstruction[0], new HloAttributes { Literal = literal }, name: name);
 
         /// <summary>A scalar constant of <paramref name="type"/> (converted as XLA's convert would).</summary>
         public HloInstruction Constant(ElementType type, double value) => Constant(Literal.ScalarOf(type, value));
 
+        /// <summary>iota: an array of <paramref name="shape"/> whose elements count 0, 1, 2, … along <paramref name="dimension"/>
+        /// and are constant along the others.</summary>
+        /// <exception cref="ShapeException"><paramref name="dimension"/> is not a dimension of <paramref name="shape"/>.</exception>
         public HloInstruction Iota(Shape shape, long dimension) =>
             AddInstruction("iota", new HloInstruction[0], new HloAttributes { Dimensions = new[] { dimension } }, shape);
 
@@ -122,45 +134,82 @@ namespace XlaGen.Hlo
 
         // ---- elementwise ----
 
+        /// <summary>Adds a one-operand instruction by its HLO opcode (negate, exponential, floor, …), shape-checked by the op catalogue.</summary>
+        /// <exception cref="ShapeException">The opcode does not take one operand of this shape, or is unknown.</exception>
         public HloInstruction Unary(string opcode, HloInstruction x) => Add(opcode, x);
 
+        /// <summary>Adds a two-operand instruction by its HLO opcode (add, maximum, and, …), shape-checked by the op catalogue.</summary>
+        /// <exception cref="ShapeException">The operands' shapes do not fit the opcode, or the opcode is unknown.</exception>
         public HloInstruction Binary(string opcode, HloInstruction x, HloInstruction y) => Add(opcode, x, y);
 
+        /// <summary>Elementwise <paramref name="x"/> + <paramref name="y"/> (both of one shape; no implicit broadcasting).</summary>
+        /// <exception cref="ShapeException">The operands' shapes differ.</exception>
         public HloInstruction Add(HloInstruction x, HloInstruction y) => Add("add", x, y);
 
+        /// <summary>Elementwise <paramref name="x"/> − <paramref name="y"/> (both of one shape).</summary>
+        /// <exception cref="ShapeException">The operands' shapes differ.</exception>
         public HloInstruction Subtract(HloInstruction x, HloInstruction y) => Add("subtract", x, y);
 
+        /// <summary>Elementwise <paramref name="x"/> × <paramref name="y"/> (both of one shape).</summary>
+        /// <exception cref="ShapeException">The operands' shapes differ.</exception>
         public HloInstruction Multiply(HloInstruction x, HloInstruction y) => Add("multiply", x, y);
 
+        /// <summary>Elementwise <paramref name="x"/> / <paramref name="y"/> (both of one shape).</summary>
+        /// <exception cref="ShapeException">The operands' shapes differ.</exception>
         public HloInstruction Divide(HloInstruction x, HloInstruction y) => Add("divide", x, y);
 
+        /// <summary>Elementwise maximum of <paramref name="x"/> and <paramref name="y"/> (both of one shape).</summary>
+        /// <exception cref="ShapeException">The operands' shapes differ.</exception>
         public HloInstruction Maximum(HloInstruction x, HloInstruction y) => Add("maximum", x, y);
 
+        /// <summary>Elementwise minimum of <paramref name="x"/> and <paramref name="y"/> (both of one shape).</summary>
+        /// <exception cref="ShapeException">The operands' shapes differ.</exception>
         public HloInstruction Minimum(HloInstruction x, HloInstruction y) => Add("minimum", x, y);
 
+        /// <summary>Elementwise <paramref name="x"/> raised to <paramref name="y"/> (both of one shape).</summary>
+        /// <exception cref="ShapeException">The operands' shapes differ.</exception>
         public HloInstruction Power(HloInstruction x, HloInstruction y) => Add("power", x, y);
 
+        /// <summary>Elementwise −<paramref name="x"/>.</summary>
         public HloInstruction Negate(HloInstruction x) => Add("negate", x);
 
+        /// <summary>Elementwise absolute value of <paramref name="x"/>.</summary>
         public HloInstruction Abs(HloInstruction x) => Add("abs", x);
 
+        /// <summary>Elementwise e to the <paramref name="x"/> (HLO exponential).</summary>
         public HloInstruction Exp(HloInstruction x) => Add("exponential", x);
 
+        /// <summary>Elementwise natural logarithm of <paramref name="x"/>.</summary>
         public HloInstruction Log(HloInstruction x) => Add("log", x);
 
+        /// <summary>Elementwise square root of <paramref name="x"/>.</summary>
         public HloInstruction Sqrt(HloInstruction x) => Add("sqrt", x);
 
+        /// <summary>Elementwise 1/√<paramref name="x"/>.</summary>
         public HloInstruction Rsqrt(HloInstruction x) => Add("rsqrt", x);
 
+        /// <summary>Elementwise hyperbolic tangent of <paramref name="x"/>.</summary>
         public HloInstruction Tanh(HloInstruction x) => Add("tanh", x);
 
+        /// <summary>Elementwise sigmoid 1/(1+e^−<paramref name="x"/>) (HLO logistic).</summary>
         public HloInstruction Logistic(HloInstruction x) => Add("logistic", x);
 
+        /// <summary>Elementwise comparison of two operands of one shape, giving pred of the same dims.</summary>
+        /// <param name="x">The left operand.</param>
+        /// <param name="y">The right operand, of <paramref name="x"/>'s shape.</param>
+        /// <param name="direction">EQ, NE, LT, LE, GT or GE.</param>
+        /// <param name="type">comparison_type (FLOAT, TOTALORDER, SIGNED, UNSIGNED); null for the element type's default.</param>
+        /// <exception cref="ShapeException">The shapes differ, or the direction or type is not one XLA knows.</exception>
         public HloInstruction Compare(HloInstruction x, HloInstruction y, string direction, string? type = null) =>
             AddInstruction("compare", new[] { x, y }, new HloAttributes { ComparisonDirection = direction, ComparisonType = type });
 
+        /// <summary>Elementwise <paramref name="predicate"/> ? <paramref name="onTrue"/> : <paramref name="onFalse"/>; the
+        /// predicate is pred of the branches' dims (or a scalar pred).</summary>
+        /// <exception cref="ShapeException">The shapes do not fit.</exception>
         public HloInstruction Select(HloInstruction predicate, HloInstruction onTrue, HloInstruction onFalse) => Add("select", predicate, onTrue, onFalse);
 
+        /// <summary>Converts <paramref name="x"/> elementwise to <paramref name="type"/> (XLA's convert); returns <paramref name="x"/>
+        /// itself when it already has that type.</summary>
         public HloInstruction Convert(HloInstruction x, ElementType type) =>
             x.Shape.ElementType == type ? x : AddInstruction("convert", new[] { x }, null, x.Shape.WithElementType(type));
 
@@ -180,18 +229,34 @@ namespace XlaGen.Hlo
             return dims.Length == 0 ? c : BroadcastScalar(c, dims);
         }
 
+        /// <summary>Reshapes <paramref name="x"/> to <paramref name="dims"/>, reading and writing the elements in row-major order;
+        /// returns <paramref name="x"/> itself when its dims already are <paramref name="dims"/>.</summary>
+        /// <exception cref="ShapeException">The element counts differ.</exception>
         public HloInstruction Reshape(HloInstruction x, params Dim[] dims) =>
             x.Shape.Dims.SequenceEqual(dims) ? x : AddInstruction("reshape", new[] { x }, null, Shape.Array(x.Shape.ElementType, dims));
 
+        /// <summary>Permutes the dimensions of <paramref name="x"/>: result dimension i is operand dimension <paramref name="permutation"/>[i].</summary>
+        /// <exception cref="ShapeException"><paramref name="permutation"/> is not a permutation of the operand's dimensions.</exception>
         public HloInstruction Transpose(HloInstruction x, params long[] permutation) =>
             AddInstruction("transpose", new[] { x }, new HloAttributes { Dimensions = permutation });
 
+        /// <summary>A static slice of <paramref name="x"/>: one [start:limit:stride] range per dimension.</summary>
+        /// <exception cref="ShapeException">The ranges do not fit the operand.</exception>
         public HloInstruction Slice(HloInstruction x, SliceDimension[] ranges) =>
             AddInstruction("slice", new[] { x }, new HloAttributes { Slice = ranges });
 
+        /// <summary>Joins <paramref name="operands"/> (same element type, equal dims except <paramref name="dimension"/>) end to end along <paramref name="dimension"/>.</summary>
+        /// <exception cref="ShapeException">The operands do not fit together.</exception>
         public HloInstruction Concatenate(long dimension, params HloInstruction[] operands) =>
             AddInstruction("concatenate", operands, new HloAttributes { Dimensions = new[] { dimension } });
 
+        /// <summary>A general dot product (XLA DotGeneral): contracts and batches the dimensions <paramref name="numbers"/> names.</summary>
+        /// <param name="lhs">The left operand.</param>
+        /// <param name="rhs">The right operand.</param>
+        /// <param name="numbers">Which dimensions are contracted and which are batch dimensions.</param>
+        /// <param name="resultType">The result's element type when it differs from the operands' (a mixed-type dot, such as
+        /// bf16 × bf16 → f32); null for the operands' type.</param>
+        /// <exception cref="ShapeException">The contracted or batch dimensions do not match.</exception>
         public HloInstruction Dot(HloInstruction lhs, HloInstruction rhs, DotDimensionNumbers numbers, ElementType? resultType = null)
         {
             Shape? declared = null;
@@ -207,6 +272,9 @@ namespace XlaGen.Hlo
         public HloInstruction MatMul(HloInstruction lhs, HloInstruction rhs) =>
             Dot(lhs, rhs, new DotDimensionNumbers(new long[] { lhs.Shape.Rank - 1 }, new long[] { 0 }));
 
+        /// <summary>Reduces <paramref name="x"/> over <paramref name="dimensions"/> with <paramref name="reducer"/>, a scalar
+        /// computation (a, b) → c, starting from the scalar <paramref name="init"/>. The reduced dimensions are dropped.</summary>
+        /// <exception cref="ShapeException">The dimensions, the initial value or the reducer do not fit.</exception>
         public HloInstruction Reduce(HloInstruction x, HloInstruction init, long[] dimensions, HloComputation reducer) =>
             AddInstruction("reduce", new[] { x, init }, new HloAttributes { Dimensions = dimensions }, called: new[] { reducer });
 
@@ -217,6 +285,7 @@ namespace XlaGen.Hlo
             return Reduce(x, Constant(type, init), dimensions, ScalarComputation(opcode, type));
         }
 
+        /// <summary>The sum of <paramref name="x"/> over <paramref name="dimensions"/>, which are dropped.</summary>
         public HloInstruction ReduceSum(HloInstruction x, params long[] dimensions) => Reduce(x, "add", 0, dimensions);
 
         /// <summary>all-reduce of <paramref name="xs"/> (one element type) with a scalar binary op across the replicas of
@@ -231,8 +300,10 @@ namespace XlaGen.Hlo
         /// <summary>replica-id(): this replica's id, u32[].</summary>
         public HloInstruction ReplicaId() => AddInstruction("replica-id", Array.Empty<HloInstruction>(), new HloAttributes());
 
+        /// <summary>The maximum of <paramref name="x"/> over <paramref name="dimensions"/>, which are dropped; starts from <see cref="Lowest"/>.</summary>
         public HloInstruction ReduceMax(HloInstruction x, params long[] dimensions) => Reduce(x, "maximum", Lowest(x.Shape.ElementType), dimensions);
 
+        /// <summary>The minimum of <paramref name="x"/> over <paramref name="dimensions"/>, which are dropped; starts from <see cref="Highest"/>.</summary>
         public HloInstruction ReduceMin(HloInstruction x, params long[] dimensions) => Reduce(x, "minimum", Highest(x.Shape.ElementType), dimensions);
 
         /// <summary>The identity of maximum: -inf for floats, the smallest value for integers.</summary>
@@ -267,6 +338,7 @@ namespace XlaGen.Hlo
             }
         }
 
+        /// <summary>A tuple of <paramref name="elements"/> (the usual root of a program with several results).</summary>
         public HloInstruction Tuple(params HloInstruction[] elements) => Add("tuple", elements);
 
         /// <summary>rng-bit-generator: the tuple (new state, bits of <paramref name="bits"/>' shape) from a u64[n] state.
@@ -274,6 +346,8 @@ namespace XlaGen.Hlo
         public HloInstruction RngBitGenerator(HloInstruction state, Shape bits, string algorithm) =>
             AddInstruction("rng-bit-generator", new[] { state }, new HloAttributes { RngAlgorithm = algorithm }, Shape.Tuple(state.Shape.WithLayout(null), bits));
 
+        /// <summary>Element <paramref name="index"/> (from 0) of <paramref name="tuple"/>.</summary>
+        /// <exception cref="ShapeException"><paramref name="tuple"/> is not a tuple, or <paramref name="index"/> is out of range.</exception>
         public HloInstruction GetTupleElement(HloInstruction tuple, long index) =>
             AddInstruction("get-tuple-element", new[] { tuple }, new HloAttributes { TupleIndex = index });
 

@@ -9,26 +9,37 @@ namespace XlaGen.Hlo
     {
         readonly List<HloInstruction> instructions = new List<HloInstruction>();
 
+        /// <summary>An empty computation; add instructions with <see cref="Add"/> and set <see cref="Root"/>. Usually made by an <see cref="HloBuilder"/>.</summary>
+        /// <param name="id">HloComputationProto.id, unique within the module.</param>
+        /// <param name="name">The name, printed as %name and unique among the module's computations.</param>
         public HloComputation(long id, string name)
         {
             Id = id;
             Name = name;
         }
 
+        /// <summary>HloComputationProto.id, unique within the module.</summary>
         public long Id { get; set; }
 
+        /// <summary>The name, printed as %name; unique among the module's computations.</summary>
         public string Name { get; set; }
 
+        /// <summary>The instructions in the order they were added (operands first for a well-formed computation; see <see cref="SortTopologically"/>).</summary>
         public IReadOnlyList<HloInstruction> Instructions => instructions;
 
+        /// <summary>The instruction whose value the computation returns; null until set (the builder's <see cref="HloBuilder.Build"/> sets it).</summary>
         public HloInstruction Root { get; set; } = null!;
 
+        /// <summary>HloComputationProto.is_fusion_computation: whether this is the body of a fusion instruction, kept so a proto round trip preserves it.</summary>
         public bool IsFusionComputation { get; set; }
 
         /// <summary>Parameters ordered by parameter number.</summary>
         public IReadOnlyList<HloInstruction> Parameters =>
             instructions.Where(i => i.Opcode == "parameter").OrderBy(i => i.Attributes.ParameterNumber).ToList();
 
+        /// <summary>Appends <paramref name="instruction"/> unchecked and makes this computation its <see cref="HloInstruction.Parent"/>;
+        /// use <see cref="HloBuilder.AddInstruction"/> for shape checking.</summary>
+        /// <returns><paramref name="instruction"/>.</returns>
         public HloInstruction Add(HloInstruction instruction)
         {
             instruction.Parent = this;
@@ -90,8 +101,10 @@ namespace XlaGen.Hlo
             }
         }
 
+        /// <summary>The shape of <see cref="Root"/>.</summary>
         public Shape ResultShape => Root.Shape;
 
+        /// <summary>The name as HLO text refers to it: %name.</summary>
         public override string ToString() => $"%{Name}";
     }
 }

@@ -13,6 +13,10 @@ namespace XlaGen.Hlo
     /// </summary>
     public static class HloPrinter
     {
+        /// <summary>The whole module as HLO text, starting with its <c>HloModule</c> header line (with input_output_alias
+        /// and entry_computation_layout). Names XLA would not accept are sanitised.</summary>
+        /// <param name="module">The module to print.</param>
+        /// <param name="includeMetadata">Whether to print each instruction's metadata (op name, source file and line); true by default.</param>
         public static string Print(HloModule module, bool includeMetadata = true)
         {
             var sb = new StringBuilder();
@@ -46,6 +50,10 @@ namespace XlaGen.Hlo
             return sb.ToString();
         }
 
+        /// <summary>One computation in HLO text, without the module header.</summary>
+        /// <param name="computation">The computation to print.</param>
+        /// <param name="isEntry">Whether to mark it <c>ENTRY</c>; false by default.</param>
+        /// <param name="includeMetadata">Whether to print each instruction's metadata; true by default.</param>
         public static string Print(HloComputation computation, bool isEntry = false, bool includeMetadata = true)
         {
             var sb = new StringBuilder();
@@ -76,6 +84,7 @@ namespace XlaGen.Hlo
             sb.Append("}\n");
         }
 
+        /// <summary>One instruction as its line of HLO text (<c>%name = shape opcode(operands), attributes, metadata={…}</c>), without ROOT.</summary>
         public static string Print(HloInstruction instruction) =>
             AppendInstruction(new StringBuilder(), instruction, false, true, new HloNames.ModuleNames(System.Array.Empty<HloComputation>())).ToString();
 
@@ -274,6 +283,8 @@ namespace XlaGen.Hlo
 
         static string I(long x) => x.ToString(CultureInfo.InvariantCulture);
 
+        /// <summary>The fields of <paramref name="m"/> that are set, as HLO text writes them inside <c>metadata={…}</c>:
+        /// <c>op_type="…" op_name="…" source_file="…" source_line=N</c>, separated by spaces; empty when none is set.</summary>
         public static string FormatMetadata(OpMetadata m)
         {
             var parts = new List<string>();
@@ -284,6 +295,7 @@ namespace XlaGen.Hlo
             return string.Join(" ", parts);
         }
 
+        /// <summary><paramref name="s"/> as an HLO string literal: in double quotes, with quotes, backslashes, newlines and tabs escaped.</summary>
         public static string Quote(string s)
         {
             var sb = new StringBuilder("\"");

@@ -10,6 +10,8 @@ namespace XlaGen.Hlo
     /// <summary>HLO text that could not be read: <see cref="Problem"/> says what was expected, at <see cref="Line"/>:<see cref="Column"/> (1-based).</summary>
     public sealed class HloParseException : Exception
     {
+        /// <summary>An error for <paramref name="problem"/> at <paramref name="line"/>:<paramref name="column"/> (1-based);
+        /// the message is "problem at line L, column C".</summary>
         public HloParseException(string problem, int line, int column)
             : base($"{problem} at line {line}, column {column}")
         {
@@ -18,10 +20,13 @@ namespace XlaGen.Hlo
             Column = column;
         }
 
+        /// <summary>What was wrong or expected, without the position.</summary>
         public string Problem { get; }
 
+        /// <summary>The 1-based line of the text where the problem is.</summary>
         public int Line { get; }
 
+        /// <summary>The 1-based column of the text where the problem is.</summary>
         public int Column { get; }
     }
 
@@ -34,6 +39,12 @@ namespace XlaGen.Hlo
     /// </summary>
     public static class HloTextParser
     {
+        /// <summary>Reads a whole module (<c>HloModule name, …</c> followed by its computations, ENTRY among them).</summary>
+        /// <param name="text">HLO text.</param>
+        /// <returns>The module, every instruction shape-checked.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+        /// <exception cref="HloParseException">The text is not HLO this reader understands, or an instruction's shapes do not
+        /// fit its op (the shape error is reported at that instruction's position).</exception>
         public static HloModule Parse(string text)
         {
             if (text == null) throw new ArgumentNullException(nameof(text));

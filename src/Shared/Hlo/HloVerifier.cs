@@ -8,12 +8,14 @@ namespace XlaGen.Hlo
     /// <summary>An HLO module broke a structural or shape rule. <see cref="Problems"/> lists each, naming the instruction.</summary>
     public sealed class HloVerificationException : Exception
     {
+        /// <summary>An error for module <paramref name="moduleName"/> listing <paramref name="problems"/> (the message shows the first ten).</summary>
         public HloVerificationException(string moduleName, IReadOnlyList<string> problems)
             : base($"HLO module '{moduleName}' is invalid: " + string.Join("; ", problems.Take(10)) + (problems.Count > 10 ? $"; and {problems.Count - 10} more" : ""))
         {
             Problems = problems;
         }
 
+        /// <summary>Every problem found, one sentence each, naming the instruction or computation.</summary>
         public IReadOnlyList<string> Problems { get; }
     }
 
@@ -30,12 +32,15 @@ namespace XlaGen.Hlo
         /// is an error, not a crashed process.</summary>
         public const int MaxCallDepth = 128;
 
+        /// <summary>Checks <paramref name="module"/> as <see cref="Check"/> does and throws when anything is wrong.</summary>
+        /// <exception cref="HloVerificationException">The module broke at least one rule; <see cref="HloVerificationException.Problems"/> lists them all.</exception>
         public static void Verify(HloModule module)
         {
             var problems = Check(module);
             if (problems.Count > 0) throw new HloVerificationException(module.Name, problems);
         }
 
+        /// <summary>Every rule <paramref name="module"/> breaks, one sentence each; empty when the module is valid.</summary>
         public static IReadOnlyList<string> Check(HloModule module)
         {
             var problems = new List<string>();

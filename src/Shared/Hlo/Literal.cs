@@ -20,13 +20,18 @@ namespace XlaGen.Hlo
             TupleElements = elements ?? new Literal[0];
         }
 
+        /// <summary>The literal's static shape (an array shape, or a tuple of its elements' shapes).</summary>
         public Shape Shape { get; }
 
         /// <summary>The elements (row-major) of an array literal; null for a tuple.</summary>
         public Array? Data { get; }
 
+        /// <summary>The elements of a tuple literal; empty for an array literal.</summary>
         public IReadOnlyList<Literal> TupleElements { get; }
 
+        /// <summary>The CLR element type of <see cref="Data"/> for <paramref name="t"/>: bool for pred, the matching integer and
+        /// float types, and ushort (the raw bits) for f16 and bf16.</summary>
+        /// <exception cref="NotSupportedException"><paramref name="t"/> has no elements (tuple, token, opaque) or is complex.</exception>
         public static Type StorageType(ElementType t)
         {
             switch (t)
@@ -68,6 +73,12 @@ namespace XlaGen.Hlo
             }
         }
 
+        /// <summary>An array literal of <paramref name="shape"/> holding <paramref name="data"/> (row-major, not copied).</summary>
+        /// <param name="shape">A static array shape.</param>
+        /// <param name="data">The elements in row-major order, in the array type <see cref="StorageType"/> gives.</param>
+        /// <exception cref="ArgumentException"><paramref name="shape"/> is a tuple or has a symbolic dim, or <paramref name="data"/>
+        /// has the wrong array type or element count.</exception>
+        /// <exception cref="NotSupportedException">The element type has no literal storage.</exception>
         public static Literal Create(Shape shape, Array data)
         {
             if (shape.IsTuple) throw new ArgumentException("use Literal.Tuple for tuple literals");
@@ -80,17 +91,23 @@ namespace XlaGen.Hlo
             return new Literal(shape, data, null);
         }
 
+        /// <summary>A tuple literal of <paramref name="elements"/> (the array is copied, the literals are shared).</summary>
         public static Literal Tuple(params Literal[] elements) =>
             new Literal(Shape.Tuple(elements.Select(e => e.Shape).ToArray()), null, (Literal[])elements.Clone());
 
+        /// <summary>An f32 scalar.</summary>
         public static Literal Scalar(float v) => Create(Shape.Scalar(ElementType.F32), new[] { v });
 
+        /// <summary>An f64 scalar.</summary>
         public static Literal Scalar(double v) => Create(Shape.Scalar(ElementType.F64), new[] { v });
 
+        /// <summary>An s32 scalar.</summary>
         public static Literal Scalar(int v) => Create(Shape.Scalar(ElementType.S32), new[] { v });
 
+        /// <summary>An s64 scalar.</summary>
         public static Literal Scalar(long v) => Create(Shape.Scalar(ElementType.S64), new[] { v });
 
+        /// <summary>A pred scalar.</summary>
         public static Literal Scalar(bool v) => Create(Shape.Scalar(ElementType.Pred), new[] { v });
 
         /// <summary>A scalar of any numeric element type holding <paramref name="value"/> converted as XLA's convert would.</summary>
@@ -161,6 +178,7 @@ namespace XlaGen.Hlo
             }
         }
 
+        /// <summary>An f32 as HLO text writes it: the shortest round-trip decimal (lower-case e for exponents), or nan, inf, -inf.</summary>
         public static string FormatFloat(float f)
         {
             if (float.IsNaN(f)) return "nan";
@@ -169,6 +187,7 @@ namespace XlaGen.Hlo
             return f.ToString("R", CultureInfo.InvariantCulture).Replace("E", "e");
         }
 
+        /// <summary>An f64 as HLO text writes it: the shortest round-trip decimal (lower-case e for exponents), or nan, inf, -inf.</summary>
         public static string FormatDouble(double d)
         {
             if (double.IsNaN(d)) return "nan";
@@ -185,6 +204,7 @@ namespace XlaGen.Hlo
             return sb.ToString();
         }
 
+        /// <summary>Appends the literal in HLO constant syntax, as <see cref="ToText"/> returns it, to <paramref name="sb"/>.</summary>
         public void AppendText(StringBuilder sb)
         {
             if (Shape.IsTuple)

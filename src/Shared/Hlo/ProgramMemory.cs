@@ -47,6 +47,9 @@ namespace XlaGen.Hlo
         /// coefficient-wise maximum of the candidates (the peak itself when there is one candidate).</summary>
         public SymbolicBytes PeakBound => PeakCandidates.Aggregate(SymbolicBytes.Zero, SymbolicBytes.Max);
 
+        /// <summary>The peak in bytes for the given symbol values: the largest of <see cref="PeakCandidates"/> evaluated at
+        /// <paramref name="symbols"/> (0 when there are none).</summary>
+        /// <exception cref="KeyNotFoundException">A candidate mentions a symbol <paramref name="symbols"/> does not bind.</exception>
         public long PeakFor(IReadOnlyDictionary<string, long> symbols) =>
             PeakCandidates.Count == 0 ? 0 : PeakCandidates.Max(c => c.Evaluate(symbols));
 

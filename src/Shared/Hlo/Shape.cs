@@ -26,26 +26,36 @@ namespace XlaGen.Hlo
             this.layout = layout;
         }
 
+        /// <summary>The element type of an array shape; <see cref="ElementType.Tuple"/> for a tuple and <see cref="ElementType.Token"/> for a token.</summary>
         public ElementType ElementType { get; }
 
+        /// <summary>The dimensions, major to minor (row-major: the last one varies fastest by default); empty for a scalar, a tuple or a token.</summary>
         public IReadOnlyList<Dim> Dims => dims;
 
+        /// <summary>The element shapes of a tuple; empty for an array.</summary>
         public IReadOnlyList<Shape> TupleShapes => tupleShapes;
 
         /// <summary>minor_to_major as written in the program, or null for the default (row-major).</summary>
         public IReadOnlyList<long>? Layout => layout;
 
+        /// <summary>The number of dimensions: 0 for a scalar (and for a tuple or token).</summary>
         public int Rank => dims.Length;
 
+        /// <summary>Whether this is a tuple shape.</summary>
         public bool IsTuple => ElementType == ElementType.Tuple;
 
+        /// <summary>Whether this is an array shape (not a tuple, token or opaque).</summary>
         public bool IsArray => ElementType.IsArray();
 
+        /// <summary>Whether this is an array of rank 0.</summary>
         public bool IsScalar => IsArray && dims.Length == 0;
 
         /// <summary>True when no dim (of any tuple element) is symbolic.</summary>
         public bool IsStatic => IsTuple ? tupleShapes.All(s => s.IsStatic) : dims.All(d => d.IsConstant);
 
+        /// <summary>An array of <paramref name="type"/> with the given dims (major to minor) and the default row-major layout.
+        /// The token type is also accepted.</summary>
+        /// <exception cref="ArgumentException"><paramref name="type"/> is not an array element type or a token, or a dim is negative.</exception>
         public static Shape Array(ElementType type, params Dim[] dims)
         {
             if (!type.IsArray() && type != ElementType.Token)
@@ -57,13 +67,19 @@ namespace XlaGen.Hlo
             return new Shape(type, (Dim[])dims.Clone(), NoShapes, null);
         }
 
+        /// <summary>An array of <paramref name="type"/> with constant dims, as <see cref="Array(ElementType, Dim[])"/>.</summary>
+        /// <exception cref="ArgumentException"><paramref name="type"/> is not an array element type, or a dim is negative.</exception>
         public static Shape Array(ElementType type, IEnumerable<long> dims) =>
             Array(type, dims.Select(d => (Dim)d).ToArray());
 
+        /// <summary>A rank-0 array of <paramref name="type"/>.</summary>
+        /// <exception cref="ArgumentException"><paramref name="type"/> is not an array element type.</exception>
         public static Shape Scalar(ElementType type) => Array(type);
 
+        /// <summary>A tuple of the given shapes (the array is copied).</summary>
         public static Shape Tuple(params Shape[] elements) => new Shape(ElementType.Tuple, NoDims, (Shape[])elements.Clone(), null);
 
+        /// <summary>The token shape, token[] in HLO text.</summary>
         public static Shape Token() => new Shape(ElementType.Token, NoDims, NoShapes, null);
 
         /// <summary>This shape with an explicit minor_to_major layout (validated to be a permutation).</summary>
@@ -76,9 +92,13 @@ namespace XlaGen.Hlo
             return new Shape(ElementType, dims, tupleShapes, minorToMajor.ToArray());
         }
 
+        /// <summary>This array shape with another element type; the dims and layout are kept.</summary>
+        /// <exception cref="InvalidOperationException">This is a tuple shape.</exception>
         public Shape WithElementType(ElementType type) =>
             IsTuple ? throw new InvalidOperationException("a tuple has no element type to change") : new Shape(type, dims, tupleShapes, layout);
 
+        /// <summary>An array of this element type with other dims and the default layout.</summary>
+        /// <exception cref="ArgumentException">A dim is negative, or this shape's element type is not an array type.</exception>
         public Shape WithDims(params Dim[] newDims) => Array(ElementType, newDims);
 
         /// <summary>True when the layout is absent or row-major (minor_to_major = rank-1 … 0).</summary>
@@ -129,18 +149,22 @@ namespace XlaGen.Hlo
             }
         }
 
+        /// <summary>This shape with every symbol that <paramref name="bindings"/> binds replaced by its value (in tuple elements too); unbound symbols stay.</summary>
         public Shape Substitute(IReadOnlyDictionary<string, long> bindings)
         {
             if (IsTuple) return new Shape(ElementType, NoDims, tupleShapes.Select(s => s.Substitute(bindings)).ToArray(), null);
             return new Shape(ElementType, dims.Select(d => d.Substitute(bindings)).ToArray(), NoShapes, layout);
         }
 
+        /// <summary>This shape with symbols replaced by other dims (a callee's N by the caller's B), in tuple elements too; unmapped symbols stay.</summary>
         public Shape Substitute(IReadOnlyDictionary<string, Dim> bindings)
         {
             if (IsTuple) return new Shape(ElementType, NoDims, tupleShapes.Select(s => s.Substitute(bindings)).ToArray(), null);
             return new Shape(ElementType, dims.Select(d => d.Substitute(bindings)).ToArray(), NoShapes, layout);
         }
 
+        /// <summary>Whether the two shapes have the same element type, provably equal dims and equal tuple elements. The layout
+        /// is ignored; see <see cref="EqualsWithLayout"/>.</summary>
         public bool Equals(Shape? other)
         {
             if (other is null) return false;
@@ -159,8 +183,10 @@ namespace XlaGen.Hlo
         /// <summary>minor_to_major, with the default filled in.</summary>
         public long[] EffectiveLayout() => layout != null ? (long[])layout.Clone() : Enumerable.Range(0, Rank).Select(i => (long)(Rank - 1 - i)).ToArray();
 
+        /// <inheritdoc/>
         public override bool Equals(object? obj) => obj is Shape s && Equals(s);
 
+        /// <inheritdoc/>
         public override int GetHashCode()
         {
             unchecked
@@ -172,8 +198,10 @@ namespace XlaGen.Hlo
             }
         }
 
+        /// <summary>Shape equality as <see cref="Equals(Shape)"/> (layout ignored); two nulls are equal.</summary>
         public static bool operator ==(Shape? a, Shape? b) => a is null ? b is null : a.Equals(b);
 
+        /// <summary>The negation of <see cref="op_Equality"/>.</summary>
         public static bool operator !=(Shape? a, Shape? b) => !(a == b);
 
         /// <summary>f32[128,784], (f32[], s32[2]); no layout.</summary>
@@ -187,6 +215,7 @@ namespace XlaGen.Hlo
             return sb.ToString();
         }
 
+        /// <summary>Appends the shape's text, as <see cref="ToString(bool)"/> returns it, to <paramref name="sb"/>.</summary>
         public void Append(StringBuilder sb, bool includeLayout)
         {
             if (IsTuple)

@@ -24,8 +24,10 @@ namespace XlaGen.Hlo
             this.terms = terms;
         }
 
+        /// <summary>Zero bytes: the polynomial with no terms.</summary>
         public static SymbolicBytes Zero { get; } = new SymbolicBytes(new KeyValuePair<string, long>[0]);
 
+        /// <summary>A byte count that does not depend on any symbol.</summary>
         public static SymbolicBytes Constant(long bytes) => FromTerms(new[] { new KeyValuePair<string, long>("", bytes) });
 
         /// <summary>The polynomial of the given (monomial, coefficient) terms; equal monomials add up, and a monomial's
@@ -55,6 +57,8 @@ namespace XlaGen.Hlo
             return Of(shape.ElementCountDim, shape.ElementType.ByteSize());
         }
 
+        /// <summary>The sum of <paramref name="items"/> (<see cref="Zero"/> for none).</summary>
+        /// <exception cref="OverflowException">A coefficient overflows a long.</exception>
         public static SymbolicBytes Sum(IEnumerable<SymbolicBytes> items) => FromTerms(items.SelectMany(i => i.terms));
 
         /// <summary>(monomial, coefficient) pairs, highest degree first; the constant term's monomial is "".</summary>
@@ -64,11 +68,13 @@ namespace XlaGen.Hlo
         public IEnumerable<string> SymbolNames =>
             terms.SelectMany(t => Symbols(t.Key)).Distinct().OrderBy(s => s, StringComparer.Ordinal);
 
+        /// <summary>Whether the count depends on no symbol (then <see cref="ConstantTerm"/> is the whole value).</summary>
         public bool IsConstant => terms.All(t => t.Key.Length == 0);
 
         /// <summary>The constant term.</summary>
         public long ConstantTerm => terms.Where(t => t.Key.Length == 0).Select(t => t.Value).FirstOrDefault();
 
+        /// <summary>The coefficient of <paramref name="monomial"/> (symbols joined by '*', in any order; "" for the constant term), 0 when absent.</summary>
         public long Coefficient(string monomial)
         {
             var key = Normalize(monomial);
@@ -76,11 +82,17 @@ namespace XlaGen.Hlo
             return 0;
         }
 
+        /// <summary>The term-wise sum.</summary>
+        /// <exception cref="OverflowException">A coefficient overflows a long.</exception>
         public static SymbolicBytes operator +(SymbolicBytes a, SymbolicBytes b) => FromTerms(a.terms.Concat(b.terms));
 
+        /// <summary>The term-wise difference (coefficients may become negative).</summary>
+        /// <exception cref="OverflowException">A coefficient overflows a long.</exception>
         public static SymbolicBytes operator -(SymbolicBytes a, SymbolicBytes b) =>
             FromTerms(a.terms.Concat(b.terms.Select(t => new KeyValuePair<string, long>(t.Key, checked(-t.Value)))));
 
+        /// <summary>Every coefficient multiplied by <paramref name="factor"/>.</summary>
+        /// <exception cref="OverflowException">A coefficient overflows a long.</exception>
         public static SymbolicBytes operator *(SymbolicBytes a, long factor) =>
             FromTerms(a.terms.Select(t => new KeyValuePair<string, long>(t.Key, checked(t.Value * factor))));
 
@@ -212,6 +224,7 @@ namespace XlaGen.Hlo
             return FromTerms(list);
         }
 
+        /// <summary>Whether the two polynomials have the same terms (same monomials, same coefficients).</summary>
         public bool Equals(SymbolicBytes? other)
         {
             if (other is null || other.terms.Length != terms.Length) return false;
@@ -222,8 +235,10 @@ namespace XlaGen.Hlo
             return true;
         }
 
+        /// <inheritdoc/>
         public override bool Equals(object? obj) => obj is SymbolicBytes s && Equals(s);
 
+        /// <inheritdoc/>
         public override int GetHashCode()
         {
             unchecked

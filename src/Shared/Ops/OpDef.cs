@@ -8,6 +8,9 @@ namespace XlaGen.Ops
     /// <summary>A shape or dtype rule was violated. The message names the op, the shapes and what differs.</summary>
     public sealed class ShapeException : Exception
     {
+        /// <summary>An error with <paramref name="message"/>, which names the op, the shapes and what differs.</summary>
+        /// <param name="message">The message.</param>
+        /// <param name="isElementTypeError">Whether the element type (not the dimensions) is what is wrong; see <see cref="IsElementTypeError"/>.</param>
         public ShapeException(string message, bool isElementTypeError = false) : base(message)
         {
             IsElementTypeError = isElementTypeError;

@@ -14,6 +14,7 @@ public sealed class CpuDevice : IHostMemoryDevice
     /// <summary>The opcodes this executor has a kernel for.</summary>
     public static IReadOnlyCollection<string> SupportedOpcodes => KernelRegistry.Opcodes;
 
+    /// <summary>A CPU executor device (id 0). <see cref="Devices.Cpu()"/> returns a shared one; a new instance has its own buffer pool.</summary>
     public CpuDevice() : this(0)
     {
     }
@@ -39,6 +40,8 @@ public sealed class CpuDevice : IHostMemoryDevice
         };
     }
 
+    /// <summary>Platform "cpu", the processor model as kind, XlaGen's version, the memory available to the process, and
+    /// the attributes "cores" (logical processors) and "simd" (avx512, avx2 or sse).</summary>
     public DeviceInfo Info { get; }
 
     /// <summary>Whether compiled programs get the executor's loop fusion (on unless <c>XLAGEN_CPU_FUSION=0</c>); tests and
@@ -81,12 +84,18 @@ public sealed class CpuDevice : IHostMemoryDevice
         return new CpuExecutable(this, module, plan);
     }
 
+    /// <summary>Copies <paramref name="tensor"/>'s elements into a new buffer (the tensor may be changed afterwards).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="tensor"/> is null.</exception>
     public DeviceBuffer Upload(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         return new CpuBuffer(this, tensor.HloShape, (Array)tensor.Data.Clone());
     }
 
+    /// <summary>A copy of the buffer's elements as a host tensor.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="buffer"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> belongs to another device.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="buffer"/> was disposed or donated.</exception>
     public Tensor Download(DeviceBuffer buffer)
     {
         var b = Own(buffer, "download it");
@@ -94,6 +103,7 @@ public sealed class CpuDevice : IHostMemoryDevice
         return HostArrays.Wrap(b.Shape.ElementType, b.Shape.ConcreteDims(), data);
     }
 
+    /// <inheritdoc/>
     public Tensor AllocateUninitialized(ElementType elementType, long[] dims)
     {
         ArgumentNullException.ThrowIfNull(dims);
@@ -122,12 +132,14 @@ public sealed class CpuDevice : IHostMemoryDevice
         return TensorBytes.Allocate(elementType, dims, zeroed: false);
     }
 
+    /// <inheritdoc/>
     public DeviceBuffer AdoptHostTensor(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         return new CpuBuffer(this, tensor.HloShape, tensor.Data);
     }
 
+    /// <inheritdoc/>
     public ReadOnlyMemory<byte> PeekBytes(DeviceBuffer buffer, long byteOffset, int length)
     {
         var b = Own(buffer, "read its bytes");
@@ -139,10 +151,12 @@ public sealed class CpuDevice : IHostMemoryDevice
 
     internal CpuBuffer Own(DeviceBuffer buffer, string use) => DeviceBuffer.Owned<CpuBuffer>(buffer, this, use, "not to this CPU device");
 
+    /// <summary>Does nothing: the device holds no native resources, and buffers release their arrays when disposed.</summary>
     public void Dispose()
     {
     }
 
+    /// <summary>"cpu (processor model)".</summary>
     public override string ToString() => $"cpu ({Info.DeviceKind})";
 }
 

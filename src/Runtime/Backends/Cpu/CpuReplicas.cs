@@ -13,12 +13,15 @@ public sealed class CpuReplicaPlatform : IReplicaPlatform
 {
     readonly CpuDevice[] devices;
 
+    /// <summary><paramref name="replicas"/> virtual CPU devices, with ids 0 to replicas − 1.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replicas"/> is less than 1.</exception>
     public CpuReplicaPlatform(int replicas)
     {
         if (replicas < 1) throw new ArgumentOutOfRangeException(nameof(replicas), replicas, "a replicated CPU device needs at least one replica");
         devices = Enumerable.Range(0, replicas).Select(i => new CpuDevice(i)).ToArray();
     }
 
+    /// <summary>The virtual devices; replica r runs on Devices[r].</summary>
     public IReadOnlyList<IDevice> Devices => devices;
 
     /// <summary>Verifies and plans the module once (the plan is shared by the replicas) and checks its collectives'
@@ -60,10 +63,12 @@ public sealed class CpuReplicaPlatform : IReplicaPlatform
         }
     }
 
+    /// <summary>Does nothing: virtual CPU devices hold no native resources.</summary>
     public void Dispose()
     {
     }
 
+    /// <summary>"N virtual CPU devices".</summary>
     public override string ToString() => $"{devices.Length} virtual CPU devices";
 }
 

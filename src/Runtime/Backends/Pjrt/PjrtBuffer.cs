@@ -19,6 +19,7 @@ public sealed unsafe class PjrtBuffer : DeviceBuffer
 
     internal PjrtHandle Handle { get; }
 
+    /// <summary>The PJRT device that holds the buffer.</summary>
     public new PjrtDevice Device => (PjrtDevice)base.Device;
 
     /// <summary>Completes when the plugin no longer reads the uploaded host array (done_with_host_buffer); already
@@ -52,6 +53,7 @@ public sealed unsafe class PjrtBuffer : DeviceBuffer
         Handle.Dispose();
     }
 
+    /// <summary>Destroys the native buffer (PJRT_Buffer_Destroy, once) and marks this buffer deleted.</summary>
     public override void Dispose()
     {
         Handle.Dispose();

@@ -21,6 +21,7 @@ public sealed unsafe class PjrtClient : IDisposable
         for (int i = 0; i < count; i++) devices[i] = new PjrtDevice(this, i, deviceArray[i]);
     }
 
+    /// <summary>The loaded plugin this client was created from.</summary>
     public PjrtPlugin Plugin { get; }
 
     internal PjrtHandle Handle { get; }
@@ -33,6 +34,7 @@ public sealed unsafe class PjrtClient : IDisposable
     /// <summary>PJRT_Client_PlatformVersion (e.g. the CUDA or libtpu version).</summary>
     public string PlatformVersion { get; }
 
+    /// <summary>PJRT_Client_ProcessIndex: this process's index among the processes of a multi-host platform (0 on a single host).</summary>
     public int ProcessIndex { get; }
 
     /// <summary>The client's addressable devices, in the plugin's order.</summary>
@@ -101,8 +103,10 @@ public sealed unsafe class PjrtClient : IDisposable
             Plugin.ApiVersion, PjrtPlugin.OurApiVersion);
     }
 
+    /// <summary>Releases the native client (PJRT_Client_Destroy). Buffers and executables made from it keep it alive until they are disposed too.</summary>
     public void Dispose() => Handle.Dispose();
 
+    /// <summary>"PJRT client platform version (N device(s), plugin path)".</summary>
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"PJRT client {Platform} {PlatformVersion} ({devices.Length} device(s), plugin {Plugin.Path})");
 }

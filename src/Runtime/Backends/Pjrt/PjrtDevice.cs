@@ -45,6 +45,7 @@ public sealed unsafe class PjrtDevice : IDevice
         return d;
     }
 
+    /// <summary>The client this device belongs to.</summary>
     public PjrtClient Client { get; }
 
     /// <summary>Index among the client's addressable devices.</summary>
@@ -60,6 +61,7 @@ public sealed unsafe class PjrtDevice : IDevice
 
     internal void* Description { get; }
 
+    /// <summary>The device in brief: the client's platform and version, <see cref="Kind"/>, the client's device count, the memory limit where the plugin reports one, and <see cref="Id"/>.</summary>
     public DeviceInfo Info => info.Value;
 
     /// <summary>PJRT_Device_MemoryStats: bytes in use and the limit, null where the plugin does not report them
@@ -105,6 +107,9 @@ public sealed unsafe class PjrtDevice : IDevice
     /// <summary>The whole client's description (this device among its devices).</summary>
     public PlatformDescription Describe() => Client.Describe();
 
+    /// <summary>Compiles <paramref name="module"/> with the plugin for this device. The entry's parameters must be static
+    /// arrays, and its result a static array or a flat tuple of them.</summary>
+    /// <exception cref="XlaCompileException">The module has a parameter or result the PJRT backend does not take, or the plugin could not compile it (its message is included).</exception>
     public IExecutable CompileHlo(HloModule module) => PjrtExecutable.Compile(this, module);
 
     /// <summary>Copies the tensor to the device and returns once the plugin no longer reads the tensor's array
@@ -178,6 +183,10 @@ public sealed unsafe class PjrtDevice : IDevice
         }
     }
 
+    /// <summary>Copies the buffer to a new host tensor, waiting for the execution that produces it.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="buffer"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> belongs to another device.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="buffer"/> was disposed or donated.</exception>
     public Tensor Download(DeviceBuffer buffer)
     {
         var b = Own(buffer, "download it");
@@ -259,10 +268,13 @@ public sealed unsafe class PjrtDevice : IDevice
     internal PjrtBuffer Own(DeviceBuffer buffer, string use) =>
         DeviceBuffer.Owned<PjrtBuffer>(buffer, this, use, $"not to PJRT device {Index} ({Kind}) of {Client.Platform}");
 
+    /// <summary>Disposes the client when this device created it (<see cref="Open"/>); a device taken from a client's
+    /// <see cref="PjrtClient.Devices"/> leaves the client to its owner.</summary>
     public void Dispose()
     {
         if (ownsClient) Client.Dispose();
     }
 
+    /// <summary>"pjrt platform device index (kind)".</summary>
     public override string ToString() => $"pjrt {Client.Platform} device {Index} ({Kind})";
 }

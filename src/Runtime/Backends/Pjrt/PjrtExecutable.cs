@@ -31,6 +31,7 @@ public sealed unsafe class PjrtExecutable : IExecutable
         PeakMemorySource = peakSource;
     }
 
+    /// <summary>The module this executable was compiled from.</summary>
     public HloModule Module { get; }
 
     /// <summary>PJRT_Executable_GetCompiledMemoryStats' peak_memory_in_bytes; where the plugin does not report it (older
@@ -131,6 +132,9 @@ public sealed unsafe class PjrtExecutable : IExecutable
         }
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentNullException"><paramref name="arguments"/> is null.</exception>
+    /// <exception cref="XlaExecutionException">The plugin reported an error while running the program.</exception>
     public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
@@ -211,7 +215,9 @@ public sealed unsafe class PjrtExecutable : IExecutable
         return result;
     }
 
+    /// <summary>Releases the native executable (PJRT_LoadedExecutable_Destroy).</summary>
     public void Dispose() => handle.Dispose();
 
+    /// <summary>"pjrt executable 'module name' on (device)".</summary>
     public override string ToString() => $"pjrt executable '{Module.Name}' on {device}";
 }

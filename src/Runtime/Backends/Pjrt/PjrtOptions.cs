@@ -5,9 +5,13 @@ namespace XlaGen.Backends.Pjrt;
 /// <summary>The CUDA plugin's allocator (<c>allocator</c> create option).</summary>
 public enum PjrtAllocator
 {
+    /// <summary>The plugin's default allocator ("default").</summary>
     Default,
+    /// <summary>Allocate and free through the platform directly, with no pooling ("platform"); slow, but returns memory at once.</summary>
     Platform,
+    /// <summary>XLA's best-fit-with-coalescing pool ("bfc").</summary>
     Bfc,
+    /// <summary>CUDA's stream-ordered allocator, cudaMallocAsync ("cuda_async").</summary>
     CudaAsync,
 }
 
@@ -25,13 +29,17 @@ public sealed record PjrtOptions
     /// <summary>Allocate that memory at start-up (CUDA: <c>preallocate</c>).</summary>
     public bool? Preallocate { get; init; }
 
+    /// <summary>The allocator (CUDA: <c>allocator</c>); null leaves the plugin's choice.</summary>
     public PjrtAllocator? Allocator { get; init; }
 
     /// <summary>Device ordinals the client may use (CUDA: <c>visible_devices</c>).</summary>
     public IReadOnlyList<int>? VisibleDevices { get; init; }
 
+    /// <summary>The platform the plugin should serve (CUDA: <c>platform_name</c>, such as "cuda" or "rocm"); null leaves the plugin's default.</summary>
     public string? PlatformName { get; init; }
 
+    /// <summary>Any other create options by name: values may be string, bool, int or long, float or double (sent as float),
+    /// or an int or long list; any other type makes client creation throw <see cref="ArgumentException"/>. Null for none.</summary>
     public IDictionary<string, object>? Extra { get; init; }
 
     internal static string AllocatorName(PjrtAllocator a) => a switch

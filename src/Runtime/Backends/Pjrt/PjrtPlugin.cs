@@ -176,5 +176,6 @@ public sealed unsafe class PjrtPlugin
         }
     }
 
+    /// <summary>"PJRT plugin path (API major.minor)".</summary>
     public override string ToString() => $"PJRT plugin {Path} (API {ApiVersion})";
 }

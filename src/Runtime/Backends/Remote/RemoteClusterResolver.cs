@@ -53,6 +53,7 @@ public static class RemoteClusterResolver
 
     /// <summary>Environment variables for the token when the options carry none.</summary>
     public const string TokenVariable = "XLAGEN_TOKEN";
+    /// <summary>The environment variable naming a file that holds the token, read when neither the options nor <see cref="TokenVariable"/> give one.</summary>
     public const string TokenFileVariable = "XLAGEN_TOKEN_FILE";
 
     /// <summary>The port xlagen-server listens on by default (the TPU node port).</summary>

@@ -114,6 +114,11 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
 
     // ---------------------------------------------------------------- compile
 
+    /// <summary>Compiles <paramref name="module"/> on the server, blocking; see <see cref="CompileHloAsync(HloModule, CancellationToken)"/>.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="module"/> is null.</exception>
+    /// <exception cref="NotSupportedException">This is a replica device other than 0; compile through the replicated device.</exception>
+    /// <exception cref="XlaCompileException">The module cannot be serialized, or the server could not compile it.</exception>
+    /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
     public IExecutable CompileHlo(HloModule module) => CompileHloAsync(module).GetAwaiter().GetResult();
 
     /// <summary>Serializes the module (HloModuleProto) and compiles it on the server (cached there by content).</summary>
@@ -158,6 +163,13 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
 
     // ---------------------------------------------------------------- buffers
 
+    /// <summary>Uploads <paramref name="tensor"/>, blocking; see <see cref="UploadAsync"/>. With host copies on
+    /// (<see cref="RemoteDeviceOptions.KeepHostCopies"/>) the buffer keeps a reference to the tensor (not a copy) to restore it
+    /// after a server restart; if the tensor is changed afterwards, a restore detects it and the buffer is lost
+    /// (<see cref="DeviceStateLostException"/>).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="tensor"/> is null.</exception>
+    /// <exception cref="XlaExecutionException">The server refused the upload.</exception>
+    /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
     public DeviceBuffer Upload(Tensor tensor) => UploadAsync(tensor).GetAwaiter().GetResult();
 
     /// <summary>Streams the tensor to the server in chunks. With host copies on, the buffer keeps a copy for restoring.</summary>
@@ -180,6 +192,10 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
 
     const long OverlappedFingerprintBytes = 1 << 20;
 
+    /// <summary>Downloads <paramref name="buffer"/>, blocking; see <see cref="DownloadAsync"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> belongs to another device.</exception>
+    /// <exception cref="ObjectDisposedException">The device or the buffer was disposed, or the buffer was donated.</exception>
+    /// <exception cref="XlaExecutionException">The server could not send the buffer.</exception>
     public Tensor Download(DeviceBuffer buffer) => DownloadAsync(buffer).GetAwaiter().GetResult();
 
     /// <summary>Streams the buffer from the server. The buffer then has a host copy (it can be restored after a restart).</summary>
@@ -204,6 +220,10 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     /// this every few steps for their parameters and optimizer state.</summary>
     public void Synchronize(IEnumerable<DeviceBuffer> buffers) => SynchronizeAsync(buffers).GetAwaiter().GetResult();
 
+    /// <summary>Downloads the buffers that have no host copy yet, as <see cref="Synchronize"/>, without blocking.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="buffers"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The device was opened with <see cref="RemoteDeviceOptions.KeepHostCopies"/> off.</exception>
+    /// <exception cref="ArgumentException">A buffer belongs to another device.</exception>
     public async Task SynchronizeAsync(IEnumerable<DeviceBuffer> buffers, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(buffers);
@@ -229,6 +249,7 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     /// <summary>Releases the session: the server frees every buffer and program this device holds.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
+    /// <summary>Releases the session as <see cref="Dispose"/> does, without blocking. A replica device leaves the shared connection to its root device. Calling it again does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
@@ -236,6 +257,7 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
         if (root == null) await connection.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>"remote platform at address", or "remote platform device N at address" for a replica device.</summary>
     public override string ToString() => DeviceId == 0 ? $"remote {Info.Platform} at {Address}" : $"remote {Info.Platform} device {DeviceId} at {Address}";
 }
 
@@ -291,6 +313,8 @@ public sealed class RemoteBuffer : DeviceBuffer
         IsDeleted = true;
     }
 
+    /// <summary>Marks the buffer deleted, drops its host copy and queues its release on the server: the next execution
+    /// carries it, or a Release call sends it within a few milliseconds. Disposing twice is harmless.</summary>
     public override void Dispose()
     {
         if (IsDeleted) return;
@@ -299,6 +323,7 @@ public sealed class RemoteBuffer : DeviceBuffer
         device.Connection.QueueRelease(Handle.Binding);
     }
 
+    /// <summary>"name shape on address".</summary>
     public override string ToString() => $"{Name} {Shape} on {device.Address}";
 }
 
@@ -320,6 +345,7 @@ public sealed class RemoteExecutable : IExecutable
         this.resultShapes = resultShapes;
     }
 
+    /// <summary>The module this program was compiled from.</summary>
     public HloModule Module { get; }
 
     /// <summary>The SHA-256 of the module's bytes, the server's cache key.</summary>
@@ -331,6 +357,7 @@ public sealed class RemoteExecutable : IExecutable
     /// <summary>The server backend's estimate of what one execution allocates at its peak (0: it does not say).</summary>
     public long PeakMemoryBytes { get; init; }
 
+    /// <summary>The shapes of the results an execution returns, one buffer each, as the server reported them.</summary>
     public IReadOnlyList<Shape> ResultShapes => resultShapes;
 
     /// <summary>The replicas the program runs on (1: an ordinary program on device 0).</summary>
@@ -340,6 +367,7 @@ public sealed class RemoteExecutable : IExecutable
 
     internal RemoteHandle Handle { get; }
 
+    /// <inheritdoc/>
     public DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null) =>
         ExecuteAsync(arguments, options).GetAwaiter().GetResult();
 
@@ -547,11 +575,14 @@ public sealed class RemoteExecutable : IExecutable
         return results;
     }
 
+    /// <summary>Queues the program's release on the server (carried by the next execution, or sent by a Release call within a
+    /// few milliseconds). Disposing twice is harmless.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
         device.Connection.QueueRelease(Handle.Binding);
     }
 
+    /// <summary>"remote executable 'name' on address" (with the replica count for a replicated program).</summary>
     public override string ToString() => ReplicaCount == 1 ? $"remote executable '{Module.Name}' on {device.Address}" : $"remote executable '{Module.Name}' on {ReplicaCount} replicas at {device.Address}";
 }
