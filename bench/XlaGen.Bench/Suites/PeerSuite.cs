@@ -76,6 +76,13 @@ internal sealed class PeerSuite : IBenchSuite
         else
             sides.Add(new("torchsharp", "dotnet", new[] { torchDll, workload }));
         Console.WriteLine($"{runs} runs per side, alternating; worker arguments: {string.Join(' ', arguments)}; threads {options.Threads}");
+        // Inherited by both workers and able to change their speed (libtorch's OpenMP threads spin at barriers by default).
+        var environment = new JsonObject();
+        foreach (var name in new[] { "OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT", "DOTNET_PROCESSOR_COUNT" })
+            if (Environment.GetEnvironmentVariable(name) is { } value)
+                environment[name] = value;
+        if (environment.Count > 0)
+            Console.WriteLine($"environment: {string.Join(' ', environment.Select(e => $"{e.Key}={e.Value}"))}");
         if (runs < 3) Console.WriteLine("note: fewer than 3 runs per side; medians are not meaningful");
 
         var yardstick = new Yardstick(options.Threads);
@@ -111,6 +118,7 @@ internal sealed class PeerSuite : IBenchSuite
             ["load_average_at_start"] = loadStart,
             ["load_average_at_end"] = loadEnd,
             ["yardstick_sgemm_1024"] = yardsticks,
+            ["environment"] = environment,
         };
         if (note != null) result["note"] = note;
         if (workload == "cnn")
