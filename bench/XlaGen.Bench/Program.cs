@@ -25,7 +25,7 @@ internal static class Program
                XlaGen.Bench worker mlp|cnn|infer [--epochs N] [--examples N] [--seed N] [--warmup-steps N] [--calls N]
           --out PATH       JSON result file (default: bench/results/<suite>.json under the repo root)
           --threads N      threads for ours and the reference library (default: all cores); mlp, cnn, infer:
-                   torch.set_num_threads in the Torch peer, DOTNET_PROCESSOR_COUNT for both workers
+                           torch.set_num_threads in the Torch peer, DOTNET_PROCESSOR_COUNT for both workers
           --reps N         timed repetitions per measurement, median reported (default 9); for mlp, cnn and
                            infer: runs of each process (default 3)
           --epochs N       mlp, cnn: epochs per run (default 3 and 2)
@@ -35,7 +35,7 @@ internal static class Program
           --no-blas        do not load OpenBLAS (report ours only)
           --gap-ms N       idle pause before each timed batch (default 150; lets spinning BLAS threads sleep)
           --quick          fewer/shorter repetitions (smoke run); mlp: 1 epoch of 12800, cnn: 1 epoch of 2560,
-                   infer: 300 calls
+                           infer: 300 calls
         """;
 
     public static int Main(string[] args)
