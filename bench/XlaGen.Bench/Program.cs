@@ -9,18 +9,33 @@ namespace XlaGen.Bench;
 internal static class Program
 {
     /// <summary>Registered suites.</summary>
-    private static readonly IBenchSuite[] Suites = { new GemmSuite(), new MlpSuite(), new RemoteSuite(), new ReplicasSuite() };
+    private static readonly IBenchSuite[] Suites =
+    {
+        new GemmSuite(),
+        new PeerSuite("mlp", "MLP 784-256-10 training on Fashion-MNIST (Adam 1e-3, batch 128): XlaGen vs TorchSharp, separate processes, epoch samples/s."),
+        new PeerSuite("cnn", "FashionMnistCnn sample's CNN training (Adam, batch 128): XlaGen vs TorchSharp, separate processes, epoch samples/s."),
+        new PeerSuite("infer", "MLP inference, batch 1 latency and batch 1024 throughput: XlaGen vs TorchSharp, separate processes."),
+        new MlpSuite(),
+        new RemoteSuite(),
+        new ReplicasSuite(),
+    };
 
     private const string Usage = """
-        usage: dotnet run -c Release --project bench/XlaGen.Bench -- <suite|list> [options]
+        usage: dotnet run -c Release --project bench/XlaGen.Bench -- <suite[,suite…]|list> [options]
+               XlaGen.Bench worker mlp|cnn|infer [--epochs N] [--examples N] [--seed N] [--warmup-steps N] [--calls N]
           --out PATH       JSON result file (default: bench/results/<suite>.json under the repo root)
-          --threads N      threads for ours and the reference library (default: all cores)
-          --reps N         timed repetitions per measurement, median reported (default 9)
+          --threads N      threads for ours and the reference library (default: all cores); mlp, cnn, infer:
+                           torch.set_num_threads in the Torch peer, DOTNET_PROCESSOR_COUNT for both workers
+          --reps N         timed repetitions per measurement, median reported (default 9); for mlp, cnn and
+                           infer: runs of each process (default 3)
+          --epochs N       mlp, cnn: epochs per run (default 3 and 2)
+          --examples N     mlp, cnn: an epoch is the first N training images (default 60000 and 12800)
           --filter TEXT    only cases whose name contains TEXT
           --isa NAME       force our kernels to auto|avx512|avx2|scalar (default auto)
           --no-blas        do not load OpenBLAS (report ours only)
           --gap-ms N       idle pause before each timed batch (default 150; lets spinning BLAS threads sleep)
-          --quick          fewer/shorter repetitions (smoke run)
+          --quick          fewer/shorter repetitions (smoke run); mlp: 1 epoch of 12800, cnn: 1 epoch of 2560,
+                           infer: 300 calls
         """;
 
     public static int Main(string[] args)
@@ -31,6 +46,8 @@ internal static class Program
             PrintSuites();
             return args.Length == 0 ? 2 : 0;
         }
+        if (args[0] == "worker")
+            return Worker.Run(args[1..]);
         if (args[0] == "list")
         {
             PrintSuites();
@@ -59,12 +76,17 @@ internal static class Program
             {
                 case "--out": outPath = Next(); break;
                 case "--threads": options = options with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
-                case "--reps": options = options with { Repetitions = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                case "--reps":
+                    int reps = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    options = options with { Repetitions = reps, Runs = reps };
+                    break;
+                case "--epochs": options = options with { Epochs = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                case "--examples": options = options with { Examples = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--filter": options = options with { Filter = Next() }; break;
                 case "--isa": options = options with { Isa = Next() }; break;
                 case "--no-blas": options = options with { NoReference = true }; break;
                 case "--gap-ms": options = options with { GapMilliseconds = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
-                case "--quick": options = options with { Repetitions = 3, MinRepSeconds = 0.01, WarmupSeconds = 0.05, GapMilliseconds = 100 }; break;
+                case "--quick": options = options with { Repetitions = 3, MinRepSeconds = 0.01, WarmupSeconds = 0.05, GapMilliseconds = 100, Quick = true }; break;
                 default:
                     Console.Error.WriteLine($"unknown option '{args[i]}'");
                     Console.Error.WriteLine(Usage);
@@ -103,7 +125,7 @@ internal static class Program
     {
         Console.WriteLine("suites:");
         foreach (var s in Suites)
-            Console.WriteLine($"  {s.Name,-8} {s.Description}");
+            Console.WriteLine($"  {s.Name,-10} {s.Description}");
     }
 
     /// <summary>The directory holding XlaGen.sln above the working directory, else the working directory.</summary>

@@ -42,6 +42,18 @@ internal sealed record BenchOptions
     /// <summary>Only run cases whose name contains this (case-insensitive), if set.</summary>
     public string? Filter { get; init; }
 
+    /// <summary>Process suites (mlp, cnn, infer): runs of each side; 3 when null (--reps sets it).</summary>
+    public int? Runs { get; init; }
+
+    /// <summary>Process suites: epochs per run, when set.</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>Process suites: the first this many training images make an epoch, when set.</summary>
+    public int? Examples { get; init; }
+
+    /// <summary>--quick: fewer, shorter repetitions (smoke run).</summary>
+    public bool Quick { get; init; }
+
     public bool Matches(string caseName) =>
         Filter is null || caseName.Contains(Filter, StringComparison.OrdinalIgnoreCase);
 }

@@ -19,9 +19,9 @@ internal sealed class MlpSuite : IBenchSuite
     const int Batch = 128;
     const int Examples = 40 * Batch;
 
-    public string Name => "mlp";
+    public string Name => "mlp-inproc";
 
-    public string Description => "MLP 784-256-10 train step (Adam, batch 128): XlaGen CPU executor vs TorchSharp, samples/s.";
+    public string Description => "MLP 784-256-10 train step (Adam, batch 128), synthetic data: XlaGen vs TorchSharp in one process (-p:WithTorchSharp=true), samples/s.";
 
     public JsonObject Run(BenchOptions options)
     {
