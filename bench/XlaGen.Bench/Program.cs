@@ -18,6 +18,7 @@ internal static class Program
         new MlpSuite(),
         new RemoteSuite(),
         new ReplicasSuite(),
+        new FusionSuite(),
     };
 
     private const string Usage = """

@@ -19,11 +19,16 @@ internal static class LoopFusionKernel
     /// whole-array kernel would (the last chunk absorbs the remainder and is never shorter than this).</summary>
     internal const int Chunk = 2048;
 
-    internal enum RefKind { Array, Scalar, Register, Output }
+    /// <summary>Trailing broadcasts up to this many elements (per-channel vectors) are read as a view of their repeated
+    /// pattern instead of being copied into a register chunk by chunk.</summary>
+    const int MaxTilePeriod = 4096;
+
+    internal enum RefKind { Array, Scalar, Register, Output, Tiled }
 
     /// <summary>Where a node reads or writes: a source array (fusion operand or constant) at the chunk's offset, its
-    /// element 0, a scratch register, or an output array at the chunk's offset.</summary>
-    internal readonly record struct Ref(RefKind Kind, int Index)
+    /// element 0, a scratch register, an output array at the chunk's offset, or a tiled broadcast (a source array
+    /// holding a short pattern repeated past one chunk's length, read from the chunk's phase in the pattern).</summary>
+    internal readonly record struct Ref(RefKind Kind, int Index, int Period = 0)
     {
         public bool IsScalar => Kind == RefKind.Scalar;
     }
@@ -32,6 +37,7 @@ internal static class LoopFusionKernel
     {
         public readonly Array[] Registers = registers;
         public Array[] Sources = null!;
+        public Array[] Tiles = null!;
         public Array[] Outputs = null!;
         public int Start;
         public int Length;
@@ -42,6 +48,7 @@ internal static class LoopFusionKernel
             RefKind.Array => new ReadOnlySpan<T>(Unsafe.As<T[]>(Sources[r.Index]), Start, Length),
             RefKind.Register => new ReadOnlySpan<T>(Unsafe.As<T[]>(Registers[r.Index]), 0, Length),
             RefKind.Output => new ReadOnlySpan<T>(Unsafe.As<T[]>(Outputs[r.Index]), Start, Length),
+            RefKind.Tiled => new ReadOnlySpan<T>(Unsafe.As<T[]>(Tiles[r.Index]), Start % r.Period, Length),
             _ => new ReadOnlySpan<T>(Unsafe.As<T[]>(Sources[r.Index]), 0, 1),
         };
 
@@ -71,15 +78,37 @@ internal static class LoopFusionKernel
     }
 
     /// <summary>A compiled loop: nodes in order, register types, output types, constants appended to the sources.</summary>
-    sealed class Program(Node[] nodes, ElementType[] registerTypes, ElementType[] outputTypes, Array[] constants, int parameters, int n, int computeNodes)
+    sealed class Program(Node[] nodes, ElementType[] registerTypes, ElementType[] outputTypes, Array[] constants, Tile[] tiles, int parameters, int n, int computeNodes)
     {
         readonly ConcurrentBag<ChunkState> states = new();
+        readonly ConcurrentBag<(Array[] Sources, Array[] Tiles)> sourceSets = new();
+        readonly int tileLength = (int)Math.Min(n, 2L * Chunk);
+
+        /// <summary>One run's sources (the fusion operands, then the constants) and tiled broadcasts (filled from their
+        /// operands), in arrays reused from run to run.</summary>
+        (Array[] Sources, Array[] Tiles) RentSources(Frame f, int[] sourceSlots)
+        {
+            if (!sourceSets.TryTake(out var set))
+            {
+                var fresh = new Array[parameters + constants.Length];
+                constants.CopyTo(fresh, parameters);
+                set = (fresh, tiles.Select(t => TypeDispatch.NewArray(t.Type, t.Period + tileLength)).ToArray());
+            }
+            for (int i = 0; i < parameters; i++) set.Sources[i] = f.Data[sourceSlots[i]]!;
+            for (int k = 0; k < tiles.Length; k++) tiles[k].Fill(set.Sources[tiles[k].Source], set.Tiles[k]);
+            return set;
+        }
+
+        void ReturnSources((Array[] Sources, Array[] Tiles) set)
+        {
+            for (int i = 0; i < parameters; i++) set.Sources[i] = null!;
+            sourceSets.Add(set);
+        }
 
         ChunkState Rent()
         {
             if (states.TryTake(out var s)) return s;
-            int length = (int)Math.Min(n, 2L * Chunk);
-            return new ChunkState(registerTypes.Select(t => TypeDispatch.NewArray(t, length)).ToArray());
+            return new ChunkState(registerTypes.Select(t => TypeDispatch.NewArray(t, tileLength)).ToArray());
         }
 
         public Kernel Kernel(int[] sourceSlots, int[] outSlots)
@@ -90,20 +119,26 @@ internal static class LoopFusionKernel
             long grain = Math.Max(1, Par.CheapGrain / Math.Max(1, computeNodes) / Chunk);
             return f =>
             {
-                var sources = new Array[parameters + constants.Length];
-                for (int i = 0; i < parameters; i++) sources[i] = f.Data[sourceSlots[i]]!;
-                constants.CopyTo(sources, parameters);
+                var set = RentSources(f, sourceSlots);
                 var outputs = new Array[outSlots.Length];
                 for (int k = 0; k < outSlots.Length; k++) outputs[k] = allocators[k](f, outSlots[k], n);
-                if (!Par.Worth(chunks, grain)) Run(sources, outputs, 0, chunks, chunks);
-                else Par.For(chunks, grain, (lo, hi) => Run(sources, outputs, (int)lo, (int)hi, chunks));
+                try
+                {
+                    if (!Par.Worth(chunks, grain)) Run(set, outputs, 0, chunks, chunks);
+                    else Par.For(chunks, grain, (lo, hi) => Run(set, outputs, (int)lo, (int)hi, chunks));
+                }
+                finally
+                {
+                    ReturnSources(set);
+                }
             };
         }
 
-        void Run(Array[] sources, Array[] outputs, int lo, int hi, int chunks)
+        void Run((Array[] Sources, Array[] Tiles) set, Array[] outputs, int lo, int hi, int chunks)
         {
             var s = Rent();
-            s.Sources = sources;
+            s.Sources = set.Sources;
+            s.Tiles = set.Tiles;
             s.Outputs = outputs;
             try
             {
@@ -117,12 +152,41 @@ internal static class LoopFusionKernel
             finally
             {
                 s.Sources = null!;
+                s.Tiles = null!;
                 s.Outputs = null!;
                 states.Add(s);
             }
         }
 
         static Func<Frame, int, int, Array> Allocator(ElementType t) => TypeDispatch.Any(t, new AllocatorFactory());
+    }
+
+    /// <summary>A broadcast onto the trailing dims with a short period, read as a view of its pattern repeated.</summary>
+    internal sealed class Tile(int source, int period, ElementType type)
+    {
+        public int Source => source;
+
+        public int Period => period;
+
+        public ElementType Type => type;
+
+        readonly Action<Array, Array> fill = TypeDispatch.Any(type, new TileFillFactory(period));
+
+        public void Fill(Array pattern, Array tiled) => fill(pattern, tiled);
+    }
+
+    readonly struct TileFillFactory(int period) : IAnyTypeFactory<Action<Array, Array>>
+    {
+        public Action<Array, Array> Create<T>() where T : unmanaged
+        {
+            int p = period;
+            return (pattern, tiled) =>
+            {
+                var src = Unsafe.As<T[]>(pattern).AsSpan(0, p);
+                var dst = Unsafe.As<T[]>(tiled).AsSpan();
+                for (int i = 0; i < dst.Length; i += p) src[..Math.Min(p, dst.Length - i)].CopyTo(dst[i..]);
+            };
+        }
     }
 
     readonly struct AllocatorFactory : IAnyTypeFactory<Func<Frame, int, int, Array>>
@@ -141,6 +205,7 @@ internal static class LoopFusionKernel
         readonly List<ElementType> registerTypes = new();
         readonly Dictionary<ElementType, Stack<int>> free = new();
         readonly List<Array> constants = new();
+        readonly List<Tile> tiles = new();
         readonly Dictionary<HloInstruction, int> lastUse = new();
         readonly Dictionary<HloInstruction, int> outputIndex = new();
         readonly int parameterCount;
@@ -188,7 +253,7 @@ internal static class LoopFusionKernel
             }
             var outputTypes = new ElementType[outputIndex.Count];
             foreach (var (h, k) in outputIndex) outputTypes[k] = h.Shape.ElementType;
-            return new Program(nodes.ToArray(), registerTypes.ToArray(), outputTypes, constants.ToArray(), parameterCount, n, computeNodes);
+            return new Program(nodes.ToArray(), registerTypes.ToArray(), outputTypes, constants.ToArray(), tiles.ToArray(), parameterCount, n, computeNodes);
         }
 
         bool IsLoop(Shape s) => s.IsArray && s.ElementCount == n;
@@ -255,6 +320,12 @@ internal static class LoopFusionKernel
                     var kind = LoopFusion.BroadcastPattern(x);
                     if (kind == LoopFusion.BroadcastKind.None || refs[src].Kind != RefKind.Array) return false;
                     long srcCount = src.Shape.ElementCount;
+                    if (kind == LoopFusion.BroadcastKind.Trailing && srcCount <= MaxTilePeriod)
+                    {
+                        tiles.Add(new Tile(refs[src].Index, (int)srcCount, x.Shape.ElementType));
+                        refs[x] = new Ref(RefKind.Tiled, tiles.Count - 1, (int)srcCount);
+                        return true;
+                    }
                     var r = Result(x);
                     refs[x] = r;
                     nodes.Add(TypeDispatch.Any(x.Shape.ElementType, new BroadcastFactory(refs[src], r, kind == LoopFusion.BroadcastKind.Trailing, (int)(kind == LoopFusion.BroadcastKind.Trailing ? srcCount : n / srcCount))));
