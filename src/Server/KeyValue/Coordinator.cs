@@ -49,7 +49,8 @@ internal sealed class Coordinator : IAsyncDisposable
         builder.Services.AddSingleton(table);
         builder.Services.AddSingleton(new TokenPolicy(token));
         builder.Services.AddSingleton<KeyValueService>();
-        builder.Services.AddSingleton<global::Grpc.AspNetCore.Server.Model.IServiceMethodProvider<KeyValueService>, KeyValueMethodProvider>();
+        builder.Services.AddSingleton<KeyValueEndpoint>();
+        builder.Services.AddSingleton<global::Grpc.AspNetCore.Server.Model.IServiceMethodProvider<KeyValueEndpoint>, KeyValueMethodProvider>();
         builder.Services.AddGrpc(o =>
         {
             // A value, its key and framing.
@@ -74,7 +75,7 @@ internal sealed class Coordinator : IAsyncDisposable
                 return Task.CompletedTask;
             });
         }
-        app.MapGrpcService<KeyValueService>();
+        app.MapGrpcService<KeyValueEndpoint>();
         try
         {
             await app.StartAsync();

@@ -77,10 +77,16 @@ internal sealed class KeyValueService : KeyValueStore.KeyValueStoreBase
         });
 }
 
+/// <summary>The type gRPC routes key-value calls to (without the generated base's binding attribute, so only
+/// <see cref="KeyValueMethodProvider"/> binds them); the handlers live in the singleton <see cref="KeyValueService"/>.</summary>
+internal sealed class KeyValueEndpoint
+{
+}
+
 /// <summary>Binds <see cref="KeyValueService"/> with request parsers that turn a malformed message into
 /// INVALID_ARGUMENT (gRPC's default would be an opaque UNKNOWN), as <see cref="GuardedMethodProvider"/> does for the
 /// device service.</summary>
-internal sealed class KeyValueMethodProvider : IServiceMethodProvider<KeyValueService>
+internal sealed class KeyValueMethodProvider : IServiceMethodProvider<KeyValueEndpoint>
 {
     readonly KeyValueService implementation;
 
@@ -89,7 +95,7 @@ internal sealed class KeyValueMethodProvider : IServiceMethodProvider<KeyValueSe
         this.implementation = implementation;
     }
 
-    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<KeyValueService> context) =>
+    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<KeyValueEndpoint> context) =>
         KeyValueStore.BindService(new Binder(context), implementation);
 
     static Method<TRequest, TResponse> Guard<TRequest, TResponse>(Method<TRequest, TResponse> method)
@@ -110,7 +116,7 @@ internal sealed class KeyValueMethodProvider : IServiceMethodProvider<KeyValueSe
         return new Method<TRequest, TResponse>(method.Type, method.ServiceName, method.Name, guarded, method.ResponseMarshaller);
     }
 
-    sealed class Binder(ServiceMethodProviderContext<KeyValueService> context) : ServiceBinderBase
+    sealed class Binder(ServiceMethodProviderContext<KeyValueEndpoint> context) : ServiceBinderBase
     {
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
         {
