@@ -275,27 +275,29 @@ public class MultiHostKeyValueTests(PodSlice pod) : IClassFixture<PodSlice>
             Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
             Assert.Contains("--kv-max-keys-per-client", refused.Status.Detail);
 
-            // Waiting gets: it may hold its share, no more.
+            // Waiting gets: it may hold its share, no more. Four more than its share go out at once: exactly four are
+            // refused (which ones depends on arrival order), the others wait.
             using var cancel = new CancellationTokenSource();
-            var held = Enumerable.Range(0, PodSlice.MaxWaitingPerClient).Select(i =>
-                hostile.GetAsync(new GetRequest { Key = ByteString.CopyFromUtf8($"{run}/never/{i}"), TimeoutMs = 60_000 }, headers, cancellationToken: cancel.Token).ResponseAsync).ToArray();
-            await WaitForAsync(async () =>
+            var calls = Enumerable.Range(0, PodSlice.MaxWaitingPerClient + 4).Select(i =>
+                hostile.GetAsync(new GetRequest { Key = ByteString.CopyFromUtf8($"{run}/never/{i}"), TimeoutMs = 60_000 }, headers, cancellationToken: cancel.Token).ResponseAsync).ToList();
+            var refusals = new List<RpcException>();
+            var pending = new List<Task<GetResponse>>(calls);
+            var watch = Stopwatch.StartNew();
+            while (refusals.Count < 4)
             {
-                try
-                {
-                    await hostile.GetAsync(new GetRequest { Key = ByteString.CopyFromUtf8($"{run}/one-more"), TimeoutMs = 60_000 }, headers, deadline: DateTime.UtcNow.AddSeconds(2));
-                    return false;
-                }
-                catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
-                {
-                    Assert.Contains("--kv-max-waiting-per-client", e.Status.Detail);
-                    return true;
-                }
-                catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded)
-                {
-                    return false; // not all of its gets were waiting yet
-                }
-            }, () => pod.Nodes[0].Log);
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"only {refusals.Count} of the extra gets were refused within 20 s");
+                var done = await Task.WhenAny(pending).WaitAsync(TimeSpan.FromSeconds(20));
+                pending.Remove(done);
+                refusals.Add(await Assert.ThrowsAsync<RpcException>(() => done));
+            }
+            Assert.All(refusals, e =>
+            {
+                Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+                Assert.Contains($"client 127.0.0.2 already has {PodSlice.MaxWaitingPerClient} gets waiting", e.Status.Detail);
+                Assert.Contains("--kv-max-waiting-per-client", e.Status.Detail);
+            });
+            await Task.Delay(200);
+            Assert.Equal(PodSlice.MaxWaitingPerClient, pending.Count(t => !t.IsCompleted));
 
             // Meanwhile another host stores, waits and reads as usual.
             using var fair = pod.Client();
@@ -307,7 +309,7 @@ public class MultiHostKeyValueTests(PodSlice pod) : IClassFixture<PodSlice>
 
             // Cancelled gets give their places back.
             await cancel.CancelAsync();
-            foreach (var h in held) await Assert.ThrowsAnyAsync<RpcException>(() => h);
+            foreach (var h in pending) Assert.Equal(StatusCode.Cancelled, (await Assert.ThrowsAsync<RpcException>(() => h)).StatusCode);
             await WaitForAsync(async () =>
             {
                 try
@@ -386,6 +388,18 @@ public class MultiHostStartupTests
         Assert.Equal("node 1 of 2", Encoding.UTF8.GetString(store.TryGet("pjrt:test_plugin:topology/1"u8)!));
         await using var device = await Devices.ConnectAsync(node1.Address);
         Assert.Equal("testpjrt", device.Info.Platform);
+    }
+
+    [Fact]
+    public async Task ANodeWhoseCoordinatorNeverAnswersExitsInsteadOfServingHalfAJob()
+    {
+        string coordinator = "127.0.0.1:" + FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (code, stdout, err) = await CommandLineTests.Run(new Dictionary<string, string>(),
+            "--listen", "127.0.0.1:0", "--num-nodes", "2", "--node-id", "1", "--coordinator", coordinator, "--join-timeout", "1s");
+        Assert.Equal(1, code);
+        Assert.Contains("node 1: cannot register in the key-value store at " + coordinator, err);
+        Assert.Contains("still unreachable after 1s", err);
+        Assert.DoesNotContain("listening on", stdout);
     }
 
     [Theory]
