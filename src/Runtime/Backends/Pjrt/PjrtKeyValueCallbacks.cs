@@ -11,6 +11,10 @@ namespace XlaGen.Backends.Pjrt;
 /// the callback allocates, with a deleter the plugin calls after copying it (<see cref="FreeValue"/>); a failure is the
 /// <c>PJRT_Error*</c> that <c>(*args->callback_error)(code, message, size)</c> makes, returned to the plugin. Nothing
 /// escapes into native code: every exception becomes such an error (INTERNAL unless the store gave a code).
+/// The callbacks read no <c>struct_size</c>: XLA's own caller of them (CApiKeyValueStore in
+/// xla/pjrt/c/pjrt_c_api_wrapper_impl.cc, inside every plugin built on XLA) fills only key, key_size, timeout_in_ms,
+/// callback_error and user_arg and leaves struct_size unset, so checking it would refuse real plugins. That caller
+/// computes timeout_in_ms as an int from an absl::Duration, so an infinite timeout arrives as a negative number: no limit.
 /// </summary>
 internal static unsafe class PjrtKeyValueCallbacks
 {
