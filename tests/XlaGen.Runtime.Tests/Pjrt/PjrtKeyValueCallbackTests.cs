@@ -297,6 +297,37 @@ public sealed unsafe partial class PjrtKeyValueCallbackTests : IDisposable
     }
 
     [Fact]
+    public void ArgsAsXlasOwnCallerFillsThemWork()
+    {
+        // CApiKeyValueStore (pjrt_c_api_wrapper_impl.cc) leaves struct_size, extension_start and the out fields unset
+        // and passes an infinite timeout as a negative int: garbage there must not matter.
+        Assert.True(PutOk("xla-caller", "v"u8.ToArray()));
+        var k = "xla-caller"u8.ToArray();
+        var error = CallbackError();
+        try
+        {
+            fixed (byte* kp = k)
+            {
+                var a = new PJRT_KeyValueGetCallback_Args
+                {
+                    struct_size = unchecked((nuint)0xCCCCCCCCCCCCCCCC), extension_start = (void*)0xCCCC,
+                    key = kp, key_size = (nuint)k.Length, timeout_in_ms = unchecked((int)0xFFFFFFFF),
+                    callback_error = error, user_arg = create.kv_get_user_arg,
+                    value = (byte*)0xCCCC, value_size = 12345,
+                };
+                Assert.True(((delegate* unmanaged<PJRT_KeyValueGetCallback_Args*, void*>)create.kv_get_callback)(&a) == null);
+                Assert.Equal("v"u8.ToArray(), new ReadOnlySpan<byte>(a.value, (int)a.value_size).ToArray());
+                a.value_deleter_callback(a.value);
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(error);
+        }
+        Assert.Contains(Timeout.InfiniteTimeSpan, store.Timeouts);
+    }
+
+    [Fact]
     public void NodeOptionsAreSentAsInt64CreateOptions()
     {
         var named = new PjrtOptions { NodeId = 2, NumNodes = 4, KeyValueStore = store }.NamedValues();
