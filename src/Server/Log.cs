@@ -68,4 +68,13 @@ internal static partial class Log
 
     [LoggerMessage(21, LogLevel.Warning, "{Variable} is set: advertising device protocol versions {Min}..{Max} instead of {ImplementedMin}..{ImplementedMax} (a testing aid; unset it for real use)")]
     public static partial void TestProtocolRange(ILogger logger, string variable, int min, int max, int implementedMin, int implementedMax);
+
+    [LoggerMessage(22, LogLevel.Information, "node {NodeId} of {NumNodes}: serving the key-value store on {Address} (limits: values {MaxValueBytes} bytes, {MaxKeys} keys, {MaxBytes} bytes; per client {MaxKeysPerClient} keys, {MaxBytesPerClient} bytes, {MaxWaitingPerClient} waiting gets)")]
+    public static partial void KeyValueServing(ILogger logger, int nodeId, int numNodes, string address, long maxValueBytes, int maxKeys, long maxBytes, int maxKeysPerClient, long maxBytesPerClient, int maxWaitingPerClient);
+
+    [LoggerMessage(23, LogLevel.Information, "node {NodeId} of {NumNodes}: joined the key-value store at {Coordinator} as {Key} = {Address}")]
+    public static partial void KeyValueJoined(ILogger logger, int nodeId, int numNodes, string coordinator, string key, string address);
+
+    [LoggerMessage(24, LogLevel.Information, "key-value {Method} from {Client} failed {StatusCode}: {Detail}")]
+    public static partial void KeyValueRefused(ILogger logger, string method, string client, StatusCode statusCode, string detail);
 }

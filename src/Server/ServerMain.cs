@@ -6,7 +6,9 @@ using Microsoft.Extensions.Logging.Console;
 using System.Security.Cryptography.X509Certificates;
 using XlaGen;
 using XlaGen.Server.Data;
+using XlaGen.Distributed;
 using XlaGen.Server.Grpc;
+using XlaGen.Server.KeyValue;
 using XlaGen.Server.Sessions;
 
 namespace XlaGen.Server;
@@ -18,6 +20,19 @@ namespace XlaGen.Server;
 public static class ServerMain
 {
     public const string ProgramName = "xlagen-server";
+
+    /// <summary>What the PJRT client's own keys start with in the shared store (the header asks whoever provides the
+    /// callbacks to keep different users' keys apart).</summary>
+    public const string PjrtKeyPrefix = "pjrt:";
+
+    /// <summary>The key under which node <paramref name="nodeId"/> publishes its device address.</summary>
+    public static string NodeKey(int nodeId) => "xlagen/nodes/" + nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    static async Task StopAsync(Coordinator? coordinator, IKeyValueStore? store)
+    {
+        (store as IDisposable)?.Dispose();
+        if (coordinator != null) await coordinator.DisposeAsync();
+    }
 
     /// <summary>Parses <paramref name="args"/> as xlagen-server's command line and runs the server until it is stopped
     /// (Ctrl+C, SIGTERM). <paramref name="name"/> is how messages and --help name the program.</summary>
@@ -58,14 +73,54 @@ public static class ServerMain
             return 2;
         }
 
+        // Multi-host: node 0 serves the key-value store before anything else (the other nodes' PJRT clients wait for it
+        // while they are created, and so does its own); the others reach it over gRPC.
+        Coordinator? coordinator = null;
+        IKeyValueStore? store = null;
+        if (options.MultiNode)
+        {
+            if (options.NodeId == 0)
+            {
+                try
+                {
+                    coordinator = await Coordinator.StartAsync(options, token, certificate);
+                }
+                catch (IOException e)
+                {
+                    Console.Error.WriteLine($"{name}: cannot listen on {options.Coordinator} (--coordinator): {e.Message}");
+                    return 1;
+                }
+                Console.Out.WriteLine($"xlagen-server key-value store on {coordinator.Address}");
+                Console.Out.Flush();
+                store = new LocalKeyValueStore(coordinator.Table);
+            }
+            else
+            {
+                store = new KeyValueClient(options.CoordinatorAddress, new KeyValueClientOptions
+                {
+                    Token = token,
+                    TrustedCertificateFile = options.TlsCertificateFile,
+                    UnavailableRetry = options.JoinTimeout,
+                });
+            }
+        }
+
         IDevice device;
         try
         {
-            device = Devices.Open(options.BackendSpec);
+            device = options.BackendSpec.Backend == DeviceBackend.Pjrt && options.MultiNode
+                ? Devices.Pjrt(options.BackendSpec.PluginPath, new XlaGen.Backends.Pjrt.PjrtOptions
+                {
+                    NodeId = options.NodeId,
+                    NumNodes = options.NumNodes,
+                    KeyValueStore = new PrefixedKeyValueStore(store!, PjrtKeyPrefix),
+                })
+                : Devices.Open(options.BackendSpec);
         }
         catch (Exception e) when (options.BackendSpec.Backend == DeviceBackend.Pjrt && e is not OutOfMemoryException)
         {
             Console.Error.WriteLine($"{name}: --backend {options.Backend}: {e.Message}");
+            await StopAsync(coordinator, store);
             return 2;
         }
 
@@ -76,6 +131,7 @@ public static class ServerMain
             {
                 Console.Error.WriteLine($"{name}: --devices {options.Devices}: only the cpu backend hosts several devices so far (PJRT replicas are not implemented); use --backend cpu or --devices 1");
                 device.Dispose();
+                await StopAsync(coordinator, store);
                 return 2;
             }
             replicas = new XlaGen.Backends.Cpu.CpuReplicaPlatform(options.Devices);
@@ -88,30 +144,7 @@ public static class ServerMain
         ThreadPool.SetMinThreads(Math.Max(minWorkers, 4 * Environment.ProcessorCount + 8), minIo);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Array.Empty<string>(), ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(options.LogLevel);
-        // Kestrel and routing chatter stays out of the log unless asked for.
-        builder.Logging.AddFilter("Microsoft", options.LogLevel <= LogLevel.Debug ? options.LogLevel : LogLevel.Warning);
-        builder.Logging.AddFilter("Grpc", options.LogLevel <= LogLevel.Debug ? options.LogLevel : LogLevel.Warning);
-        if (options.LogFormat == LogFormat.Json)
-        {
-            builder.Logging.AddJsonConsole(o =>
-            {
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-                o.UseUtcTimestamp = true;
-            });
-        }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            });
-        }
-        // stdout carries only the "listening on" line; every log line goes to stderr.
-        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        ConfigureLogging(builder, options);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -174,6 +207,7 @@ public static class ServerMain
             {
                 Console.Error.WriteLine($"{name}: cannot listen on {endPoint} (--data-listen): {e.Message}");
                 host.Dispose();
+                await StopAsync(coordinator, store);
                 return 1;
             }
         }
@@ -191,10 +225,32 @@ public static class ServerMain
             Console.Error.WriteLine($"{name}: cannot listen on {options.ListenText}: {e.Message}");
             host.Data?.Dispose();
             host.Dispose();
+            await StopAsync(coordinator, store);
             return 1;
         }
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        if (store != null)
+        {
+            // Every node publishes its device address (xlagen/nodes/I) once it serves, so a client of the job (or an
+            // operator) finds all of them from the coordinator; a node that cannot reach the store does not start.
+            string key = NodeKey(options.NodeId);
+            string deviceAddress = address.Replace("https://", "grpcs://", StringComparison.Ordinal).Replace("http://", "grpc://", StringComparison.Ordinal);
+            try
+            {
+                await Task.Run(() => store.Put(System.Text.Encoding.UTF8.GetBytes(key), System.Text.Encoding.UTF8.GetBytes(deviceAddress)));
+            }
+            catch (KeyValueStoreException e)
+            {
+                Console.Error.WriteLine($"{name}: node {options.NodeId}: cannot register in the key-value store at {options.Coordinator}: {e.Message}");
+                await app.StopAsync();
+                host.Data?.Dispose();
+                host.Dispose();
+                await StopAsync(coordinator, store);
+                return 1;
+            }
+            XlaGen.Server.Log.KeyValueJoined(logger, options.NodeId, options.NumNodes, coordinator?.Address ?? options.Coordinator!, key, deviceAddress);
+        }
         Console.Out.WriteLine($"xlagen-server listening on {address}");
         Console.Out.Flush();
         XlaGen.Server.Log.Listening(logger, DeviceHost.ServerVersion, address, options.Backend, device.Info.DeviceKind, certificate != null, token != null,
@@ -211,7 +267,37 @@ public static class ServerMain
         host.Dispose();
         XlaGen.Server.Log.Stopped(logger, sessions);
         await app.DisposeAsync();
+        await StopAsync(coordinator, store);
         return 0;
+    }
+
+    /// <summary>The console log of a server app (the device service's, and the coordinator's key-value store's).</summary>
+    internal static void ConfigureLogging(WebApplicationBuilder builder, ServerOptions options)
+    {
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        // Kestrel and routing chatter stays out of the log unless asked for.
+        builder.Logging.AddFilter("Microsoft", options.LogLevel <= LogLevel.Debug ? options.LogLevel : LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", options.LogLevel <= LogLevel.Debug ? options.LogLevel : LogLevel.Warning);
+        if (options.LogFormat == LogFormat.Json)
+        {
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
+        // stdout carries only the "listening on" lines; every log line goes to stderr.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
     }
 
     static string? ReadToken(string? path)

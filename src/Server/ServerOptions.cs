@@ -125,6 +125,29 @@ public sealed record ServerOptions
         return this with { MinProtocolVersion = min, MaxProtocolVersion = max, ProtocolRangeOverridden = true };
     }
 
+    /// <summary>--node-id: this server's index among the --num-nodes servers of a multi-host job (0: the coordinator).</summary>
+    public int NodeId { get; init; }
+
+    /// <summary>--num-nodes: how many servers (hosts) the job spans; 1 is a single host.</summary>
+    public int NumNodes { get; init; } = 1;
+
+    /// <summary>The most --num-nodes accepts.</summary>
+    public const int MaxNodes = 4096;
+
+    /// <summary>--coordinator as given: where node 0 serves the key-value store and the others reach it.</summary>
+    public string? Coordinator { get; init; }
+
+    /// <summary>--coordinator parsed, on node 0: the address its store listens on.</summary>
+    public IPEndPoint? CoordinatorListen { get; init; }
+
+    public bool MultiNode => NumNodes > 1;
+
+    /// <summary>The coordinator's key-value store limits (--kv-* options, node 0 only).</summary>
+    public KeyValue.KeyValueLimits KeyValueLimits { get; init; } = new();
+
+    /// <summary>How long a non-coordinator waits for the coordinator to answer before it gives up starting.</summary>
+    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
     public bool Help { get; init; }
 
     public bool Version { get; init; }
@@ -222,6 +245,27 @@ public sealed record ServerOptions
           --shutdown-timeout DURATION
                                      On SIGTERM or Ctrl+C the server stops accepting calls and waits this long for
                                      running executions and transfers to finish (default 30s).
+          --num-nodes N              Multi-host (a TPU pod slice: one xlagen-server per host): the job spans N
+                                     servers (default 1). Needs --node-id and --coordinator. Each server's PJRT
+                                     client is created with node_id/num_nodes and key-value callbacks that reach
+                                     the store node 0 serves; PJRT sets up its distributed runtime through it.
+          --node-id I                This server's index, 0..N-1. Node 0 is the coordinator: it serves the key-value
+                                     store (protos/xlagen/kv.proto) on the --coordinator address, with the same token
+                                     and TLS as the device service. Every node registers its device address there
+                                     under the key xlagen/nodes/I once it serves.
+          --coordinator HOST:PORT    The key-value store's address: on node 0 the address to listen on (an IP
+                                     address; port 0 picks a free one, printed as "xlagen-server key-value store on
+                                     http://HOST:PORT"), on the others where to reach it (a host name or IP; they
+                                     wait up to --join-timeout for it, so hosts may start in any order).
+          --join-timeout DURATION    How long a node other than 0 waits for the coordinator (default 5m).
+          --kv-max-value-bytes SIZE  Node 0: largest value the store takes (default 4MiB).
+          --kv-max-bytes SIZE        Node 0: most bytes of keys and values in all (default 256MiB).
+          --kv-max-keys N            Node 0: most keys in all (default 100000).
+          --kv-max-bytes-per-client SIZE
+                                     Node 0: most bytes one client (a peer IP address) may store (default 64MiB).
+          --kv-max-keys-per-client N Node 0: most keys one client may store (default 25000).
+          --kv-max-waiting-per-client N
+                                     Node 0: most gets of one client waiting for a key at once (default 256).
           --log-format text|json     Console log format on stderr (default text; json writes one JSON object per line).
           --log-level LEVEL          trace, debug, information, warning, error or critical (default information).
           --version                  Print the server and protocol versions and exit.
@@ -239,6 +283,8 @@ public sealed record ServerOptions
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
         var o = new ServerOptions();
+        bool nodeIdGiven = false;
+        var kvGiven = new List<string>();
         for (int i = 0; i < args.Count; i++)
         {
             string arg = args[i];
@@ -379,6 +425,47 @@ public sealed record ServerOptions
                 case "--shutdown-timeout":
                     o = o with { ShutdownTimeout = ParseDuration(arg, Value()) };
                     break;
+                case "--node-id":
+                    nodeIdGiven = true;
+                    o = o with { NodeId = ParseCount(arg, Value(), 0) };
+                    break;
+                case "--num-nodes":
+                {
+                    int n = ParseCount(arg, Value(), 1);
+                    if (n > MaxNodes) throw new UsageException($"--num-nodes {n}: at most {MaxNodes}");
+                    o = o with { NumNodes = n };
+                    break;
+                }
+                case "--coordinator":
+                    o = o with { Coordinator = Value() };
+                    break;
+                case "--join-timeout":
+                    o = o with { JoinTimeout = ParseDuration(arg, Value()) };
+                    break;
+                case "--kv-max-value-bytes":
+                    kvGiven.Add(arg);
+                    o = o with { KeyValueLimits = o.KeyValueLimits with { MaxValueBytes = ParsePositiveSize(arg, Value()) } };
+                    break;
+                case "--kv-max-bytes":
+                    kvGiven.Add(arg);
+                    o = o with { KeyValueLimits = o.KeyValueLimits with { MaxBytes = ParsePositiveSize(arg, Value()) } };
+                    break;
+                case "--kv-max-keys":
+                    kvGiven.Add(arg);
+                    o = o with { KeyValueLimits = o.KeyValueLimits with { MaxKeys = ParseCount(arg, Value(), 1) } };
+                    break;
+                case "--kv-max-bytes-per-client":
+                    kvGiven.Add(arg);
+                    o = o with { KeyValueLimits = o.KeyValueLimits with { MaxBytesPerClient = ParsePositiveSize(arg, Value()) } };
+                    break;
+                case "--kv-max-keys-per-client":
+                    kvGiven.Add(arg);
+                    o = o with { KeyValueLimits = o.KeyValueLimits with { MaxKeysPerClient = ParseCount(arg, Value(), 1) } };
+                    break;
+                case "--kv-max-waiting-per-client":
+                    kvGiven.Add(arg);
+                    o = o with { KeyValueLimits = o.KeyValueLimits with { MaxWaitingPerClient = ParseCount(arg, Value(), 1) } };
+                    break;
                 case "--log-format":
                 {
                     var v = Value().ToLowerInvariant();
@@ -407,7 +494,66 @@ public sealed record ServerOptions
         }
         if ((o.TlsCertificateFile == null) != (o.TlsKeyFile == null))
             throw new UsageException("--tls-cert and --tls-key go together: pass both PEM files, or neither for cleartext HTTP/2");
+        return ValidateNodes(o, nodeIdGiven, kvGiven);
+    }
+
+    /// <summary>The multi-host options together: what each combination means is spelled out in the message.</summary>
+    static ServerOptions ValidateNodes(ServerOptions o, bool nodeIdGiven, List<string> kvGiven)
+    {
+        if (!o.MultiNode)
+        {
+            if (nodeIdGiven && o.NodeId != 0)
+                throw new UsageException($"--node-id {o.NodeId} without --num-nodes: a single server is node 0; for a multi-host job give every server --num-nodes N, its --node-id and the --coordinator address");
+            if (o.Coordinator != null)
+                throw new UsageException("--coordinator is for multi-host jobs: give every server --num-nodes N (N > 1) and its --node-id as well");
+            if (kvGiven.Count > 0)
+                throw new UsageException($"{kvGiven[0]} configures the multi-host key-value store, which only the coordinator (--num-nodes N --node-id 0) serves");
+            return o;
+        }
+        if (!nodeIdGiven)
+            throw new UsageException($"--num-nodes {o.NumNodes} needs --node-id: 0 for the coordinator (it serves the key-value store), 1 to {o.NumNodes - 1} for the others");
+        if (o.NodeId >= o.NumNodes)
+            throw new UsageException($"--node-id {o.NodeId} with --num-nodes {o.NumNodes}: node ids run from 0 to {o.NumNodes - 1}");
+        if (o.Coordinator == null)
+            throw new UsageException($"--num-nodes {o.NumNodes} needs --coordinator HOST:PORT: the key-value store's address (node 0 listens there; the others connect to it)");
+        if (o.NodeId == 0)
+        {
+            var listen = ParseEndpoint(o.Coordinator, "--coordinator");
+            if (listen.Port != 0 && listen.Port == o.Listen.Port && (listen.Address.Equals(o.Listen.Address) || IsWildcard(listen.Address) || IsWildcard(o.Listen.Address)))
+                throw new UsageException($"--coordinator {o.Coordinator} is the --listen address: the key-value store needs a port of its own (for example --listen's port + 6)");
+            var data = o.DataChannelOff ? null : o.DataListen ?? (o.Listen.Port == 0 ? null : o.DefaultDataListen);
+            if (data != null && listen.Port != 0 && listen.Port == data.Port && (listen.Address.Equals(data.Address) || IsWildcard(listen.Address) || IsWildcard(data.Address)))
+                throw new UsageException($"--coordinator {o.Coordinator} is the data channel's address ({data}): the key-value store needs a port of its own");
+            var l = o.KeyValueLimits;
+            if (l.MaxBytesPerClient > l.MaxBytes)
+                throw new UsageException($"--kv-max-bytes-per-client {l.MaxBytesPerClient} is more than --kv-max-bytes {l.MaxBytes}");
+            if (l.MaxKeysPerClient > l.MaxKeys)
+                throw new UsageException($"--kv-max-keys-per-client {l.MaxKeysPerClient} is more than --kv-max-keys {l.MaxKeys}");
+            if (l.MaxValueBytes > l.MaxBytesPerClient)
+                throw new UsageException($"--kv-max-value-bytes {l.MaxValueBytes} is more than one client may store (--kv-max-bytes-per-client {l.MaxBytesPerClient})");
+            if (l.MaxValueBytes > o.MaxMessageBytes - (64 << 10))
+                throw new UsageException($"--kv-max-value-bytes {l.MaxValueBytes} does not fit a gRPC message of --max-message-bytes {o.MaxMessageBytes} (with room for the key)");
+            return o with { CoordinatorListen = listen };
+        }
+        if (kvGiven.Count > 0)
+            throw new UsageException($"{kvGiven[0]} only applies to the coordinator (--node-id 0), which serves the key-value store; node {o.NodeId} uses the store at {o.Coordinator}");
+        if (!Uri.TryCreate("grpc://" + o.Coordinator, UriKind.Absolute, out var uri) || uri.AbsolutePath != "/" || uri.Port is <= 0 or > 65535
+            || o.Coordinator.EndsWith(":0", StringComparison.Ordinal) || !o.Coordinator.Contains(':', StringComparison.Ordinal))
+            throw new UsageException($"--coordinator {o.Coordinator}: use HOST:PORT with the coordinator's real port (the one node 0 listens on), for example 10.0.0.2:8476");
         return o;
+    }
+
+    static bool IsWildcard(IPAddress a) => a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any);
+
+    /// <summary>The URL the other nodes' key-value clients use: grpcs:// when this node serves TLS (all nodes of a job
+    /// share the certificate setup), else grpc://.</summary>
+    public string CoordinatorAddress => (UsesTls ? "grpcs://" : "grpc://") + Coordinator;
+
+    static long ParsePositiveSize(string option, string text)
+    {
+        long v = ParseSize(option, text);
+        if (v <= 0) throw new UsageException($"{option} {text}: use a size of at least 1 byte");
+        return v;
     }
 
     public static IPEndPoint ParseEndpoint(string text, string option = "--listen")

@@ -104,10 +104,10 @@ public sealed class PjrtTestPluginTests : IDisposable
     [Fact]
     public void RejectedCreateOptionGivesThePluginsMessage()
     {
-        var e = Assert.Throws<PjrtPluginException>(() => Open(new PjrtOptions { Extra = new Dictionary<string, object> { ["node_id"] = 3 } }));
-        Assert.Contains("Unknown option name 'node_id'", e.Message);
+        var e = Assert.Throws<PjrtPluginException>(() => Open(new PjrtOptions { Extra = new Dictionary<string, object> { ["enable_mock_nccl"] = true } }));
+        Assert.Contains("Unknown option name 'enable_mock_nccl'", e.Message);
         Assert.Contains(path, e.Message);
-        Assert.Contains("create options node_id", e.Message);
+        Assert.Contains("create options enable_mock_nccl", e.Message);
         e = Assert.Throws<PjrtPluginException>(() => Open(new PjrtOptions { Extra = new Dictionary<string, object> { ["preallocate"] = "yes" } }));
         Assert.Contains("Option 'preallocate' has type 0, expected 4", e.Message);
         AssertNothingLive();
@@ -325,5 +325,95 @@ public sealed class PjrtTestPluginTests : IDisposable
         buffer.Dispose();
         exe.Dispose();
         AssertNothingLive();
+    }
+
+    /// <summary>An in-memory key-value store with a blocking get, shared by the "processes" of one test.</summary>
+    sealed class SharedStore : XlaGen.Distributed.IKeyValueStore
+    {
+        readonly Dictionary<string, byte[]> values = new(StringComparer.Ordinal);
+        public int Puts;
+
+        public byte[] Get(ReadOnlySpan<byte> key, TimeSpan timeout)
+        {
+            string k = System.Text.Encoding.Latin1.GetString(key);
+            var until = DateTime.UtcNow + (timeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromMinutes(1) : timeout);
+            lock (values)
+            {
+                while (!values.ContainsKey(k))
+                {
+                    var left = until - DateTime.UtcNow;
+                    if (left <= TimeSpan.Zero) throw new XlaGen.Distributed.KeyValueStoreException(PjrtErrorCode.DeadlineExceeded, $"key {k} did not appear");
+                    Monitor.Wait(values, left);
+                }
+                return values[k];
+            }
+        }
+
+        public byte[]? TryGet(ReadOnlySpan<byte> key)
+        {
+            lock (values) return values.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(key));
+        }
+
+        public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+        {
+            lock (values)
+            {
+                values[System.Text.Encoding.Latin1.GetString(key)] = value.ToArray();
+                Puts++;
+                Monitor.PulseAll(values);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task MultiNodeClientsExchangeTheirTopologyThroughTheKeyValueCallbacks()
+    {
+        // Two "processes" (threads here) create their clients at once, as the hosts of a pod do: the test double's
+        // Client_Create publishes its node's topology with kv_put, then blocks in kv_get until every node's is there,
+        // copies each value and frees it with our deleter, and checks that kv_try_get of a missing key is NOT_FOUND.
+        var store = new SharedStore();
+        var clients = Enumerable.Range(0, 2).Select(node => Task.Run(() => PjrtClient.Create(PjrtPlugin.Load(path),
+            new PjrtOptions { NodeId = node, NumNodes = 2, KeyValueStore = store }))).ToArray();
+        var created = await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("node 0 of 2|node 1 of 2", TestPluginBuild.LastTopology(path));
+        Assert.Contains("node_id=i:", TestPluginBuild.LastCreateOptions(path));
+        Assert.Contains("num_nodes=i:2", TestPluginBuild.LastCreateOptions(path));
+        Assert.Equal(2, store.Puts);
+        Assert.True(store.TryGet("test_plugin:topology/1"u8) is { } v && v.AsSpan().SequenceEqual("node 1 of 2"u8));
+        foreach (var c in created) c.Dispose();
+        AssertNothingLive();
+    }
+
+    [Fact]
+    public void AStoreErrorDuringClientCreateReachesTheCallerWithItsCode()
+    {
+        // Only node 0 of 2 starts: its kv_get of node 1's topology times out inside the store, the callback turns that
+        // into the plugin's PJRT_Error (DEADLINE_EXCEEDED), and PJRT_Client_Create fails with it.
+        var store = new ShortStore();
+        var e = Assert.Throws<PjrtPluginException>(() => PjrtClient.Create(PjrtPlugin.Load(path), new PjrtOptions { NodeId = 0, NumNodes = 2, KeyValueStore = store }));
+        Assert.Contains("test_plugin:topology/1 did not appear", e.Message);
+        Assert.Contains("DEADLINE_EXCEEDED", e.Message);
+        Assert.Contains("and the key-value store callbacks", e.Message);
+        AssertNothingLive();
+    }
+
+    [Fact]
+    public void MultiNodeWithoutTheCallbacksIsThePluginsError()
+    {
+        var e = Assert.Throws<PjrtPluginException>(() => Open(new PjrtOptions { Extra = new Dictionary<string, object> { ["node_id"] = 0L, ["num_nodes"] = 2L } }));
+        Assert.Contains("needs all three key-value callbacks", e.Message);
+        AssertNothingLive();
+    }
+
+    /// <summary>A store whose gets give up after 200 ms.</summary>
+    sealed class ShortStore : XlaGen.Distributed.IKeyValueStore
+    {
+        readonly SharedStore inner = new();
+
+        public byte[] Get(ReadOnlySpan<byte> key, TimeSpan timeout) => inner.Get(key, TimeSpan.FromMilliseconds(200));
+
+        public byte[]? TryGet(ReadOnlySpan<byte> key) => inner.TryGet(key);
+
+        public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => inner.Put(key, value);
     }
 }

@@ -96,6 +96,9 @@ public static unsafe class TestPluginBuild
 
     public static string LastCreateOptions(string plugin) => Marshal.PtrToStringUTF8((nint)((delegate* unmanaged<byte*>)Export(plugin, "test_plugin_last_create_options"))()) ?? "";
 
+    /// <summary>What the last multi-node Client_Create read from the key-value store: every node's topology value, '|'-separated.</summary>
+    public static string LastTopology(string plugin) => Marshal.PtrToStringUTF8((nint)((delegate* unmanaged<byte*>)Export(plugin, "test_plugin_last_topology"))()) ?? "";
+
     public static long[] LastNonDonatable(string plugin)
     {
         long n = Counter(plugin, "num_non_donatable");

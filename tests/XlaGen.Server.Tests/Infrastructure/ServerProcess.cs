@@ -34,6 +34,18 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public int ProcessId => process.Id;
 
+    /// <summary>grpc://HOST:PORT of the key-value store a coordinator (--num-nodes N --node-id 0) serves, from the line
+    /// "xlagen-server key-value store on http://HOST:PORT" it prints before its listening line; null for other servers.</summary>
+    public string? KeyValueAddress
+    {
+        get
+        {
+            const string prefix = "xlagen-server key-value store on ";
+            var line = Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+            return line == null ? null : line[prefix.Length..].Replace("https://", "grpcs://", StringComparison.Ordinal).Replace("http://", "grpc://", StringComparison.Ordinal);
+        }
+    }
+
     public bool HasExited => process.HasExited;
 
     public string Log

@@ -46,30 +46,42 @@ public sealed unsafe class PjrtClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(plugin);
         var api = plugin.Api;
-        var named = (options ?? new PjrtOptions()).NamedValues();
+        options ??= new PjrtOptions();
+        var named = options.NamedValues();
+        // The store's callbacks: their GCHandle lives until the native client is destroyed (PJRT may use the store at
+        // any time, e.g. to exchange collective ids at a first execution).
+        var kv = options.KeyValueStore is { } store ? new KeyValueBinding(store) : null;
         void* client;
-        using (var arena = new NativeArena())
+        try
         {
+            using var arena = new NativeArena();
             var a = new PJRT_Client_Create_Args
             {
                 struct_size = PjrtLayout.Size.Client_Create_Args,
                 create_options = PjrtOptions.Marshal(named, arena),
                 num_options = (nuint)named.Count,
             };
+            kv?.Fill(ref a);
             try
             {
                 api.Call(PjrtLayout.Api.Client_Create, "PJRT_Client_Create", &a);
             }
             catch (PjrtException e)
             {
-                string sent = named.Count == 0 ? "no create options" : "create options " + string.Join(", ", named.Select(n => n.Key));
+                string sent = (named.Count == 0 ? "no create options" : "create options " + string.Join(", ", named.Select(n => n.Key)))
+                    + (kv != null ? " and the key-value store callbacks" : "");
                 throw new PjrtPluginException(plugin.Path,
                     $"PJRT plugin {plugin.Path} could not create a client ({sent}): {e.PluginMessage} [{PjrtException.CodeName(e.Code)}]. Check the options against the plugin, and that the device is present and not held by another process", e);
             }
             client = a.client;
+            if (client == null) throw new PjrtPluginException(plugin.Path, $"PJRT plugin {plugin.Path} returned no client from PJRT_Client_Create");
         }
-        if (client == null) throw new PjrtPluginException(plugin.Path, $"PJRT plugin {plugin.Path} returned no client from PJRT_Client_Create");
-        var handle = PjrtHandle.Client(api, client);
+        catch
+        {
+            kv?.Free();
+            throw;
+        }
+        var handle = PjrtHandle.Client(api, client, kv == null ? null : kv.Free);
         try
         {
             var name = new PJRT_String_Args { struct_size = PjrtLayout.Size.Client_PlatformName_Args, handle = client };

@@ -14,10 +14,12 @@ internal sealed unsafe class PjrtHandle : SafeHandle
     readonly string destroyName;
     readonly int destroyArgsSize;
     readonly SafeHandle? parent;
+    readonly Action? afterDestroy;
 
-    PjrtHandle(PjrtApi api, void* pointer, int destroyOffset, string destroyName, int destroyArgsSize, SafeHandle? parent)
+    PjrtHandle(PjrtApi api, void* pointer, int destroyOffset, string destroyName, int destroyArgsSize, SafeHandle? parent, Action? afterDestroy = null)
         : base(IntPtr.Zero, ownsHandle: true)
     {
+        this.afterDestroy = afterDestroy;
         this.api = api;
         this.destroyOffset = destroyOffset;
         this.destroyName = destroyName;
@@ -31,8 +33,10 @@ internal sealed unsafe class PjrtHandle : SafeHandle
         SetHandle((nint)pointer);
     }
 
-    public static PjrtHandle Client(PjrtApi api, void* client) =>
-        new(api, client, PjrtLayout.Api.Client_Destroy, "PJRT_Client_Destroy", PjrtLayout.Size.Client_Destroy_Args, null);
+    /// <summary>A client; <paramref name="afterDestroy"/> runs once the native client is destroyed (it frees what the
+    /// client's callbacks use).</summary>
+    public static PjrtHandle Client(PjrtApi api, void* client, Action? afterDestroy = null) =>
+        new(api, client, PjrtLayout.Api.Client_Destroy, "PJRT_Client_Destroy", PjrtLayout.Size.Client_Destroy_Args, null, afterDestroy);
 
     public static PjrtHandle Buffer(PjrtApi api, void* buffer, SafeHandle client) =>
         new(api, buffer, PjrtLayout.Api.Buffer_Destroy, "PJRT_Buffer_Destroy", PjrtLayout.Size.Buffer_Destroy_Args, client);
@@ -66,6 +70,7 @@ internal sealed unsafe class PjrtHandle : SafeHandle
         finally
         {
             parent?.DangerousRelease();
+            afterDestroy?.Invoke();
         }
     }
 

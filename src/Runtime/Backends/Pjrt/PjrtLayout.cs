@@ -82,6 +82,9 @@ internal static class PjrtLayout
         public const int Event_Await_Args = 24;
         public const int Event_OnReady_Args = 40;
         public const int Client_Create_Args = 88;
+        public const int KeyValueGetCallback_Args = 80;
+        public const int KeyValueTryGetCallback_Args = 72;
+        public const int KeyValuePutCallback_Args = 64;
         public const int Client_Destroy_Args = 24;
         public const int Client_PlatformName_Args = 40;
         public const int Client_ProcessIndex_Args = 28;

@@ -38,6 +38,18 @@ public sealed record PjrtOptions
     /// <summary>The platform the plugin should serve (CUDA: <c>platform_name</c>, such as "cuda" or "rocm"); null leaves the plugin's default.</summary>
     public string? PlatformName { get; init; }
 
+    /// <summary>This process's index among <see cref="NumNodes"/> processes of one multi-host job (create option
+    /// <c>node_id</c>, int64; the CUDA plugin's name). Sent only when set.</summary>
+    public int? NodeId { get; init; }
+
+    /// <summary>How many processes (hosts) the job spans (create option <c>num_nodes</c>, int64). Sent only when set.</summary>
+    public int? NumNodes { get; init; }
+
+    /// <summary>The store behind PJRT_Client_Create's kv_get / kv_try_get / kv_put callbacks, which a multi-process client
+    /// uses to set up its distributed runtime (topology exchange, global device ids). Null: no callbacks (a single
+    /// process). The client keeps it until it is destroyed.</summary>
+    public XlaGen.Distributed.IKeyValueStore? KeyValueStore { get; init; }
+
     /// <summary>Any other create options by name: values may be string, bool, int or long, float or double (sent as float),
     /// or an int or long list; any other type makes client creation throw <see cref="ArgumentException"/>. Null for none.</summary>
     public IDictionary<string, object>? Extra { get; init; }
@@ -64,6 +76,19 @@ public sealed record PjrtOptions
         }
         if (Preallocate is { } p) list.Add(new("preallocate", p));
         if (VisibleDevices != null) list.Add(new("visible_devices", VisibleDevices.Select(d => (long)d).ToArray()));
+        if (NumNodes is { } nodes)
+        {
+            if (nodes < 1) throw new ArgumentOutOfRangeException(nameof(NumNodes), nodes, "NumNodes must be at least 1");
+            if (nodes > 1 && KeyValueStore == null)
+                throw new ArgumentException($"NumNodes {nodes}: a multi-process PJRT client needs a KeyValueStore (the processes exchange their topology through it)");
+        }
+        if (NodeId is { } node)
+        {
+            if (NumNodes is not { } n) throw new ArgumentException($"NodeId {node} needs NumNodes (how many processes there are)");
+            if (node < 0 || node >= n) throw new ArgumentOutOfRangeException(nameof(NodeId), node, $"NodeId must be in [0, NumNodes) = [0, {n})");
+            list.Add(new("node_id", (long)node));
+        }
+        if (NumNodes is { } count) list.Add(new("num_nodes", (long)count));
         if (Extra != null)
         {
             foreach (var (name, value) in Extra.OrderBy(e => e.Key, StringComparer.Ordinal))

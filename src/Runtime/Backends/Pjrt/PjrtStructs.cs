@@ -61,6 +61,42 @@ internal unsafe struct PJRT_Client_Create_Args
     public void* kv_try_get_callback; public void* kv_try_get_user_arg;
 }
 
+/// <summary>The function PJRT hands to a key-value callback for making its error: <c>PJRT_CallbackError</c> is
+/// <c>PJRT_Error* (*)(PJRT_Error_Code code, const char* message, size_t message_size)</c>, and the args structs hold a
+/// pointer to one (<c>PJRT_CallbackError* callback_error</c>).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct PJRT_KeyValueGetCallback_Args
+{
+    public nuint struct_size; public void* extension_start;
+    public byte* key; public nuint key_size;
+    public int timeout_in_ms;
+    public delegate* unmanaged<int, byte*, nuint, void*>* callback_error;
+    public void* user_arg;
+    public byte* value; public nuint value_size;
+    public delegate* unmanaged<byte*, void> value_deleter_callback;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct PJRT_KeyValueTryGetCallback_Args
+{
+    public nuint struct_size; public void* extension_start;
+    public byte* key; public nuint key_size;
+    public delegate* unmanaged<int, byte*, nuint, void*>* callback_error;
+    public void* user_arg;
+    public byte* value; public nuint value_size;
+    public delegate* unmanaged<byte*, void> value_deleter_callback;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct PJRT_KeyValuePutCallback_Args
+{
+    public nuint struct_size; public void* extension_start;
+    public byte* key; public nuint key_size;
+    public byte* value; public nuint value_size;
+    public delegate* unmanaged<int, byte*, nuint, void*>* callback_error;
+    public void* user_arg;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct PJRT_Client_Destroy_Args { public nuint struct_size; public void* extension_start; public void* client; }
 

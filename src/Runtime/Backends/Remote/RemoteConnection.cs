@@ -515,7 +515,7 @@ internal sealed partial class RemoteConnection : IAsyncDisposable
 
     // ---------------------------------------------------------------- TLS
 
-    static X509Certificate2Collection LoadTrusted(string path, string address)
+    internal static X509Certificate2Collection LoadTrusted(string path, string address)
     {
         try
         {
@@ -530,7 +530,7 @@ internal sealed partial class RemoteConnection : IAsyncDisposable
         }
     }
 
-    static bool ValidateAgainst(X509Certificate2Collection trusted, X509Certificate? certificate, SslPolicyErrors errors)
+    internal static bool ValidateAgainst(X509Certificate2Collection trusted, X509Certificate? certificate, SslPolicyErrors errors)
     {
         if (errors == SslPolicyErrors.None) return true;
         if (certificate == null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;

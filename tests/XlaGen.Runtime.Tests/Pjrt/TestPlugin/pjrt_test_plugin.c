@@ -284,11 +284,67 @@ static size_t type_size(int t) {
   }
 }
 
+/* ------------------------------------------------------------------ key-value store (multi-process clients)
+ * What a real plugin's distributed runtime does with PJRT_Client_Create's kv callbacks, in small: publish this node's
+ * "topology" with kv_put, read every node's with a blocking kv_get (copy, then call the value's deleter), and check
+ * that kv_try_get of a key nobody wrote fails NOT_FOUND. Errors come from the plugin's own PJRT_CallbackError and are
+ * returned from Client_Create, as a real plugin propagates them. Offsets: PJRT_KeyValueGetCallback_Args (80),
+ * PJRT_KeyValueTryGetCallback_Args (72), PJRT_KeyValuePutCallback_Args (64). */
+static char last_topology[512];
+const char* test_plugin_last_topology(void) { return last_topology; }
+static void* make_callback_error(int code, const char* message, size_t size) { return error(code, "%.*s", (int)size, message); }
+static void* (*callback_error)(int, const char*, size_t) = make_callback_error;
+typedef void* (*KvFn)(void*);
+typedef void (*Deleter)(char*);
+
+static void* distributed_init(void* a, int64_t node_id, int64_t num_nodes) {
+  KvFn get = AT(a, 32, KvFn), put = AT(a, 48, KvFn), try_get = AT(a, 72, KvFn);
+  if (!get || !put || !try_get) return error(9, "num_nodes %ld needs all three key-value callbacks (kv_get, kv_put, kv_try_get)", (long)num_nodes);
+  char key[64], value[64];
+  snprintf(key, sizeof key, "test_plugin:topology/%ld", (long)node_id);
+  snprintf(value, sizeof value, "node %ld of %ld", (long)node_id, (long)num_nodes);
+  unsigned char p[64] = {0};
+  AT(p, 0, size_t) = 64;
+  AT(p, 16, const char*) = key; AT(p, 24, size_t) = strlen(key);
+  AT(p, 32, const char*) = value; AT(p, 40, size_t) = strlen(value);
+  AT(p, 48, void*) = &callback_error; AT(p, 56, void*) = AT(a, 56, void*);
+  void* e = put(p);
+  if (e) return e;
+  char summary[512] = "";
+  for (int64_t j = 0; j < num_nodes; j++) {
+    unsigned char g[80] = {0};
+    snprintf(key, sizeof key, "test_plugin:topology/%ld", (long)j);
+    AT(g, 0, size_t) = 80;
+    AT(g, 16, const char*) = key; AT(g, 24, size_t) = strlen(key);
+    AT(g, 32, int) = 20000;
+    AT(g, 40, void*) = &callback_error; AT(g, 48, void*) = AT(a, 40, void*);
+    e = get(g);
+    if (e) return e;
+    size_t at = strlen(summary);
+    snprintf(summary + at, sizeof summary - at, "%s%.*s", j ? "|" : "", (int)AT(g, 64, size_t), AT(g, 56, char*));
+    AT(g, 72, Deleter)(AT(g, 56, char*));
+  }
+  unsigned char t[72] = {0};
+  AT(t, 0, size_t) = 72;
+  AT(t, 16, const char*) = "test_plugin:nobody-wrote-this"; AT(t, 24, size_t) = strlen("test_plugin:nobody-wrote-this");
+  AT(t, 32, void*) = &callback_error; AT(t, 40, void*) = AT(a, 80, void*);
+  e = try_get(t);
+  if (!e) return error(13, "kv_try_get of a missing key succeeded");
+  int code = ((Err*)e)->code;
+  Error_Destroy(&(struct { size_t s; void* x; Err* e; }){24, NULL, e});
+  if (code != 5) return error(13, "kv_try_get of a missing key failed with code %d, not NOT_FOUND (5)", code);
+  pthread_mutex_lock(&gate);
+  snprintf(last_topology, sizeof last_topology, "%s", summary);
+  pthread_mutex_unlock(&gate);
+  return NULL;
+}
+
 static void* Client_Create(void* a) {
   CHECK(a, TEST_CREATE_SIZE, "PJRT_Client_Create_Args");
   const char* opts = AT(a, 16, const char*);
   size_t n = AT(a, 24, size_t);
   char summary[512] = "";
+  int64_t node_id = 0, num_nodes = 1;
   for (size_t i = 0; i < n; i++) {
     const char* nv = opts + i * 56;
     void* e = check_size((void*)nv, 56, "PJRT_NamedValue");
@@ -298,14 +354,18 @@ static void* Client_Create(void* a) {
     int type = AT(nv, 32, int);
     int want = !strcmp(name, "platform_name") || !strcmp(name, "allocator") ? 0
              : !strcmp(name, "memory_fraction") ? 3 : !strcmp(name, "preallocate") ? 4
-             : !strcmp(name, "visible_devices") ? 2 : -1;
-    if (want < 0) return error(3, "Unknown option name '%s' (the test double accepts platform_name, allocator, memory_fraction, preallocate, visible_devices)", name);
+             : !strcmp(name, "visible_devices") ? 2
+             : !strcmp(name, "node_id") || !strcmp(name, "num_nodes") ? 1 : -1;
+    if (want < 0) return error(3, "Unknown option name '%s' (the test double accepts platform_name, allocator, memory_fraction, preallocate, visible_devices, node_id, num_nodes)", name);
+    if (!strcmp(name, "node_id")) node_id = AT(nv, 40, int64_t);
+    if (!strcmp(name, "num_nodes")) num_nodes = AT(nv, 40, int64_t);
     if (type != want) return error(3, "Option '%s' has type %d, expected %d", name, type, want);
     char value[128];
     switch (type) {
       case 0: snprintf(value, sizeof value, "s:%.*s", (int)AT(nv, 48, size_t), AT(nv, 40, const char*)); break;
       case 3: snprintf(value, sizeof value, "f:%g", AT(nv, 40, float)); break;
       case 4: snprintf(value, sizeof value, "b:%d", AT(nv, 40, bool) ? 1 : 0); break;
+      case 1: snprintf(value, sizeof value, "i:%ld", (long)AT(nv, 40, int64_t)); break;
       default: {
         int at = snprintf(value, sizeof value, "l:");
         for (size_t k = 0; k < AT(nv, 48, size_t) && at < 100; k++)
@@ -318,6 +378,10 @@ static void* Client_Create(void* a) {
     snprintf(summary + at, sizeof summary - at, "%s%s=%s", at ? ";" : "", name, value);
   }
   snprintf(last_create_options, sizeof last_create_options, "%s", summary);
+  if (num_nodes > 1) {
+    void* e = distributed_init(a, node_id, num_nodes);
+    if (e) return e;
+  }
   Client* c = calloc(1, sizeof(Client));
   for (int i = 0; i < 2; i++) {
     c->devices[i] = (Device){.client = c, .index = i, .id = 10 + i};
