@@ -27,11 +27,16 @@ public interface IKeyValueStore
 /// the same numbers).</summary>
 public sealed class KeyValueStoreException : Exception
 {
+    /// <summary>A failure with its status <paramref name="code"/>, a message naming the key and what went wrong, and the
+    /// underlying exception (a gRPC error) when there is one.</summary>
     public KeyValueStoreException(PjrtErrorCode code, string message, Exception? inner = null) : base(message, inner)
     {
         Code = code;
     }
 
+    /// <summary>How the operation failed: <c>NotFound</c> (try-get of a missing key), <c>DeadlineExceeded</c> (a get
+    /// that timed out), <c>AlreadyExists</c> (a different value for a written key), <c>ResourceExhausted</c> (a limit),
+    /// <c>Unavailable</c> (the store cannot be reached), and so on.</summary>
     public PjrtErrorCode Code { get; }
 
     /// <summary>A key for messages: its UTF-8 text when it is printable, else hex; at most 80 characters.</summary>

@@ -71,8 +71,10 @@ public sealed class KeyValueClient : IKeyValueStore, IDisposable
         client = new KeyValueStore.KeyValueStoreClient(channel);
     }
 
+    /// <summary>The coordinator's address this client talks to.</summary>
     public string Address { get; }
 
+    /// <inheritdoc/>
     public byte[] Get(ReadOnlySpan<byte> key, TimeSpan timeout)
     {
         if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "use a non-negative timeout or Timeout.InfiniteTimeSpan");
@@ -95,6 +97,7 @@ public sealed class KeyValueClient : IKeyValueStore, IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public byte[]? TryGet(ReadOnlySpan<byte> key)
     {
         var bytes = ByteString.CopyFrom(key);
@@ -108,6 +111,7 @@ public sealed class KeyValueClient : IKeyValueStore, IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         var request = new PutRequest { Key = ByteString.CopyFrom(key), Value = ByteString.CopyFrom(value) };
@@ -141,7 +145,9 @@ public sealed class KeyValueClient : IKeyValueStore, IDisposable
         }
     }
 
+    /// <summary>Closes the gRPC channel.</summary>
     public void Dispose() => channel.Dispose();
 
+    /// <inheritdoc/>
     public override string ToString() => $"key-value store at {Address}";
 }

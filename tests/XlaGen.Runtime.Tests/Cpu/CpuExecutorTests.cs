@@ -466,6 +466,8 @@ public class CpuExecutorTests
     public void PeakMemoryFollowsLiveness()
     {
         static HloInstruction Neg(HloBuilder b, HloInstruction x) => b.Negate(x);
+        // the plan's liveness, instruction by instruction: without loop fusion, which would make each chain one kernel
+        var Cpu = new CpuDevice { Fusion = false };
 
         // a = -p; b = -a; c = -b: a dies at b, b at c, so at most two values are alive: 8000
         var chain = new HloBuilder("chain");

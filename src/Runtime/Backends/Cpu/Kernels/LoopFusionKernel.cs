@@ -74,44 +74,82 @@ internal static class LoopFusionKernel
         if (program == null) return null;
         var sourceSlots = Enumerable.Range(0, ctx.OperandCount).Select(ctx.In).ToArray();
         var outSlots = ctx.OutLeaves;
-        return program.Kernel(sourceSlots, outSlots);
+        var leaves = ins.Shape.IsTuple ? ins.Shape.TupleShapes.ToArray() : new[] { ins.Shape };
+        var inPlace = program.OutputInPlace.Select((ps, k) => ps.Select(p => ctx.InPlace(p, leaves[k])).Where(slot => slot >= 0).ToArray()).ToArray();
+        return program.Kernel(sourceSlots, outSlots, inPlace);
     }
 
-    /// <summary>A compiled loop: nodes in order, register types, output types, constants appended to the sources.</summary>
-    sealed class Program(Node[] nodes, ElementType[] registerTypes, ElementType[] outputTypes, Array[] constants, Tile[] tiles, int parameters, int n, int computeNodes)
+    /// <summary>Scratch registers of the calling thread, by element type: fused kernels never run inside one another, so
+    /// every fused loop on a thread shares one small register file (no per-program allocation, and it stays in cache).</summary>
+    static class RegisterFile
+    {
+        [ThreadStatic]
+        static Dictionary<ElementType, List<Array>>? files;
+
+        public static Array Get(ElementType type, int ordinal)
+        {
+            files ??= new Dictionary<ElementType, List<Array>>();
+            if (!files.TryGetValue(type, out var list)) files[type] = list = new List<Array>();
+            while (list.Count <= ordinal) list.Add(TypeDispatch.NewArray(type, 2 * Chunk));
+            return list[ordinal];
+        }
+    }
+
+    /// <summary>What one run uses besides the registers: its sources (the fusion operands, then the constants), tiled
+    /// broadcasts, and outputs; reused from run to run.</summary>
+    sealed class RunSet(Array[] sources, Array[] tiles, Array[] outputs)
+    {
+        public readonly Array[] Sources = sources;
+        public readonly Array[] Tiles = tiles;
+        public readonly Array[] Outputs = outputs;
+    }
+
+    /// <summary>A compiled loop: nodes in order, register types, output types (and the operand each may overwrite),
+    /// constants appended to the sources, tiled broadcasts.</summary>
+    sealed class Program(Node[] nodes, ElementType[] registerTypes, ElementType[] outputTypes, int[][] outputInPlace, Array[] constants, Tile[] tiles,
+        int parameters, int n, int computeNodes)
     {
         readonly ConcurrentBag<ChunkState> states = new();
-        readonly ConcurrentBag<(Array[] Sources, Array[] Tiles)> sourceSets = new();
+        readonly ConcurrentBag<RunSet> runSets = new();
         readonly int tileLength = (int)Math.Min(n, 2L * Chunk);
+        readonly int[] registerOrdinals = registerTypes.Select((t, i) => registerTypes.Take(i).Count(u => u == t)).ToArray();
 
-        /// <summary>One run's sources (the fusion operands, then the constants) and tiled broadcasts (filled from their
-        /// operands), in arrays reused from run to run.</summary>
-        (Array[] Sources, Array[] Tiles) RentSources(Frame f, int[] sourceSlots)
+        /// <summary>Which fusion operands output k may be written into (their last reader in the loop comes no later than
+        /// the node that writes it); at run time the first one the frame owns alone is taken.</summary>
+        public int[][] OutputInPlace => outputInPlace;
+
+        RunSet RentSet(Frame f, int[] sourceSlots)
         {
-            if (!sourceSets.TryTake(out var set))
+            if (!runSets.TryTake(out var set))
             {
-                var fresh = new Array[parameters + constants.Length];
-                constants.CopyTo(fresh, parameters);
-                set = (fresh, tiles.Select(t => TypeDispatch.NewArray(t.Type, t.Period + tileLength)).ToArray());
+                var sources = new Array[parameters + constants.Length];
+                constants.CopyTo(sources, parameters);
+                set = new RunSet(sources, tiles.Select(t => TypeDispatch.NewArray(t.Type, t.Period + tileLength)).ToArray(), new Array[outputTypes.Length]);
             }
             for (int i = 0; i < parameters; i++) set.Sources[i] = f.Data[sourceSlots[i]]!;
             for (int k = 0; k < tiles.Length; k++) tiles[k].Fill(set.Sources[tiles[k].Source], set.Tiles[k]);
             return set;
         }
 
-        void ReturnSources((Array[] Sources, Array[] Tiles) set)
+        void ReturnSet(RunSet set)
         {
             for (int i = 0; i < parameters; i++) set.Sources[i] = null!;
-            sourceSets.Add(set);
+            Array.Clear(set.Outputs);
+            runSets.Add(set);
         }
 
-        ChunkState Rent()
+        ChunkState RentState()
         {
-            if (states.TryTake(out var s)) return s;
-            return new ChunkState(registerTypes.Select(t => TypeDispatch.NewArray(t, tileLength)).ToArray());
+            var s = states.TryTake(out var taken) ? taken : new ChunkState(new Array[registerTypes.Length]);
+            for (int r = 0; r < registerTypes.Length; r++) s.Registers[r] = RegisterFile.Get(registerTypes[r], registerOrdinals[r]);
+            return s;
         }
 
-        public Kernel Kernel(int[] sourceSlots, int[] outSlots)
+        /// <param name="sourceSlots">The fusion operands' slots.</param>
+        /// <param name="outSlots">The result leaves' slots.</param>
+        /// <param name="inPlaceSlots">Per output, the slots of the operands it may overwrite when the frame owns one and
+        /// nothing else reads it (an output that took one makes it shared, so no other output takes it too).</param>
+        public Kernel Kernel(int[] sourceSlots, int[] outSlots, int[][] inPlaceSlots)
         {
             var allocators = outputTypes.Select(Allocator).ToArray();
             int chunks = Math.Max(1, n / Chunk);
@@ -119,31 +157,31 @@ internal static class LoopFusionKernel
             long grain = Math.Max(1, Par.CheapGrain / Math.Max(1, computeNodes) / Chunk);
             return f =>
             {
-                var set = RentSources(f, sourceSlots);
-                var outputs = new Array[outSlots.Length];
-                for (int k = 0; k < outSlots.Length; k++) outputs[k] = allocators[k](f, outSlots[k], n);
+                var set = RentSet(f, sourceSlots);
                 try
                 {
-                    if (!Par.Worth(chunks, grain)) Run(set, outputs, 0, chunks, chunks);
-                    else Par.For(chunks, grain, (lo, hi) => Run(set, outputs, (int)lo, (int)hi, chunks));
+                    for (int k = 0; k < outSlots.Length; k++) set.Outputs[k] = allocators[k](f, outSlots[k], n, inPlaceSlots[k]);
+                    if (!Par.Worth(chunks, grain)) Run(set, 0, chunks, chunks);
+                    else Par.For(chunks, grain, (lo, hi) => Run(set, (int)lo, (int)hi, chunks));
                 }
                 finally
                 {
-                    ReturnSources(set);
+                    ReturnSet(set);
                 }
             };
         }
 
-        void Run((Array[] Sources, Array[] Tiles) set, Array[] outputs, int lo, int hi, int chunks)
+        void Run(RunSet set, int lo, int hi, int chunks)
         {
-            var s = Rent();
+            var s = RentState();
             s.Sources = set.Sources;
             s.Tiles = set.Tiles;
-            s.Outputs = outputs;
+            s.Outputs = set.Outputs;
             try
             {
                 for (int c = lo; c < hi; c++)
                 {
+                    KernelCancellation.ThrowIfRequested();
                     s.Start = c * Chunk;
                     s.Length = c == chunks - 1 ? n - c * Chunk : Chunk;
                     foreach (var node in nodes) node.Eval(s);
@@ -154,11 +192,12 @@ internal static class LoopFusionKernel
                 s.Sources = null!;
                 s.Tiles = null!;
                 s.Outputs = null!;
+                Array.Clear(s.Registers);
                 states.Add(s);
             }
         }
 
-        static Func<Frame, int, int, Array> Allocator(ElementType t) => TypeDispatch.Any(t, new AllocatorFactory());
+        static Func<Frame, int, int, int[], Array> Allocator(ElementType t) => TypeDispatch.Any(t, new AllocatorFactory());
     }
 
     /// <summary>A broadcast onto the trailing dims with a short period, read as a view of its pattern repeated.</summary>
@@ -189,9 +228,9 @@ internal static class LoopFusionKernel
         }
     }
 
-    readonly struct AllocatorFactory : IAnyTypeFactory<Func<Frame, int, int, Array>>
+    readonly struct AllocatorFactory : IAnyTypeFactory<Func<Frame, int, int, int[], Array>>
     {
-        public Func<Frame, int, int, Array> Create<T>() where T : unmanaged => (f, slot, n) => f.Alloc<T>(slot, n);
+        public Func<Frame, int, int, int[], Array> Create<T>() where T : unmanaged => (f, slot, n, candidates) => f.AllocReusingAny<T>(slot, n, candidates);
     }
 
     /// <summary>Turns a fused computation into nodes with registers allocated by liveness (a register is free again
@@ -210,6 +249,10 @@ internal static class LoopFusionKernel
         readonly Dictionary<HloInstruction, int> outputIndex = new();
         readonly int parameterCount;
         int computeNodes;
+        /// <summary>Per fusion operand, the last node that reads it as a loop-shaped array.</summary>
+        readonly Dictionary<int, int> lastRead = new();
+        /// <summary>Per output, the node that writes it.</summary>
+        readonly Dictionary<int, int> writtenBy = new();
 
         Builder(HloComputation body, int n)
         {
@@ -248,12 +291,28 @@ internal static class LoopFusionKernel
             {
                 var x = ins[i];
                 if (x == body.Root && x.Opcode == "tuple") continue;
+                int before = nodes.Count;
                 if (!Add(x, i)) return null;
+                if (nodes.Count > before)
+                {
+                    foreach (var o in x.Operands)
+                        if (refs.TryGetValue(o, out var r) && r.Kind == RefKind.Array && r.Index < parameterCount && IsLoop(o.Shape)) lastRead[r.Index] = nodes.Count - 1;
+                    if (refs[x].Kind == RefKind.Output) writtenBy[refs[x].Index] = nodes.Count - 1;
+                }
                 foreach (var o in x.Operands.Distinct()) if (lastUse[o] == i) Release(o);
             }
             var outputTypes = new ElementType[outputIndex.Count];
             foreach (var (h, k) in outputIndex) outputTypes[k] = h.Shape.ElementType;
-            return new Program(nodes.ToArray(), registerTypes.ToArray(), outputTypes, constants.ToArray(), tiles.ToArray(), parameterCount, n, computeNodes);
+            // an output may overwrite a loop-shaped operand of its type once nothing later in the loop reads that operand
+            var inPlace = new int[outputTypes.Length][];
+            foreach (var (h, k) in outputIndex)
+            {
+                inPlace[k] = body.Parameters
+                    .Where(p => IsLoop(p.Shape) && p.Shape.ElementType == h.Shape.ElementType
+                        && lastRead.TryGetValue((int)p.Attributes.ParameterNumber, out int last) && last <= writtenBy[k])
+                    .Select(p => (int)p.Attributes.ParameterNumber).ToArray();
+            }
+            return new Program(nodes.ToArray(), registerTypes.ToArray(), outputTypes, inPlace, constants.ToArray(), tiles.ToArray(), parameterCount, n, computeNodes);
         }
 
         bool IsLoop(Shape s) => s.IsArray && s.ElementCount == n;

@@ -61,6 +61,14 @@ internal sealed class Frame
         return Alloc<T>(slot, n);
     }
 
+    /// <summary>As <see cref="AllocReusing{T}"/> with any number of candidates, tried in order.</summary>
+    public T[] AllocReusingAny<T>(int slot, int n, int[] candidates) where T : unmanaged
+    {
+        foreach (int candidate in candidates)
+            if (CanReuse(candidate)) return Reuse<T>(slot, candidate);
+        return Alloc<T>(slot, n);
+    }
+
     bool CanReuse(int candidate)
     {
         int st = storageOf[candidate];

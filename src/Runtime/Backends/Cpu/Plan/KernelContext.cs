@@ -65,6 +65,15 @@ internal sealed class KernelContext
         return owner.LastUse(o) == Index ? owner.SlotOf(o) : -1;
     }
 
+    /// <summary>As <see cref="InPlace(int)"/> for a result leaf of shape <paramref name="leaf"/> (a multi-output fusion).</summary>
+    public int InPlace(int i, Shape leaf)
+    {
+        var o = owner.Operand(Instruction, i);
+        if (!o.Shape.IsArray || !leaf.IsArray) return -1;
+        if (o.Shape.ElementType != leaf.ElementType || o.Shape.ElementCount != leaf.ElementCount) return -1;
+        return owner.LastUse(o) == Index ? owner.SlotOf(o) : -1;
+    }
+
     public XlaCompileException Error(string message) =>
         new($"{Instruction.Describe()} in %{Instruction.Parent?.Name}: {message}");
 }
