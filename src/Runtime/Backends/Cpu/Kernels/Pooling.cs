@@ -305,7 +305,7 @@ internal static class Pooling
                     }
                 }
             }
-            ps.ForBatches(Par.CostlyGrain, Range);
+            ps.ForBatches(Par.CheapGrain, Range);
         };
     }
 
