@@ -24,6 +24,7 @@ internal static class Program
     private const string Usage = """
         usage: dotnet run -c Release --project bench/XlaGen.Bench -- <suite[,suite…]|list> [options]
                XlaGen.Bench worker mlp|cnn|infer [--epochs N] [--examples N] [--seed N] [--warmup-steps N] [--calls N]
+               XlaGen.Bench pool [REPS]   (CNN max-pool kernels: direct vs rows, alternating medians)
           --out PATH       JSON result file (default: bench/results/<suite>.json under the repo root)
           --threads N      threads for ours and the reference library (default: all cores); mlp, cnn, infer:
                            torch.set_num_threads in the Torch peer, DOTNET_PROCESSOR_COUNT for both workers
@@ -49,6 +50,8 @@ internal static class Program
         }
         if (args[0] == "worker")
             return Worker.Run(args[1..]);
+        if (args[0] == "pool")
+            return PoolTiming.Run(args[1..]);
         if (args[0] == "list")
         {
             PrintSuites();

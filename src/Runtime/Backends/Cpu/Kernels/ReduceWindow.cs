@@ -133,14 +133,14 @@ internal static class ReduceWindow
         var inDims = ctx.OperandShape(0).ConcreteDims();
         var outDims = ComputationCompiler.Leaves(ctx.Shape).First().ConcreteDims();
         var type = ctx.OperandShape(0).ElementType;
-        var plain = k == 1 && type != ElementType.Pred ? PlainBinary(ins.CalledComputations[0]) : null;
+        var plain = k == 1 && type != ElementType.Pred && PoolShape.Forced != PoolShape.Path.Generic ? PlainBinary(ins.CalledComputations[0]) : null;
         if (plain != null)
         {
             int trailing = WindowGeometry.TrailingIdentity(window);
             int lead = inDims.Length - trailing;
             var geometry = new WindowGeometry(inDims, outDims, window);
             long inner = inDims.Skip(lead).Aggregate(1L, (a, b) => a * b);
-            var plan = new Plan(geometry, lead, inner, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, plain.Value.Swapped);
+            var plan = new Plan(geometry, PoolShape.Of(geometry, window, lead), lead, inner, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, plain.Value.Swapped);
             return OpSelect.Binary(plain.Value.Opcode, type, new FastSink(plan));
         }
         return Generic(ctx, k, inDims, outDims, window);
@@ -158,12 +158,13 @@ internal static class ReduceWindow
         return null;
     }
 
-    sealed record Plan(WindowGeometry Geometry, int Lead, long Inner, int Input, int Init, int Dst, int Count, bool Swapped);
+    sealed record Plan(WindowGeometry Geometry, PoolShape? Pool, int Lead, long Inner, int Input, int Init, int Dst, int Count, bool Swapped);
 
     sealed class FastSink(Plan p) : IBinaryOpSink<Kernel>
     {
         public Kernel Use<T, TOp>() where T : unmanaged where TOp : struct, IBinaryOp<T>
         {
+            if (p.Pool != null) return Pooling.ReduceWindow<T, TOp>(p.Pool, p.Input, p.Init, p.Dst, p.Count, p.Swapped);
             var g = p.Geometry;
             int lead = p.Lead;
             long inner = p.Inner;

@@ -26,11 +26,12 @@ internal static class SelectAndScatter
         var scatter = ins.CalledComputations[1];
         var compare = PlainCompare(select);
         var combine = ReduceWindow.PlainBinary(scatter);
-        if (compare != null && combine != null && type != ElementType.Pred)
+        if (compare != null && combine != null && type != ElementType.Pred && PoolShape.Forced != PoolShape.Path.Generic)
         {
             int trailing = WindowGeometry.TrailingIdentity(window);
             int lead = inDims.Length - trailing;
-            var plan = new Plan(new WindowGeometry(inDims, srcDims, window), lead, inDims.Skip(lead).Aggregate(1L, (a, b) => a * b),
+            var geometry = new WindowGeometry(inDims, srcDims, window);
+            var plan = new Plan(geometry, PoolShape.Of(geometry, window, lead), lead, inDims.Skip(lead).Aggregate(1L, (a, b) => a * b),
                 ctx.In(0), ctx.In(1), ctx.In(2), ctx.Out, ctx.OutCount, compare.Value.Swapped, combine.Value.Swapped);
             return OpSelect.Binary(combine.Value.Opcode, type, new ScatterSink(plan, compare.Value.Direction, compare.Value.Type));
         }
@@ -48,7 +49,7 @@ internal static class SelectAndScatter
         return null;
     }
 
-    sealed record Plan(WindowGeometry Geometry, int Lead, long Inner, int Operand, int Source, int Init, int Dst, int Count,
+    sealed record Plan(WindowGeometry Geometry, PoolShape? Pool, int Lead, long Inner, int Operand, int Source, int Init, int Dst, int Count,
         bool SelectSwapped, bool ScatterSwapped);
 
     /// <summary>Receives the scatter op, then asks for the select comparison.</summary>
@@ -64,6 +65,11 @@ internal static class SelectAndScatter
             where TKeyFn : struct, ICompareKey<T, TKey> where TDir : struct, ICompareDirection
         {
             // T and TS are the same element type; the two sinks only name it twice.
+            if (p.Pool != null)
+            {
+                return Pooling.SelectAndScatter<T, TKey, TKeyFn, TDir, TS, TOp>(p.Pool, p.Operand, p.Source, p.Init, p.Dst, p.Count,
+                    p.SelectSwapped, p.ScatterSwapped);
+            }
             var g = p.Geometry;
             int lead = p.Lead;
             long inner = p.Inner;
