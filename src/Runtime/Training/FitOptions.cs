@@ -55,7 +55,7 @@ public sealed record FitOptions
     /// those of K single steps: each step sees its own batch, learning rate (the schedule is evaluated per step) and
     /// random draws. An epoch's leftover batches (fewer than K full ones, and a last partial batch) run as single steps.
     /// As in Keras, the running loss and metrics are read, and <see cref="ITrainingCallback.OnMetricsRead"/> called,
-    /// only between device calls: at the first multiple of K steps at or after every <see cref="MetricsEvery"/> steps.
+    /// only between device calls: after the call that brings the steps since the last read to <see cref="MetricsEvery"/> or more, and at the end of each epoch.
     /// On a replicated device (several replicas) Fit runs single steps whatever K is. Must be at least 1.</summary>
     public int StepsPerExecution { get; init; } = 1;
 
