@@ -57,3 +57,24 @@ public partial class LibraryNormNet
     [Loss]
     public Tensor<float> Loss([Shape("B", 4)] Tensor<float> x) => Features(x).Square().Mean();
 }
+
+/// <summary>Dense → BatchNorm → ReLU → Dropout → Dense: random draws and state updates in every train step (issue 10,
+/// steps per execution).</summary>
+[XlaModel]
+public partial class StepsNet
+{
+    [Param(6, 8, Init = Init.GlorotUniform)] Tensor<float> w;
+    [Param(8, Init = Init.Ones)] Tensor<float> gamma;
+    [Param(8)] Tensor<float> beta;
+    [Param(8, Trainable = false)] Tensor<float> movingMean;
+    [Param(8, Init = Init.Ones, Trainable = false)] Tensor<float> movingVariance;
+    [Param(8, 3, Init = Init.GlorotUniform)] Tensor<float> v;
+
+    [Forward]
+    public Tensor<float> Logits([Shape("B", 6)] Tensor<float> x) =>
+        Nn.Dropout(Nn.Relu(Nn.BatchNorm(x.MatMul(w), gamma, beta, movingMean, movingVariance, momentum: 0.9)), 0.25).MatMul(v);
+
+    [Loss]
+    public Tensor<float> Loss([Shape("B", 6)] Tensor<float> x, [Shape("B")] Tensor<int> labels) =>
+        Losses.SparseSoftmaxCrossEntropy(Logits(x), labels);
+}

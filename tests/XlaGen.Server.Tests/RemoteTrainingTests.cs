@@ -54,6 +54,25 @@ public class RemoteTrainingTests(SharedServer shared)
         }
     }
 
+    /// <summary>Issue 10: Fit with StepsPerExecution = 16 on the server (one stacked upload per column and one Execute
+    /// per 16 steps) is bitwise the local Fit with single steps, over epochs with leftover and partial batches and a
+    /// learning rate that changes every step.</summary>
+    [Fact]
+    public void StepsPerExecutionOnTheServerIsBitwiseTheLocalSingleSteps()
+    {
+        var (x, y) = Data(700, 3);   // 21 full batches of 32 and one of 28: one call of 16 steps, then 6 single steps
+        using var local = RemoteMlp.Create(Devices.Cpu(), seed: 7);
+        using var remote = RemoteMlp.Create(shared.Device, seed: 7);
+        foreach (var m in new[] { local, remote }) m.Compile(new Adam(LearningRate.CosineWithWarmup(1e-2, 5, 100)));
+        var localHistory = local.Fit(x, y, OneEpoch with { Epochs = 2 });
+        var remoteHistory = remote.Fit(x, y, OneEpoch with { Epochs = 2, StepsPerExecution = 16 });
+        Assert.Equal(localHistory.Epochs.Select(e => e.Loss), remoteHistory.Epochs.Select(e => e.Loss));
+        Assert.Equal(localHistory.Epochs.Select(e => e.Metrics["accuracy"]), remoteHistory.Epochs.Select(e => e.Metrics["accuracy"]));
+        Assert.Equal(local.Step, remote.Step);
+        Assert.Contains("32*16", remote.CompiledTrainSteps);
+        AssertSameParameters(local, remote);
+    }
+
     [Fact]
     public void FitEvaluatePredictAndCheckpointsMatchTheLocalRun()
     {

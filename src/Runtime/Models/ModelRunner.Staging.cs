@@ -8,10 +8,13 @@ namespace XlaGen;
 // in-process CPU executor's upload is a memory copy with nothing to hide, so there the upload runs inline.
 public abstract partial class ModelRunner
 {
-    /// <summary>A batch with its columns on the device, and the learning rate its train step uses.</summary>
-    internal sealed class StagedBatch(Batch batch, UploadedColumns columns, double learningRate, DeviceBuffer? learningRateBuffer)
+    /// <summary>A batch with its columns on the device, and the learning rate its train step uses; or (Fit with
+    /// <see cref="Training.FitOptions.StepsPerExecution"/> K &gt; 1) K full batches stacked into one [K, batch…] tensor
+    /// per column, with the K steps' learning rates as one f32[K] (<see cref="LearningRates"/>).</summary>
+    internal sealed class StagedBatch(Batch? batch, UploadedColumns columns, double learningRate, DeviceBuffer? learningRateBuffer)
     {
-        public Batch Batch { get; } = batch;
+        /// <summary>The batch of a single step (null for stacked batches, which are released once stacked).</summary>
+        public Batch? Batch { get; } = batch;
 
         public DeviceBuffer[] Columns { get; } = columns.Buffers;
 
@@ -23,13 +26,89 @@ public abstract partial class ModelRunner
         /// <summary>A freshly uploaded learning rate, when it differs from the previous batch's (else null).</summary>
         public DeviceBuffer? LearningRateBuffer { get; set; } = learningRateBuffer;
 
+        /// <summary>Train steps this runs: 1, or K for stacked batches.</summary>
+        public int Steps { get; init; } = 1;
+
+        /// <summary>Examples over all its steps.</summary>
+        public int Examples { get; init; } = batch?.Size ?? 0;
+
+        /// <summary>Stacked batches: the K steps' learning rates, f32[K].</summary>
+        public DeviceBuffer? LearningRates { get; init; }
+
+        /// <summary>Stacked batches: the symbol bindings of one step's batch.</summary>
+        public long[]? Bindings { get; init; }
+
+        /// <summary>Stacked batches: the examples of one step.</summary>
+        public long BatchSize { get; init; }
+
         public void Dispose()
         {
             foreach (var c in Columns) c.Dispose();
             LearningRateBuffer?.Dispose();
             LearningRateBuffer = null;
-            Batch.Dispose();
+            LearningRates?.Dispose();
+            Batch?.Dispose();
         }
+    }
+
+    /// <summary>Fit's unit of work: one batch (a single train step), or K full batches to stack and run in one program.</summary>
+    internal sealed record TrainChunk(Batch[] Batches, int FirstIndex, bool Stack)
+    {
+        public void Dispose()
+        {
+            foreach (var b in Batches) b.Dispose();
+        }
+    }
+
+    /// <summary>Groups an epoch's batches into chunks of <paramref name="steps"/> full batches (of
+    /// <paramref name="batchSize"/> examples); what is left over at the end (fewer than K full batches, and a last partial
+    /// batch) comes as single batches, so every step is the one K single steps would run.</summary>
+    internal static IEnumerable<TrainChunk> Chunks(IEnumerable<Batch> batches, int steps, int batchSize, int totalBatches)
+    {
+        var pending = new List<Batch>();
+        int index = 0;
+        int fullChunks = steps <= 1 ? 0 : totalBatches / steps;
+        try
+        {
+            foreach (var batch in batches)
+            {
+                int k = index++;
+                if (k < fullChunks * steps && batch.Size == batchSize)
+                {
+                    pending.Add(batch);
+                    if (pending.Count == steps)
+                    {
+                        var chunk = new TrainChunk(pending.ToArray(), k - steps + 1, true);
+                        pending.Clear();
+                        yield return chunk;
+                    }
+                }
+                else
+                {
+                    yield return new TrainChunk(new[] { batch }, k, false);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var b in pending) b.Dispose();
+        }
+    }
+
+    /// <summary>Stacks K batches' columns into one [K, batch…] tensor per column (and releases the batches).</summary>
+    static Tensor[] StackColumns(Batch[] batches)
+    {
+        var first = batches[0].Columns;
+        var stacked = new Tensor[first.Length];
+        for (int c = 0; c < first.Length; c++)
+        {
+            var t = first[c];
+            long n = t.ElementCount;
+            var data = Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(n * batches.Length)));
+            for (int k = 0; k < batches.Length; k++) Array.Copy(batches[k].Columns[c].Data, 0, data, k * n, n);
+            stacked[c] = HostArrays.Wrap(t.ElementType, new[] { (long)batches.Length }.Concat(t.Shape).ToArray(), data);
+        }
+        return stacked;
     }
 
     /// <summary>A batch's columns on the device: split across the replicas of a <see cref="ReplicatedDevice"/> (each gets
@@ -105,7 +184,6 @@ public abstract partial class ModelRunner
     internal IEnumerable<StagedBatch> Staged(IEnumerable<Batch> batches, Func<int, double>? learningRateAt = null)
     {
         double previousRate = learningRateBuffer?.Value ?? double.NaN;
-        int index = 0;
         StagedBatch Stage(Batch batch, int k)
         {
             UploadedColumns uploaded;
@@ -133,10 +211,93 @@ public abstract partial class ModelRunner
             previousRate = rate;
             return new StagedBatch(batch, uploaded, rate, rateBuffer);
         }
+        int index = 0;
+        return Prefetched(batches, b => Stage(b, index++));
+    }
 
-        using var e = batches.GetEnumerator();
+    /// <summary>As <see cref="Staged(IEnumerable{Batch}, Func{int, double}?)"/> for Fit's chunks: a single batch is
+    /// staged as there; K stacked batches upload one [K, batch…] tensor per column and one f32[K] of learning rates
+    /// (<paramref name="learningRateAt"/> of each step's index in the epoch).</summary>
+    internal IEnumerable<StagedBatch> StagedChunks(IEnumerable<TrainChunk> chunks, Func<int, double> learningRateAt)
+    {
+        var loss = RequireLoss();
+        double previousRate = learningRateBuffer?.Value ?? double.NaN;
+        StagedBatch Stage(TrainChunk chunk)
+        {
+            if (!chunk.Stack)
+            {
+                var batch = chunk.Batches[0];
+                double rate = learningRateAt(chunk.FirstIndex);
+                UploadedColumns uploaded;
+                DeviceBuffer? rateBuffer = null;
+                try
+                {
+                    uploaded = UploadColumns(batch.Columns);
+                }
+                catch
+                {
+                    batch.Dispose();
+                    throw;
+                }
+                try
+                {
+                    if (!rate.Equals(previousRate)) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate));
+                }
+                catch
+                {
+                    foreach (var u in uploaded.Buffers) u.Dispose();
+                    batch.Dispose();
+                    throw;
+                }
+                previousRate = rate;
+                return new StagedBatch(batch, uploaded, rate, rateBuffer);
+            }
+            long[] bindings;
+            Tensor[] stacked;
+            int examples = chunk.Batches.Sum(b => b.Size);
+            long batchSize = chunk.Batches[0].Size;
+            try
+            {
+                bindings = loss.Bind(ModelName + "." + loss.Method, chunk.Batches[0].Columns, loss.HasSampleWeight);
+                stacked = StackColumns(chunk.Batches);
+            }
+            finally
+            {
+                chunk.Dispose();
+            }
+            var rates = new float[chunk.Batches.Length];
+            for (int j = 0; j < rates.Length; j++) rates[j] = (float)learningRateAt(chunk.FirstIndex + j);
+            var buffers = new DeviceBuffer[stacked.Length];
+            DeviceBuffer? ratesBuffer = null;
+            try
+            {
+                for (int i = 0; i < stacked.Length; i++) buffers[i] = Device.Upload(stacked[i]);
+                ratesBuffer = Device.Upload(new Tensor<float>(new long[] { rates.Length }, rates));
+            }
+            catch
+            {
+                foreach (var u in buffers) u?.Dispose();
+                throw;
+            }
+            return new StagedBatch(null, new UploadedColumns(buffers, stacked, 1), double.NaN, null)
+            {
+                Steps = rates.Length,
+                Examples = examples,
+                LearningRates = ratesBuffer,
+                Bindings = bindings,
+                BatchSize = batchSize,
+            };
+        }
+        return Prefetched(chunks, Stage);
+    }
+
+    /// <summary>Yields <paramref name="stage"/> of each item, staging item k+1 on a worker (remote devices) while the
+    /// caller runs item k; what is staged is released after the caller moves on, or when the loop ends early or fails.</summary>
+    IEnumerable<StagedBatch> Prefetched<T>(IEnumerable<T> items, Func<T, StagedBatch> stage)
+    {
+        using var e = items.GetEnumerator();
         if (!e.MoveNext()) yield break;
-        StagedBatch? current = Stage(e.Current, index++);
+        StagedBatch? current = stage(e.Current);
         // A thread of its own, not the thread pool: a pool work item queued from a pool thread sits in that thread's
         // local queue, and the blocked wait for it runs it inline, i.e. serially, whenever the pool is busy.
         using var worker = OverlapsUploads ? new StagingWorker() : null;
@@ -147,9 +308,8 @@ public abstract partial class ModelRunner
             {
                 if (e.MoveNext())
                 {
-                    var batch = e.Current;
-                    int k = index++;
-                    next = worker != null ? worker.Run(() => Stage(batch, k)) : Task.FromResult(Stage(batch, k));
+                    var item = e.Current;
+                    next = worker != null ? worker.Run(() => stage(item)) : Task.FromResult(stage(item));
                 }
                 try
                 {

@@ -148,7 +148,8 @@ public abstract partial class ModelRunner
 
     /// <summary>Train steps compiled so far, by their symbol bindings: "128" is a step for batches of 128 (on one device,
     /// or run whole by every replica when a batch does not divide by the replica count); "16/4" one for 16 examples
-    /// per replica on 4 replicas (a global batch of 64).</summary>
+    /// per replica on 4 replicas (a global batch of 64); "128*16" sixteen steps on batches of 128 in one program
+    /// (<see cref="FitOptions.StepsPerExecution"/>).</summary>
     public IReadOnlyCollection<string> CompiledTrainSteps => trainPrograms.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
 
     /// <summary>The train step for one replica's batch (<paramref name="bindings"/>, <paramref name="batchSize"/>), with the
@@ -282,6 +283,35 @@ public abstract partial class ModelRunner
         Step++;
     }
 
+    /// <summary>K train steps in one program (Fit with <see cref="FitOptions.StepsPerExecution"/> = K): the staged
+    /// columns are K batches stacked, its learning rates the K steps' (see <see cref="TrainingPrograms.TrainSteps"/>).</summary>
+    void RunTrainSteps(StagedBatch staged, DeviceBuffer[] accumulators)
+    {
+        ThrowIfDisposed();
+        var l = RequireCompiled();
+        var loss = RequireLoss();
+        var bindings = staged.Bindings!;
+        RecordBindings(loss.Method, bindings);
+        var program = trainPrograms.GetOrAdd(BindingKey(bindings) + "*" + staged.Steps, _ =>
+            Device.CompileHlo(TrainingPrograms.TrainSteps(
+                TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, staged.BatchSize, 1, RandomKey, l.Plan), l, staged.Steps)));
+        var args = new DeviceBuffer[l.ParameterCount];
+        for (int i = 0; i < staged.Columns.Length; i++) args[i] = staged.Columns[i];
+        for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
+        for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
+        args[l.StepIndex] = stepBuffer!;
+        args[l.LearningRateIndex] = staged.LearningRates!;
+        for (int i = 0; i < accumulators.Length; i++) args[l.AccumulatorsStart + i] = accumulators[i];
+        var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Donated(l) });
+        int o = 0;
+        foreach (var t in l.Trainable) parameters[t] = outputs[o++];
+        for (int i = 0; i < slots.Length; i++) slots[i] = outputs[o++];
+        stepBuffer = outputs[o++];
+        for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
+        foreach (var p in l.StateUpdates) parameters[p] = outputs[o++];
+        Step += staged.Steps;
+    }
+
     int[]? donated;
 
     int[] Donated(TrainingPrograms.Layout l) => donated ??= l.Trainable.Select(t => l.Inputs + t)
@@ -302,6 +332,10 @@ public abstract partial class ModelRunner
         var l = RequireCompiled();
         if (train.Count == 0) throw new ArgumentException($"{ModelName}.Fit: the training data is empty", nameof(train));
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be positive");
+        if (options.StepsPerExecution < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.StepsPerExecution, $"{ModelName}.Fit: StepsPerExecution must be at least 1, got {options.StepsPerExecution}");
+        // Replicas run single steps: the stacked batches would have to be split per replica inside the loop (not done yet).
+        int stepsPerExecution = Replicas > 1 ? 1 : options.StepsPerExecution;
         var validation = options.Validation;
         if (options.ValidationSplit != 0)
         {
@@ -340,12 +374,18 @@ public abstract partial class ModelRunner
                 bool readsWanted = progress != null || options.Callbacks.Count > 0;
                 long firstStep = Step;
                 var schedule = Optimizer!.LearningRate;
-                foreach (var staged in Staged(train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: 1), k => schedule.At(firstStep + k)))
+                var batches = train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: 1);
+                var work = stepsPerExecution == 1
+                    ? Staged(batches, k => schedule.At(firstStep + k))
+                    : StagedChunks(Chunks(batches, stepsPerExecution, options.BatchSize, train.BatchCount(options.BatchSize, dropLast: false)), k => schedule.At(firstStep + k));
+                foreach (var staged in work)
                 {
-                    RunTrainStep(staged, accumulators);
-                    done += staged.Batch.Size;
-                    steps++;
-                    if (readsWanted && ++sinceRead >= options.MetricsEvery)
+                    if (staged.Steps == 1) RunTrainStep(staged, accumulators);
+                    else RunTrainSteps(staged, accumulators);
+                    done += staged.Examples;
+                    steps += staged.Steps;
+                    sinceRead += staged.Steps;
+                    if (readsWanted && sinceRead >= options.MetricsEvery)
                     {
                         sinceRead = 0;
                         var partial = ReadAccumulators(l.Plan, accumulators);

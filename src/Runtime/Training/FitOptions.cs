@@ -49,6 +49,16 @@ public sealed record FitOptions
     /// a NaN or ±Inf throws an ArgumentException naming the input, row and column. Off by default (a pass over all inputs).</summary>
     public bool CheckInputs { get; init; }
 
+    /// <summary>Keras' steps_per_execution: how many train steps run in one device call (default 1). With K &gt; 1, Fit
+    /// stacks K full batches into one upload per column and runs a program that loops the train step K times on the
+    /// device, which saves K − 1 dispatches (and, on a remote device, round trips) per K steps. The results are bitwise
+    /// those of K single steps: each step sees its own batch, learning rate (the schedule is evaluated per step) and
+    /// random draws. An epoch's leftover batches (fewer than K full ones, and a last partial batch) run as single steps.
+    /// As in Keras, the running loss and metrics are read, and <see cref="ITrainingCallback.OnMetricsRead"/> called,
+    /// only between device calls: after the call that brings the steps since the last read to <see cref="MetricsEvery"/> or more, and at the end of each epoch.
+    /// On a replicated device (several replicas) Fit runs single steps whatever K is. Must be at least 1.</summary>
+    public int StepsPerExecution { get; init; } = 1;
+
     /// <summary>Steps between reads of the running loss and metrics from the device (for the progress display).</summary>
     public int MetricsEvery { get; init; } = 50;
 }

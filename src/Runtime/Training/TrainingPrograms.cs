@@ -141,6 +141,83 @@ internal static class TrainingPrograms
         return module;
     }
 
+    /// <summary>
+    /// Keras' steps_per_execution: <paramref name="steps"/> train steps in one program. <paramref name="trainStep"/> (from
+    /// <see cref="TrainStep"/>) is inlined into the body of a <c>while</c> loop whose state carries a counter, the stacked
+    /// batches, the learning rates, the model parameters, the optimizer slots, the step and the accumulators. Its
+    /// parameters are the train step's, in the same layout, except that every batch column is stacked as [K, batch…]
+    /// and the learning rate is f32[K] (the schedule's rate of each of the K steps); iteration i runs the train step on
+    /// slice i of each (dynamic-slice + reshape). The result and the aliases are the train step's, so running it equals
+    /// K train steps one after another, bit for bit: the step counter (and with it the rng counter of each step's
+    /// random draws) advances inside the loop exactly as it does between single steps.
+    /// </summary>
+    public static HloModule TrainSteps(HloModule trainStep, Layout layout, int steps)
+    {
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps per execution must be at least 1");
+        var step = trainStep.Entry;
+        var ps = step.Parameters;
+        var b = new HloBuilder(trainStep.Name + "_x" + steps);
+        var entryArgs = new List<HloInstruction>();
+        for (int i = 0; i < ps.Count; i++)
+        {
+            var shape = ps[i].Shape;
+            if (i < layout.Inputs) shape = Shape.Array(shape.ElementType, new Dim[] { steps }.Concat(shape.Dims).ToArray());
+            else if (i == layout.LearningRateIndex) shape = Shape.Array(ElementType.F32, new Dim[] { steps });
+            entryArgs.Add(b.Parameter(shape, ps[i].Name));
+        }
+        // state: counter · the entry's parameters, in their order
+        var counter0 = b.Constant(ElementType.S32, 0);
+        var init = b.Tuple(new[] { counter0 }.Concat(entryArgs).ToArray());
+        var stateShape = init.Shape;
+
+        var body = b.CreateSubBuilder("train_step_body");
+        var state = body.Parameter(stateShape, "state");
+        var counter = body.GetTupleElement(state, 0);
+        var carried = Enumerable.Range(0, ps.Count).Select(i => body.GetTupleElement(state, 1 + i)).ToList();
+        var zero = body.Constant(ElementType.S32, 0);
+        var stepArgs = new List<HloInstruction>();
+        for (int i = 0; i < ps.Count; i++)
+        {
+            if (i < layout.Inputs || i == layout.LearningRateIndex)
+            {
+                var stacked = carried[i];
+                var starts = new[] { stacked }.Concat(Enumerable.Range(0, stacked.Shape.Rank).Select(d => d == 0 ? counter : zero)).ToArray();
+                var sizes = stacked.Shape.Dims.Select((d, k) => k == 0 ? 1L : d.Value).ToArray();
+                var slice = body.AddInstruction("dynamic-slice", starts, new HloAttributes { DynamicSliceSizes = sizes });
+                stepArgs.Add(body.Reshape(slice, ps[i].Shape.Dims.ToArray()));
+            }
+            else stepArgs.Add(carried[i]);
+        }
+        var result = body.Inline(step, stepArgs);
+        HloInstruction Out(int i) => result.Opcode == "tuple" ? result.Operands[i] : body.GetTupleElement(result, i);
+        var next = new List<HloInstruction>(carried);
+        int o = 0;
+        foreach (var t in layout.Trainable) next[layout.Inputs + t] = Out(o++);
+        int slotCount = layout.Trainable.Length * layout.SlotsPerParameter;
+        for (int s = 0; s < slotCount; s++) next[layout.SlotsStart + s] = Out(o++);
+        next[layout.StepIndex] = Out(o++);
+        for (int a = 0; a < layout.Accumulators; a++) next[layout.AccumulatorsStart + a] = Out(o++);
+        foreach (var p in layout.StateUpdates) next[layout.Inputs + p] = Out(o++);
+        var nextCounter = body.Add(counter, body.Constant(ElementType.S32, 1));
+        var bodyComputation = body.Build(body.Tuple(new[] { nextCounter }.Concat(next).ToArray()));
+
+        var cond = b.CreateSubBuilder("train_step_condition");
+        var cstate = cond.Parameter(stateShape, "state");
+        var condComputation = cond.Build(cond.Compare(cond.GetTupleElement(cstate, 0), cond.Constant(ElementType.S32, steps), "LT"));
+
+        var loop = b.AddInstruction("while", new[] { init }, null, null, new[] { bodyComputation, condComputation });
+        var outputs = new List<HloInstruction>();
+        HloInstruction Final(int i) => b.GetTupleElement(loop, 1 + i);
+        foreach (var t in layout.Trainable) outputs.Add(Final(layout.Inputs + t));
+        for (int s = 0; s < slotCount; s++) outputs.Add(Final(layout.SlotsStart + s));
+        outputs.Add(Final(layout.StepIndex));
+        for (int a = 0; a < layout.Accumulators; a++) outputs.Add(Final(layout.AccumulatorsStart + a));
+        foreach (var p in layout.StateUpdates) outputs.Add(Final(layout.Inputs + p));
+        var module = b.BuildModule(b.Tuple(outputs.ToArray()));
+        foreach (var alias in trainStep.InputOutputAliases) module.InputOutputAliases.Add(alias);
+        return module;
+    }
+
     /// <summary>Loss and metrics only: inputs · model parameters · accumulators → new accumulators. With several
     /// <paramref name="replicas"/> (each on a shard of <paramref name="batchSize"/> examples) the increments are
     /// all-reduced, so every replica's accumulators count the global batch.</summary>
