@@ -90,15 +90,42 @@ internal static class LoopFusionKernel
             long grain = Math.Max(1, Par.CheapGrain / Math.Max(1, computeNodes) / Chunk);
             return f =>
             {
-                var sources = new Array[parameters + constants.Length];
-                for (int i = 0; i < parameters; i++) sources[i] = f.Data[sourceSlots[i]]!;
-                constants.CopyTo(sources, parameters);
-                var outputs = new Array[outSlots.Length];
-                for (int k = 0; k < outSlots.Length; k++) outputs[k] = allocators[k](f, outSlots[k], n);
-                if (!Par.Worth(chunks, grain)) Run(sources, outputs, 0, chunks, chunks);
-                else Par.For(chunks, grain, (lo, hi) => Run(sources, outputs, (int)lo, (int)hi, chunks));
+                // The operand and output lists come from a pooled holder: new arrays per call were allocations per step.
+                var lists = RentLists(outSlots.Length);
+                var sources = lists.Sources;
+                var outputs = lists.Outputs;
+                try
+                {
+                    for (int i = 0; i < parameters; i++) sources[i] = f.Data[sourceSlots[i]]!;
+                    constants.CopyTo(sources, parameters);
+                    for (int k = 0; k < outSlots.Length; k++) outputs[k] = allocators[k](f, outSlots[k], n);
+                    if (!Par.Worth(chunks, grain)) Run(sources, outputs, 0, chunks, chunks);
+                    else RunParallel(sources, outputs, chunks, grain);
+                }
+                finally
+                {
+                    Array.Clear(sources);
+                    Array.Clear(outputs);
+                    lists.Return(this);
+                }
             };
         }
+
+        readonly ConcurrentBag<Lists> lists = new();
+
+        /// <summary>A run's operand and output arrays (one holder per concurrent run of this fusion).</summary>
+        sealed class Lists(int sources, int outputs)
+        {
+            public readonly Array[] Sources = new Array[sources];
+            public readonly Array[] Outputs = new Array[outputs];
+
+            public void Return(Program owner) => owner.lists.Add(this);
+        }
+
+        Lists RentLists(int outputs) => lists.TryTake(out var l) ? l : new Lists(parameters + constants.Length, outputs);
+
+        void RunParallel(Array[] sources, Array[] outputs, int chunks, long grain) =>
+            Par.For(chunks, grain, (lo, hi) => Run(sources, outputs, (int)lo, (int)hi, chunks));
 
         void Run(Array[] sources, Array[] outputs, int lo, int hi, int chunks)
         {
