@@ -123,8 +123,9 @@ internal static class Worker
     /// The MLP (initialized, untrained): batch 1 latency host float[] to host float[] through the generated forward
     /// method (<c>Logits</c>: wraps the array in a Tensor, uploads it, runs, downloads a new Tensor — on the CPU device an
     /// upload copy, the output buffer and the downloaded array per call), through <c>Predict</c> (Keras' predict: the
-    /// same plus its chunking Dataset), and device buffer to device buffer (the compiled program executed on an input
-    /// and parameters already on the device, the output buffer disposed: the floor); batch 1024 host to host.
+    /// same plus, before issue 10, its chunking Dataset; one chunk now runs directly), device buffer to device buffer (the compiled program executed on an input
+    /// and parameters already on the device, the output buffer disposed), through the span overload
+    /// <c>Predict(ReadOnlySpan, Span)</c> (the caller's arrays in and out); batch 1024 host to host and by span.
     /// </summary>
     static void Infer(WorkerArgs o)
     {
@@ -149,7 +150,12 @@ internal static class Worker
         InferTiming.Latency("batch1.host_array", 1, o.Calls, () => HostCall(one, 1), Emit);
         InferTiming.Latency("batch1.predict", 1, o.Calls, () => model.Predict(new Tensor<float>(new long[] { 1, 784 }, one)), Emit);
         InferTiming.Latency("batch1.device_buffers", 1, o.Calls, DeviceCall, Emit);
+        // The direct path: the caller's span in, the caller's span out (one copy each way, nothing allocated once warm).
+        var outOne = new float[10];
+        var outAll = new float[1024 * 10];
+        InferTiming.Latency("batch1.span", 1, o.Calls, () => model.Predict(one, outOne), Emit);
         InferTiming.Latency("batch1024.host_array", 1024, Math.Max(20, o.Calls / 100), () => HostCall(all, 1024), Emit);
+        InferTiming.Latency("batch1024.span", 1024, Math.Max(20, o.Calls / 100), () => model.Predict(all, outAll), Emit);
         foreach (var b in arguments) b.Dispose();
     }
 }

@@ -231,10 +231,45 @@ namespace XlaGen.Generator.Emit
             w.Line($"return ({X}Tensor<{f.OutputClrElementType}>)RunBatched({Q(f.MethodName)}, batchSize, {s} => Build{f.MethodName}Program(checked((int){s})), {names});");
             w.Close();
             w.Line();
+            long rowElements = SpanRowElements(f);
+            string output = f.Inputs[0].Name == "output" ? "result" : "output";
+            if (rowElements > 0)
+            {
+                var i = f.Inputs[0];
+                var rowShape = "[" + string.Join(",", i.Dims) + "]";
+                w.Line($"/// <summary>Runs <c>{f.ProgramName}</c> on the rows in <paramref name=\"{i.Name}\"/> ({i.ElementTypeName}{rowShape}, row-major: B = {i.Name}.Length / {rowElements.ToString(CultureInfo.InvariantCulture)})");
+                w.Line($"/// and writes the {f.OutputShape} result into <paramref name=\"{output}\"/>, in one program call (no chunking). On the CPU executor");
+                w.Line("/// the rows are copied once into a pooled array and the result once into the span: no tensor or result array per call.</summary>");
+                w.Line($"/// <exception cref=\"global::System.ArgumentException\">The input is not whole rows, or <paramref name=\"{output}\"/> has not the result's length.</exception>");
+                w.Line($"public void {f.MethodName}(global::System.ReadOnlySpan<{i.ClrElementType}> {i.Name}, global::System.Span<{f.OutputClrElementType}> {output}) =>");
+                w.Line($"    RunInto({Q(f.MethodName)}, {i.Name}, {output}, {rowElements.ToString(CultureInfo.InvariantCulture)}L, {Q(rowShape)}, {s} => Build{f.MethodName}Program(checked((int){s})));");
+                w.Line();
+            }
             if (!predict) return;
             w.Line($"/// <summary>Keras' predict: <c>{f.MethodName}</c> over inputs of any length, in chunks of <paramref name=\"batchSize\"/>.</summary>");
             w.Line($"public {X}Tensor<{f.OutputClrElementType}> Predict({parameters}, int batchSize = 1024) => {f.MethodName}({names}, batchSize);");
             w.Line();
+            if (rowElements > 0)
+            {
+                var i = f.Inputs[0];
+                w.Line($"/// <summary>Predict into a caller's buffer: <c>{f.MethodName}</c> on the rows in <paramref name=\"{i.Name}\"/>, written into <paramref name=\"{output}\"/> (see <c>{f.MethodName}(ReadOnlySpan, Span)</c>).</summary>");
+                w.Line($"public void Predict(global::System.ReadOnlySpan<{i.ClrElementType}> {i.Name}, global::System.Span<{f.OutputClrElementType}> {output}) => {f.MethodName}({i.Name}, {output});");
+                w.Line();
+            }
+        }
+
+        /// <summary>Elements per row of a batchable forward method's single input when its dims after the batch dim are
+        /// all constants (the span overloads take rows by length); 0 when it has no span overload (several inputs).</summary>
+        static long SpanRowElements(ForwardSpec f)
+        {
+            if (f.Inputs.Count != 1) return 0;
+            long n = 1;
+            foreach (var d in f.Inputs[0].Dims.Skip(1))
+            {
+                if (!long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v <= 0) return 0;
+                n = checked(n * v);
+            }
+            return n;
         }
 
         /// <summary>The shape check of one input; a scalar ([Shape()]) has no dims to list.</summary>

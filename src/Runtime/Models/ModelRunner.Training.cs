@@ -498,6 +498,7 @@ public abstract partial class ModelRunner
     protected Tensor RunBatched(string method, int batchSize, Func<long, HloModule> build, params Tensor[] inputs)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be positive");
+        if (RunWhole(method, batchSize, build, inputs) is { } whole) return whole; // fits one chunk: no Dataset, no prefetch thread
         var data = new Dataset(inputs);
         Array? joined = null;
         long[]? shape = null;

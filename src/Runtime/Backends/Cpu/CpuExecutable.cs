@@ -38,7 +38,7 @@ internal sealed class CpuExecutable : IExecutable
         var inputs = new Array[arguments.Count];
         for (int i = 0; i < arguments.Count; i++)
         {
-            buffers[i] = device.Own(arguments[i], $"pass argument {i} ({entry.ParameterLeafNames[i]}) to '{Module.Name}'");
+            buffers[i] = OwnArgument(arguments[i], i);
             inputs[i] = buffers[i].RawData;
         }
         var context = contexts.TryTake(out var c) ? c : new RunContext(device.Pool);
@@ -76,6 +76,65 @@ internal sealed class CpuExecutable : IExecutable
         var result = new DeviceBuffer[outputs.Length];
         for (int i = 0; i < outputs.Length; i++) result[i] = device.Wrap(entry.ResultLeafShapes[i], outputs[i]);
         return result;
+    }
+
+    /// <summary>The argument as this device's buffer; the message is built only when it is not one (an interpolated
+    /// message per argument was an allocation per argument per execution).</summary>
+    CpuBuffer OwnArgument(DeviceBuffer argument, int i) =>
+        argument is CpuBuffer b && ReferenceEquals(b.Device, device) && !b.IsDeleted
+            ? b
+            : device.Own(argument, $"pass argument {i} ({entry.ParameterLeafNames[i]}) to '{Module.Name}'");
+
+    /// <summary>
+    /// The direct inference path: argument 0 is read from <paramref name="input"/> (copied into a pooled array of the
+    /// run context, the only copy: kernels work on arrays), the rest are <paramref name="rest"/> (the parameters,
+    /// not donated), and the single array result is copied into <paramref name="output"/> and its array goes back to
+    /// the pool. Allocates nothing once the context's pool holds the program's arrays. The caller has checked that
+    /// the lengths match the program's first parameter and result.
+    /// </summary>
+    internal void ExecuteInto<TIn, TOut>(ReadOnlySpan<TIn> input, IReadOnlyList<DeviceBuffer> rest, Span<TOut> output)
+        where TIn : unmanaged where TOut : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        int count = rest.Count + 1;
+        var shapes = entry.ParameterLeafShapes;
+        if (shapes.Length != count || entry.ResultSlots.Length != 1)
+            throw new XlaExecutionException($"module '{Module.Name}' takes {shapes.Length} argument(s) and returns {entry.ResultSlots.Length} array(s); the direct path passes {count} and reads 1");
+        if (shapes[0].ElementCount != input.Length || entry.ResultLeafShapes[0].ElementCount != output.Length)
+            throw new XlaExecutionException($"module '{Module.Name}': the direct path got {input.Length} input and {output.Length} output elements for {shapes[0]} -> {entry.ResultLeafShapes[0]}");
+        var context = contexts.TryTake(out var c) ? c : new RunContext(device.Pool);
+        var inputs = context.Arguments(count);
+        var outputs = context.Results(1);
+        TIn[]? staged = null;
+        TOut[]? result = null;
+        try
+        {
+            staged = context.Pool.Rent<TIn>(input.Length);
+            input.CopyTo(staged);
+            inputs[0] = staged;
+            for (int i = 1; i < count; i++)
+            {
+                var b = OwnArgument(rest[i - 1], i);
+                if (!ReferenceEquals(b.Shape, shapes[i]) && !b.Shape.Equals(shapes[i]))
+                    throw new XlaExecutionException($"module '{Module.Name}', argument {i} ({entry.ParameterLeafNames[i]}): expected {shapes[i]}, got {b.Shape}");
+                inputs[i] = b.RawData;
+            }
+            entry.Run(context, inputs, null, outputs);
+            result = (TOut[])outputs[0];
+            result.AsSpan().CopyTo(output);
+        }
+        catch (Exception e) when (e is not XlaExecutionException)
+        {
+            throw new XlaExecutionException($"module '{Module.Name}' failed on the CPU executor: {e.Message}", e);
+        }
+        finally
+        {
+            Array.Clear(inputs);
+            outputs[0] = null!;
+            if (staged != null) context.Pool.Return(staged);
+            if (result != null) context.Pool.Return(result);
+        }
+        contexts.Add(context);
     }
 
     public void Dispose()

@@ -161,19 +161,26 @@ internal static class Dot
                 packedB = f.Context.Pool.Rent<float>(s.Batch * kn);
                 b.Pack.Run(y, packedB);
             }
-            void One(int i)
-            {
-                ReadOnlySpan<float> av = packedA != null ? packedA.AsSpan(i * mk, mk) : x.AsSpan((int)a.BatchOffsets[i]);
-                ReadOnlySpan<float> bv = packedB != null ? packedB.AsSpan(i * kn, kn) : y.AsSpan((int)b.BatchOffsets[i]);
-                bool ta = packedA == null && a.Transposed, tb = packedB == null && b.Transposed;
-                int lda = packedA != null ? s.K : a.Ld, ldb = packedB != null ? s.N : b.Ld;
-                Gemm.Sgemm(ta, tb, s.M, s.N, s.K, 1f, av, lda, bv, ldb, 0f, c.AsSpan(i * mn, mn), s.N);
-            }
-            if (s.Batch >= Par.Workers && (long)s.Batch * mn * s.K >= Par.DotGrain) KernelCancellation.ParallelFor(0, s.Batch, One);
-            else for (int i = 0; i < s.Batch; i++) One(i);
+            // No closure on the serial path: a captured local would cost an allocation per call.
+            if (s.Batch >= Par.Workers && (long)s.Batch * mn * s.K >= Par.DotGrain) SgemmBatchesParallel(s, a, b, x, y, packedA, packedB, c);
+            else for (int i = 0; i < s.Batch; i++) SgemmBatch(i, s, a, b, x, y, packedA, packedB, c);
             if (packedA != null) f.Context.Pool.Return(packedA);
             if (packedB != null) f.Context.Pool.Return(packedB);
         };
+    }
+
+    static void SgemmBatchesParallel(DotShape s, OperandView a, OperandView b, float[] x, float[] y, float[]? packedA, float[]? packedB, float[] c) =>
+        KernelCancellation.ParallelFor(0, s.Batch, i => SgemmBatch(i, s, a, b, x, y, packedA, packedB, c));
+
+    /// <summary>Batch <paramref name="i"/> of a dot: C_i = A_i · B_i from the packed copies or the operands in place.</summary>
+    static void SgemmBatch(int i, DotShape s, OperandView a, OperandView b, float[] x, float[] y, float[]? packedA, float[]? packedB, float[] c)
+    {
+        int mk = s.M * s.K, kn = s.K * s.N, mn = s.M * s.N;
+        ReadOnlySpan<float> av = packedA != null ? packedA.AsSpan(i * mk, mk) : x.AsSpan((int)a.BatchOffsets[i]);
+        ReadOnlySpan<float> bv = packedB != null ? packedB.AsSpan(i * kn, kn) : y.AsSpan((int)b.BatchOffsets[i]);
+        bool ta = packedA == null && a.Transposed, tb = packedB == null && b.Transposed;
+        int lda = packedA != null ? s.K : a.Ld, ldb = packedB != null ? s.N : b.Ld;
+        Gemm.Sgemm(ta, tb, s.M, s.N, s.K, 1f, av, lda, bv, ldb, 0f, c.AsSpan(i * mn, mn), s.N);
     }
 
     readonly struct GenericFactory(int lhsSlot, int rhsSlot, int dst, DotShape s, OperandView a, OperandView b, ElementType lhsType, ElementType rhsType)

@@ -82,7 +82,7 @@ internal static class Elementwise
             var x = (T[])f.Data[src]!;
             var o = f.AllocReusing<T>(dst, n, inPlace);
             if (!Par.Worth(n, grain)) Unary<T, TOp>(x, o, 0, n);
-            else Par.For(n, grain, (lo, hi) => Unary<T, TOp>(x, o, (int)lo, (int)hi));
+            else { var px = x; var po = o; Par.For(n, grain, (lo, hi) => Unary<T, TOp>(px, po, (int)lo, (int)hi)); } // block-scoped copies: no closure on the serial path
         };
     }
 
@@ -107,7 +107,7 @@ internal static class Elementwise
             var y = (T[])f.Data[b]!;
             var o = f.AllocReusing<T>(dst, n, inPlaceA, inPlaceB);
             if (!Par.Worth(n, grain)) Binary<T, TOp>(x, y, o, 0, n);
-            else Par.For(n, grain, (lo, hi) => Binary<T, TOp>(x, y, o, (int)lo, (int)hi));
+            else { var px = x; var py = y; var po = o; Par.For(n, grain, (lo, hi) => Binary<T, TOp>(px, py, po, (int)lo, (int)hi)); } // block-scoped copies: no closure on the serial path
         };
     }
 
@@ -134,7 +134,7 @@ internal static class Elementwise
             T c = ((T[])f.Data[scalar]!)[0];
             var o = f.AllocReusing<T>(dst, n, inPlace);
             if (!Par.Worth(n, grain)) BinaryScalar<T, TOp>(x, c, scalarLeft, o, 0, n);
-            else Par.For(n, grain, (lo, hi) => BinaryScalar<T, TOp>(x, c, scalarLeft, o, (int)lo, (int)hi));
+            else { var px = x; var po = o; var pc = c; Par.For(n, grain, (lo, hi) => BinaryScalar<T, TOp>(px, pc, scalarLeft, po, (int)lo, (int)hi)); } // block-scoped copies: no closure on the serial path
         };
     }
 
@@ -170,7 +170,7 @@ internal static class Elementwise
             var y = (T[])f.Data[b]!;
             var o = f.AllocReusing<bool>(dst, n, inPlaceA, inPlaceB);
             if (!Par.Worth(n, Par.CheapGrain)) Compare<T, TKey, TKeyFn, TDir>(x, y, o, 0, n, aScalar, bScalar);
-            else Par.For(n, Par.CheapGrain, (lo, hi) => Compare<T, TKey, TKeyFn, TDir>(x, y, o, (int)lo, (int)hi, aScalar, bScalar));
+            else { var px = x; var py = y; var po = o; Par.For(n, Par.CheapGrain, (lo, hi) => Compare<T, TKey, TKeyFn, TDir>(px, py, po, (int)lo, (int)hi, aScalar, bScalar)); } // block-scoped copies: no closure on the serial path
         };
     }
 
@@ -195,7 +195,7 @@ internal static class Elementwise
             var x = (TFrom[])f.Data[src]!;
             var o = f.Alloc<TTo>(dst, n);
             if (!Par.Worth(n, Par.CheapGrain)) Convert<TFrom, TTo, TConv>(x, o, 0, n);
-            else Par.For(n, Par.CheapGrain, (lo, hi) => Convert<TFrom, TTo, TConv>(x, o, (int)lo, (int)hi));
+            else { var px = x; var po = o; Par.For(n, Par.CheapGrain, (lo, hi) => Convert<TFrom, TTo, TConv>(px, po, (int)lo, (int)hi)); } // block-scoped copies: no closure on the serial path
         };
     }
 
@@ -227,7 +227,7 @@ internal static class Elementwise
                 var y = (T[])f.Data[es]!;
                 var o = f.AllocReusing<T>(ds, count, it, ie);
                 if (!Par.Worth(count, Par.CheapGrain)) Select(pred, x, y, o, 0, count, xs, ys);
-                else Par.For(count, Par.CheapGrain, (lo, hi) => Select(pred, x, y, o, (int)lo, (int)hi, xs, ys));
+                else { var ppred = pred; var px = x; var py = y; var po = o; Par.For(count, Par.CheapGrain, (lo, hi) => Select(ppred, px, py, po, (int)lo, (int)hi, xs, ys)); } // block-scoped copies: no closure on the serial path
             };
         }
     }

@@ -234,18 +234,39 @@ internal static unsafe class Gemm
         where T : unmanaged, INumber<T>
         where TK : IGemmMicroKernel<T>
     {
-        var job = new GemmJob<T, TK>
+        // The job object is reused per thread (a new one per call was an allocation per dot); a nested call on this
+        // thread finds the slot empty and takes a fresh one.
+        var job = GemmJob<T, TK>.Cached ?? new GemmJob<T, TK>();
+        GemmJob<T, TK>.Cached = null;
+        job.TransA = transA; job.TransB = transB; job.SplitN = false; job.M = m; job.N = n; job.K = k; job.Parts = 1;
+        job.Alpha = alpha; job.Beta = beta; job.A = a; job.Lda = lda; job.B = b; job.Ldb = ldb; job.C = c;
+        job.Rsc = ldc; job.Csc = 1; job.Blocking = blocking;
+        try
         {
-            TransA = transA, TransB = transB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
-            A = a, Lda = lda, B = b, Ldb = ldb, C = c, Rsc = ldc, Csc = 1, Blocking = blocking,
-        };
+            Execute(job, m, n, k, options);
+        }
+        finally
+        {
+            job.A = job.B = job.C = null;
+            GemmJob<T, TK>.Cached = job;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Execute<T, TK>(GemmJob<T, TK> job, int m, int n, int k, GemmOptions options)
+        where T : unmanaged, INumber<T>
+        where TK : IGemmMicroKernel<T>
+    {
+        T* a = job.A, b = job.B;
+        nint lda = job.Lda, ldb = job.Ldb;
+        bool transA = job.TransA, transB = job.TransB;
         if (options.AllowTransposedC && TileEfficiency<TK, T>(n, m) > 1.25 * TileEfficiency<TK, T>(m, n))
         {
             job.TransA = !transB; job.TransB = !transA;
             job.M = n; job.N = m;
             job.A = b; job.Lda = ldb;
             job.B = a; job.Ldb = lda;
-            job.Rsc = 1; job.Csc = ldc;
+            job.Csc = job.Rsc; job.Rsc = 1;
         }
 
         int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, GemmThreadPool.MaxThreads) : GemmThreadPool.MaxThreads;
@@ -287,20 +308,20 @@ internal static unsafe class Gemm
         int blocks = (m + GemmSmallN.RowBlock - 1) / GemmSmallN.RowBlock;
         int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, GemmThreadPool.MaxThreads) : GemmThreadPool.MaxThreads;
         int parts = ShouldSplit(m, n, k, options) ? Math.Min(maxThreads, blocks) : 1;
-        if (parts > 1)
-        {
-            nint pa = (nint)a, pbt = (nint)bt, pcc = (nint)c;
-            bool ran = GemmThreadPool.TryRun(parts, part =>
-            {
-                int start = (int)((long)blocks * part / parts) * GemmSmallN.RowBlock;
-                int end = Math.Min(m, (int)((long)blocks * (part + 1) / parts) * GemmSmallN.RowBlock);
-                GemmSmallN.Run(start, end, m, n, k, alpha, (float*)pa, lda, (float*)pbt, ldbt, beta, (float*)pcc, ldc);
-            });
-            if (ran)
-                return;
-        }
+        if (parts > 1 && SmallNParallel(parts, blocks, m, n, k, alpha, (nint)a, lda, (nint)bt, ldbt, beta, (nint)c, ldc))
+            return;
         GemmSmallN.Run(0, m, m, n, k, alpha, a, lda, bt, ldbt, beta, c, ldc);
     }
+
+    /// <summary>SmallN split across the GEMM pool; its own method so that the serial path allocates no closure.</summary>
+    private static bool SmallNParallel(int parts, int blocks, int m, int n, int k, float alpha, nint pa, int lda, nint pbt, nint ldbt,
+        float beta, nint pcc, int ldc) =>
+        GemmThreadPool.TryRun(parts, part =>
+        {
+            int start = (int)((long)blocks * part / parts) * GemmSmallN.RowBlock;
+            int end = Math.Min(m, (int)((long)blocks * (part + 1) / parts) * GemmSmallN.RowBlock);
+            GemmSmallN.Run(start, end, m, n, k, alpha, (float*)pa, lda, (float*)pbt, ldbt, beta, (float*)pcc, ldc);
+        });
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double TileEfficiency<TK, T>(int m, int n) where TK : IGemmMicroKernel<T> where T : unmanaged
@@ -310,6 +331,9 @@ internal static unsafe class Gemm
         where T : unmanaged, INumber<T>
         where TK : IGemmMicroKernel<T>
     {
+        [ThreadStatic]
+        public static GemmJob<T, TK>? Cached;
+
         public bool TransA, TransB, SplitN;
         public int M, N, K, Parts = 1;
         public T Alpha, Beta;

@@ -199,7 +199,12 @@ internal sealed class StridedCopy
         long items = outer * tileRows;
         long perItem = Math.Min(rows, Tile) * dims[r - 1];
         if (!Par.Worth(items * perItem, Par.CheapGrain) || items < 2) TiledRange(src, dst, 0, items, tileRows, srcShift, dstShift);
-        else Par.For(items, Math.Max(1, Par.CheapGrain / perItem), (lo, hi) => TiledRange(src, dst, lo, hi, tileRows, srcShift, dstShift));
+        else TiledParallel(src, dst, items, perItem, tileRows, srcShift, dstShift); // no closure on the serial path
+    }
+
+    void TiledParallel<T>(T[] src, T[] dst, long items, long perItem, long tileRows, long srcShift, long dstShift)
+    {
+        Par.For(items, Math.Max(1, Par.CheapGrain / perItem), (lo, hi) => TiledRange(src, dst, lo, hi, tileRows, srcShift, dstShift));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

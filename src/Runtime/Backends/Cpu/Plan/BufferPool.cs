@@ -95,4 +95,13 @@ internal sealed class RunContext(SharedBufferPool? shared = null)
 
     /// <summary>Which replica this execution is and where it meets the others (null: a single-device execution).</summary>
     public ReplicaContext? Replica { get; set; }
+
+    Array[]? arguments, results;
+
+    /// <summary>A scratch array of <paramref name="n"/> argument slots, reused by every run of this context (the
+    /// caller clears it afterwards so it holds no arrays between runs).</summary>
+    public Array[] Arguments(int n) => arguments?.Length == n ? arguments : arguments = new Array[n];
+
+    /// <summary>A scratch array of <paramref name="n"/> result slots, reused like <see cref="Arguments"/>.</summary>
+    public Array[] Results(int n) => results?.Length == n ? results : results = new Array[n];
 }

@@ -74,9 +74,10 @@ internal sealed class CompiledComputation
                 cancellation.ThrowIfCancellationRequested();
                 if (CpuProfiler.Enabled)
                 {
+                    long b0 = GC.GetAllocatedBytesForCurrentThread();
                     long t0 = CpuProfiler.Start();
                     step.Kernel(frame);
-                    CpuProfiler.Stop(Computation, step.Instruction, t0);
+                    CpuProfiler.Stop(Computation, step.Instruction, t0, b0);
                 }
                 else step.Kernel(frame);
                 foreach (var slot in step.Release) frame.Release(slot);

@@ -1,0 +1,119 @@
+using XlaGen.Tests.Models;
+using XlaGen.Training;
+
+namespace XlaGen.Tests;
+
+/// <summary>The direct inference path (issue 10): Predict of one chunk runs the program directly, and the span form
+/// writes into the caller's buffer, bitwise the tensor path, allocating (almost) nothing once warm on the CPU executor.</summary>
+public class DirectInferenceTests(ITestOutputHelper output)
+{
+    static float[] Rows(int rows, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[rows * 784];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        return x;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void SpanPredictIsBitwiseTheTensorPaths(int rows)
+    {
+        using var model = Mlp.Create(Devices.Cpu(), seed: 7);
+        var x = Rows(rows, rows);
+        var tensor = new Tensor<float>(new long[] { rows, 784 }, x);
+        var viaRun = model.Logits(tensor);
+        var viaPredict = model.Predict(tensor);
+        var viaChunks = model.Predict(tensor, batchSize: 2); // the Dataset loop, for more than one row
+        var into = new float[rows * 10];
+        model.Predict(x, into);
+        Assert.Equal(viaRun.Data, into);
+        Assert.Equal(viaRun.Data, viaPredict.Data);
+        Assert.Equal(viaRun.Data, viaChunks.Data);
+        Assert.Equal(new long[] { rows, 10 }, viaPredict.Shape);
+
+        var probabilities = new float[rows * 10];
+        model.Probabilities(x, probabilities);
+        Assert.Equal(model.Probabilities(tensor).Data, probabilities);
+    }
+
+    [Fact]
+    public void SpanPredictOnReplicasMatchesOneDevice()
+    {
+        using var device = Devices.Cpu(replicas: 2);
+        using var replicated = Mlp.Create(device, seed: 5);
+        using var single = Mlp.Create(Devices.Cpu(), seed: 5);
+        foreach (int rows in new[] { 1, 4 })
+        {
+            var x = Rows(rows, 40 + rows);
+            var a = new float[rows * 10];
+            var b = new float[rows * 10];
+            replicated.Predict(x, a);
+            single.Predict(x, b);
+            Assert.Equal(b, a);
+            Assert.Equal(b, replicated.Predict(new Tensor<float>(new long[] { rows, 784 }, x)).Data);
+        }
+    }
+
+    [Fact]
+    public void SpanPredictNamesExpectedAndActualLengths()
+    {
+        using var model = Mlp.Create(seed: 1);
+        var e = Assert.Throws<ArgumentException>(() => model.Predict(new float[785], new float[10]));
+        Assert.Contains("785", e.Message);
+        Assert.Contains("784", e.Message);
+        Assert.Equal("input", e.ParamName);
+        Assert.Throws<ArgumentException>(() => model.Predict(ReadOnlySpan<float>.Empty, new float[10]));
+        e = Assert.Throws<ArgumentException>(() => model.Predict(new float[2 * 784], new float[10]));
+        Assert.Contains("has 10 elements", e.Message);
+        Assert.Contains("20 elements", e.Message);
+        Assert.Equal("output", e.ParamName);
+    }
+
+    /// <summary>Bytes per warm call the test allows. Issue 10 wants 0; what is left (measured 112 B per call of the MLP,
+    /// XLAGEN_CPU_PROFILE=1 shows 24 B in each of the two loop-fusion kernels and the rest outside the plan's steps) is
+    /// not found yet, so this is a regression guard at the measured value, not the target. Before this change: 696 B
+    /// (closures per dot and elementwise kernel, a GEMM job per dot, the fusion's operand lists, a message per argument).</summary>
+    const long BytesPerCallBound = 112;
+
+    [Fact]
+    public void SpanPredictAllocationsStayWithinTheBound()
+    {
+        using var model = Mlp.Create(Devices.Cpu(), seed: 7);
+        var x = Rows(1, 9);
+        var y = new float[10];
+        for (int i = 0; i < 50; i++) model.Predict(x, y);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) model.Predict(x, y);
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"100 span Predict calls at batch 1: {bytes} bytes");
+        Assert.InRange(bytes, 0, 100 * BytesPerCallBound);
+
+        // A batch of 8 rows too (another program, its own pooled arrays).
+        var x8 = Rows(8, 10);
+        var y8 = new float[80];
+        for (int i = 0; i < 50; i++) model.Predict(x8, y8);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) model.Predict(x8, y8);
+        bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"100 span Predict calls at batch 8: {bytes} bytes"); // reported only: the GEMM may split across threads here
+    }
+
+    /// <summary>Not a bound (the Fit loop is being reworked): reports what a train step allocates on this thread.</summary>
+    [Fact]
+    public void TrainStepAllocationsAreReported()
+    {
+        using var model = Mlp.Create(Devices.Cpu(), seed: 7);
+        model.Compile(new Sgd(0.1));
+        var x = new Tensor<float>(new long[] { 32, 784 }, Rows(32, 3));
+        var labels = new Tensor<int>(new long[] { 32 }, Enumerable.Range(0, 32).Select(i => i % 10).ToArray());
+        for (int i = 0; i < 20; i++) model.TrainStep(x, labels);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) model.TrainStep(x, labels);
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"TrainStep at batch 32: {bytes / 100} bytes per step (this thread)");
+        Assert.True(bytes >= 0);
+    }
+}
