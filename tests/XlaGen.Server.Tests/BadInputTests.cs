@@ -194,9 +194,11 @@ public class BadInputTests(BadInputServer fixture, ITestOutputHelper output) : I
         new("values that fit one by one but not together", StatusCode.ResourceExhausted, a =>
         {
             // three f32[1Mi] values (4 MiB each) alive at once: 12 MiB at the peak, over the 8 MiB session limit
+            // (reverses: a chain of elementwise ops would be one fused kernel with one value)
             var b = new HloBuilder("too_much_at_once");
-            var x = b.Negate(b.Parameter(ElementType.F32, new Dim[] { 1 << 20 }, "p"));
-            var module = b.BuildModule(b.Add(x, b.Negate(x)));
+            HloInstruction Reverse(HloInstruction v) => b.AddInstruction("reverse", new[] { v }, new HloAttributes { Dimensions = new long[] { 0 } });
+            var x = Reverse(b.Parameter(ElementType.F32, new Dim[] { 1 << 20 }, "p"));
+            var module = b.BuildModule(b.Add(x, Reverse(x)));
             return a.Raw.CompileBytesAsync(a.Session, HloProto.Write(module));
         }, "needs about 12582912 bytes at its peak", "more than the 8388608 bytes this server lets one session hold (--max-session-bytes)"),
         new("computations nested 6000 calls deep, callers listed first", StatusCode.InvalidArgument,

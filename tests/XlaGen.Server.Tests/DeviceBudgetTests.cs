@@ -15,12 +15,16 @@ public class DeviceBudgetTests
 
     static Tensor<float> Four(int seed) => TestModules.Random(seed, 1 << 20);
 
-    /// <summary>a = -p; b = -a: two 4 MiB values alive at once, 8 MiB at the peak.</summary>
-    static HloModule TwoNegations()
+    /// <summary>a = reverse(p); b = reverse(a): two 4 MiB values alive at once, 8 MiB at the peak (reverses, because the
+    /// CPU executor's loop fusion would make a chain of elementwise ops one kernel with one value).</summary>
+    static HloModule TwoReversals()
     {
-        var b = new HloBuilder("two_negations");
-        return b.BuildModule(b.Negate(b.Negate(b.Parameter(ElementType.F32, new Dim[] { 1 << 20 }, "p"))));
+        var b = new HloBuilder("two_reversals");
+        return b.BuildModule(Reverse(b, Reverse(b, b.Parameter(ElementType.F32, new Dim[] { 1 << 20 }, "p"))));
     }
+
+    static HloInstruction Reverse(HloBuilder b, HloInstruction x) =>
+        b.AddInstruction("reverse", new[] { x }, new HloAttributes { Dimensions = new long[] { 0 } });
 
     [Fact]
     public async Task SessionsTogetherStayWithinTheServerWideBudget()
@@ -28,7 +32,7 @@ public class DeviceBudgetTests
         // 16 MiB for buffers and running programs, plus 64 KiB for the compiled program's own charge.
         await using var server = await ServerProcess.StartAsync("--max-device-bytes", "16448KiB");
         const long Limit = 16 * MiB + 64 * 1024;
-        long program = TestModules.ProgramCharge(TwoNegations());
+        long program = TestModules.ProgramCharge(TwoReversals());
         using var raw = new RawClient(server.Address);
         var first = await raw.OpenSessionAsync("first");
         var second = await raw.OpenSessionAsync("second");
@@ -47,10 +51,10 @@ public class DeviceBudgetTests
             $"uploading f32[1048576] (4194304 bytes): the server's buffers and running programs already use 16777216 of the {Limit} bytes it may use (--max-device-bytes)");
 
         // A program whose peak does not fit in what is left is refused before it runs, and the others keep working.
-        var exe = await raw.CompileAsync(second, TwoNegations());
+        var exe = await raw.CompileAsync(second, TwoReversals());
         await raw.Client.ReleaseAsync(new ReleaseRequest { SessionId = third, Handles = { d } }, raw.Options());
         await Expect.Status(StatusCode.ResourceExhausted, () => raw.ExecuteAsync(second, exe, c),
-            "execute 'two_negations' needs about 8388608 bytes while it runs", $"already use {12 * MiB + program} of the {Limit} bytes");
+            "execute 'two_reversals' needs about 8388608 bytes while it runs", $"already use {12 * MiB + program} of the {Limit} bytes");
         Assert.Equal(12 * MiB + program, (await raw.StatsAsync()).DeviceBytesUsed);
 
         // Freeing a buffer makes room: the program runs, its 8 MiB come back, and its 4 MiB result is held.
