@@ -171,6 +171,7 @@ internal static class LoopFusionKernel
             };
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Run(RunSet set, int lo, int hi, int chunks)
         {
             var s = RentState();
@@ -466,6 +467,7 @@ internal static class LoopFusionKernel
 
     sealed class UnaryNode<T, TOp>(Ref x, Ref d) : Node where TOp : struct, IUnaryOp<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             var xs = s.Read<T>(x);
@@ -483,6 +485,7 @@ internal static class LoopFusionKernel
 
     sealed class BinaryNode<T, TOp>(Ref x, Ref y, Ref d) : Node where TOp : struct, IBinaryOp<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             var xs = s.Read<T>(x);
@@ -495,6 +498,7 @@ internal static class LoopFusionKernel
 
     sealed class SpanScalarNode<T, TOp>(Ref x, Ref y, Ref d) : Node where TOp : struct, IBinaryOp<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             var xs = s.Read<T>(x);
@@ -507,6 +511,7 @@ internal static class LoopFusionKernel
 
     sealed class ScalarSpanNode<T, TOp>(Ref x, Ref y, Ref d) : Node where TOp : struct, IBinaryOp<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             T c = s.Scalar<T>(x);
@@ -526,6 +531,7 @@ internal static class LoopFusionKernel
     sealed class CompareNode<T, TKey, TKeyFn, TDir>(Ref x, Ref y, Ref d) : Node where TKey : IComparisonOperators<TKey, TKey, bool>
         where TKeyFn : struct, ICompareKey<T, TKey> where TDir : struct, ICompareDirection
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             var xs = s.Read<T>(x);
@@ -545,6 +551,7 @@ internal static class LoopFusionKernel
 
     sealed class SelectNode<T>(Ref p, Ref x, Ref y, Ref d) : Node
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             var ps = s.Read<bool>(p);
@@ -565,6 +572,7 @@ internal static class LoopFusionKernel
 
     sealed class ConvertNode<TFrom, TTo, TConv>(Ref x, Ref d) : Node where TConv : struct, IConvert<TFrom, TTo>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             var xs = s.Read<TFrom>(x);
@@ -581,6 +589,7 @@ internal static class LoopFusionKernel
 
     sealed class CopyNode<T>(Ref x, Ref d) : Node
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s) => s.Read<T>(x).CopyTo(s.Write<T>(d));
     }
 
@@ -591,6 +600,7 @@ internal static class LoopFusionKernel
 
     sealed class FillNode<T>(Ref x, Ref d) : Node
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s) => s.Write<T>(d).Fill(s.Scalar<T>(x));
     }
 
@@ -602,6 +612,7 @@ internal static class LoopFusionKernel
     /// <summary>Element i of the loop is source[i mod period] (a broadcast onto the trailing dims).</summary>
     sealed class TrailingBroadcastNode<T>(Ref x, Ref d, int period) : Node
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             var src = Unsafe.As<T[]>(s.Sources[x.Index]).AsSpan(0, period);
@@ -621,6 +632,7 @@ internal static class LoopFusionKernel
     /// <summary>Element i of the loop is source[i / repeat] (a broadcast onto the leading dims).</summary>
     sealed class LeadingBroadcastNode<T>(Ref x, Ref d, int repeat) : Node
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Eval(ChunkState s)
         {
             var src = Unsafe.As<T[]>(s.Sources[x.Index]);
