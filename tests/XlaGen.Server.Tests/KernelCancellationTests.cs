@@ -105,8 +105,9 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
         TestContext.Current.TestOutputHelper?.WriteLine($"'{name}' stopped after {ms} ms (limit 1000 ms)");
         // Unloaded it stops 0-15 ms over the limit; CI runs the test assemblies in parallel on two cores, where a fresh
         // clone's run once measured 3.8 s for the dot (its timer and polls starved). 5 s still fails the dot (1.1 T
-        // floating-point operations, over 10 s on these two cores) and the window cases if they stop polling.
-        Assert.InRange(ms, 900, 5000);
+        // floating-point operations, over 10 s on these two cores) and the window cases if they stop polling. A fresh
+        // clone's CI run of 2026-12-06 measured 5.5 s for the dot; 8 s still fails a dot that stopped polling.
+        Assert.InRange(ms, 900, 8000);
     }
 
     [Fact]

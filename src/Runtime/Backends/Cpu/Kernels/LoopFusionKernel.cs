@@ -162,7 +162,7 @@ internal static class LoopFusionKernel
                 {
                     for (int k = 0; k < outSlots.Length; k++) set.Outputs[k] = allocators[k](f, outSlots[k], n, inPlaceSlots[k]);
                     if (!Par.Worth(chunks, grain)) Run(set, 0, chunks, chunks);
-                    else Par.For(chunks, grain, (lo, hi) => Run(set, (int)lo, (int)hi, chunks));
+                    else RunSplit(set, chunks, grain);
                 }
                 finally
                 {
@@ -170,6 +170,9 @@ internal static class LoopFusionKernel
                 }
             };
         }
+
+        /// <summary>The chunks split across cores; a method of its own so that the serial path allocates no closure.</summary>
+        void RunSplit(RunSet set, int chunks, long grain) => Par.For(chunks, grain, (lo, hi) => Run(set, (int)lo, (int)hi, chunks));
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Run(RunSet set, int lo, int hi, int chunks)
