@@ -98,7 +98,14 @@ public class KernelCancellationTests(OneSecondServer fixture) : IClassFixture<On
         var stats = await raw.StatsAsync();
         Assert.Equal(0, stats.ExecutionsInFlight);
         Assert.Equal(stoppedBefore + 1, stats.ExecutionsStopped);
-        var logged = Regex.Matches(fixture.Server.Log, $"execution of '{name}' stopped after (\\d+) ms");
+        // the server's output reaches the test through a pipe read asynchronously: wait for the line a little
+        var pattern = $"execution of '{name}' stopped after (\\d+) ms";
+        var logged = Regex.Matches(fixture.Server.Log, pattern);
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); logged.Count == 0 && waited.Elapsed < TimeSpan.FromSeconds(10);)
+        {
+            await Task.Delay(50);
+            logged = Regex.Matches(fixture.Server.Log, pattern);
+        }
         Assert.NotEmpty(logged);
         long ms = long.Parse(logged[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         // (a timer may fire a millisecond before the stopwatch reads 1000)
