@@ -101,9 +101,11 @@ public class DirectInferenceTests(ITestOutputHelper output)
         output.WriteLine($"100 span Predict calls at batch 8: {bytes} bytes"); // reported only: the GEMM may split across threads here
     }
 
-    /// <summary>Not a bound (the Fit loop is being reworked): reports what a train step allocates on this thread.</summary>
+    /// <summary>A regression guard, not the target (issue 10 wants 0 per step in steady state): a TrainStep at batch 32
+    /// measured 106,731 bytes on this thread on 2026-12-06 (its zeroed accumulators, their read-back and the step's
+    /// argument lists); the bound leaves room for JIT tiering differences, not for a new per-element allocation.</summary>
     [Fact]
-    public void TrainStepAllocationsAreReported()
+    public void TrainStepAllocationsStayWithinTheGuard()
     {
         using var model = Mlp.Create(Devices.Cpu(), seed: 7);
         model.Compile(new Sgd(0.1));
@@ -114,6 +116,6 @@ public class DirectInferenceTests(ITestOutputHelper output)
         for (int i = 0; i < 100; i++) model.TrainStep(x, labels);
         long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
         output.WriteLine($"TrainStep at batch 32: {bytes / 100} bytes per step (this thread)");
-        Assert.True(bytes >= 0);
+        Assert.InRange(bytes / 100, 0, 160_000);
     }
 }

@@ -47,21 +47,7 @@ public class LoopFusionTests
         byte[][] Run(CpuDevice d)
         {
             using var exe = d.CompileHlo(module);
-            var outs = exe.Execute(args.Select(d.Upload).ToArray());
-            try
-            {
-                return outs.Select(o =>
-                {
-                    var t = d.Download(o);
-                    var bytes = new byte[TensorBytes.ByteCount(t)];
-                    TensorBytes.Read(t, 0, bytes);
-                    return bytes;
-                }).ToArray();
-            }
-            finally
-            {
-                foreach (var o in outs) o.Dispose();
-            }
+            return ResultBytes.Of(d, exe, args);
         }
         var expected = Run(Unfused);
         var actual = Run(Fused);

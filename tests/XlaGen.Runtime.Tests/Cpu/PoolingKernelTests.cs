@@ -90,21 +90,7 @@ public class PoolingKernelTests
         using var _ = PoolShape.ForceForTesting(path);
         using var exe = Cpu.CompileHlo(module);
         using var __ = Par.ScaleGrainsForTesting(grainShift);
-        var outs = exe.Execute(args.Select(Cpu.Upload).ToArray());
-        try
-        {
-            return outs.Select(o =>
-            {
-                var t = Cpu.Download(o);
-                var bytes = new byte[TensorBytes.ByteCount(t)];
-                TensorBytes.Read(t, 0, bytes);
-                return bytes;
-            }).ToArray();
-        }
-        finally
-        {
-            foreach (var o in outs) o.Dispose();
-        }
+        return ResultBytes.Of(Cpu, exe, args);
     }
 
     static void Check(string t, long n, long h, long w, long c, int k, int s, bool same = false, bool swappedSelect = false,

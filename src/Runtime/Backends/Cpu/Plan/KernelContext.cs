@@ -57,13 +57,7 @@ internal sealed class KernelContext
     /// <summary>The slot of operand <paramref name="i"/> when the result may be written into it: this instruction is
     /// the operand's last use and the operand has the result's element type and size. -1 otherwise. The frame
     /// still checks at run time that the storage is owned and unshared.</summary>
-    public int InPlace(int i)
-    {
-        var o = owner.Operand(Instruction, i);
-        if (!o.Shape.IsArray || !Instruction.Shape.IsArray) return -1;
-        if (o.Shape.ElementType != Instruction.Shape.ElementType || o.Shape.ElementCount != Instruction.Shape.ElementCount) return -1;
-        return owner.LastUse(o) == Index ? owner.SlotOf(o) : -1;
-    }
+    public int InPlace(int i) => InPlace(i, Instruction.Shape);
 
     /// <summary>As <see cref="InPlace(int)"/> for a result leaf of shape <paramref name="leaf"/> (a multi-output fusion).</summary>
     public int InPlace(int i, Shape leaf)

@@ -111,7 +111,7 @@ internal static class LoopFusion
             Group? chosen = null;
             foreach (var o in v.Operands.Where(groupOf.ContainsKey).OrderBy(o => users.GetValueOrDefault(o)))
             {
-                if (CanJoin(v, groupOf[o], index)) { chosen = groupOf[o]; break; }
+                if (ReadsOnlyBefore(v, groupOf[o].Set, groupOf[o].First, index)) { chosen = groupOf[o]; break; }
             }
             if (chosen == null)
             {
@@ -148,8 +148,6 @@ internal static class LoopFusion
     /// member (in the order FindGroups walks). Then every fusion depends only on what precedes its first member and everything that reads it comes
     /// after that member, so the fusions and the rest form no cycle, however groups interleave.
     /// </summary>
-    static bool CanJoin(HloInstruction v, Group g, Dictionary<HloInstruction, int> index) => ReadsOnlyBefore(v, g.Set, g.First, index);
-
     static bool ReadsOnlyBefore(HloInstruction v, HashSet<HloInstruction> group, int first, Dictionary<HloInstruction, int> index)
     {
         foreach (var o in v.Operands)
