@@ -15,7 +15,7 @@ internal sealed class FusionSuite : IBenchSuite
 {
     public string Name => "fusion";
 
-    public string Description => "CPU loop fusion on vs off: a BatchNorm+ReLU chain over f32[86528,32] and the sample CNN's train step (batch 128), ms per call.";
+    public string Description => "CPU loop fusion on vs off: a BatchNorm+ReLU chain over f32[86528,32] and the sample CNN's train step (batch 128), Adam's update of an f32[784,256] weight, ms per call.";
 
     const string Chain = """
         HloModule bn
@@ -37,6 +37,44 @@ internal sealed class FusionSuite : IBenchSuite
         }
         """;
 
+    /// <summary>Adam's update of the MLP's first weight, f32[784,256], as the train step writes it (no bias
+    /// correction in the chain; the learning rate arrives corrected).</summary>
+    const string AdamChain = """
+        HloModule adam
+
+        ENTRY main {
+          w = f32[784,256] parameter(0)
+          m = f32[784,256] parameter(1)
+          v = f32[784,256] parameter(2)
+          g = f32[784,256] parameter(3)
+          lr = f32[] parameter(4)
+          b1 = f32[] constant(0.9)
+          c1 = f32[] constant(0.1)
+          b2 = f32[] constant(0.999)
+          c2 = f32[] constant(0.001)
+          eps = f32[] constant(1e-07)
+          bb1 = f32[784,256] broadcast(b1), dimensions={}
+          bc1 = f32[784,256] broadcast(c1), dimensions={}
+          bb2 = f32[784,256] broadcast(b2), dimensions={}
+          bc2 = f32[784,256] broadcast(c2), dimensions={}
+          beps = f32[784,256] broadcast(eps), dimensions={}
+          blr = f32[784,256] broadcast(lr), dimensions={}
+          m1 = f32[784,256] multiply(bb1, m)
+          m2 = f32[784,256] multiply(bc1, g)
+          mn = f32[784,256] add(m1, m2)
+          gg = f32[784,256] multiply(g, g)
+          v1 = f32[784,256] multiply(bb2, v)
+          v2 = f32[784,256] multiply(bc2, gg)
+          vn = f32[784,256] add(v1, v2)
+          sv = f32[784,256] sqrt(vn)
+          den = f32[784,256] add(sv, beps)
+          q = f32[784,256] divide(mn, den)
+          st = f32[784,256] multiply(blr, q)
+          wn = f32[784,256] subtract(w, st)
+          ROOT out = (f32[784,256], f32[784,256], f32[784,256]) tuple(wn, mn, vn)
+        }
+        """;
+
     public JsonObject Run(BenchOptions options)
     {
         var fused = new CpuDevice { Fusion = true };
@@ -55,6 +93,17 @@ internal sealed class FusionSuite : IBenchSuite
             return () => { foreach (var o in exe.Execute(bufs)) o.Dispose(); };
         }
         Report("bn-relu-chain", Timing.MeasureInterleaved(new[] { Chained(fused), Chained(plain) }, options), result);
+
+        var adam = HloTextParser.Parse(AdamChain);
+        var adamArgs = adam.Entry.Parameters.Select(p => Random(p.Shape)).ToArray();
+        if (Environment.GetEnvironmentVariable("ADAM_TINY") == "1") { var ga = Enumerable.Range(0, 784 * 256).Select(_ => (float)rng.NextDouble() * 1e-20f).ToArray(); adamArgs[3] = Tensor<float>.FromArray(ga, 784, 256); }
+        Action Adam(CpuDevice d)
+        {
+            var exe = d.CompileHlo(adam);
+            var bufs = adamArgs.Select(d.Upload).ToArray();
+            return () => { foreach (var o in exe.Execute(bufs)) o.Dispose(); };
+        }
+        Report("adam-784x256", Timing.MeasureInterleaved(new[] { Adam(fused), Adam(plain) }, options), result);
 
         const int batch = 128;
         var images = Tensor<float>.FromArray(Enumerable.Range(0, batch * 784).Select(_ => (float)rng.NextDouble()).ToArray(), batch, 28, 28, 1);

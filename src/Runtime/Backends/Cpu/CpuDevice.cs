@@ -89,7 +89,16 @@ public sealed class CpuDevice : IHostMemoryDevice
     public DeviceBuffer Upload(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        return new CpuBuffer(this, tensor.HloShape, (Array)tensor.Data.Clone());
+        return new CpuBuffer(this, tensor.HloShape, CopyOf(tensor.Data));
+    }
+
+    /// <summary>A copy of <paramref name="data"/> in an array recycled from disposed buffers when one of its size is free:
+    /// a fresh large array costs page faults on first touch, which at batch 128 took longer than the copy itself.</summary>
+    Array CopyOf(Array data)
+    {
+        if (Pool.TryRentLike(data) is not { } copy) return (Array)data.Clone();
+        Array.Copy(data, copy, data.Length);
+        return copy;
     }
 
     /// <summary>A copy of the buffer's elements as a host tensor.</summary>
@@ -99,7 +108,7 @@ public sealed class CpuDevice : IHostMemoryDevice
     public Tensor Download(DeviceBuffer buffer)
     {
         var b = Own(buffer, "download it");
-        var data = (Array)b.RawData.Clone();
+        var data = (Array)b.RawData.Clone();   // not from the pool: the tensor leaves for the caller's heap
         return HostArrays.Wrap(b.Shape.ElementType, b.Shape.ConcreteDims(), data);
     }
 

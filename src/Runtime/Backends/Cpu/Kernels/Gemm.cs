@@ -28,7 +28,7 @@ internal readonly record struct GemmOptions(GemmIsa Isa = GemmIsa.Auto, int MaxT
 /// scalar kernel otherwise. Packing honours transA/transB; very narrow outputs either use a dot-product kernel
 /// (<see cref="GemmSmallN"/>) or compute Cᵀ = op(B)ᵀ·op(A)ᵀ so that the SIMD lanes run along m. Problems of at least
 /// <see cref="DefaultParallelThreshold"/> multiply-adds (and not too shallow) are split over <see cref="Environment.ProcessorCount"/>
-/// threads (<see cref="GemmThreadPool"/>). Pack buffers are per-thread and reused. Safe to call concurrently from
+/// threads (<see cref="CpuThreadPool"/>). Pack buffers are per-thread and reused. Safe to call concurrently from
 /// several threads; C must not overlap A or B.
 /// </remarks>
 internal static unsafe class Gemm
@@ -269,7 +269,7 @@ internal static unsafe class Gemm
             job.Csc = job.Rsc; job.Rsc = 1;
         }
 
-        int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, GemmThreadPool.MaxThreads) : GemmThreadPool.MaxThreads;
+        int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, CpuThreadPool.MaxThreads) : CpuThreadPool.MaxThreads;
         int parts = 1;
         if (maxThreads > 1 && ShouldSplit(m, n, k, options))
         {
@@ -285,7 +285,7 @@ internal static unsafe class Gemm
         if (parts > 1)
         {
             job.Parts = parts;
-            if (GemmThreadPool.TryRun(parts, job.RunPart))
+            if (CpuThreadPool.TryRun(parts, job.RunPart))
                 return;
         }
         job.Parts = 1;
@@ -306,7 +306,7 @@ internal static unsafe class Gemm
             GemmPack.TransposeRowsToPanel(b, ldb, bt, k, n);
         }
         int blocks = (m + GemmSmallN.RowBlock - 1) / GemmSmallN.RowBlock;
-        int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, GemmThreadPool.MaxThreads) : GemmThreadPool.MaxThreads;
+        int maxThreads = options.MaxThreads > 0 ? Math.Min(options.MaxThreads, CpuThreadPool.MaxThreads) : CpuThreadPool.MaxThreads;
         int parts = ShouldSplit(m, n, k, options) ? Math.Min(maxThreads, blocks) : 1;
         if (parts > 1 && SmallNParallel(parts, blocks, m, n, k, alpha, (nint)a, lda, (nint)bt, ldbt, beta, (nint)c, ldc))
             return;
@@ -316,7 +316,7 @@ internal static unsafe class Gemm
     /// <summary>SmallN split across the GEMM pool; its own method so that the serial path allocates no closure.</summary>
     private static bool SmallNParallel(int parts, int blocks, int m, int n, int k, float alpha, nint pa, int lda, nint pbt, nint ldbt,
         float beta, nint pcc, int ldc) =>
-        GemmThreadPool.TryRun(parts, part =>
+        CpuThreadPool.TryRun(parts, part =>
         {
             int start = (int)((long)blocks * part / parts) * GemmSmallN.RowBlock;
             int end = Math.Min(m, (int)((long)blocks * (part + 1) / parts) * GemmSmallN.RowBlock);

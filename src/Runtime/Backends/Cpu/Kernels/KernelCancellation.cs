@@ -50,10 +50,18 @@ internal static class KernelCancellation
         }
     }
 
-    /// <summary>A Parallel.For whose bodies see the caller's token, and which throws the cancellation itself (not an
-    /// AggregateException around it) when the execution was cancelled.</summary>
+    /// <summary>Runs body(from..to-1) split across the cores on <see cref="CpuThreadPool"/>, each call seeing the caller's
+    /// token; the first exception is rethrown as it is (a cancellation as its OperationCanceledException). Inside a
+    /// running job it is serial; when another thread (another replica) holds the pool, .NET's Parallel.For runs it.</summary>
     public static void ParallelFor(int from, int to, Action<int> body)
     {
+        if (to - from <= 1 || CpuThreadPool.InsideJob)
+        {
+            for (int i = from; i < to; i++) body(i);
+            return;
+        }
+        if (CpuThreadPool.TryRun(to - from, from == 0 ? body : c => body(from + c)))
+            return;
         var token = current;
         try
         {

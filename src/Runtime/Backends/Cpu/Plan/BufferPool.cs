@@ -64,6 +64,20 @@ internal sealed class SharedBufferPool
         return null;
     }
 
+    /// <summary>A pooled array of the same element type and length as <paramref name="like"/> (contents undefined), or
+    /// null when none is free.</summary>
+    public Array? TryRentLike(Array like)
+    {
+        if (like.Length == 0 || Volatile.Read(ref bytes) == 0) return null;
+        var type = like.GetType().GetElementType()!;
+        if (free.TryGetValue((type, like.Length), out var stack) && stack.TryPop(out var a))
+        {
+            Interlocked.Add(ref bytes, -(long)a.Length * ElementBytes(type));
+            return a;
+        }
+        return null;
+    }
+
     public void Return(Array a)
     {
         if (a.Length == 0) return;
