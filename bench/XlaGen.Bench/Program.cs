@@ -19,6 +19,7 @@ internal static class Program
         new RemoteSuite(),
         new ReplicasSuite(),
         new FusionSuite(),
+        new ConvSuite(),
     };
 
     private const string Usage = """

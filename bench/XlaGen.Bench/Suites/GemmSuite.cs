@@ -7,7 +7,7 @@ namespace XlaGen.Bench.Suites;
 
 /// <summary>
 /// Our Sgemm against OpenBLAS cblas_sgemm in the same process, same operands, same thread count.
-/// Shapes: the train step of a 784-256-10 MLP at batch 128 plus large squares.
+/// Shapes: the train step of a 784-256-10 MLP at batch 128, its batch-1 inference, and large squares.
 /// </summary>
 internal sealed unsafe class GemmSuite : IBenchSuite
 {
@@ -21,6 +21,9 @@ internal sealed unsafe class GemmSuite : IBenchSuite
         // Forward: h = x·W1 (128×784 · 784×256), logits = h·W2 (128×256 · 256×10).
         new("mlp.fwd.x*W1", 128, 256, 784, false, false),
         new("mlp.fwd.h*W2", 128, 10, 256, false, false),
+        // Batch-1 inference: one row through each layer (GemmRowVector for the first).
+        new("infer.b1.x*W1", 1, 256, 784, false, false),
+        new("infer.b1.h*W2", 1, 10, 256, false, false),
         // Backward: dW2 = hᵀ·dY, dH = dY·W2ᵀ, dW1 = xᵀ·dH.
         new("mlp.bwd.dW2=hT*dY", 256, 10, 128, true, false),
         new("mlp.bwd.dH=dY*W2T", 128, 256, 10, false, true),
@@ -44,7 +47,7 @@ internal sealed unsafe class GemmSuite : IBenchSuite
             Console.WriteLine(OpenBlas.InstallHint);
 
         var isa = Gemm.ResolveIsa(Enum.Parse<GemmIsa>(options.Isa, ignoreCase: true));
-        var ourOptions = new GemmOptions(Isa: isa, MaxThreads: options.Threads);
+        var ourOptions = GemmOptions.Default with { Isa = isa, MaxThreads = options.Threads };   // the executor's paths
         Console.WriteLine($"threads: ours {options.Threads} (of {Environment.ProcessorCount}), OpenBLAS {(blas is null ? "n/a" : blas.Threads.ToString(CultureInfo.InvariantCulture))}; " +
             $"median of {options.Repetitions} reps; ours ISA {isa}");
         Console.WriteLine();

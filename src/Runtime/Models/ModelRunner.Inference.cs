@@ -78,6 +78,14 @@ public abstract partial class ModelRunner
             cpu.ExecuteInto(input, ParameterBuffers, output);
             return;
         }
+        RunIntoThroughTensors(method, input, output, rows, program, build);
+    }
+
+    // The lambdas live in methods of their own: a lambda capturing a method's locals makes C# allocate their closure on
+    // entry to that method, on the warm path too (it was the last 64 B of every span Predict).
+    void RunIntoThroughTensors<TIn, TOut>(string method, ReadOnlySpan<TIn> input, Span<TOut> output, long rows, DirectProgram program, Func<long, HloModule> build)
+        where TIn : unmanaged where TOut : unmanaged
+    {
         var shape = program.Executable.Module.ParameterShapes[0].ConcreteDims();
         var result = Run(method, new long[] { rows }, () => build(rows), new Tensor<TIn>(shape, input.ToArray()))[0];
         if (result is not Tensor<TOut> typed)
@@ -85,9 +93,11 @@ public abstract partial class ModelRunner
         typed.Data.AsSpan().CopyTo(output);
     }
 
-    DirectProgram DirectProgramFor(string method, long rows, Func<long, HloModule> build)
+    DirectProgram DirectProgramFor(string method, long rows, Func<long, HloModule> build) =>
+        directPrograms.TryGetValue((method, rows), out var p) ? p : CompileDirectProgram(method, rows, build);
+
+    DirectProgram CompileDirectProgram(string method, long rows, Func<long, HloModule> build)
     {
-        if (directPrograms.TryGetValue((method, rows), out var p)) return p;
         var executable = Program(method, new long[] { rows }, () => build(rows));
         var module = executable.Module;
         var parameters = module.ParameterShapes;
@@ -96,7 +106,6 @@ public abstract partial class ModelRunner
             throw new InvalidOperationException(
                 $"{ModelName}.{method}: the direct path needs a program of one input and the parameters that returns one array; it takes {parameters.Count} argument(s) and returns {module.ResultShape}");
         }
-        p = new DirectProgram(executable, parameters[0].ElementCount, module.ResultShape.ElementCount);
-        return directPrograms.GetOrAdd((method, rows), p);
+        return directPrograms.GetOrAdd((method, rows), new DirectProgram(executable, parameters[0].ElementCount, module.ResultShape.ElementCount));
     }
 }

@@ -152,6 +152,9 @@ public abstract partial class ModelRunner
     /// (<see cref="FitOptions.StepsPerExecution"/>).</summary>
     public IReadOnlyCollection<string> CompiledTrainSteps => trainPrograms.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
 
+    /// <summary>The executable of a compiled train step (key from <see cref="CompiledTrainSteps"/>), for benchmarks.</summary>
+    internal IExecutable? CompiledTrainStep(string key) => trainPrograms.TryGetValue(key, out var e) ? e : null;
+
     /// <summary>The train step for one replica's batch (<paramref name="bindings"/>, <paramref name="batchSize"/>), with the
     /// gradient all-reduce when <paramref name="shards"/> replicas each run a slice of the batch.</summary>
     IExecutable TrainProgram(long[] bindings, long batchSize, int shards)

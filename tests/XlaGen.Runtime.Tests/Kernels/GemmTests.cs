@@ -86,6 +86,50 @@ public class GemmTests
         Check(rng, ta, tb, m, n, k, -0.5f, 1f, GemmOptions.Default, 3, 1, 5);
     }
 
+    /// <summary>One row of A (batch-1 inference) takes <see cref="GemmRowVector"/> on AVX-512 CPUs. It must give the
+    /// blocked driver's result bit for bit: the same k-blocks summed the same way, full panels and the ragged last
+    /// panel merged as the driver merges them, single- and multi-threaded, with padded B and C and NaN in a C that
+    /// beta = 0 must not read.</summary>
+    [Fact]
+    public void SgemmRowVectorEqualsTheDriverBitwise()
+    {
+        if (Gemm.ResolveIsa(GemmIsa.Avx512) != GemmIsa.Avx512)
+            return;   // the path exists only on AVX-512 CPUs; SgemmMatchesReference covers m = 1 elsewhere
+        var rng = new Random(2026);
+        var shapes = new[] { (1, 600), (3, 1000), (10, 256), (15, 800), (16, 40), (17, 9), (31, 385), (32, 384), (33, 769), (64, 1), (128, 784), (129, 300), (250, 1000), (256, 784), (300, 64), (1000, 3), (512, 2048) };
+        foreach (var (n, k) in shapes)
+            foreach (var blocking in new GemmBlocking?[] { null, new GemmBlocking(MC: 40, KC: 24, NC: 48) })
+                foreach (var (alpha, beta) in new[] { (1f, 0f), (1f, 1f), (-0.5f, 0.75f), (1.25f, 0f) })
+                {
+                    int padB = rng.Next(3) * 5, padC = rng.Next(2) * 3;
+                    int ldb = n + padB;
+                    var a = Rand(rng, k);
+                    var b = Rand(rng, k * ldb);
+                    var c0 = Rand(rng, n + padC);
+                    if (beta == 0) Array.Fill(c0, float.NaN, 0, n);
+                    var viaRow = (float[])c0.Clone();
+                    var viaDriver = (float[])c0.Clone();
+                    Gemm.Sgemm(false, false, 1, n, k, alpha, a, k, b, ldb, beta, viaRow, n, new GemmOptions(Blocking: blocking));
+                    Gemm.Sgemm(false, false, 1, n, k, alpha, a, k, b, ldb, beta, viaDriver, n, new GemmOptions(Blocking: blocking, AllowRowVector: false));
+                    for (int j = 0; j < viaRow.Length; j++)
+                        Assert.True(BitConverter.SingleToInt32Bits(viaRow[j]) == BitConverter.SingleToInt32Bits(viaDriver[j]),
+                            $"n={n} k={k} KC={blocking?.KC} alpha={alpha} beta={beta} ldb={ldb}: C[{j}] = {viaRow[j]:R} by row, {viaDriver[j]:R} by the driver");
+                    double tol = 1e-5 * Math.Sqrt(k);
+                    for (int j = 0; j < n; j += 7)
+                    {
+                        double s = 0, mag = 0;
+                        for (int p = 0; p < k; p++)
+                        {
+                            s += (double)a[p] * b[p * ldb + j];
+                            mag += Math.Abs((double)a[p] * b[p * ldb + j]);
+                        }
+                        double expect = alpha * s + (beta == 0 ? 0 : beta * c0[j]);
+                        Assert.True(Math.Abs(viaRow[j] - expect) <= tol * (Math.Abs(alpha) * mag + Math.Abs(beta * (beta == 0 ? 0 : c0[j]))) + 1e-30,
+                            $"n={n} k={k}: C[{j}] = {viaRow[j]}, expected {expect}");
+                    }
+                }
+    }
+
     [Fact]
     public void SgemmNarrowOutputPath()
     {

@@ -49,15 +49,16 @@ internal static class CpuThreadPool
         {
             var workers = s_workers ??= CreateWorkers(MaxThreads - 1);
             // Workers run the chunks with the caller's cancellation token (GemmDriver polls it per block).
-            var token = KernelCancellation.Current;
-            var job = new ChunkJob(chunks, token.CanBeCanceled ? c => KernelCancellation.Run(token, c, body) : body);
+            var job = s_job;
+            int generation = job.Start(chunks, body, KernelCancellation.Current);
             int helpers = Math.Min(chunks - 1, workers.Length);
             for (int i = 0; i < helpers; i++)
-                workers[i].Post(job.Work);
-            job.Work();
+                workers[i].Post(generation);
+            job.Work(generation);
             job.WaitAll();
-            if (job.Error is not null)
-                ExceptionDispatchInfo.Capture(job.Error).Throw();
+            var error = job.Finish();
+            if (error is not null)
+                ExceptionDispatchInfo.Capture(error).Throw();
             return true;
         }
         finally
@@ -75,28 +76,66 @@ internal static class CpuThreadPool
         return ws;
     }
 
-    private sealed class ChunkJob(int chunks, Action<int> body)
+    /// <summary>The pool's one job, reused by every call (a call allocates nothing). Each call is a generation: a chunk is
+    /// claimed by a compare-and-swap on (generation, next chunk), so a worker that wakes late with an older generation
+    /// claims nothing, and the caller starts the next generation only after every chunk of this one has finished.</summary>
+    private static readonly ChunkJob s_job = new();
+
+    private sealed class ChunkJob
     {
-        private int _next;
+        private long _state;      // generation << 32 | next chunk
         private int _completed;
+        private int _chunks;
+        private int _generation;
+        private Action<int>? _body;
+        private CancellationToken _token;
+        private Exception? _error;
 
-        public Exception? Error;
+        /// <summary>Starts the next generation (the caller holds the gate and the previous one has finished).</summary>
+        public int Start(int chunks, Action<int> body, CancellationToken token)
+        {
+            int generation = ++_generation;
+            _chunks = chunks;
+            _body = body;
+            _token = token;
+            _error = null;
+            _completed = 0;
+            Volatile.Write(ref _state, (long)generation << 32);
+            return generation;
+        }
 
-        /// <summary>Claims and runs chunks until none are left. Harmless if called after the job completed.</summary>
-        public void Work()
+        /// <summary>The first error of this generation, and the references dropped.</summary>
+        public Exception? Finish()
+        {
+            var error = _error;
+            _body = null;
+            _token = default;
+            _error = null;
+            return error;
+        }
+
+        /// <summary>Claims and runs chunks of <paramref name="generation"/> until none are left; returns at once for an
+        /// older generation.</summary>
+        public void Work(int generation)
         {
             while (true)
             {
-                int c = Interlocked.Increment(ref _next) - 1;
-                if (c >= chunks)
+                long s = Volatile.Read(ref _state);
+                if ((int)(s >> 32) != generation)
                     return;
+                int c = (int)(s & 0xFFFFFFFF);
+                if (c >= _chunks)
+                    return;
+                if (Interlocked.CompareExchange(ref _state, s + 1, s) != s)
+                    continue;
                 try
                 {
-                    body(c);
+                    if (_token.CanBeCanceled) KernelCancellation.Run(_token, c, _body!);
+                    else _body!(c);
                 }
                 catch (Exception e)
                 {
-                    Interlocked.CompareExchange(ref Error, e, null);
+                    Interlocked.CompareExchange(ref _error, e, null);
                 }
                 Interlocked.Increment(ref _completed);
             }
@@ -105,7 +144,7 @@ internal static class CpuThreadPool
         public void WaitAll()
         {
             var spin = new SpinWait();
-            while (Volatile.Read(ref _completed) != chunks)
+            while (Volatile.Read(ref _completed) != _chunks)
                 spin.SpinOnce(sleep1Threshold: -1);
         }
     }
@@ -113,7 +152,7 @@ internal static class CpuThreadPool
     private sealed class Worker
     {
         private readonly SemaphoreSlim _wake = new(0);
-        private Action? _job;
+        private int _generation;
         private int _posted;   // incremented by the poster for each job
         private int _sleeping; // 1 while the worker is (about to be) blocked on _wake
 
@@ -123,9 +162,9 @@ internal static class CpuThreadPool
             t.Start();
         }
 
-        public void Post(Action job)
+        public void Post(int generation)
         {
-            Volatile.Write(ref _job, job);
+            Volatile.Write(ref _generation, generation);
             Interlocked.Increment(ref _posted);
             if (Interlocked.Exchange(ref _sleeping, 0) == 1)
                 _wake.Release();
@@ -160,8 +199,8 @@ internal static class CpuThreadPool
                     start = Stopwatch.GetTimestamp();
                 }
                 seen = Volatile.Read(ref _posted);
-                // Only the latest job matters: an older one was finished by its caller before it posted again.
-                Volatile.Read(ref _job)?.Invoke();
+                // Only the latest generation matters: an older one was finished by its caller before it posted again.
+                s_job.Work(Volatile.Read(ref _generation));
             }
         }
     }

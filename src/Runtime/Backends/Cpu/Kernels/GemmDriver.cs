@@ -71,7 +71,7 @@ internal static unsafe class GemmDriver<T, TK>
         // rather than 384 + 128.
         int mcMax = Balanced(m, Math.Max(mr, blocking.MC / mr * mr), mr);
         int ncMax = Balanced(n, Math.Max(nr, blocking.NC / nr * nr), nr);
-        int kcMax = Balanced(k, Math.Max(8, blocking.KC / 8 * 8), 8);
+        int kcMax = KBlock(k, blocking);
 
         int mcAlloc = Math.Min(mcMax, RoundUp(m, mr));
         int ncAlloc = Math.Min(ncMax, RoundUp(n, nr));
@@ -145,6 +145,9 @@ internal static unsafe class GemmDriver<T, TK>
             }
         }
     }
+
+    /// <summary>The k-block the driver uses for depth <paramref name="k"/> (every block this long but the last).</summary>
+    public static int KBlock(int k, GemmBlocking blocking) => Math.Min(k, Balanced(k, Math.Max(8, blocking.KC / 8 * 8), 8));
 
     /// <summary>A block of at most this many row panels reads non-transposed B in place instead of packing it.</summary>
     private const int DirectBMaxRows = 2;

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -134,6 +135,10 @@ internal static class Reduce
                 var (redSizes, redStrides) = layout.Groups(reduced: true, withoutInner: false);
                 long c = layout.Inner, rCount = Product(redSizes);
                 var rOff = Enumerable.Range(0, (int)Math.Min(rCount, 1 << 16)).Select(r => Offset(r, redSizes, redStrides)).ToArray();
+                // f32 sums over one evenly strided group (BatchNorm's statistics and gradients: [N·H·W, C] -> [C]) keep
+                // their column accumulators in registers (ColumnSums) instead of one span call per row of C elements
+                bool columnSums = typeof(T) == typeof(float) && k == Kind.Add && redSizes.Length == 1;
+                long rowStride = columnSums ? redStrides[0] : 0;
                 return f =>
                 {
                     var x = (T[])f.Data[src]!;
@@ -147,6 +152,11 @@ internal static class Reduce
                         {
                             poll.Add(rCount * (c1 - c0) + 1);
                             long b = Offset(oi, outerSizes, outerStrides);
+                            if (columnSums)
+                            {
+                                ColumnSums((float[])(object)x, b + c0, rowStride, rCount, (float[])(object)o, oi * c + c0, (int)(c1 - c0), (float)(object)i0);
+                                continue;
+                            }
                             var acc = o.AsSpan((int)(oi * c + c0), (int)(c1 - c0));
                             acc.Fill(i0);
                             for (long r = 0; r < rCount; r++)
@@ -161,10 +171,12 @@ internal static class Reduce
                     else if (outer >= Par.Workers) Par.For(outer, Math.Max(1, Par.CheapGrain / Math.Max(1, c * rCount)), (lo, hi) => Rows(lo, hi, 0, c));
                     else
                     {
+                        // column sums split into 16-lane strips: each thread streams its part of every row
+                        long grain = columnSums ? 16 : Math.Max(64, Par.CheapGrain / Math.Max(1, rCount));
                         for (long oi = 0; oi < outer; oi++)
                         {
                             long row = oi;
-                            Par.For(c, Math.Max(64, Par.CheapGrain / Math.Max(1, rCount)), (c0, c1) => Rows(row, row + 1, c0, c1));
+                            Par.For(c, grain, (c0, c1) => Rows(row, row + 1, c0, c1));
                         }
                     }
                 };
@@ -226,6 +238,65 @@ internal static class Reduce
                     if (TOp.Vectorized) TOp.ApplySpan(acc, x, acc);
                     else for (int i = 0; i < acc.Length; i++) acc[i] = TOp.Apply(acc[i], x[i]);
                 });
+        }
+
+        /// <summary>o[oOff + j] = init + x[b + 0·stride + j] + x[b + 1·stride + j] + … over <paramref name="rows"/> rows, for j
+        /// in [0, width): each column summed in row order, as the span path sums it (so bitwise the same), with up to
+        /// 64 columns at a time in registers.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        static unsafe void ColumnSums(float[] x, long b, long stride, long rows, float[] o, long oOff, int width, float init)
+        {
+            fixed (float* px = x, po = o)
+            {
+                float* src = px + b, dst = po + oOff;
+                int j = 0;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var start = Vector512.Create(init);
+                    for (; j + 64 <= width; j += 64)
+                    {
+                        Vector512<float> a0 = start, a1 = start, a2 = start, a3 = start;
+                        float* p = src + j;
+                        for (long r = 0; r < rows; r++, p += stride)
+                        {
+                            a0 += Vector512.Load(p);
+                            a1 += Vector512.Load(p + 16);
+                            a2 += Vector512.Load(p + 32);
+                            a3 += Vector512.Load(p + 48);
+                        }
+                        Vector512.Store(a0, dst + j);
+                        Vector512.Store(a1, dst + j + 16);
+                        Vector512.Store(a2, dst + j + 32);
+                        Vector512.Store(a3, dst + j + 48);
+                    }
+                    for (; j + 32 <= width; j += 32)
+                    {
+                        Vector512<float> a0 = start, a1 = start;
+                        float* p = src + j;
+                        for (long r = 0; r < rows; r++, p += stride)
+                        {
+                            a0 += Vector512.Load(p);
+                            a1 += Vector512.Load(p + 16);
+                        }
+                        Vector512.Store(a0, dst + j);
+                        Vector512.Store(a1, dst + j + 16);
+                    }
+                    for (; j + 16 <= width; j += 16)
+                    {
+                        Vector512<float> a0 = start;
+                        float* p = src + j;
+                        for (long r = 0; r < rows; r++, p += stride) a0 += Vector512.Load(p);
+                        Vector512.Store(a0, dst + j);
+                    }
+                }
+                for (; j < width; j++)
+                {
+                    float a = init;
+                    float* p = src + j;
+                    for (long r = 0; r < rows; r++, p += stride) a += *p;
+                    dst[j] = a;
+                }
+            }
         }
 
         static T Fold<T>(Kind kind, ReadOnlySpan<T> x, T acc) where T : unmanaged, INumber<T>, IMinMaxValue<T>

@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using XlaGen.Backends.Cpu;
+using XlaGen.Bench.Infrastructure;
+using XlaGen.Hlo;
+using XlaGen.Training;
+
+namespace XlaGen.Bench.Suites;
+
+/// <summary>
+/// Every convolution and reduction of the sample CNN's train step (batch 128), cut out of the compiled program as a
+/// module of its own and timed alone on the CPU executor: ms per call and GF/s (convolutions) or GB/s read
+/// (reductions). Shows where the CNN's step goes, kernel by kernel.
+/// </summary>
+internal sealed partial class ConvSuite : IBenchSuite
+{
+    public string Name => "conv";
+
+    public string Description => "The sample CNN's train-step convolutions and per-channel reductions (batch 128), each alone: ms per call, GF/s or GB/s.";
+
+    [GeneratedRegex(@"^\s*(?:ROOT )?%(?<name>\S+) = \S+ (?:convolution|reduce)\([^)]*\)(?<rest>.*?)(?:, metadata=\{.*)?$")]
+    private static partial Regex Line();
+
+    public JsonObject Run(BenchOptions options)
+    {
+        const int batch = 128;
+        var device = new CpuDevice();
+        var rng = new Random(1);
+        using var model = BenchCnn.Create(device, seed: 1);
+        model.Compile(new Adam(1e-3));
+        var images = Tensor<float>.FromArray(Enumerable.Range(0, batch * 784).Select(_ => (float)rng.NextDouble()).ToArray(), batch, 28, 28, 1);
+        var labels = Tensor<int>.FromArray(Enumerable.Range(0, batch).Select(_ => rng.Next(10)).ToArray(), batch);
+        model.TrainStep(images, labels);
+        var step = ((CpuExecutable)model.CompiledTrainStep(model.CompiledTrainSteps.Single())!).Module;
+        var attributes = new Dictionary<string, string>();
+        foreach (var line in step.ToString().Split('\n'))
+            if (Line().Match(line) is { Success: true } m) attributes[m.Groups["name"].Value] = m.Groups["rest"].Value;
+        var result = new JsonObject();
+        Console.WriteLine($"{"instruction",-18} {"ms",8} {"best",8} {"rate",11}  operands -> result");
+        var seen = new HashSet<string>();
+        foreach (var ins in step.Entry.Instructions)
+        {
+            string op = ins.Opcode;
+            if (op is not ("convolution" or "reduce") || !attributes.TryGetValue(ins.Name, out var rest)) continue;
+            if (op == "reduce" && (ins.Shape.IsTuple || ins.Shape.ElementType != ElementType.F32 || ins.CalledComputations[0].Root.Opcode != "add")) continue;
+            string a = Plain(ins.Operands[0].Shape), b = Plain(ins.Operands[1].Shape), shape = Plain(ins.Shape);
+            if (op == "reduce") rest = Regex.Replace(rest, @"to_apply=%?[^,\s]+", "to_apply=add");
+            string signature = $"{shape} {op}({a}, {b}){rest}";
+            if (!seen.Add(signature)) continue;
+            string add = op == "reduce" ? """
+                add {
+                  x = f32[] parameter(0)
+                  y = f32[] parameter(1)
+                  ROOT s = f32[] add(x, y)
+                }
+
+                """ : "";
+            var module = HloTextParser.Parse($$"""
+                HloModule one
+
+                {{add}}ENTRY main {
+                  a = {{a}} parameter(0)
+                  b = {{b}} parameter(1)
+                  ROOT r = {{shape}} {{op}}(a, b){{rest}}
+                }
+                """);
+            var args = module.Entry.Parameters.Select(p => device.Upload(Random(p.Shape, rng))).ToArray();
+            var exe = device.CompileHlo(module);
+            var stats = Timing.MeasureInterleaved(new Action[] { () => { foreach (var o in exe.Execute(args)) o.Dispose(); } }, options)[0];
+            bool conv = op == "convolution";
+            double work = conv ? ConvFlops(module.Entry.Root) : module.Entry.Parameters[0].Shape.ElementCount * 4.0;
+            double rate = work / stats.Median / 1e9;
+            Console.WriteLine($"{ins.Name,-18} {stats.Median * 1e3,8:F3} {stats.Min * 1e3,8:F3} {rate,6:F1} {(conv ? "GF/s" : "GB/s")}  {a}, {b} -> {shape}");
+            result[ins.Name] = new JsonObject
+            {
+                ["signature"] = signature,
+                ["ms_median"] = stats.Median * 1e3,
+                ["ms_best"] = stats.Min * 1e3,
+                [conv ? "gflops_median" : "gbytes_per_s_median"] = rate,
+            };
+        }
+        return result;
+    }
+
+    static string Plain(Shape s) => $"{s.ElementType.ToString().ToLowerInvariant()}[{string.Join(',', s.ConcreteDims())}]";
+
+    static Tensor Random(Shape s, Random rng) => s.ElementType == ElementType.F32
+        ? Tensor<float>.FromArray(Enumerable.Range(0, (int)s.ElementCount).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), s.ConcreteDims())
+        : throw new NotSupportedException(s.ToString());
+
+    /// <summary>2 × output elements × kernel positions × input features per group.</summary>
+    static double ConvFlops(HloInstruction conv)
+    {
+        var a = conv.Attributes;
+        var rhs = conv.Operands[1].Shape;
+        var dn = a.Convolution!;
+        double window = dn.KernelSpatialDimensions.Aggregate(1.0, (p, d) => p * rhs.ConcreteDims()[(int)d]);
+        double inFeatures = rhs.ConcreteDims()[(int)dn.KernelInputFeatureDimension];
+        return 2.0 * conv.Shape.ElementCount * window * inFeatures;
+    }
+}

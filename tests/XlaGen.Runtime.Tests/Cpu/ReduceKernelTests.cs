@@ -1,0 +1,104 @@
+using XlaGen.Backends.Cpu;
+using XlaGen.Backends.Cpu.Kernels;
+using XlaGen.Hlo;
+
+namespace XlaGen.Tests.Cpu;
+
+/// <summary>
+/// The f32 column-sum path of reduce (BatchNorm's statistics: [N·H·W, C] summed to [C], columns kept in registers)
+/// against the plain definition, bitwise: every column summed in row order from the init value, exactly as the span
+/// path it replaces summed it. Channel counts around the 16- and 64-lane strips, a non-zero init, NaN, infinities and
+/// signed zeros, kept outer dims, and the split into column strips across cores.
+/// </summary>
+public class ReduceKernelTests
+{
+    static readonly CpuDevice Cpu = new();
+
+    [Theory]
+    [InlineData(999, 10, false)]
+    [InlineData(513, 16, false)]
+    [InlineData(777, 32, false)]
+    [InlineData(777, 32, true)]
+    [InlineData(300, 48, true)]
+    [InlineData(260, 64, false)]
+    [InlineData(260, 64, true)]
+    [InlineData(131, 100, true)]
+    [InlineData(65, 200, true)]
+    public void ColumnSumsAreTheRowOrderSums(int rows, int channels, bool split)
+    {
+        // rows as [a, b, channels] reduced over {0, 1}: the reduced dims merge into one strided group
+        int a = rows % 2 == 0 ? 2 : 1, b = rows / a;
+        var rng = new Random(rows * 7 + channels);
+        var x = new float[a * b * channels];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = rng.Next(50) switch { 0 => -0f, 1 => 1e30f, 2 => -1e-30f, _ => (float)(rng.NextDouble() * 2 - 1) * MathF.Pow(10, rng.Next(-3, 4)) };
+        if (channels > 3) x[3 * channels + 2] = float.NaN;
+        if (channels > 5) { x[channels + 5] = float.PositiveInfinity; x[2 * channels + 5] = float.NegativeInfinity; }
+        const float init = 0.25f;
+        var module = HloTextParser.Parse($$"""
+            HloModule column_sums
+
+            add {
+              p = f32[] parameter(0)
+              q = f32[] parameter(1)
+              ROOT s = f32[] add(p, q)
+            }
+
+            ENTRY main {
+              x = f32[{{a}},{{b}},{{channels}}] parameter(0)
+              init = f32[] parameter(1)
+              ROOT r = f32[{{channels}}] reduce(x, init), dimensions={0,1}, to_apply=add
+            }
+            """);
+        var args = new Tensor[] { Tensor<float>.FromArray(x, a, b, channels), Tensor<float>.Scalar(init) };
+        byte[] got;
+        using (split ? Par.ScaleGrainsForTesting(12) : null)
+            got = ResultBytes.Of(Cpu, Cpu.CompileHlo(module), args)[0];
+        var expect = new float[channels];
+        for (int c = 0; c < channels; c++)
+        {
+            float s = init;
+            for (int r = 0; r < a * b; r++) s += x[r * channels + c];
+            expect[c] = s;
+        }
+        var bytes = new byte[channels * 4];
+        Buffer.BlockCopy(expect, 0, bytes, 0, bytes.Length);
+        Assert.Equal(bytes, got);
+    }
+
+    /// <summary>A kept outer dim ([batch, positions, C] -> [batch, C]) sums each batch's columns the same way.</summary>
+    [Fact]
+    public void ColumnSumsWithAKeptOuterDim()
+    {
+        const int batch = 3, positions = 401, channels = 40;
+        var rng = new Random(5);
+        var x = Enumerable.Range(0, batch * positions * channels).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var module = HloTextParser.Parse($$"""
+            HloModule per_batch
+
+            add {
+              p = f32[] parameter(0)
+              q = f32[] parameter(1)
+              ROOT s = f32[] add(p, q)
+            }
+
+            ENTRY main {
+              x = f32[{{batch}},{{positions}},{{channels}}] parameter(0)
+              zero = f32[] constant(0)
+              ROOT r = f32[{{batch}},{{channels}}] reduce(x, zero), dimensions={1}, to_apply=add
+            }
+            """);
+        var got = ResultBytes.Of(Cpu, Cpu.CompileHlo(module), new Tensor[] { Tensor<float>.FromArray(x, batch, positions, channels) })[0];
+        var expect = new float[batch * channels];
+        for (int n = 0; n < batch; n++)
+            for (int c = 0; c < channels; c++)
+            {
+                float s = 0;
+                for (int p = 0; p < positions; p++) s += x[(n * positions + p) * channels + c];
+                expect[n * channels + c] = s;
+            }
+        var bytes = new byte[expect.Length * 4];
+        Buffer.BlockCopy(expect, 0, bytes, 0, bytes.Length);
+        Assert.Equal(bytes, got);
+    }
+}
