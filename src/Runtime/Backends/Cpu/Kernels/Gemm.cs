@@ -60,6 +60,9 @@ internal static unsafe class Gemm
     /// <summary>C size (elements) from which a shallow product is split anyway: it no longer fits a core's L2.</summary>
     private const long ShallowParallelMinC = 1L << 19;
 
+    /// <summary>The deepest f32 product the executor's GEMM sums in one k-block (one fused multiply-add chain per element).</summary>
+    internal static int SingleKBlockF32 => (GemmOptions.Default.Blocking ?? F32Avx512Blocking).KC / 8 * 8;
+
     /// <summary>The AVX-512 f32 kernel's cache blocking (also the k-blocks <see cref="GemmRowVector"/> reproduces).</summary>
     private static readonly GemmBlocking F32Avx512Blocking = new(MC: 512, KC: 384, NC: 384);
 

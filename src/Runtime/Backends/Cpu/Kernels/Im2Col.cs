@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using XlaGen.Backends.Cpu.Plan;
 
 namespace XlaGen.Backends.Cpu.Kernels;
@@ -109,6 +111,9 @@ internal static class Im2Col
             gemm((int)rows, o, c, l, c, kernel, o, false, y, o);
             return;
         }
+        if (AllowShallow && typeof(T) == typeof(float) && groups == 1 && (long)kp * cg <= SmallKMax && Vector512.IsHardwareAccelerated
+            && ReferenceEquals(gemm, F32) && ShallowF32(p, (float[])(object)l, (float[])(object)kernel, (float[])(object)y, rows, kp * cg, o, c, cg))
+            return;
         // blocks: at least a few hundred rows so the GEMM stays efficient, then as many kernel positions as fit
         long budget = Par.Scaled(Budget);
         int rowsPerBlock = (int)Math.Clamp(budget / ((long)kp * cg), Math.Min(rows, Par.Scaled(256)), rows);
@@ -134,6 +139,126 @@ internal static class Im2Col
             }
         }
         pool.Return(patches);
+    }
+
+    /// <summary>Tests turn the shallow path off to compare it with the GEMM path (the results are bitwise equal, so
+    /// other code running meanwhile sees no difference).</summary>
+    internal static volatile bool AllowShallow = true;
+
+    /// <summary>Patch widths (kernel positions × channels) up to which a convolution runs <see cref="ShallowF32"/>.</summary>
+    const int SmallKMax = 64;
+
+    /// <summary>Rows of patches gathered at a time by <see cref="ShallowF32"/> (in L1 with their outputs' inputs).</summary>
+    const int ShallowRows = 128;
+
+    [ThreadStatic]
+    static float[]? shallowPatches;
+
+    /// <summary>
+    /// A shallow convolution (few input channels: the first layer of an image model, 3×3×1 = 9 products per output):
+    /// the GEMM over its patches would be as deep as the patch (k = 9), so packing and storing C dominate and the patch
+    /// matrix (k floats per output pixel) is written and read once more. Here patches are gathered 128 rows at a time
+    /// into a small buffer and each output row is computed in registers: every element the same chain of fused
+    /// multiply-adds from zero over the patch, in patch order, that the GEMM's micro-kernel runs for a k within one
+    /// k-block (alpha 1, beta 0), so the result is bitwise the GEMM's. Rows are split across cores.
+    /// </summary>
+    static bool ShallowF32(Plan p, float[] l, float[] kernel, float[] y, long rows, int width, int o, int c, int cg)
+    {
+        if (width > Gemm.SingleKBlockF32) return false;
+        int kp = width / cg;
+        var g = p.G;
+        void Body(long lo, long hi)
+        {
+            var patches = shallowPatches ??= new float[ShallowRows * SmallKMax];
+            for (long r0 = lo; r0 < hi; r0 += ShallowRows)
+            {
+                int count = (int)Math.Min(ShallowRows, hi - r0);
+                if (g.Spatial == 2) Gather2D(g, l, patches, r0, count, c);
+                else Fill(p, l, patches, r0, 0, count, 0, kp, 0, c, cg, 0);
+                ShallowRowsF32(patches, count, width, kernel, o, y, r0 * o);
+            }
+        }
+        long work = rows * width * o;
+        if (Par.Worth(work, Par.CheapGrain) && rows >= 2 * ShallowRows) Par.For(rows, Math.Max(ShallowRows, Par.CheapGrain / Math.Max(1, (long)width * o)), Body);
+        else Body(0, rows);
+        return true;
+    }
+
+    /// <summary>The patch rows [r0, r0 + count) of a 2-D convolution with all channels in one group, as
+    /// <see cref="Fill"/> writes them (kernel positions row-major, channels innermost, zeros where the window reads
+    /// padding or a dilation hole), by table lookups per kernel row and column instead of Fill's general walk.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Gather2D(Convolution.Geometry g, float[] l, float[] patches, long r0, int count, int c)
+    {
+        long outH = g.OutSpatial[0], outW = g.OutSpatial[1], inH = g.InSpatial[0], inW = g.InSpatial[1];
+        int kh = (int)g.KernelSpatial[0], kw = (int)g.KernelSpatial[1];
+        long plane = outH * outW;
+        fixed (float* px = l, pp = patches)
+        {
+            float* dst = pp;
+            for (long r = r0; r < r0 + count; r++)
+            {
+                long n = r / plane, rem = r - n * plane, oh = rem / outW, ow = rem - oh * outW;
+                float* image = px + n * inH * inW * c;
+                for (int i = 0; i < kh; i++)
+                {
+                    int ih = g.Window.Index(0, oh, i);
+                    for (int j = 0; j < kw; j++)
+                    {
+                        int iw = ih < 0 ? -1 : g.Window.Index(1, ow, j);
+                        if (iw < 0)
+                            for (int ci = 0; ci < c; ci++) dst[ci] = 0;
+                        else
+                        {
+                            float* src = image + ((long)ih * inW + iw) * c;
+                            for (int ci = 0; ci < c; ci++) dst[ci] = src[ci];
+                        }
+                        dst += c;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>y[yOff + i·o + j] = Σ_t patches[i·width + t] · kernel[t·o + j], fused multiply-adds in t order from zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void ShallowRowsF32(float[] patches, int count, int width, float[] kernel, int o, float[] y, long yOff)
+    {
+        fixed (float* pp = patches, pk = kernel, py = y)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                float* a = pp + (nint)i * width;
+                float* dst = py + yOff + (nint)i * o;
+                int j = 0;
+                for (; j + 32 <= o; j += 32)
+                {
+                    Vector512<float> s0 = default, s1 = default;
+                    float* b = pk + j;
+                    for (int t = 0; t < width; t++, b += o)
+                    {
+                        var x = Vector512.Create(a[t]);
+                        s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), s0);
+                        s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 16), s1);
+                    }
+                    Vector512.Store(s0, dst + j);
+                    Vector512.Store(s1, dst + j + 16);
+                }
+                for (; j + 16 <= o; j += 16)
+                {
+                    Vector512<float> s0 = default;
+                    float* b = pk + j;
+                    for (int t = 0; t < width; t++, b += o) s0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[t]), Vector512.Load(b), s0);
+                    Vector512.Store(s0, dst + j);
+                }
+                for (; j < o; j++)
+                {
+                    float s = 0;
+                    for (int t = 0; t < width; t++) s = MathF.FusedMultiplyAdd(a[t], pk[(nint)t * o + j], s);
+                    dst[j] = s;
+                }
+            }
+        }
     }
 
     /// <summary>Patch rows [lo, hi) of the block starting at output row <paramref name="r0"/>: for each kernel

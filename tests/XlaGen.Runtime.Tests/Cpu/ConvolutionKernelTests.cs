@@ -1,0 +1,90 @@
+using XlaGen.Backends.Cpu;
+using XlaGen.Backends.Cpu.Kernels;
+using XlaGen.Hlo;
+
+namespace XlaGen.Tests.Cpu;
+
+/// <summary>
+/// The shallow f32 convolution path (a first layer's 3×3×1 patches computed in registers, <c>Im2Col.ShallowF32</c>)
+/// against the im2col + GEMM path it replaces, bitwise: VALID and SAME padding, strides, dilation, 1 to 7 input
+/// channels, output channel counts around the 16- and 32-lane strips, NaN and signed zeros, NHWC and NCHW layouts,
+/// with and without the multi-core split.
+/// </summary>
+public class ConvolutionKernelTests
+{
+    static readonly CpuDevice Cpu = new();
+
+    [Theory]
+    [InlineData(4, 28, 1, 32, "size=3x3", false)]
+    [InlineData(4, 28, 1, 32, "size=3x3", true)]
+    [InlineData(3, 17, 3, 16, "size=3x3 pad=1_1x1_1", false)]
+    [InlineData(2, 15, 2, 40, "size=5x5 stride=2x2 pad=2_2x2_2", true)]
+    [InlineData(2, 12, 1, 7, "size=3x3 rhs_dilate=2x2", false)]
+    [InlineData(5, 9, 7, 33, "size=3x3 stride=2x1", true)]
+    [InlineData(1, 30, 1, 64, "size=7x7 pad=3_3x3_3", false)]
+    public void ShallowPathIsBitwiseTheGemmPath(int batch, int size, int channels, int outChannels, string window, bool split)
+    {
+        var rng = new Random(batch * 31 + size * 7 + channels);
+        int kh = int.Parse(window.Split('=')[1].Split('x')[0]);
+        var x = new float[batch * size * size * channels];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.Next(40) == 0 ? -0f : (float)(rng.NextDouble() * 2 - 1);
+        x[x.Length / 3] = float.NaN;
+        var w = Enumerable.Range(0, kh * kh * channels * outChannels).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var module = HloTextParser.Parse($$"""
+            HloModule shallow
+
+            ENTRY main {
+              x = f32[{{batch}},{{size}},{{size}},{{channels}}] parameter(0)
+              w = f32[{{kh}},{{kh}},{{channels}},{{outChannels}}] parameter(1)
+              ROOT y = convolution(x, w), window={{{window}}}, dim_labels=b01f_01io->b01f
+            }
+            """);
+        var args = new Tensor[] { Tensor<float>.FromArray(x, batch, size, size, channels), Tensor<float>.FromArray(w, kh, kh, channels, outChannels) };
+        var exe = Cpu.CompileHlo(module);
+        byte[] shallow, gemm;
+        using (split ? Par.ScaleGrainsForTesting(14) : null)
+        {
+            shallow = ResultBytes.Of(Cpu, exe, args)[0];
+            Im2Col.AllowShallow = false;
+            try
+            {
+                gemm = ResultBytes.Of(Cpu, exe, args)[0];
+            }
+            finally
+            {
+                Im2Col.AllowShallow = true;
+            }
+        }
+        Assert.Equal(gemm, shallow);
+    }
+
+    /// <summary>NCHW input and OIHW kernel (PyTorch's layouts) go through the canonicalising copies first.</summary>
+    [Fact]
+    public void ShallowPathWithTorchLayouts()
+    {
+        var rng = new Random(3);
+        var x = Enumerable.Range(0, 2 * 1 * 20 * 20).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var w = Enumerable.Range(0, 24 * 1 * 3 * 3).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var module = HloTextParser.Parse("""
+            HloModule nchw
+
+            ENTRY main {
+              x = f32[2,1,20,20] parameter(0)
+              w = f32[24,1,3,3] parameter(1)
+              ROOT y = convolution(x, w), window={size=3x3 pad=1_1x1_1}, dim_labels=bf01_oi01->bf01
+            }
+            """);
+        var args = new Tensor[] { Tensor<float>.FromArray(x, 2, 1, 20, 20), Tensor<float>.FromArray(w, 24, 1, 3, 3) };
+        var exe = Cpu.CompileHlo(module);
+        var shallow = ResultBytes.Of(Cpu, exe, args)[0];
+        Im2Col.AllowShallow = false;
+        try
+        {
+            Assert.Equal(ResultBytes.Of(Cpu, exe, args)[0], shallow);
+        }
+        finally
+        {
+            Im2Col.AllowShallow = true;
+        }
+    }
+}
