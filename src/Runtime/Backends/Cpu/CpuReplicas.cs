@@ -1,3 +1,4 @@
+using XlaGen.Backends.Cpu.Kernels;
 using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Hlo;
 
@@ -106,10 +107,14 @@ internal sealed class CpuReplicaExecutable(HloModule module, CpuExecutable[] rep
         var replicaOptions = (options ?? new ExecuteOptions()) with { Cancellation = step.Token };
         var results = new DeviceBuffer[n][];
 
+        // Replicas that occupy every core run their kernels serially, one thread each; splitting them as well made two
+        // replicas on two cores 3x slower than one (pool workers spinning beside Parallel.For threads).
+        bool serial = n >= Par.Workers;
         void Run(int r)
         {
             try
             {
+                using var scope = serial ? CpuThreadPool.Serial() : default;
                 results[r] = replicas[r].Execute(arguments[r], replicaOptions, new ReplicaContext(r, n, rendezvous));
                 rendezvous.Finish();
             }
@@ -120,15 +125,26 @@ internal sealed class CpuReplicaExecutable(HloModule module, CpuExecutable[] rep
             }
         }
 
-        var threads = new Thread[n - 1];
-        for (int r = 1; r < n; r++)
+        using (var done = new CountdownEvent(n - 1))
         {
-            int replica = r;
-            threads[r - 1] = new Thread(() => Run(replica)) { IsBackground = true, Name = $"xlagen-replica-{replica}" };
-            threads[r - 1].Start();
+            for (int r = 1; r < n; r++)
+            {
+                int replica = r;
+                ReplicaThreads.Post(replica, () =>
+                {
+                    try
+                    {
+                        Run(replica);
+                    }
+                    finally
+                    {
+                        done.Signal();
+                    }
+                });
+            }
+            Run(0);
+            done.Wait();
         }
-        Run(0);
-        foreach (var t in threads) t.Join();
 
         var failure = rendezvous.Failure;
         if (failure == null) return results;
@@ -148,4 +164,35 @@ internal sealed class CpuReplicaExecutable(HloModule module, CpuExecutable[] rep
     }
 
     public override string ToString() => $"cpu executable '{Module.Name}' × {replicas.Length} replicas";
+}
+
+/// <summary>
+/// Long-lived threads for replicas 1..N-1 (replica 0 runs on the caller), one per replica index, shared by every
+/// replicated executable; work for an index queues behind the running step. A thread per step cost its creation and,
+/// worse, fresh thread-local GEMM pack buffers every step: their first touch page-faulted (2 replicas ran 3x slower
+/// than 1). Work for different steps never waits on each other's rendezvous, so the queues cannot deadlock.
+/// </summary>
+internal static class ReplicaThreads
+{
+    static readonly object Gate = new();
+    static readonly List<System.Collections.Concurrent.BlockingCollection<Action>> Queues = new();
+
+    public static void Post(int replica, Action work)
+    {
+        System.Collections.Concurrent.BlockingCollection<Action> queue;
+        lock (Gate)
+        {
+            while (Queues.Count < replica)
+            {
+                var q = new System.Collections.Concurrent.BlockingCollection<Action>();
+                Queues.Add(q);
+                new Thread(() =>
+                {
+                    foreach (var item in q.GetConsumingEnumerable()) item();
+                }) { IsBackground = true, Name = $"xlagen-replica-{Queues.Count}" }.Start();
+            }
+            queue = Queues[replica - 1];
+        }
+        queue.Add(work);
+    }
 }

@@ -27,8 +27,23 @@ internal static class CpuThreadPool
     [ThreadStatic]
     private static bool t_insideJob;
 
-    /// <summary>True when the calling thread is already running one of this pool's jobs.</summary>
+    /// <summary>True when the calling thread is already running one of this pool's jobs (or is marked serial).</summary>
     public static bool InsideJob => t_insideJob;
+
+    /// <summary>Until disposed, every split kernel on this thread runs serially (a replica thread when the replicas
+    /// already occupy every core: splitting them again oversubscribed two cores threefold).</summary>
+    public static SerialScope Serial()
+    {
+        bool saved = t_insideJob;
+        t_insideJob = true;
+        return new SerialScope(saved);
+    }
+
+    /// <summary>Restores the thread's split mode.</summary>
+    public readonly struct SerialScope(bool saved) : IDisposable
+    {
+        public void Dispose() => t_insideJob = saved;
+    }
     private static Worker[]? s_workers;
 
     /// <summary>Threads a call may use: the caller plus the workers.</summary>
