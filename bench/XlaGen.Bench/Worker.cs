@@ -101,6 +101,7 @@ internal static class Worker
             BatchSize = Batch,
             Verbose = false,
             Callbacks = new ITrainingCallback[] { new EpochLines(n) },
+            StepsPerExecution = Environment.GetEnvironmentVariable("XLAGEN_BENCH_SPE") is { } spe ? int.Parse(spe, System.Globalization.CultureInfo.InvariantCulture) : 1,
         });
     }
 

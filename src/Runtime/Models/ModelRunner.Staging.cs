@@ -96,7 +96,11 @@ public abstract partial class ModelRunner
     }
 
     /// <summary>Stacks K batches' columns into one [K, batch…] tensor per column (and releases the batches).</summary>
-    static Tensor[] StackColumns(Batch[] batches)
+    /// <param name="batches">The K batches, all of one size.</param>
+    /// <param name="host">A device whose buffers are host arrays: the stack is built in an array it recycles, to be
+    /// adopted without a copy (a fresh K-batch array per chunk page-faulted on first touch and made K = 16 slower than
+    /// K = 1 in process).</param>
+    static Tensor[] StackColumns(Batch[] batches, IHostMemoryDevice? host)
     {
         var first = batches[0].Columns;
         var stacked = new Tensor[first.Length];
@@ -104,9 +108,10 @@ public abstract partial class ModelRunner
         {
             var t = first[c];
             long n = t.ElementCount;
-            var data = Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(n * batches.Length)));
+            var dims = new[] { (long)batches.Length }.Concat(t.Shape).ToArray();
+            var data = host?.AllocateUninitialized(t.ElementType, dims).Data ?? Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(n * batches.Length)));
             for (int k = 0; k < batches.Length; k++) Array.Copy(batches[k].Columns[c].Data, 0, data, k * n, n);
-            stacked[c] = HostArrays.Wrap(t.ElementType, new[] { (long)batches.Length }.Concat(t.Shape).ToArray(), data);
+            stacked[c] = HostArrays.Wrap(t.ElementType, dims, data);
         }
         return stacked;
     }
@@ -259,7 +264,7 @@ public abstract partial class ModelRunner
             try
             {
                 bindings = loss.Bind(ModelName + "." + loss.Method, chunk.Batches[0].Columns, loss.HasSampleWeight);
-                stacked = StackColumns(chunk.Batches);
+                stacked = StackColumns(chunk.Batches, Device as IHostMemoryDevice);
             }
             finally
             {
@@ -271,7 +276,7 @@ public abstract partial class ModelRunner
             DeviceBuffer? ratesBuffer = null;
             try
             {
-                for (int i = 0; i < stacked.Length; i++) buffers[i] = Device.Upload(stacked[i]);
+                for (int i = 0; i < stacked.Length; i++) buffers[i] = Device is IHostMemoryDevice host ? host.AdoptHostTensor(stacked[i]) : Device.Upload(stacked[i]);
                 ratesBuffer = Device.Upload(new Tensor<float>(new long[] { rates.Length }, rates));
             }
             catch
