@@ -99,7 +99,7 @@ internal static unsafe class Gemm
             if (isa == GemmIsa.Avx512 && options.AllowRowVector && GemmRowVector.Applies(transA, transB, m, n))
             {
                 int kc = GemmDriver<float, F32Avx512K8x32>.KBlock(k, options.Blocking ?? F32Avx512Blocking);
-                GemmRowVector.Run(n, k, alpha, pa, pb, ldb, beta, pc, kc, options.MaxThreads == 1 ? 1 : CpuThreadPool.MaxThreads, options.ParallelThreshold);
+                GemmRowVector.Run(n, k, alpha, pa, pb, ldb, b.Length, beta, pc, kc, options.MaxThreads == 1 ? 1 : CpuThreadPool.MaxThreads, options.ParallelThreshold);
                 return;
             }
             if (isa == GemmIsa.Avx512 && options.AllowSmallN && GemmSmallN.Applies(transA, m, n, k))

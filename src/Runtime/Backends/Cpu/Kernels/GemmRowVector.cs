@@ -31,12 +31,13 @@ internal static unsafe class GemmRowVector
 
     /// <summary>C[0, 0..n) = alpha · a[0..k) · B + beta · C, B k×n with row stride ldb, <paramref name="kc"/> the
     /// driver's k-block, split over at most <paramref name="maxThreads"/> from <paramref name="threshold"/>
-    /// multiply-adds (default <see cref="ParallelThreshold"/>).</summary>
-    public static void Run(int n, int k, float alpha, float* a, float* b, nint ldb, float beta, float* c, int kc, int maxThreads, long? threshold = null)
+    /// multiply-adds (default <see cref="ParallelThreshold"/>). <paramref name="bLength"/>: elements readable from
+    /// <paramref name="b"/> (the narrow path reads whole 16-lane rows where they stay inside it).</summary>
+    public static void Run(int n, int k, float alpha, float* a, float* b, nint ldb, long bLength, float beta, float* c, int kc, int maxThreads, long? threshold = null)
     {
         if (n < 16)
         {
-            Narrow(n, k, alpha, a, b, ldb, beta, c, kc);
+            Narrow(n, k, alpha, a, b, ldb, bLength, beta, c, kc);
             return;
         }
         int groups = (n + 127) / 128;
@@ -86,23 +87,32 @@ internal static unsafe class GemmRowVector
         }
     }
 
-    /// <summary>Fewer than 16 columns, all in the driver's ragged panel (merged through its tile): each k-block of B is
-    /// copied into 16-lane rows first, so no load reads past B.</summary>
+    /// <summary>Fewer than 16 columns, all in the driver's ragged panel (merged through its tile): each row of B is read
+    /// as 16 lanes in place while those stay inside B (the lanes past n belong to the next row and are never stored);
+    /// the last rows are copied into a zero-padded row first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Narrow(int n, int k, float alpha, float* a, float* b, nint ldb, float beta, float* c, int kc)
+    static void Narrow(int n, int k, float alpha, float* a, float* b, nint ldb, long bLength, float beta, float* c, int kc)
     {
-        float* rows = stackalloc float[kc * 16];
         float* lanes = stackalloc float[16];
-        new Span<float>(rows, kc * 16).Clear();
+        float* padded = stackalloc float[16];
+        // rows p < direct can be loaded whole: p·ldb + 16 <= bLength
+        long direct = bLength < 16 ? 0 : Math.Min(k, (bLength - 16) / Math.Max(1, ldb) + 1);
         for (int pc = 0; pc < k; pc += kc)
         {
             int end = Math.Min(k, pc + kc);
-            for (int p = pc; p < end; p++)
-                new ReadOnlySpan<float>(b + (nint)p * ldb, n).CopyTo(new Span<float>(rows + (nint)(p - pc) * 16, n));
             Vector512<float> s = default;
-            float* row = rows;
-            for (int p = pc; p < end; p++, row += 16)
-                s = Vector512.FusedMultiplyAdd(Vector512.Create(a[p]), Vector512.Load(row), s);
+            for (int p = pc; p < end; p++)
+            {
+                Vector512<float> row;
+                if (p < direct) row = Vector512.Load(b + (nint)p * ldb);
+                else
+                {
+                    new Span<float>(padded, 16).Clear();
+                    new ReadOnlySpan<float>(b + (nint)p * ldb, n).CopyTo(new Span<float>(padded, n));
+                    row = Vector512.Load(padded);
+                }
+                s = Vector512.FusedMultiplyAdd(Vector512.Create(a[p]), row, s);
+            }
             Vector512.Store(s, lanes);
             float betaEff = pc == 0 ? beta : 1f;
             for (int j = 0; j < n; j++)
