@@ -87,4 +87,62 @@ public class ConvolutionKernelTests
             Im2Col.AllowShallow = true;
         }
     }
+
+    /// <summary>The kernel gradient of a shallow layer (few output rows, a long patch) runs <c>ConvFewRows</c>: its sum
+    /// is split into fixed parts, so it rounds differently from im2col (checked within 2e-6 relative to the sum of
+    /// magnitudes, against a double reference) but is the same with and without the multi-core split, bit for bit.
+    /// Every case has a patch of at least 1024 products, the path's threshold.</summary>
+    [Theory]
+    [InlineData(16, 28, 3, 32, "size=26x26", 1)]
+    [InlineData(12, 12, 3, 16, "size=10x10", 1)]
+    [InlineData(8, 14, 3, 32, "size=14x14 pad=1_1x1_1", 1)]
+    [InlineData(8, 15, 4, 16, "size=12x13", 1)]
+    [InlineData(13, 11, 3, 32, "size=9x9", 1)]
+    public void FewRowsKernelGradient(int batch, int size, int k, int outChannels, string window, int channels)
+    {
+        var rng = new Random(batch * 13 + size);
+        var dims = window.Split(' ')[0].Split('=')[1].Split('x').Select(int.Parse).ToArray();
+        bool padded = window.Contains("pad", StringComparison.Ordinal);
+        int kh = padded ? 3 : size - dims[0] + 1, kw = padded ? 3 : size - dims[1] + 1;
+        var x = Enumerable.Range(0, batch * size * size * channels).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var dy = Enumerable.Range(0, batch * dims[0] * dims[1] * outChannels).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var module = HloTextParser.Parse($$"""
+            HloModule dw
+
+            ENTRY main {
+              x = f32[{{batch}},{{size}},{{size}},{{channels}}] parameter(0)
+              dy = f32[{{batch}},{{dims[0]}},{{dims[1]}},{{outChannels}}] parameter(1)
+              ROOT dw = convolution(x, dy), window={{{window}}}, dim_labels=f01b_i01o->01bf
+            }
+            """);
+        Assert.Equal(new long[] { kh, kw, channels, outChannels }, module.Entry.Root.Shape.ConcreteDims());
+        var args = new Tensor[] { Tensor<float>.FromArray(x, batch, size, size, channels), Tensor<float>.FromArray(dy, batch, dims[0], dims[1], outChannels) };
+        var exe = Cpu.CompileHlo(module);
+        var fast = ResultBytes.Of(Cpu, exe, args)[0];
+        byte[] split;
+        using (Par.ScaleGrainsForTesting(20))
+            split = ResultBytes.Of(Cpu, exe, args)[0];
+        Assert.Equal(fast, split);
+        var got = new float[fast.Length / 4];
+        Buffer.BlockCopy(fast, 0, got, 0, fast.Length);
+        int pad = padded ? 1 : 0;
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++)
+                for (int o = 0; o < outChannels; o++)
+                {
+                    double s = 0, mag = 0;
+                    for (int n = 0; n < batch; n++)
+                        for (int a = 0; a < dims[0]; a++)
+                            for (int b = 0; b < dims[1]; b++)
+                            {
+                                int ih = a + i - pad, iw = b + j - pad;
+                                if (ih < 0 || iw < 0 || ih >= size || iw >= size) continue;
+                                double v = (double)x[(n * size + ih) * size + iw] * dy[((n * dims[0] + a) * dims[1] + b) * outChannels + o];
+                                s += v;
+                                mag += Math.Abs(v);
+                            }
+                    double e = got[(i * kw + j) * outChannels + o];
+                    Assert.True(Math.Abs(e - s) <= 2e-6 * mag + 1e-12, $"dw[{i},{j},0,{o}] = {e}, expected {s} (magnitude {mag})");
+                }
+    }
 }
