@@ -101,4 +101,49 @@ public class ReduceKernelTests
         Buffer.BlockCopy(expect, 0, bytes, 0, bytes.Length);
         Assert.Equal(bytes, got);
     }
+
+    /// <summary>A sum over a broadcast scalar (BatchNorm's gradient sums a broadcast constant) reads the scalar and never
+    /// materialises the broadcast; every output is bitwise the column sum of the materialised array.</summary>
+    [Theory]
+    [InlineData(0.1f, 86528, 32)]
+    [InlineData(1e-3f, 999, 10)]
+    [InlineData(-3.3f, 4097, 64)]
+    public void SumOfABroadcastScalarIsTheColumnSum(float c, int rows, int channels)
+    {
+        const float init = 0.25f;
+        string add = """
+            add {
+              p = f32[] parameter(0)
+              q = f32[] parameter(1)
+              ROOT s = f32[] add(p, q)
+            }
+            """;
+        var fromScalar = HloTextParser.Parse($$"""
+            HloModule broadcast_sum
+
+            {{add}}
+
+            ENTRY main {
+              c = f32[] parameter(0)
+              init = f32[] parameter(1)
+              b = f32[{{rows}},{{channels}}] broadcast(c), dimensions={}
+              ROOT r = f32[{{channels}}] reduce(b, init), dimensions={0}, to_apply=add
+            }
+            """);
+        var fromArray = HloTextParser.Parse($$"""
+            HloModule array_sum
+
+            {{add}}
+
+            ENTRY main {
+              x = f32[{{rows}},{{channels}}] parameter(0)
+              init = f32[] parameter(1)
+              ROOT r = f32[{{channels}}] reduce(x, init), dimensions={0}, to_apply=add
+            }
+            """);
+        var filled = Enumerable.Repeat(c, rows * channels).ToArray();
+        var a = ResultBytes.Of(Cpu, Cpu.CompileHlo(fromScalar), new Tensor[] { Tensor<float>.Scalar(c), Tensor<float>.Scalar(init) })[0];
+        var b = ResultBytes.Of(Cpu, Cpu.CompileHlo(fromArray), new Tensor[] { Tensor<float>.FromArray(filled, rows, channels), Tensor<float>.Scalar(init) })[0];
+        Assert.Equal(b, a);
+    }
 }

@@ -86,12 +86,35 @@ internal static class Reduce
 
     static long Product(long[] a) => a.Aggregate(1L, (x, y) => x * y);
 
+    /// <summary>True for an f32 add-reduce of a broadcast scalar whose array form the column-sum path would sum
+    /// (FastFactory.ColumnSums: kept inner dims, one reduced group): every output is then init + c + c + … in row
+    /// order, computed from the scalar alone (bitwise the same), so the broadcast is never materialised.</summary>
+    internal static bool SumsBroadcastScalarAsColumns(HloInstruction ins)
+    {
+        if (ins.Operands.Count != 2 || ins.Operands[0] is not { Opcode: "broadcast" } b || !b.Operands[0].Shape.IsScalar) return false;
+        if (!b.Shape.IsArray || !b.Shape.IsStatic || b.Shape.ElementType != ElementType.F32 || Recognize(ins.CalledComputations[0]) != Kind.Add) return false;
+        var layout = new Layout(b.Shape.ConcreteDims(), ins.Attributes.Dimensions!);
+        return !layout.InnerReduced && layout.Groups(reduced: true, withoutInner: false).Sizes.Length == 1;
+    }
+
     public static Kernel HandleReduce(KernelContext ctx)
     {
         var ins = ctx.Instruction;
         int k = ins.Operands.Count / 2;
         var dims = ctx.OperandShape(0).ConcreteDims();
         var layout = new Layout(dims, ins.Attributes.Dimensions!);
+        if (ctx.IsScalar(0))
+        {
+            long rows = Product(layout.Groups(reduced: true, withoutInner: false).Sizes);
+            int scalar = ctx.In(0), init = ctx.In(1), dst = ctx.Out, n = ctx.OutCount;
+            return f =>
+            {
+                float c = ((float[])f.Data[scalar]!)[0];
+                float s = ((float[])f.Data[init]!)[0];
+                for (long r = 0; r < rows; r++) s += c;   // each column of the broadcast, summed in row order
+                f.Alloc<float>(dst, n).AsSpan().Fill(s);
+            };
+        }
         var kind = k == 1 ? Recognize(ins.CalledComputations[0]) : null;
         var type = ctx.OperandShape(0).ElementType;
         if (kind != null && type != ElementType.Pred)

@@ -59,6 +59,11 @@ internal sealed class ComputationCompiler
                     scalarOperands[(i, k)] = o.Operands[0];
             }
         }
+        // reduce(broadcast(scalar)) summed as columns reads the scalar: no array of copies is materialised (BatchNorm's
+        // gradient sums a broadcast constant over the activation's N·H·W rows)
+        for (int i = 0; i < ins.Count; i++)
+            if (ins[i].Opcode == "reduce" && Reduce.SumsBroadcastScalarAsColumns(ins[i]))
+                scalarOperands[(i, 0)] = ins[i].Operands[0].Operands[0];
         // only what the root needs runs: mark live instructions backwards over the operands kernels actually read
         var stack = new Stack<int>();
         stack.Push(index[computation.Root]);
