@@ -71,6 +71,8 @@ public abstract partial class ModelRunner
         foreach (var p in evalPrograms.Values) p.Dispose();
         evalPrograms.Clear();
         donated = null;
+        lastTrainStep = null;
+        trainExecuteOptions = null;
         slots = newSlots;
         stepBuffer = newStep;
         Step = step;
@@ -266,17 +268,25 @@ public abstract partial class ModelRunner
     void RunTrainStep(UploadedColumns uploaded, DeviceBuffer learningRate, DeviceBuffer[] accumulators)
     {
         var l = RequireCompiled();
-        var loss = RequireLoss();
-        var bindings = loss.Bind(ModelName + "." + loss.Method, uploaded.BindColumns, loss.HasSampleWeight);
-        var program = TrainProgram(bindings, uploaded.RowsPerReplica, uploaded.Shards);
-        var args = new DeviceBuffer[l.ParameterCount];
+        var program = lastTrainStep is { } last && ReferenceEquals(last.Layout, l) && last.Shards == uploaded.Shards && SameDims(last.ColumnDims, uploaded.BindColumns)
+            ? last.Program
+            : LookUpTrainStep(l, uploaded);
+        var args = trainArguments?.Length == l.ParameterCount ? trainArguments : trainArguments = new DeviceBuffer[l.ParameterCount];
         for (int i = 0; i < uploaded.Buffers.Length; i++) args[i] = uploaded.Buffers[i];
         for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
         for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
         args[l.StepIndex] = stepBuffer!;
         args[l.LearningRateIndex] = learningRate;
         for (int i = 0; i < accumulators.Length; i++) args[l.AccumulatorsStart + i] = accumulators[i];
-        var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Donated(l) });
+        DeviceBuffer[] outputs;
+        try
+        {
+            outputs = program.Execute(args, trainExecuteOptions ??= new ExecuteOptions { DonatedArguments = Donated(l) });
+        }
+        finally
+        {
+            Array.Clear(args);
+        }
         int o = 0;
         foreach (var t in l.Trainable) parameters[t] = outputs[o++];
         for (int i = 0; i < slots.Length; i++) slots[i] = outputs[o++];
@@ -284,6 +294,36 @@ public abstract partial class ModelRunner
         for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
         foreach (var p in l.StateUpdates) parameters[p] = outputs[o++];
         Step++;
+    }
+
+    /// <summary>The train step the previous step ran, with the column dims it was bound for: a step on batches of the
+    /// same dims reuses it without binding shapes or building its key again (that was most of a step's allocations).</summary>
+    sealed record TrainStepCache(TrainingPrograms.Layout Layout, long[][] ColumnDims, int Shards, IExecutable Program);
+
+    TrainStepCache? lastTrainStep;
+    DeviceBuffer[]? trainArguments;
+    ExecuteOptions? trainExecuteOptions;
+
+    IExecutable LookUpTrainStep(TrainingPrograms.Layout l, UploadedColumns uploaded)
+    {
+        var loss = RequireLoss();
+        var bindings = loss.Bind(ModelName + "." + loss.Method, uploaded.BindColumns, loss.HasSampleWeight);
+        var program = TrainProgram(bindings, uploaded.RowsPerReplica, uploaded.Shards);
+        lastTrainStep = new TrainStepCache(l, uploaded.BindColumns.Select(c => c.Shape.ToArray()).ToArray(), uploaded.Shards, program);
+        return program;
+    }
+
+    static bool SameDims(long[][] dims, IReadOnlyList<Tensor> columns)
+    {
+        if (dims.Length != columns.Count) return false;
+        for (int c = 0; c < dims.Length; c++)
+        {
+            var shape = columns[c].Shape;
+            if (shape.Count != dims[c].Length) return false;
+            for (int d = 0; d < dims[c].Length; d++)
+                if (shape[d] != dims[c][d]) return false;
+        }
+        return true;
     }
 
     /// <summary>K train steps in one program (Fit with <see cref="FitOptions.StepsPerExecution"/> = K): the staged
