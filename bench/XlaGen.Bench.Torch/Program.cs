@@ -6,6 +6,8 @@ using TorchSharp;
 using static TorchSharp.torch;
 using TT = TorchSharp.torch.Tensor;
 
+using XlaGen.Bench.Protocol;
+
 namespace XlaGen.Bench.Torch;
 
 /// <summary>
@@ -22,10 +24,10 @@ internal static class Program
     {
         if (args.Length == 0 || args[0] is not ("mlp" or "cnn" or "infer"))
         {
-            Console.Error.WriteLine("usage: XlaGen.Bench.Torch mlp|cnn|infer [--epochs N] [--examples N] [--threads N] [--seed N] [--warmup-steps N] [--calls N]");
+            Console.Error.WriteLine(WorkerArgs.Usage("XlaGen.Bench.Torch"));
             return 2;
         }
-        var o = WorkerArgs.Parse(args.AsSpan(1));
+        if (WorkerArgs.TryParse(args.AsSpan(1), "XlaGen.Bench.Torch") is not { } o) return 2;
         torch.set_num_threads(o.Threads);
         torch.manual_seed(o.Seed);
         Emit(new JsonObject
@@ -182,58 +184,6 @@ internal static class Program
         InferTiming.Latency("batch1.host_array", 1, o.Calls, () => HostCall(one, 1), Emit);
         InferTiming.Latency("batch1.tensor", 1, o.Calls, TensorCall, Emit);
         InferTiming.Latency("batch1024.host_array", 1024, Math.Max(20, o.Calls / 100), () => HostCall(images, 1024), Emit);
-    }
-}
-
-/// <summary>Times single calls (after as many warm-up calls, at most 200) and emits one "infer" line.</summary>
-internal static class InferTiming
-{
-    public static void Latency(string name, int batch, int calls, Action call, Action<JsonObject> emit)
-    {
-        for (int i = 0; i < Math.Min(calls, 200); i++) call();
-        var times = new double[calls];
-        for (int i = 0; i < calls; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            call();
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
-        Array.Sort(times);
-        double median = times[calls / 2];
-        emit(new JsonObject
-        {
-            ["type"] = "infer",
-            ["case"] = name,
-            ["batch"] = batch,
-            ["calls"] = calls,
-            ["median_us"] = median * 1e6,
-            ["best_us"] = times[0] * 1e6,
-            ["samples_per_second"] = batch / median,
-        });
-    }
-}
-
-internal sealed record WorkerArgs(int Epochs, int Examples, int Threads, int Seed, int WarmupSteps, int Calls)
-{
-    public static WorkerArgs Parse(ReadOnlySpan<string> args)
-    {
-        var o = new WorkerArgs(2, 60000, Environment.ProcessorCount, 1, 20, 2000);
-        for (int i = 0; i < args.Length; i++)
-        {
-            string name = args[i];
-            int value = i + 1 < args.Length ? int.Parse(args[++i], CultureInfo.InvariantCulture) : throw new ArgumentException($"{name} needs a value");
-            o = name switch
-            {
-                "--epochs" => o with { Epochs = value },
-                "--examples" => o with { Examples = value },
-                "--threads" => o with { Threads = value },
-                "--seed" => o with { Seed = value },
-                "--warmup-steps" => o with { WarmupSteps = value },
-                "--calls" => o with { Calls = value },
-                _ => throw new ArgumentException($"unknown option {name}"),
-            };
-        }
-        return o;
     }
 }
 

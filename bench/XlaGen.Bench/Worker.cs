@@ -5,6 +5,8 @@ using XlaGen.Bench.Suites;
 using XlaGen.Data;
 using XlaGen.Training;
 
+using XlaGen.Bench.Protocol;
+
 namespace XlaGen.Bench;
 
 /// <summary>
@@ -21,10 +23,10 @@ internal static class Worker
     {
         if (args.Length == 0 || args[0] is not ("mlp" or "cnn" or "infer"))
         {
-            Console.Error.WriteLine("usage: XlaGen.Bench worker mlp|cnn|infer [--epochs N] [--examples N] [--threads N] [--seed N] [--warmup-steps N] [--calls N]");
+            Console.Error.WriteLine(WorkerArgs.Usage("XlaGen.Bench worker"));
             return 2;
         }
-        var o = WorkerArgs.Parse(args.AsSpan(1));
+        if (WorkerArgs.TryParse(args.AsSpan(1), "XlaGen.Bench worker") is not { } o) return 2;
         if (o.Threads != Environment.ProcessorCount)
             Console.Error.WriteLine($"worker: --threads {o.Threads} ignored: the CPU executor uses Environment.ProcessorCount ({Environment.ProcessorCount}); set DOTNET_PROCESSOR_COUNT");
         Emit(new JsonObject
@@ -101,7 +103,7 @@ internal static class Worker
             BatchSize = Batch,
             Verbose = false,
             Callbacks = new ITrainingCallback[] { new EpochLines(n) },
-            StepsPerExecution = Environment.GetEnvironmentVariable("XLAGEN_BENCH_SPE") is { } spe ? int.Parse(spe, System.Globalization.CultureInfo.InvariantCulture) : 1,
+            StepsPerExecution = o.StepsPerExecution,
         });
     }
 
@@ -161,56 +163,3 @@ internal static class Worker
     }
 }
 
-/// <summary>Times single calls (after as many warm-up calls, at most 200) and emits one "infer" line. The same code as
-/// the Torch peer's.</summary>
-internal static class InferTiming
-{
-    public static void Latency(string name, int batch, int calls, Action call, Action<JsonObject> emit)
-    {
-        for (int i = 0; i < Math.Min(calls, 200); i++) call();
-        var times = new double[calls];
-        for (int i = 0; i < calls; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            call();
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
-        Array.Sort(times);
-        double median = times[calls / 2];
-        emit(new JsonObject
-        {
-            ["type"] = "infer",
-            ["case"] = name,
-            ["batch"] = batch,
-            ["calls"] = calls,
-            ["median_us"] = median * 1e6,
-            ["best_us"] = times[0] * 1e6,
-            ["samples_per_second"] = batch / median,
-        });
-    }
-}
-
-/// <summary>The workers' arguments (the Torch peer parses the same).</summary>
-internal sealed record WorkerArgs(int Epochs, int Examples, int Threads, int Seed, int WarmupSteps, int Calls)
-{
-    public static WorkerArgs Parse(ReadOnlySpan<string> args)
-    {
-        var o = new WorkerArgs(2, 60000, Environment.ProcessorCount, 1, 20, 2000);
-        for (int i = 0; i < args.Length; i++)
-        {
-            string name = args[i];
-            int value = i + 1 < args.Length ? int.Parse(args[++i], CultureInfo.InvariantCulture) : throw new ArgumentException($"{name} needs a value");
-            o = name switch
-            {
-                "--epochs" => o with { Epochs = value },
-                "--examples" => o with { Examples = value },
-                "--threads" => o with { Threads = value },
-                "--seed" => o with { Seed = value },
-                "--warmup-steps" => o with { WarmupSteps = value },
-                "--calls" => o with { Calls = value },
-                _ => throw new ArgumentException($"unknown option {name}"),
-            };
-        }
-        return o;
-    }
-}

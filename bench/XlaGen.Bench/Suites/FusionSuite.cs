@@ -96,7 +96,6 @@ internal sealed class FusionSuite : IBenchSuite
 
         var adam = HloTextParser.Parse(AdamChain);
         var adamArgs = adam.Entry.Parameters.Select(p => Random(p.Shape)).ToArray();
-        if (Environment.GetEnvironmentVariable("ADAM_TINY") == "1") { var ga = Enumerable.Range(0, 784 * 256).Select(_ => (float)rng.NextDouble() * 1e-20f).ToArray(); adamArgs[3] = Tensor<float>.FromArray(ga, 784, 256); }
         Action Adam(CpuDevice d)
         {
             var exe = d.CompileHlo(adam);

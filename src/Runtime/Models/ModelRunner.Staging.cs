@@ -189,35 +189,40 @@ public abstract partial class ModelRunner
     internal IEnumerable<StagedBatch> Staged(IEnumerable<Batch> batches, Func<int, double>? learningRateAt = null)
     {
         double previousRate = learningRateBuffer?.Value ?? double.NaN;
-        StagedBatch Stage(Batch batch, int k)
-        {
-            UploadedColumns uploaded;
-            DeviceBuffer? rateBuffer = null;
-            double rate = learningRateAt?.Invoke(k) ?? double.NaN;
-            try
-            {
-                uploaded = UploadColumns(batch.Columns);
-            }
-            catch
-            {
-                batch.Dispose();
-                throw;
-            }
-            try
-            {
-                if (learningRateAt != null && !rate.Equals(previousRate)) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate));
-            }
-            catch
-            {
-                foreach (var u in uploaded.Buffers) u.Dispose();
-                batch.Dispose();
-                throw;
-            }
-            previousRate = rate;
-            return new StagedBatch(batch, uploaded, rate, rateBuffer);
-        }
+        StagedBatch Stage(Batch batch, int k) =>
+            StageBatch(batch, learningRateAt == null ? null : learningRateAt(k), ref previousRate);
         int index = 0;
         return Prefetched(batches, b => Stage(b, index++));
+    }
+
+    /// <summary>One batch's columns uploaded, with its step's learning rate uploaded too when <paramref name="rate"/>
+    /// differs from <paramref name="previousRate"/> (null: no learning rate, an evaluation). On failure everything
+    /// staged so far and the batch are released.</summary>
+    StagedBatch StageBatch(Batch batch, double? rate, ref double previousRate)
+    {
+        UploadedColumns uploaded;
+        DeviceBuffer? rateBuffer = null;
+        try
+        {
+            uploaded = UploadColumns(batch.Columns);
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
+        try
+        {
+            if (rate is { } r && !r.Equals(previousRate)) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)r));
+        }
+        catch
+        {
+            foreach (var u in uploaded.Buffers) u.Dispose();
+            batch.Dispose();
+            throw;
+        }
+        previousRate = rate ?? double.NaN;
+        return new StagedBatch(batch, uploaded, rate ?? double.NaN, rateBuffer);
     }
 
     /// <summary>As <see cref="Staged(IEnumerable{Batch}, Func{int, double}?)"/> for Fit's chunks: a single batch is
@@ -230,33 +235,7 @@ public abstract partial class ModelRunner
         StagedBatch Stage(TrainChunk chunk)
         {
             if (!chunk.Stack)
-            {
-                var batch = chunk.Batches[0];
-                double rate = learningRateAt(chunk.FirstIndex);
-                UploadedColumns uploaded;
-                DeviceBuffer? rateBuffer = null;
-                try
-                {
-                    uploaded = UploadColumns(batch.Columns);
-                }
-                catch
-                {
-                    batch.Dispose();
-                    throw;
-                }
-                try
-                {
-                    if (!rate.Equals(previousRate)) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate));
-                }
-                catch
-                {
-                    foreach (var u in uploaded.Buffers) u.Dispose();
-                    batch.Dispose();
-                    throw;
-                }
-                previousRate = rate;
-                return new StagedBatch(batch, uploaded, rate, rateBuffer);
-            }
+                return StageBatch(chunk.Batches[0], learningRateAt(chunk.FirstIndex), ref previousRate);
             long[] bindings;
             Tensor[] stacked;
             int examples = chunk.Batches.Sum(b => b.Size);

@@ -271,8 +271,17 @@ public abstract partial class ModelRunner
         var program = lastTrainStep is { } last && ReferenceEquals(last.Layout, l) && last.Shards == uploaded.Shards && SameDims(last.ColumnDims, uploaded.BindColumns)
             ? last.Program
             : LookUpTrainStep(l, uploaded);
+        RunStepProgram(program, l, uploaded.Buffers, learningRate, accumulators);
+        Step++;
+    }
+
+    /// <summary>Runs a train-step program (one step or K) on the batch's columns with the parameters, optimizer slots,
+    /// step counter, learning rate(s) and metric accumulators, and takes its outputs as their new values (the donated
+    /// old ones are gone). The argument array and the execute options are reused from step to step.</summary>
+    void RunStepProgram(IExecutable program, TrainingPrograms.Layout l, DeviceBuffer[] columns, DeviceBuffer learningRate, DeviceBuffer[] accumulators)
+    {
         var args = trainArguments?.Length == l.ParameterCount ? trainArguments : trainArguments = new DeviceBuffer[l.ParameterCount];
-        for (int i = 0; i < uploaded.Buffers.Length; i++) args[i] = uploaded.Buffers[i];
+        for (int i = 0; i < columns.Length; i++) args[i] = columns[i];
         for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
         for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
         args[l.StepIndex] = stepBuffer!;
@@ -293,7 +302,6 @@ public abstract partial class ModelRunner
         stepBuffer = outputs[o++];
         for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
         foreach (var p in l.StateUpdates) parameters[p] = outputs[o++];
-        Step++;
     }
 
     /// <summary>The train step the previous step ran, with the column dims it was bound for: a step on batches of the
@@ -338,20 +346,7 @@ public abstract partial class ModelRunner
         var program = trainPrograms.GetOrAdd(BindingKey(bindings) + "*" + staged.Steps, _ =>
             Device.CompileHlo(TrainingPrograms.TrainSteps(
                 TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, staged.BatchSize, 1, RandomKey, l.Plan), l, staged.Steps)));
-        var args = new DeviceBuffer[l.ParameterCount];
-        for (int i = 0; i < staged.Columns.Length; i++) args[i] = staged.Columns[i];
-        for (int i = 0; i < parameters.Length; i++) args[l.Inputs + i] = parameters[i];
-        for (int i = 0; i < slots!.Length; i++) args[l.SlotsStart + i] = slots[i];
-        args[l.StepIndex] = stepBuffer!;
-        args[l.LearningRateIndex] = staged.LearningRates!;
-        for (int i = 0; i < accumulators.Length; i++) args[l.AccumulatorsStart + i] = accumulators[i];
-        var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Donated(l) });
-        int o = 0;
-        foreach (var t in l.Trainable) parameters[t] = outputs[o++];
-        for (int i = 0; i < slots.Length; i++) slots[i] = outputs[o++];
-        stepBuffer = outputs[o++];
-        for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
-        foreach (var p in l.StateUpdates) parameters[p] = outputs[o++];
+        RunStepProgram(program, l, staged.Columns, staged.LearningRates!, accumulators);
         Step += staged.Steps;
     }
 

@@ -44,7 +44,9 @@ public class ConvolutionKernelTests
         byte[] shallow, gemm;
         using (split ? Par.ScaleGrainsForTesting(14) : null)
         {
+            long before = Im2Col.ShallowRunsOnThisThread;
             shallow = ResultBytes.Of(Cpu, exe, args)[0];
+            Assert.Equal(before + 1, Im2Col.ShallowRunsOnThisThread);   // the case covers the shallow path
             Im2Col.AllowShallow = false;
             try
             {
@@ -76,7 +78,9 @@ public class ConvolutionKernelTests
             """);
         var args = new Tensor[] { Tensor<float>.FromArray(x, 2, 1, 20, 20), Tensor<float>.FromArray(w, 24, 1, 3, 3) };
         var exe = Cpu.CompileHlo(module);
+        long before = Im2Col.ShallowRunsOnThisThread;
         var shallow = ResultBytes.Of(Cpu, exe, args)[0];
+        Assert.Equal(before + 1, Im2Col.ShallowRunsOnThisThread);
         Im2Col.AllowShallow = false;
         try
         {
@@ -118,7 +122,9 @@ public class ConvolutionKernelTests
         Assert.Equal(new long[] { kh, kw, channels, outChannels }, module.Entry.Root.Shape.ConcreteDims());
         var args = new Tensor[] { Tensor<float>.FromArray(x, batch, size, size, channels), Tensor<float>.FromArray(dy, batch, dims[0], dims[1], outChannels) };
         var exe = Cpu.CompileHlo(module);
+        long runs = ConvFewRows.RunsOnThisThread;
         var fast = ResultBytes.Of(Cpu, exe, args)[0];
+        Assert.Equal(runs + 1, ConvFewRows.RunsOnThisThread);   // the case covers the few-row path
         byte[] split;
         using (Par.ScaleGrainsForTesting(20))
             split = ResultBytes.Of(Cpu, exe, args)[0];

@@ -145,6 +145,10 @@ internal static class Im2Col
     /// other code running meanwhile sees no difference).</summary>
     internal static volatile bool AllowShallow = true;
 
+    /// <summary>Convolutions that took the shallow path on the current thread (tests check that they covered it).</summary>
+    [ThreadStatic]
+    internal static long ShallowRunsOnThisThread;
+
     /// <summary>Patch widths (kernel positions × channels) up to which a convolution runs <see cref="ShallowF32"/>.</summary>
     const int SmallKMax = 64;
 
@@ -165,6 +169,7 @@ internal static class Im2Col
     static bool ShallowF32(Plan p, float[] l, float[] kernel, float[] y, long rows, int width, int o, int c, int cg)
     {
         if (width > Gemm.SingleKBlockF32) return false;
+        ShallowRunsOnThisThread++;
         int kp = width / cg;
         var g = p.G;
         void Body(long lo, long hi)
