@@ -375,6 +375,7 @@ namespace XlaGen.Hlo
             if (ps.Count != arguments.Count) throw new ArgumentException($"%{callee.Name} takes {ps.Count} arguments, {arguments.Count} given");
             Shape Map(Shape s) => symbols == null ? s : s.Substitute(symbols);
             var map = new Dictionary<HloInstruction, HloInstruction>();
+            var zeros = new HashSet<HloInstruction>();
             for (int i = 0; i < ps.Count; i++)
             {
                 if (!Map(ps[i].Shape).Equals(arguments[i].Shape))
@@ -397,7 +398,14 @@ namespace XlaGen.Hlo
                     if (ins.Opcode == "select" && ConstantPredicate(operands[0]) is bool chosen && operands[1].Shape.Equals(Map(ins.Shape)))
                     {
                         // a select on a constant predicate is the branch it picks (the eval step's training = false)
-                        map[ins] = chosen ? operands[1] : operands[2];
+                        var picked = chosen ? operands[1] : operands[2];
+                        if (IsZeroFill(picked)) zeros.Add(picked);
+                        map[ins] = picked;
+                        continue;
+                    }
+                    if (FoldZero(ins, operands, Map(ins.Shape), zeros) is HloInstruction folded)
+                    {
+                        map[ins] = folded;
                         continue;
                     }
                     var called = ins.CalledComputations.Select(Import).ToList();
@@ -411,6 +419,77 @@ namespace XlaGen.Hlo
             }
             return map[callee.Root];
         }
+
+        /// <summary>
+        /// Structural zeros. A select on a constant predicate that picks a zero fill (a gradient rule's zero cotangent for
+        /// the branch not taken: BatchNorm's inference branch in the train step, where <c>training = true</c>) makes that
+        /// fill a known zero, and what is computed from known zeros alone folds as a symbolic zero does in reverse-mode
+        /// differentiation: x·0 and 0/x are 0, x ± 0 is x, 0 − x is −x, and a sum, dot, convolution, broadcast, reshape,
+        /// transpose, convert or pad (with a zero pad value) of 0 is 0. The folded program computes the derivative of the
+        /// branch taken, as a program traced with the flag known would; it differs from the unfolded one only where the
+        /// branch not taken produced inf or NaN (0·inf is NaN in IEEE arithmetic) or in the sign of a zero. Only zeros that
+        /// come from a folded select fold: a zero the user multiplies by in the program keeps IEEE semantics.
+        /// Returns the folded value (a known zero is recorded in <paramref name="zeros"/>), or null to build the instruction.
+        /// </summary>
+        HloInstruction? FoldZero(HloInstruction ins, IReadOnlyList<HloInstruction> operands, Shape shape, HashSet<HloInstruction> zeros)
+        {
+            if (zeros.Count == 0 || !shape.IsArray || !operands.Any(zeros.Contains)) return null;
+            bool Z(int i) => zeros.Contains(operands[i]);
+            HloInstruction Zero()
+            {
+                var z = Full(shape.ElementType, 0, shape.Dims.ToArray());
+                zeros.Add(z);
+                return z;
+            }
+            switch (ins.Opcode)
+            {
+                case "multiply":
+                case "dot":
+                case "convolution":
+                    return Zero();
+                case "divide":
+                    return Z(0) ? Zero() : null;
+                case "add":
+                    if (Z(0) && Z(1)) return Zero();
+                    return Z(0) ? operands[1] : operands[0];
+                case "subtract":
+                    if (Z(0) && Z(1)) return Zero();
+                    return Z(1) ? operands[0] : Negate(operands[1]);
+                case "negate":
+                case "broadcast":
+                case "reshape":
+                case "transpose":
+                case "convert":
+                case "copy":
+                    return Zero();
+                case "select":
+                    return Z(1) && Z(2) ? Zero() : null;
+                case "pad":
+                    return Z(0) && (Z(1) || IsZeroFill(operands[1])) ? Zero() : null;
+                case "reduce" when operands.Count == 2 && Z(0) && IsZeroFill(operands[1]) && IsAddition(ins.CalledComputations[0]):
+                    return Zero();
+                default:
+                    return null;
+            }
+        }
+
+        /// <summary>A constant zero, or a broadcast of a scalar constant zero.</summary>
+        static bool IsZeroFill(HloInstruction x)
+        {
+            if (x.Opcode == "broadcast" && x.Operands[0].Shape.IsScalar) x = x.Operands[0];
+            if (x.Opcode != "constant" || !x.Shape.IsScalar) return false;
+            return x.Attributes.Literal?.Data switch
+            {
+                float[] { Length: 1 } f => f[0] == 0,
+                double[] { Length: 1 } d => d[0] == 0,
+                _ => false,
+            };
+        }
+
+        /// <summary>A reducer computing the sum of its two parameters.</summary>
+        static bool IsAddition(HloComputation reducer) =>
+            reducer.Root.Opcode == "add" && reducer.Root.Operands.Count == 2 && reducer.Root.Operands.All(o => o.Opcode == "parameter")
+            && reducer.Root.Operands[0] != reducer.Root.Operands[1];
 
         /// <summary>The value of a pred constant, or of a broadcast of a scalar pred constant; null otherwise.</summary>
         static bool? ConstantPredicate(HloInstruction p)

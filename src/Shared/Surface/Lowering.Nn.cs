@@ -226,17 +226,20 @@ namespace XlaGen.Surface
             var dims = s.Dims.ToArray();
             var channel = new long[] { s.Rank - 1 };
             HloInstruction PerChannel(HloInstruction v) => b.Broadcast(v, dims, channel);
-            HloInstruction Normalize(HloInstruction mean, HloInstruction variance)
+            HloInstruction Normalize(HloInstruction centered, HloInstruction variance)
             {
                 var scale = b.Multiply(gamma, b.Rsqrt(BinaryScalar(b, "add", variance, epsilon)));
-                return b.Add(b.Multiply(b.Subtract(x, PerChannel(mean)), PerChannel(scale)), PerChannel(beta));
+                return b.Add(b.Multiply(centered, PerChannel(scale)), PerChannel(beta));
             }
-            var inference = Normalize(movingMean, movingVariance);
+            var inference = Normalize(b.Subtract(x, PerChannel(movingMean)), movingVariance);
             if (training == null) return (inference, null, null);
             var axes = Enumerable.Range(0, s.Rank - 1).ToArray();
+            // One mean and one centred x serve the variance and the output (what Var computes, bitwise), so the train
+            // step reduces x once for the mean and keeps one x − mean, not two.
             var batchMean = Mean(b, x, axes);
-            var batchVariance = Var(b, x, axes, "BatchNorm");
-            var trained = Normalize(batchMean, batchVariance);
+            var batchCentered = b.Subtract(x, PerChannel(batchMean));
+            var batchVariance = Mean(b, b.Multiply(batchCentered, batchCentered), axes);
+            var trained = Normalize(batchCentered, batchVariance);
             HloInstruction Moving(HloInstruction moving, HloInstruction batch) =>
                 b.Add(BinaryScalar(b, "multiply", moving, momentum), BinaryScalar(b, "multiply", batch, 1 - momentum));
             var output = b.Select(b.BroadcastScalar(training, dims), trained, inference);

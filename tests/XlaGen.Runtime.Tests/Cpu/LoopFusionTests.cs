@@ -182,6 +182,37 @@ public class LoopFusionTests
     }
 
     [Fact]
+    public void ABackwardChainJoinsTheFusionOfWhatItReadsFromAnEarlierFusion()
+    {
+        // mask is computed in the forward fusion; the backward chain reads it and t (a transpose of the forward result,
+        // not fusible). g = t·½ comes before the select in program order, and mask's own place is after g, but the
+        // forward fusion runs before g: the select joins g's fusion instead of leaving g alone in a pass of its own.
+        const string text = """
+            HloModule backward
+
+            ENTRY main {
+              x = f32[64,64] parameter(0)
+              s = f32[64] parameter(1)
+              bs = f32[64,64] broadcast(s), dimensions={1}
+              y = f32[64,64] multiply(x, bs)
+              zero = f32[] constant(0)
+              bz = f32[64,64] broadcast(zero), dimensions={}
+              relu = f32[64,64] maximum(y, bz)
+              t = f32[64,64] transpose(relu), dimensions={1,0}
+              half = f32[] constant(0.5)
+              bh = f32[64,64] broadcast(half), dimensions={}
+              g = f32[64,64] multiply(t, bh)
+              mask = pred[64,64] compare(y, bz), direction=GT
+              ROOT dy = f32[64,64] select(mask, g, bz)
+            }
+            """;
+        var fused = Fuse(text);
+        Assert.Equal(2, Fusions(fused));
+        Assert.DoesNotContain(fused.Entry.Instructions, i => i.Opcode is "multiply" or "select" or "compare");
+        AssertSameResults(text);
+    }
+
+    [Fact]
     public void LeadingBroadcastsAndMixedTypesFuse()
     {
         const string text = """
@@ -290,6 +321,102 @@ public class LoopFusionTests
         var fused = Fuse(text);
         var body = fused.Computations.Single(c => c.Name == "body");
         Assert.Contains(body.Instructions, i => i.Opcode == "fusion");
+        AssertSameResults(text);
+    }
+
+    /// <summary>BatchNorm's statistics in training: the variance's sum reads (x − mean)², which only that sum needs.</summary>
+    static string BatchNormStatistics(string dims, int c, string reduced) => $$"""
+        HloModule bn_statistics
+
+        add {
+          p = f32[] parameter(0)
+          q = f32[] parameter(1)
+          ROOT s = f32[] add(p, q)
+        }
+
+        ENTRY main {
+          x = f32[{{dims}}] parameter(0)
+          mean = f32[{{c}}] parameter(1)
+          bm = f32[{{dims}}] broadcast(mean), dimensions={{{reduced.Split(',').Length}}}
+          centered = f32[{{dims}}] subtract(x, bm)
+          squares = f32[{{dims}}] multiply(centered, centered)
+          zero = f32[] constant(0)
+          sum = f32[{{c}}] reduce(squares, zero), dimensions={{{reduced}}}, to_apply=add
+          ROOT out = (f32[{{dims}}], f32[{{c}}]) tuple(centered, sum)
+        }
+        """;
+
+    [Theory]
+    [InlineData("64,32", 32, "0")]              // one chunk: one block
+    [InlineData("65,32", 32, "0")]              // the last chunk absorbs a short block
+    [InlineData("3,32", 32, "0")]               // below one chunk
+    [InlineData("193,64", 64, "0")]             // 6 chunks of 32 rows, the last with a short block
+    [InlineData("128,26,26,32", 32, "0,1,2")]   // the CNN's first BatchNorm: several cores
+    [InlineData("128,11,11,64", 64, "0,1,2")]
+    public void ColumnSumsFuseIntoTheirProducerAndMatchTheUnfusedSums(string dims, int c, string reduced)
+    {
+        var text = BatchNormStatistics(dims, c, reduced);
+        var fused = Fuse(text);
+        var fusion = fused.Entry.Instructions.Single(i => i.Opcode == "fusion");
+        Assert.Equal("kInput", fusion.Attributes.FusionKind);
+        Assert.DoesNotContain(fused.Entry.Instructions, i => i.Opcode == "reduce");
+        // the squares are read only by the sum: computed in registers, never written
+        Assert.Equal(2, fusion.Shape.TupleShapes.Count);
+        AssertSameResults(text);
+        using (Par.ScaleGrainsForTesting(12)) AssertSameResults(text, seed: 7);
+    }
+
+    [Fact]
+    public void ALoopThatOnlySumsIsOneFusionToo()
+    {
+        var text = """
+            HloModule sum_of_squares
+
+            add {
+              p = f32[] parameter(0)
+              q = f32[] parameter(1)
+              ROOT s = f32[] add(p, q)
+            }
+
+            ENTRY main {
+              x = f32[300,16] parameter(0)
+              y = f32[300,16] parameter(1)
+              d = f32[300,16] subtract(x, y)
+              sq = f32[300,16] multiply(d, d)
+              init = f32[] constant(0.5)
+              ROOT sum = f32[16] reduce(sq, init), dimensions={0}, to_apply=add
+            }
+            """;
+        var fused = Fuse(text);
+        Assert.Equal("kInput", fused.Entry.Root.Attributes.FusionKind);
+        AssertSameResults(text);
+    }
+
+    [Theory]
+    [InlineData("300,33", "0", "33")]          // 33 columns do not divide a chunk: a block would straddle chunks
+    [InlineData("300,32", "1", "300")]         // a row sum, not a column sum
+    public void OtherReductionsStayOutsideTheLoop(string dims, string reduced, string result)
+    {
+        var text = $$"""
+            HloModule other
+
+            add {
+              p = f32[] parameter(0)
+              q = f32[] parameter(1)
+              ROOT s = f32[] add(p, q)
+            }
+
+            ENTRY main {
+              x = f32[{{dims}}] parameter(0)
+              e = f32[{{dims}}] exponential(x)
+              n = f32[{{dims}}] negate(e)
+              zero = f32[] constant(0)
+              ROOT sum = f32[{{result}}] reduce(n, zero), dimensions={{{reduced}}}, to_apply=add
+            }
+            """;
+        var fused = Fuse(text);
+        Assert.Equal("reduce", fused.Entry.Root.Opcode);
+        Assert.Equal("kLoop", fused.Entry.Root.Operands[0].Attributes.FusionKind);
         AssertSameResults(text);
     }
 

@@ -6,9 +6,11 @@ namespace XlaGen.Tests.Cpu;
 
 /// <summary>
 /// The f32 column-sum path of reduce (BatchNorm's statistics: [N·H·W, C] summed to [C], columns kept in registers)
-/// against the plain definition, bitwise: every column summed in row order from the init value, exactly as the span
-/// path it replaces summed it. Channel counts around the 16- and 64-lane strips, a non-zero init, NaN, infinities and
-/// signed zeros, kept outer dims, and the split into column strips across cores.
+/// against a plain loop, bitwise: every column summed in blocks of 2048 / C rows (each in row order from its first
+/// row), the block sums added in order to the init value. A fused loop sums one chunk of rows as a block, so fused and
+/// unfused sums agree bitwise (LoopFusionTests). Channel counts around the 16- and 64-lane strips, a non-zero init,
+/// NaN, infinities and signed zeros, kept outer dims, and the split into column strips across cores (the same order
+/// at every core count).
 /// </summary>
 public class ReduceKernelTests
 {
@@ -55,15 +57,25 @@ public class ReduceKernelTests
         using (split ? Par.ScaleGrainsForTesting(12) : null)
             got = ResultBytes.Of(Cpu, Cpu.CompileHlo(module), args)[0];
         var expect = new float[channels];
-        for (int c = 0; c < channels; c++)
-        {
-            float s = init;
-            for (int r = 0; r < a * b; r++) s += x[r * channels + c];
-            expect[c] = s;
-        }
+        for (int c = 0; c < channels; c++) expect[c] = BlockOrderSum(x, 0, a * b, channels, c, init);
         var bytes = new byte[channels * 4];
         Buffer.BlockCopy(expect, 0, bytes, 0, bytes.Length);
         Assert.Equal(bytes, got);
+    }
+
+    /// <summary>Column <paramref name="c"/> of the [rows, channels] matrix at <paramref name="offset"/>: init + the sums of
+    /// its blocks of max(1, 2048 / channels) rows, each summed from its first row, in order.</summary>
+    static float BlockOrderSum(float[] x, int offset, int rows, int channels, int c, float init)
+    {
+        int blockRows = Math.Max(1, 2048 / channels);
+        float s = init;
+        for (int r0 = 0; r0 < rows; r0 += blockRows)
+        {
+            float block = x[offset + r0 * channels + c];
+            for (int r = r0 + 1; r < Math.Min(rows, r0 + blockRows); r++) block += x[offset + r * channels + c];
+            s += block;
+        }
+        return s;
     }
 
     /// <summary>A kept outer dim ([batch, positions, C] -> [batch, C]) sums each batch's columns the same way.</summary>
@@ -91,12 +103,7 @@ public class ReduceKernelTests
         var got = ResultBytes.Of(Cpu, Cpu.CompileHlo(module), new Tensor[] { Tensor<float>.FromArray(x, batch, positions, channels) })[0];
         var expect = new float[batch * channels];
         for (int n = 0; n < batch; n++)
-            for (int c = 0; c < channels; c++)
-            {
-                float s = 0;
-                for (int p = 0; p < positions; p++) s += x[(n * positions + p) * channels + c];
-                expect[n * channels + c] = s;
-            }
+            for (int c = 0; c < channels; c++) expect[n * channels + c] = BlockOrderSum(x, n * positions * channels, positions, channels, c, 0);
         var bytes = new byte[expect.Length * 4];
         Buffer.BlockCopy(expect, 0, bytes, 0, bytes.Length);
         Assert.Equal(bytes, got);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Hlo;
 
@@ -39,6 +40,8 @@ internal static class LoopFusionKernel
         public Array[] Sources = null!;
         public Array[] Tiles = null!;
         public Array[] Outputs = null!;
+        /// <summary>Per column sum, its block sums ([blocks, columns]).</summary>
+        public float[][] Partials = null!;
         public int Start;
         public int Length;
 
@@ -69,7 +72,7 @@ internal static class LoopFusionKernel
     public static Kernel? TryCreate(KernelContext ctx)
     {
         var ins = ctx.Instruction;
-        if (ins.Attributes.FusionKind != "kLoop" || ins.CalledComputations.Count != 1) return null;
+        if (ins.Attributes.FusionKind is not ("kLoop" or "kInput") || ins.CalledComputations.Count != 1) return null;
         var program = Builder.TryBuild(ins.CalledComputations[0]);
         if (program == null) return null;
         var sourceSlots = Enumerable.Range(0, ctx.OperandCount).Select(ctx.In).ToArray();
@@ -97,18 +100,29 @@ internal static class LoopFusionKernel
 
     /// <summary>What one run uses besides the registers: its sources (the fusion operands, then the constants), tiled
     /// broadcasts, and outputs; reused from run to run.</summary>
-    sealed class RunSet(Array[] sources, Array[] tiles, Array[] outputs)
+    sealed class RunSet(Array[] sources, Array[] tiles, Array[] outputs, float[][] partials)
     {
         public readonly Array[] Sources = sources;
         public readonly Array[] Tiles = tiles;
         public readonly Array[] Outputs = outputs;
+        public readonly float[][] Partials = partials;
     }
+
+    /// <summary>A column sum the loop computes (kInput): output <c>Output</c> is init + the block sums of its operand
+    /// viewed as [rows, Columns], one block per chunk (<see cref="Reduce.ColumnBlockRows"/>).</summary>
+    internal sealed record ColumnSum(int Output, int Columns, Ref Init);
 
     /// <summary>A compiled loop: nodes in order, register types, output types (and the operand each may overwrite),
     /// constants appended to the sources, tiled broadcasts.</summary>
     sealed class Program(Node[] nodes, ElementType[] registerTypes, ElementType[] outputTypes, int[][] outputInPlace, Array[] constants, Tile[] tiles,
-        int parameters, int n, int computeNodes)
+        int parameters, int n, int computeNodes, ColumnSum[] sums)
     {
+        /// <summary>Block sums of a column sum: one per started block of rows.</summary>
+        int Blocks(ColumnSum c)
+        {
+            long rows = n / c.Columns, per = Reduce.ColumnBlockRows(c.Columns);
+            return (int)((rows + per - 1) / per);
+        }
         readonly ConcurrentBag<ChunkState> states = new();
         readonly ConcurrentBag<RunSet> runSets = new();
         readonly int tileLength = (int)Math.Min(n, 2L * Chunk);
@@ -124,7 +138,8 @@ internal static class LoopFusionKernel
             {
                 var sources = new Array[parameters + constants.Length];
                 constants.CopyTo(sources, parameters);
-                set = new RunSet(sources, tiles.Select(t => TypeDispatch.NewArray(t.Type, t.Period + tileLength)).ToArray(), new Array[outputTypes.Length]);
+                set = new RunSet(sources, tiles.Select(t => TypeDispatch.NewArray(t.Type, t.Period + tileLength)).ToArray(), new Array[outputTypes.Length],
+                    sums.Select(c => new float[(long)Blocks(c) * c.Columns]).ToArray());
             }
             for (int i = 0; i < parameters; i++) set.Sources[i] = f.Data[sourceSlots[i]]!;
             for (int k = 0; k < tiles.Length; k++) tiles[k].Fill(set.Sources[tiles[k].Source], set.Tiles[k]);
@@ -152,6 +167,8 @@ internal static class LoopFusionKernel
         public Kernel Kernel(int[] sourceSlots, int[] outSlots, int[][] inPlaceSlots)
         {
             var allocators = outputTypes.Select(Allocator).ToArray();
+            var sizes = Enumerable.Repeat(n, outputTypes.Length).ToArray();
+            foreach (var c in sums) sizes[c.Output] = c.Columns;
             int chunks = Math.Max(1, n / Chunk);
             // a fused loop does `computeNodes` ops per element where a plain kernel does one: split it that much sooner
             long grain = Math.Max(1, Par.CheapGrain / Math.Max(1, computeNodes) / Chunk);
@@ -160,15 +177,29 @@ internal static class LoopFusionKernel
                 var set = RentSet(f, sourceSlots);
                 try
                 {
-                    for (int k = 0; k < outSlots.Length; k++) set.Outputs[k] = allocators[k](f, outSlots[k], n, inPlaceSlots[k]);
+                    for (int k = 0; k < outSlots.Length; k++) set.Outputs[k] = allocators[k](f, outSlots[k], sizes[k], inPlaceSlots[k]);
                     if (!Par.Worth(chunks, grain)) Run(set, 0, chunks, chunks);
                     else RunSplit(set, chunks, grain);
+                    if (sums.Length > 0) FinishSums(set);
                 }
                 finally
                 {
                     ReturnSet(set);
                 }
             };
+        }
+
+        /// <summary>Each column sum: init, plus its block sums in block order (ColumnSums' order).</summary>
+        void FinishSums(RunSet set)
+        {
+            for (int i = 0; i < sums.Length; i++)
+            {
+                var c = sums[i];
+                var o = Unsafe.As<float[]>(set.Outputs[c.Output]).AsSpan(0, c.Columns);
+                o.Fill(Unsafe.As<float[]>(set.Sources[c.Init.Index])[0]);
+                var p = set.Partials[i];
+                for (int b = 0, blocks = Blocks(c); b < blocks; b++) System.Numerics.Tensors.TensorPrimitives.Add(o, p.AsSpan(b * c.Columns, c.Columns), o);
+            }
         }
 
         /// <summary>The chunks split across cores; a method of its own so that the serial path allocates no closure.</summary>
@@ -181,6 +212,7 @@ internal static class LoopFusionKernel
             s.Sources = set.Sources;
             s.Tiles = set.Tiles;
             s.Outputs = set.Outputs;
+            s.Partials = set.Partials;
             try
             {
                 for (int c = lo; c < hi; c++)
@@ -196,6 +228,7 @@ internal static class LoopFusionKernel
                 s.Sources = null!;
                 s.Tiles = null!;
                 s.Outputs = null!;
+                s.Partials = null!;
                 Array.Clear(s.Registers);
                 states.Add(s);
             }
@@ -249,6 +282,7 @@ internal static class LoopFusionKernel
         readonly Dictionary<ElementType, Stack<int>> free = new();
         readonly List<Array> constants = new();
         readonly List<Tile> tiles = new();
+        readonly List<ColumnSum> sums = new();
         readonly Dictionary<HloInstruction, int> lastUse = new();
         readonly Dictionary<HloInstruction, int> outputIndex = new();
         readonly int parameterCount;
@@ -273,8 +307,12 @@ internal static class LoopFusionKernel
         public static Program? TryBuild(HloComputation body)
         {
             var root = body.Root;
-            var loop = root.Opcode == "tuple" ? root.Operands.FirstOrDefault()?.Shape : root.Shape;
+            IReadOnlyList<HloInstruction> results = root.Opcode == "tuple" ? root.Operands : new[] { root };
+            // the loop's shape: an elementwise result's, or, when the loop only computes column sums, their operand's
+            var loop = results.FirstOrDefault(r => r.Opcode != "reduce")?.Shape ?? results.FirstOrDefault()?.Operands.FirstOrDefault()?.Shape;
             if (loop == null || !loop.IsArray || loop.ElementCount < 2 || loop.ElementCount > int.MaxValue) return null;
+            // a column sum is known only after the whole loop: nothing inside may read it
+            if (body.Instructions.Any(i => i != root && i.Operands.Any(o => o.Opcode == "reduce"))) return null;
             if (root.Opcode == "tuple" && (root.Operands.Distinct().Count() != root.Operands.Count || root.Operands.Any(o => o.Opcode is "parameter" or "constant" or "broadcast"))) return null;
             if (root.Opcode is "parameter" or "constant" or "broadcast") return null;
             var b = new Builder(body, (int)loop.ElementCount);
@@ -311,12 +349,18 @@ internal static class LoopFusionKernel
             var inPlace = new int[outputTypes.Length][];
             foreach (var (h, k) in outputIndex)
             {
+                if (h.Opcode == "reduce")
+                {
+                    inPlace[k] = Array.Empty<int>();
+                    continue;
+                }
                 inPlace[k] = body.Parameters
                     .Where(p => IsLoop(p.Shape) && p.Shape.ElementType == h.Shape.ElementType
                         && lastRead.TryGetValue((int)p.Attributes.ParameterNumber, out int last) && last <= writtenBy[k])
                     .Select(p => (int)p.Attributes.ParameterNumber).ToArray();
             }
-            return new Program(nodes.ToArray(), registerTypes.ToArray(), outputTypes, inPlace, constants.ToArray(), tiles.ToArray(), parameterCount, n, computeNodes);
+            return new Program(nodes.ToArray(), registerTypes.ToArray(), outputTypes, inPlace, constants.ToArray(), tiles.ToArray(), parameterCount, n, computeNodes,
+                sums.ToArray());
         }
 
         bool IsLoop(Shape s) => s.IsArray && s.ElementCount == n;
@@ -420,6 +464,19 @@ internal static class LoopFusionKernel
                     computeNodes++;
                     return true;
                 }
+                case "reduce":
+                {
+                    if (!LoopFusion.IsFusibleColumnSum(x, x.Operands[0].Shape) || !IsLoop(x.Operands[0].Shape) || !outputIndex.TryGetValue(x, out int k)) return false;
+                    var src = refs[x.Operands[0]];
+                    var init = refs[x.Operands[1]];
+                    if (src.IsScalar || src.Kind == RefKind.Tiled || !init.IsScalar) return false;
+                    int columns = (int)x.Shape.ElementCount;
+                    refs[x] = new Ref(RefKind.Output, k);
+                    nodes.Add(new ColumnSumNode(src, sums.Count, columns, (int)Reduce.ColumnBlockRows(columns)));
+                    sums.Add(new ColumnSum(k, columns, init));
+                    computeNodes++;
+                    return true;
+                }
                 case "convert":
                 {
                     if (!IsLoop(x.Shape)) return false;
@@ -462,6 +519,74 @@ internal static class LoopFusionKernel
     }
 
     // ---- nodes ----
+
+    /// <summary>The chunk's rows of a column sum, as block sums: each block of <c>blockRows</c> rows (a whole chunk, except
+    /// that the last chunk may hold one more, shorter block) summed in row order from its first row, as
+    /// <see cref="Reduce"/>'s ColumnSums sums a block.</summary>
+    sealed class ColumnSumNode(Ref x, int sum, int columns, int blockRows) : Node
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public override unsafe void Eval(ChunkState s)
+        {
+            var xs = s.Read<float>(x);
+            int rows = s.Length / columns, firstBlock = s.Start / columns / blockRows;
+            var partials = s.Partials[sum];
+            fixed (float* px = xs, pp = partials)
+            {
+                for (int r0 = 0, block = firstBlock; r0 < rows; r0 += blockRows, block++)
+                    BlockSums(px + (long)r0 * columns, columns, Math.Min(blockRows, rows - r0), pp + (long)block * columns);
+            }
+        }
+
+        /// <summary>dst[j] = src[0, j] + src[1, j] + … over <paramref name="rows"/> rows of <paramref name="width"/> floats.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        static unsafe void BlockSums(float* src, int width, int rows, float* dst)
+        {
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; j + 64 <= width; j += 64)
+                {
+                    float* p = src + j;
+                    Vector512<float> a0 = Vector512.Load(p), a1 = Vector512.Load(p + 16), a2 = Vector512.Load(p + 32), a3 = Vector512.Load(p + 48);
+                    for (int r = 1; r < rows; r++)
+                    {
+                        p += width;
+                        a0 += Vector512.Load(p);
+                        a1 += Vector512.Load(p + 16);
+                        a2 += Vector512.Load(p + 32);
+                        a3 += Vector512.Load(p + 48);
+                    }
+                    Vector512.Store(a0, dst + j);
+                    Vector512.Store(a1, dst + j + 16);
+                    Vector512.Store(a2, dst + j + 32);
+                    Vector512.Store(a3, dst + j + 48);
+                }
+                for (; j + 16 <= width; j += 16)
+                {
+                    float* p = src + j;
+                    Vector512<float> a0 = Vector512.Load(p);
+                    for (int r = 1; r < rows; r++)
+                    {
+                        p += width;
+                        a0 += Vector512.Load(p);
+                    }
+                    Vector512.Store(a0, dst + j);
+                }
+            }
+            for (; j < width; j++)
+            {
+                float* p = src + j;
+                float a = *p;
+                for (int r = 1; r < rows; r++)
+                {
+                    p += width;
+                    a += *p;
+                }
+                dst[j] = a;
+            }
+        }
+    }
 
     sealed class UnaryFactory(Ref x, Ref d) : IUnaryOpSink<Node>
     {

@@ -87,8 +87,9 @@ internal static class Reduce
     static long Product(long[] a) => a.Aggregate(1L, (x, y) => x * y);
 
     /// <summary>True for an f32 add-reduce of a broadcast scalar whose array form the column-sum path would sum
-    /// (FastFactory.ColumnSums: kept inner dims, one reduced group): every output is then init + c + c + … in row
-    /// order, computed from the scalar alone (bitwise the same), so the broadcast is never materialised.</summary>
+    /// (FastFactory.ColumnSums: kept inner dims, one reduced group): every output is then init + (c + c + …) + … in
+    /// ColumnSums' block order, computed from the scalar alone (bitwise the same), so the broadcast is never
+    /// materialised.</summary>
     internal static bool SumsBroadcastScalarAsColumns(HloInstruction ins)
     {
         if (ins.Operands.Count != 2 || ins.Operands[0] is not { Opcode: "broadcast" } b || !b.Operands[0].Shape.IsScalar) return false;
@@ -96,6 +97,11 @@ internal static class Reduce
         var layout = new Layout(b.Shape.ConcreteDims(), ins.Attributes.Dimensions!);
         return !layout.InnerReduced && layout.Groups(reduced: true, withoutInner: false).Sizes.Length == 1;
     }
+
+    /// <summary>Rows per block of an f32 column sum over <paramref name="columns"/> columns: one loop-fusion chunk of
+    /// rows (<see cref="LoopFusionKernel.Chunk"/> elements), at least one. A fused loop sums a chunk's rows as one block,
+    /// so a column sum computed in a fusion and one computed alone add in the same order.</summary>
+    internal static long ColumnBlockRows(long columns) => Math.Max(1, LoopFusionKernel.Chunk / Math.Max(1, columns));
 
     public static Kernel HandleReduce(KernelContext ctx)
     {
@@ -107,11 +113,18 @@ internal static class Reduce
         {
             long rows = Product(layout.Groups(reduced: true, withoutInner: false).Sizes);
             int scalar = ctx.In(0), init = ctx.In(1), dst = ctx.Out, n = ctx.OutCount;
+            long blockRows = ColumnBlockRows(layout.Inner);
             return f =>
             {
                 float c = ((float[])f.Data[scalar]!)[0];
                 float s = ((float[])f.Data[init]!)[0];
-                for (long r = 0; r < rows; r++) s += c;   // each column of the broadcast, summed in row order
+                // each column of the broadcast, summed in ColumnSums' order: row blocks, then their sums in order
+                for (long r0 = 0; r0 < rows; r0 += blockRows)
+                {
+                    float a = c;
+                    for (long r = r0 + 1, end = Math.Min(rows, r0 + blockRows); r < end; r++) a += c;
+                    s += a;
+                }
                 f.Alloc<float>(dst, n).AsSpan().Fill(s);
             };
         }
@@ -161,7 +174,7 @@ internal static class Reduce
                 // f32 sums over one evenly strided group (BatchNorm's statistics and gradients: [N·H·W, C] -> [C]) keep
                 // their column accumulators in registers (ColumnSums) instead of one span call per row of C elements
                 bool columnSums = typeof(T) == typeof(float) && k == Kind.Add && redSizes.Length == 1;
-                long rowStride = columnSums ? redStrides[0] : 0;
+                long rowStride = columnSums ? redStrides[0] : 0, blockRows = ColumnBlockRows(c);
                 return f =>
                 {
                     var x = (T[])f.Data[src]!;
@@ -177,7 +190,7 @@ internal static class Reduce
                             long b = Offset(oi, outerSizes, outerStrides);
                             if (columnSums)
                             {
-                                ColumnSums((float[])(object)x, b + c0, rowStride, rCount, (float[])(object)o, oi * c + c0, (int)(c1 - c0), (float)(object)i0);
+                                ColumnSums((float[])(object)x, b + c0, rowStride, rCount, (float[])(object)o, oi * c + c0, (int)(c1 - c0), (float)(object)i0, blockRows);
                                 continue;
                             }
                             var acc = o.AsSpan((int)(oi * c + c0), (int)(c1 - c0));
@@ -263,11 +276,15 @@ internal static class Reduce
                 });
         }
 
-        /// <summary>o[oOff + j] = init + x[b + 0·stride + j] + x[b + 1·stride + j] + … over <paramref name="rows"/> rows, for j
-        /// in [0, width): each column summed in row order, as the span path sums it (so bitwise the same), with up to
-        /// 64 columns at a time in registers.</summary>
+        /// <summary>
+        /// o[oOff + j] = init + P₀ + P₁ + … for j in [0, width), where P_k is the sum of rows k·blockRows to
+        /// (k+1)·blockRows − 1 of column j (x[b + r·stride + j]), added in row order starting from the block's first row
+        /// (<see cref="ColumnBlockRows"/>). The same order at any thread count and in a fused loop
+        /// (<see cref="LoopFusionKernel"/>'s column sums, one block per chunk), so the two are bitwise the same; up to 64
+        /// columns at a time in registers.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static unsafe void ColumnSums(float[] x, long b, long stride, long rows, float[] o, long oOff, int width, float init)
+        internal static unsafe void ColumnSums(float[] x, long b, long stride, long rows, float[] o, long oOff, int width, float init, long blockRows)
         {
             fixed (float* px = x, po = o)
             {
@@ -278,46 +295,64 @@ internal static class Reduce
                     var start = Vector512.Create(init);
                     for (; j + 64 <= width; j += 64)
                     {
-                        Vector512<float> a0 = start, a1 = start, a2 = start, a3 = start;
-                        float* p = src + j;
-                        for (long r = 0; r < rows; r++, p += stride)
+                        Vector512<float> t0 = start, t1 = start, t2 = start, t3 = start;
+                        for (long r0 = 0; r0 < rows; r0 += blockRows)
                         {
-                            a0 += Vector512.Load(p);
-                            a1 += Vector512.Load(p + 16);
-                            a2 += Vector512.Load(p + 32);
-                            a3 += Vector512.Load(p + 48);
+                            float* p = src + r0 * stride + j;
+                            Vector512<float> a0 = Vector512.Load(p), a1 = Vector512.Load(p + 16), a2 = Vector512.Load(p + 32), a3 = Vector512.Load(p + 48);
+                            long end = Math.Min(rows, r0 + blockRows);
+                            for (long r = r0 + 1; r < end; r++)
+                            {
+                                p += stride;
+                                a0 += Vector512.Load(p);
+                                a1 += Vector512.Load(p + 16);
+                                a2 += Vector512.Load(p + 32);
+                                a3 += Vector512.Load(p + 48);
+                            }
+                            t0 += a0;
+                            t1 += a1;
+                            t2 += a2;
+                            t3 += a3;
                         }
-                        Vector512.Store(a0, dst + j);
-                        Vector512.Store(a1, dst + j + 16);
-                        Vector512.Store(a2, dst + j + 32);
-                        Vector512.Store(a3, dst + j + 48);
-                    }
-                    for (; j + 32 <= width; j += 32)
-                    {
-                        Vector512<float> a0 = start, a1 = start;
-                        float* p = src + j;
-                        for (long r = 0; r < rows; r++, p += stride)
-                        {
-                            a0 += Vector512.Load(p);
-                            a1 += Vector512.Load(p + 16);
-                        }
-                        Vector512.Store(a0, dst + j);
-                        Vector512.Store(a1, dst + j + 16);
+                        Vector512.Store(t0, dst + j);
+                        Vector512.Store(t1, dst + j + 16);
+                        Vector512.Store(t2, dst + j + 32);
+                        Vector512.Store(t3, dst + j + 48);
                     }
                     for (; j + 16 <= width; j += 16)
                     {
-                        Vector512<float> a0 = start;
-                        float* p = src + j;
-                        for (long r = 0; r < rows; r++, p += stride) a0 += Vector512.Load(p);
-                        Vector512.Store(a0, dst + j);
+                        Vector512<float> t0 = start;
+                        for (long r0 = 0; r0 < rows; r0 += blockRows)
+                        {
+                            float* p = src + r0 * stride + j;
+                            Vector512<float> a0 = Vector512.Load(p);
+                            long end = Math.Min(rows, r0 + blockRows);
+                            for (long r = r0 + 1; r < end; r++)
+                            {
+                                p += stride;
+                                a0 += Vector512.Load(p);
+                            }
+                            t0 += a0;
+                        }
+                        Vector512.Store(t0, dst + j);
                     }
                 }
                 for (; j < width; j++)
                 {
-                    float a = init;
-                    float* p = src + j;
-                    for (long r = 0; r < rows; r++, p += stride) a += *p;
-                    dst[j] = a;
+                    float t = init;
+                    for (long r0 = 0; r0 < rows; r0 += blockRows)
+                    {
+                        float* p = src + r0 * stride + j;
+                        float a = *p;
+                        long end = Math.Min(rows, r0 + blockRows);
+                        for (long r = r0 + 1; r < end; r++)
+                        {
+                            p += stride;
+                            a += *p;
+                        }
+                        t += a;
+                    }
+                    dst[j] = t;
                 }
             }
         }

@@ -31,6 +31,8 @@ internal static class LoopFusion
         public readonly List<HloInstruction> Members = new();
         public readonly HashSet<HloInstruction> Set = new();
         public bool InlinesArrayBroadcast;
+        /// <summary>The group also computes column sums of its members (kInput).</summary>
+        public bool Reduces;
     }
 
     /// <summary>The module with its loop fusions formed, or <paramref name="module"/> itself when nothing fuses. The
@@ -43,6 +45,32 @@ internal static class LoopFusion
     }
 
     static bool WorthFusing(Group g) => g.Members.Count >= 2 || g.InlinesArrayBroadcast;
+
+    /// <summary>
+    /// An f32 add-reduce over a leading prefix of <paramref name="loop"/>'s dims, i.e. column sums of the loop viewed as
+    /// [rows, C] (BatchNorm's statistics and gradient sums over [N, H, W, C]), with C dividing the kernel's chunk and
+    /// at least 2 rows and columns. A fusion computes it in the pass that produces its operand (kInput, as XLA's
+    /// reduction fusions do), summing each chunk's rows as one block: the order <see cref="Reduce.ColumnBlockRows"/>
+    /// fixes for the standalone kernel too, so fused and unfused sums are bitwise the same.
+    /// </summary>
+    internal static bool IsFusibleColumnSum(HloInstruction r, Shape loop)
+    {
+        if (r.Opcode != "reduce" || r.Operands.Count != 2 || r.CalledComputations.Count != 1) return false;
+        var x = r.Operands[0].Shape;
+        if (!x.IsArray || !x.IsStatic || !SameDims(x, loop) || x.ElementType != ElementType.F32 || !r.Operands[1].Shape.IsScalar) return false;
+        if (Reduce.Recognize(r.CalledComputations[0]) != Reduce.Kind.Add) return false;
+        var dims = r.Attributes.Dimensions ?? Array.Empty<long>();
+        int k = dims.Length;
+        if (k == 0 || k >= x.Rank) return false;
+        for (int i = 0; i < k; i++) if (!dims.Contains(i)) return false;
+        long rows = 1, columns = 1;
+        for (int i = 0; i < x.Rank; i++)
+        {
+            if (i < k) rows *= x.Dims[i].Value;
+            else columns *= x.Dims[i].Value;
+        }
+        return rows >= 2 && columns >= 2 && columns <= LoopFusionKernel.Chunk && LoopFusionKernel.Chunk % columns == 0;
+    }
 
     static bool IsMember(HloInstruction v)
     {
@@ -111,7 +139,7 @@ internal static class LoopFusion
             Group? chosen = null;
             foreach (var o in v.Operands.Where(groupOf.ContainsKey).OrderBy(o => users.GetValueOrDefault(o)))
             {
-                if (ReadsOnlyBefore(v, groupOf[o].Set, groupOf[o].First, index)) { chosen = groupOf[o]; break; }
+                if (ReadsOnlyBefore(v, groupOf[o].Set, groupOf[o].First, index, groupOf)) { chosen = groupOf[o]; break; }
             }
             if (chosen == null)
             {
@@ -128,7 +156,7 @@ internal static class LoopFusion
                 int first = Math.Min(chosen.First, other.First);
                 var union = new HashSet<HloInstruction>(chosen.Set);
                 union.UnionWith(other.Set);
-                if (!union.All(m => ReadsOnlyBefore(m, union, first, index))) continue;
+                if (!union.All(m => ReadsOnlyBefore(m, union, first, index, groupOf))) continue;
                 chosen.Members.AddRange(other.Members);
                 chosen.Members.Sort((a, b) => index[a].CompareTo(index[b]));
                 chosen.Set.UnionWith(other.Set);
@@ -140,21 +168,41 @@ internal static class LoopFusion
             foreach (var o in v.Operands)
                 if (!chosen.Set.Contains(o) && IsInlinable(o, v.Shape) && !o.Operands[0].Shape.IsScalar) chosen.InlinesArrayBroadcast = true;
         }
+        // Column sums of a member join its group (kInput): computed in the same pass, and a member read only by them is
+        // never written to memory. Nothing in the group can read the sum (its members read only what precedes the
+        // group's first member), and its readers come after it, so no cycle forms; its init must precede the group.
+        foreach (var r in order)
+        {
+            if (r.Opcode != "reduce" || !groupOf.TryGetValue(r.Operands[0], out var g) || g.Set.Contains(r)) continue;
+            if (!IsFusibleColumnSum(r, r.Operands[0].Shape)) continue;
+            var init = r.Operands[1];
+            int at = groupOf.TryGetValue(init, out var other) ? other.First : index[init];
+            if (at >= g.First) continue;
+            g.Members.Add(r);
+            g.Set.Add(r);
+            g.Reduces = true;
+        }
+        foreach (var g in groups) if (g.Reduces) g.Members.Sort((a, b) => index[a].CompareTo(index[b]));
         return groups;
     }
 
     /// <summary>
     /// A member may join a group only when everything it reads from outside the group comes before the group's first
-    /// member (in the order FindGroups walks). Then every fusion depends only on what precedes its first member and everything that reads it comes
-    /// after that member, so the fusions and the rest form no cycle, however groups interleave.
+    /// member (in the order FindGroups walks), where a member of another group counts at that group's first member: a
+    /// fusion runs as one node at the place of its first member. Then every fusion depends only on what precedes that
+    /// place and everything that reads it comes after it, so the fusions and the rest form no cycle, however groups
+    /// interleave. (Counting a member at its own place instead kept a backward chain out of the fusion of a forward
+    /// value it reads, e.g. ReLU's gradient mask computed beside the forward ReLU.)
     /// </summary>
-    static bool ReadsOnlyBefore(HloInstruction v, HashSet<HloInstruction> group, int first, Dictionary<HloInstruction, int> index)
+    static bool ReadsOnlyBefore(HloInstruction v, HashSet<HloInstruction> group, int first, Dictionary<HloInstruction, int> index,
+        Dictionary<HloInstruction, Group> groupOf)
     {
         foreach (var o in v.Operands)
         {
             if (group.Contains(o)) continue;
             var external = IsInlinable(o, v.Shape) ? o.Operands[0] : o;
-            if (index[external] >= first) return false;
+            int at = groupOf.TryGetValue(external, out var other) ? other.First : index[external];
+            if (at >= first) return false;
         }
         return true;
     }
@@ -171,7 +219,16 @@ internal static class LoopFusion
         public HloModule Run()
         {
             foreach (var c in module.Computations) Map(c);
-            var computations = fused.Concat(module.Computations.Select(c => mapped[c])).ToList();
+            // callees before their callers (a fused body calls the reducer of the column sums it computes)
+            var computations = new List<HloComputation>();
+            var placed = new HashSet<HloComputation>();
+            void Place(HloComputation c)
+            {
+                if (!placed.Add(c)) return;
+                foreach (var i in c.Instructions) foreach (var callee in i.CalledComputations) Place(callee);
+                computations.Add(c);
+            }
+            foreach (var c in fused.Concat(module.Computations.Select(c => mapped[c]))) Place(c);
             var result = new HloModule(module.Name, computations, mapped[module.Entry], module.Id);
             result.InputOutputAliases.AddRange(module.InputOutputAliases);
             return result;
@@ -291,7 +348,7 @@ internal static class LoopFusion
             foreach (var m in g.Members)
             {
                 var operands = m.Operands.Select(o => g.Set.Contains(o) ? inner[o] : Inner(o, m.Shape)).ToList();
-                inner[m] = body.Add(new HloInstruction(nextId++, m.Name, m.Opcode, m.Shape, operands, m.Attributes, metadata: m.Metadata));
+                inner[m] = body.Add(new HloInstruction(nextId++, m.Name, m.Opcode, m.Shape, operands, m.Attributes, m.CalledComputations.Select(Map), m.Metadata));
             }
             var outputs = g.Members.Where(m => m == c.Root || users.GetValueOrDefault(m)?.Any(u => !g.Set.Contains(u)) == true).ToList();
             if (outputs.Count == 1) body.Root = inner[outputs[0]];
@@ -302,7 +359,7 @@ internal static class LoopFusion
             }
             fused.Add(body);
             var fusion = outer.Add(new HloInstruction(nextId++, Unique("fusion", names), "fusion", body.Root.Shape, externals,
-                new HloAttributes { FusionKind = "kLoop" }, new[] { body }));
+                new HloAttributes { FusionKind = g.Reduces ? "kInput" : "kLoop" }, new[] { body }));
             if (outputs.Count == 1) map[outputs[0]] = fusion;
             else
             {
