@@ -70,7 +70,17 @@ internal sealed partial class ConvSuite : IBenchSuite
                 """);
             var args = module.Entry.Parameters.Select(p => device.Upload(Random(p.Shape, rng))).ToArray();
             var exe = device.CompileHlo(module);
-            var stats = Timing.MeasureInterleaved(new Action[] { () => { foreach (var o in exe.Execute(args)) o.Dispose(); } }, options)[0];
+            void Call()
+            {
+                foreach (var o in exe.Execute(args)) o.Dispose();
+            }
+            // CONV_AB=1: each convolution also with the blocked im2col path (XLAGEN_CONV_TILED=0), interleaved with the default
+            if (op == "convolution" && Environment.GetEnvironmentVariable("CONV_AB") == "1")
+            {
+                var ab = Timing.MeasureInterleaved(new Action[] { () => { XlaGen.Backends.Cpu.Kernels.Im2Col.Tiled = false; Call(); }, () => { XlaGen.Backends.Cpu.Kernels.Im2Col.Tiled = true; Call(); } }, options);
+                Console.WriteLine($"{ins.Name,-18} blocked {ab[0].Median * 1e3,8:F3} (best {ab[0].Min * 1e3:F3})  tiled {ab[1].Median * 1e3,8:F3} (best {ab[1].Min * 1e3:F3})");
+            }
+            var stats = Timing.MeasureInterleaved(new Action[] { Call }, options)[0];
             bool conv = op == "convolution";
             double work = conv ? ConvFlops(module.Entry.Root) : module.Entry.Parameters[0].Shape.ElementCount * 4.0;
             double rate = work / stats.Median / 1e9;

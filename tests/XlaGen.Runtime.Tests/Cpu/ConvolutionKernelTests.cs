@@ -8,7 +8,8 @@ namespace XlaGen.Tests.Cpu;
 /// The shallow f32 convolution path (a first layer's 3×3×1 patches computed in registers, <c>Im2Col.ShallowF32</c>)
 /// against the im2col + GEMM path it replaces, bitwise: VALID and SAME padding, strides, dilation, 1 to 7 input
 /// channels, output channel counts around the 16- and 32-lane strips, NaN and signed zeros, NHWC and NCHW layouts,
-/// with and without the multi-core split.
+/// with and without the multi-core split. Also the tiled im2col path (patches gathered per core in cache-sized tiles)
+/// against the blocked one.
 /// </summary>
 public class ConvolutionKernelTests
 {
@@ -58,6 +59,53 @@ public class ConvolutionKernelTests
             }
         }
         Assert.Equal(gemm, shallow);
+    }
+
+    /// <summary>The CNN's second-layer convolution and its input gradient (a padded convolution with a transposed
+    /// kernel layout) on tiles of rows gathered per core (<c>Im2Col.RunTiles</c>) against the blocked path, bitwise.</summary>
+    [Theory]
+    [InlineData(13, 32, 11, 64, "size=3x3", "b01f_01io->b01f")]
+    [InlineData(11, 64, 13, 32, "size=3x3 pad=2_2x2_2", "b01f_01oi->b01f")]
+    [InlineData(9, 9, 9, 5, "size=3x3 pad=1_1x1_1", "b01f_01io->b01f")]   // 81 products: above the shallow path
+    public void TiledPathIsBitwiseTheBlockedPath(int size, int channels, int outSize, int outChannels, string window, string labels)
+    {
+        // enough rows for two tiles per core at the widest tile (512 rows)
+        int batch = 2 * Par.Workers * 512 / (outSize * outSize) + 1;
+        var rng = new Random(size * 7 + channels);
+        var x = new float[batch * size * size * channels];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.Next(40) == 0 ? -0f : (float)(rng.NextDouble() * 2 - 1);
+        x[x.Length / 3] = float.NaN;
+        var w = Enumerable.Range(0, 9 * channels * outChannels).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        bool oi = labels.Contains("01oi");
+        var module = HloTextParser.Parse($$"""
+            HloModule tiled
+
+            ENTRY main {
+              x = f32[{{batch}},{{size}},{{size}},{{channels}}] parameter(0)
+              w = f32[3,3,{{(oi ? outChannels : channels)}},{{(oi ? channels : outChannels)}}] parameter(1)
+              ROOT y = convolution(x, w), window={{{window}}}, dim_labels={{labels}}
+            }
+            """);
+        var args = new Tensor[]
+        {
+            Tensor<float>.FromArray(x, batch, size, size, channels),
+            Tensor<float>.FromArray(w, 3, 3, oi ? outChannels : channels, oi ? channels : outChannels),
+        };
+        var exe = Cpu.CompileHlo(module);
+        long before = Im2Col.TiledRunsOnThisThread;
+        var tiled = ResultBytes.Of(Cpu, exe, args)[0];
+        Assert.Equal(before + 1, Im2Col.TiledRunsOnThisThread);   // the case covers the tiled path
+        byte[] blocked;
+        Im2Col.Tiled = false;
+        try
+        {
+            blocked = ResultBytes.Of(Cpu, exe, args)[0];
+        }
+        finally
+        {
+            Im2Col.Tiled = true;
+        }
+        Assert.Equal(blocked, tiled);
     }
 
     /// <summary>NCHW input and OIHW kernel (PyTorch's layouts) go through the canonicalising copies first.</summary>

@@ -114,6 +114,11 @@ internal static class Im2Col
         if (AllowShallow && typeof(T) == typeof(float) && groups == 1 && (long)kp * cg <= SmallKMax && Vector512.IsHardwareAccelerated
             && ReferenceEquals(gemm, F32) && ShallowF32(p, (float[])(object)l, (float[])(object)kernel, (float[])(object)y, rows, kp * cg, o, c, cg))
             return;
+        if (Tiled && groups == 1 && TiledRows(rows, (long)kp * cg) is int tile and > 0)
+        {
+            RunTiles(p, l, kernel, y, rows, tile, kp, o, c, cg, gemm);
+            return;
+        }
         // blocks: at least a few hundred rows so the GEMM stays efficient, then as many kernel positions as fit
         long budget = Par.Scaled(Budget);
         int rowsPerBlock = (int)Math.Clamp(budget / ((long)kp * cg), Math.Min(rows, Par.Scaled(256)), rows);
@@ -139,6 +144,57 @@ internal static class Im2Col
             }
         }
         pool.Return(patches);
+    }
+
+    /// <summary>Tests and the bench turn the tiled path off to compare it with the blocked path (bitwise equal).</summary>
+    internal static volatile bool Tiled = Environment.GetEnvironmentVariable("XLAGEN_CONV_TILED") is not ("0" or "false");
+
+    /// <summary>Patch elements per tile: half of a core's L2 (512 KiB of f32), so a tile is still in cache when the
+    /// GEMM packs it.</summary>
+    const long TileBudget = 1 << 17;
+
+    /// <summary>Rows per tile of <see cref="RunTiles"/>, or 0 when the blocked path fits better: a patch row wider than
+    /// the tile budget allows at least 32 rows, or too few rows to give every core two tiles.</summary>
+    static int TiledRows(long rows, long width)
+    {
+        long tile = TileBudget / Math.Max(1, width);
+        if (tile < 32) return 0;
+        tile = Math.Min(tile, 512) / 16 * 16;
+        return rows >= 2L * Par.Workers * tile ? (int)tile : 0;
+    }
+
+    /// <summary>Convolutions that took the tiled path on the current thread (tests check that they covered it).</summary>
+    [ThreadStatic]
+    internal static long TiledRunsOnThisThread;
+
+    static class TileBuffer<T>
+    {
+        [ThreadStatic]
+        public static T[]? Patches;
+    }
+
+    /// <summary>
+    /// Tiles of output rows, split across cores: each core gathers a tile's patches into its own L2-sized buffer and
+    /// multiplies them by the whole kernel at once (its GEMM runs on that core alone), so the patches are written
+    /// and packed while in cache instead of passing through memory as the blocked path's 16 MiB blocks do. Every
+    /// output element is the same GEMM dot product over all kernel positions as in the blocked path (one GEMM over
+    /// the full patch width), so the results are bitwise equal.
+    /// </summary>
+    static void RunTiles<T>(Plan p, T[] l, T[] kernel, T[] y, long rows, int tile, int kp, int o, int c, int cg, GemmFn<T> gemm) where T : unmanaged
+    {
+        int width = kp * cg;
+        TiledRunsOnThisThread++;
+        Par.For(rows, tile, (lo, hi) =>
+        {
+            var patches = TileBuffer<T>.Patches;
+            if (patches == null || patches.Length < tile * width) TileBuffer<T>.Patches = patches = new T[tile * width];
+            for (long r0 = lo; r0 < hi; r0 += tile)
+            {
+                int rs = (int)Math.Min(tile, hi - r0);
+                Fill(p, l, patches, r0, 0, rs, 0, kp, 0, c, cg, 0);
+                gemm(rs, o, width, patches, width, kernel, o, false, y.AsSpan((int)(r0 * o)), o);
+            }
+        });
     }
 
     /// <summary>Tests turn the shallow path off to compare it with the GEMM path (the results are bitwise equal, so
