@@ -108,6 +108,61 @@ public class ConvolutionKernelTests
         Assert.Equal(blocked, tiled);
     }
 
+    /// <summary>The kernel gradient as Pᵀ·dY (<c>ConvKernelGradient</c>): the CNN's second-layer dW, a padded and a
+    /// strided variant, against a double-precision loop (within 1e-5 of the magnitude sum), and bitwise the same on
+    /// one core and on all of them (fixed chunks).</summary>
+    [Theory]
+    [InlineData(64, 13, 32, 3, 64, 0, 1)]    // [64,13,13,32] ⊛ [64,11,11,64] -> [3,3,32,64]
+    [InlineData(20, 12, 16, 3, 32, 1, 1)]    // SAME padding
+    [InlineData(30, 15, 24, 3, 16, 0, 2)]    // stride 2: the gradient reads dY with rhs dilation
+    public void KernelGradientMatchesADoubleReference(int batch, int size, int channels, int k, int outChannels, int pad, int stride)
+    {
+        int outSize = (size + 2 * pad - k) / stride + 1;
+        var rng = new Random(batch + size + channels);
+        var x = Enumerable.Range(0, batch * size * size * channels).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var dy = Enumerable.Range(0, batch * outSize * outSize * outChannels).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        // XLA's kernel-gradient convolution: x's batch as the input feature, dY as the kernel
+        string window = $"size={outSize}x{outSize}" + (pad > 0 ? $" pad={pad}_{pad + (size + 2 * pad - k) % stride}x{pad}_{pad + (size + 2 * pad - k) % stride}" : "")
+            + (stride > 1 ? $" rhs_dilate={stride}x{stride}" : "");
+        if (pad == 0 && (size - k) % stride != 0) window = $"size={outSize}x{outSize} pad=0_{-((size - k) % stride)}x0_{-((size - k) % stride)} rhs_dilate={stride}x{stride}";
+        var module = HloTextParser.Parse($$"""
+            HloModule kernel_gradient
+
+            ENTRY main {
+              x = f32[{{batch}},{{size}},{{size}},{{channels}}] parameter(0)
+              dy = f32[{{batch}},{{outSize}},{{outSize}},{{outChannels}}] parameter(1)
+              ROOT dw = f32[{{k}},{{k}},{{channels}},{{outChannels}}] convolution(x, dy), window={{{window}}}, dim_labels=f01b_i01o->01bf
+            }
+            """);
+        var args = new Tensor[] { Tensor<float>.FromArray(x, batch, size, size, channels), Tensor<float>.FromArray(dy, batch, outSize, outSize, outChannels) };
+        var exe = Cpu.CompileHlo(module);
+        long before = ConvKernelGradient.RunsOnThisThread;
+        var got = ((Tensor<float>)Cpu.Download(exe.Execute(args.Select(Cpu.Upload).ToArray())[0])).Data;
+        Assert.Equal(before + 1, ConvKernelGradient.RunsOnThisThread);
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++)
+                for (int c = 0; c < channels; c++)
+                    for (int o = 0; o < outChannels; o++)
+                    {
+                        double sum = 0, magnitude = 0;
+                        for (int n = 0; n < batch; n++)
+                            for (int u = 0; u < outSize; u++)
+                                for (int v = 0; v < outSize; v++)
+                                {
+                                    int ih = u * stride + i - pad, iw = v * stride + j - pad;
+                                    if (ih < 0 || iw < 0 || ih >= size || iw >= size) continue;
+                                    double term = (double)x[((n * size + ih) * size + iw) * channels + c] * dy[((n * outSize + u) * outSize + v) * outChannels + o];
+                                    sum += term;
+                                    magnitude += Math.Abs(term);
+                                }
+                        float actual = got[((i * k + j) * channels + c) * outChannels + o];
+                        Assert.True(Math.Abs(actual - sum) <= 1e-5 * magnitude + 1e-30, $"dw[{i},{j},{c},{o}] = {actual}, expected {sum} (magnitude {magnitude})");
+                    }
+        byte[] serial;
+        using (CpuThreadPool.Serial()) serial = ResultBytes.Of(Cpu, exe, args)[0];
+        Assert.Equal(serial, ResultBytes.Of(Cpu, exe, args)[0]);
+    }
+
     /// <summary>NCHW input and OIHW kernel (PyTorch's layouts) go through the canonicalising copies first.</summary>
     [Fact]
     public void ShallowPathWithTorchLayouts()
