@@ -7,7 +7,8 @@ namespace XlaGen.Bench.Suites;
 
 /// <summary>
 /// Data parallelism on the CPU executor's virtual devices: Fit throughput of the 784-256-10 MLP (Adam) at the same
-/// per-replica batch on 1, 2 and 4 replicas (global batch 64·N, 40 steps per call), and the cost of the gradient
+/// per-replica batch on 1, 2 and 4 replicas (global batch 64·N, 40 steps per call), one replica on one core (its
+/// kernels serial, as two replicas' kernels are on two cores: the 1 → 2 scaling at equal compute per replica), and the cost of the gradient
 /// all-reduce alone: one all-reduce of the MLP's 203,530 gradient floats plus its 3 accumulator increments on N
 /// replicas (thread start, two rendezvous, the reduction), against the same call on 1 replica.
 /// </summary>
@@ -32,7 +33,19 @@ internal sealed class ReplicasSuite : IBenchSuite
             model.Compile(new Adam(1e-3));
             models.Add((model, device, data, new FitOptions { Epochs = 1, BatchSize = PerReplica * n, Verbose = false, Shuffle = false }));
         }
-        var stats = Timing.MeasureInterleaved(models.Select(m => (Action)(() => m.Model.Fit(m.Data, m.Fit))).ToList(), options);
+        // One replica on one core (its kernels serial, as each of two replicas' kernels are on two cores): the scaling
+        // from 1 to 2 replicas at the same per-replica batch and the same compute per replica, as on a TPU's cores.
+        var (_, _, oneCoreData) = BenchMlpData.Synthetic(Steps * PerReplica);
+        var oneCore = BenchMlp.Create(Devices.Cpu(), seed: 1);
+        oneCore.Compile(new Adam(1e-3));
+        var oneCoreFit = new FitOptions { Epochs = 1, BatchSize = PerReplica, Verbose = false, Shuffle = false };
+        var runs = models.Select(m => (Action)(() => m.Model.Fit(m.Data, m.Fit))).ToList();
+        runs.Add(() =>
+        {
+            using var serial = XlaGen.Backends.Cpu.Kernels.CpuThreadPool.Serial();
+            oneCore.Fit(oneCoreData, oneCoreFit);
+        });
+        var stats = Timing.MeasureInterleaved(runs, options);
         var result = new JsonObject { ["per_replica_batch"] = PerReplica, ["steps_per_call"] = Steps, ["threads"] = options.Threads };
         Console.WriteLine();
         Console.WriteLine($"{"replicas",-9} {"global batch",12} {"samples/s",11} {"ms/step",9} {"vs 1",6}");
@@ -43,6 +56,13 @@ internal sealed class ReplicasSuite : IBenchSuite
             Console.WriteLine($"{counts[i],-9} {PerReplica * counts[i],12} {rate,11:N0} {stats[i].Median * 1000 / Steps,9:F2} {rate / one,6:F2}");
             result[$"replicas_{counts[i]}"] = new JsonObject { ["samples_per_second"] = rate, ["ms_per_step_median"] = stats[i].Median * 1000 / Steps, ["speedup_vs_1"] = rate / one };
         }
+
+        double oneCoreRate = Steps * PerReplica / stats[counts.Length].Median;
+        double twoRate = Steps * PerReplica * 2 / stats[1].Median;
+        Console.WriteLine($"{"1, 1 core",-9} {PerReplica,12} {oneCoreRate,11:N0} {stats[counts.Length].Median * 1000 / Steps,9:F2}   2 replicas (a core each) vs 1 replica on 1 core: {twoRate / oneCoreRate:F2}x");
+        result["replicas_1_one_core"] = new JsonObject { ["samples_per_second"] = oneCoreRate, ["ms_per_step_median"] = stats[counts.Length].Median * 1000 / Steps };
+        result["scaling_2_replicas_vs_1_on_one_core"] = twoRate / oneCoreRate;
+        oneCore.Dispose();
 
         // The collective alone: all-reduce(gradient-sized f32 arrays) per call.
         var b = new HloBuilder("gradient_all_reduce");
