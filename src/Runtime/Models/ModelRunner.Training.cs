@@ -185,21 +185,8 @@ public abstract partial class ModelRunner
     /// <summary>The names of the metrics Fit and Evaluate report (besides the loss), in order.</summary>
     public IReadOnlyList<string> MetricNames => Loss == null ? Array.Empty<string>() : MetricPlan.MetricNames;
 
-    DeviceBuffer[] ZeroAccumulators(MetricPlan plan)
-    {
-        var r = new List<DeviceBuffer>();
-        try
-        {
-            foreach (var shape in plan.AccumulatorShapes)
-                r.Add(Device.Upload(new Tensor<float>(shape.ConcreteDims(), new float[shape.ElementCount])));
-            return r.ToArray();
-        }
-        catch
-        {
-            foreach (var b in r) b.Dispose();
-            throw;
-        }
-    }
+    DeviceBuffer[] ZeroAccumulators(MetricPlan plan) =>
+        UploadAll(plan.AccumulatorShapes.Select(shape => (Tensor)new Tensor<float>(shape.ConcreteDims(), new float[shape.ElementCount])).ToArray());
 
     DeviceBuffer LearningRateBuffer(double value)
     {
@@ -358,8 +345,13 @@ public abstract partial class ModelRunner
         .Concat(Enumerable.Range(l.AccumulatorsStart, l.Accumulators))
         .Concat(l.StateUpdates.Select(p => l.Inputs + p)).ToArray();
 
-    (double Loss, Dictionary<string, double> Metrics, double Examples) ReadAccumulators(MetricPlan plan, DeviceBuffer[] accumulators) =>
-        plan.Read(accumulators.Select(a => ((Tensor<float>)Device.Download(a)).Data).ToList());
+    /// <summary>Reads the metric accumulators (all at once: on a remote device the downloads' round trips overlap).</summary>
+    (double Loss, Dictionary<string, double> Metrics, double Examples) ReadAccumulators(MetricPlan plan, DeviceBuffer[] accumulators)
+    {
+        var downloads = accumulators.Select(a => Device.DownloadAsync(a)).ToArray();
+        Task.WhenAll(downloads).GetAwaiter().GetResult();
+        return plan.Read(downloads.Select(d => ((Tensor<float>)d.Result).Data).ToList());
+    }
 
     /// <summary>Keras' fit: trains for <see cref="FitOptions.Epochs"/> more epochs over <paramref name="train"/> (columns in the
     /// [Loss] method's input order), with per-epoch shuffling from the seed, optional validation, progress and callbacks.</summary>
