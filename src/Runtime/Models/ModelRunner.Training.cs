@@ -277,7 +277,7 @@ public abstract partial class ModelRunner
         DeviceBuffer[] outputs;
         try
         {
-            outputs = program.Execute(args, trainExecuteOptions ??= new ExecuteOptions { DonatedArguments = Donated(l) });
+            outputs = Dispatch(program, args, trainExecuteOptions ??= new ExecuteOptions { DonatedArguments = Donated(l) });
         }
         finally
         {
@@ -338,6 +338,13 @@ public abstract partial class ModelRunner
     }
 
     int[]? donated;
+
+    /// <summary>Runs a train or eval step. On a remote device it is dispatched asynchronously
+    /// (<see cref="Backends.Remote.RemoteDeviceOptions.PipelineDepth"/>): the outputs come back before the server ran the
+    /// step, so the next batch's step is on its way while this one runs; a failure surfaces at the next step or when the
+    /// accumulators are read.</summary>
+    static DeviceBuffer[] Dispatch(IExecutable program, IReadOnlyList<DeviceBuffer> args, ExecuteOptions options) =>
+        program is Backends.Remote.RemoteExecutable remote ? remote.Dispatch(args, options) : program.Execute(args, options);
 
     int[] Donated(TrainingPrograms.Layout l) => donated ??= l.Trainable.Select(t => l.Inputs + t)
         .Concat(Enumerable.Range(l.SlotsStart, slots!.Length))
@@ -511,7 +518,7 @@ public abstract partial class ModelRunner
                 args.AddRange(parameters);
                 args.AddRange(accumulators);
                 int start = staged.Columns.Length + parameters.Length;
-                var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Enumerable.Range(start, accumulators.Length).ToArray() });
+                var outputs = Dispatch(program, args, new ExecuteOptions { DonatedArguments = Enumerable.Range(start, accumulators.Length).ToArray() });
                 for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[i];
             }
             var (l, metrics, examples) = ReadAccumulators(plan, accumulators);
