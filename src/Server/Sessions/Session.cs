@@ -37,14 +37,17 @@ internal sealed class Session
     /// draws do not, so the two never meet. Client-range handles are private to their session.</summary>
     public const ulong ClientRange = 1UL << 63;
 
-    const int MaxFailedResults = 65_536;
+    const int MaxFailedResults = 4096;
+    const int MaxFailureText = 1000;
     readonly Dictionary<ulong, string> failedResults = new();
     readonly Queue<ulong> failedOrder = new();
 
     /// <summary>Remembers why the results <paramref name="handles"/> of a sequenced execution never came to be, so a later
-    /// call naming one says so (the most recent <see cref="MaxFailedResults"/> are kept).</summary>
+    /// call naming one says so (the most recent <see cref="MaxFailedResults"/> are kept, each reason cut to
+    /// <see cref="MaxFailureText"/> characters: at most a few MB a session, whatever a client sends).</summary>
     public void RecordFailedResults(IEnumerable<ulong> handles, string why)
     {
+        if (why.Length > MaxFailureText) why = why[..MaxFailureText] + "…";
         lock (sync)
         {
             foreach (var h in handles)
