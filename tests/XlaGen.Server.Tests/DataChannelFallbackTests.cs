@@ -42,7 +42,7 @@ public class DataChannelFallbackTests
         await using (var device = await Devices.ConnectAsync(second.Address, new RemoteDeviceOptions { Log = notices.Add }))
         {
             Assert.Equal(0, device.Server.DataPort);
-            Assert.Equal(3, device.ProtocolVersion);
+            Assert.Equal(4, device.ProtocolVersion);
             var source = BulkTransferTests.RandomTensor(ElementType.S32, 1 << 18, 7);
             using var buffer = await device.UploadAsync(source);
             Assert.Equal(BulkTransferTests.Bytes(source), BulkTransferTests.Bytes(await device.DownloadAsync(buffer)));

@@ -22,9 +22,9 @@ public class HandshakeTests(SharedServer shared)
         Assert.True(device.Info.MemoryBytes > 0);
         Assert.Equal(shared.Address, device.Info.Attributes!["address"]);
         Assert.Equal("grpc", device.Info.Attributes["transport"]);
-        Assert.Equal(3, device.ProtocolVersion);
+        Assert.Equal(4, device.ProtocolVersion);
         Assert.Equal(1, device.Server.MinProtocolVersion);
-        Assert.Equal(3, device.Server.MaxProtocolVersion);
+        Assert.Equal(4, device.Server.MaxProtocolVersion);
         Assert.True(device.Server.DataPort > 0);
         Assert.Equal(device.Server.DataPort.ToString(System.Globalization.CultureInfo.InvariantCulture), device.Info.Attributes["data_port"]);
         Assert.Equal(TimeSpan.FromSeconds(20), device.Server.SessionLease);
@@ -48,7 +48,7 @@ public class HandshakeTests(SharedServer shared)
         Assert.Equal(local.Devices[0].BytesLimit, only.BytesLimit);
         Assert.Null(only.Attributes);   // the platform's attributes are shown once, not per device
         Assert.Equal(local.Attributes["cores"], d.Attributes["cores"]);
-        Assert.Equal("3", d.Attributes["protocol_version"]);
+        Assert.Equal("4", d.Attributes["protocol_version"]);
         Assert.Contains(shared.Address, d.Attributes["server"]);
         Assert.Contains($"  device 0: {local.Devices[0].Kind}", d.ToString());
     }
@@ -73,7 +73,7 @@ public class HandshakeTests(SharedServer shared)
         using var raw = new RawClient(shared.Address);
         await Expect.Status(StatusCode.FailedPrecondition,
             () => raw.Client.OpenSessionAsync(new OpenSessionRequest { ProtocolVersion = 99 }, raw.Options()).ResponseAsync,
-            "protocol version 99 is not supported", "speaks 1..3");
+            "protocol version 99 is not supported", "speaks 1..4");
     }
 
     [Fact]
@@ -83,13 +83,13 @@ public class HandshakeTests(SharedServer shared)
 
         var newer = Assert.Throws<DeviceConnectionException>(() => RemoteClusterResolver.NegotiateProtocolVersion(Server(7, 9)));
         Assert.Equal("grpc://tpu-7:8470", newer.Address);
-        Assert.Contains("xlagen-server 9.9.9 at grpc://tpu-7:8470 speaks device protocol versions 7..9, this client speaks 1..3", newer.Message);
+        Assert.Contains("xlagen-server 9.9.9 at grpc://tpu-7:8470 speaks device protocol versions 7..9, this client speaks 1..4", newer.Message);
         Assert.Contains("upgrade the XlaGen runtime package", newer.Message);
 
         var older = Assert.Throws<DeviceConnectionException>(() => RemoteClusterResolver.NegotiateProtocolVersion(Server(0, 0)));
         Assert.Contains("upgrade xlagen-server on that host", older.Message);
 
-        Assert.Equal(3, RemoteClusterResolver.NegotiateProtocolVersion(Server(0, 5)));
+        Assert.Equal(4, RemoteClusterResolver.NegotiateProtocolVersion(Server(0, 5)));
         // A version-1 server (before the bulk data channel) is still spoken to, at version 1.
         Assert.Equal(1, RemoteClusterResolver.NegotiateProtocolVersion(Server(1, 1)));
     }
@@ -186,10 +186,10 @@ public class ProtocolRangeTests
         var e = await Assert.ThrowsAsync<DeviceConnectionException>(() => Devices.ConnectAsync(server.Address));
         Assert.Equal(server.Address, e.Address);
         Assert.Equal(
-            $"xlagen-server {version} at {server.Address} speaks device protocol versions 7..9, this client speaks 1..3; " +
+            $"xlagen-server {version} at {server.Address} speaks device protocol versions 7..9, this client speaks 1..4; " +
             "the server is newer than this client: upgrade the XlaGen runtime package, or run an older xlagen-server",
             e.Message);
-        Assert.Contains("advertising device protocol versions 7..9 instead of 1..3", server.Log);
+        Assert.Contains("advertising device protocol versions 7..9 instead of 1..4", server.Log);
 
         // The server holds to its range: a client that ignores GetVersion cannot open a session at its own version.
         using var raw = new RawClient(server.Address);
@@ -206,7 +206,7 @@ public class ProtocolRangeTests
         var e = await Assert.ThrowsAsync<DeviceConnectionException>(() => Devices.ConnectAsync(server.Address));
         Assert.Equal(server.Address, e.Address);
         Assert.Equal(
-            $"xlagen-server {version} at {server.Address} speaks device protocol versions 0..0, this client speaks 1..3; " +
+            $"xlagen-server {version} at {server.Address} speaks device protocol versions 0..0, this client speaks 1..4; " +
             "the server is older than this client: upgrade xlagen-server on that host, or use an older XlaGen runtime",
             e.Message);
     }

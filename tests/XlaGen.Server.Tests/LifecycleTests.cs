@@ -217,7 +217,7 @@ public class CommandLineTests
     {
         var (code, output, _) = await Run("--version");
         Assert.Equal(0, code);
-        Assert.Matches(@"^xlagen-server \S+ \(device protocol 1\.\.3\)", output);
+        Assert.Matches(@"^xlagen-server \S+ \(device protocol 1\.\.4\)", output);
     }
 
     [Fact]

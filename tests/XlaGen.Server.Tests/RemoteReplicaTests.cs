@@ -82,7 +82,7 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
     {
         using var raw = new RawClient(fixture.Server.Address);
         var v = await raw.Client.GetVersionAsync(new GetVersionRequest { MinProtocolVersion = 1, MaxProtocolVersion = ReplicaProtocol }, raw.Options());
-        Assert.Equal(ReplicaProtocol, v.MaxProtocolVersion);
+        Assert.True(v.MaxProtocolVersion >= ReplicaProtocol, $"the server speaks up to {v.MaxProtocolVersion}");
         Assert.Equal(2, v.ReplicaDevices);
         Assert.Equal(new[] { 0, 1 }, v.Devices.Select(d => d.Id));
         Assert.All(v.Devices, d => Assert.Equal(Devices.Cpu().Info.DeviceKind, d.Kind));

@@ -1,3 +1,4 @@
+using XlaGen.Backends.Remote;
 using XlaGen.Data;
 
 namespace XlaGen;
@@ -41,6 +42,10 @@ public abstract partial class ModelRunner
         /// <summary>Stacked batches: the examples of one step.</summary>
         public long BatchSize { get; init; }
 
+        /// <summary>Stacked batches on a remote device: the host arrays of the stack, returned to this pool once the
+        /// buffers uploaded from them are released (their host copies go with them).</summary>
+        public StackPool? Pool { get; init; }
+
         public void Dispose()
         {
             foreach (var c in Columns) c.Dispose();
@@ -48,8 +53,42 @@ public abstract partial class ModelRunner
             LearningRateBuffer = null;
             LearningRates?.Dispose();
             Batch?.Dispose();
+            if (Pool != null)
+            {
+                foreach (var t in Placement.BindColumns) Pool.Return(t.Data);
+            }
         }
     }
+
+    /// <summary>
+    /// Host arrays for stacking K batches before a remote upload, reused from chunk to chunk: a fresh 6.4 MB array per
+    /// chunk (the MLP's images, K = 16) is a large-object allocation that the runtime zeroes, page-faults and soon
+    /// collects again in a gen-2 collection, which stops every thread of the client, the staging worker included.
+    /// </summary>
+    internal sealed class StackPool
+    {
+        const int MaxArrays = 8;
+        readonly System.Collections.Concurrent.ConcurrentQueue<Array> free = new();
+
+        /// <summary>An array of <paramref name="type"/> (an array type) with exactly <paramref name="length"/> elements;
+        /// its contents are undefined.</summary>
+        public Array Rent(Type type, int length)
+        {
+            for (int tries = free.Count; tries > 0 && free.TryDequeue(out var a); tries--)
+            {
+                if (a.GetType() == type && a.Length == length) return a;
+                Return(a);
+            }
+            return Array.CreateInstanceFromArrayType(type, length);
+        }
+
+        public void Return(Array array)
+        {
+            if (free.Count < MaxArrays) free.Enqueue(array);
+        }
+    }
+
+    readonly StackPool stackPool = new();
 
     /// <summary>Fit's unit of work: one batch (a single train step), or K full batches to stack and run in one program.</summary>
     internal sealed record TrainChunk(Batch[] Batches, int FirstIndex, bool Stack)
@@ -100,7 +139,9 @@ public abstract partial class ModelRunner
     /// <param name="host">A device whose buffers are host arrays: the stack is built in an array it recycles, to be
     /// adopted without a copy (a fresh K-batch array per chunk page-faulted on first touch and made K = 16 slower than
     /// K = 1 in process).</param>
-    static Tensor[] StackColumns(Batch[] batches, IHostMemoryDevice? host)
+    /// <param name="pool">Else, for a remote device (whose upload copies the bytes away before it returns), where the
+    /// stack's arrays come from (see <see cref="StackPool"/>); null: fresh arrays.</param>
+    static Tensor[] StackColumns(Batch[] batches, IHostMemoryDevice? host, StackPool? pool)
     {
         var first = batches[0].Columns;
         var stacked = new Tensor[first.Length];
@@ -109,7 +150,7 @@ public abstract partial class ModelRunner
             var t = first[c];
             long n = t.ElementCount;
             var dims = new[] { (long)batches.Length }.Concat(t.Shape).ToArray();
-            var data = host?.AllocateUninitialized(t.ElementType, dims).Data ?? Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(n * batches.Length)));
+            var data = host?.AllocateUninitialized(t.ElementType, dims).Data ?? (pool != null ? pool.Rent(t.Data.GetType(), checked((int)(n * batches.Length))) : Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(n * batches.Length))));
             for (int k = 0; k < batches.Length; k++) Array.Copy(batches[k].Columns[c].Data, 0, data, k * n, n);
             stacked[c] = HostArrays.Wrap(t.ElementType, dims, data);
         }
@@ -134,10 +175,7 @@ public abstract partial class ModelRunner
             int n = Replicas;
             long rows = columns.Count == 0 || columns[0].Shape.Count == 0 ? 0 : columns[0].Shape[0];
             if (n == 1 || rows == 0 || rows % n != 0)
-            {
-                for (int i = 0; i < buffers.Length; i++) buffers[i] = Device.Upload(columns[i]);
-                return new UploadedColumns(buffers, columns, 1);
-            }
+                return new UploadedColumns(UploadAll(columns), columns, 1);
             var device = (ReplicatedDevice)Device;
             var first = new Tensor[columns.Count];
             for (int i = 0; i < buffers.Length; i++)
@@ -200,29 +238,79 @@ public abstract partial class ModelRunner
     /// staged so far and the batch are released.</summary>
     StagedBatch StageBatch(Batch batch, double? rate, ref double previousRate)
     {
+        bool newRate = rate is { } r && !r.Equals(previousRate);
         UploadedColumns uploaded;
         DeviceBuffer? rateBuffer = null;
         try
         {
-            uploaded = UploadColumns(batch.Columns);
+            var columns = batch.Columns;
+            if (Replicas == 1)
+            {
+                // One device: the columns and the learning rate travel together (at once, on a remote device).
+                var tensors = newRate ? columns.Append(Tensor<float>.Scalar((float)rate!.Value)).ToArray() : columns;
+                var buffers = UploadAll(tensors);
+                uploaded = new UploadedColumns(newRate ? buffers[..columns.Length] : buffers, columns, 1);
+                if (newRate) rateBuffer = buffers[columns.Length];
+            }
+            else
+            {
+                uploaded = UploadColumns(columns);
+                try
+                {
+                    if (newRate) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate!.Value));
+                }
+                catch
+                {
+                    foreach (var u in uploaded.Buffers) u.Dispose();
+                    throw;
+                }
+            }
         }
         catch
         {
-            batch.Dispose();
-            throw;
-        }
-        try
-        {
-            if (rate is { } r && !r.Equals(previousRate)) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)r));
-        }
-        catch
-        {
-            foreach (var u in uploaded.Buffers) u.Dispose();
             batch.Dispose();
             throw;
         }
         previousRate = rate ?? double.NaN;
         return new StagedBatch(batch, uploaded, rate ?? double.NaN, rateBuffer);
+    }
+
+    /// <summary>Uploads <paramref name="tensors"/>: on a remote device all at once, so their round trips overlap (one by
+    /// one, a batch's columns and learning rate cost four round trips in a row, longer than the step they feed); elsewhere
+    /// one after another. If any upload fails, the others are released and the first failure is thrown.</summary>
+    internal DeviceBuffer[] UploadAll(IReadOnlyList<Tensor> tensors)
+    {
+        if (Device is RemoteDevice remote && tensors.Count > 1)
+        {
+            var tasks = new Task<RemoteBuffer>[tensors.Count];
+            for (int i = 0; i < tasks.Length; i++) tasks[i] = remote.UploadAsync(tensors[i]);
+            try
+            {
+                Task.WhenAll(tasks).GetAwaiter().GetResult();
+            }
+            catch
+            {
+                foreach (var t in tasks)
+                {
+                    if (t.IsCompletedSuccessfully) t.Result.Dispose();
+                }
+                throw;
+            }
+            var uploaded = new DeviceBuffer[tasks.Length];
+            for (int i = 0; i < tasks.Length; i++) uploaded[i] = tasks[i].Result;
+            return uploaded;
+        }
+        var buffers = new DeviceBuffer[tensors.Count];
+        try
+        {
+            for (int i = 0; i < buffers.Length; i++) buffers[i] = Device.Upload(tensors[i]);
+            return buffers;
+        }
+        catch
+        {
+            foreach (var b in buffers) b?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>As <see cref="Staged(IEnumerable{Batch}, Func{int, double}?)"/> for Fit's chunks: a single batch is
@@ -243,7 +331,7 @@ public abstract partial class ModelRunner
             try
             {
                 bindings = loss.Bind(ModelName + "." + loss.Method, chunk.Batches[0].Columns, loss.HasSampleWeight);
-                stacked = StackColumns(chunk.Batches, Device as IHostMemoryDevice);
+                stacked = StackColumns(chunk.Batches, Device as IHostMemoryDevice, Device is RemoteDevice ? stackPool : null);
             }
             finally
             {
@@ -251,17 +339,27 @@ public abstract partial class ModelRunner
             }
             var rates = new float[chunk.Batches.Length];
             for (int j = 0; j < rates.Length; j++) rates[j] = (float)learningRateAt(chunk.FirstIndex + j);
-            var buffers = new DeviceBuffer[stacked.Length];
-            DeviceBuffer? ratesBuffer = null;
-            try
+            DeviceBuffer[] buffers;
+            DeviceBuffer ratesBuffer;
+            if (Device is IHostMemoryDevice host)
             {
-                for (int i = 0; i < stacked.Length; i++) buffers[i] = Device is IHostMemoryDevice host ? host.AdoptHostTensor(stacked[i]) : Device.Upload(stacked[i]);
-                ratesBuffer = Device.Upload(new Tensor<float>(new long[] { rates.Length }, rates));
+                buffers = new DeviceBuffer[stacked.Length];
+                for (int i = 0; i < stacked.Length; i++) buffers[i] = host.AdoptHostTensor(stacked[i]);
+                try
+                {
+                    ratesBuffer = Device.Upload(new Tensor<float>(new long[] { rates.Length }, rates));
+                }
+                catch
+                {
+                    foreach (var u in buffers) u.Dispose();
+                    throw;
+                }
             }
-            catch
+            else
             {
-                foreach (var u in buffers) u?.Dispose();
-                throw;
+                var all = UploadAll(stacked.Append(new Tensor<float>(new long[] { rates.Length }, rates)).ToArray());
+                buffers = all[..stacked.Length];
+                ratesBuffer = all[stacked.Length];
             }
             return new StagedBatch(null, new UploadedColumns(buffers, stacked, 1), double.NaN, null)
             {
@@ -270,31 +368,31 @@ public abstract partial class ModelRunner
                 LearningRates = ratesBuffer,
                 Bindings = bindings,
                 BatchSize = batchSize,
+                Pool = Device is RemoteDevice ? stackPool : null,
             };
         }
         return Prefetched(chunks, Stage);
     }
 
-    /// <summary>Yields <paramref name="stage"/> of each item, staging item k+1 on a worker (remote devices) while the
-    /// caller runs item k; what is staged is released after the caller moves on, or when the loop ends early or fails.</summary>
+    /// <summary>Yields <paramref name="stage"/> of each item, taking item k+1 from <paramref name="items"/> and staging it
+    /// on a worker (remote devices) while the caller runs item k; what is staged is released after the caller moves on,
+    /// or when the loop ends early or fails. Taking the item is part of the worker's job: for stacked batches it gathers
+    /// K batches from the dataset, which on the caller's thread delayed the next execution by as long.</summary>
     IEnumerable<StagedBatch> Prefetched<T>(IEnumerable<T> items, Func<T, StagedBatch> stage)
     {
         using var e = items.GetEnumerator();
-        if (!e.MoveNext()) yield break;
-        StagedBatch? current = stage(e.Current);
+        StagedBatch? StageNext() => e.MoveNext() ? stage(e.Current) : null;
         // A thread of its own, not the thread pool: a pool work item queued from a pool thread sits in that thread's
         // local queue, and the blocked wait for it runs it inline, i.e. serially, whenever the pool is busy.
         using var worker = OverlapsUploads ? new StagingWorker() : null;
-        Task<StagedBatch>? next = null;
+        StagedBatch? current = StageNext();
+        Task<StagedBatch?>? next = null;
         try
         {
             while (current != null)
             {
-                if (e.MoveNext())
-                {
-                    var item = e.Current;
-                    next = worker != null ? worker.Run(() => stage(item)) : Task.FromResult(stage(item));
-                }
+                // The worker owns the enumerator until the task completes; this thread touches it only after waiting.
+                if (worker != null) next = worker.Run(StageNext);
                 try
                 {
                     yield return current;
@@ -310,6 +408,10 @@ public abstract partial class ModelRunner
                     next = null;
                     current = pending.GetAwaiter().GetResult();
                 }
+                else
+                {
+                    current = StageNext();
+                }
             }
         }
         finally
@@ -319,7 +421,7 @@ public abstract partial class ModelRunner
             {
                 try
                 {
-                    next.GetAwaiter().GetResult().Dispose();
+                    next.GetAwaiter().GetResult()?.Dispose();
                 }
                 catch
                 {
@@ -333,7 +435,7 @@ public abstract partial class ModelRunner
     /// <summary>A thread that runs one staging job at a time for <see cref="Staged"/>; it ends when disposed.</summary>
     sealed class StagingWorker : IDisposable
     {
-        readonly System.Collections.Concurrent.BlockingCollection<(Func<StagedBatch> Job, TaskCompletionSource<StagedBatch> Done)> jobs = new(1);
+        readonly System.Collections.Concurrent.BlockingCollection<(Func<StagedBatch?> Job, TaskCompletionSource<StagedBatch?> Done)> jobs = new(1);
         readonly Thread thread;
 
         public StagingWorker()
@@ -342,9 +444,9 @@ public abstract partial class ModelRunner
             thread.Start();
         }
 
-        public Task<StagedBatch> Run(Func<StagedBatch> job)
+        public Task<StagedBatch?> Run(Func<StagedBatch?> job)
         {
-            var done = new TaskCompletionSource<StagedBatch>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var done = new TaskCompletionSource<StagedBatch?>(TaskCreationOptions.RunContinuationsAsynchronously);
             jobs.Add((job, done));
             return done.Task;
         }

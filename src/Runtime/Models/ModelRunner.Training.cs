@@ -185,21 +185,8 @@ public abstract partial class ModelRunner
     /// <summary>The names of the metrics Fit and Evaluate report (besides the loss), in order.</summary>
     public IReadOnlyList<string> MetricNames => Loss == null ? Array.Empty<string>() : MetricPlan.MetricNames;
 
-    DeviceBuffer[] ZeroAccumulators(MetricPlan plan)
-    {
-        var r = new List<DeviceBuffer>();
-        try
-        {
-            foreach (var shape in plan.AccumulatorShapes)
-                r.Add(Device.Upload(new Tensor<float>(shape.ConcreteDims(), new float[shape.ElementCount])));
-            return r.ToArray();
-        }
-        catch
-        {
-            foreach (var b in r) b.Dispose();
-            throw;
-        }
-    }
+    DeviceBuffer[] ZeroAccumulators(MetricPlan plan) =>
+        UploadAll(plan.AccumulatorShapes.Select(shape => (Tensor)new Tensor<float>(shape.ConcreteDims(), new float[shape.ElementCount])).ToArray());
 
     DeviceBuffer LearningRateBuffer(double value)
     {
@@ -290,7 +277,7 @@ public abstract partial class ModelRunner
         DeviceBuffer[] outputs;
         try
         {
-            outputs = program.Execute(args, trainExecuteOptions ??= new ExecuteOptions { DonatedArguments = Donated(l) });
+            outputs = Dispatch(program, args, trainExecuteOptions ??= new ExecuteOptions { DonatedArguments = Donated(l) });
         }
         finally
         {
@@ -352,14 +339,26 @@ public abstract partial class ModelRunner
 
     int[]? donated;
 
+    /// <summary>Runs a train or eval step. On a remote device it is dispatched asynchronously
+    /// (<see cref="Backends.Remote.RemoteDeviceOptions.PipelineDepth"/>): the outputs come back before the server ran the
+    /// step, so the next batch's step is on its way while this one runs; a failure surfaces at the next step or when the
+    /// accumulators are read.</summary>
+    static DeviceBuffer[] Dispatch(IExecutable program, IReadOnlyList<DeviceBuffer> args, ExecuteOptions options) =>
+        program is Backends.Remote.RemoteExecutable remote ? remote.Dispatch(args, options) : program.Execute(args, options);
+
     int[] Donated(TrainingPrograms.Layout l) => donated ??= l.Trainable.Select(t => l.Inputs + t)
         .Concat(Enumerable.Range(l.SlotsStart, slots!.Length))
         .Append(l.StepIndex)
         .Concat(Enumerable.Range(l.AccumulatorsStart, l.Accumulators))
         .Concat(l.StateUpdates.Select(p => l.Inputs + p)).ToArray();
 
-    (double Loss, Dictionary<string, double> Metrics, double Examples) ReadAccumulators(MetricPlan plan, DeviceBuffer[] accumulators) =>
-        plan.Read(accumulators.Select(a => ((Tensor<float>)Device.Download(a)).Data).ToList());
+    /// <summary>Reads the metric accumulators (all at once: on a remote device the downloads' round trips overlap).</summary>
+    (double Loss, Dictionary<string, double> Metrics, double Examples) ReadAccumulators(MetricPlan plan, DeviceBuffer[] accumulators)
+    {
+        var downloads = accumulators.Select(a => Device.DownloadAsync(a)).ToArray();
+        Task.WhenAll(downloads).GetAwaiter().GetResult();
+        return plan.Read(downloads.Select(d => ((Tensor<float>)d.Result).Data).ToList());
+    }
 
     /// <summary>Keras' fit: trains for <see cref="FitOptions.Epochs"/> more epochs over <paramref name="train"/> (columns in the
     /// [Loss] method's input order), with per-epoch shuffling from the seed, optional validation, progress and callbacks.</summary>
@@ -519,7 +518,7 @@ public abstract partial class ModelRunner
                 args.AddRange(parameters);
                 args.AddRange(accumulators);
                 int start = staged.Columns.Length + parameters.Length;
-                var outputs = program.Execute(args, new ExecuteOptions { DonatedArguments = Enumerable.Range(start, accumulators.Length).ToArray() });
+                var outputs = Dispatch(program, args, new ExecuteOptions { DonatedArguments = Enumerable.Range(start, accumulators.Length).ToArray() });
                 for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[i];
             }
             var (l, metrics, examples) = ReadAccumulators(plan, accumulators);

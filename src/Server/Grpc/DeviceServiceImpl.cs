@@ -277,7 +277,67 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
     public override Task<ExecuteResponse> Execute(ExecuteRequest request, ServerCallContext context)
     {
         var session = Sessions.Get(request.SessionId);
+        if (request.Sequence == 0 && request.ResultHandles.Count == 0)
+        {
+            using var call = session.BeginCall();
+            return Task.FromResult(ExecuteNow(session, request, context));
+        }
+        if (session.ProtocolVersion < DeviceHost.AsyncDispatchProtocolVersion)
+        {
+            throw Errors.FailedPrecondition(
+                $"execute with {(request.Sequence != 0 ? "sequence" : "result_handles")} is part of protocol version {DeviceHost.AsyncDispatchProtocolVersion}; this session was opened at version {session.ProtocolVersion}");
+        }
+        return request.Sequence == 0 ? Task.FromResult(ExecuteNamed(session, request, context)) : ExecuteInOrderAsync(session, request, context);
+    }
+
+    /// <summary>A sequenced execution (protocol version 4): it waits (holding no thread) until every lower number of
+    /// its session has finished, then runs; when it fails, its result handles remember why.</summary>
+    async Task<ExecuteResponse> ExecuteInOrderAsync(Session session, ExecuteRequest request, ServerCallContext context)
+    {
         using var call = session.BeginCall();
+        ulong n = request.Sequence;
+        string what = $"execute #{n}";
+        session.Order.Arrive(n, what);
+        try
+        {
+            await session.Order.WaitTurnAsync(n, what, context.CancellationToken).ConfigureAwait(false);
+            return ExecuteNamed(session, request, context);
+        }
+        catch (Exception e)
+        {
+            string program = session.TryDescribeExecutable(request.ExecutableHandle) ?? $"executable {request.ExecutableHandle}";
+            string why = e switch
+            {
+                RpcException r => $"{r.StatusCode}: {r.Status.Detail}",
+                OperationCanceledException => "the call was cancelled before it ran",
+                _ => e.Message,
+            };
+            var named = request.ResultHandles.Where(h => (h & Session.ClientRange) != 0).ToList();
+            for (int i = 0; i < named.Count; i++)
+                session.RecordFailedResults(new[] { named[i] }, $"result {i} of {what} ({program}), which failed: {why}");
+            throw;
+        }
+        finally
+        {
+            session.Order.Finish(n);
+        }
+    }
+
+    /// <summary>An execution whose results may be named by the client (protocol version 4).</summary>
+    ExecuteResponse ExecuteNamed(Session session, ExecuteRequest request, ServerCallContext context)
+    {
+        if (request.ResultHandles.Count > 0)
+        {
+            if (request.InlineResults) throw Errors.InvalidArgument("execute: result_handles name results kept on the server; inline_results returns them instead; set one or the other");
+            session.CheckClientHandles(request.ResultHandles, "execute");
+        }
+        if (session.IsClosed) throw Errors.SessionNotFound(session.Id);
+        using var call = session.BeginCall();
+        return ExecuteNow(session, request, context);
+    }
+
+    ExecuteResponse ExecuteNow(Session session, ExecuteRequest request, ServerCallContext context)
+    {
         if (request.ReplicaArguments.Count > 0) RequireReplicaProtocol(session, "execute with replica_arguments");
         ReleaseAll(session, request.ReleaseHandles, unknown: null);
         var pinned = new List<HandleEntry>(request.ArgumentHandles.Count + 1);
@@ -295,6 +355,11 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             int replicas = program.ReplicaCount;
             var lists = ArgumentLists(request, program);
             int donatedDistinct = request.DonatedArguments.Distinct().Count();
+            if (request.ResultHandles.Count > 0 && request.ResultHandles.Count != replicas * program.ResultShapes.Length)
+            {
+                throw Errors.InvalidArgument(
+                    $"execute '{name}': {request.ResultHandles.Count} result_handles for its {replicas * program.ResultShapes.Length} results{(replicas > 1 ? $" ({program.ResultShapes.Length} per replica)" : "")}");
+            }
             // Donated arguments leave the session before the results join it, so a training step at the limit still runs.
             if (!request.InlineResults)
                 session.EnsureRoomForHandles(replicas * (program.ResultShapes.Length - donatedDistinct), $"execute '{name}': keeping its results");
@@ -450,6 +515,8 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             }
             // Replica r's results live on device r.
             var entries = outputs.SelectMany((list, r) => list.Select(o => new BufferEntry(session, o, ShapeBytes(o.Shape), r))).ToArray();
+            // Protocol 4: the handles the client named (checked before the run; AddAll checks again under the lock).
+            for (int i = 0; i < request.ResultHandles.Count && i < entries.Length; i++) entries[i].Handle = request.ResultHandles[i];
             try
             {
                 session.AddAll(entries); // all or none; on failure every output is freed
@@ -477,7 +544,7 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             response.Results.AddRange(results);
         }
         Log.Executed(logger, session.ShortId, module, micros, all.Length, request.InlineResults);
-        return Task.FromResult(response);
+        return response;
     }
 
     /// <summary>The request's argument lists, one per replica of the program: argument_handles for a one-device
@@ -547,12 +614,13 @@ internal sealed partial class DeviceServiceImpl : DeviceService.DeviceServiceBas
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
         using var process = Process.GetCurrentProcess();
-        var directory = Sessions.Directory.Values;
+        // Per session: handles in the client range (protocol 4) are not in the server-wide directory.
+        var counts = Sessions.All.Select(s => s.CountHandles()).ToList();
         return Task.FromResult(new GetServerStatsResponse
         {
             Sessions = Sessions.Count,
-            BufferHandles = directory.Count(e => e is BufferEntry),
-            ExecutableHandles = directory.Count(e => e is ExecutableEntry),
+            BufferHandles = counts.Sum(c => c.Buffers),
+            ExecutableHandles = counts.Sum(c => c.Executables),
             CachedPrograms = host.Cache.Count,
             BytesHeld = Sessions.BytesHeld,
             GcHeapBytes = GC.GetTotalMemory(forceFullCollection: false),

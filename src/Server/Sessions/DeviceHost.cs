@@ -13,10 +13,13 @@ internal sealed class DeviceHost : IDisposable
 
     /// <summary>2: the bulk data channel (BeginTransfer, GetVersionResponse.data_port). 3: replicas (devices, a
     /// compile's replica count, one Execute with one argument list per replica).</summary>
-    public const int MaxProtocolVersion = 3;
+    public const int MaxProtocolVersion = 4;
 
     /// <summary>The first version with replicas.</summary>
     public const int ReplicaProtocolVersion = 3;
+
+    /// <summary>The first protocol version with asynchronous dispatch (result_handles, sequence).</summary>
+    public const int AsyncDispatchProtocolVersion = 4;
 
     /// <summary>The first version with the bulk data channel.</summary>
     public const int DataChannelProtocolVersion = 2;
@@ -32,7 +35,7 @@ internal sealed class DeviceHost : IDisposable
         Device = replicas != null ? replicas.Devices[0] : device;
         AllDevices = replicas != null ? replicas.Devices : new[] { device };
         ownedDevice = device;
-        Sessions = new SessionTable(options.MaxSessions, options.MaxDeviceBytes ?? DefaultDeviceBytes(device.Info.MemoryBytes), options.MaxHandlesPerSession);
+        Sessions = new SessionTable(options.MaxSessions, options.MaxDeviceBytes ?? DefaultDeviceBytes(device.Info.MemoryBytes), options.MaxHandlesPerSession, options.SessionLease);
         Cache = new CompileCache(options.CompileCacheEntries, options.CompileCacheBytes);
         Tickets = new TransferTickets(options.TicketLifetime);
         InstanceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));

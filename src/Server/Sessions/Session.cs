@@ -21,6 +21,7 @@ internal sealed class Session
     public Session(SessionTable table, string id, string clientName, int protocolVersion)
     {
         this.table = table;
+        Order = new ExecutionOrder(table.Lease);
         Id = id;
         ClientName = clientName;
         ProtocolVersion = protocolVersion;
@@ -28,6 +29,72 @@ internal sealed class Session
     }
 
     public string Id { get; }
+
+    /// <summary>The order of the session's sequenced executions (protocol version 4).</summary>
+    public ExecutionOrder Order { get; }
+
+    /// <summary>The top bit: handles a client names itself (ExecuteRequest.result_handles) have it, handles the server
+    /// draws do not, so the two never meet. Client-range handles are private to their session.</summary>
+    public const ulong ClientRange = 1UL << 63;
+
+    const int MaxFailedResults = 4096;
+    const int MaxFailureText = 1000;
+    readonly Dictionary<ulong, string> failedResults = new();
+    readonly Queue<ulong> failedOrder = new();
+
+    /// <summary>Remembers why the results <paramref name="handles"/> of a sequenced execution never came to be, so a later
+    /// call naming one says so (the most recent <see cref="MaxFailedResults"/> are kept, each reason cut to
+    /// <see cref="MaxFailureText"/> characters: at most a few MB a session, whatever a client sends).</summary>
+    public void RecordFailedResults(IEnumerable<ulong> handles, string why)
+    {
+        if (why.Length > MaxFailureText) why = why[..MaxFailureText] + "…";
+        lock (sync)
+        {
+            foreach (var h in handles)
+            {
+                if (failedResults.TryAdd(h, why)) failedOrder.Enqueue(h);
+            }
+            while (failedOrder.Count > MaxFailedResults) failedResults.Remove(failedOrder.Dequeue());
+        }
+    }
+
+    /// <summary>Throws INVALID_ARGUMENT unless <paramref name="handles"/> are distinct client-range handles this session
+    /// does not hold.</summary>
+    public void CheckClientHandles(IReadOnlyList<ulong> handles, string what)
+    {
+        lock (sync)
+        {
+            var seen = new HashSet<ulong>();
+            foreach (var h in handles)
+            {
+                if ((h & ClientRange) == 0)
+                    throw Errors.InvalidArgument($"{what}: result handle {h} is not in the client range (the top bit must be set)");
+                if (!seen.Add(h)) throw Errors.InvalidArgument($"{what}: result handle {h} is named twice");
+                if (handles.Count > 0 && this.handles.ContainsKey(h)) throw Errors.InvalidArgument($"{what}: result handle {h} is already held by this session");
+            }
+        }
+    }
+
+    /// <summary>"executable H ('name')" when the session holds <paramref name="handle"/> as an executable, else null.</summary>
+    public string? TryDescribeExecutable(ulong handle)
+    {
+        lock (sync) return handles.TryGetValue(handle, out var e) && e is ExecutableEntry ? e.Describe() : null;
+    }
+
+    /// <summary>Buffer and executable handles the session holds.</summary>
+    public (int Buffers, int Executables) CountHandles()
+    {
+        lock (sync)
+        {
+            int buffers = 0, executables = 0;
+            foreach (var e in handles.Values)
+            {
+                if (e is BufferEntry) buffers++;
+                else if (e is ExecutableEntry) executables++;
+            }
+            return (buffers, executables);
+        }
+    }
 
     /// <summary>A short form of the id for logs and messages.</summary>
     public string ShortId => Id[..8];
@@ -147,12 +214,26 @@ internal sealed class Session
             else if (entries.Count > table.MaxHandlesPerSession - handles.Count) problem = TooManyHandles(entries.Count);
             else
             {
+                // Entries named in the client range (protocol 4) keep their handle; it is checked again here, under the lock.
+                RpcException? clash = null;
                 foreach (var entry in entries)
                 {
-                    table.Register(entry);
-                    handles.Add(entry.Handle, entry);
+                    if (entry.Handle != 0 && handles.ContainsKey(entry.Handle))
+                    {
+                        clash = Errors.InvalidArgument($"result handle {entry.Handle} is already held by this session");
+                        break;
+                    }
                 }
-                return;
+                problem = clash!;
+                if (clash == null)
+                {
+                    foreach (var entry in entries)
+                    {
+                        if (entry.Handle == 0) table.Register(entry);
+                        handles.Add(entry.Handle, entry);
+                    }
+                    return;
+                }
             }
         }
         foreach (var entry in entries) entry.Free();
@@ -205,6 +286,11 @@ internal sealed class Session
                 entry.Pins++;
                 return typed;
             }
+        }
+        lock (sync)
+        {
+            if (failedResults.TryGetValue(handle, out var why))
+                throw Errors.FailedPrecondition($"{role}: buffer handle {handle} was to be {why}");
         }
         // Another session's handle gets exactly this answer too: nothing tells a client which handles exist elsewhere.
         string kind = typeof(T) == typeof(ExecutableEntry) ? "executable" : "buffer";

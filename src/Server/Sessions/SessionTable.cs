@@ -17,14 +17,18 @@ internal sealed class SessionTable : IDisposable
     readonly int maxSessions;
     int count;
 
-    public SessionTable(int maxSessions, long maxDeviceBytes = 0, int maxHandlesPerSession = DefaultMaxHandlesPerSession)
+    public SessionTable(int maxSessions, long maxDeviceBytes = 0, int maxHandlesPerSession = DefaultMaxHandlesPerSession, TimeSpan? lease = null)
     {
         this.maxSessions = maxSessions;
+        Lease = lease ?? TimeSpan.FromSeconds(60);
         MaxHandlesPerSession = maxHandlesPerSession;
         Budget = new MemoryBudget(maxDeviceBytes);
     }
 
     public const int DefaultMaxHandlesPerSession = 100_000;
+
+    /// <summary>The session lease (--session-lease); also how long a sequenced execution waits for a missing predecessor.</summary>
+    public TimeSpan Lease { get; }
 
     /// <summary>Most buffers and executables one session may hold at once (--max-handles-per-session).</summary>
     public int MaxHandlesPerSession { get; }
@@ -45,7 +49,7 @@ internal sealed class SessionTable : IDisposable
         while (true)
         {
             RandomNumberGenerator.Fill(bytes);
-            ulong handle = BitConverter.ToUInt64(bytes);
+            ulong handle = BitConverter.ToUInt64(bytes) & ~Session.ClientRange;
             if (handle == 0) continue;
             entry.Handle = handle;
             if (Directory.TryAdd(handle, entry)) return;

@@ -62,8 +62,9 @@ public static class RemoteClusterResolver
     /// <summary>The device protocol versions this client speaks (protos/xlagen/device.proto).</summary>
     public const int MinProtocolVersion = 1;
 
-    /// <summary>2 adds the bulk data channel; a version-1 server is still spoken to, with gRPC streams for transfers.</summary>
-    public const int MaxProtocolVersion = 3;
+    /// <summary>2 adds the bulk data channel (a version-1 server is still spoken to, with gRPC streams for transfers),
+    /// 3 replicas, 4 asynchronous dispatch (older servers run every execution synchronously).</summary>
+    public const int MaxProtocolVersion = 4;
 
     /// <summary>The address to use: <paramref name="address"/> when given, else <c>XLAGEN_DEVICE</c>.</summary>
     public static string ResolveAddress(string? address = null)

@@ -35,6 +35,44 @@ internal sealed class RemoteHandle
 
     public SemaphoreSlim Gate { get; } = new(1, 1);
 
+    // Asynchronous dispatch: executions in flight that use this handle (as an argument, as the program, or that
+    // produce it); a release asked for meanwhile waits until the last of them is over, so the server never frees what
+    // a queued execution still reads.
+    int uses;
+    bool releaseWanted;
+
+    /// <summary>The dispatched execution that produces this buffer (null: uploaded, or computed synchronously).</summary>
+    public Task? Producer { get; set; }
+
+    public void AddUse()
+    {
+        lock (this) uses++;
+    }
+
+    public void EndUse(RemoteConnection connection)
+    {
+        lock (this)
+        {
+            if (--uses > 0 || !releaseWanted) return;
+            releaseWanted = false;
+        }
+        connection.QueueRelease(Binding);
+    }
+
+    /// <summary>Releases the handle on the server now, or once the executions in flight that use it are over.</summary>
+    public void Release(RemoteConnection connection)
+    {
+        lock (this)
+        {
+            if (uses > 0)
+            {
+                releaseWanted = true;
+                return;
+            }
+        }
+        connection.QueueRelease(Binding);
+    }
+
     /// <summary>Set once restoring failed for good (a buffer without a host copy); later uses fail the same way.</summary>
     public string? LostMessage { get; set; }
 
@@ -349,9 +387,26 @@ internal sealed partial class RemoteConnection : IAsyncDisposable
     /// older session: a program is compiled again, a buffer uploaded again from its host copy. A buffer without a host
     /// copy cannot be restored; that is a <see cref="DeviceStateLostException"/> naming the buffer, now and on later use.
     /// </summary>
-    public async ValueTask<ulong> ResolveAsync(RemoteHandle handle, object owner, SessionState s, CallOptions call)
+    public async ValueTask<ulong> ResolveAsync(RemoteHandle handle, object owner, SessionState s, CallOptions call, bool awaitProducer = true)
     {
         if (handle.LostMessage != null) throw new DeviceStateLostException(handle.LostBuffer!, handle.LostMessage);
+        // A result of a dispatched execution exists on the server once that execution ran. A dispatched execution
+        // needs no wait (the server runs a session's dispatched executions in order); every other call does.
+        if (awaitProducer && handle.Producer is { } producer)
+        {
+            if (!producer.IsCompleted)
+            {
+                try
+                {
+                    await producer.WaitAsync(call.CancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception) when (producer.IsFaulted || producer.IsCanceled)
+                {
+                    // reported below, as this buffer's failure
+                }
+            }
+            if (producer.IsFaulted || producer.IsCanceled) throw NeverComputed(owner, producer);
+        }
         var b = handle.Binding;
         if (b.Generation == s.Generation) return b.Handle;
         await handle.Gate.WaitAsync(call.CancellationToken).ConfigureAwait(false);
@@ -387,6 +442,86 @@ internal sealed partial class RemoteConnection : IAsyncDisposable
         {
             handle.Gate.Release();
         }
+    }
+
+    /// <summary>The error for a use of a result whose dispatched execution failed: the execution's own error inside.</summary>
+    static XlaExecutionException NeverComputed(object owner, Task producer)
+    {
+        Exception cause = producer.Exception?.InnerException ?? new OperationCanceledException("the execution was cancelled");
+        if (cause is OperationCanceledException) return new XlaExecutionException($"{Describe(owner)} was never computed: its asynchronously dispatched execution was cancelled ({cause.Message})", cause);
+        return new XlaExecutionException($"{Describe(owner)} was never computed: its asynchronously dispatched execution failed: {cause.Message}", cause);
+    }
+
+    static string Describe(object owner) => owner is RemoteBuffer b ? $"{b.Name} ({b.Shape}, {b.Origin})" : owner.ToString() ?? "the buffer";
+
+    // ---------------------------------------------------------------- asynchronous dispatch (protocol version 4)
+
+    /// <summary>The first protocol version with asynchronous dispatch.</summary>
+    public const int DispatchProtocolVersion = 4;
+
+    SemaphoreSlim? dispatchSlots;
+    readonly object dispatchSync = new();
+    int sequenceGeneration;
+    ulong lastSequence;
+    Exception? dispatchFailure;
+
+    /// <summary>Whether executions may be dispatched asynchronously (server version 4, <see cref="RemoteDeviceOptions.PipelineDepth"/> &gt; 0).</summary>
+    public bool CanDispatch => Options.PipelineDepth > 0 && ProtocolVersion >= DispatchProtocolVersion;
+
+    /// <summary>Waits for a free place in the pipeline (<see cref="RemoteDeviceOptions.PipelineDepth"/>).</summary>
+    public void EnterPipeline()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+        LazyInitializer.EnsureInitialized(ref dispatchSlots, () => new SemaphoreSlim(Options.PipelineDepth, Options.PipelineDepth)).Wait();
+    }
+
+    public void LeavePipeline() => dispatchSlots!.Release();
+
+    long dispatched;
+
+    public long DispatchedExecutions => Interlocked.Read(ref dispatched);
+
+    public void CountDispatch() => Interlocked.Increment(ref dispatched);
+
+    /// <summary>The next sequence number of session <paramref name="s"/> (1, 2, … from each new session).</summary>
+    public ulong NextSequence(SessionState s)
+    {
+        lock (dispatchSync)
+        {
+            if (sequenceGeneration != s.Generation)
+            {
+                sequenceGeneration = s.Generation;
+                lastSequence = 0;
+            }
+            return ++lastSequence;
+        }
+    }
+
+    /// <summary>A fresh handle in the client range (top bit set; the server draws its own below it).</summary>
+    public static ulong NewClientHandle()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        return BitConverter.ToUInt64(bytes) | (1UL << 63);
+    }
+
+    /// <summary>Keeps the first failure of a dispatched execution for the next dispatch to throw.</summary>
+    public void DispatchFailed(Exception e)
+    {
+        lock (dispatchSync) dispatchFailure ??= e;
+    }
+
+    /// <summary>Throws (once) the failure of an earlier dispatched execution that no call has reported yet.</summary>
+    public void ThrowIfDispatchFailed()
+    {
+        Exception? e;
+        lock (dispatchSync)
+        {
+            e = dispatchFailure;
+            dispatchFailure = null;
+        }
+        // The dispatch's own exception (it names the program and the server's reason), thrown where the caller is now.
+        if (e != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
     }
 
     DeviceStateLostException Lost(RemoteHandle handle, RemoteBuffer buffer, string why)

@@ -104,6 +104,10 @@ public sealed class RemoteDevice : IDevice, IAsyncDisposable
     /// <summary>Transfers (uploads, downloads, restores) that went over the server's bulk data channel.</summary>
     public long BulkTransfers => connection.BulkTransfers;
 
+    /// <summary>Executions dispatched asynchronously so far (<see cref="RemoteExecutable.Dispatch"/>, Fit's steps; 0 with
+    /// <see cref="RemoteDeviceOptions.PipelineDepth"/> 0 or a server older than protocol version 4).</summary>
+    public long DispatchedExecutions => connection.DispatchedExecutions;
+
     /// <summary>Transfers that went over gRPC streams (small ones, or all when the data channel is off or unreachable).</summary>
     public long StreamedTransfers => connection.StreamedTransfers;
 
@@ -320,7 +324,7 @@ public sealed class RemoteBuffer : DeviceBuffer
         if (IsDeleted) return;
         base.Dispose();
         HostCopy = null;
-        device.Connection.QueueRelease(Handle.Binding);
+        Handle.Release(device.Connection);
     }
 
     /// <summary>"name shape on address".</summary>
@@ -400,6 +404,103 @@ public sealed class RemoteExecutable : IExecutable
             results[i] = new RemoteBuffer(device, shape, device.NextBufferId(), $"result {i} of '{Module.Name}'", new Binding(response.Generation, r.BufferHandle), null);
         }
         return results;
+    }
+
+    /// <summary>
+    /// Asynchronous dispatch (protocol version 4; <see cref="RemoteDeviceOptions.PipelineDepth"/>): sends the execution
+    /// and returns its result buffers at once, without waiting for the server to run it, so a training loop sends step
+    /// k+1 while step k runs. The results' handles are chosen here; the server runs the session's dispatched executions
+    /// in the order they were dispatched. Donated arguments are consumed now. A failure surfaces at the next dispatch
+    /// (once) and in every later use of the results (a download names the failed program). Waits while
+    /// <see cref="RemoteDeviceOptions.PipelineDepth"/> executions are in flight. Without asynchronous dispatch (an older
+    /// server, depth 0) this is <see cref="Execute"/>. Fit and Evaluate dispatch their steps this way.
+    /// </summary>
+    /// <param name="arguments">One buffer per entry parameter, on this device; results of earlier dispatches may be
+    /// among them.</param>
+    /// <param name="options">Donated arguments (consumed at once) and a cancellation token, which stops the execution
+    /// on the server (or before it starts) until it is over.</param>
+    /// <returns>The result buffers, valid at once as arguments of later dispatches; a download waits for them.</returns>
+    /// <exception cref="XlaExecutionException">An earlier dispatched execution failed (thrown once, here), or the server
+    /// refused this one synchronously.</exception>
+    /// <exception cref="DeviceStateLostException">An argument was lost with an older session.</exception>
+    public DeviceBuffer[] Dispatch(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options = null)
+    {
+        var connection = device.Connection;
+        if (!connection.CanDispatch || ReplicaCount > 1) return Execute(arguments, options);
+        var (args, donated) = Check(arguments, options);
+        connection.ThrowIfDispatchFailed();
+        connection.EnterPipeline();
+        connection.CountDispatch();
+        var session = connection.Session;
+        var results = new RemoteBuffer[resultShapes.Length];
+        var handles = new ulong[results.Length];
+        for (int i = 0; i < results.Length; i++)
+        {
+            handles[i] = RemoteConnection.NewClientHandle();
+            results[i] = new RemoteBuffer(device, resultShapes[i], device.NextBufferId(), $"result {i} of '{Module.Name}'", new Binding(session.Generation, handles[i]), null);
+        }
+        // Everything the execution reads or makes stays listed on the server until it is over.
+        var used = new List<RemoteHandle>(args.Length + results.Length + 1) { Handle };
+        foreach (var a in args) used.Add(a.Handle);
+        foreach (var r in results) used.Add(r.Handle);
+        foreach (var h in used) h.AddUse();
+        var cancellation = options?.Cancellation ?? default;
+        Task run;
+        try
+        {
+            // Built here, in dispatch order: the sequence number orders the executions on the server, and an argument
+            // that cannot be resolved (a buffer lost with an older session) fails this call before a number is taken.
+            var call = connection.Call(cancellation);
+            var request = new ExecuteRequest { SessionId = session.Id };
+            request.ExecutableHandle = Resolve(connection, Handle, this, session, call);
+            foreach (var a in args) request.ArgumentHandles.Add(Resolve(connection, a.Handle, a, session, call));
+            request.DonatedArguments.AddRange(donated);
+            request.ResultHandles.AddRange(handles);
+            request.Sequence = connection.NextSequence(session);
+            connection.TakePendingReleases(session, request.ReleaseHandles);
+            run = DispatchAsync(session, request, call, cancellation);
+        }
+        catch
+        {
+            foreach (var h in used) h.EndUse(connection);
+            connection.LeavePipeline();
+            throw;
+        }
+        foreach (var d in donated) args[d].MarkDonated();
+        foreach (var r in results) r.Handle.Producer = run;
+        run.ContinueWith(t =>
+        {
+            foreach (var h in used) h.EndUse(connection);
+            connection.LeavePipeline();
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return results;
+    }
+
+    /// <summary>A handle for a dispatched execution: no wait for a producer (the server orders dispatched executions);
+    /// immediate unless it belongs to an older session and must be restored.</summary>
+    static ulong Resolve(RemoteConnection connection, RemoteHandle handle, object owner, SessionState session, CallOptions call)
+    {
+        var resolved = connection.ResolveAsync(handle, owner, session, call, awaitProducer: false);
+        return resolved.IsCompletedSuccessfully ? resolved.Result : resolved.AsTask().GetAwaiter().GetResult();
+    }
+
+    async Task DispatchAsync(SessionState session, ExecuteRequest request, CallOptions call, CancellationToken cancellationToken)
+    {
+        var connection = device.Connection;
+        try
+        {
+            await connection.Client.ExecuteAsync(request, call).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            connection.RequeueReleases(session, request.ReleaseHandles);
+            Exception failure = e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested
+                ? new OperationCanceledException($"executing '{Module.Name}' (dispatched asynchronously) was cancelled", e, cancellationToken)
+                : new XlaExecutionException($"xlagen-server at {device.Address} could not execute '{Module.Name}' (dispatched asynchronously; {Wire.Describe(e)})", e);
+            // Noted before the task ends, so whoever sees the task fail finds the failure waiting for the next dispatch too.
+            connection.DispatchFailed(failure);
+            throw failure;
+        }
     }
 
     /// <summary>Runs the program and returns the results' contents in the same round trip (nothing stays on the server).
@@ -580,7 +681,7 @@ public sealed class RemoteExecutable : IExecutable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
-        device.Connection.QueueRelease(Handle.Binding);
+        Handle.Release(device.Connection);
     }
 
     /// <summary>"remote executable 'name' on address" (with the replica count for a replicated program).</summary>

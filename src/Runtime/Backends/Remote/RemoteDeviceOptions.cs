@@ -35,6 +35,17 @@ public sealed record RemoteDeviceOptions
     /// </summary>
     public bool KeepHostCopies { get; init; } = true;
 
+    /// <summary>
+    /// Asynchronous dispatch (protocol version 4, as JAX and PJRT dispatch): how many executions a training loop
+    /// (<see cref="ModelRunner.Fit"/>, <see cref="ModelRunner.Evaluate"/>) may have in flight at once. Such an
+    /// execution returns its result buffers before the server has run it (their handles are chosen by the client), so
+    /// the next step is sent while this one runs and the server never waits for a round trip between steps; a failure
+    /// surfaces at the next dispatch or when a result is downloaded, naming the program. 0 runs every execution to
+    /// completion before returning (also what servers older than version 4 get). <see cref="RemoteExecutable.Execute"/>
+    /// itself always waits for its execution.
+    /// </summary>
+    public int PipelineDepth { get; init; } = 2;
+
     /// <summary>Bytes per upload message (capped below the server's message limit).</summary>
     public int ChunkBytes { get; init; } = 1 << 20;
 
@@ -62,6 +73,7 @@ public sealed record RemoteDeviceOptions
         if (BulkThresholdBytes < 0) throw new ArgumentOutOfRangeException(nameof(BulkThresholdBytes), "the bulk threshold must not be negative");
         if (ChunkBytes < 1024) throw new ArgumentOutOfRangeException(nameof(ChunkBytes), $"chunks of {ChunkBytes} bytes are too small; use at least 1024");
         if (ConnectTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), "the connect timeout must be positive");
+        if (PipelineDepth < 0) throw new ArgumentOutOfRangeException(nameof(PipelineDepth), PipelineDepth, "the pipeline depth must be 0 (no asynchronous dispatch) or more");
         if (CallTimeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(CallTimeout), "the call timeout must be positive");
         if (ReconnectTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ReconnectTimeout), "the reconnect timeout must not be negative");
         if (Token != null && TokenFile != null) throw new ArgumentException("set Token or TokenFile, not both");
