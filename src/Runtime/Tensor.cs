@@ -43,8 +43,11 @@ public abstract partial class Tensor
     /// <summary>The elements in row-major order (float[] for f32, int[] for s32, bool[] for pred …).</summary>
     public Array Data { get; }
 
-    /// <summary>The HLO shape of this tensor (static, default layout).</summary>
-    public Shape HloShape => Hlo.Shape.Array(ElementType, Dims);
+    /// <summary>The HLO shape of this tensor (static, default layout); built once per tensor (an upload per step
+    /// asked for it every step).</summary>
+    public Shape HloShape => hloShape ??= Hlo.Shape.Array(ElementType, Dims);
+
+    Shape? hloShape;
 
     /// <summary>The type and shape as HLO text writes them, such as f32[128,784] (for messages).</summary>
     public string ShapeText => $"{ElementType.TextName()}[{string.Join(",", Dims)}]";

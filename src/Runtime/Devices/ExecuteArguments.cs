@@ -29,6 +29,19 @@ public static class ExecuteArguments
         Func<T, Shape> shapeOf,
         IReadOnlyList<int>? donated,
         Func<T, string>? describe = null)
+        where T : class => Check(program, parameterShapes, parameterNames, arguments, shapeOf, donated, describe, null);
+
+    /// <summary>As the public Check, filling <paramref name="mask"/> (cleared first) when it has one element per
+    /// argument instead of allocating the donation mask: an executor that runs every step reuses one.</summary>
+    internal static bool[]? Check<T>(
+        string program,
+        IReadOnlyList<Shape> parameterShapes,
+        IReadOnlyList<string>? parameterNames,
+        IReadOnlyList<T?> arguments,
+        Func<T, Shape> shapeOf,
+        IReadOnlyList<int>? donated,
+        Func<T, string>? describe,
+        bool[]? mask)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(arguments);
@@ -48,9 +61,11 @@ public static class ExecuteArguments
             }
         }
         if (donated == null || donated.Count == 0) return null;
-        var mask = new bool[arguments.Count];
-        foreach (int d in donated)
+        if (mask == null || mask.Length != arguments.Count) mask = new bool[arguments.Count];
+        else Array.Clear(mask);
+        for (int k = 0; k < donated.Count; k++)
         {
+            int d = donated[k];
             if (d < 0 || d >= arguments.Count)
                 throw new XlaExecutionException($"module '{program}': donated argument index {d} is out of range (the program takes {arguments.Count} arguments)");
             if (mask[d]) throw new XlaExecutionException($"module '{program}': argument {d} ({Name(parameterNames, d)}) is donated twice");

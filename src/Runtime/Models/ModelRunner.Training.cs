@@ -277,7 +277,15 @@ public abstract partial class ModelRunner
         DeviceBuffer[] outputs;
         try
         {
-            outputs = Dispatch(program, args, trainExecuteOptions ??= new ExecuteOptions { DonatedArguments = Donated(l) });
+            var options = trainExecuteOptions ??= new ExecuteOptions { DonatedArguments = Donated(l) };
+            if (program is IInPlaceExecutable inPlace)
+            {
+                // the CPU executor: every output updates its donated input's handle, into a reused results array
+                int count = l.Trainable.Length + slots.Length + 1 + accumulators.Length + l.StateUpdates.Length;
+                outputs = trainResults?.Length == count ? trainResults : trainResults = new DeviceBuffer[count];
+                inPlace.ExecuteInPlace(args, options, outputs);
+            }
+            else outputs = Dispatch(program, args, options);
         }
         finally
         {
@@ -289,6 +297,7 @@ public abstract partial class ModelRunner
         stepBuffer = outputs[o++];
         for (int i = 0; i < accumulators.Length; i++) accumulators[i] = outputs[o++];
         foreach (var p in l.StateUpdates) parameters[p] = outputs[o++];
+        if (ReferenceEquals(outputs, trainResults)) Array.Clear(outputs);
     }
 
     /// <summary>The train step the previous step ran, with the column dims it was bound for: a step on batches of the
@@ -297,6 +306,7 @@ public abstract partial class ModelRunner
 
     TrainStepCache? lastTrainStep;
     DeviceBuffer[]? trainArguments;
+    DeviceBuffer[]? trainResults;
     ExecuteOptions? trainExecuteOptions;
 
     IExecutable LookUpTrainStep(TrainingPrograms.Layout l, UploadedColumns uploaded)

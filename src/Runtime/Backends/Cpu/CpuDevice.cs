@@ -204,6 +204,14 @@ internal sealed class CpuBuffer : DeviceBuffer
         }
     }
 
+    /// <summary>The buffer now holds <paramref name="value"/>, an execution's result for the donated argument it was
+    /// (same shape): the handle lives on with the new value.</summary>
+    internal void Rebind(Array value)
+    {
+        data = value;
+        exposed = false;
+    }
+
     /// <summary>The buffer's array was handed to an execution that may overwrite it.</summary>
     internal void MarkDonated()
     {

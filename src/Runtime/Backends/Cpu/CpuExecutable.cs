@@ -6,7 +6,7 @@ namespace XlaGen.Backends.Cpu;
 
 /// <summary>A module compiled for the CPU executor. Execute is safe to call from many threads at once: each call
 /// takes its own run context (buffer pool) and frames.</summary>
-internal sealed class CpuExecutable : IExecutable
+internal sealed class CpuExecutable : IExecutable, IInPlaceExecutable
 {
     readonly CpuDevice device;
     readonly CompiledComputation entry;
@@ -31,34 +31,99 @@ internal sealed class CpuExecutable : IExecutable
     /// <summary>Runs the program as one replica of a replicated execution (<paramref name="replica"/>), or alone (null).</summary>
     internal DeviceBuffer[] Execute(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options, ReplicaContext? replica)
     {
+        var result = new DeviceBuffer[entry.ResultSlots.Length];
+        Run(arguments, options, replica, result, inPlace: false);
+        return result;
+    }
+
+    /// <summary>
+    /// The train step's form (<see cref="IInPlaceExecutable"/>): the results go into <paramref name="results"/>, and a
+    /// result the module aliases to a donated argument (<c>input_output_alias</c>) comes back in that argument's own
+    /// handle, rebound to the new value, instead of a new handle with the argument deleted. A step whose every output
+    /// updates its donated input in place (parameters, optimizer slots, step, accumulators) allocates no handle and
+    /// no array on this path.
+    /// </summary>
+    public void ExecuteInPlace(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions options, DeviceBuffer[] results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        if (results.Length != entry.ResultSlots.Length)
+            throw new ArgumentException($"module '{Module.Name}' returns {entry.ResultSlots.Length} array(s); the results array holds {results.Length}", nameof(results));
+        Run(arguments, options, null, results, inPlace: true);
+    }
+
+    /// <summary>Per result leaf, the argument leaf the module aliases it to (input_output_alias between array leaves),
+    /// or −1.</summary>
+    int[] Aliases => aliases ??= ComputeAliases();
+
+    int[]? aliases;
+
+    int[] ComputeAliases()
+    {
+        var a = Enumerable.Repeat(-1, entry.ResultSlots.Length).ToArray();
+        var ps = Module.Entry.Parameters;
+        bool arrayParameters = ps.All(p => p.Shape.IsArray) && ps.Count == entry.ParameterLeafShapes.Length;
+        bool tupleOfArrays = Module.Entry.Root.Shape.IsTuple && entry.ResultSlots.Length == Module.Entry.Root.Shape.TupleShapes.Count;
+        if (!arrayParameters) return a;
+        foreach (var alias in Module.InputOutputAliases)
+        {
+            if (alias.ParameterIndex.Length != 0 || alias.ParameterNumber < 0 || alias.ParameterNumber >= ps.Count) continue;
+            int leaf = alias.OutputIndex.Length == 0 && !Module.Entry.Root.Shape.IsTuple ? 0
+                : alias.OutputIndex.Length == 1 && tupleOfArrays ? (int)alias.OutputIndex[0] : -1;
+            if (leaf >= 0 && leaf < a.Length && entry.ResultLeafShapes[leaf].Equals(entry.ParameterLeafShapes[alias.ParameterNumber])) a[leaf] = (int)alias.ParameterNumber;
+        }
+        return a;
+    }
+
+    void Run(IReadOnlyList<DeviceBuffer> arguments, ExecuteOptions? options, ReplicaContext? replica, DeviceBuffer[] result, bool inPlace)
+    {
         ObjectDisposedException.ThrowIf(disposed, this);
         ArgumentNullException.ThrowIfNull(arguments);
-        var owned = ExecuteArguments.Check(Module.Name, entry.ParameterLeafShapes, entry.ParameterLeafNames, arguments, b => b.Shape, options?.DonatedArguments);
-        var buffers = new CpuBuffer[arguments.Count];
-        var inputs = new Array[arguments.Count];
-        for (int i = 0; i < arguments.Count; i++)
-        {
-            buffers[i] = OwnArgument(arguments[i], i);
-            inputs[i] = buffers[i].RawData;
-        }
         var context = contexts.TryTake(out var c) ? c : new RunContext(device.Pool);
-        var outputs = new Array[entry.ResultSlots.Length];
+        var buffers = context.Buffers(arguments.Count);
+        var inputs = context.Arguments(arguments.Count);
+        var outputs = context.Results(entry.ResultSlots.Length);
         var cancellation = options?.Cancellation ?? default;
-        context.Cancellation = cancellation;
-        context.Replica = replica;
+        bool[]? owned = null;
+        bool started = false;
         try
         {
-            // Kernels poll the token inside their loops (KernelCancellation), not only between steps.
-            using var scope = Kernels.KernelCancellation.Enter(cancellation);
-            entry.Run(context, inputs, owned, outputs);
-        }
-        catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
-        {
-            throw new OperationCanceledException($"module '{Module.Name}' was cancelled on the CPU executor", e, cancellation);
-        }
-        catch (Exception e) when (e is not XlaExecutionException)
-        {
-            throw new XlaExecutionException($"module '{Module.Name}' failed on the CPU executor: {e.Message}", e);
+            owned = ExecuteArguments.Check(Module.Name, entry.ParameterLeafShapes, entry.ParameterLeafNames, arguments, b => b.Shape, options?.DonatedArguments,
+                null, context.Owned(arguments.Count));
+            for (int i = 0; i < arguments.Count; i++)
+            {
+                buffers[i] = OwnArgument(arguments[i], i);
+                inputs[i] = buffers[i].RawData;
+            }
+            context.Cancellation = cancellation;
+            context.Replica = replica;
+            started = true;
+            try
+            {
+                // Kernels poll the token inside their loops (KernelCancellation), not only between steps.
+                using var scope = Kernels.KernelCancellation.Enter(cancellation);
+                entry.Run(context, inputs, owned, outputs);
+            }
+            catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"module '{Module.Name}' was cancelled on the CPU executor", e, cancellation);
+            }
+            catch (Exception e) when (e is not XlaExecutionException)
+            {
+                throw new XlaExecutionException($"module '{Module.Name}' failed on the CPU executor: {e.Message}", e);
+            }
+            var alias = inPlace ? Aliases : null;
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                int a = alias == null ? -1 : alias[i];
+                if (a >= 0 && owned != null && owned[a])
+                {
+                    // the donated argument's handle lives on with the new value
+                    buffers[a].Rebind(outputs[i]);
+                    owned[a] = false;
+                    result[i] = buffers[a];
+                }
+                else result[i] = device.Wrap(entry.ResultLeafShapes[i], outputs[i]);
+            }
         }
         finally
         {
@@ -66,16 +131,18 @@ internal sealed class CpuExecutable : IExecutable
             {
                 for (int i = 0; i < buffers.Length; i++)
                 {
-                    if (owned[i]) buffers[i].MarkDonated();
+                    // a donated argument is consumed once the run started, whether or not it completed
+                    if (owned[i] && started) buffers[i].MarkDonated();
                 }
             }
+            Array.Clear(buffers);
+            Array.Clear(inputs);
+            Array.Clear(outputs);
+            if (owned != null) Array.Clear(owned);
+            context.Cancellation = default;
+            context.Replica = null;
+            contexts.Add(context);
         }
-        context.Cancellation = default;
-        context.Replica = null;
-        contexts.Add(context);
-        var result = new DeviceBuffer[outputs.Length];
-        for (int i = 0; i < outputs.Length; i++) result[i] = device.Wrap(entry.ResultLeafShapes[i], outputs[i]);
-        return result;
     }
 
     /// <summary>The argument as this device's buffer; the message is built only when it is not one (an interpolated

@@ -175,36 +175,22 @@ internal static class Reduce
                 // their column accumulators in registers (ColumnSums) instead of one span call per row of C elements
                 bool columnSums = typeof(T) == typeof(float) && k == Kind.Add && redSizes.Length == 1;
                 long rowStride = columnSums ? redStrides[0] : 0, blockRows = ColumnBlockRows(c);
+                var rows = new RowPlan<T>(outerSizes, outerStrides, redSizes, redStrides, rOff, c, rCount, columnSums, rowStride, blockRows, apply);
                 return f =>
                 {
                     var x = (T[])f.Data[src]!;
                     T i0 = ((T[])f.Data[initSlot]!)[0];
                     var o = f.Alloc<T>(ds, n);
                     long outer = n / Math.Max(1, c);
-                    void Rows(long lo, long hi, long c0, long c1)
-                    {
-                        var poll = new WorkPoll();
-                        for (long oi = lo; oi < hi; oi++)
-                        {
-                            poll.Add(rCount * (c1 - c0) + 1);
-                            long b = Offset(oi, outerSizes, outerStrides);
-                            if (columnSums)
-                            {
-                                ColumnSums((float[])(object)x, b + c0, rowStride, rCount, (float[])(object)o, oi * c + c0, (int)(c1 - c0), (float)(object)i0, blockRows);
-                                continue;
-                            }
-                            var acc = o.AsSpan((int)(oi * c + c0), (int)(c1 - c0));
-                            acc.Fill(i0);
-                            for (long r = 0; r < rCount; r++)
-                            {
-                                long off = r < rOff.Length ? rOff[r] : Offset(r, redSizes, redStrides);
-                                apply(x.AsSpan((int)(b + off + c0), (int)(c1 - c0)), acc);
-                            }
-                        }
-                    }
                     long work = (long)x.Length + n;
-                    if (!Par.Worth(work, Par.CheapGrain)) Rows(0, outer, 0, c);
-                    else if (outer >= Par.Workers) Par.For(outer, Math.Max(1, Par.CheapGrain / Math.Max(1, c * rCount)), (lo, hi) => Rows(lo, hi, 0, c));
+                    if (!Par.Worth(work, Par.CheapGrain)) rows.Rows(x, o, i0, 0, outer, 0, c);
+                    else if (outer >= Par.Workers)
+                    {
+                        var px = x;
+                        var po = o;
+                        var pi = i0;
+                        Par.For(outer, Math.Max(1, Par.CheapGrain / Math.Max(1, c * rCount)), (lo, hi) => rows.Rows(px, po, pi, lo, hi, 0, c));
+                    }
                     else
                     {
                         // column sums split into 16-lane strips: each thread streams its part of every row
@@ -212,7 +198,10 @@ internal static class Reduce
                         for (long oi = 0; oi < outer; oi++)
                         {
                             long row = oi;
-                            Par.For(c, grain, (c0, c1) => Rows(row, row + 1, c0, c1));
+                            var px = x;
+                            var po = o;
+                            var pi = i0;
+                            Par.For(c, grain, (c0, c1) => rows.Rows(px, po, pi, row, row + 1, c0, c1));
                         }
                     }
                 };
@@ -225,43 +214,84 @@ internal static class Reduce
                 long inner = layout.Inner, rCount = Product(redSizes);
                 // [outputs, inner] row-major: each output folds one contiguous row
                 bool contiguousRows = redSizes.Length == 0 && (outSizes.Length == 0 || (outSizes.Length == 1 && outStrides[0] == inner));
+                var folds = new FoldPlan<T>(k, outSizes, outStrides, redSizes, redStrides, inner, rCount, contiguousRows);
                 return f =>
                 {
                     var x = (T[])f.Data[src]!;
                     T i0 = ((T[])f.Data[initSlot]!)[0];
                     var o = f.Alloc<T>(ds, n);
-                    void Outputs(long lo, long hi)
+                    if (!Par.Worth(x.Length, Par.CheapGrain) || n < 2) folds.Outputs(x, o, i0, 0, n);
+                    else
                     {
-                        var poll = new WorkPoll();
-                        if (contiguousRows)
-                        {
-                            for (long oi = lo; oi < hi; oi++)
-                            {
-                                poll.Add(inner + 1);
-                                o[oi] = Fold(k, new ReadOnlySpan<T>(x, (int)(oi * inner), (int)inner), i0);
-                            }
-                            return;
-                        }
-                        for (long oi = lo; oi < hi; oi++)
-                        {
-                            poll.Add(rCount * inner + 1);
-                            long b = Offset(oi, outSizes, outStrides);
-                            T acc = i0;
-                            for (long r = 0; r < rCount; r++)
-                            {
-                                var span = new ReadOnlySpan<T>(x, (int)(b + Offset(r, redSizes, redStrides)), (int)inner);
-                                acc = Fold(k, span, acc);
-                            }
-                            o[oi] = acc;
-                        }
+                        var px = x;
+                        var po = o;
+                        var pi = i0;
+                        Par.For(n, Math.Max(1, Par.CheapGrain / Math.Max(1, inner * rCount)), (lo, hi) => folds.Outputs(px, po, pi, lo, hi));
                     }
-                    if (!Par.Worth(x.Length, Par.CheapGrain) || n < 2) Outputs(0, n);
-                    else Par.For(n, Math.Max(1, Par.CheapGrain / Math.Max(1, inner * rCount)), Outputs);
                 };
             }
         }
 
-        delegate void SpanApply<T>(ReadOnlySpan<T> x, Span<T> acc);
+        /// <summary>A kept-inner reduction's compile-time plan; its methods take the run's arrays, so the serial path
+        /// allocates no closure (the parallel branches build theirs in their own scope).</summary>
+        sealed class RowPlan<T>(long[] outerSizes, long[] outerStrides, long[] redSizes, long[] redStrides, long[] rOff, long c, long rCount,
+            bool columnSums, long rowStride, long blockRows, SpanApply<T> apply) where T : unmanaged, INumber<T>, IMinMaxValue<T>
+        {
+            public void Rows(T[] x, T[] o, T i0, long lo, long hi, long c0, long c1)
+            {
+                var poll = new WorkPoll();
+                for (long oi = lo; oi < hi; oi++)
+                {
+                    poll.Add(rCount * (c1 - c0) + 1);
+                    long b = Offset(oi, outerSizes, outerStrides);
+                    if (columnSums)
+                    {
+                        ColumnSums(Unsafe.As<float[]>(x), b + c0, rowStride, rCount, Unsafe.As<float[]>(o), oi * c + c0, (int)(c1 - c0), Unsafe.BitCast<T, float>(i0), blockRows);
+                        continue;
+                    }
+                    var acc = o.AsSpan((int)(oi * c + c0), (int)(c1 - c0));
+                    acc.Fill(i0);
+                    for (long r = 0; r < rCount; r++)
+                    {
+                        long off = r < rOff.Length ? rOff[r] : Offset(r, redSizes, redStrides);
+                        apply(x.AsSpan((int)(b + off + c0), (int)(c1 - c0)), acc);
+                    }
+                }
+            }
+        }
+
+        /// <summary>A reduced-inner reduction's compile-time plan (see <see cref="RowPlan{T}"/>).</summary>
+        sealed class FoldPlan<T>(Kind k, long[] outSizes, long[] outStrides, long[] redSizes, long[] redStrides, long inner, long rCount, bool contiguousRows)
+            where T : unmanaged, INumber<T>, IMinMaxValue<T>
+        {
+            public void Outputs(T[] x, T[] o, T i0, long lo, long hi)
+            {
+                var poll = new WorkPoll();
+                if (contiguousRows)
+                {
+                    for (long oi = lo; oi < hi; oi++)
+                    {
+                        poll.Add(inner + 1);
+                        o[oi] = Fold(k, new ReadOnlySpan<T>(x, (int)(oi * inner), (int)inner), i0);
+                    }
+                    return;
+                }
+                for (long oi = lo; oi < hi; oi++)
+                {
+                    poll.Add(rCount * inner + 1);
+                    long b = Offset(oi, outSizes, outStrides);
+                    T acc = i0;
+                    for (long r = 0; r < rCount; r++)
+                    {
+                        var span = new ReadOnlySpan<T>(x, (int)(b + Offset(r, redSizes, redStrides)), (int)inner);
+                        acc = Fold(k, span, acc);
+                    }
+                    o[oi] = acc;
+                }
+            }
+        }
+
+        internal delegate void SpanApply<T>(ReadOnlySpan<T> x, Span<T> acc);
 
         SpanApply<T> BinaryApply<T>() where T : unmanaged, INumber<T>, IMinMaxValue<T> =>
             OpSelect.Binary(KindOpcode(kind), Tensor.ElementTypeOf<T>(), new ApplySink<T>());

@@ -118,4 +118,13 @@ internal sealed class RunContext(SharedBufferPool? shared = null)
 
     /// <summary>A scratch array of <paramref name="n"/> result slots, reused like <see cref="Arguments"/>.</summary>
     public Array[] Results(int n) => results?.Length == n ? results : results = new Array[n];
+
+    CpuBuffer[]? buffers;
+    bool[]? owned;
+
+    /// <summary>Scratch for the arguments' buffers, reused like <see cref="Arguments"/>.</summary>
+    public CpuBuffer[] Buffers(int n) => buffers?.Length == n ? buffers : buffers = new CpuBuffer[n];
+
+    /// <summary>Scratch for the donation mask, reused like <see cref="Arguments"/> (the caller clears it).</summary>
+    public bool[] Owned(int n) => owned?.Length == n ? owned : owned = new bool[n];
 }
