@@ -5,6 +5,7 @@ namespace XlaGen.Tests;
 
 /// <summary>The direct inference path (issue 10): Predict of one chunk runs the program directly, and the span form
 /// writes into the caller's buffer, bitwise the tensor path, allocating (almost) nothing once warm on the CPU executor.</summary>
+[Collection(nameof(AllocationMeasurements))]
 public class DirectInferenceTests(ITestOutputHelper output)
 {
     static float[] Rows(int rows, int seed)
@@ -123,12 +124,16 @@ public class DirectInferenceTests(ITestOutputHelper output)
     }
 
     /// <summary>Fit's steady state, per step, on the thread that runs the steps: the difference between an epoch of 200
-    /// steps and one of 100 (the same data, not shuffled), so per-epoch work cancels out. A regression guard, not the
-    /// target (issue 10 wants 0): measured 2026-12-06 at 4,712 bytes per step, then 3,600 once a step on batches of the
-    /// same dims reused the previous step's program, arguments array and options; 824 on 2026-12-07 once the CPU
-    /// executor ran the step in place (its outputs rebound into the donated inputs' handles, the results array, buffer
-    /// lists and donation mask reused), the reductions stopped allocating a closure per call, and a tensor built its HLO
-    /// shape once. What is left: the staged batch and its uploaded column handles.</summary>
+    /// steps and one of 100 (the same data, not shuffled), so per-epoch work cancels out. Issue 10 wants 0; measured
+    /// 2026-12-06 at 4,712 bytes per step, then 3,600 once a step on batches of the same dims reused its program,
+    /// arguments array and options. On 2026-12-07: 824 once the CPU executor ran the step in place (outputs rebound into
+    /// the donated inputs' handles; results array, buffer lists and donation mask reused), the reductions stopped
+    /// allocating a closure per call and a tensor built its HLO shape once; 400 once a batch's columns were lent to the
+    /// executor in place through reused handles and staged batch (HostStaging); 128 once Par.For reused a job per thread
+    /// and the closures of the split and error paths moved out of the common path. The 128 left come from the two
+    /// GEMMs of the weight gradient and forward (the profiler's B/call: 65 and 16 bytes), not yet found. The class runs
+    /// alone (its collection): kernels of tests running beside it make the pool fall back to Parallel.For, which
+    /// allocates.</summary>
     [Fact]
     public void FitAllocationsPerStepStayWithinTheGuard()
     {
@@ -150,6 +155,13 @@ public class DirectInferenceTests(ITestOutputHelper output)
         }
         long perStep = (Measure(all) - Measure(half)) / 100;
         output.WriteLine($"Fit at batch {batch}: {perStep} bytes per step (this thread)");
-        Assert.InRange(perStep, 0, 1_500);
+        Assert.InRange(perStep, 0, 512);
     }
+}
+
+/// <summary>Tests that count allocations on their thread run alone: a kernel of another test running at the same time
+/// holds the CPU pool, and the split then falls back to Parallel.For, which allocates.</summary>
+[CollectionDefinition(nameof(AllocationMeasurements), DisableParallelization = true)]
+public sealed class AllocationMeasurements
+{
 }

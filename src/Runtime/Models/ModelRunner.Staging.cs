@@ -15,14 +15,25 @@ public abstract partial class ModelRunner
     internal sealed class StagedBatch(Batch? batch, UploadedColumns columns, double learningRate, DeviceBuffer? learningRateBuffer)
     {
         /// <summary>The batch of a single step (null for stacked batches, which are released once stacked).</summary>
-        public Batch? Batch { get; } = batch;
+        public Batch? Batch { get; private set; } = batch;
 
-        public DeviceBuffer[] Columns { get; } = columns.Buffers;
+        public DeviceBuffer[] Columns => Placement.Buffers;
 
         /// <summary>How the columns were placed on the replicas (and which tensors bind the program's shapes).</summary>
         public UploadedColumns Placement { get; } = columns;
 
-        public double LearningRate { get; } = learningRate;
+        public double LearningRate { get; private set; } = learningRate;
+
+        /// <summary>A host staging's batch (<see cref="HostStaging"/>): reused for the next batch once disposed.</summary>
+        internal HostStaging? Host { get; init; }
+
+        /// <summary>Makes this released host staging the staging of <paramref name="next"/>.</summary>
+        internal void Reuse(Batch next, double rate, DeviceBuffer? rateBuffer)
+        {
+            Batch = next;
+            LearningRate = rate;
+            LearningRateBuffer = rateBuffer;
+        }
 
         /// <summary>A freshly uploaded learning rate, when it differs from the previous batch's (else null).</summary>
         public DeviceBuffer? LearningRateBuffer { get; set; } = learningRateBuffer;
@@ -31,7 +42,13 @@ public abstract partial class ModelRunner
         public int Steps { get; init; } = 1;
 
         /// <summary>Examples over all its steps.</summary>
-        public int Examples { get; init; } = batch?.Size ?? 0;
+        public int Examples
+        {
+            get => examples ?? Batch?.Size ?? 0;
+            init => examples = value;
+        }
+
+        readonly int? examples;
 
         /// <summary>Stacked batches: the K steps' learning rates, f32[K].</summary>
         public DeviceBuffer? LearningRates { get; init; }
@@ -48,15 +65,21 @@ public abstract partial class ModelRunner
 
         public void Dispose()
         {
-            foreach (var c in Columns) c.Dispose();
+            if (!Placement.Lent)
+            {
+                foreach (var c in Columns) c.Dispose();
+            }
             LearningRateBuffer?.Dispose();
             LearningRateBuffer = null;
             LearningRates?.Dispose();
-            Batch?.Dispose();
+            var batch = Batch;
+            Batch = null;
+            batch?.Dispose();
             if (Pool != null)
             {
                 foreach (var t in Placement.BindColumns) Pool.Return(t.Data);
             }
+            if (batch != null) Host?.Release(this);
         }
     }
 
@@ -161,10 +184,61 @@ public abstract partial class ModelRunner
     /// <see cref="Shards"/> = N contiguous slices of equal size, in replica order), or whole (one device; or a batch that
     /// does not divide by the replica count, which every replica then runs whole, so the result is the one-device
     /// result). <see cref="BindColumns"/> are the tensors one replica's program sees (they bind its symbolic sizes).</summary>
-    internal sealed record UploadedColumns(DeviceBuffer[] Buffers, IReadOnlyList<Tensor> BindColumns, int Shards)
+    internal sealed class UploadedColumns(DeviceBuffer[] buffers, IReadOnlyList<Tensor> bindColumns, int shards)
     {
+        public DeviceBuffer[] Buffers { get; } = buffers;
+
+        public IReadOnlyList<Tensor> BindColumns { get; internal set; } = bindColumns;
+
+        public int Shards { get; } = shards;
+
+        /// <summary>The buffers are the CPU executor's views of the batch's own arrays (<see cref="HostStaging"/>):
+        /// reused for the next batch, never disposed with the staging.</summary>
+        public bool Lent { get; init; }
+
         public long RowsPerReplica => BindColumns[0].Shape[0];
     }
+
+    /// <summary>
+    /// Staging on the in-process CPU executor (one replica): a step reads the batch's own arrays in place (the executor
+    /// never writes an argument it was not donated, and the batch goes back to its pool only after the step), through
+    /// handles lent for the batch and rebound to the next batch's arrays, and the staged batch object itself is reused.
+    /// Staging then allocates nothing per step (uploads copied each column and made new handles and lists).
+    /// </summary>
+    internal sealed class HostStaging(Backends.Cpu.CpuDevice device)
+    {
+        StagedBatch? free;
+
+        /// <summary>The staging of <paramref name="batch"/>, or null when its columns do not fit the free staging (a
+        /// column count or shape that changed: a new one is made, and kept when released).</summary>
+        public StagedBatch Stage(Batch batch, double rate, DeviceBuffer? rateBuffer)
+        {
+            var columns = batch.Columns;
+            var staged = Interlocked.Exchange(ref free, null);
+            if (staged != null && staged.Columns.Length == columns.Length)
+            {
+                bool fits = true;
+                for (int i = 0; i < columns.Length && fits; i++) fits = ((Backends.Cpu.CpuBuffer)staged.Columns[i]).TryLend(columns[i]);
+                if (fits)
+                {
+                    staged.Placement.BindColumns = columns;
+                    staged.Reuse(batch, rate, rateBuffer);
+                    return staged;
+                }
+            }
+            var handles = new DeviceBuffer[columns.Length];
+            for (int i = 0; i < handles.Length; i++) handles[i] = device.Lend(columns[i]);
+            return new StagedBatch(batch, new UploadedColumns(handles, columns, 1) { Lent = true }, rate, rateBuffer) { Host = this };
+        }
+
+        public void Release(StagedBatch staged)
+        {
+            foreach (var c in staged.Columns) ((Backends.Cpu.CpuBuffer)c).EndLoan();
+            Volatile.Write(ref free, staged);
+        }
+    }
+
+    HostStaging? hostStaging;
 
     /// <summary>Uploads a batch's columns (see <see cref="UploadedColumns"/>).</summary>
     internal UploadedColumns UploadColumns(IReadOnlyList<Tensor> columns)
@@ -244,6 +318,12 @@ public abstract partial class ModelRunner
         try
         {
             var columns = batch.Columns;
+            if (Replicas == 1 && Device is Backends.Cpu.CpuDevice cpu)
+            {
+                if (newRate) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate!.Value));
+                previousRate = rate ?? double.NaN;
+                return (hostStaging ??= new HostStaging(cpu)).Stage(batch, rate ?? double.NaN, rateBuffer);
+            }
             if (Replicas == 1)
             {
                 // One device: the columns and the learning rate travel together (at once, on a remote device).

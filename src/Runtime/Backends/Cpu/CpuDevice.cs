@@ -158,6 +158,11 @@ public sealed class CpuDevice : IHostMemoryDevice
     /// <summary>Wraps an array the device takes ownership of (no copy).</summary>
     internal CpuBuffer Wrap(Shape shape, Array data) => new(this, shape, data);
 
+    /// <summary>A handle that reads <paramref name="tensor"/>'s own array (no copy) for as long as the caller keeps the
+    /// tensor unchanged: for arguments that are not donated (the executor never writes those). The array is the
+    /// caller's: never recycled. See <see cref="CpuBuffer.TryLend"/>.</summary>
+    internal CpuBuffer Lend(Tensor tensor) => new(this, tensor.HloShape, tensor.Data) { Lent = true, Exposed = true };
+
     internal CpuBuffer Own(DeviceBuffer buffer, string use) => DeviceBuffer.Owned<CpuBuffer>(buffer, this, use, "not to this CPU device");
 
     /// <summary>Does nothing: the device holds no native resources, and buffers release their arrays when disposed.</summary>
@@ -179,6 +184,12 @@ internal sealed class CpuBuffer : DeviceBuffer
     internal CpuBuffer(CpuDevice device, Shape shape, Array data) : base(device, shape)
     {
         this.data = data;
+    }
+
+    /// <summary>Set for lent handles: their arrays belong to the host tensor, so the device never recycles them.</summary>
+    internal bool Exposed
+    {
+        init => exposed = value;
     }
 
     /// <summary>The elements, without a copy (prefer <see cref="IDevice.Download"/>). The array then belongs to the
@@ -210,6 +221,25 @@ internal sealed class CpuBuffer : DeviceBuffer
     {
         data = value;
         exposed = false;
+    }
+
+    /// <summary>A handle made by <see cref="CpuDevice.Lend"/>: it reads a host tensor's array in place.</summary>
+    internal bool Lent { get; init; }
+
+    /// <summary>Points this lent handle at <paramref name="tensor"/>'s array when the shapes are equal (false otherwise,
+    /// or when the handle was donated or disposed).</summary>
+    internal bool TryLend(Tensor tensor)
+    {
+        if (!Lent || IsDeleted || !Shape.Equals(tensor.HloShape)) return false;
+        data = tensor.Data;
+        exposed = true;
+        return true;
+    }
+
+    /// <summary>Drops this lent handle's reference to the host array until the next loan.</summary>
+    internal void EndLoan()
+    {
+        if (Lent && !IsDeleted) data = Array.Empty<float>();
     }
 
     /// <summary>The buffer's array was handed to an execution that may overwrite it.</summary>

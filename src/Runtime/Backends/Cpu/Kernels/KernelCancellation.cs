@@ -60,8 +60,15 @@ internal static class KernelCancellation
             for (int i = from; i < to; i++) body(i);
             return;
         }
-        if (CpuThreadPool.TryRun(to - from, from == 0 ? body : c => body(from + c)))
-            return;
+        if (from == 0 && CpuThreadPool.TryRun(to, body)) return;
+        Fallback(from, to, body);
+    }
+
+    /// <summary>A range not starting at 0, or the pool held by another thread: the closures live here, so the common
+    /// path above allocates none.</summary>
+    static void Fallback(int from, int to, Action<int> body)
+    {
+        if (from != 0 && CpuThreadPool.TryRun(to - from, c => body(from + c))) return;
         var token = current;
         try
         {

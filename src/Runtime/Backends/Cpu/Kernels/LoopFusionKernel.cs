@@ -106,6 +106,9 @@ internal static class LoopFusionKernel
         public readonly Array[] Tiles = tiles;
         public readonly Array[] Outputs = outputs;
         public readonly float[][] Partials = partials;
+
+        /// <summary>This set's split body, made on its first split and reused (a closure per run was an allocation).</summary>
+        public Action<long, long>? Split;
     }
 
     /// <summary>A column sum the loop computes (kInput): output <c>Output</c> is init + the block sums of its operand
@@ -203,7 +206,9 @@ internal static class LoopFusionKernel
         }
 
         /// <summary>The chunks split across cores; a method of its own so that the serial path allocates no closure.</summary>
-        void RunSplit(RunSet set, int chunks, long grain) => Par.For(chunks, grain, (lo, hi) => Run(set, (int)lo, (int)hi, chunks));
+        void RunSplit(RunSet set, int chunks, long grain) => Par.For(chunks, grain, set.Split ?? NewSplit(set, chunks));
+
+        Action<long, long> NewSplit(RunSet set, int chunks) => set.Split = (lo, hi) => Run(set, (int)lo, (int)hi, chunks);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Run(RunSet set, int lo, int hi, int chunks)

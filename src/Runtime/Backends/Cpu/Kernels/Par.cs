@@ -56,8 +56,7 @@ internal static class Par
             if (n > 0) body(0, n);
             return;
         }
-        int chunks = (int)Math.Min(Workers, n / Scaled(grain));
-        KernelCancellation.ParallelFor(0, chunks, c => body(n * c / chunks, n * (c + 1) / chunks));
+        Split(n, (int)Math.Min(Workers, n / Scaled(grain)), body);
     }
 
     /// <summary>Like <see cref="For"/> with finer chunks (several per core) for uneven work.</summary>
@@ -68,7 +67,49 @@ internal static class Par
             if (n > 0) body(0, n);
             return;
         }
-        int chunks = (int)Math.Min(Workers * 4L, n / Scaled(grain));
-        KernelCancellation.ParallelFor(0, chunks, c => body(n * c / chunks, n * (c + 1) / chunks));
+        Split(n, (int)Math.Min(Workers * 4L, n / Scaled(grain)), body);
+    }
+
+    /// <summary>The chunk-to-range mapping of one split, with its chunk delegate made once: a thread reuses its job for
+    /// every split it starts (a closure per split was an allocation per kernel call), and a split started inside
+    /// another on the same thread takes a job of its own.</summary>
+    sealed class SplitJob
+    {
+        public Action<long, long>? Body;
+        public long N;
+        public int Chunks;
+        public bool Busy;
+        public readonly Action<int> Chunk;
+
+        public SplitJob()
+        {
+            Chunk = c => Body!(N * c / Chunks, N * (c + 1) / Chunks);
+        }
+    }
+
+    [ThreadStatic]
+    static SplitJob? t_job;
+
+    static void Split(long n, int chunks, Action<long, long> body)
+    {
+        var job = t_job;
+        if (job == null || job.Busy)
+        {
+            job = new SplitJob();
+            t_job ??= job;
+        }
+        job.Body = body;
+        job.N = n;
+        job.Chunks = chunks;
+        job.Busy = true;
+        try
+        {
+            KernelCancellation.ParallelFor(0, chunks, job.Chunk);
+        }
+        finally
+        {
+            job.Body = null;
+            job.Busy = false;
+        }
     }
 }

@@ -124,8 +124,11 @@ internal sealed class StridedCopy
             RunRange(src, dst, 0, outerCount, srcShift, dstShift);
             return;
         }
-        Par.For(outerCount, Math.Max(1, Par.CheapGrain / inner), (lo, hi) => RunRange(src, dst, lo, hi, srcShift, dstShift));
+        RunParallel(src, dst, inner, srcShift, dstShift); // no closure on the serial path
     }
+
+    void RunParallel<T>(T[] src, T[] dst, long inner, long srcShift, long dstShift) =>
+        Par.For(outerCount, Math.Max(1, Par.CheapGrain / inner), (lo, hi) => RunRange(src, dst, lo, hi, srcShift, dstShift));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void RunRange<T>(T[] src, T[] dst, long lo, long hi, long srcShift, long dstShift)
