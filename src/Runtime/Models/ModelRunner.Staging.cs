@@ -290,7 +290,10 @@ public abstract partial class ModelRunner
     /// (a remote xlagen-server), as tf.data's prefetch to device does. True by default; results are the same either way.</summary>
     public bool PrefetchToDevice { get; set; } = true;
 
-    bool OverlapsUploads => PrefetchToDevice && Device is not IHostMemoryDevice;
+    /// <summary>Staging on a worker pays off for devices outside this process. The CPU executor's replicas are in
+    /// process too: a staging thread beside the replica threads only competes with them for the cores.</summary>
+    bool OverlapsUploads => PrefetchToDevice && Device is not IHostMemoryDevice
+        && !(Device is ReplicatedDevice replicated && replicated.Devices.Count > 0 && replicated.Devices[0] is IHostMemoryDevice);
 
     /// <summary>
     /// Yields each batch with its columns uploaded. While the caller runs batch k, batch k+1 is being uploaded on a

@@ -140,7 +140,7 @@ internal sealed class CpuReplicaExecutable(HloModule module, CpuExecutable[] rep
                     {
                         done.Signal();
                     }
-                });
+                }, spin: n <= Environment.ProcessorCount);
             }
             Run(0);
             done.Wait();
@@ -175,24 +175,63 @@ internal sealed class CpuReplicaExecutable(HloModule module, CpuExecutable[] rep
 internal static class ReplicaThreads
 {
     static readonly object Gate = new();
-    static readonly List<System.Collections.Concurrent.BlockingCollection<Action>> Queues = new();
+    static readonly List<Worker> Workers = new();
 
-    public static void Post(int replica, Action work)
+    /// <summary>Queues <paramref name="work"/> for replica <paramref name="replica"/>'s thread. With
+    /// <paramref name="spin"/> the thread spins up to 1 ms for its next item once this one is done (steps come back to
+    /// back; a blocked thread's wake-up costs tens of microseconds on a VM and delays the whole step, since the other
+    /// replicas wait for it at the first collective); set it only when every replica has a core.</summary>
+    public static void Post(int replica, Action work, bool spin = false)
     {
-        System.Collections.Concurrent.BlockingCollection<Action> queue;
+        Worker worker;
         lock (Gate)
         {
-            while (Queues.Count < replica)
+            while (Workers.Count < replica)
             {
-                var q = new System.Collections.Concurrent.BlockingCollection<Action>();
-                Queues.Add(q);
-                new Thread(() =>
-                {
-                    foreach (var item in q.GetConsumingEnumerable()) item();
-                }) { IsBackground = true, Name = $"xlagen-replica-{Queues.Count}" }.Start();
+                var w = new Worker();
+                Workers.Add(w);
+                new Thread(w.Loop) { IsBackground = true, Name = $"xlagen-replica-{Workers.Count}" }.Start();
             }
-            queue = Queues[replica - 1];
+            worker = Workers[replica - 1];
         }
-        queue.Add(work);
+        worker.Queue.Enqueue((work, spin));
+        worker.Ready.Release();
+    }
+
+    sealed class Worker
+    {
+        public readonly System.Collections.Concurrent.ConcurrentQueue<(Action Work, bool Spin)> Queue = new();
+        public readonly SemaphoreSlim Ready = new(0);
+        static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 1000;
+
+        public void Loop()
+        {
+            bool spin = false;
+            while (true)
+            {
+                if (!Ready.Wait(0))
+                {
+                    bool got = false;
+                    if (spin)
+                    {
+                        var spinner = new SpinWait();
+                        long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                        while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                        {
+                            if (Ready.Wait(0))
+                            {
+                                got = true;
+                                break;
+                            }
+                            spinner.SpinOnce(sleep1Threshold: -1);
+                        }
+                    }
+                    if (!got) Ready.Wait();
+                }
+                if (!Queue.TryDequeue(out var item)) continue;
+                spin = item.Spin;
+                item.Work();
+            }
+        }
     }
 }
