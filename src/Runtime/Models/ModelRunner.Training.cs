@@ -305,6 +305,23 @@ public abstract partial class ModelRunner
     sealed record TrainStepCache(TrainingPrograms.Layout Layout, long[][] ColumnDims, int Shards, IExecutable Program);
 
     TrainStepCache? lastTrainStep;
+
+    /// <summary>The sample-weight column of ones Fit appends for a loss that takes weights, kept for the last few
+    /// dataset sizes: a fresh one per Fit call was 4 bytes per example allocated each epoch.</summary>
+    Tensor<float> OnesColumn(long rows)
+    {
+        lock (onesColumns)
+        {
+            var hit = onesColumns.Find(t => t.Shape[0] == rows);
+            if (hit != null) return hit;
+            if (onesColumns.Count == 4) onesColumns.RemoveAt(0);
+            var ones = SampleWeights.Ones(rows);
+            onesColumns.Add(ones);
+            return ones;
+        }
+    }
+
+    readonly List<Tensor<float>> onesColumns = new();
     DeviceBuffer[]? trainArguments;
     DeviceBuffer[]? trainResults;
     ExecuteOptions? trainExecuteOptions;
@@ -401,7 +418,7 @@ public abstract partial class ModelRunner
         if (options.ClassWeights != null)
             train = new Dataset(train.Columns.Append(SampleWeights.FromClassWeights($"{ModelName}.Fit", loss, train, options.ClassWeights)).ToArray());
         else if (loss.HasSampleWeight)
-            train = new Dataset(train.Columns.Append(SampleWeights.Ones(train.Count)).ToArray());
+            train = new Dataset(train.Columns.Append(OnesColumn(train.Count)).ToArray());
         var history = new History();
         var control = new TrainingControl();
         using var progress = options.Verbose ? new ProgressReporter(options.Output ?? Console.Out) : null;
