@@ -75,11 +75,12 @@ internal sealed partial class ConvSuite : IBenchSuite
             {
                 foreach (var o in exe.Execute(args)) o.Dispose();
             }
-            // CONV_AB=1: each convolution also with the blocked im2col path only (no tiles, no Pᵀ·dY kernel gradient),
+            // CONV_AB=1: each convolution also with the blocked im2col path only (no tiles, no Pᵀ·dY kernel gradient, no
+            // col2im input gradient),
             // interleaved with the default
             if (op == "convolution" && Environment.GetEnvironmentVariable("CONV_AB") == "1")
             {
-                var ab = Timing.MeasureInterleaved(new Action[] { () => { Im2Col.Tiled = false; ConvKernelGradient.Allow = false; Call(); }, () => { Im2Col.Tiled = true; ConvKernelGradient.Allow = true; Call(); } }, options);
+                var ab = Timing.MeasureInterleaved(new Action[] { () => { Im2Col.Tiled = false; ConvKernelGradient.Allow = false; ConvScatter.Allow = false; Call(); }, () => { Im2Col.Tiled = true; ConvKernelGradient.Allow = true; ConvScatter.Allow = true; Call(); } }, options);
                 Console.WriteLine($"{ins.Name,-18} blocked {ab[0].Median * 1e3,8:F3} (best {ab[0].Min * 1e3:F3})  default {ab[1].Median * 1e3,8:F3} (best {ab[1].Min * 1e3:F3})");
             }
             var stats = Timing.MeasureInterleaved(new Action[] { Call }, options)[0];

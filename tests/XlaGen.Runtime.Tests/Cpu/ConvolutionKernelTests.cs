@@ -93,10 +93,20 @@ public class ConvolutionKernelTests
         };
         var exe = Cpu.CompileHlo(module);
         long before = Im2Col.TiledRunsOnThisThread;
-        var tiled = ResultBytes.Of(Cpu, exe, args)[0];
+        byte[] tiled;
+        ConvScatter.Allow = false;   // the input-gradient form takes col2im otherwise
+        try
+        {
+            tiled = ResultBytes.Of(Cpu, exe, args)[0];
+        }
+        finally
+        {
+            ConvScatter.Allow = true;
+        }
         Assert.Equal(before + 1, Im2Col.TiledRunsOnThisThread);   // the case covers the tiled path
         byte[] blocked;
         Im2Col.Tiled = false;
+        ConvScatter.Allow = false;
         try
         {
             blocked = ResultBytes.Of(Cpu, exe, args)[0];
@@ -104,6 +114,7 @@ public class ConvolutionKernelTests
         finally
         {
             Im2Col.Tiled = true;
+            ConvScatter.Allow = true;
         }
         Assert.Equal(blocked, tiled);
     }
@@ -157,6 +168,79 @@ public class ConvolutionKernelTests
                                 }
                         float actual = got[((i * k + j) * channels + c) * outChannels + o];
                         Assert.True(Math.Abs(actual - sum) <= 1e-5 * magnitude + 1e-30, $"dw[{i},{j},{c},{o}] = {actual}, expected {sum} (magnitude {magnitude})");
+                    }
+        byte[] serial;
+        using (CpuThreadPool.Serial()) serial = ResultBytes.Of(Cpu, exe, args)[0];
+        Assert.Equal(serial, ResultBytes.Of(Cpu, exe, args)[0]);
+    }
+
+    /// <summary>Convolutions whose output outgrows their input (an input gradient: dY ⊛ reversed K with full padding)
+    /// as col2im (<c>ConvScatter</c>): against a double-precision loop (within 1e-5 of the magnitude sum), the im2col
+    /// path within the same bound, and bitwise the same on one core and on all of them.</summary>
+    [Theory]
+    [InlineData(16, 11, 64, 32, "size=3x3 pad=2_2x2_2", "b01f_01oi->b01f")]   // the CNN's conv2 input gradient
+    [InlineData(20, 8, 32, 16, "size=3x3 pad=1_2x2_1", "b01f_01io->b01f")]    // asymmetric padding, HWIO kernel
+    [InlineData(30, 6, 16, 48, "size=5x5 pad=4_4x4_4", "b01f_01io->b01f")]
+    public void ScatterPathMatchesADoubleReference(int batch, int size, int channels, int outChannels, string window, string labels)
+    {
+        int k = int.Parse(window.Split('=')[1].Split('x')[0]);
+        var pads = window.Split("pad=")[1].Split('x').Select(d => d.Split('_').Select(int.Parse).ToArray()).ToArray();
+        int outH = size + pads[0][0] + pads[0][1] - k + 1, outW = size + pads[1][0] + pads[1][1] - k + 1;
+        var rng = new Random(batch * 3 + size);
+        var x = Enumerable.Range(0, batch * size * size * channels).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        bool oi = labels.Contains("01oi");
+        // kernel element (a, b, input feature i, output feature o) in the operand's layout
+        var w = Enumerable.Range(0, k * k * channels * outChannels).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        float K(int a, int b, int i, int o) => oi ? w[((a * k + b) * outChannels + o) * channels + i] : w[((a * k + b) * channels + i) * outChannels + o];
+        var module = HloTextParser.Parse($$"""
+            HloModule scatter
+
+            ENTRY main {
+              x = f32[{{batch}},{{size}},{{size}},{{channels}}] parameter(0)
+              w = f32[{{k}},{{k}},{{(oi ? outChannels : channels)}},{{(oi ? channels : outChannels)}}] parameter(1)
+              ROOT y = convolution(x, w), window={{{window}}}, dim_labels={{labels}}
+            }
+            """);
+        var args = new Tensor[]
+        {
+            Tensor<float>.FromArray(x, batch, size, size, channels),
+            Tensor<float>.FromArray(w, k, k, oi ? outChannels : channels, oi ? channels : outChannels),
+        };
+        var exe = Cpu.CompileHlo(module);
+        long before = ConvScatter.RunsOnThisThread;
+        var got = ((Tensor<float>)Cpu.Download(exe.Execute(args.Select(Cpu.Upload).ToArray())[0])).Data;
+        Assert.Equal(before + 1, ConvScatter.RunsOnThisThread);
+        float[] im2col;
+        ConvScatter.Allow = false;
+        try
+        {
+            im2col = ((Tensor<float>)Cpu.Download(exe.Execute(args.Select(Cpu.Upload).ToArray())[0])).Data;
+        }
+        finally
+        {
+            ConvScatter.Allow = true;
+        }
+        for (int n = 0; n < batch; n++)
+            for (int oy = 0; oy < outH; oy++)
+                for (int ox = 0; ox < outW; ox++)
+                    for (int o = 0; o < outChannels; o++)
+                    {
+                        double sum = 0, magnitude = 0;
+                        for (int a = 0; a < k; a++)
+                            for (int b = 0; b < k; b++)
+                            {
+                                int iy = oy + a - pads[0][0], ix = ox + b - pads[1][0];
+                                if (iy < 0 || ix < 0 || iy >= size || ix >= size) continue;
+                                for (int i = 0; i < channels; i++)
+                                {
+                                    double term = (double)x[((n * size + iy) * size + ix) * channels + i] * K(a, b, i, o);
+                                    sum += term;
+                                    magnitude += Math.Abs(term);
+                                }
+                            }
+                        int at = ((n * outH + oy) * outW + ox) * outChannels + o;
+                        Assert.True(Math.Abs(got[at] - sum) <= 1e-5 * magnitude + 1e-30, $"y[{n},{oy},{ox},{o}] = {got[at]}, expected {sum}");
+                        Assert.True(Math.Abs(im2col[at] - sum) <= 1e-5 * magnitude + 1e-30, $"im2col y[{n},{oy},{ox},{o}] = {im2col[at]}, expected {sum}");
                     }
         byte[] serial;
         using (CpuThreadPool.Serial()) serial = ResultBytes.Of(Cpu, exe, args)[0];

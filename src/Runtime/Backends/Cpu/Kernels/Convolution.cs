@@ -90,7 +90,9 @@ internal static class Convolution
         if (result == ElementType.F32 && lt == ElementType.F32 && rt == ElementType.F32)
         {
             var general = ConvFewRows.TryCreate(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount) ?? Im2Col.Create(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, Im2Col.F32);
-            return ConvKernelGradient.TryCreate(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, general) ?? general;
+            return ConvKernelGradient.TryCreate(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, general)
+                ?? ConvScatter.TryCreate(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, general)
+                ?? general;
         }
         if (result == ElementType.F64 && lt == ElementType.F64 && rt == ElementType.F64)
             return Im2Col.Create(g, ctx.In(0), ctx.In(1), ctx.Out, ctx.OutCount, Im2Col.F64);
