@@ -209,8 +209,9 @@ public abstract partial class ModelRunner
     {
         StagedBatch? free;
 
-        /// <summary>The staging of <paramref name="batch"/>, or null when its columns do not fit the free staging (a
-        /// column count or shape that changed: a new one is made, and kept when released).</summary>
+        /// <summary>The staging of <paramref name="batch"/>: the free staging rebound to its columns, or a new one when
+        /// none is free or its handles do not fit (another column count or shape, e.g. the epoch's last partial batch);
+        /// a released staging becomes the free one.</summary>
         public StagedBatch Stage(Batch batch, double rate, DeviceBuffer? rateBuffer)
         {
             var columns = batch.Columns;
@@ -231,11 +232,9 @@ public abstract partial class ModelRunner
             return new StagedBatch(batch, new UploadedColumns(handles, columns, 1) { Lent = true }, rate, rateBuffer) { Host = this };
         }
 
-        public void Release(StagedBatch staged)
-        {
-            foreach (var c in staged.Columns) ((Backends.Cpu.CpuBuffer)c).EndLoan();
-            Volatile.Write(ref free, staged);
-        }
+        /// <summary>Makes <paramref name="staged"/> the free staging. Its handles keep pointing at the released batch's
+        /// arrays, which the batch pool holds anyway, until the next loan rebinds them; nothing reads them meanwhile.</summary>
+        public void Release(StagedBatch staged) => Volatile.Write(ref free, staged);
     }
 
     HostStaging? hostStaging;

@@ -236,12 +236,6 @@ internal sealed class CpuBuffer : DeviceBuffer
         return true;
     }
 
-    /// <summary>Drops this lent handle's reference to the host array until the next loan.</summary>
-    internal void EndLoan()
-    {
-        if (Lent && !IsDeleted) data = Array.Empty<float>();
-    }
-
     /// <summary>The buffer's array was handed to an execution that may overwrite it.</summary>
     internal void MarkDonated()
     {

@@ -51,18 +51,7 @@ internal static class ConvKernelGradient
         if (rows < 2 * ChunkRows || width < 16 || width * ChunkRows > int.MaxValue / 2 || o < 16) return null;
         var plan = new Plan(g, (int)rows, (int)width, (int)c, (int)o, images,
             sl[dn.InputFeatureDimension], sl[dn.InputSpatialDimensions[0]], sl[dn.InputSpatialDimensions[1]]);
-        return f =>
-        {
-            if (!Allow)
-            {
-                fallback(f);
-                return;
-            }
-            var x = (float[])f.Data[lhs]!;
-            var dy = (float[])f.Data[rhs]!;
-            var y = f.Alloc<float>(dst, n);
-            Run(plan, x, dy, y, f.Context.Pool);
-        };
+        return Convolution.SwitchableF32(lhs, rhs, dst, n, () => Allow, fallback, (x, w, y, pool) => Run(plan, x, w, y, pool));
     }
 
     [ThreadStatic]

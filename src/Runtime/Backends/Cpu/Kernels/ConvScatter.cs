@@ -51,18 +51,7 @@ internal static class ConvScatter
         var plan = new Plan(g, (int)h, (int)w0, (int)ci, (int)kh, (int)kw, (int)co, (int)oh, (int)ow,
             (int)g.WindowDims[0].PaddingLow, (int)g.WindowDims[1].PaddingLow,
             sr[dn.KernelSpatialDimensions[0]], sr[dn.KernelSpatialDimensions[1]], sr[dn.KernelInputFeatureDimension], sr[dn.KernelOutputFeatureDimension]);
-        return f =>
-        {
-            if (!Allow)
-            {
-                fallback(f);
-                return;
-            }
-            var x = (float[])f.Data[lhs]!;
-            var k = (float[])f.Data[rhs]!;
-            var y = f.Alloc<float>(dst, n);
-            Run(plan, x, k, y, f.Context.Pool);
-        };
+        return Convolution.SwitchableF32(lhs, rhs, dst, n, () => Allow, fallback, (x, w, y, pool) => Run(plan, x, w, y, pool));
     }
 
     [ThreadStatic]

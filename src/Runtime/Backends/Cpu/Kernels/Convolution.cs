@@ -79,6 +79,20 @@ internal static class Convolution
         public long InPositions => InSpatial.Aggregate(1L, (a, b) => a * b);
     }
 
+    /// <summary>An f32 convolution kernel for a special form (x, w → y, with the run's pool), which tests and the bench
+    /// switch off at run time through <paramref name="enabled"/> to compare it with <paramref name="general"/>, the
+    /// kernel the convolution would otherwise have.</summary>
+    internal static Kernel SwitchableF32(int lhs, int rhs, int dst, int n, Func<bool> enabled, Kernel general,
+        Action<float[], float[], float[], BufferPool> run) => f =>
+    {
+        if (!enabled())
+        {
+            general(f);
+            return;
+        }
+        run((float[])f.Data[lhs]!, (float[])f.Data[rhs]!, f.Alloc<float>(dst, n), f.Context.Pool);
+    };
+
     public static Kernel HandleConvolution(KernelContext ctx)
     {
         var g = new Geometry(ctx);

@@ -526,11 +526,10 @@ internal static class LoopFusionKernel
     // ---- nodes ----
 
     /// <summary>The chunk's rows of a column sum, as block sums: each block of <c>blockRows</c> rows (a whole chunk, except
-    /// that the last chunk may hold one more, shorter block) summed in row order from its first row, as
-    /// <see cref="Reduce"/>'s ColumnSums sums a block.</summary>
+    /// that the last chunk may hold one more, shorter block) summed by <see cref="Reduce.BlockSums"/>, as the reduce
+    /// kernel's ColumnSums sums a block.</summary>
     sealed class ColumnSumNode(Ref x, int sum, int columns, int blockRows) : Node
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override unsafe void Eval(ChunkState s)
         {
             var xs = s.Read<float>(x);
@@ -539,56 +538,7 @@ internal static class LoopFusionKernel
             fixed (float* px = xs, pp = partials)
             {
                 for (int r0 = 0, block = firstBlock; r0 < rows; r0 += blockRows, block++)
-                    BlockSums(px + (long)r0 * columns, columns, Math.Min(blockRows, rows - r0), pp + (long)block * columns);
-            }
-        }
-
-        /// <summary>dst[j] = src[0, j] + src[1, j] + … over <paramref name="rows"/> rows of <paramref name="width"/> floats.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static unsafe void BlockSums(float* src, int width, int rows, float* dst)
-        {
-            int j = 0;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                for (; j + 64 <= width; j += 64)
-                {
-                    float* p = src + j;
-                    Vector512<float> a0 = Vector512.Load(p), a1 = Vector512.Load(p + 16), a2 = Vector512.Load(p + 32), a3 = Vector512.Load(p + 48);
-                    for (int r = 1; r < rows; r++)
-                    {
-                        p += width;
-                        a0 += Vector512.Load(p);
-                        a1 += Vector512.Load(p + 16);
-                        a2 += Vector512.Load(p + 32);
-                        a3 += Vector512.Load(p + 48);
-                    }
-                    Vector512.Store(a0, dst + j);
-                    Vector512.Store(a1, dst + j + 16);
-                    Vector512.Store(a2, dst + j + 32);
-                    Vector512.Store(a3, dst + j + 48);
-                }
-                for (; j + 16 <= width; j += 16)
-                {
-                    float* p = src + j;
-                    Vector512<float> a0 = Vector512.Load(p);
-                    for (int r = 1; r < rows; r++)
-                    {
-                        p += width;
-                        a0 += Vector512.Load(p);
-                    }
-                    Vector512.Store(a0, dst + j);
-                }
-            }
-            for (; j < width; j++)
-            {
-                float* p = src + j;
-                float a = *p;
-                for (int r = 1; r < rows; r++)
-                {
-                    p += width;
-                    a += *p;
-                }
-                dst[j] = a;
+                    Reduce.BlockSums(px + (long)r0 * columns, columns, Math.Min(blockRows, rows - r0), pp + (long)block * columns, columns);
             }
         }
     }

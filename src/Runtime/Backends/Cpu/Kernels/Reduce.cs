@@ -103,6 +103,57 @@ internal static class Reduce
     /// so a column sum computed in a fusion and one computed alone add in the same order.</summary>
     internal static long ColumnBlockRows(long columns) => Math.Max(1, LoopFusionKernel.Chunk / Math.Max(1, columns));
 
+    /// <summary>dst[j] = src[0·stride + j] + src[1·stride + j] + … over <paramref name="rows"/> ≥ 1 rows, for j in
+    /// [0, width): one block of a column sum, summed in row order from its first row, up to 64 columns at a time in
+    /// registers. The one definition of a block's sum, for the reduce kernel and the fused loop alike.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void BlockSums(float* src, long stride, long rows, float* dst, int width)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; j + 64 <= width; j += 64)
+            {
+                float* p = src + j;
+                Vector512<float> a0 = Vector512.Load(p), a1 = Vector512.Load(p + 16), a2 = Vector512.Load(p + 32), a3 = Vector512.Load(p + 48);
+                for (long r = 1; r < rows; r++)
+                {
+                    p += stride;
+                    a0 += Vector512.Load(p);
+                    a1 += Vector512.Load(p + 16);
+                    a2 += Vector512.Load(p + 32);
+                    a3 += Vector512.Load(p + 48);
+                }
+                Vector512.Store(a0, dst + j);
+                Vector512.Store(a1, dst + j + 16);
+                Vector512.Store(a2, dst + j + 32);
+                Vector512.Store(a3, dst + j + 48);
+            }
+            for (; j + 16 <= width; j += 16)
+            {
+                float* p = src + j;
+                Vector512<float> a0 = Vector512.Load(p);
+                for (long r = 1; r < rows; r++)
+                {
+                    p += stride;
+                    a0 += Vector512.Load(p);
+                }
+                Vector512.Store(a0, dst + j);
+            }
+        }
+        for (; j < width; j++)
+        {
+            float* p = src + j;
+            float a = *p;
+            for (long r = 1; r < rows; r++)
+            {
+                p += stride;
+                a += *p;
+            }
+            dst[j] = a;
+        }
+    }
+
     public static Kernel HandleReduce(KernelContext ctx)
     {
         var ins = ctx.Instruction;
@@ -309,83 +360,27 @@ internal static class Reduce
         /// <summary>
         /// o[oOff + j] = init + P₀ + P₁ + … for j in [0, width), where P_k is the sum of rows k·blockRows to
         /// (k+1)·blockRows − 1 of column j (x[b + r·stride + j]), added in row order starting from the block's first row
-        /// (<see cref="ColumnBlockRows"/>). The same order at any thread count and in a fused loop
-        /// (<see cref="LoopFusionKernel"/>'s column sums, one block per chunk), so the two are bitwise the same; up to 64
-        /// columns at a time in registers.
+        /// (<see cref="ColumnBlockRows"/>). A fused loop (<see cref="LoopFusionKernel"/>'s column sums) computes each
+        /// chunk's block with the same <see cref="BlockSums"/> and adds the blocks in the same order, so the two are
+        /// bitwise the same, at any thread count.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static unsafe void ColumnSums(float[] x, long b, long stride, long rows, float[] o, long oOff, int width, float init, long blockRows)
         {
-            fixed (float* px = x, po = o)
+            var block = blockScratch != null && blockScratch.Length >= width ? blockScratch : blockScratch = new float[Math.Max(width, 64)];
+            fixed (float* px = x, po = o, pb = block)
             {
-                float* src = px + b, dst = po + oOff;
-                int j = 0;
-                if (Vector512.IsHardwareAccelerated)
+                float* dst = po + oOff;
+                new Span<float>(dst, width).Fill(init);
+                for (long r0 = 0; r0 < rows; r0 += blockRows)
                 {
-                    var start = Vector512.Create(init);
-                    for (; j + 64 <= width; j += 64)
-                    {
-                        Vector512<float> t0 = start, t1 = start, t2 = start, t3 = start;
-                        for (long r0 = 0; r0 < rows; r0 += blockRows)
-                        {
-                            float* p = src + r0 * stride + j;
-                            Vector512<float> a0 = Vector512.Load(p), a1 = Vector512.Load(p + 16), a2 = Vector512.Load(p + 32), a3 = Vector512.Load(p + 48);
-                            long end = Math.Min(rows, r0 + blockRows);
-                            for (long r = r0 + 1; r < end; r++)
-                            {
-                                p += stride;
-                                a0 += Vector512.Load(p);
-                                a1 += Vector512.Load(p + 16);
-                                a2 += Vector512.Load(p + 32);
-                                a3 += Vector512.Load(p + 48);
-                            }
-                            t0 += a0;
-                            t1 += a1;
-                            t2 += a2;
-                            t3 += a3;
-                        }
-                        Vector512.Store(t0, dst + j);
-                        Vector512.Store(t1, dst + j + 16);
-                        Vector512.Store(t2, dst + j + 32);
-                        Vector512.Store(t3, dst + j + 48);
-                    }
-                    for (; j + 16 <= width; j += 16)
-                    {
-                        Vector512<float> t0 = start;
-                        for (long r0 = 0; r0 < rows; r0 += blockRows)
-                        {
-                            float* p = src + r0 * stride + j;
-                            Vector512<float> a0 = Vector512.Load(p);
-                            long end = Math.Min(rows, r0 + blockRows);
-                            for (long r = r0 + 1; r < end; r++)
-                            {
-                                p += stride;
-                                a0 += Vector512.Load(p);
-                            }
-                            t0 += a0;
-                        }
-                        Vector512.Store(t0, dst + j);
-                    }
-                }
-                for (; j < width; j++)
-                {
-                    float t = init;
-                    for (long r0 = 0; r0 < rows; r0 += blockRows)
-                    {
-                        float* p = src + r0 * stride + j;
-                        float a = *p;
-                        long end = Math.Min(rows, r0 + blockRows);
-                        for (long r = r0 + 1; r < end; r++)
-                        {
-                            p += stride;
-                            a += *p;
-                        }
-                        t += a;
-                    }
-                    dst[j] = t;
+                    BlockSums(px + b + r0 * stride, stride, Math.Min(blockRows, rows - r0), pb, width);
+                    System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(dst, width), new ReadOnlySpan<float>(pb, width), new Span<float>(dst, width));
                 }
             }
         }
+
+        [ThreadStatic]
+        static float[]? blockScratch;
 
         static T Fold<T>(Kind kind, ReadOnlySpan<T> x, T acc) where T : unmanaged, INumber<T>, IMinMaxValue<T>
         {
