@@ -20,6 +20,7 @@ internal static class Program
         new ReplicasSuite(),
         new FusionSuite(),
         new ConvSuite(),
+        new HloSuite(),
     };
 
     private const string Usage = """

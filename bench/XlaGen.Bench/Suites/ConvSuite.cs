@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using XlaGen.Backends.Cpu;
 using XlaGen.Backends.Cpu.Kernels;
+using XlaGen.Backends.Cpu.Plan;
 using XlaGen.Bench.Infrastructure;
 using XlaGen.Hlo;
 using XlaGen.Training;
@@ -36,7 +37,7 @@ internal sealed partial class ConvSuite : IBenchSuite
         var step = ((CpuExecutable)model.CompiledTrainStep(model.CompiledTrainSteps.Single())!).Module;
         // CONV_DUMP=FILE writes the step as the CPU executor runs it (after its loop fusion pass).
         if (Environment.GetEnvironmentVariable("CONV_DUMP") is { Length: > 0 } dump)
-            File.WriteAllText(dump, XlaGen.Backends.Cpu.Plan.LoopFusion.Run(step).ToString());
+            File.WriteAllText(dump, LoopFusion.Run(step).ToString());
         var attributes = new Dictionary<string, string>();
         foreach (var line in step.ToString().Split('\n'))
             if (Line().Match(line) is { Success: true } m) attributes[m.Groups["name"].Value] = m.Groups["rest"].Value;
@@ -69,7 +70,7 @@ internal sealed partial class ConvSuite : IBenchSuite
                   ROOT r = {{shape}} {{op}}(a, b){{rest}}
                 }
                 """);
-            var args = module.Entry.Parameters.Select(p => device.Upload(Random(p.Shape, rng))).ToArray();
+            var args = module.Entry.Parameters.Select(p => device.Upload(HloSuite.RandomOf(p.Shape, rng))).ToArray();
             var exe = device.CompileHlo(module);
             void Call()
             {
@@ -96,14 +97,62 @@ internal sealed partial class ConvSuite : IBenchSuite
                 [conv ? "gflops_median" : "gbytes_per_s_median"] = rate,
             };
         }
+        TimeMemoryBoundKernels(options, LoopFusion.Run(step), rng, result);
         return result;
     }
 
-    static string Plain(Shape s) => $"{s.ElementType.ToString().ToLowerInvariant()}[{string.Join(',', s.ConcreteDims())}]";
+    /// <summary>
+    /// The step's large memory-bound instructions as the CPU executor runs them (after its loop fusion): every fusion
+    /// over at least 100k elements, reduce-window and select-and-scatter, each cut out as a module of its own (the same
+    /// fused computation, operands random) and timed alone: ms per call and GB/s moved (operands read plus results
+    /// written, once each).
+    /// </summary>
+    static void TimeMemoryBoundKernels(BenchOptions options, HloModule fused, Random rng, JsonObject result)
+    {
+        var device = new CpuDevice { Fusion = false };   // the cut modules are fused already
+        Console.WriteLine();
+        Console.WriteLine($"{"instruction",-24} {"ms",8} {"best",8} {"rate",11}  operands -> result");
+        foreach (var ins in fused.Entry.Instructions)
+        {
+            bool fusion = ins.Opcode == "fusion" && ins.Operands.Concat(new[] { ins }).SelectMany(Leaves).Any(l => l.ElementCount >= 100_000);
+            if (!fusion && ins.Opcode is not ("reduce-window" or "select-and-scatter")) continue;
+            var entry = new HloComputation(1, "main");
+            var parameters = ins.Operands.Select((o, i) => entry.Add(new HloInstruction(2 + i, $"p{i}", "parameter", o.Shape,
+                attributes: new HloAttributes { ParameterNumber = i }))).ToList();
+            entry.Root = entry.Add(new HloInstruction(2 + parameters.Count, "cut", ins.Opcode, ins.Shape, parameters, ins.Attributes, ins.CalledComputations));
+            var callees = new List<HloComputation>();
+            void Place(HloComputation c)
+            {
+                if (callees.Contains(c)) return;
+                foreach (var i in c.Instructions) foreach (var callee in i.CalledComputations) Place(callee);
+                callees.Add(c);
+            }
+            foreach (var c in ins.CalledComputations) Place(c);
+            var module = new HloModule("cut", callees.Append(entry), entry);
+            var exe = device.CompileHlo(module);
+            var args = module.Entry.Parameters.Select(p => device.Upload(HloSuite.RandomOf(p.Shape, rng))).ToArray();
+            void Call()
+            {
+                foreach (var o in exe.Execute(args)) o.Dispose();
+            }
+            var stats = Timing.MeasureInterleaved(new Action[] { Call }, options)[0];
+            double bytes = ins.Operands.Concat(new[] { ins }).SelectMany(Leaves).Sum(l => (double)l.ElementCount * l.ElementType.ByteSize());
+            string shapes = string.Join(", ", ins.Operands.Select(o => Plain(o.Shape)));
+            string results = ins.Shape.IsTuple ? "(" + string.Join(", ", ins.Shape.TupleShapes.Select(Plain)) + ")" : Plain(ins.Shape);
+            Console.WriteLine($"{ins.Name,-24} {stats.Median * 1e3,8:F3} {stats.Min * 1e3,8:F3} {bytes / stats.Median / 1e9,6:F1} GB/s  {shapes} -> {results}");
+            result[ins.Name] = new JsonObject
+            {
+                ["signature"] = $"{results} {ins.Opcode}({shapes})",
+                ["ms_median"] = stats.Median * 1e3,
+                ["ms_best"] = stats.Min * 1e3,
+                ["gbytes_per_s_median"] = bytes / stats.Median / 1e9,
+            };
+        }
+    }
 
-    static Tensor Random(Shape s, Random rng) => s.ElementType == ElementType.F32
-        ? Tensor<float>.FromArray(Enumerable.Range(0, (int)s.ElementCount).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), s.ConcreteDims())
-        : throw new NotSupportedException(s.ToString());
+    static IEnumerable<Shape> Leaves(HloInstruction i) => i.Shape.IsTuple ? i.Shape.TupleShapes : new[] { i.Shape };
+
+    static string Plain(Shape s) => $"{s.ElementType.ToString().ToLowerInvariant()}[{string.Join(',', s.ConcreteDims())}]";
 
     /// <summary>2 × output elements × kernel positions × input features per group.</summary>
     static double ConvFlops(HloInstruction conv)

@@ -7,7 +7,8 @@ namespace XlaGen.Tests.Cpu;
 /// <summary>
 /// The direct NHWC pooling kernels (max-pool reduce-window and its select-and-scatter gradient) against the rows
 /// kernel they replace and the scalar-program kernel, bitwise: data with many ties, NaNs and signed zeros, odd
-/// sizes that VALID pooling leaves a row/column of, overlapping windows (stride &lt; size, where one element
+/// sizes that VALID pooling leaves a row/column of, windows that tile the image exactly (written once, not filled
+/// first), a sum-pool beside the max-pool (register accumulation of whole vectors), overlapping windows (stride &lt; size, where one element
 /// collects several adds in order), SAME padding, channel counts around the vector width, f32 and f64, with and
 /// without the multi-core split.
 /// </summary>
@@ -61,7 +62,8 @@ public class PoolingKernelTests
               i1 = {{t}}[] parameter(3)
               rw = {{t}}[{{n}},{{oh}},{{ow}},{{c}}] reduce-window(x, i1), {{win}}, to_apply=mx
               ss = {{t}}[{{n}},{{h}},{{w}},{{c}}] select-and-scatter(x, g, i0), {{win}}, select=sel, scatter=sca
-              ROOT o = ({{t}}[{{n}},{{oh}},{{ow}},{{c}}], {{t}}[{{n}},{{h}},{{w}},{{c}}]) tuple(rw, ss)
+              rs = {{t}}[{{n}},{{oh}},{{ow}},{{c}}] reduce-window(x, i0), {{win}}, to_apply=sca
+              ROOT o = ({{t}}[{{n}},{{oh}},{{ow}},{{c}}], {{t}}[{{n}},{{h}},{{w}},{{c}}], {{t}}[{{n}},{{oh}},{{ow}},{{c}}]) tuple(rw, ss, rs)
             }
             """;
     }
@@ -114,6 +116,7 @@ public class PoolingKernelTests
             Assert.True(rows[0].AsSpan().SequenceEqual(direct[0]), $"reduce-window differs from the rows kernel (grain shift {shift})");
             Assert.True(rows[1].AsSpan().SequenceEqual(direct[1]), $"select-and-scatter differs from the rows kernel (grain shift {shift})");
             Assert.True(generic[1].AsSpan().SequenceEqual(direct[1]), $"select-and-scatter differs from the scalar kernel (grain shift {shift})");
+            Assert.True(rows[2].AsSpan().SequenceEqual(direct[2]), $"reduce-window with the scatter's op ({scatter}) differs from the rows kernel (grain shift {shift})");
         }
     }
 

@@ -29,7 +29,7 @@ internal static class Im2Col
     const long Budget = 1 << 22;
 
     sealed record Plan(Convolution.Geometry G, StridedCopy? LhsPack, StridedCopy? RhsPack, StridedCopy? OutUnpack, bool Pointwise,
-        long[][] KernelIndex, long[] InSpatialStrides);
+        long[][] KernelIndex, long[] InSpatialStrides, ConvShallow.Plan? Shallow);
 
     public static Kernel Create<T>(Convolution.Geometry g, int lhs, int rhs, int dst, int n, GemmFn<T> gemm) where T : unmanaged
     {
@@ -50,8 +50,10 @@ internal static class Im2Col
             ReduceWindow.Next(k, g.KernelSpatial);
         }
         if (g.GroupInFeatures > Array.MaxLength / 256) throw new NotSupportedException("the convolution has too many input features per group for the CPU executor");
+        long width = kp * g.GroupInFeatures;
+        var shallow = typeof(T) == typeof(float) && g.FeatureGroups == 1 && g.BatchGroups == 1 && width > 0 && width <= SmallKMax ? ConvShallow.For(g, (int)width) : null;
         var plan = new Plan(g, IsIdentity(lhsPerm) ? null : Pack(g.Lhs, lhsPerm), IsIdentity(rhsPerm) ? null : Pack(g.Rhs, rhsPerm), outUnpack, pointwise,
-            kernelIndex, StridedCopy.RowMajorStrides(g.InSpatial));
+            kernelIndex, StridedCopy.RowMajorStrides(g.InSpatial), shallow);
         return f =>
         {
             var x = (T[])f.Data[lhs]!;
@@ -217,10 +219,11 @@ internal static class Im2Col
     /// <summary>
     /// A shallow convolution (few input channels: the first layer of an image model, 3×3×1 = 9 products per output):
     /// the GEMM over its patches would be as deep as the patch (k = 9), so packing and storing C dominate and the patch
-    /// matrix (k floats per output pixel) is written and read once more. Here patches are gathered 128 rows at a time
-    /// into a small buffer and each output row is computed in registers: every element the same chain of fused
-    /// multiply-adds from zero over the patch, in patch order, that the GEMM's micro-kernel runs for a k within one
-    /// k-block (alpha 1, beta 0), so the result is bitwise the GEMM's. Rows are split across cores.
+    /// matrix (k floats per output pixel) is written and read once more. A 2-D one runs <see cref="ConvShallow"/>
+    /// straight from the image; others gather patches 128 rows at a time into a small buffer and compute each output
+    /// row in registers. Either way every element is the same chain of fused multiply-adds from zero over the patch, in
+    /// patch order, that the GEMM's micro-kernel runs for a k within one k-block (alpha 1, beta 0), so the result is
+    /// bitwise the GEMM's. Rows are split across cores.
     /// </summary>
     static bool ShallowF32(Plan p, float[] l, float[] kernel, float[] y, long rows, int width, int o, int c, int cg)
     {
@@ -228,14 +231,21 @@ internal static class Im2Col
         ShallowRunsOnThisThread++;
         int kp = width / cg;
         var g = p.G;
+        if (p.Shallow is { } plan)
+        {
+            // 2-D: straight from the image (ConvShallow), split over (image, output row) pairs
+            long outRows = g.Batch * g.OutSpatial[0], perRow = Math.Max(1, g.OutSpatial[1] * width * o);
+            if (Par.Worth(outRows * perRow, Par.CheapGrain) && outRows >= 2) Par.For(outRows, Math.Max(1, Par.CheapGrain / perRow), (lo, hi) => ConvShallow.Rows(plan, l, kernel, y, lo, hi));
+            else ConvShallow.Rows(plan, l, kernel, y, 0, outRows);
+            return true;
+        }
         void Body(long lo, long hi)
         {
             var patches = shallowPatches ??= new float[ShallowRows * SmallKMax];
             for (long r0 = lo; r0 < hi; r0 += ShallowRows)
             {
                 int count = (int)Math.Min(ShallowRows, hi - r0);
-                if (g.Spatial == 2) Gather2D(g, l, patches, r0, count, c);
-                else Fill(p, l, patches, r0, 0, count, 0, kp, 0, c, cg, 0);
+                Fill(p, l, patches, r0, 0, count, 0, kp, 0, c, cg, 0);
                 ShallowRowsF32(patches, count, width, kernel, o, y, r0 * o);
             }
         }
@@ -243,42 +253,6 @@ internal static class Im2Col
         if (Par.Worth(work, Par.CheapGrain) && rows >= 2 * ShallowRows) Par.For(rows, Math.Max(ShallowRows, Par.CheapGrain / Math.Max(1, (long)width * o)), Body);
         else Body(0, rows);
         return true;
-    }
-
-    /// <summary>The patch rows [r0, r0 + count) of a 2-D convolution with all channels in one group, as
-    /// <see cref="Fill"/> writes them (kernel positions row-major, channels innermost, zeros where the window reads
-    /// padding or a dilation hole), by table lookups per kernel row and column instead of Fill's general walk.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Gather2D(Convolution.Geometry g, float[] l, float[] patches, long r0, int count, int c)
-    {
-        long outH = g.OutSpatial[0], outW = g.OutSpatial[1], inH = g.InSpatial[0], inW = g.InSpatial[1];
-        int kh = (int)g.KernelSpatial[0], kw = (int)g.KernelSpatial[1];
-        long plane = outH * outW;
-        fixed (float* px = l, pp = patches)
-        {
-            float* dst = pp;
-            for (long r = r0; r < r0 + count; r++)
-            {
-                long n = r / plane, rem = r - n * plane, oh = rem / outW, ow = rem - oh * outW;
-                float* image = px + n * inH * inW * c;
-                for (int i = 0; i < kh; i++)
-                {
-                    int ih = g.Window.Index(0, oh, i);
-                    for (int j = 0; j < kw; j++)
-                    {
-                        int iw = ih < 0 ? -1 : g.Window.Index(1, ow, j);
-                        if (iw < 0)
-                            for (int ci = 0; ci < c; ci++) dst[ci] = 0;
-                        else
-                        {
-                            float* src = image + ((long)ih * inW + iw) * c;
-                            for (int ci = 0; ci < c; ci++) dst[ci] = src[ci];
-                        }
-                        dst += c;
-                    }
-                }
-            }
-        }
     }
 
     /// <summary>y[yOff + i·o + j] = Σ_t patches[i·width + t] · kernel[t·o + j], fused multiply-adds in t order from zero.</summary>

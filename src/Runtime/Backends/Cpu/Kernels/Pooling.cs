@@ -85,6 +85,10 @@ internal sealed class PoolShape
     /// <summary>Window elements per position, padding included.</summary>
     public int WindowSize => KH * KW;
 
+    /// <summary>The windows tile the image exactly: no padding, stride = size and nothing left over, so every input
+    /// element lies in exactly one window (a 2x2 max-pool of an even image).</summary>
+    public bool Tiles { get; private init; }
+
     /// <summary>The pooling shape of a window whose first <paramref name="lead"/> dims are the windowed ones, or null
     /// when a dim before the last two of them is windowed or the shapes are too large for int row offsets.</summary>
     public static PoolShape? Of(WindowGeometry g, IReadOnlyList<WindowDimension> window, int lead)
@@ -112,7 +116,10 @@ internal sealed class PoolShape
         {
             for (long k = 0; k < kw; k++) wi[o * kw + k] = g.Index(wd, o, k);
         }
-        return new PoolShape(batch, g.InDims[hd], g.InDims[wd], oh, ow, (int)kh, (int)kw, inner, hi, wi);
+        bool tiles = oh * kh == g.InDims[hd] && ow * kw == g.InDims[wd];
+        for (long i = 0; i < hi.Length && tiles; i++) tiles = hi[i] == i;
+        for (long i = 0; i < wi.Length && tiles; i++) tiles = wi[i] == i;
+        return new PoolShape(batch, g.InDims[hd], g.InDims[wd], oh, ow, (int)kh, (int)kw, inner, hi, wi) { Tiles = tiles };
     }
 
     /// <summary>Writes the in-bounds window elements of output position (<paramref name="oh"/>, <paramref name="ow"/>)
@@ -156,6 +163,7 @@ internal static class Pooling
         long inner = ps.Inner;
         long inImage = ps.H * ps.W * inner, outImage = ps.OH * ps.OW * inner;
         int windowSize = ps.WindowSize;
+        var reducer = ReducerOf<T, TOp>();
         return f =>
         {
             var x = (T[])f.Data[input]!;
@@ -191,11 +199,15 @@ internal static class Pooling
                                 Unsafe.Add(ref o0, (nint)ob) = acc;
                                 continue;
                             }
-                            var a = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref o0, (nint)ob), (int)inner);
+                            // whole vectors of lanes accumulate in a register; the rest as rows of spans
+                            long done = reducer == WindowReducer.None ? 0
+                                : WindowVectors(ref Unsafe.Add(ref x0, (nint)xb), offsets[..m], ref Unsafe.Add(ref o0, (nint)ob), inner, init, reducer, swapped);
+                            if (done == inner) continue;
+                            var a = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref o0, (nint)(ob + done)), (int)(inner - done));
                             a.Fill(init);
                             for (int w = 0; w < m; w++)
                             {
-                                var row = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref x0, (nint)(xb + offsets[w])), (int)inner);
+                                var row = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref x0, (nint)(xb + offsets[w] + done)), (int)(inner - done));
                                 if (TOp.Vectorized)
                                 {
                                     if (swapped) TOp.ApplySpan(row, a, a);
@@ -221,6 +233,53 @@ internal static class Pooling
         };
     }
 
+    enum WindowReducer { None, Max, Add }
+
+    /// <summary>The reducers <see cref="WindowVectors"/> computes as the span ops do: f32/f64 maximum (TensorPrimitives'
+    /// maximum is the vector one: NaN wins, +0 over -0) and add.</summary>
+    static WindowReducer ReducerOf<T, TOp>()
+    {
+        if (!Vector512.IsHardwareAccelerated && !Vector256.IsHardwareAccelerated || typeof(T) != typeof(float) && typeof(T) != typeof(double)) return WindowReducer.None;
+        if (typeof(TOp) == typeof(FloatMaxOp<float>) || typeof(TOp) == typeof(FloatMaxOp<double>)) return WindowReducer.Max;
+        if (typeof(TOp) == typeof(AddOp<float>) || typeof(TOp) == typeof(AddOp<double>)) return WindowReducer.Add;
+        return WindowReducer.None;
+    }
+
+    /// <summary>The whole vectors of one window position's lanes: acc = init, then acc = op(acc, row) per window row in
+    /// order, in a register (the span path's order and rounding, one store instead of a pass per row). Returns how
+    /// many lanes it did.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static long WindowVectors<T>(ref T x, ReadOnlySpan<long> offsets, ref T o, long inner, T init, WindowReducer reducer, bool swapped)
+    {
+        long j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var start = Vector512.Create(init);
+            for (; j + Vector512<T>.Count <= inner; j += Vector512<T>.Count)
+            {
+                var acc = start;
+                foreach (long off in offsets)
+                {
+                    var v = Vector512.LoadUnsafe(ref x, (nuint)(off + j));
+                    acc = reducer == WindowReducer.Max ? (swapped ? Vector512.Max(v, acc) : Vector512.Max(acc, v)) : (swapped ? v + acc : acc + v);
+                }
+                acc.StoreUnsafe(ref o, (nuint)j);
+            }
+        }
+        var start256 = Vector256.Create(init);
+        for (; j + Vector256<T>.Count <= inner; j += Vector256<T>.Count)
+        {
+            var acc = start256;
+            foreach (long off in offsets)
+            {
+                var v = Vector256.LoadUnsafe(ref x, (nuint)(off + j));
+                acc = reducer == WindowReducer.Max ? (swapped ? Vector256.Max(v, acc) : Vector256.Max(acc, v)) : (swapped ? v + acc : acc + v);
+            }
+            acc.StoreUnsafe(ref o, (nuint)j);
+        }
+        return j;
+    }
+
     /// <summary>select-and-scatter with select a plain compare and scatter a binary op. Per image: the result is
     /// filled with init, then each source position in row-major order picks, per lane, the first in-bounds window
     /// element and replaces it with a later one e only when select(chosen, e) is false, and adds its source value
@@ -236,6 +295,9 @@ internal static class Pooling
         int windowSize = ps.WindowSize;
         bool vector = Vector256.IsHardwareAccelerated && typeof(T) == typeof(TS) && typeof(TKeyFn) == typeof(IdentityKey<T>)
             && (typeof(T) == typeof(float) && typeof(TOp) == typeof(AddOp<float>) || typeof(T) == typeof(double) && typeof(TOp) == typeof(AddOp<double>));
+        // windows that tile the image: each result element is written once (init, or init plus its source) instead of
+        // filled with init first and updated in place
+        bool direct = ps.Tiles;
         return f =>
         {
             var x = (T[])f.Data[operand]!;
@@ -260,7 +322,7 @@ internal static class Pooling
                     long xb = b * inImage, sb = b * srcImage;
                     ref T xi = ref Unsafe.Add(ref x0, (nint)xb);
                     ref TS oi = ref Unsafe.Add(ref o0, (nint)xb);
-                    MemoryMarshal.CreateSpan(ref oi, (int)inImage).Fill(init);
+                    if (!direct) MemoryMarshal.CreateSpan(ref oi, (int)inImage).Fill(init);
                     for (long oh = 0; oh < ps.OH; oh++)
                     {
                         poll.Add(ps.OW * windowSize * inner + 1);
@@ -275,13 +337,17 @@ internal static class Pooling
                                 if (typeof(T) == typeof(float))
                                 {
                                     j = Lanes<float, int, TDir>(ref Unsafe.As<T, float>(ref xi), ref Unsafe.As<TS, float>(ref si), ref Unsafe.As<TS, float>(ref oi),
-                                        offsets[..m], inner, selectSwapped, scatterSwapped);
+                                        offsets[..m], inner, selectSwapped, scatterSwapped, Unsafe.As<TS, float>(ref init), direct);
                                 }
                                 else
                                 {
                                     j = Lanes<double, long, TDir>(ref Unsafe.As<T, double>(ref xi), ref Unsafe.As<TS, double>(ref si), ref Unsafe.As<TS, double>(ref oi),
-                                        offsets[..m], inner, selectSwapped, scatterSwapped);
+                                        offsets[..m], inner, selectSwapped, scatterSwapped, Unsafe.As<TS, double>(ref init), direct);
                                 }
+                            }
+                            if (direct)
+                            {
+                                for (int w = 0; w < m; w++) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref oi, (nint)(offsets[w] + j)), (int)(inner - j)).Fill(init);
                             }
                             for (; j < inner; j++)
                             {
@@ -310,15 +376,42 @@ internal static class Pooling
     }
 
     /// <summary>The vector prefix of one source position's lanes: select by compare, then a masked add into every
-    /// window row (only the chosen row's lanes change). Returns how many lanes it did.</summary>
+    /// window row (only the chosen row's lanes change; with <paramref name="direct"/> every row is written, from
+    /// <paramref name="init"/> instead of its old value). Returns how many lanes it did.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static long Lanes<TV, TI, TDir>(ref TV x, ref TV s, ref TV o, ReadOnlySpan<long> offsets, long inner, bool selectSwapped, bool scatterSwapped)
+    static long Lanes<TV, TI, TDir>(ref TV x, ref TV s, ref TV o, ReadOnlySpan<long> offsets, long inner, bool selectSwapped, bool scatterSwapped,
+        TV init, bool direct)
         where TV : unmanaged where TI : unmanaged, IBinaryInteger<TI> where TDir : struct, ICompareDirection
     {
-        int step = Vector256<TV>.Count;
         int m = offsets.Length;
         long j = 0;
-        for (; j + step <= inner; j += step)
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var start = Vector512.Create(init);
+            for (; j + Vector512<TV>.Count <= inner; j += Vector512<TV>.Count)
+            {
+                var best = Vector512.LoadUnsafe(ref x, (nuint)(offsets[0] + j));
+                var at = Vector512<TI>.Zero;
+                for (int w = 1; w < m; w++)
+                {
+                    var v = Vector512.LoadUnsafe(ref x, (nuint)(offsets[w] + j));
+                    var keep = selectSwapped ? Mask512<TV, TDir>(v, best) : Mask512<TV, TDir>(best, v);
+                    best = Vector512.ConditionalSelect(keep, best, v);
+                    at = Vector512.ConditionalSelect(keep.As<TV, TI>(), at, Vector512.Create(TI.CreateTruncating(w)));
+                }
+                var sv = Vector512.LoadUnsafe(ref s, (nuint)j);
+                for (int w = 0; w < m; w++)
+                {
+                    nuint k = (nuint)(offsets[w] + j);
+                    var cur = direct ? start : Vector512.LoadUnsafe(ref o, k);
+                    var sum = scatterSwapped ? sv + cur : cur + sv;
+                    var hit = Vector512.Equals(at, Vector512.Create(TI.CreateTruncating(w))).As<TI, TV>();
+                    Vector512.ConditionalSelect(hit, sum, cur).StoreUnsafe(ref o, k);
+                }
+            }
+        }
+        var start256 = Vector256.Create(init);
+        for (; j + Vector256<TV>.Count <= inner; j += Vector256<TV>.Count)
         {
             var best = Vector256.LoadUnsafe(ref x, (nuint)(offsets[0] + j));
             var at = Vector256<TI>.Zero;
@@ -333,13 +426,24 @@ internal static class Pooling
             for (int w = 0; w < m; w++)
             {
                 nuint k = (nuint)(offsets[w] + j);
-                var cur = Vector256.LoadUnsafe(ref o, k);
+                var cur = direct ? start256 : Vector256.LoadUnsafe(ref o, k);
                 var sum = scatterSwapped ? sv + cur : cur + sv;
                 var hit = Vector256.Equals(at, Vector256.Create(TI.CreateTruncating(w))).As<TI, TV>();
                 Vector256.ConditionalSelect(hit, sum, cur).StoreUnsafe(ref o, k);
             }
         }
         return j;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<TV> Mask512<TV, TDir>(Vector512<TV> a, Vector512<TV> b) where TDir : struct, ICompareDirection
+    {
+        if (typeof(TDir) == typeof(CmpEq)) return Vector512.Equals(a, b);
+        if (typeof(TDir) == typeof(CmpNe)) return ~Vector512.Equals(a, b);
+        if (typeof(TDir) == typeof(CmpLt)) return Vector512.LessThan(a, b);
+        if (typeof(TDir) == typeof(CmpLe)) return Vector512.LessThanOrEqual(a, b);
+        if (typeof(TDir) == typeof(CmpGt)) return Vector512.GreaterThan(a, b);
+        return Vector512.GreaterThanOrEqual(a, b);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

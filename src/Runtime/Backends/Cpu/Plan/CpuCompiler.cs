@@ -27,7 +27,21 @@ internal sealed class CpuCompiler
         var problems = HloVerifier.Check(module);
         if (problems.Count > 0) throw new XlaCompileException(new HloVerificationException(module.Name, problems).Message);
         if (fuse) module = LoopFusion.Run(module);
+        if (DumpDirectory != null) Dump(module);
         return new CpuCompiler(module).Plan(module.Entry);
+    }
+
+    /// <summary>Where compiled modules are written as HLO text after the executor's fusion pass
+    /// (<c>XLAGEN_CPU_DUMP=DIR</c>, like XLA's <c>--xla_dump_to</c>), or null.</summary>
+    static readonly string? DumpDirectory = Environment.GetEnvironmentVariable("XLAGEN_CPU_DUMP") is { Length: > 0 } d ? d : null;
+    static int dumped;
+
+    static void Dump(HloModule module)
+    {
+        Directory.CreateDirectory(DumpDirectory!);
+        int n = Interlocked.Increment(ref dumped);
+        var name = string.Concat(module.Name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_'));
+        File.WriteAllText(Path.Combine(DumpDirectory!, $"{n:D3}.{name}.cpu.hlo"), HloPrinter.Print(module, includeMetadata: false));
     }
 
     static void CheckSupported(HloModule module)
