@@ -12,6 +12,10 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// </summary>
 internal static class Simd
 {
+    /// <summary>Whether compare and select use 512-bit vectors where the CPU has them (tests and A/B runs turn it off;
+    /// the results are the same).</summary>
+    internal static bool Wide = true;
+
     // ---- compare: 32 elements at a time, lane masks narrowed to 0/1 bytes ----
 
     /// <summary>Writes o[i] = x[i] DIR y[i] for the vectorisable prefix and returns its length (0 when the element
@@ -27,6 +31,23 @@ internal static class Simd
         var lanes = new Lanes<T>(x, y, xScalar, yScalar);
         ref byte orf = ref Unsafe.As<bool, byte>(ref MemoryMarshal.GetReference(o));
         var one = Vector256.Create((sbyte)1);
+        if (size == 4 && Wide && Avx512F.IsSupported && Vector512<T>.IsSupported)
+        {
+            // 16 lanes per mask, each narrowed to bytes by vpmovdb
+            var xv = xScalar ? Vector512.Create(x[0]) : default;
+            var yv = yScalar ? Vector512.Create(y[0]) : default;
+            ref T x0 = ref MemoryMarshal.GetReference(x);
+            ref T y0 = ref MemoryMarshal.GetReference(y);
+            var one16 = Vector128.Create((sbyte)1);
+            for (; i + 16 <= n; i += 16)
+            {
+                var a = xScalar ? xv : Vector512.LoadUnsafe(ref x0, (nuint)i);
+                var b = yScalar ? yv : Vector512.LoadUnsafe(ref y0, (nuint)i);
+                var m = Mask512<T, TDir>(a, b).AsInt32();
+                (Avx512F.ConvertToVector128SByte(m) & one16).AsByte().StoreUnsafe(ref orf, (nuint)i);
+            }
+            return i;
+        }
         if (size == 4)
         {
             for (; i + 32 <= n; i += 32)
@@ -52,6 +73,17 @@ internal static class Simd
             }
         }
         return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<T> Mask512<T, TDir>(Vector512<T> a, Vector512<T> b) where TDir : struct, ICompareDirection
+    {
+        if (typeof(TDir) == typeof(CmpEq)) return Vector512.Equals(a, b);
+        if (typeof(TDir) == typeof(CmpNe)) return ~Vector512.Equals(a, b);
+        if (typeof(TDir) == typeof(CmpLt)) return Vector512.LessThan(a, b);
+        if (typeof(TDir) == typeof(CmpLe)) return Vector512.LessThanOrEqual(a, b);
+        if (typeof(TDir) == typeof(CmpGt)) return Vector512.GreaterThan(a, b);
+        return Vector512.GreaterThanOrEqual(a, b);
     }
 
     /// <summary>The two compared operands, each an array or a broadcast scalar.</summary>
@@ -100,6 +132,21 @@ internal static class Simd
         ref byte xr = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(x));
         ref byte yr = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(y));
         ref byte or = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(o));
+        if (size == 4 && Wide && Avx512F.IsSupported)
+        {
+            // 16 pred bytes sign-extended to 16 lane masks (vpmovsxbd)
+            var xc = Vector512.Create(Unsafe.ReadUnaligned<int>(ref xr));
+            var yc = Vector512.Create(Unsafe.ReadUnaligned<int>(ref yr));
+            for (; i + 16 <= n; i += 16)
+            {
+                var pb = Vector128.LoadUnsafe(ref pr, (nuint)i).AsSByte();
+                var isFalse = Vector512.Equals(Avx512F.ConvertToVector512Int32(pb), Vector512<int>.Zero);
+                var a = xScalar ? xc : Vector512.LoadUnsafe(ref xr, (nuint)(i * 4)).AsInt32();
+                var b = yScalar ? yc : Vector512.LoadUnsafe(ref yr, (nuint)(i * 4)).AsInt32();
+                Vector512.ConditionalSelect(isFalse, b, a).AsByte().StoreUnsafe(ref or, (nuint)(i * 4));
+            }
+            return i;
+        }
         if (size == 4)
         {
             var xc = Vector256.Create(Unsafe.ReadUnaligned<int>(ref xr));
