@@ -35,9 +35,6 @@ internal sealed partial class ConvSuite : IBenchSuite
         var labels = Tensor<int>.FromArray(Enumerable.Range(0, batch).Select(_ => rng.Next(10)).ToArray(), batch);
         model.TrainStep(images, labels);
         var step = ((CpuExecutable)model.CompiledTrainStep(model.CompiledTrainSteps.Single())!).Module;
-        // CONV_DUMP=FILE writes the step as the CPU executor runs it (after its loop fusion pass).
-        if (Environment.GetEnvironmentVariable("CONV_DUMP") is { Length: > 0 } dump)
-            File.WriteAllText(dump, LoopFusion.Run(step).ToString());
         var attributes = new Dictionary<string, string>();
         foreach (var line in step.ToString().Split('\n'))
             if (Line().Match(line) is { Success: true } m) attributes[m.Groups["name"].Value] = m.Groups["rest"].Value;

@@ -40,11 +40,12 @@ internal sealed class HloSuite : IBenchSuite
         foreach (var file in files)
         {
             var module = HloTextParser.Parse(File.ReadAllText(file));
-            var exe = device.CompileHlo(module);
             var sets = Enumerable.Range(0, rotate).Select(_ => module.Entry.Parameters.Select(p => device.Upload(RandomOf(p.Shape, rng))).ToArray()).ToArray();
             int next = 0;
             foreach (bool on in field == null ? new[] { true } : new[] { false, true })
             {
+                field?.SetValue(null, on);   // compiled with the switch set too (it may act when compiling)
+                var exe = device.CompileHlo(module);
                 calls.Add(() =>
                 {
                     field?.SetValue(null, on);

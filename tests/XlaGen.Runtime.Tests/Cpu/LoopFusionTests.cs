@@ -122,6 +122,67 @@ public class LoopFusionTests
         }
     }
 
+    /// <summary>BatchNorm's x − mean is read by the loop that sums its squares and by the normalising loop after that
+    /// sum; the normalising loop recomputes it from x instead of reading it, so the first loop writes only its column
+    /// sums, and ReLU's mask (pred) is recomputed by a later loop that reads x anyway. Bitwise the unfused result; with
+    /// duplication off, the first loop writes x − mean too.</summary>
+    [Fact]
+    public void CheapProducersAreRecomputedInsteadOfWritten()
+    {
+        const string text = """
+            HloModule dup
+
+            add_f32 {
+              a = f32[] parameter(0)
+              b = f32[] parameter(1)
+              ROOT s = f32[] add(a, b)
+            }
+
+            ENTRY main {
+              x = f32[512,32] parameter(0)
+              mean = f32[32] parameter(1)
+              scale = f32[32] parameter(2)
+              g = f32[512,32] parameter(3)
+              bm = f32[512,32] broadcast(mean), dimensions={1}
+              d = f32[512,32] subtract(x, bm)
+              sq = f32[512,32] multiply(d, d)
+              zero = f32[] constant(0)
+              var = f32[32] reduce(sq, zero), dimensions={0}, to_apply=add_f32
+              bv = f32[512,32] broadcast(var), dimensions={1}
+              n = f32[512,32] divide(d, bv)
+              bs = f32[512,32] broadcast(scale), dimensions={1}
+              s = f32[512,32] multiply(n, bs)
+              bz = f32[512,32] broadcast(zero), dimensions={}
+              relu = f32[512,32] maximum(s, bz)
+              mask = pred[512,32] compare(s, bz), direction=GT
+              total = f32[32] reduce(relu, zero), dimensions={0}, to_apply=add_f32
+              bt = f32[512,32] broadcast(total), dimensions={1}
+              gt = f32[512,32] multiply(g, bt)
+              masked = f32[512,32] select(mask, gt, bz)
+              back = f32[512,32] add(masked, d)
+              ROOT out = (f32[512,32], f32[512,32]) tuple(relu, back)
+            }
+            """;
+        static Shape[] Results(HloInstruction f) => f.Shape.IsTuple ? f.Shape.TupleShapes.ToArray() : new[] { f.Shape };
+        var fused = Fuse(text);
+        var fusions = fused.Entry.Instructions.Where(i => i.Opcode == "fusion").ToList();
+        // the loop of d and its column sums writes only the sums
+        Assert.Contains(fusions, f => Results(f).All(r => r.Rank == 1));
+        // nothing writes the mask
+        Assert.DoesNotContain(fusions, f => Results(f).Any(r => r.ElementType == ElementType.Pred));
+        AssertSameResults(text);
+        LoopFusion.Duplicates = false;
+        try
+        {
+            var plain = LoopFusion.Run(HloTextParser.Parse(text));
+            Assert.Contains(plain.Entry.Instructions, i => i.Opcode == "fusion" && Results(i).Any(r => r.ElementType == ElementType.Pred));
+        }
+        finally
+        {
+            LoopFusion.Duplicates = true;
+        }
+    }
+
     [Fact]
     public void ValuesReadOutsideTheFusionAreExtraOutputs()
     {

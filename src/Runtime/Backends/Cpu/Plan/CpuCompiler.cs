@@ -26,22 +26,23 @@ internal sealed class CpuCompiler
         CheckSupported(module);
         var problems = HloVerifier.Check(module);
         if (problems.Count > 0) throw new XlaCompileException(new HloVerificationException(module.Name, problems).Message);
+        if (DumpDirectory != null) Dump(module, "hlo");
         if (fuse) module = LoopFusion.Run(module);
-        if (DumpDirectory != null) Dump(module);
+        if (DumpDirectory != null && fuse) Dump(module, "cpu.hlo");
         return new CpuCompiler(module).Plan(module.Entry);
     }
 
-    /// <summary>Where compiled modules are written as HLO text after the executor's fusion pass
-    /// (<c>XLAGEN_CPU_DUMP=DIR</c>, like XLA's <c>--xla_dump_to</c>), or null.</summary>
+    /// <summary>Where compiled modules are written as HLO text, as given (NNN.name.hlo) and after the executor's fusion
+    /// pass (NNN.name.cpu.hlo) (<c>XLAGEN_CPU_DUMP=DIR</c>, like XLA's <c>--xla_dump_to</c>), or null.</summary>
     static readonly string? DumpDirectory = Environment.GetEnvironmentVariable("XLAGEN_CPU_DUMP") is { Length: > 0 } d ? d : null;
     static int dumped;
 
-    static void Dump(HloModule module)
+    static void Dump(HloModule module, string suffix)
     {
         Directory.CreateDirectory(DumpDirectory!);
-        int n = Interlocked.Increment(ref dumped);
+        int n = suffix == "hlo" ? Interlocked.Increment(ref dumped) : dumped;
         var name = string.Concat(module.Name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_'));
-        File.WriteAllText(Path.Combine(DumpDirectory!, $"{n:D3}.{name}.cpu.hlo"), HloPrinter.Print(module, includeMetadata: false));
+        File.WriteAllText(Path.Combine(DumpDirectory!, $"{n:D3}.{name}.{suffix}"), HloPrinter.Print(module, includeMetadata: false));
     }
 
     static void CheckSupported(HloModule module)

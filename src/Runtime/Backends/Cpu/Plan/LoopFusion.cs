@@ -33,7 +33,17 @@ internal static class LoopFusion
         public bool InlinesArrayBroadcast;
         /// <summary>The group also computes column sums of its members (kInput).</summary>
         public bool Reduces;
+        /// <summary>Members of other groups this one recomputes instead of reading (in <see cref="Members"/> and
+        /// <see cref="Set"/> too; another group is their home).</summary>
+        public readonly HashSet<HloInstruction> Copies = new();
     }
+
+    /// <summary>Whether groups recompute cheap producers instead of reading them (<see cref="Duplicate"/>; A/B runs and
+    /// tests turn it off).</summary>
+    internal static bool Duplicates = true;
+
+    /// <summary>Most instructions one group copies in to recompute one value it would otherwise read.</summary>
+    const int MaxCopies = 4;
 
     /// <summary>The module with its loop fusions formed, or <paramref name="module"/> itself when nothing fuses. The
     /// input is never changed.</summary>
@@ -183,8 +193,71 @@ internal static class LoopFusion
             g.Reduces = true;
         }
         foreach (var g in groups) if (g.Reduces) g.Members.Sort((a, b) => index[a].CompareTo(index[b]));
+        if (Duplicates) Duplicate(groups, index, groupOf);
         return groups;
     }
+
+    /// <summary>
+    /// Cheap producers recomputed instead of read (XLA's fusion duplicates them too): a group reading a member of an
+    /// earlier group copies in that member and what it is computed from inside its group (at most
+    /// <see cref="MaxCopies"/> elementwise instructions) when the loop-sized arrays the copies read, beyond those the
+    /// group reads already, are no more bytes than the value itself. Once every fused reader recomputes a value, its
+    /// group stops writing it: BatchNorm's x − mean is computed in each loop that needs it from x, and ReLU's gradient
+    /// masks (pred) in the backward loop from the activation it reads anyway, instead of passing through memory. The
+    /// copies compute with the same op structs on the same inputs, so results are bitwise unchanged.
+    /// </summary>
+    static void Duplicate(List<Group> groups, Dictionary<HloInstruction, int> index, Dictionary<HloInstruction, Group> groupOf)
+    {
+        foreach (var h in groups.OrderBy(g => g.First).ToList())
+        {
+            for (bool changed = true; changed;)
+            {
+                changed = false;
+                var reads = new HashSet<HloInstruction>(ExternalArrays(h));
+                foreach (var o in h.Members.SelectMany(m => m.Operands).Where(o => !h.Set.Contains(o)).Distinct().ToList())
+                {
+                    if (!groupOf.TryGetValue(o, out var home) || home == h || !IsMember(o) || h.Set.Contains(o)) continue;
+                    // o's cone inside its home group (copies there included), stopping at what h has already
+                    var cone = new List<HloInstruction>();
+                    var seen = new HashSet<HloInstruction>();
+                    var stack = new Stack<HloInstruction>();
+                    stack.Push(o);
+                    bool ok = true;
+                    while (stack.Count > 0 && ok)
+                    {
+                        var x = stack.Pop();
+                        if (!seen.Add(x)) continue;
+                        if (!IsMember(x)) ok = false;
+                        cone.Add(x);
+                        foreach (var y in x.Operands) if (home.Set.Contains(y) && !h.Set.Contains(y)) stack.Push(y);
+                        if (cone.Count > MaxCopies) ok = false;
+                    }
+                    if (!ok) continue;
+                    long extra = 0;
+                    foreach (var x in cone)
+                        foreach (var y in x.Operands)
+                            if (!seen.Contains(y) && !h.Set.Contains(y) && !IsInlinable(y, x.Shape) && !reads.Contains(y)) extra += Bytes(y);
+                    if (extra > Bytes(o)) continue;
+                    foreach (var x in cone)
+                    {
+                        h.Members.Add(x);
+                        h.Set.Add(x);
+                        h.Copies.Add(x);
+                        foreach (var y in x.Operands) if (!h.Set.Contains(y) && IsInlinable(y, x.Shape) && !y.Operands[0].Shape.IsScalar) h.InlinesArrayBroadcast = true;
+                    }
+                    h.Members.Sort((a, b) => index[a].CompareTo(index[b]));
+                    changed = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    static long Bytes(HloInstruction x) => x.Shape.IsArray ? x.Shape.ElementCount * x.Shape.ElementType.ByteSize() : 0;
+
+    /// <summary>The arrays a group's members read from outside it (broadcast sources excluded: they are small).</summary>
+    static IEnumerable<HloInstruction> ExternalArrays(Group g) =>
+        g.Members.SelectMany(m => m.Operands.Where(o => !g.Set.Contains(o) && !IsInlinable(o, m.Shape)));
 
     /// <summary>
     /// A member may join a group only when everything it reads from outside the group comes before the group's first
@@ -249,7 +322,9 @@ internal static class LoopFusion
             if (mapped.TryGetValue(c, out var done)) return done;
             var groups = plans[c];
             var memberOf = new Dictionary<HloInstruction, Group>();
-            foreach (var g in groups) foreach (var m in g.Members) memberOf[m] = g;
+            foreach (var g in groups) foreach (var m in g.Members) if (!g.Copies.Contains(m)) memberOf[m] = g;
+            var containing = new Dictionary<HloInstruction, List<Group>>();
+            foreach (var g in groups) foreach (var m in g.Members) (containing.TryGetValue(m, out var l) ? l : containing[m] = new()).Add(g);
             var users = new Dictionary<HloInstruction, List<HloInstruction>>();
             foreach (var i in c.Instructions) foreach (var o in i.Operands) (users.TryGetValue(o, out var l) ? l : users[o] = new()).Add(i);
 
@@ -263,7 +338,7 @@ internal static class LoopFusion
             {
                 if (memberOf.TryGetValue(ins, out var g))
                 {
-                    EmitFusion(g, c, users, map, result);
+                    EmitFusion(g, c, users, containing, map, result);
                     return;
                 }
                 map[ins] = result.Add(new HloInstruction(ins.Id, ins.Name, ins.Opcode, ins.Shape,
@@ -311,8 +386,22 @@ internal static class LoopFusion
         }
 
         void EmitFusion(Group g, HloComputation c, Dictionary<HloInstruction, List<HloInstruction>> users,
-            Dictionary<HloInstruction, HloInstruction> map, HloComputation outer)
+            Dictionary<HloInstruction, List<Group>> containing, Dictionary<HloInstruction, HloInstruction> map, HloComputation outer)
         {
+            // a member is written when the root or something outside the group reads it: an instruction in no group, or
+            // a group that neither is this one nor recomputes the member itself
+            bool ReadOutside(HloInstruction m) => m == c.Root || users.GetValueOrDefault(m)?.Any(u =>
+                !containing.TryGetValue(u, out var gs) ? true : gs.Any(x => x != g && !x.Set.Contains(m))) == true;
+            var outputs = g.Members.Where(m => !g.Copies.Contains(m) && ReadOutside(m)).ToList();
+            // only what the outputs need (a member every reader recomputes is not computed here at all)
+            var live = new HashSet<HloInstruction>();
+            var pending = new Stack<HloInstruction>(outputs);
+            while (pending.Count > 0)
+            {
+                var x = pending.Pop();
+                if (!live.Add(x)) continue;
+                foreach (var y in x.Operands) if (g.Set.Contains(y)) pending.Push(y);
+            }
             var body = new HloComputation(nextId++, Unique("fused_computation", computationNames)) { IsFusionComputation = true };
             var inner = new Dictionary<HloInstruction, HloInstruction>();
             var externals = new List<HloInstruction>();
@@ -345,12 +434,12 @@ internal static class LoopFusion
                 return Parameter(map[o]);
             }
 
-            foreach (var m in g.Members)
+            foreach (var m in g.Members.Where(live.Contains))
             {
                 var operands = m.Operands.Select(o => g.Set.Contains(o) ? inner[o] : Inner(o, m.Shape)).ToList();
-                inner[m] = body.Add(new HloInstruction(nextId++, m.Name, m.Opcode, m.Shape, operands, m.Attributes, m.CalledComputations.Select(Map), m.Metadata));
+                var name = g.Copies.Contains(m) ? Unique(m.Name, names) : m.Name;   // a copy is a second instruction of that name
+                inner[m] = body.Add(new HloInstruction(nextId++, name, m.Opcode, m.Shape, operands, m.Attributes, m.CalledComputations.Select(Map), m.Metadata));
             }
-            var outputs = g.Members.Where(m => m == c.Root || users.GetValueOrDefault(m)?.Any(u => !g.Set.Contains(u)) == true).ToList();
             if (outputs.Count == 1) body.Root = inner[outputs[0]];
             else
             {
