@@ -395,7 +395,7 @@ internal static class Pooling
                 for (int w = 1; w < m; w++)
                 {
                     var v = Vector512.LoadUnsafe(ref x, (nuint)(offsets[w] + j));
-                    var keep = selectSwapped ? Mask512<TV, TDir>(v, best) : Mask512<TV, TDir>(best, v);
+                    var keep = selectSwapped ? Simd.Mask512<TV, TDir>(v, best) : Simd.Mask512<TV, TDir>(best, v);
                     best = Vector512.ConditionalSelect(keep, best, v);
                     at = Vector512.ConditionalSelect(keep.As<TV, TI>(), at, Vector512.Create(TI.CreateTruncating(w)));
                 }
@@ -418,7 +418,7 @@ internal static class Pooling
             for (int w = 1; w < m; w++)
             {
                 var v = Vector256.LoadUnsafe(ref x, (nuint)(offsets[w] + j));
-                var keep = selectSwapped ? Mask<TV, TDir>(v, best) : Mask<TV, TDir>(best, v);
+                var keep = selectSwapped ? Simd.Mask256<TV, TDir>(v, best) : Simd.Mask256<TV, TDir>(best, v);
                 best = Vector256.ConditionalSelect(keep, best, v);
                 at = Vector256.ConditionalSelect(keep.As<TV, TI>(), at, Vector256.Create(TI.CreateTruncating(w)));
             }
@@ -433,27 +433,5 @@ internal static class Pooling
             }
         }
         return j;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<TV> Mask512<TV, TDir>(Vector512<TV> a, Vector512<TV> b) where TDir : struct, ICompareDirection
-    {
-        if (typeof(TDir) == typeof(CmpEq)) return Vector512.Equals(a, b);
-        if (typeof(TDir) == typeof(CmpNe)) return ~Vector512.Equals(a, b);
-        if (typeof(TDir) == typeof(CmpLt)) return Vector512.LessThan(a, b);
-        if (typeof(TDir) == typeof(CmpLe)) return Vector512.LessThanOrEqual(a, b);
-        if (typeof(TDir) == typeof(CmpGt)) return Vector512.GreaterThan(a, b);
-        return Vector512.GreaterThanOrEqual(a, b);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<TV> Mask<TV, TDir>(Vector256<TV> a, Vector256<TV> b) where TDir : struct, ICompareDirection
-    {
-        if (typeof(TDir) == typeof(CmpEq)) return Vector256.Equals(a, b);
-        if (typeof(TDir) == typeof(CmpNe)) return ~Vector256.Equals(a, b);
-        if (typeof(TDir) == typeof(CmpLt)) return Vector256.LessThan(a, b);
-        if (typeof(TDir) == typeof(CmpLe)) return Vector256.LessThanOrEqual(a, b);
-        if (typeof(TDir) == typeof(CmpGt)) return Vector256.GreaterThan(a, b);
-        return Vector256.GreaterThanOrEqual(a, b);
     }
 }

@@ -75,8 +75,9 @@ internal static class Simd
         return i;
     }
 
+    /// <summary>a DIR b per lane, as an all-ones or zero lane mask (512 bits).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<T> Mask512<T, TDir>(Vector512<T> a, Vector512<T> b) where TDir : struct, ICompareDirection
+    internal static Vector512<T> Mask512<T, TDir>(Vector512<T> a, Vector512<T> b) where TDir : struct, ICompareDirection
     {
         if (typeof(TDir) == typeof(CmpEq)) return Vector512.Equals(a, b);
         if (typeof(TDir) == typeof(CmpNe)) return ~Vector512.Equals(a, b);
@@ -84,6 +85,18 @@ internal static class Simd
         if (typeof(TDir) == typeof(CmpLe)) return Vector512.LessThanOrEqual(a, b);
         if (typeof(TDir) == typeof(CmpGt)) return Vector512.GreaterThan(a, b);
         return Vector512.GreaterThanOrEqual(a, b);
+    }
+
+    /// <summary>a DIR b per lane, as an all-ones or zero lane mask (256 bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<T> Mask256<T, TDir>(Vector256<T> a, Vector256<T> b) where TDir : struct, ICompareDirection
+    {
+        if (typeof(TDir) == typeof(CmpEq)) return Vector256.Equals(a, b);
+        if (typeof(TDir) == typeof(CmpNe)) return ~Vector256.Equals(a, b);
+        if (typeof(TDir) == typeof(CmpLt)) return Vector256.LessThan(a, b);
+        if (typeof(TDir) == typeof(CmpLe)) return Vector256.LessThanOrEqual(a, b);
+        if (typeof(TDir) == typeof(CmpGt)) return Vector256.GreaterThan(a, b);
+        return Vector256.GreaterThanOrEqual(a, b);
     }
 
     /// <summary>The two compared operands, each an array or a broadcast scalar.</summary>
@@ -109,12 +122,7 @@ internal static class Simd
         {
             var a = xScalar ? xv : Vector256.LoadUnsafe(ref x, (nuint)i);
             var b = yScalar ? yv : Vector256.LoadUnsafe(ref y, (nuint)i);
-            if (typeof(TDir) == typeof(CmpEq)) return Vector256.Equals(a, b);
-            if (typeof(TDir) == typeof(CmpNe)) return ~Vector256.Equals(a, b);
-            if (typeof(TDir) == typeof(CmpLt)) return Vector256.LessThan(a, b);
-            if (typeof(TDir) == typeof(CmpLe)) return Vector256.LessThanOrEqual(a, b);
-            if (typeof(TDir) == typeof(CmpGt)) return Vector256.GreaterThan(a, b);
-            return Vector256.GreaterThanOrEqual(a, b);
+            return Mask256<T, TDir>(a, b);
         }
     }
 
