@@ -438,7 +438,9 @@ public abstract partial class ModelRunner
                 bool readsWanted = progress != null || options.Callbacks.Count > 0;
                 long firstStep = Step;
                 var schedule = Optimizer!.LearningRate;
-                var batches = train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: 1);
+                // K steps per execution take K batches at once: gathered ahead by as many (one ahead, the other K - 1 were
+                // gathered one after another while the step waited: 2.3 ms of every 16-step chunk of the MLP)
+                var batches = train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: stepsPerExecution);
                 var work = stepsPerExecution == 1
                     ? Staged(batches, k => schedule.At(firstStep + k))
                     : StagedChunks(Chunks(batches, stepsPerExecution, options.BatchSize, train.BatchCount(options.BatchSize, dropLast: false)), k => schedule.At(firstStep + k));
