@@ -106,6 +106,19 @@ public sealed class ReplicatedDevice : IDevice
         return new ReplicatedBuffer(this, shape, buffers);
     }
 
+    /// <summary>One replicated value from buffers already on the replicas (buffer r on replica r's device, all of one
+    /// shape), which it takes over.</summary>
+    internal ReplicatedBuffer AdoptShards(DeviceBuffer[] buffers)
+    {
+        if (buffers.Length != Replicas) throw new ArgumentException($"{Replicas} replicas need {Replicas} buffers, got {buffers.Length}", nameof(buffers));
+        for (int r = 0; r < buffers.Length; r++)
+        {
+            if (!ReferenceEquals(buffers[r].Device, platform.Devices[r])) throw new ArgumentException($"buffer {r} is not on replica {r}'s device", nameof(buffers));
+            if (!buffers[r].Shape.Equals(buffers[0].Shape)) throw new ArgumentException($"buffer {r} is {buffers[r].Shape} but buffer 0 is {buffers[0].Shape}", nameof(buffers));
+        }
+        return new ReplicatedBuffer(this, buffers[0].Shape, buffers);
+    }
+
     /// <summary>Replica 0's value (after an all-reduce every replica holds the same).</summary>
     public Tensor Download(DeviceBuffer buffer) => Own(buffer, "download it").Download(0);
 

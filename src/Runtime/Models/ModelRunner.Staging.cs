@@ -251,11 +251,15 @@ public abstract partial class ModelRunner
                 return new UploadedColumns(UploadAll(columns), columns, 1);
             var device = (ReplicatedDevice)Device;
             var first = new Tensor[columns.Count];
+            var hosts = device.Devices.OfType<IHostMemoryDevice>().ToArray();
             for (int i = 0; i < buffers.Length; i++)
             {
-                var shards = SplitRows(columns[i], n);
+                // replicas whose buffers are host arrays (the CPU executor's): each slice copied once, straight into an
+                // array its replica recycles, and adopted (fresh slices, then an upload's copy, were two copies and two
+                // large allocations per column and step)
+                var shards = SplitRows(columns[i], n, hosts.Length == n ? hosts : null);
                 first[i] = shards[0];
-                buffers[i] = device.UploadShards(shards);
+                buffers[i] = hosts.Length == n ? device.AdoptShards(shards.Select((t, r) => hosts[r].AdoptHostTensor(t)).ToArray()) : device.UploadShards(shards);
             }
             return new UploadedColumns(buffers, first, n);
         }
@@ -266,8 +270,9 @@ public abstract partial class ModelRunner
         }
     }
 
-    /// <summary>Splits <paramref name="t"/> along dim 0 into <paramref name="n"/> equal contiguous slices.</summary>
-    static Tensor[] SplitRows(Tensor t, int n)
+    /// <summary>Splits <paramref name="t"/> along dim 0 into <paramref name="n"/> equal contiguous slices, slice r in an
+    /// array of <paramref name="hosts"/>[r] when given (one it recycles), else a fresh one.</summary>
+    static Tensor[] SplitRows(Tensor t, int n, IHostMemoryDevice[]? hosts = null)
     {
         var dims = t.Shape.ToArray();
         long rows = dims[0];
@@ -278,7 +283,7 @@ public abstract partial class ModelRunner
         var r = new Tensor[n];
         for (int k = 0; k < n; k++)
         {
-            var data = Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(per * rowSize)));
+            var data = hosts?[k].AllocateUninitialized(t.ElementType, dims).Data ?? Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(per * rowSize)));
             Array.Copy(t.Data, k * per * rowSize, data, 0, per * rowSize);
             r[k] = HostArrays.Wrap(t.ElementType, (long[])dims.Clone(), data);
         }
