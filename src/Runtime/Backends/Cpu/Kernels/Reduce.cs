@@ -242,10 +242,16 @@ internal static class Reduce
                         var pi = i0;
                         Par.For(outer, Math.Max(1, Par.CheapGrain / Math.Max(1, c * rCount)), (lo, hi) => rows.Rows(px, po, pi, lo, hi, 0, c));
                     }
+                    else if (columnSums && c <= int.MaxValue)
+                    {
+                        // column sums split by blocks of rows: each thread streams its own rows whole (split into
+                        // 16-lane strips, every thread read every row: half of each 128-byte row of [N·H·W, 32]);
+                        // the block sums are added in block order, as ColumnSums does
+                        for (long oi = 0; oi < outer; oi++) rows.SplitColumnSums(Unsafe.As<float[]>(x), Unsafe.As<float[]>(o), Unsafe.BitCast<T, float>(i0), oi, f.Context.Pool);
+                    }
                     else
                     {
-                        // column sums split into 16-lane strips: each thread streams its part of every row
-                        long grain = columnSums ? 16 : Math.Max(64, Par.CheapGrain / Math.Max(1, rCount));
+                        long grain = Math.Max(64, Par.CheapGrain / Math.Max(1, rCount));
                         for (long oi = 0; oi < outer; oi++)
                         {
                             long row = oi;
@@ -288,6 +294,33 @@ internal static class Reduce
         sealed class RowPlan<T>(long[] outerSizes, long[] outerStrides, long[] redSizes, long[] redStrides, long[] rOff, long c, long rCount,
             bool columnSums, long rowStride, long blockRows, SpanApply<T> apply) where T : unmanaged, INumber<T>, IMinMaxValue<T>
         {
+            /// <summary>Output row <paramref name="oi"/>'s column sums with the blocks split across cores: each block's sums
+            /// by <see cref="BlockSums"/> into its own row of partials, then init plus the partials in block order
+            /// (<see cref="ColumnSums"/>'s order: bitwise the same at any core count).</summary>
+            public void SplitColumnSums(float[] x, float[] o, float init, long oi, BufferPool pool)
+            {
+                long blocks = (rCount + blockRows - 1) / blockRows;
+                int width = (int)c;
+                var partials = pool.Rent<float>(checked((int)(blocks * width)));
+                // the calling thread's job (a plan may run on several threads at once; a closure per call allocated)
+                var job = BlockJob.Cached ?? new BlockJob();
+                BlockJob.Cached = null;
+                try
+                {
+                    job.Set(x, partials, Offset(oi, outerSizes, outerStrides), rowStride, blockRows, rCount, width);
+                    Par.For(blocks, Math.Max(1, Par.CheapGrain / Math.Max(1, blockRows * width)), job.Body);
+                    var dst = o.AsSpan((int)(oi * c), width);
+                    dst.Fill(init);
+                    for (long k = 0; k < blocks; k++) TensorPrimitives.Add(dst, partials.AsSpan((int)(k * width), width), dst);
+                }
+                finally
+                {
+                    job.Set(null, null, 0, 0, 0, 0, 0);
+                    BlockJob.Cached = job;
+                    pool.Return(partials);
+                }
+            }
+
             public void Rows(T[] x, T[] o, T i0, long lo, long hi, long c0, long c1)
             {
                 var poll = new WorkPoll();
@@ -306,6 +339,44 @@ internal static class Reduce
                     {
                         long off = r < rOff.Length ? rOff[r] : Offset(r, redSizes, redStrides);
                         apply(x.AsSpan((int)(b + off + c0), (int)(c1 - c0)), acc);
+                    }
+                }
+            }
+        }
+
+        /// <summary>One split of a column sum's blocks across cores (see <see cref="RowPlan{T}.SplitColumnSums"/>).</summary>
+        sealed class BlockJob
+        {
+            [ThreadStatic]
+            public static BlockJob? Cached;
+
+            public readonly Action<long, long> Body;
+            float[]? x, partials;
+            long at, stride, blockRows, rows;
+            int width;
+
+            public BlockJob() => Body = Blocks;
+
+            public void Set(float[]? x, float[]? partials, long at, long stride, long blockRows, long rows, int width)
+            {
+                this.x = x;
+                this.partials = partials;
+                this.at = at;
+                this.stride = stride;
+                this.blockRows = blockRows;
+                this.rows = rows;
+                this.width = width;
+            }
+
+            unsafe void Blocks(long lo, long hi)
+            {
+                fixed (float* px = x, pp = partials)
+                {
+                    for (long k = lo; k < hi; k++)
+                    {
+                        KernelCancellation.ThrowIfRequested();
+                        long r0 = k * blockRows;
+                        BlockSums(px + at + r0 * stride, stride, Math.Min(blockRows, rows - r0), pp + k * width, width);
                     }
                 }
             }
