@@ -149,7 +149,7 @@ public class AsyncDispatchTests(SharedServer shared)
         Assert.Equal(new float[] { 2, 4, 6, 8 }, ((Tensor<float>)device.Download(sum[0])).Data);
     }
 
-    static ExecuteRequest Sequenced(string session, ulong executable, ulong sequence, ulong result, params ulong[] arguments)
+    internal static ExecuteRequest Sequenced(string session, ulong executable, ulong sequence, ulong result, params ulong[] arguments)
     {
         var request = new ExecuteRequest { SessionId = session, ExecutableHandle = executable, Sequence = sequence };
         request.ArgumentHandles.AddRange(arguments);
@@ -157,7 +157,71 @@ public class AsyncDispatchTests(SharedServer shared)
         return request;
     }
 
-    static ulong RemoteClientHandle() => (ulong)Random.Shared.NextInt64() | (1UL << 63);
+    internal static ulong RemoteClientHandle() => (ulong)Random.Shared.NextInt64() | (1UL << 63);
+}
+
+/// <summary>
+/// The limits of a session's sequence order, on a server whose session lease (the wait for a missing predecessor) is
+/// 2 s: a call whose predecessor never arrives fails naming it, a number too far ahead is refused at once, and a burst
+/// of calls arriving in reverse order runs in sequence order with every one answered; the server serves another session
+/// meanwhile.
+/// </summary>
+public class SequenceOrderLimitTests
+{
+    [Fact]
+    public async Task MissingPredecessorsTooFarAheadAndReverseBursts()
+    {
+        var server = await ServerProcess.StartAsync("--session-lease", "2s");
+        try
+        {
+            var raw = new RawClient(server.Address);
+            var session = await raw.OpenSessionAsync(protocolVersion: 4);
+            var add = await raw.CompileAsync(session, TestModules.AddVectors(4));
+            var x = await raw.UploadAsync(session, new Tensor<float>(new long[] { 4 }, new float[] { 1, 2, 3, 4 }));
+
+            // #2 without #1: fails once the lease has passed, naming the number it waited for
+            var orphan = await Assert.ThrowsAsync<RpcException>(() => raw.Client.ExecuteAsync(
+                AsyncDispatchTests.Sequenced(session, add, 2, AsyncDispatchTests.RemoteClientHandle(), x, x), raw.Options()).ResponseAsync.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(StatusCode.FailedPrecondition, orphan.StatusCode);
+            Assert.Contains("waited", orphan.Status.Detail);
+            Assert.Contains("for number 1", orphan.Status.Detail);
+
+            // far beyond the last finished number: refused at once
+            var far = await Assert.ThrowsAsync<RpcException>(() => raw.Client.ExecuteAsync(
+                AsyncDispatchTests.Sequenced(session, add, 100_000, AsyncDispatchTests.RemoteClientHandle(), x, x), raw.Options()).ResponseAsync);
+            Assert.Equal(StatusCode.InvalidArgument, far.StatusCode);
+            Assert.Contains("ahead of the last finished one", far.Status.Detail);
+
+            // #1 arrives now; then #3 … #202 in reverse order, each adding x to its predecessor's result: all answered,
+            // and the last one holds x · 201
+            var one = AsyncDispatchTests.RemoteClientHandle();
+            await raw.Client.ExecuteAsync(AsyncDispatchTests.Sequenced(session, add, 1, one, x, x), raw.Options());
+            const int burst = 200;
+            var handles = new ulong[burst + 1];
+            handles[0] = one;
+            for (int i = 1; i <= burst; i++) handles[i] = AsyncDispatchTests.RemoteClientHandle();
+            var calls = new List<Task<ExecuteResponse>>();
+            for (int i = burst; i >= 1; i--)
+                calls.Add(raw.Client.ExecuteAsync(AsyncDispatchTests.Sequenced(session, add, (ulong)(i + 2), handles[i], handles[i - 1], x), raw.Options()).ResponseAsync);
+            var other = await Devices.ConnectAsync(server.Address);
+            await using (other)
+            {
+                var y = (Tensor<float>)other.Download(other.Upload(new Tensor<float>(new long[] { 2 }, new float[] { 5, 6 })));
+                Assert.Equal(new float[] { 5, 6 }, y.Data);
+            }
+            await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(60));
+            var read = new ExecuteRequest { SessionId = session, ExecutableHandle = add, InlineResults = true };
+            read.ArgumentHandles.Add(handles[burst]);
+            read.ArgumentHandles.Add(x);
+            var bytes = (await raw.Client.ExecuteAsync(read, raw.Options())).Results[0].InlineData.ToByteArray();
+            // #1 made 2x, each of the 200 added x, the read adds one more: 203x
+            Assert.Equal(new float[] { 203, 406, 609, 812 }, Enumerable.Range(0, 4).Select(i => BitConverter.ToSingle(bytes, 4 * i)).ToArray());
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
 }
 
 /// <summary>The server dies while Fit has steps in flight: Fit ends with an error naming the server, no hang.</summary>

@@ -49,15 +49,8 @@ internal sealed class ExecutionOrder(TimeSpan missingLimit)
             lock (sync)
             {
                 if (finishedThrough >= n - 1) return;
-                ulong missing = 0;
-                for (ulong k = finishedThrough + 1; k < n; k++)
-                {
-                    if (!arrived.Contains(k) && !finishedAhead.Contains(k))
-                    {
-                        missing = k;
-                        break;
-                    }
-                }
+                ulong first = FirstMissing();
+                ulong missing = first < n ? first : 0;
                 long now = Environment.TickCount64;
                 if (missing == 0) missingSince = now;
                 else if (now - missingSince >= MissingLimit.TotalMilliseconds)
@@ -91,8 +84,28 @@ internal sealed class ExecutionOrder(TimeSpan missingLimit)
         }
     }
 
+    /// <summary>The lowest number above the last finished one that has neither arrived nor finished, worked out once
+    /// per change (every waiter asks on every change: scanning per waiter let a client with thousands of calls waiting
+    /// make each arrival cost millions of set lookups). Call under the lock.</summary>
+    ulong FirstMissing()
+    {
+        if (missingVersion != version)
+        {
+            ulong k = finishedThrough + 1;
+            while (arrived.Contains(k) || finishedAhead.Contains(k)) k++;
+            firstMissing = k;
+            missingVersion = version;
+        }
+        return firstMissing;
+    }
+
+    long version;
+    long missingVersion = -1;
+    ulong firstMissing;
+
     void Signal()
     {
+        version++;
         var done = advanced;
         advanced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         done.SetResult();
