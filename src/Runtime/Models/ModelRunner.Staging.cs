@@ -61,7 +61,7 @@ public abstract partial class ModelRunner
 
         /// <summary>Stacked batches on a remote device: the host arrays of the stack, returned to this pool once the
         /// buffers uploaded from them are released (their host copies go with them).</summary>
-        public StackPool? Pool { get; init; }
+        public Backends.Cpu.Plan.SharedBufferPool? Pool { get; init; }
 
         public void Dispose()
         {
@@ -88,30 +88,7 @@ public abstract partial class ModelRunner
     /// chunk (the MLP's images, K = 16) is a large-object allocation that the runtime zeroes, page-faults and soon
     /// collects again in a gen-2 collection, which stops every thread of the client, the staging worker included.
     /// </summary>
-    internal sealed class StackPool
-    {
-        const int MaxArrays = 8;
-        readonly System.Collections.Concurrent.ConcurrentQueue<Array> free = new();
-
-        /// <summary>An array of <paramref name="type"/> (an array type) with exactly <paramref name="length"/> elements;
-        /// its contents are undefined.</summary>
-        public Array Rent(Type type, int length)
-        {
-            for (int tries = free.Count; tries > 0 && free.TryDequeue(out var a); tries--)
-            {
-                if (a.GetType() == type && a.Length == length) return a;
-                Return(a);
-            }
-            return Array.CreateInstanceFromArrayType(type, length);
-        }
-
-        public void Return(Array array)
-        {
-            if (free.Count < MaxArrays) free.Enqueue(array);
-        }
-    }
-
-    readonly StackPool stackPool = new();
+    readonly Backends.Cpu.Plan.SharedBufferPool stackPool = new();
 
     /// <summary>Fit's unit of work: one batch (a single train step), or K full batches to stack and run in one program.</summary>
     internal sealed record TrainChunk(Batch[] Batches, int FirstIndex, bool Stack)
@@ -163,8 +140,8 @@ public abstract partial class ModelRunner
     /// adopted without a copy (a fresh K-batch array per chunk page-faulted on first touch and made K = 16 slower than
     /// K = 1 in process).</param>
     /// <param name="pool">Else, for a remote device (whose upload copies the bytes away before it returns), where the
-    /// stack's arrays come from (see <see cref="StackPool"/>); null: fresh arrays.</param>
-    static Tensor[] StackColumns(Batch[] batches, IHostMemoryDevice? host, StackPool? pool)
+    /// stack's arrays come from (see <see cref="stackPool"/>); null: fresh arrays.</param>
+    static Tensor[] StackColumns(Batch[] batches, IHostMemoryDevice? host, Backends.Cpu.Plan.SharedBufferPool? pool)
     {
         var first = batches[0].Columns;
         var stacked = new Tensor[first.Length];
@@ -173,7 +150,7 @@ public abstract partial class ModelRunner
             var t = first[c];
             long n = t.ElementCount;
             var dims = new[] { (long)batches.Length }.Concat(t.Shape).ToArray();
-            var data = host?.AllocateUninitialized(t.ElementType, dims).Data ?? (pool != null ? pool.Rent(t.Data.GetType(), checked((int)(n * batches.Length))) : Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(n * batches.Length))));
+            var data = host?.AllocateUninitialized(t.ElementType, dims).Data ?? pool?.TryRent(t.Data.GetType().GetElementType()!, checked((int)(n * batches.Length))) ?? Array.CreateInstanceFromArrayType(t.Data.GetType(), checked((int)(n * batches.Length)));
             for (int k = 0; k < batches.Length; k++) Array.Copy(batches[k].Columns[c].Data, 0, data, k * n, n);
             stacked[c] = HostArrays.Wrap(t.ElementType, dims, data);
         }

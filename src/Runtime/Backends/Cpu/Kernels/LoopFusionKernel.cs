@@ -198,10 +198,8 @@ internal static class LoopFusionKernel
             for (int i = 0; i < sums.Length; i++)
             {
                 var c = sums[i];
-                var o = Unsafe.As<float[]>(set.Outputs[c.Output]).AsSpan(0, c.Columns);
-                o.Fill(Unsafe.As<float[]>(set.Sources[c.Init.Index])[0]);
-                var p = set.Partials[i];
-                for (int b = 0, blocks = Blocks(c); b < blocks; b++) System.Numerics.Tensors.TensorPrimitives.Add(o, p.AsSpan(b * c.Columns, c.Columns), o);
+                Reduce.AddBlocks(Unsafe.As<float[]>(set.Outputs[c.Output]).AsSpan(0, c.Columns), Unsafe.As<float[]>(set.Sources[c.Init.Index])[0],
+                    set.Partials[i], Blocks(c));
             }
         }
 

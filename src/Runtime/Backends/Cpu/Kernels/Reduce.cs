@@ -154,6 +154,16 @@ internal static class Reduce
         }
     }
 
+    /// <summary>dst = init + the block sums in <paramref name="partials"/> ([blocks, width], one row per block) added in
+    /// block order: how a column sum split into blocks (across cores, or chunk by chunk in a fused loop) finishes, in
+    /// the order a column sum adds its blocks alone (FastFactory.ColumnSums).</summary>
+    internal static void AddBlocks(Span<float> dst, float init, ReadOnlySpan<float> partials, long blocks)
+    {
+        int width = dst.Length;
+        dst.Fill(init);
+        for (long k = 0; k < blocks; k++) TensorPrimitives.Add(dst, partials.Slice((int)(k * width), width), dst);
+    }
+
     public static Kernel HandleReduce(KernelContext ctx)
     {
         var ins = ctx.Instruction;
@@ -309,9 +319,7 @@ internal static class Reduce
                 {
                     job.Set(x, partials, Offset(oi, outerSizes, outerStrides), rowStride, blockRows, rCount, width);
                     Par.For(blocks, Math.Max(1, Par.CheapGrain / Math.Max(1, blockRows * width)), job.Body);
-                    var dst = o.AsSpan((int)(oi * c), width);
-                    dst.Fill(init);
-                    for (long k = 0; k < blocks; k++) TensorPrimitives.Add(dst, partials.AsSpan((int)(k * width), width), dst);
+                    AddBlocks(o.AsSpan((int)(oi * c), width), init, partials, blocks);
                 }
                 finally
                 {

@@ -66,13 +66,16 @@ internal sealed class SharedBufferPool
 
     /// <summary>A pooled array of the same element type and length as <paramref name="like"/> (contents undefined), or
     /// null when none is free.</summary>
-    public Array? TryRentLike(Array like)
+    public Array? TryRentLike(Array like) => TryRent(like.GetType().GetElementType()!, like.Length);
+
+    /// <summary>A pooled array of <paramref name="elementType"/> with exactly <paramref name="length"/> elements
+    /// (contents undefined), or null when none is free.</summary>
+    public Array? TryRent(Type elementType, int length)
     {
-        if (like.Length == 0 || Volatile.Read(ref bytes) == 0) return null;
-        var type = like.GetType().GetElementType()!;
-        if (free.TryGetValue((type, like.Length), out var stack) && stack.TryPop(out var a))
+        if (length == 0 || Volatile.Read(ref bytes) == 0) return null;
+        if (free.TryGetValue((elementType, length), out var stack) && stack.TryPop(out var a))
         {
-            Interlocked.Add(ref bytes, -(long)a.Length * ElementBytes(type));
+            Interlocked.Add(ref bytes, -(long)a.Length * ElementBytes(elementType));
             return a;
         }
         return null;
