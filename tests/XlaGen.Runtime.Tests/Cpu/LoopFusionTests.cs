@@ -171,16 +171,8 @@ public class LoopFusionTests
         // nothing writes the mask
         Assert.DoesNotContain(fusions, f => Results(f).Any(r => r.ElementType == ElementType.Pred));
         AssertSameResults(text);
-        LoopFusion.Duplicates = false;
-        try
-        {
-            var plain = LoopFusion.Run(HloTextParser.Parse(text));
-            Assert.Contains(plain.Entry.Instructions, i => i.Opcode == "fusion" && Results(i).Any(r => r.ElementType == ElementType.Pred));
-        }
-        finally
-        {
-            LoopFusion.Duplicates = true;
-        }
+        var plain = LoopFusion.Run(HloTextParser.Parse(text), duplicate: false);
+        Assert.Contains(plain.Entry.Instructions, i => i.Opcode == "fusion" && Results(i).Any(r => r.ElementType == ElementType.Pred));
     }
 
     [Fact]

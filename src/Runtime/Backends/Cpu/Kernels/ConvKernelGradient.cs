@@ -26,8 +26,17 @@ internal static class ConvKernelGradient
     [ThreadStatic]
     internal static long RunsOnThisThread;
 
-    /// <summary>Tests turn the path off to compare it with the im2col path.</summary>
-    internal static volatile bool Allow = true;
+    [ThreadStatic]
+    static bool off;
+
+    /// <summary>Whether convolutions run on the calling thread take this path (tests and the bench turn it off to compare
+    /// with im2col). Per thread: it rounds differently from im2col, so a switch seen by other threads would change the
+    /// results of tests running beside.</summary>
+    internal static bool Allow
+    {
+        get => !off;
+        set => off = !value;
+    }
 
     sealed record Plan(Convolution.Geometry G, int Rows, int Width, int C, int O, long Images, long XImage, long XH, long XW);
 

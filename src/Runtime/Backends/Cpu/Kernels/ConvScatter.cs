@@ -26,8 +26,17 @@ internal static class ConvScatter
     [ThreadStatic]
     internal static long RunsOnThisThread;
 
-    /// <summary>Tests and the bench turn the path off to compare it with im2col.</summary>
-    internal static volatile bool Allow = true;
+    [ThreadStatic]
+    static bool off;
+
+    /// <summary>Whether convolutions run on the calling thread take this path (tests and the bench turn it off to compare
+    /// with im2col). Per thread: it rounds differently from im2col, so a switch seen by other threads would change the
+    /// results of tests running beside.</summary>
+    internal static bool Allow
+    {
+        get => !off;
+        set => off = !value;
+    }
 
     sealed record Plan(Convolution.Geometry G, int H, int W, int Ci, int Kh, int Kw, int Co, int OH, int OW, int PadH, int PadW,
         long KH, long KW, long KI, long KO);

@@ -12,8 +12,8 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// </summary>
 internal static class Simd
 {
-    /// <summary>Whether compare and select use 512-bit vectors where the CPU has them (tests and A/B runs turn it off;
-    /// the results are the same).</summary>
+    /// <summary>Whether compare and select use 512-bit vectors where the CPU has them (the bench's HLO_SWITCH turns it
+    /// off for an A/B; tests pass the width per call; the results are the same).</summary>
     internal static bool Wide = true;
 
     // ---- compare: 32 elements at a time, lane masks narrowed to 0/1 bytes ----
@@ -21,7 +21,7 @@ internal static class Simd
     /// <summary>Writes o[i] = x[i] DIR y[i] for the vectorisable prefix and returns its length (0 when the element
     /// type has no vector comparison here). A side flagged scalar is the one-element span's value for every i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int Compare<T, TDir>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<bool> o, bool xScalar = false, bool yScalar = false)
+    public static int Compare<T, TDir>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<bool> o, bool xScalar = false, bool yScalar = false, bool? wide = null)
         where TDir : struct, ICompareDirection
     {
         if (!Vector256.IsHardwareAccelerated || !Vector256<T>.IsSupported) return 0;
@@ -31,7 +31,7 @@ internal static class Simd
         var lanes = new Lanes<T>(x, y, xScalar, yScalar);
         ref byte orf = ref Unsafe.As<bool, byte>(ref MemoryMarshal.GetReference(o));
         var one = Vector256.Create((sbyte)1);
-        if (size == 4 && Wide && Avx512F.IsSupported && Vector512<T>.IsSupported)
+        if (size == 4 && (wide ?? Wide) && Avx512F.IsSupported && Vector512<T>.IsSupported)
         {
             // 16 lanes per mask, each narrowed to bytes by vpmovdb
             var xv = xScalar ? Vector512.Create(x[0]) : default;
@@ -131,7 +131,7 @@ internal static class Simd
     /// <summary>o[i] = p[i] ? x[i] : y[i] for the vectorisable prefix; returns its length. A side flagged scalar is
     /// its one-element span's value for every i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int Select<T>(ReadOnlySpan<bool> p, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> o, bool xScalar = false, bool yScalar = false)
+    public static int Select<T>(ReadOnlySpan<bool> p, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> o, bool xScalar = false, bool yScalar = false, bool? wide = null)
     {
         int size = Unsafe.SizeOf<T>();
         int n = p.Length, i = 0;
@@ -140,7 +140,7 @@ internal static class Simd
         ref byte xr = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(x));
         ref byte yr = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(y));
         ref byte or = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(o));
-        if (size == 4 && Wide && Avx512F.IsSupported)
+        if (size == 4 && (wide ?? Wide) && Avx512F.IsSupported)
         {
             // 16 pred bytes sign-extended to 16 lane masks (vpmovsxbd)
             var xc = Vector512.Create(Unsafe.ReadUnaligned<int>(ref xr));

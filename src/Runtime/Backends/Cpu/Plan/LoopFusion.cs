@@ -38,8 +38,8 @@ internal static class LoopFusion
         public readonly HashSet<HloInstruction> Copies = new();
     }
 
-    /// <summary>Whether groups recompute cheap producers instead of reading them (<see cref="Duplicate"/>; A/B runs and
-    /// tests turn it off).</summary>
+    /// <summary>Whether <see cref="Run(HloModule)"/> recomputes cheap producers instead of reading them
+    /// (<see cref="Duplicate"/>; the bench's HLO_SWITCH turns it off for an A/B).</summary>
     internal static bool Duplicates = true;
 
     /// <summary>Most instructions one group copies in to recompute one value it would otherwise read.</summary>
@@ -47,9 +47,12 @@ internal static class LoopFusion
 
     /// <summary>The module with its loop fusions formed, or <paramref name="module"/> itself when nothing fuses. The
     /// input is never changed.</summary>
-    public static HloModule Run(HloModule module)
+    public static HloModule Run(HloModule module) => Run(module, Duplicates);
+
+    /// <summary>As <see cref="Run(HloModule)"/>, recomputing cheap producers or not (<see cref="Duplicate"/>).</summary>
+    internal static HloModule Run(HloModule module, bool duplicate)
     {
-        var plans = module.Computations.ToDictionary(c => c, c => FindGroups(c).Where(WorthFusing).ToList());
+        var plans = module.Computations.ToDictionary(c => c, c => FindGroups(c, duplicate).Where(WorthFusing).ToList());
         if (plans.Values.All(g => g.Count == 0)) return module;
         return new Rewriter(module, plans).Run();
     }
@@ -129,7 +132,7 @@ internal static class LoopFusion
         return trailing ? BroadcastKind.Trailing : leading ? BroadcastKind.Leading : BroadcastKind.None;
     }
 
-    static List<Group> FindGroups(HloComputation c)
+    static List<Group> FindGroups(HloComputation c, bool duplicate)
     {
         var groups = new List<Group>();
         var users = new Dictionary<HloInstruction, int>();
@@ -193,7 +196,7 @@ internal static class LoopFusion
             g.Reduces = true;
         }
         foreach (var g in groups) if (g.Reduces) g.Members.Sort((a, b) => index[a].CompareTo(index[b]));
-        if (Duplicates) Duplicate(groups, index, groupOf);
+        if (duplicate) Duplicate(groups, index, groupOf);
         return groups;
     }
 
