@@ -61,6 +61,41 @@ public class ConvolutionKernelTests
         Assert.Equal(gemm, shallow);
     }
 
+    /// <summary>Shallow convolutions the direct 2-D kernel (<c>ConvShallow</c>) does not take, which gather patches
+    /// first: 1-D, 3-D, and a 2-D window that dilates its input (a transposed convolution). Bitwise the GEMM path.</summary>
+    [Theory]
+    [InlineData("f32[3,40,2]", "f32[5,2,32]", "size=5 pad=2_2", "b0f_0io->b0f")]
+    [InlineData("f32[2,6,6,6,1]", "f32[3,3,3,1,16]", "size=3x3x3", "b012f_012io->b012f")]
+    [InlineData("f32[2,9,9,1]", "f32[3,3,1,16]", "size=3x3 pad=1_1x1_1 lhs_dilate=2x2", "b01f_01io->b01f")]
+    public void ShallowPathThatGathersPatchesIsBitwiseTheGemmPath(string xShape, string wShape, string window, string labels)
+    {
+        var module = HloTextParser.Parse($$"""
+            HloModule shallow_gather
+
+            ENTRY main {
+              x = {{xShape}} parameter(0)
+              w = {{wShape}} parameter(1)
+              ROOT y = convolution(x, w), window={{{window}}}, dim_labels={{labels}}
+            }
+            """);
+        var rng = new Random(xShape.Length * 7 + window.Length);
+        var args = module.Entry.Parameters.Select(p => (Tensor)Tensor<float>.FromArray(
+            Enumerable.Range(0, (int)p.Shape.ElementCount).Select(_ => rng.Next(30) == 0 ? -0f : (float)(rng.NextDouble() * 2 - 1)).ToArray(), p.Shape.ConcreteDims())).ToArray();
+        var exe = Cpu.CompileHlo(module);
+        long before = Im2Col.ShallowRunsOnThisThread;
+        var shallow = ResultBytes.Of(Cpu, exe, args)[0];
+        Assert.Equal(before + 1, Im2Col.ShallowRunsOnThisThread);
+        Im2Col.AllowShallow = false;
+        try
+        {
+            Assert.Equal(ResultBytes.Of(Cpu, exe, args)[0], shallow);
+        }
+        finally
+        {
+            Im2Col.AllowShallow = true;
+        }
+    }
+
     /// <summary>The CNN's second-layer convolution and its input gradient (a padded convolution with a transposed
     /// kernel layout) on tiles of rows gathered per core (<c>Im2Col.RunTiles</c>) against the blocked path, bitwise.</summary>
     [Theory]
