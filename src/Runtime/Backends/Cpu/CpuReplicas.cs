@@ -209,25 +209,7 @@ internal static class ReplicaThreads
             bool spin = false;
             while (true)
             {
-                if (!Ready.Wait(0))
-                {
-                    bool got = false;
-                    if (spin)
-                    {
-                        var spinner = new SpinWait();
-                        long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
-                        while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
-                        {
-                            if (Ready.Wait(0))
-                            {
-                                got = true;
-                                break;
-                            }
-                            spinner.SpinOnce(sleep1Threshold: -1);
-                        }
-                    }
-                    if (!got) Ready.Wait();
-                }
+                if (!(spin ? Kernels.Spin.Until(Ready, static r => r.Wait(0), SpinTicks) : Ready.Wait(0))) Ready.Wait();
                 if (!Queue.TryDequeue(out var item)) continue;
                 spin = item.Spin;
                 item.Work();

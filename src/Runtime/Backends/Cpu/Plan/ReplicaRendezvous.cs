@@ -67,13 +67,7 @@ internal sealed class ReplicaRendezvous
         // VM, several times per step: spin briefly first, when every replica has a core to itself (spinning beside a
         // replica that still computes on the same core would only delay it).
         if (count <= Environment.ProcessorCount)
-        {
-            var spinner = new SpinWait();
-            long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
-            while (Volatile.Read(ref generation) == g && Volatile.Read(ref abort) == null && Volatile.Read(ref finished) == 0
-                && System.Diagnostics.Stopwatch.GetTimestamp() < until)
-                spinner.SpinOnce(sleep1Threshold: -1);
-        }
+            Kernels.Spin.Until((Rendezvous: this, Generation: g), static s => s.Rendezvous.Moved(s.Generation), SpinTicks);
         lock (gate)
         {
             while (generation == g)
@@ -84,6 +78,10 @@ internal sealed class ReplicaRendezvous
             }
         }
     }
+
+    /// <summary>Generation <paramref name="g"/> is over, or the execution was aborted or a replica finished: a waiter
+    /// has something to act on (read without the lock, for spinning).</summary>
+    bool Moved(long g) => Volatile.Read(ref generation) != g || Volatile.Read(ref abort) != null || Volatile.Read(ref finished) != 0;
 
     /// <summary>How long a replica spins at a rendezvous before it blocks: 50 µs.</summary>
     static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 20_000;
