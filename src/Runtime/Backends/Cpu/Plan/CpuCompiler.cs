@@ -39,10 +39,18 @@ internal sealed class CpuCompiler
 
     static void Dump(HloModule module, string suffix)
     {
-        Directory.CreateDirectory(DumpDirectory!);
         int n = suffix == "hlo" ? Interlocked.Increment(ref dumped) : dumped;
         var name = string.Concat(module.Name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_'));
-        File.WriteAllText(Path.Combine(DumpDirectory!, $"{n:D3}.{name}.{suffix}"), HloPrinter.Print(module, includeMetadata: false));
+        var path = Path.Combine(DumpDirectory!, $"{n:D3}.{name}.{suffix}");
+        try
+        {
+            Directory.CreateDirectory(DumpDirectory!);
+            File.WriteAllText(path, HloPrinter.Print(module, includeMetadata: false));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new XlaCompileException($"XLAGEN_CPU_DUMP={DumpDirectory}: cannot write '{path}' ({e.Message}); unset it or name a writable directory");
+        }
     }
 
     static void CheckSupported(HloModule module)
