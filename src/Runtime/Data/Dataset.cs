@@ -194,6 +194,77 @@ public sealed class Dataset
         }
     }
 
+    /// <summary>
+    /// The batches of one epoch (as <see cref="Batches(int, bool, ulong, int, bool, int)"/> with the same arguments) as
+    /// ranges of the epoch's order whose rows nobody has gathered yet: whoever needs a batch's rows copies them where
+    /// they are needed (<see cref="BatchRows.Gather"/>). The CPU executor's replicas each gather their own slice of the
+    /// global batch on their own thread this way: no prefetch thread competes with them for the cores, and no copy
+    /// splits a gathered batch. A range can be gathered until the enumeration has ended.
+    /// </summary>
+    internal IEnumerable<BatchRows> BatchRanges(int batchSize, bool shuffle, ulong seed, int epoch, bool dropLast)
+    {
+        int batches = BatchCount(batchSize, dropLast);
+        if (epoch < 0) throw new ArgumentOutOfRangeException(nameof(epoch), $"epoch {epoch} is negative");
+        return EnumerateRanges(batchSize, shuffle, seed, epoch, batches);
+    }
+
+    IEnumerable<BatchRows> EnumerateRanges(int batchSize, bool shuffle, ulong seed, int epochNumber, int batches)
+    {
+        var epoch = new Epoch(this, batchSize, shuffle, seed, epochNumber, 0, batches);
+        try
+        {
+            for (int k = 0; k < batches; k++)
+            {
+                int start = k * batchSize;
+                yield return new BatchRows(epoch, k, Math.Min(batchSize, Count - start));
+            }
+        }
+        finally
+        {
+            epoch.Release();
+        }
+    }
+
+    /// <summary>One batch of an epoch before its rows are gathered (see <see cref="BatchRanges"/>).</summary>
+    internal sealed class BatchRows
+    {
+        readonly Epoch epoch;
+
+        internal BatchRows(Epoch epoch, int index, int size)
+        {
+            this.epoch = epoch;
+            Index = index;
+            Size = size;
+        }
+
+        /// <summary>The batch's index in its epoch.</summary>
+        public int Index { get; }
+
+        /// <summary>Its examples (the last batch may be short).</summary>
+        public int Size { get; }
+
+        /// <summary>The dataset's columns: their element types and per-example dims shape the gathered tensors.</summary>
+        public IReadOnlyList<Tensor> Sources => epoch.Data.source;
+
+        /// <summary>Copies column <paramref name="column"/> of the batch's examples [<paramref name="first"/>, first +
+        /// <paramref name="count"/>) into rows 0 … count − 1 of <paramref name="destination"/> (an array of the column's
+        /// element type with room for count rows).</summary>
+        /// <exception cref="ArgumentOutOfRangeException">The range is not inside the batch, or the column does not exist.</exception>
+        /// <exception cref="ArgumentException"><paramref name="destination"/> is not of the column's type or too short.</exception>
+        /// <exception cref="InvalidOperationException">The epoch's enumeration has ended.</exception>
+        public void Gather(int column, int first, int count, Array destination)
+        {
+            ArgumentNullException.ThrowIfNull(destination);
+            var sources = epoch.Data.source;
+            if ((uint)column >= (uint)sources.Length) throw new ArgumentOutOfRangeException(nameof(column), column, $"the dataset has {sources.Length} column(s)");
+            if (first < 0 || count < 0 || first > Size - count)
+                throw new ArgumentOutOfRangeException(nameof(first), $"rows [{first}, {(long)first + count}) are not inside batch {Index} of {Size} examples");
+            if (destination.GetType() != sources[column].Data.GetType() || (long)destination.Length * sources[column].ElementType.ByteSize() < count * epoch.Data.rowBytes[column])
+                throw new ArgumentException($"column {column} needs a {sources[column].Data.GetType().Name} with room for {count} rows, got a {destination.GetType().Name} of {destination.Length} elements", nameof(destination));
+            epoch.GatherRows(column, Index * epoch.BatchSize + first, count, destination);
+        }
+    }
+
     /// <summary>Live prefetch worker threads of this dataset (tests check that early exits stop them).</summary>
     internal int ActiveWorkers => Volatile.Read(ref activeWorkers);
 
@@ -201,7 +272,7 @@ public sealed class Dataset
     internal long LastWorkerAllocatedBytes { get; private set; }
 
     /// <summary>One epoch's state: the order (a cached array, taken for the epoch) and the gather routine.</summary>
-    sealed class Epoch
+    internal sealed class Epoch
     {
         readonly Dataset data;
         readonly int[]? order;
@@ -225,6 +296,8 @@ public sealed class Dataset
 
         public int BatchCount { get; }
 
+        public int BatchSize => batchSize;
+
         public Dataset Data => data;
 
         public Batch Gather(int index)
@@ -235,35 +308,40 @@ public sealed class Dataset
             batch.Index = index;
             batch.Start = start;
             var columns = batch.Buffers;
-            for (int c = 0; c < columns.Length; c++)
-            {
-                long row = data.rowBytes[c];
-                ref byte src = ref HostArrays.Bytes(data.source[c].Data);
-                ref byte dst = ref HostArrays.Bytes(columns[c].Data);
-                if (order == null)
-                {
-                    HostArrays.Copy(ref Unsafe.AddByteOffset(ref src, (nint)((data.offset + (long)start) * row)), ref dst, size * row);
-                }
-                else if (row <= uint.MaxValue)
-                {
-                    for (int i = 0; i < size; i++)
-                    {
-                        long from = (data.offset + (long)order[start + i]) * row;
-                        Unsafe.CopyBlockUnaligned(ref Unsafe.AddByteOffset(ref dst, (nint)(i * row)), ref Unsafe.AddByteOffset(ref src, (nint)from), (uint)row);
-                    }
-                }
-                else
-                {
-                    for (int i = 0; i < size; i++)
-                    {
-                        long from = (data.offset + (long)order[start + i]) * row;
-                        HostArrays.Copy(ref Unsafe.AddByteOffset(ref src, (nint)from), ref Unsafe.AddByteOffset(ref dst, (nint)(i * row)), row);
-                    }
-                }
-            }
+            for (int c = 0; c < columns.Length; c++) GatherRows(c, start, size, columns[c].Data);
             batch.GatheredOnThread = Environment.CurrentManagedThreadId;
             batch.GatheredAt = System.Diagnostics.Stopwatch.GetTimestamp();
             return batch;
+        }
+
+        /// <summary>Copies column <paramref name="column"/> of the examples at positions [<paramref name="first"/>,
+        /// first + <paramref name="count"/>) of the epoch's order into rows 0 … count − 1 of <paramref name="destination"/>.</summary>
+        public void GatherRows(int column, int first, int count, Array destination)
+        {
+            if (Volatile.Read(ref released)) throw new InvalidOperationException("the rows of a batch were gathered after its epoch's enumeration ended (the epoch's order is reused by the next epoch)");
+            long row = data.rowBytes[column];
+            ref byte src = ref HostArrays.Bytes(data.source[column].Data);
+            ref byte dst = ref HostArrays.Bytes(destination);
+            if (order == null)
+            {
+                HostArrays.Copy(ref Unsafe.AddByteOffset(ref src, (nint)((data.offset + (long)first) * row)), ref dst, count * row);
+            }
+            else if (row <= uint.MaxValue)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    long from = (data.offset + (long)order[first + i]) * row;
+                    Unsafe.CopyBlockUnaligned(ref Unsafe.AddByteOffset(ref dst, (nint)(i * row)), ref Unsafe.AddByteOffset(ref src, (nint)from), (uint)row);
+                }
+            }
+            else
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    long from = (data.offset + (long)order[first + i]) * row;
+                    HostArrays.Copy(ref Unsafe.AddByteOffset(ref src, (nint)from), ref Unsafe.AddByteOffset(ref dst, (nint)(i * row)), row);
+                }
+            }
         }
 
         Batch NewBatch(int size)
@@ -279,8 +357,11 @@ public sealed class Dataset
             return new Batch(data.pool, tensors, size);
         }
 
+        bool released;
+
         public void Release()
         {
+            Volatile.Write(ref released, true);
             if (order != null) Volatile.Write(ref data.cachedOrder, order);
         }
     }

@@ -267,6 +267,83 @@ public abstract partial class ModelRunner
         return r;
     }
 
+    /// <summary>The replicas are the CPU executor's virtual devices in this process: each gathers its slice of every
+    /// batch on its own thread (<see cref="StagedRows"/>).</summary>
+    bool ReplicasGather => Device is ReplicatedDevice r && r.Replicas > 1 && r.Devices.All(d => d is Backends.Cpu.CpuDevice);
+
+    /// <summary>
+    /// An epoch's batches staged for the device: on the CPU executor's replicas (<see cref="ReplicasGather"/>) as
+    /// deferred slices that each replica gathers from <paramref name="data"/> itself (<see cref="StagedRows"/>);
+    /// elsewhere gathered by the dataset (<paramref name="prefetch"/> batches ahead on its thread) and uploaded
+    /// (<see cref="Staged"/>).
+    /// </summary>
+    internal IEnumerable<StagedBatch> StagedEpoch(Dataset data, int batchSize, bool shuffle, ulong seed, int epoch, int prefetch, Func<int, double>? learningRateAt) =>
+        ReplicasGather
+            ? StagedRows(data.BatchRanges(batchSize, shuffle, seed, epoch, dropLast: false), learningRateAt)
+            : Staged(data.Batches(batchSize, shuffle, seed, epoch, dropLast: false, prefetch), learningRateAt);
+
+    /// <summary>
+    /// Stages batches on the CPU executor's replicas without gathering them here: replica r's column buffers are arrays
+    /// its device recycles, filled on first read (<see cref="Backends.Cpu.CpuDevice.AdoptDeferred"/>) with slice r of the
+    /// batch's rows (or the whole batch when it does not divide by the replica count, see <see cref="UploadedColumns"/>).
+    /// A replicated execution reads replica r's arguments on replica r's thread, so the replicas gather in parallel, and
+    /// neither a prefetch thread nor a split copy of a gathered batch takes a core from them (on two cores these cost
+    /// 0.1 ms of a 0.9 ms two-replica MLP step, with replica 1 waiting).
+    /// </summary>
+    internal IEnumerable<StagedBatch> StagedRows(IEnumerable<Dataset.BatchRows> batches, Func<int, double>? learningRateAt)
+    {
+        double previousRate = learningRateBuffer?.Value ?? double.NaN;
+        int index = 0;
+        StagedBatch Stage(Dataset.BatchRows rows)
+        {
+            double? rate = learningRateAt == null ? null : learningRateAt(index++);
+            bool newRate = rate is { } value && !value.Equals(previousRate);
+            var device = (ReplicatedDevice)Device;
+            int n = device.Replicas;
+            bool split = rows.Size % n == 0;
+            int per = split ? rows.Size / n : rows.Size;
+            var sources = rows.Sources;
+            var buffers = new DeviceBuffer[sources.Count];
+            var bind = new Tensor[sources.Count];
+            DeviceBuffer? rateBuffer = null;
+            try
+            {
+                for (int c = 0; c < buffers.Length; c++)
+                {
+                    var dims = sources[c].Shape.ToArray();
+                    dims[0] = per;
+                    var shards = new DeviceBuffer[n];
+                    try
+                    {
+                        for (int r = 0; r < n; r++)
+                        {
+                            var cpu = (Backends.Cpu.CpuDevice)device.Devices[r];
+                            var t = cpu.AllocateUninitialized(sources[c].ElementType, (long[])dims.Clone());
+                            int column = c, first = split ? r * per : 0;
+                            shards[r] = cpu.AdoptDeferred(t, a => rows.Gather(column, first, per, a));
+                            if (r == 0) bind[c] = t;
+                        }
+                        buffers[c] = device.AdoptShards(shards);
+                    }
+                    catch
+                    {
+                        foreach (var b in shards) b?.Dispose();
+                        throw;
+                    }
+                }
+                if (newRate) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate!.Value));
+            }
+            catch
+            {
+                foreach (var b in buffers) b?.Dispose();
+                throw;
+            }
+            previousRate = rate ?? double.NaN;
+            return new StagedBatch(null, new UploadedColumns(buffers, bind, split ? n : 1), rate ?? double.NaN, rateBuffer) { Examples = rows.Size };
+        }
+        return Prefetched(batches, Stage);
+    }
+
     /// <summary>Fit and Evaluate upload the next batch while the current step runs, on devices outside this process
     /// (a remote xlagen-server), as tf.data's prefetch to device does. True by default; results are the same either way.</summary>
     public bool PrefetchToDevice { get; set; } = true;

@@ -440,10 +440,10 @@ public abstract partial class ModelRunner
                 var schedule = Optimizer!.LearningRate;
                 // K steps per execution take K batches at once: gathered ahead by as many (one ahead, the other K - 1 were
                 // gathered one after another while the step waited: 2.3 ms of every 16-step chunk of the MLP)
-                var batches = train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: stepsPerExecution);
                 var work = stepsPerExecution == 1
-                    ? Staged(batches, k => schedule.At(firstStep + k))
-                    : StagedChunks(Chunks(batches, stepsPerExecution, options.BatchSize, train.BatchCount(options.BatchSize, dropLast: false)), k => schedule.At(firstStep + k));
+                    ? StagedEpoch(train, options.BatchSize, options.Shuffle, shuffleSeed, epoch, prefetch: 1, k => schedule.At(firstStep + k))
+                    : StagedChunks(Chunks(train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: stepsPerExecution),
+                        stepsPerExecution, options.BatchSize, train.BatchCount(options.BatchSize, dropLast: false)), k => schedule.At(firstStep + k));
                 foreach (var staged in work)
                 {
                     if (staged.Steps == 1) RunTrainStep(staged, accumulators);
@@ -537,7 +537,7 @@ public abstract partial class ModelRunner
         var accumulators = ZeroAccumulators(plan);
         try
         {
-            foreach (var staged in Staged(data.Batches(batchSize, shuffle: false, seed: 0, epoch: 0, dropLast: false, prefetch: 1)))
+            foreach (var staged in StagedEpoch(data, batchSize, shuffle: false, seed: 0, epoch: 0, prefetch: 1, learningRateAt: null))
             {
                 var placement = staged.Placement;
                 var bindings = loss.Bind(ModelName + "." + loss.Method, placement.BindColumns);

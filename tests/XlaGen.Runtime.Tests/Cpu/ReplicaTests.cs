@@ -240,6 +240,58 @@ ENTRY %e (x: f32[5], i: s32[3]) -> (f32[5], s32[3]) {
     }
 
     [Fact]
+    public void DeferredArgumentsAreFilledOnTheirReplicasThreadsAndAFailedFillFailsTheStep()
+    {
+        // Fit's staging on CPU replicas: each replica's slice of a batch is written by the replica's own thread when its
+        // execution first reads it (replica 0 runs on the caller's thread, the others on replica threads).
+        var b = new HloBuilder("sum");
+        var x = b.Parameter(Shape.Array(ElementType.F32, 2), "x");
+        using var device = Devices.Cpu(replicas: 2);
+        using var exe = device.CompileHlo(b.BuildModule(b.AllReduce(new[] { x })));
+        var threads = new int[2];
+        DeviceBuffer Deferred(Func<int, float[]> values)
+        {
+            var shards = new DeviceBuffer[2];
+            for (int r = 0; r < 2; r++)
+            {
+                var cpu = (XlaGen.Backends.Cpu.CpuDevice)device.Devices[r];
+                int replica = r;
+                shards[r] = cpu.AdoptDeferred(cpu.AllocateUninitialized(ElementType.F32, new long[] { 2 }), a =>
+                {
+                    threads[replica] = Environment.CurrentManagedThreadId;
+                    values(replica).CopyTo((float[])a, 0);
+                });
+            }
+            return device.AdoptShards(shards);
+        }
+        int caller = 0;
+        using (var arg = Deferred(r => new[] { r + 1f, 10f * (r + 1) }))
+        {
+            var outputs = Bounded(() =>
+            {
+                caller = Environment.CurrentManagedThreadId;
+                return exe.Execute(new[] { arg });
+            });
+            Assert.Equal(new[] { 3f, 30f }, ((Tensor<float>)device.Download(outputs[0])).Data);
+            foreach (var o in outputs) o.Dispose();
+            Assert.Equal(caller, threads[0]);
+            Assert.NotEqual(caller, threads[1]);
+            // Filled once: later reads see the same values without running the fill again.
+            threads[1] = -1;
+            Assert.Equal(new[] { 2f, 20f }, ((Tensor<float>)device.DownloadReplicas(arg)[1]).Data);
+            Assert.Equal(-1, threads[1]);
+        }
+
+        // Replica 1's fill throws: the step fails with its error, naming the replica, and nobody is left waiting.
+        using var failing = Deferred(r => r == 1 ? throw new InvalidOperationException("the rows are gone") : new[] { 1f, 2f });
+        var e = Assert.Throws<XlaExecutionException>(() => Bounded(() => exe.Execute(new[] { (DeviceBuffer)failing })));
+        Assert.Contains("replica 1 of 2 failed running 'sum'", e.Message);
+        Assert.Contains("the rows are gone", e.Message);
+        // A buffer whose fill failed keeps failing with that error rather than handing out unwritten elements.
+        Assert.Contains("the rows are gone", Assert.Throws<InvalidOperationException>(() => device.DownloadReplicas(failing)).Message);
+    }
+
+    [Fact]
     public void CancellationStopsEveryReplicaWhileOthersWait()
     {
         var module = ReplicaPrograms.LoopWithAllReduce(reduceInBody: false);

@@ -96,6 +96,52 @@ public class DatasetTests
         Assert.Equal(Dataset.EpochOrder(103, true, 5, 2), seen);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BatchRangesGatherInPiecesTheRowsThatBatchesGather(bool shuffle)
+    {
+        // A view (offset 7) of 103 examples in batches of 10: the last batch has 3. Each batch is gathered as two
+        // pieces (as two replicas gather their slices) into arrays that are then compared with the batch's columns.
+        var data = Numbered(110).Slice(7, 103);
+        var expected = data.Batches(10, shuffle, seed: 4, epoch: 1, prefetch: 0).Select(b =>
+        {
+            using (b) return b.Columns.Select(c => (Array)c.Data.Clone()).ToArray();
+        }).ToList();
+        var ranges = data.BatchRanges(10, shuffle, seed: 4, epoch: 1, dropLast: false).ToList();
+        // The enumeration has ended: the epoch's order may be refilled by the next epoch, so gathering now is refused.
+        Assert.Contains("after its epoch's enumeration ended", Assert.Throws<InvalidOperationException>(() => ranges[0].Gather(0, 0, 1, new int[1])).Message);
+        int k = 0;
+        foreach (var rows in data.BatchRanges(10, shuffle, seed: 4, epoch: 1, dropLast: false))
+        {
+            Assert.Equal(k, rows.Index);
+            Assert.Equal(expected[k][0].Length, rows.Size);
+            Assert.Equal(4, rows.Sources.Count);
+            int half = rows.Size / 2;
+            for (int c = 0; c < 4; c++)
+            {
+                int perRow = expected[k][c].Length / rows.Size;
+                var first = Array.CreateInstance(expected[k][c].GetType().GetElementType()!, half * perRow);
+                var second = Array.CreateInstance(expected[k][c].GetType().GetElementType()!, (rows.Size - half) * perRow);
+                rows.Gather(c, 0, half, first);
+                rows.Gather(c, half, rows.Size - half, second);
+                var joined = Array.CreateInstance(first.GetType().GetElementType()!, expected[k][c].Length);
+                Array.Copy(first, joined, first.Length);
+                Array.Copy(second, 0, joined, first.Length, second.Length);
+                Assert.Equal(expected[k][c], joined);
+            }
+            // Bad requests name what was wrong.
+            Assert.Contains($"rows [{rows.Size - 1}, {rows.Size + 1}) are not inside batch {k} of {rows.Size} examples",
+                Assert.Throws<ArgumentOutOfRangeException>(() => rows.Gather(0, rows.Size - 1, 2, new int[2])).Message);
+            Assert.Throws<ArgumentOutOfRangeException>(() => rows.Gather(4, 0, 1, new int[1]));
+            Assert.Contains("column 1 needs a Single[] with room for 2 rows, got a Single[] of 5 elements",
+                Assert.Throws<ArgumentException>(() => rows.Gather(1, 0, 2, new float[5])).Message);
+            Assert.Contains("column 0 needs a Int32[]", Assert.Throws<ArgumentException>(() => rows.Gather(0, 0, 1, new float[1])).Message);
+            k++;
+        }
+        Assert.Equal(11, k);
+    }
+
     [Fact]
     public void TheLastPartialBatchIsYieldedUnlessDropLast()
     {

@@ -155,6 +155,12 @@ public sealed class CpuDevice : IHostMemoryDevice
         return TensorBytes.ArrayBytes(b.RawData, b.Shape.ElementType, byteOffset, length);
     }
 
+    /// <summary>A buffer that takes over <paramref name="tensor"/>'s array (as <see cref="AdoptHostTensor"/>) before its
+    /// elements are written: <paramref name="fill"/> writes them on the thread that first reads the buffer (see
+    /// <see cref="CpuBuffer.RawData"/>). A replica's execution reads its arguments on the replica's own thread, so each
+    /// replica gathers its own slice of a batch there, in parallel with the others.</summary>
+    internal CpuBuffer AdoptDeferred(Tensor tensor, Action<Array> fill) => new(this, tensor.HloShape, tensor.Data) { Fill = fill };
+
     /// <summary>Wraps an array the device takes ownership of (no copy).</summary>
     internal CpuBuffer Wrap(Shape shape, Array data) => new(this, shape, data);
 
@@ -180,6 +186,8 @@ internal sealed class CpuBuffer : DeviceBuffer
 {
     Array? data;
     bool exposed;
+    Action<Array>? fill;
+    System.Runtime.ExceptionServices.ExceptionDispatchInfo? fillFailure;
 
     internal CpuBuffer(CpuDevice device, Shape shape, Array data) : base(device, shape)
     {
@@ -199,19 +207,48 @@ internal sealed class CpuBuffer : DeviceBuffer
     {
         get
         {
-            EnsureAlive("read its data");
+            var a = RawData;
             exposed = true;
-            return data!;
+            return a;
         }
     }
 
-    /// <summary>The array, for the device's own use (not marked as exposed).</summary>
+    /// <summary>The array, for the device's own use (not marked as exposed). A deferred buffer
+    /// (<see cref="CpuDevice.AdoptDeferred"/>) is filled by the first reader; when that fill failed, every read throws
+    /// its error.</summary>
     internal Array RawData
     {
         get
         {
             EnsureAlive("read its data");
+            if (Volatile.Read(ref fill) != null || fillFailure != null) RunFill();
             return data!;
+        }
+    }
+
+    /// <summary>Writes the elements of a deferred buffer on the thread that first reads it (once).</summary>
+    internal Action<Array>? Fill
+    {
+        init => fill = value;
+    }
+
+    void RunFill()
+    {
+        lock (this)
+        {
+            if (fill is { } f)
+            {
+                try
+                {
+                    f(data!);
+                }
+                catch (Exception e)
+                {
+                    fillFailure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                }
+                Volatile.Write(ref fill, null);
+            }
+            fillFailure?.Throw();
         }
     }
 
