@@ -75,6 +75,7 @@ internal static class LoopFusionKernel
         if (ins.Attributes.FusionKind is not ("kLoop" or "kInput") || ins.CalledComputations.Count != 1) return null;
         var program = Builder.TryBuild(ins.CalledComputations[0]);
         if (program == null) return null;
+        if (LoopCodegen.TryCompile(ins.CalledComputations[0], program.Elements) is { } compiled) program = program.WithLoop(compiled);
         var sourceSlots = Enumerable.Range(0, ctx.OperandCount).Select(ctx.In).ToArray();
         var outSlots = ctx.OutLeaves;
         var leaves = ins.Shape.IsTuple ? ins.Shape.TupleShapes.ToArray() : new[] { ins.Shape };
@@ -120,6 +121,14 @@ internal static class LoopFusionKernel
     sealed class Program(Node[] nodes, ElementType[] registerTypes, ElementType[] outputTypes, int[][] outputInPlace, Array[] constants, Tile[] tiles,
         int parameters, int n, int computeNodes, ColumnSum[] sums)
     {
+        /// <summary>Elements of the loop.</summary>
+        public int Elements => n;
+
+        /// <summary>This loop run by <paramref name="loop"/> (<see cref="LoopCodegen"/>) instead of its nodes: the same
+        /// chunks, outputs and column-sum partials, no registers or tiles.</summary>
+        public Program WithLoop(LoopCodegen.ChunkFn loop) =>
+            new(new Node[] { new CompiledLoopNode(loop) }, Array.Empty<ElementType>(), outputTypes, outputInPlace, constants, Array.Empty<Tile>(), parameters, n, computeNodes, sums);
+
         /// <summary>Block sums of a column sum: one per started block of rows.</summary>
         int Blocks(ColumnSum c)
         {
@@ -539,6 +548,12 @@ internal static class LoopFusionKernel
                     Reduce.BlockSums(px + (long)r0 * columns, columns, Math.Min(blockRows, rows - r0), pp + (long)block * columns, columns);
             }
         }
+    }
+
+    /// <summary>The whole loop body compiled to one SIMD loop over the chunk (<see cref="LoopCodegen"/>).</summary>
+    sealed class CompiledLoopNode(LoopCodegen.ChunkFn loop) : Node
+    {
+        public override void Eval(ChunkState s) => loop(s.Sources, s.Outputs, s.Partials, s.Start, s.Length);
     }
 
     sealed class UnaryFactory(Ref x, Ref d) : IUnaryOpSink<Node>
