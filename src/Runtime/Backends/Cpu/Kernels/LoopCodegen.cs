@@ -43,6 +43,10 @@ internal static class LoopCodegen
 
     static readonly bool OffInProcess = Environment.GetEnvironmentVariable("XLAGEN_LOOP_CODEGEN") is "0" or "false";
 
+    /// <summary>The instruction that kept the last declined loop on the calling thread from compiling (diagnostics).</summary>
+    [ThreadStatic]
+    internal static string? Declined;
+
     /// <summary>Loops compiled on the calling thread (tests check that they covered the path).</summary>
     [ThreadStatic]
     internal static int CompiledOnThisThread;
@@ -150,11 +154,19 @@ internal static class LoopCodegen
 
         public Expression<ChunkFn>? Emit()
         {
-            if (n % Lanes != 0) return null;
+            if (n % Lanes != 0)
+            {
+                Declined = $"{n} elements, not a multiple of {Lanes}";
+                return null;
+            }
             foreach (var x in body.Instructions)
             {
                 if (x == body.Root && x.Opcode == "tuple") continue;
-                if (!Add(x)) return null;
+                if (!Add(x))
+                {
+                    Declined = x.Describe();
+                    return null;
+                }
             }
             if (width == 0) width = Lanes;
             // outputs
