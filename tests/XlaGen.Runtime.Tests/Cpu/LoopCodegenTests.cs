@@ -31,7 +31,9 @@ public class LoopCodegenTests
     static int AssertSameThreeWays(string text, int seed)
     {
         var module = HloTextParser.Parse(text);
-        var args = module.Entry.Parameters.Select((p, i) => (Tensor)Special(p.Shape.ConcreteDims(), seed + i)).ToArray();
+        var args = module.Entry.Parameters.Select((p, i) => p.Shape.ElementType == ElementType.Pred
+            ? (Tensor)Tensor<bool>.FromArray(Enumerable.Range(0, (int)p.Shape.ElementCount).Select(k => (k * 7 + seed + i) % 3 == 0).ToArray(), p.Shape.ConcreteDims())
+            : Special(p.Shape.ConcreteDims(), seed + i)).ToArray();
         byte[][] Run(CpuDevice d, bool codegen)
         {
             LoopCodegen.Allow = codegen;
@@ -80,6 +82,7 @@ public class LoopCodegenTests
           y = f32[{{rows}},{{c}}] parameter(1)
           v = f32[{{c}}] parameter(2)
           s = f32[] parameter(3)
+          mask = pred[{{rows}},{{c}}] parameter(4)
           bv = f32[{{rows}},{{c}}] broadcast(v), dimensions={1}
           bs = f32[{{rows}},{{c}}] broadcast(s), dimensions={}
           half = f32[] constant(0.5)
@@ -105,12 +108,13 @@ public class LoopCodegenTests
           s3 = f32[{{rows}},{{c}}] select(lt, s2, x)
           s4 = f32[{{rows}},{{c}}] select(le, s3, bh)
           s5 = f32[{{rows}},{{c}}] select(gt, s4, y)
-          s6 = f32[{{rows}},{{c}}] select(ge, s5, ng)
+          s7 = f32[{{rows}},{{c}}] select(ge, s5, ng)
+          s6 = f32[{{rows}},{{c}}] select(mask, s7, a)
           zero = f32[] constant(0)
           sum1 = f32[{{c}}] reduce(s6, zero), dimensions={0}, to_apply=add_f32
           prod = f32[{{rows}},{{c}}] multiply(s6, d)
           sum2 = f32[{{c}}] reduce(prod, zero), dimensions={0}, to_apply=add_f32
-          ROOT t = (f32[{{c}}], f32[{{rows}},{{c}}], f32[{{c}}], f32[{{rows}},{{c}}]) tuple(sum1, s6, sum2, mz)
+          ROOT t = (f32[{{c}}], f32[{{rows}},{{c}}], f32[{{c}}], f32[{{rows}},{{c}}], pred[{{rows}},{{c}}], pred[{{rows}},{{c}}]) tuple(sum1, s6, sum2, mz, ne, lt)
         }
         """;
 

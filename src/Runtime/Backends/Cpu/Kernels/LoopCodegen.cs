@@ -21,7 +21,7 @@ namespace XlaGen.Backends.Cpu.Kernels;
 /// blocks the nodes use). <c>LoopCodegenTests</c> compares the two on NaNs, infinities and signed zeros. Only NaN
 /// payloads may differ: where two NaNs meet in an add, x86 keeps the first operand's payload, and the JIT orders a
 /// commutative add as it likes (a column sum's running partial, loaded from memory, goes second here).</para>
-/// <para>Covered: f32 values throughout (pred only as the compare → select masks inside the loop); parameters, scalar
+/// <para>Covered: f32 values, and pred as lane masks (from compares and pred operands, for selects and pred outputs); parameters, scalar
 /// constants, broadcasts of scalars and of one per-row pattern (a trailing broadcast of W elements, W a multiple of 16
 /// dividing <see cref="LoopFusionKernel.Chunk"/>); add, subtract, multiply, divide, maximum, minimum, negate, abs,
 /// sqrt, compare (FLOAT order), select, and column sums over W columns. Anything else keeps the nodes, as does a
@@ -63,7 +63,7 @@ internal static class LoopCodegen
     [UnconditionalSuppressMessage("Trimming", "IL2060", Justification = "Vector512's generic methods are looked up by name; a trimmed one makes the lookup fail and the nodes run.")]
     public static ChunkFn? TryCompile(HloComputation body, int n)
     {
-        if (!Allow || !RuntimeFeature.IsDynamicCodeCompiled || !Vector512.IsHardwareAccelerated) return null;
+        if (!Allow || !RuntimeFeature.IsDynamicCodeCompiled || !Vector512.IsHardwareAccelerated || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return null;
         try
         {
             var loop = new Emitter(body, n).Emit()?.Compile();
@@ -173,6 +173,14 @@ internal static class LoopCodegen
             foreach (var (x, k) in outputIndex)
             {
                 if (x.Opcode == "reduce") continue;
+                if (masks.Contains(x) && x.Shape.ElementType == ElementType.Pred && IsLoop(x.Shape))
+                {
+                    var ob = Expression.Variable(typeof(bool[]), "o" + k);
+                    setupLocals.Add(ob);
+                    setup.Add(Expression.Assign(ob, Expression.Convert(Expression.ArrayIndex(outputs, Expression.Constant(k)), typeof(bool[]))));
+                    step.Add(Expression.Call(Masks.Store, values[x], ob, i));
+                    continue;
+                }
                 if (!values.TryGetValue(x, out var v) || v.Type != typeof(Vector512<float>) || x.Shape.ElementType != ElementType.F32 || !IsLoop(x.Shape)) return null;
                 var o = Expression.Variable(typeof(float[]), "o" + k);
                 setupLocals.Add(o);
@@ -232,8 +240,18 @@ internal static class LoopCodegen
             {
                 case "parameter":
                 {
-                    if (t != ElementType.F32 || !x.Shape.IsArray) return false;
                     int p = (int)x.Attributes.ParameterNumber;
+                    if (t == ElementType.Pred && IsLoop(x.Shape))
+                    {
+                        // a mask computed by an earlier loop (ReLU's, dropout's): 16 bools per step
+                        var bools = Expression.Variable(typeof(bool[]), "b" + p);
+                        setupLocals.Add(bools);
+                        setup.Add(Expression.Assign(bools, Expression.Convert(Expression.ArrayIndex(sources, Expression.Constant(p)), typeof(bool[]))));
+                        Let(Expression.Call(Masks.Load, bools, i), x);
+                        masks.Add(x);
+                        return true;
+                    }
+                    if (t != ElementType.F32 || !x.Shape.IsArray) return false;
                     if (IsLoop(x.Shape)) values[x] = Let(Expression.Call(V.Load, SourceArray(p), i), x);
                     else if (x.Shape.IsScalar) values[x] = Hoisted(Expression.ArrayIndex(SourceArray(p), Expression.Constant(0)), "p" + p);
                     else patterns[x] = SourceArray(p);   // usable only through a trailing broadcast
@@ -345,6 +363,31 @@ internal static class LoopCodegen
 
         /// <summary>An f32 vector operand (not a mask, not a bare pattern).</summary>
         Expression? Value(HloInstruction o) => !masks.Contains(o) && values.TryGetValue(o, out var v) && v.Type == typeof(Vector512<float>) ? v : null;
+    }
+
+    /// <summary>pred arrays (one bool per byte) as lane masks of a loop, and back.</summary>
+    internal static class Masks
+    {
+        public static readonly MethodInfo Load = typeof(Masks).GetMethod(nameof(LoadMask), BindingFlags.Public | BindingFlags.Static)!;
+        public static readonly MethodInfo Store = typeof(Masks).GetMethod(nameof(StoreMask), BindingFlags.Public | BindingFlags.Static)!;
+
+        /// <summary>Lanes i … i + 15: all ones where the bool is true (any nonzero byte), else zero.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> LoadMask(bool[] a, int i)
+        {
+            if ((uint)i > (uint)(a.Length - Lanes)) throw new IndexOutOfRangeException();
+            var bytes = Vector128.LoadUnsafe(ref Unsafe.As<bool, byte>(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(a)), (nuint)i);
+            return Vector512.GreaterThan(System.Runtime.Intrinsics.X86.Avx512F.ConvertToVector512Int32(bytes), Vector512<int>.Zero).AsSingle();
+        }
+
+        /// <summary>Writes lanes i … i + 15 of a mask as bools (1 where all ones, 0 where zero).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreMask(Vector512<float> mask, bool[] a, int i)
+        {
+            if ((uint)i > (uint)(a.Length - Lanes)) throw new IndexOutOfRangeException();
+            var bytes = System.Runtime.Intrinsics.X86.Avx512F.ConvertToVector128Byte(mask.AsInt32() & Vector512<int>.One);
+            bytes.StoreUnsafe(ref Unsafe.As<bool, byte>(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(a)), (nuint)i);
+        }
     }
 
     /// <summary>The Vector512 methods the loops call, closed over float.</summary>
