@@ -173,6 +173,8 @@ public sealed class Dataset
     // Each enumeration takes its own epoch state (order array, worker), so enumerating the result twice is safe.
     IEnumerable<Batch> Enumerate(int batchSize, bool shuffle, ulong seed, int epochNumber, int firstBatch, int batches, int prefetch)
     {
+        // alive at once: the prefetcher's ring and the batch it gathers, and as many held by a consumer that groups them
+        pool.Keep(2 * prefetch + 2);
         var epoch = new Epoch(this, batchSize, shuffle, seed, epochNumber, firstBatch, batches);
         try
         {
@@ -518,8 +520,18 @@ public sealed class Batch : IDisposable
 /// <summary>Free batch buffers by batch size; bounded so a burst of undisposed-then-disposed batches is not kept forever.</summary>
 internal sealed class BatchPool
 {
+    /// <summary>Free batches kept per size, at least (see <see cref="Keep"/>).</summary>
     const int MaxFreePerSize = 16;
     readonly Dictionary<int, Stack<Batch>> free = new();
+    int keep = MaxFreePerSize;
+
+    /// <summary>Keeps at least <paramref name="batches"/> free batches per size: as many as can be alive at once, so
+    /// that none is dropped and allocated again (a batch of the MLP's images is a 400 KB large object). Fit with K steps
+    /// per execution holds K gathered batches while it stacks them, and the prefetcher K more.</summary>
+    public void Keep(int batches)
+    {
+        lock (free) keep = Math.Max(keep, batches);
+    }
 
     public Batch? Rent(int size)
     {
@@ -537,7 +549,7 @@ internal sealed class BatchPool
         lock (free)
         {
             if (!free.TryGetValue(batch.Size, out var stack)) free.Add(batch.Size, stack = new Stack<Batch>());
-            if (stack.Count < MaxFreePerSize) stack.Push(batch);
+            if (stack.Count < keep) stack.Push(batch);
         }
     }
 }

@@ -220,6 +220,33 @@ public class DatasetTests
         return allocated;
     }
 
+    /// <summary>Fit with K steps per execution holds K batches while it stacks them and the prefetcher gathers K ahead:
+    /// about 2K + 1 batches alive at once. The pool keeps that many, so a second epoch gathers into the first one's
+    /// buffers (with 16 kept, 17 of 33 were dropped after every group and allocated again).</summary>
+    [Fact]
+    public void GroupsOfKBatchesWithKPrefetchedReuseTheirBuffersNextEpoch()
+    {
+        const int k = 16;
+        var data = Wide(4096);
+        long EpochInGroups(int epoch)
+        {
+            var held = new List<Batch>();
+            foreach (var b in data.Batches(16, shuffle: true, seed: 11, epoch, prefetch: k))
+            {
+                held.Add(b);
+                if (held.Count < k) continue;
+                foreach (var h in held) h.Dispose();
+                held.Clear();
+            }
+            foreach (var h in held) h.Dispose();
+            return data.LastWorkerAllocatedBytes;
+        }
+        EpochInGroups(0);
+        // 2K + 2 batches of 4.5 KiB each at most exist; per-group reallocation would be 17 × 4.5 KiB × 16 groups
+        long worker = Enumerable.Range(1, 3).Min(EpochInGroups);
+        Assert.True(worker < 4 * 4608, $"the prefetch worker allocated {worker} bytes in an epoch of groups of {k}");
+    }
+
     [Fact]
     public void ASteadyStateEpochDoesNotAllocatePerBatch()
     {
