@@ -17,9 +17,10 @@ public class StepsPerExecutionTests
 
     /// <summary>103 examples in batches of 4: 25 full batches and a partial one of 3, so K = 3 and K = 16 leave
     /// leftover full batches and the partial one to single steps.</summary>
-    static (History History, byte[] Checkpoint, long Step, IReadOnlyCollection<string> Programs) Train(int k, Dictionary<int, double>? classWeights = null)
+    static (History History, byte[] Checkpoint, long Step, IReadOnlyCollection<string> Programs) Train(int k, Dictionary<int, double>? classWeights = null, int replicas = 1)
     {
-        using var model = StepsNet.Create(seed: 5);
+        using var device = replicas > 1 ? Devices.Cpu(replicas: replicas) : null;
+        using var model = device != null ? StepsNet.Create(device, seed: 5) : StepsNet.Create(seed: 5);
         // A learning rate that changes every step (warmup, then cosine decay), so each of the K steps needs its own.
         model.Compile(new Adam(LearningRate.CosineWithWarmup(2e-2, warmupSteps: 7, totalSteps: 90)));
         var history = model.Fit(Data(103, 1), new FitOptions
@@ -61,6 +62,23 @@ public class StepsPerExecutionTests
         Assert.Equal(single.Checkpoint, grouped.Checkpoint);   // weights, BatchNorm statistics, Adam's moments, step
         if (k <= 25) Assert.Contains($"4*{k}", grouped.Programs);
         else Assert.DoesNotContain(grouped.Programs, p => p.Contains('*'));
+    }
+
+    /// <summary>On the CPU executor's replicas each replica gathers its stack of K slices on its own thread; the K-step
+    /// program all-reduces inside its loop. Batches of 4 split 2 per replica; the partial batch of 3 runs whole on
+    /// both, as a single step.</summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(16)]
+    public void OnCpuReplicasKStepsPerCallAreBitwiseKSingleSteps(int k)
+    {
+        var single = Train(1, replicas: 2);
+        var grouped = Train(k, replicas: 2);
+        AssertSameHistory(single.History, grouped.History);
+        Assert.Equal(3 * 26, grouped.Step);
+        Assert.Equal(single.Checkpoint, grouped.Checkpoint);
+        Assert.Contains(grouped.Programs, p => p.EndsWith($"*{k}/2", StringComparison.Ordinal));
+        Assert.DoesNotContain(single.Programs, p => p.Contains('*'));
     }
 
     [Fact]

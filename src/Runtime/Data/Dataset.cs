@@ -199,7 +199,7 @@ public sealed class Dataset
     /// <summary>
     /// The batches of one epoch (as <see cref="Batches(int, bool, ulong, int, bool, int)"/> with the same arguments) as
     /// ranges of the epoch's order whose rows nobody has gathered yet: whoever needs a batch's rows copies them where
-    /// they are needed (<see cref="BatchRows.Gather"/>). The CPU executor's replicas each gather their own slice of the
+    /// they are needed (<see cref="BatchRows.Gather(int, int, int, Array)"/>). The CPU executor's replicas each gather their own slice of the
     /// global batch on their own thread this way: no prefetch thread competes with them for the cores, and no copy
     /// splits a gathered batch. A range can be gathered until the enumeration has ended.
     /// </summary>
@@ -254,16 +254,21 @@ public sealed class Dataset
         /// <exception cref="ArgumentOutOfRangeException">The range is not inside the batch, or the column does not exist.</exception>
         /// <exception cref="ArgumentException"><paramref name="destination"/> is not of the column's type or too short.</exception>
         /// <exception cref="InvalidOperationException">The epoch's enumeration has ended.</exception>
-        public void Gather(int column, int first, int count, Array destination)
+        public void Gather(int column, int first, int count, Array destination) => Gather(column, first, count, destination, 0);
+
+        /// <summary>As <see cref="Gather(int, int, int, Array)"/>, into rows <paramref name="destinationRow"/> … +
+        /// count − 1 of <paramref name="destination"/> (a slot of a stack of batches).</summary>
+        public void Gather(int column, int first, int count, Array destination, long destinationRow)
         {
             ArgumentNullException.ThrowIfNull(destination);
             var sources = epoch.Data.source;
             if ((uint)column >= (uint)sources.Length) throw new ArgumentOutOfRangeException(nameof(column), column, $"the dataset has {sources.Length} column(s)");
             if (first < 0 || count < 0 || first > Size - count)
                 throw new ArgumentOutOfRangeException(nameof(first), $"rows [{first}, {(long)first + count}) are not inside batch {Index} of {Size} examples");
-            if (destination.GetType() != sources[column].Data.GetType() || (long)destination.Length * sources[column].ElementType.ByteSize() < count * epoch.Data.rowBytes[column])
-                throw new ArgumentException($"column {column} needs a {sources[column].Data.GetType().Name} with room for {count} rows, got a {destination.GetType().Name} of {destination.Length} elements", nameof(destination));
-            epoch.GatherRows(column, Index * epoch.BatchSize + first, count, destination);
+            if (destinationRow < 0) throw new ArgumentOutOfRangeException(nameof(destinationRow), destinationRow, "the destination row is negative");
+            if (destination.GetType() != sources[column].Data.GetType() || (long)destination.Length * sources[column].ElementType.ByteSize() < (destinationRow + count) * epoch.Data.rowBytes[column])
+                throw new ArgumentException($"column {column} needs a {sources[column].Data.GetType().Name} with room for {destinationRow + count} rows, got a {destination.GetType().Name} of {destination.Length} elements", nameof(destination));
+            epoch.GatherRows(column, Index * epoch.BatchSize + first, count, destination, destinationRow);
         }
     }
 
@@ -318,12 +323,12 @@ public sealed class Dataset
 
         /// <summary>Copies column <paramref name="column"/> of the examples at positions [<paramref name="first"/>,
         /// first + <paramref name="count"/>) of the epoch's order into rows 0 … count − 1 of <paramref name="destination"/>.</summary>
-        public void GatherRows(int column, int first, int count, Array destination)
+        public void GatherRows(int column, int first, int count, Array destination, long destinationRow = 0)
         {
             if (Volatile.Read(ref released)) throw new InvalidOperationException("the rows of a batch were gathered after its epoch's enumeration ended (the epoch's order is reused by the next epoch)");
             long row = data.rowBytes[column];
             ref byte src = ref HostArrays.Bytes(data.source[column].Data);
-            ref byte dst = ref HostArrays.Bytes(destination);
+            ref byte dst = ref Unsafe.AddByteOffset(ref HostArrays.Bytes(destination), (nint)(destinationRow * row));
             if (order == null)
             {
                 HostArrays.Copy(ref Unsafe.AddByteOffset(ref src, (nint)((data.offset + (long)first) * row)), ref dst, count * row);

@@ -294,24 +294,116 @@ public abstract partial class ModelRunner
     {
         double previousRate = learningRateBuffer?.Value ?? double.NaN;
         int index = 0;
-        StagedBatch Stage(Dataset.BatchRows rows)
+        StagedBatch Stage(Dataset.BatchRows rows) => StageRows(rows, learningRateAt == null ? null : learningRateAt(index++), ref previousRate);
+        return Prefetched(batches, Stage);
+    }
+
+    /// <summary>One batch of <see cref="StagedRows"/>: deferred slices per replica, and the step's learning rate uploaded
+    /// when it differs from <paramref name="previousRate"/> (null: an evaluation).</summary>
+    StagedBatch StageRows(Dataset.BatchRows rows, double? rate, ref double previousRate)
+    {
+        bool newRate = rate is { } value && !value.Equals(previousRate);
+        var device = (ReplicatedDevice)Device;
+        int n = device.Replicas;
+        bool split = rows.Size % n == 0;
+        int per = split ? rows.Size / n : rows.Size;
+        var sources = rows.Sources;
+        var buffers = new DeviceBuffer[sources.Count];
+        var bind = new Tensor[sources.Count];
+        DeviceBuffer? rateBuffer = null;
+        try
         {
-            double? rate = learningRateAt == null ? null : learningRateAt(index++);
-            bool newRate = rate is { } value && !value.Equals(previousRate);
-            var device = (ReplicatedDevice)Device;
-            int n = device.Replicas;
-            bool split = rows.Size % n == 0;
-            int per = split ? rows.Size / n : rows.Size;
-            var sources = rows.Sources;
+            for (int c = 0; c < buffers.Length; c++)
+            {
+                var dims = sources[c].Shape.ToArray();
+                dims[0] = per;
+                var shards = new DeviceBuffer[n];
+                try
+                {
+                    for (int r = 0; r < n; r++)
+                    {
+                        var cpu = (Backends.Cpu.CpuDevice)device.Devices[r];
+                        var t = cpu.AllocateUninitialized(sources[c].ElementType, (long[])dims.Clone());
+                        int column = c, first = split ? r * per : 0;
+                        shards[r] = cpu.AdoptDeferred(t, a => rows.Gather(column, first, per, a));
+                        if (r == 0) bind[c] = t;
+                    }
+                    buffers[c] = device.AdoptShards(shards);
+                }
+                catch
+                {
+                    foreach (var b in shards) b?.Dispose();
+                    throw;
+                }
+            }
+            if (newRate) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate!.Value));
+        }
+        catch
+        {
+            foreach (var b in buffers) b?.Dispose();
+            throw;
+        }
+        previousRate = rate ?? double.NaN;
+        return new StagedBatch(null, new UploadedColumns(buffers, bind, split ? n : 1), rate ?? double.NaN, rateBuffer) { Examples = rows.Size };
+    }
+
+    /// <summary>
+    /// Fit with K steps per execution on the CPU executor's replicas: runs of K full batches (of
+    /// <paramref name="batchSize"/> examples, which divides by the replica count) become one stacked chunk, replica r's
+    /// columns a deferred [K, batch / N, …] stack that replica r fills on its own thread with slice r of each of the K
+    /// batches (as <see cref="StagedRows"/> does for one batch), and the K steps' learning rates one f32[K]. What is
+    /// left over (fewer than K full batches, a last partial batch) runs as single steps, so every step is the one K
+    /// single steps would run.
+    /// </summary>
+    internal IEnumerable<StagedBatch> StagedRowChunks(IEnumerable<Dataset.BatchRows> batches, int steps, int batchSize, int totalBatches, Func<int, double> learningRateAt)
+    {
+        var loss = RequireLoss();
+        var device = (ReplicatedDevice)Device;
+        int n = device.Replicas;
+        int fullChunks = batchSize % n == 0 ? totalBatches / steps : 0;
+        double previousRate = learningRateBuffer?.Value ?? double.NaN;
+        Tensor[]? bind = null;
+
+        IEnumerable<(Dataset.BatchRows[] Batches, int FirstIndex, bool Stack)> Group()
+        {
+            var pending = new List<Dataset.BatchRows>(steps);
+            int index = 0;
+            foreach (var rows in batches)
+            {
+                int k = index++;
+                if (k < fullChunks * steps && rows.Size == batchSize)
+                {
+                    pending.Add(rows);
+                    if (pending.Count < steps) continue;
+                    var chunk = pending.ToArray();
+                    pending.Clear();
+                    yield return (chunk, k - steps + 1, true);
+                }
+                else yield return (new[] { rows }, k, false);
+            }
+        }
+
+        StagedBatch Stage((Dataset.BatchRows[] Batches, int FirstIndex, bool Stack) chunk)
+        {
+            if (!chunk.Stack) return StageRows(chunk.Batches[0], learningRateAt(chunk.FirstIndex), ref previousRate);
+            int per = batchSize / n;
+            var sources = chunk.Batches[0].Sources;
+            // the tensors that bind one step's symbolic sizes (shapes only), made once per Fit call
+            bind ??= sources.Select(t =>
+            {
+                var dims = t.Shape.ToArray();
+                dims[0] = per;
+                return TensorBytes.Allocate(t.ElementType, dims, zeroed: true);
+            }).ToArray();
+            var bindings = loss.Bind(ModelName + "." + loss.Method, bind, loss.HasSampleWeight);
             var buffers = new DeviceBuffer[sources.Count];
-            var bind = new Tensor[sources.Count];
-            DeviceBuffer? rateBuffer = null;
+            DeviceBuffer? rates = null;
             try
             {
                 for (int c = 0; c < buffers.Length; c++)
                 {
-                    var dims = sources[c].Shape.ToArray();
-                    dims[0] = per;
+                    var dims = new[] { (long)steps }.Concat(sources[c].Shape).ToArray();
+                    dims[1] = per;
                     var shards = new DeviceBuffer[n];
                     try
                     {
@@ -319,9 +411,12 @@ public abstract partial class ModelRunner
                         {
                             var cpu = (Backends.Cpu.CpuDevice)device.Devices[r];
                             var t = cpu.AllocateUninitialized(sources[c].ElementType, (long[])dims.Clone());
-                            int column = c, first = split ? r * per : 0;
-                            shards[r] = cpu.AdoptDeferred(t, a => rows.Gather(column, first, per, a));
-                            if (r == 0) bind[c] = t;
+                            int column = c, first = r * per;
+                            var rows = chunk.Batches;
+                            shards[r] = cpu.AdoptDeferred(t, a =>
+                            {
+                                for (int k = 0; k < rows.Length; k++) rows[k].Gather(column, first, per, a, (long)k * per);
+                            });
                         }
                         buffers[c] = device.AdoptShards(shards);
                     }
@@ -331,17 +426,26 @@ public abstract partial class ModelRunner
                         throw;
                     }
                 }
-                if (newRate) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate!.Value));
+                var lr = new float[steps];
+                for (int j = 0; j < steps; j++) lr[j] = (float)learningRateAt(chunk.FirstIndex + j);
+                rates = Device.Upload(new Tensor<float>(new long[] { steps }, lr));
             }
             catch
             {
                 foreach (var b in buffers) b?.Dispose();
                 throw;
             }
-            previousRate = rate ?? double.NaN;
-            return new StagedBatch(null, new UploadedColumns(buffers, bind, split ? n : 1), rate ?? double.NaN, rateBuffer) { Examples = rows.Size };
+            return new StagedBatch(null, new UploadedColumns(buffers, bind, n), double.NaN, null)
+            {
+                Steps = steps,
+                Examples = steps * batchSize,
+                LearningRates = rates,
+                Bindings = bindings,
+                BatchSize = per,
+            };
         }
-        return Prefetched(batches, Stage);
+
+        return Prefetched(Group(), Stage);
     }
 
     /// <summary>Fit and Evaluate upload the next batch while the current step runs, on devices outside this process

@@ -376,9 +376,10 @@ public abstract partial class ModelRunner
         var loss = RequireLoss();
         var bindings = staged.Bindings!;
         RecordBindings(loss.Method, bindings);
-        var program = trainPrograms.GetOrAdd(BindingKey(bindings) + "*" + staged.Steps, _ =>
+        int shards = staged.Placement.Shards;
+        var program = trainPrograms.GetOrAdd(BindingKey(bindings) + "*" + staged.Steps + (shards > 1 ? "/" + shards : ""), _ =>
             Device.CompileHlo(TrainingPrograms.TrainSteps(
-                TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, staged.BatchSize, 1, RandomKey, l.Plan), l, staged.Steps)));
+                TrainingPrograms.TrainStep(loss.BuildProgram(bindings), loss, ParameterSpecs, Optimizer!, staged.BatchSize, shards, RandomKey, l.Plan), l, staged.Steps)));
         RunStepProgram(program, l, staged.Columns, staged.LearningRates!, accumulators);
         Step += staged.Steps;
     }
@@ -417,8 +418,9 @@ public abstract partial class ModelRunner
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be positive");
         if (options.StepsPerExecution < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.StepsPerExecution, $"{ModelName}.Fit: StepsPerExecution must be at least 1, got {options.StepsPerExecution}");
-        // Replicas run single steps: the stacked batches would have to be split per replica inside the loop (not done yet).
-        int stepsPerExecution = Replicas > 1 ? 1 : options.StepsPerExecution;
+        // The CPU executor's replicas run K steps per execution (each gathers its own stack of slices); other replicas
+        // (a server's) run single steps: their stacks would have to be split per replica before the upload (not done yet).
+        int stepsPerExecution = Replicas > 1 && !ReplicasGather ? 1 : options.StepsPerExecution;
         var validation = options.Validation;
         if (options.ValidationSplit != 0)
         {
@@ -461,6 +463,9 @@ public abstract partial class ModelRunner
                 // gathered one after another while the step waited: 2.3 ms of every 16-step chunk of the MLP)
                 var work = stepsPerExecution == 1
                     ? StagedEpoch(train, options.BatchSize, options.Shuffle, shuffleSeed, epoch, prefetch: 1, k => schedule.At(firstStep + k))
+                    : ReplicasGather
+                    ? StagedRowChunks(train.BatchRanges(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false), stepsPerExecution, options.BatchSize,
+                        train.BatchCount(options.BatchSize, dropLast: false), k => schedule.At(firstStep + k))
                     : StagedChunks(Chunks(train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: stepsPerExecution),
                         stepsPerExecution, options.BatchSize, train.BatchCount(options.BatchSize, dropLast: false)), k => schedule.At(firstStep + k));
                 foreach (var staged in work)
