@@ -298,6 +298,31 @@ public abstract partial class ModelRunner
         return Prefetched(batches, Stage);
     }
 
+    /// <summary>One <paramref name="dims"/>-shaped buffer per CPU replica, each an array its device recycles, written by
+    /// <paramref name="fill"/>(r) on the thread that first reads it (replica r's, in a replicated execution); replica
+    /// 0's tensor comes back in <paramref name="first"/> (its shape binds the program's sizes).</summary>
+    static ReplicatedBuffer DeferredShards(ReplicatedDevice device, Hlo.ElementType type, long[] dims, Func<int, Action<Array>> fill, out Tensor first)
+    {
+        var shards = new DeviceBuffer[device.Replicas];
+        first = null!;
+        try
+        {
+            for (int r = 0; r < shards.Length; r++)
+            {
+                var cpu = (Backends.Cpu.CpuDevice)device.Devices[r];
+                var t = cpu.AllocateUninitialized(type, (long[])dims.Clone());
+                shards[r] = cpu.AdoptDeferred(t, fill(r));
+                if (r == 0) first = t;
+            }
+            return device.AdoptShards(shards);
+        }
+        catch
+        {
+            foreach (var b in shards) b?.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>One batch of <see cref="StagedRows"/>: deferred slices per replica, and the step's learning rate uploaded
     /// when it differs from <paramref name="previousRate"/> (null: an evaluation).</summary>
     StagedBatch StageRows(Dataset.BatchRows rows, double? rate, ref double previousRate)
@@ -317,24 +342,8 @@ public abstract partial class ModelRunner
             {
                 var dims = sources[c].Shape.ToArray();
                 dims[0] = per;
-                var shards = new DeviceBuffer[n];
-                try
-                {
-                    for (int r = 0; r < n; r++)
-                    {
-                        var cpu = (Backends.Cpu.CpuDevice)device.Devices[r];
-                        var t = cpu.AllocateUninitialized(sources[c].ElementType, (long[])dims.Clone());
-                        int column = c, first = split ? r * per : 0;
-                        shards[r] = cpu.AdoptDeferred(t, a => rows.Gather(column, first, per, a));
-                        if (r == 0) bind[c] = t;
-                    }
-                    buffers[c] = device.AdoptShards(shards);
-                }
-                catch
-                {
-                    foreach (var b in shards) b?.Dispose();
-                    throw;
-                }
+                int column = c;
+                buffers[c] = DeferredShards(device, sources[c].ElementType, dims, r => a => rows.Gather(column, split ? r * per : 0, per, a), out bind[c]);
             }
             if (newRate) rateBuffer = Device.Upload(Tensor<float>.Scalar((float)rate!.Value));
         }
@@ -404,27 +413,12 @@ public abstract partial class ModelRunner
                 {
                     var dims = new[] { (long)steps }.Concat(sources[c].Shape).ToArray();
                     dims[1] = per;
-                    var shards = new DeviceBuffer[n];
-                    try
+                    int column = c;
+                    var rows = chunk.Batches;
+                    buffers[c] = DeferredShards(device, sources[c].ElementType, dims, r => a =>
                     {
-                        for (int r = 0; r < n; r++)
-                        {
-                            var cpu = (Backends.Cpu.CpuDevice)device.Devices[r];
-                            var t = cpu.AllocateUninitialized(sources[c].ElementType, (long[])dims.Clone());
-                            int column = c, first = r * per;
-                            var rows = chunk.Batches;
-                            shards[r] = cpu.AdoptDeferred(t, a =>
-                            {
-                                for (int k = 0; k < rows.Length; k++) rows[k].Gather(column, first, per, a, (long)k * per);
-                            });
-                        }
-                        buffers[c] = device.AdoptShards(shards);
-                    }
-                    catch
-                    {
-                        foreach (var b in shards) b?.Dispose();
-                        throw;
-                    }
+                        for (int k = 0; k < rows.Length; k++) rows[k].Gather(column, r * per, per, a, (long)k * per);
+                    }, out _);
                 }
                 var lr = new float[steps];
                 for (int j = 0; j < steps; j++) lr[j] = (float)learningRateAt(chunk.FirstIndex + j);
