@@ -13,6 +13,24 @@ namespace XlaGen.Tests.Cpu;
 /// </summary>
 public class ConvolutionKernelTests
 {
+    /// <summary>The first result of <paramref name="exe"/> on the shallow path (asserting that it took it) and with the
+    /// shallow path off (the GEMM path), to be compared bitwise.</summary>
+    static (byte[] Shallow, byte[] Gemm) ShallowAndGemm(IExecutable exe, Tensor[] args)
+    {
+        long before = Im2Col.ShallowRunsOnThisThread;
+        var shallow = ResultBytes.Of(Cpu, exe, args)[0];
+        Assert.Equal(before + 1, Im2Col.ShallowRunsOnThisThread);   // the case covers the shallow path
+        Im2Col.AllowShallow = false;
+        try
+        {
+            return (shallow, ResultBytes.Of(Cpu, exe, args)[0]);
+        }
+        finally
+        {
+            Im2Col.AllowShallow = true;
+        }
+    }
+
     static readonly CpuDevice Cpu = new();
 
     [Theory]
@@ -44,20 +62,7 @@ public class ConvolutionKernelTests
         var exe = Cpu.CompileHlo(module);
         byte[] shallow, gemm;
         using (split ? Par.ScaleGrainsForTesting(14) : null)
-        {
-            long before = Im2Col.ShallowRunsOnThisThread;
-            shallow = ResultBytes.Of(Cpu, exe, args)[0];
-            Assert.Equal(before + 1, Im2Col.ShallowRunsOnThisThread);   // the case covers the shallow path
-            Im2Col.AllowShallow = false;
-            try
-            {
-                gemm = ResultBytes.Of(Cpu, exe, args)[0];
-            }
-            finally
-            {
-                Im2Col.AllowShallow = true;
-            }
-        }
+            (shallow, gemm) = ShallowAndGemm(exe, args);
         Assert.Equal(gemm, shallow);
     }
 
@@ -81,19 +86,8 @@ public class ConvolutionKernelTests
         var rng = new Random(xShape.Length * 7 + window.Length);
         var args = module.Entry.Parameters.Select(p => (Tensor)Tensor<float>.FromArray(
             Enumerable.Range(0, (int)p.Shape.ElementCount).Select(_ => rng.Next(30) == 0 ? -0f : (float)(rng.NextDouble() * 2 - 1)).ToArray(), p.Shape.ConcreteDims())).ToArray();
-        var exe = Cpu.CompileHlo(module);
-        long before = Im2Col.ShallowRunsOnThisThread;
-        var shallow = ResultBytes.Of(Cpu, exe, args)[0];
-        Assert.Equal(before + 1, Im2Col.ShallowRunsOnThisThread);
-        Im2Col.AllowShallow = false;
-        try
-        {
-            Assert.Equal(ResultBytes.Of(Cpu, exe, args)[0], shallow);
-        }
-        finally
-        {
-            Im2Col.AllowShallow = true;
-        }
+        var (shallow, gemm) = ShallowAndGemm(Cpu.CompileHlo(module), args);
+        Assert.Equal(gemm, shallow);
     }
 
     /// <summary>The CNN's second-layer convolution and its input gradient (a padded convolution with a transposed
@@ -299,19 +293,8 @@ public class ConvolutionKernelTests
             }
             """);
         var args = new Tensor[] { Tensor<float>.FromArray(x, 2, 1, 20, 20), Tensor<float>.FromArray(w, 24, 1, 3, 3) };
-        var exe = Cpu.CompileHlo(module);
-        long before = Im2Col.ShallowRunsOnThisThread;
-        var shallow = ResultBytes.Of(Cpu, exe, args)[0];
-        Assert.Equal(before + 1, Im2Col.ShallowRunsOnThisThread);
-        Im2Col.AllowShallow = false;
-        try
-        {
-            Assert.Equal(ResultBytes.Of(Cpu, exe, args)[0], shallow);
-        }
-        finally
-        {
-            Im2Col.AllowShallow = true;
-        }
+        var (shallow, gemm) = ShallowAndGemm(Cpu.CompileHlo(module), args);
+        Assert.Equal(gemm, shallow);
     }
 
     /// <summary>The kernel gradient of a shallow layer (few output rows, a long patch) runs <c>ConvFewRows</c>: its sum

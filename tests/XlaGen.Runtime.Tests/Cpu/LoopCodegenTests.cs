@@ -144,6 +144,7 @@ public class LoopCodegenTests
               ROOT c = f32[4144] maximum(b, y)
             }
             """, seed: 3));
+        Assert.Null(LoopCodegen.Declined);   // the last loop compiled: no reason left over from an earlier one
     }
 
     [Theory]
@@ -172,5 +173,7 @@ public class LoopCodegenTests
               ROOT b = f32[4096] add(a, y)
             }
             """, seed: 6));
+        // the diagnostic names what kept the loop from compiling
+        Assert.Contains("(exponential)", LoopCodegen.Declined);
     }
 }

@@ -43,7 +43,8 @@ internal static class LoopCodegen
 
     static readonly bool OffInProcess = Environment.GetEnvironmentVariable("XLAGEN_LOOP_CODEGEN") is "0" or "false";
 
-    /// <summary>The instruction that kept the last declined loop on the calling thread from compiling (diagnostics).</summary>
+    /// <summary>Why the last loop this thread tried did not compile (the instruction or output it does not cover), or
+    /// null when it compiled (diagnostics; tests check it).</summary>
     [ThreadStatic]
     internal static string? Declined;
 
@@ -63,7 +64,12 @@ internal static class LoopCodegen
     [UnconditionalSuppressMessage("Trimming", "IL2060", Justification = "Vector512's generic methods are looked up by name; a trimmed one makes the lookup fail and the nodes run.")]
     public static ChunkFn? TryCompile(HloComputation body, int n)
     {
-        if (!Allow || !RuntimeFeature.IsDynamicCodeCompiled || !Vector512.IsHardwareAccelerated || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return null;
+        Declined = null;
+        if (!Allow || !RuntimeFeature.IsDynamicCodeCompiled || !Vector512.IsHardwareAccelerated || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            Declined = "switched off, or no dynamic code or AVX-512 in this process";
+            return null;
+        }
         try
         {
             var loop = new Emitter(body, n).Emit()?.Compile();
@@ -72,6 +78,7 @@ internal static class LoopCodegen
         }
         catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException or AmbiguousMatchException or TypeInitializationException)
         {
+            Declined = $"{e.GetType().Name}: {e.Message}";
             return null;
         }
     }
@@ -181,7 +188,11 @@ internal static class LoopCodegen
                     step.Add(Expression.Call(Masks.Store, values[x], ob, i));
                     continue;
                 }
-                if (!values.TryGetValue(x, out var v) || v.Type != typeof(Vector512<float>) || x.Shape.ElementType != ElementType.F32 || !IsLoop(x.Shape)) return null;
+                if (!values.TryGetValue(x, out var v) || v.Type != typeof(Vector512<float>) || x.Shape.ElementType != ElementType.F32 || !IsLoop(x.Shape))
+                {
+                    Declined = $"output {k}, {x.Describe()}";
+                    return null;
+                }
                 var o = Expression.Variable(typeof(float[]), "o" + k);
                 setupLocals.Add(o);
                 setup.Add(Expression.Assign(o, Expression.Convert(Expression.ArrayIndex(outputs, Expression.Constant(k)), typeof(float[]))));
