@@ -256,6 +256,26 @@ public class TrainingTests(ITestOutputHelper output)
         Snapshot.Match(text);
     }
 
+    /// <summary>A replicated train step says, as XLA's parameter_replication, which parameters every replica receives
+    /// alike: weights, optimizer slots, step, rate and accumulators, never the batch; one replica's step says nothing.</summary>
+    [Fact]
+    public void ReplicatedTrainStepMarksTheParametersEveryReplicaHoldsAlike()
+    {
+        var module = TrainingPrograms.TrainStep(Mlp.BuildLossProgram(64), Mlp.LossDefinition, Mlp.ParameterSpecs, new Adam(1e-3), 64, replicas: 2);
+        HloVerifier.Verify(module);
+        var marked = module.Entry.Parameters.Where(p => p.Attributes.ParameterReplication is [true]).Select(p => p.Name).ToList();
+        var unmarked = module.Entry.Parameters.Where(p => p.Attributes.ParameterReplication == null).Select(p => p.Name).ToList();
+        Assert.Equal(new[] { "x", "labels", "sample_weight" }, unmarked);
+        Assert.Equal(module.Entry.Parameters.Count - 3, marked.Count);
+        Assert.Contains("w1", marked);
+        Assert.Contains("adam.v.w1", marked);
+        Assert.Contains("step", marked);
+        Assert.Contains("learning_rate", marked);
+        Assert.Contains("w1 = f32[784,256]{1,0} parameter(3), parameter_replication={true}", HloPrinter.Print(HloProto.FromProto(HloProto.ToProto(module))));
+        var single = TrainingPrograms.TrainStep(Mlp.BuildLossProgram(64), Mlp.LossDefinition, Mlp.ParameterSpecs, new Adam(1e-3), 64);
+        Assert.All(single.Entry.Parameters, p => Assert.Null(p.Attributes.ParameterReplication));
+    }
+
     [Fact]
     public void TrainingWithoutCompileSaysWhatToDo()
     {

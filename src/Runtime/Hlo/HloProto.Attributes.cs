@@ -132,6 +132,12 @@ public static partial class HloProto
         }
         if (a.ChannelId > 0) p.ChannelId = a.ChannelId;
         p.UseGlobalDeviceIds = a.UseGlobalDeviceIds;
+        if (ins.Opcode == "parameter" && a.ParameterReplication != null)
+        {
+            var r = new P.ParameterReplication();
+            r.ReplicatedAtLeafBuffers.AddRange(a.ParameterReplication);
+            p.ParameterReplication = r;
+        }
         if (a.RngAlgorithm != null)
         {
             int k = Array.IndexOf(RngNames, a.RngAlgorithm);
@@ -215,6 +221,8 @@ public static partial class HloProto
         if (p.CustomCallTarget.Length > 0) a.CustomCallTarget = p.CustomCallTarget;
         a.ChannelId = p.ChannelId > 0 ? p.ChannelId : 0;
         a.UseGlobalDeviceIds = p.UseGlobalDeviceIds;
+        // XLA: an empty list says nothing is replicated, the same as no field
+        if (p.ParameterReplication is { ReplicatedAtLeafBuffers.Count: > 0 } replication) a.ParameterReplication = replication.ReplicatedAtLeafBuffers.ToArray();
         if (p.ReplicaGroups.Count > 0 || p.CollectiveDeviceList != null) a.ReplicaGroups = ReplicaGroupsFromProto(p, where);
         if (p.RngAlgorithm != P.RandomAlgorithm.RngDefault || p.Opcode == "rng-bit-generator")
         {

@@ -79,6 +79,13 @@ internal static class TrainingPrograms
         var step = b.Parameter(Shape.Scalar(ElementType.S32), "step");
         var lr = b.Parameter(Shape.Scalar(ElementType.F32), "learning_rate");
         var accumulators = Enumerable.Range(0, layout.Accumulators).Select(i => b.Parameter(layout.Plan.AccumulatorShapes[i], layout.Plan.AccumulatorNames[i])).ToList();
+        if (replicas > 1)
+        {
+            // Every replica holds the same weights, optimizer state, step, rate and accumulators (the runtime uploads them
+            // alike and every update is all-reduced): said in HLO as XLA says it, so a backend may compute what depends
+            // on them alone once across the replicas.
+            foreach (var p in modelParams.Concat(slots).Append(step).Append(lr).Concat(accumulators)) MarkReplicated(p);
+        }
 
         var lossArgs = new List<HloInstruction>(args);
         foreach (var extra in lp.Skip(ownCount))
@@ -141,6 +148,9 @@ internal static class TrainingPrograms
         return module;
     }
 
+    /// <summary>Sets parameter_replication on an array parameter: every replica receives the same data.</summary>
+    static void MarkReplicated(HloInstruction parameter) => parameter.Attributes.ParameterReplication = new[] { true };
+
     /// <summary>
     /// Keras' steps_per_execution: <paramref name="steps"/> train steps in one program. <paramref name="trainStep"/> (from
     /// <see cref="TrainStep"/>) is inlined into the body of a <c>while</c> loop whose state carries a counter, the stacked
@@ -163,7 +173,9 @@ internal static class TrainingPrograms
             var shape = ps[i].Shape;
             if (i < layout.Inputs) shape = Shape.Array(shape.ElementType, new Dim[] { steps }.Concat(shape.Dims).ToArray());
             else if (i == layout.LearningRateIndex) shape = Shape.Array(ElementType.F32, new Dim[] { steps });
-            entryArgs.Add(b.Parameter(shape, ps[i].Name));
+            var parameter = b.Parameter(shape, ps[i].Name);
+            if (ps[i].Attributes.ParameterReplication != null) MarkReplicated(parameter);
+            entryArgs.Add(parameter);
         }
         // state: counter · the entry's parameters, in their order
         var counter0 = b.Constant(ElementType.S32, 0);

@@ -99,6 +99,11 @@ namespace XlaGen.Hlo
         /// <summary>use_global_device_ids (all-reduce): replica_groups hold flattened replica·partition ids; needs a channel_id.</summary>
         public bool UseGlobalDeviceIds { get; set; }
 
+        /// <summary>parameter_replication (parameter): per leaf buffer of the parameter's shape, whether every replica
+        /// receives the same data there (the caller's promise, as in XLA, whose HloReplicationAnalysis starts from it).
+        /// Null: no leaf is said to be replicated.</summary>
+        public bool[]? ParameterReplication { get; set; }
+
         /// <summary>A copy that shares no arrays with this one: the array-valued fields (dimensions, slice, padding, window,
         /// slice sizes, precisions, replica groups) are copied; the literal and the dot, convolution, gather and scatter
         /// dimension numbers are shared, not copied.</summary>
@@ -113,6 +118,7 @@ namespace XlaGen.Hlo
             c.DynamicSliceSizes = (long[]?)DynamicSliceSizes?.Clone();
             c.OperandPrecision = (string[]?)OperandPrecision?.Clone();
             c.ReplicaGroups = ReplicaGroups?.Select(g => (long[])g.Clone()).ToArray();
+            c.ParameterReplication = (bool[]?)ParameterReplication?.Clone();
             return c;
         }
     }
@@ -326,7 +332,7 @@ namespace XlaGen.Hlo
             "update_window_dims", "inserted_window_dims", "scatter_dims_to_operand_dims",
             "input_batching_dims", "scatter_indices_batching_dims", "unique_indices", "is_stable",
             "kind", "algorithm", "custom_call_target", "dynamic_slice_sizes",
-            "channel_id", "replica_groups", "use_global_device_ids",
+            "channel_id", "replica_groups", "use_global_device_ids", "parameter_replication",
         };
     }
 }

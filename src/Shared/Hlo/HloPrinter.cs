@@ -242,6 +242,8 @@ namespace XlaGen.Hlo
                     return "{" + string.Join(",", (a.ReplicaGroups ?? new long[0][]).Select(g => "{" + Join(g) + "}")) + "}";
                 case "use_global_device_ids":
                     return a.UseGlobalDeviceIds ? "true" : null;
+                case "parameter_replication":
+                    return a.ParameterReplication == null ? null : "{" + string.Join(",", a.ParameterReplication.Select(r => r ? "true" : "false")) + "}";
                 default:
                     return null;
             }

@@ -63,6 +63,12 @@ namespace XlaGen.Hlo
                 case "channel_id": a.ChannelId = ReadInteger(key); break;
                 case "replica_groups": a.ReplicaGroups = ReadReplicaGroups(); break;
                 case "use_global_device_ids": a.UseGlobalDeviceIds = ReadBool(key); break;
+                case "parameter_replication": a.ParameterReplication = ReadWordList(key).Select((w, i) => w switch
+                {
+                    "true" => true,
+                    "false" => false,
+                    _ => throw Error($"parameter_replication entry {i} is '{Shorten(w)}': each must be true or false", pos),
+                }).ToArray(); break;
                 default: SkipValue(); break;
             }
         }

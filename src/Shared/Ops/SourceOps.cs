@@ -1,3 +1,4 @@
+using System.Linq;
 using XlaGen.Hlo;
 
 namespace XlaGen.Ops
@@ -5,15 +6,21 @@ namespace XlaGen.Ops
     /// <summary>parameter(N): the declared shape.</summary>
     internal sealed class ParameterOp : OpDef
     {
-        public ParameterOp() : base("parameter", OpCategory.Source, 0, 0) { }
+        public ParameterOp() : base("parameter", OpCategory.Source, 0, 0, "parameter_replication") { }
 
         public override bool TakesDeclaredShape => true;
 
         protected override Shape Infer(ShapeQuery q)
         {
             if (q.Attributes.ParameterNumber < 0) throw q.Error($"parameter number {q.Attributes.ParameterNumber} is negative");
-            return q.RequireDeclared().WithLayout(null);
+            var shape = q.RequireDeclared().WithLayout(null);
+            // XLA's HloParameterInstruction: one flag per leaf buffer, or none at all
+            if (q.Attributes.ParameterReplication is { } replicated && replicated.Length != LeafCount(shape))
+                throw q.Error($"parameter_replication has {replicated.Length} entries, but {shape} has {LeafCount(shape)} leaf buffer(s)");
+            return shape;
         }
+
+        static int LeafCount(Shape s) => s.IsTuple ? s.TupleShapes.Sum(LeafCount) : 1;
     }
 
     /// <summary>constant(literal): the literal's shape.</summary>

@@ -330,4 +330,40 @@ public class HloProtoWireTests
         var e = Assert.Throws<HloProtoException>(() => HloProto.FromProto(proto));
         Assert.Contains("iota replica groups [2,3] hold 6 ids but <=[2,2] makes 4", e.Message);
     }
+
+    const string Replicated = """
+        HloModule replicated
+
+        ENTRY main {
+          w = f32[4] parameter(0), parameter_replication={true}
+          t = (f32[4], s32[]) parameter(1), parameter_replication={false,true}
+          x = f32[4] parameter(2)
+          ROOT s = f32[4] add(w, x)
+        }
+        """;
+
+    /// <summary>parameter_replication=61 {replicated_at_leaf_buffers=1, packed bools}, one per leaf buffer; absent when
+    /// not set; read back to the same text (XLA's HloParameterInstruction and its printer).</summary>
+    [Fact]
+    public void ParameterReplicationFieldNumbersAndText()
+    {
+        var module = HloTextParser.Parse(Replicated);
+        var main = Decode(ByteString.CopyFrom(HloProto.Write(module))).Where(f => f.Number == 3).Select(f => Decode(f.Bytes)).Last();
+        Assert.Equal(new long[] { 1 }, Packed(Sub(Instruction(main, "w"), 61), 1));
+        Assert.Equal(new long[] { 0, 1 }, Packed(Sub(Instruction(main, "t"), 61), 1));
+        Assert.DoesNotContain(Instruction(main, "x"), f => f.Number == 61);
+        var text = HloPrinter.Print(HloProto.FromProto(HloProto.ToProto(module)));
+        Assert.Contains("parameter(0), parameter_replication={true}", text);
+        Assert.Contains("parameter(1), parameter_replication={false,true}", text);
+        Assert.Contains("f32[4]{0} parameter(2)\n", text.Replace("\r\n", "\n"));
+    }
+
+    [Theory]
+    [InlineData("w = f32[4] parameter(0), parameter_replication={true,true}", "parameter_replication has 2 entries, but f32[4] has 1 leaf buffer(s)")]
+    [InlineData("w = f32[4] parameter(0), parameter_replication={yes}", "parameter_replication entry 0 is 'yes': each must be true or false")]
+    public void BadParameterReplicationIsAnErrorThatSaysWhy(string line, string message)
+    {
+        var e = Assert.ThrowsAny<Exception>(() => HloTextParser.Parse($"HloModule m\n\nENTRY main {{\n  {line}\n  ROOT n = f32[4] negate(w)\n}}\n"));
+        Assert.Contains(message, e.Message);
+    }
 }

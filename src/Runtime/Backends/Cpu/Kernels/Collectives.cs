@@ -140,8 +140,18 @@ internal static class Collectives
             {
                 int start = (int)lo, n = (int)(hi - lo);
                 var acc = ((T[])outputs[0]).AsSpan(start, n);
-                ((T[])inputs[0]).AsSpan(start, n).CopyTo(acc);
-                for (int m = 1; m < inputs.Length; m++)
+                var first = ((T[])inputs[0]).AsSpan(start, n);
+                int m = 1;
+                // x₀ ⊕ x₁ in one pass where the library has it (copying x₀ first was a third pass over the range)
+                if (inputs.Length > 1 && op is Reduce.Kind.Add or Reduce.Kind.Multiply)
+                {
+                    var second = ((T[])inputs[1]).AsSpan(start, n);
+                    if (op == Reduce.Kind.Add) TensorPrimitives.Add(first, second, acc);
+                    else TensorPrimitives.Multiply(first, second, acc);
+                    m = 2;
+                }
+                else first.CopyTo(acc);
+                for (; m < inputs.Length; m++)
                 {
                     var x = ((T[])inputs[m]).AsSpan(start, n);
                     switch (op)
@@ -163,7 +173,7 @@ internal static class Collectives
                             break;
                     }
                 }
-                for (int m = 1; m < outputs.Length; m++) acc.CopyTo(((T[])outputs[m]).AsSpan(start, n));
+                for (int o = 1; o < outputs.Length; o++) acc.CopyTo(((T[])outputs[o]).AsSpan(start, n));
             };
         }
     }
