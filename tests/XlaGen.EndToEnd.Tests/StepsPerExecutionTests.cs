@@ -50,6 +50,7 @@ public class StepsPerExecutionTests
     }
 
     [Theory]
+    [InlineData(2)]    // 26 batches: 13 chunks would need 26 full ones, but the last is partial
     [InlineData(3)]
     [InlineData(16)]
     [InlineData(64)]   // more than an epoch's batches: every step runs alone
@@ -68,6 +69,7 @@ public class StepsPerExecutionTests
     /// program all-reduces inside its loop. Batches of 4 split 2 per replica; the partial batch of 3 runs whole on
     /// both, as a single step.</summary>
     [Theory]
+    [InlineData(2)]
     [InlineData(3)]
     [InlineData(16)]
     public void OnCpuReplicasKStepsPerCallAreBitwiseKSingleSteps(int k)

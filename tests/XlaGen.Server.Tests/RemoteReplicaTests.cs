@@ -142,17 +142,45 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         // 4 steps of 32 (16 per replica) per epoch, 2 epochs: 8 replicated train steps.
         var options = RemoteTrainingTests.OneEpoch with { Epochs = 2 };
         var localHistory = local.Fit(x, y, options);
-        var before = fixture.Server.Log.Length;
+        var before = fixture.Server.LogMark;
         var remoteHistory = remote.Fit(x, y, options);
         Assert.Equal(new[] { "16/2" }, remote.CompiledTrainSteps);
         // Each replicated train step was one Execute request on the server (8 steps, 8 requests, 2 × 16 results each).
-        var executed = fixture.Server.Log[before..].Split('\n').Where(l => l.Contains("executed '", StringComparison.Ordinal)).ToList();
+        var executed = fixture.Server.LogSince(before).Split('\n').Where(l => l.Contains("executed '", StringComparison.Ordinal)).ToList();
         Assert.Equal(8, executed.Count);
         Assert.All(executed, l => Assert.Contains("executed 'RemoteMlp.Loss.train_step'", l));
         Assert.All(executed, l => Assert.Contains("(32 results", l));
         Assert.Equal(localHistory.Epochs.Select(e => e.Loss), remoteHistory.Epochs.Select(e => e.Loss));
         RemoteTrainingTests.AssertSameParameters(local, remote);
         Assert.Equal(local.Evaluate(x, y, batchSize: 32).Loss, remote.Evaluate(x, y, batchSize: 32).Loss);
+    }
+
+    /// <summary>K steps per execution on a server's replicas: each replica gets its [K, batch / 2, …] stack of slices,
+    /// and one Execute request runs the K replicated steps (the all-reduce inside the loop). Bitwise the in-process
+    /// replicas' single steps, over 2 epochs of 10 full batches and a partial one of 3 (odd: it runs whole on both
+    /// replicas as a single step), K = 4: 2 calls of 4 steps, then 3 single steps per epoch.</summary>
+    [Fact]
+    public async Task KStepsPerExecutionOnTheServersReplicasAreBitwiseTheInProcessReplicasSingleSteps()
+    {
+        var (x, y) = RemoteTrainingTests.Data(323, 12);
+        using var localDevice = Devices.Cpu(replicas: 2);
+        using var remoteDevice = await Devices.ConnectReplicatedAsync(fixture.Server.Address, 2);
+        using var local = RemoteMlp.Create(localDevice, seed: 6);
+        using var remote = RemoteMlp.Create(remoteDevice, seed: 6);
+        foreach (var m in new[] { local, remote }) m.Compile(new Adam(LearningRate.CosineWithWarmup(1e-2, 5, 60)));
+        var options = RemoteTrainingTests.OneEpoch with { Epochs = 2 };
+        var localHistory = local.Fit(x, y, options);
+        var before = fixture.Server.LogMark;
+        var remoteHistory = remote.Fit(x, y, options with { StepsPerExecution = 4 });
+        Assert.Contains("16*4/2", remote.CompiledTrainSteps);
+        var executed = fixture.Server.LogSince(before).Split('\n').Where(l => l.Contains("executed '", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2 * (2 + 3), executed.Count);
+        Assert.Equal(4, executed.Count(l => l.Contains("executed 'RemoteMlp.Loss.train_step_x4'", StringComparison.Ordinal)));
+        Assert.Equal(local.Step, remote.Step);
+        Assert.Equal(2 * 11, remote.Step);
+        Assert.Equal(localHistory.Epochs.Select(e => e.Loss), remoteHistory.Epochs.Select(e => e.Loss));
+        Assert.Equal(localHistory.Epochs.Select(e => e.Metrics["accuracy"]), remoteHistory.Epochs.Select(e => e.Metrics["accuracy"]));
+        RemoteTrainingTests.AssertSameParameters(local, remote);
     }
 
     [Fact]

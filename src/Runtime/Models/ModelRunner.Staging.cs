@@ -59,9 +59,12 @@ public abstract partial class ModelRunner
         /// <summary>Stacked batches: the examples of one step.</summary>
         public long BatchSize { get; init; }
 
-        /// <summary>Stacked batches on a remote device: the host arrays of the stack, returned to this pool once the
-        /// buffers uploaded from them are released (their host copies go with them).</summary>
+        /// <summary>Stacked batches on a remote device: the host arrays of the stack (<see cref="PooledArrays"/>),
+        /// returned to this pool once the buffers uploaded from them are released (their host copies go with them).</summary>
         public Backends.Cpu.Plan.SharedBufferPool? Pool { get; init; }
+
+        /// <summary>The host arrays that go back to <see cref="Pool"/>: the stacks, or every replica's stack shard.</summary>
+        public Array[]? PooledArrays { get; init; }
 
         public void Dispose()
         {
@@ -75,9 +78,9 @@ public abstract partial class ModelRunner
             var batch = Batch;
             Batch = null;
             batch?.Dispose();
-            if (Pool != null)
+            if (Pool != null && PooledArrays != null)
             {
-                foreach (var t in Placement.BindColumns) Pool.Return(t.Data);
+                foreach (var a in PooledArrays) Pool.Return(a);
             }
             if (batch != null) Host?.Release(this);
         }
@@ -102,11 +105,16 @@ public abstract partial class ModelRunner
     /// <summary>Groups an epoch's batches into chunks of <paramref name="steps"/> full batches (of
     /// <paramref name="batchSize"/> examples); what is left over at the end (fewer than K full batches, and a last partial
     /// batch) comes as single batches, so every step is the one K single steps would run.</summary>
-    internal static IEnumerable<TrainChunk> Chunks(IEnumerable<Batch> batches, int steps, int batchSize, int totalBatches)
+    /// <param name="batches">The epoch's batches, in order.</param>
+    /// <param name="steps">K, the steps per execution.</param>
+    /// <param name="batchSize">The examples of a full batch.</param>
+    /// <param name="fullBatches">How many of the epoch's batches are full (the partial last one not counted: counting it
+    /// made a run of K that it completed wait for a K-th full batch that never came, and its full batches were dropped).</param>
+    internal static IEnumerable<TrainChunk> Chunks(IEnumerable<Batch> batches, int steps, int batchSize, int fullBatches)
     {
         var pending = new List<Batch>();
         int index = 0;
-        int fullChunks = steps <= 1 ? 0 : totalBatches / steps;
+        int fullChunks = steps <= 1 ? 0 : fullBatches / steps;
         try
         {
             foreach (var batch in batches)
@@ -364,12 +372,17 @@ public abstract partial class ModelRunner
     /// left over (fewer than K full batches, a last partial batch) runs as single steps, so every step is the one K
     /// single steps would run.
     /// </summary>
-    internal IEnumerable<StagedBatch> StagedRowChunks(IEnumerable<Dataset.BatchRows> batches, int steps, int batchSize, int totalBatches, Func<int, double> learningRateAt)
+    /// <param name="batches">The epoch's batches as row ranges, in order.</param>
+    /// <param name="steps">K, the steps per execution.</param>
+    /// <param name="batchSize">The examples of a full batch.</param>
+    /// <param name="fullBatches">How many of the epoch's batches are full (see <see cref="Chunks"/>).</param>
+    /// <param name="learningRateAt">The learning rate of the epoch's k-th step.</param>
+    internal IEnumerable<StagedBatch> StagedRowChunks(IEnumerable<Dataset.BatchRows> batches, int steps, int batchSize, int fullBatches, Func<int, double> learningRateAt)
     {
         var loss = RequireLoss();
         var device = (ReplicatedDevice)Device;
         int n = device.Replicas;
-        int fullChunks = batchSize % n == 0 ? totalBatches / steps : 0;
+        int fullChunks = batchSize % n == 0 ? fullBatches / steps : 0;
         double previousRate = learningRateBuffer?.Value ?? double.NaN;
         Tensor[]? bind = null;
 
@@ -563,6 +576,8 @@ public abstract partial class ModelRunner
         {
             if (!chunk.Stack)
                 return StageBatch(chunk.Batches[0], learningRateAt(chunk.FirstIndex), ref previousRate);
+            if (Device is ReplicatedDevice { Replicas: > 1 } replicated && chunk.Batches[0].Size % replicated.Replicas == 0)
+                return StageShardedStacks(replicated, chunk, learningRateAt);
             long[] bindings;
             Tensor[] stacked;
             int examples = chunk.Batches.Sum(b => b.Size);
@@ -608,9 +623,109 @@ public abstract partial class ModelRunner
                 Bindings = bindings,
                 BatchSize = batchSize,
                 Pool = Device is RemoteDevice ? stackPool : null,
+                PooledArrays = stacked.Select(t => t.Data).ToArray(),
             };
         }
         return Prefetched(chunks, Stage);
+    }
+
+    /// <summary>
+    /// K full batches for a replicated device whose replicas are not in this process (a server's, <c>xlagen-server
+    /// --devices N</c>): replica r's columns are [K, batch / N, …] stacks of slice r of each batch, built straight from
+    /// the batches (one copy, no whole stack split afterwards) in arrays the stack pool recycles, and uploaded to their
+    /// replicas all at once; the K rates go to every replica. The program is the replicated train step in the K-step
+    /// loop, so the result is K replicated single steps (tested bitwise against them).
+    /// </summary>
+    StagedBatch StageShardedStacks(ReplicatedDevice device, TrainChunk chunk, Func<int, double> learningRateAt)
+    {
+        var loss = RequireLoss();
+        var batches = chunk.Batches;
+        int n = device.Replicas, steps = batches.Length;
+        int batchSize = batches[0].Size, per = batchSize / n;
+        var columns = batches[0].Columns;
+        var pool = Device is RemoteDevice || device.Devices[0] is RemoteDevice ? stackPool : null;
+        var shards = new Tensor[columns.Length][];
+        var pooled = new List<Array>();
+        Tensor[] bind;
+        long[] bindings;
+        try
+        {
+            bind = new Tensor[columns.Length];
+            for (int c = 0; c < columns.Length; c++)
+            {
+                var t = columns[c];
+                long rowSize = batchSize == 0 ? 0 : t.ElementCount / batchSize;
+                var dims = new[] { (long)steps }.Concat(t.Shape).ToArray();
+                dims[1] = per;
+                var arrayType = t.Data.GetType();
+                int length = checked((int)(steps * per * rowSize));
+                shards[c] = new Tensor[n];
+                for (int r = 0; r < n; r++)
+                {
+                    var data = pool?.TryRent(arrayType.GetElementType()!, length) ?? Array.CreateInstanceFromArrayType(arrayType, length);
+                    pooled.Add(data);
+                    for (int k = 0; k < steps; k++) Array.Copy(batches[k].Columns[c].Data, r * per * rowSize, data, k * per * rowSize, per * rowSize);
+                    shards[c][r] = HostArrays.Wrap(t.ElementType, (long[])dims.Clone(), data);
+                }
+                var stepDims = t.Shape.ToArray();
+                stepDims[0] = per;
+                bind[c] = TensorBytes.Allocate(t.ElementType, stepDims, zeroed: true);
+            }
+            bindings = loss.Bind(ModelName + "." + loss.Method, bind, loss.HasSampleWeight);
+        }
+        finally
+        {
+            chunk.Dispose();
+        }
+        var rates = new float[steps];
+        for (int j = 0; j < rates.Length; j++) rates[j] = (float)learningRateAt(chunk.FirstIndex + j);
+        var buffers = new DeviceBuffer[columns.Length];
+        DeviceBuffer? ratesBuffer = null;
+        try
+        {
+            for (int c = 0; c < buffers.Length; c++) buffers[c] = UploadShardsAll(device, shards[c]);
+            ratesBuffer = Device.Upload(new Tensor<float>(new long[] { steps }, rates));
+        }
+        catch
+        {
+            foreach (var b in buffers) b?.Dispose();
+            if (pool != null) foreach (var a in pooled) pool.Return(a);
+            throw;
+        }
+        return new StagedBatch(null, new UploadedColumns(buffers, bind, n), double.NaN, null)
+        {
+            Steps = steps,
+            Examples = steps * batchSize,
+            LearningRates = ratesBuffer,
+            Bindings = bindings,
+            BatchSize = per,
+            Pool = pool,
+            PooledArrays = pooled.ToArray(),
+        };
+    }
+
+    /// <summary>One shard per replica, uploaded: to a server's replicas all at once (their round trips overlap),
+    /// elsewhere one after another (<see cref="ReplicatedDevice.UploadShards"/>).</summary>
+    static ReplicatedBuffer UploadShardsAll(ReplicatedDevice device, Tensor[] shards)
+    {
+        if (device.Devices.All(d => d is RemoteDevice))
+        {
+            var tasks = shards.Select((t, r) => ((RemoteDevice)device.Devices[r]).UploadAsync(t)).ToArray();
+            try
+            {
+                Task.WhenAll(tasks).GetAwaiter().GetResult();
+            }
+            catch
+            {
+                foreach (var t in tasks)
+                {
+                    if (t.IsCompletedSuccessfully) t.Result.Dispose();
+                }
+                throw;
+            }
+            return device.AdoptShards(tasks.Select(t => (DeviceBuffer)t.Result).ToArray());
+        }
+        return device.UploadShards(shards);
     }
 
     /// <summary>Yields <paramref name="stage"/> of each item, taking item k+1 from <paramref name="items"/> and staging it

@@ -418,9 +418,9 @@ public abstract partial class ModelRunner
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be positive");
         if (options.StepsPerExecution < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.StepsPerExecution, $"{ModelName}.Fit: StepsPerExecution must be at least 1, got {options.StepsPerExecution}");
-        // The CPU executor's replicas run K steps per execution (each gathers its own stack of slices); other replicas
-        // (a server's) run single steps: their stacks would have to be split per replica before the upload (not done yet).
-        int stepsPerExecution = Replicas > 1 && !ReplicasGather ? 1 : options.StepsPerExecution;
+        // On replicas each replica's K-batch stack holds its slices of the K batches: the CPU executor's replicas gather
+        // their own (StagedRowChunks), a server's get theirs built here and uploaded per replica (StageShardedStacks).
+        int stepsPerExecution = options.StepsPerExecution;
         var validation = options.Validation;
         if (options.ValidationSplit != 0)
         {
@@ -465,9 +465,9 @@ public abstract partial class ModelRunner
                     ? StagedEpoch(train, options.BatchSize, options.Shuffle, shuffleSeed, epoch, prefetch: 1, k => schedule.At(firstStep + k))
                     : ReplicasGather
                     ? StagedRowChunks(train.BatchRanges(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false), stepsPerExecution, options.BatchSize,
-                        train.BatchCount(options.BatchSize, dropLast: false), k => schedule.At(firstStep + k))
+                        train.BatchCount(options.BatchSize, dropLast: true), k => schedule.At(firstStep + k))
                     : StagedChunks(Chunks(train.Batches(options.BatchSize, options.Shuffle, shuffleSeed, epoch, dropLast: false, prefetch: stepsPerExecution),
-                        stepsPerExecution, options.BatchSize, train.BatchCount(options.BatchSize, dropLast: false)), k => schedule.At(firstStep + k));
+                        stepsPerExecution, options.BatchSize, train.BatchCount(options.BatchSize, dropLast: true)), k => schedule.At(firstStep + k));
                 foreach (var staged in work)
                 {
                     if (staged.Steps == 1) RunTrainStep(staged, accumulators);

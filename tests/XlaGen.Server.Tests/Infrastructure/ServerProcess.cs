@@ -132,8 +132,35 @@ public sealed partial class ServerProcess : IAsyncDisposable
     {
         lock (log)
         {
-            if (log.Length > 1 << 20) log.Remove(0, log.Length / 2);
+            if (log.Length > 1 << 20)
+            {
+                trimmed += log.Length / 2;
+                log.Remove(0, log.Length / 2);
+            }
             log.AppendLine(line);
+        }
+    }
+
+    /// <summary>Characters dropped from the front of <see cref="Log"/> (it keeps about the last MiB).</summary>
+    long trimmed;
+
+    /// <summary>Where the log ends now, counted from the server's start: <see cref="LogSince"/> reads what came after.</summary>
+    public long LogMark
+    {
+        get
+        {
+            lock (log) return trimmed + log.Length;
+        }
+    }
+
+    /// <summary>The log written since <paramref name="mark"/> (<see cref="LogMark"/>), however much the log was trimmed
+    /// meanwhile, as long as that part is still kept (a test that logged over half a MiB fails clearly).</summary>
+    public string LogSince(long mark)
+    {
+        lock (log)
+        {
+            if (mark < trimmed) throw new InvalidOperationException($"the server log since {mark} was trimmed (it keeps the last {log.Length} characters, from {trimmed})");
+            return log.ToString((int)(mark - trimmed), (int)(trimmed + log.Length - mark));
         }
     }
 
