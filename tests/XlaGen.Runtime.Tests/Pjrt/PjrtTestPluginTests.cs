@@ -199,6 +199,60 @@ public sealed class PjrtTestPluginTests : IDisposable
         AssertNothingLive();
     }
 
+    /// <summary>Issue 11, item 6: N replicas on a PJRT client. The test double assigns replicas to its devices in
+    /// reverse order (replica 0 on device id 11), so the compile options, the argument lists and the results must all
+    /// follow the plugin's assignment, not the device order.</summary>
+    [Fact]
+    public void ReplicasFollowThePluginsDeviceAssignmentFromCompileToResults()
+    {
+        using (var device = Open())
+        {
+            var client = device.Client;
+            Assert.Equal(new[] { 10 }, client.DefaultDeviceAssignment(1));
+            Assert.Equal(new[] { 11, 10 }, client.DefaultDeviceAssignment(2));
+            Assert.Throws<ArgumentOutOfRangeException>(() => client.DefaultDeviceAssignment(3));
+            using var replicated = client.Replicated(2);
+            Assert.Equal(new[] { 11, 10 }, replicated.Devices.Select(d => ((PjrtDevice)d).Id));
+            using (var exe = replicated.CompileHlo(Identity(aliasFirst: true)))
+            {
+                var options = Xla.CompileOptionsProto.Parser.ParseFrom(TestPluginBuild.LastCompileOptions(path));
+                Assert.Equal(PjrtCompileOptions.BuildReplicated(new[] { 11, 10 }), TestPluginBuild.LastCompileOptions(path));
+                var build = options.ExecutableBuildOptions;
+                Assert.Equal((2L, 1L, -1L, false), (build.NumReplicas, build.NumPartitions, build.DeviceOrdinal, options.CompilePortableExecutable));
+                Assert.Equal((2, 1), (build.DeviceAssignment.ReplicaCount, build.DeviceAssignment.ComputationCount));
+                Assert.Equal(new long[] { 11, 10 }, build.DeviceAssignment.ComputationDevices.Single().ReplicaDeviceIds);
+
+                var a = replicated.UploadShards(new Tensor[] { new Tensor<float>(new long[] { 3 }, new[] { 1f, 2f, 3f }), new Tensor<float>(new long[] { 3 }, new[] { 4f, 5f, 6f }) });
+                var c = (ReplicatedBuffer)replicated.Upload(new Tensor<int>(new long[] { 2 }, new[] { 7, 8 }));
+                Assert.Equal(11, ((PjrtDevice)a.Replica(0).Device).Id);
+                var results = exe.Execute(new DeviceBuffer[] { a, c }, new ExecuteOptions { DonatedArguments = new[] { 0 } });
+                Assert.Equal(2, TestPluginBuild.Counter(path, "num_devices"));
+                Assert.Equal((11L, 10L), (TestPluginBuild.Counter(path, "list_device_0"), TestPluginBuild.Counter(path, "list_device_1")));
+                Assert.Equal(new long[] { 1 }, TestPluginBuild.LastNonDonatable(path));
+                Assert.True(a.IsDeleted);
+                Assert.False(c.IsDeleted);
+                var r = results.Cast<ReplicatedBuffer>().ToArray();
+                for (int replica = 0; replica < 2; replica++)
+                {
+                    var on = (PjrtDevice)replicated.Devices[replica];
+                    Assert.Same(on, r[0].Replica(replica).Device);
+                    Assert.Equal(new[] { 7, 8 }, on.Download(r[0].Replica(replica)).Data);
+                    Assert.Equal(replica == 0 ? new[] { 1f, 2f, 3f } : new[] { 4f, 5f, 6f }, on.Download(r[1].Replica(replica)).Data);
+                }
+                Assert.Equal(new[] { 1f, 2f, 3f }, replicated.Download(r[1]).Data);   // a download reads replica 0
+
+                // a replica's argument on another replica's device is refused before the plugin runs anything
+                var wrong = replicated.UploadShards(new Tensor[] { new Tensor<float>(new long[] { 3 }, new float[3]), new Tensor<float>(new long[] { 3 }, new float[3]) });
+                var e = Assert.Throws<XlaExecutionException>(() => ((ReplicatedExecutable)exe).Inner
+                    .ExecuteReplicas(new[] { new[] { wrong.Replica(1), c.Replica(0) }, new[] { wrong.Replica(0), c.Replica(1) } }));
+                Assert.Contains("replica 0 of 2", e.Message);
+                foreach (var b in results.Append(c).Append(wrong)) b.Dispose();
+                a.Dispose();
+            }
+        }
+        AssertNothingLive();
+    }
+
     [Fact]
     public void ExecutesWithDonation()
     {

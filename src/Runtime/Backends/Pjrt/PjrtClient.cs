@@ -115,6 +115,59 @@ public sealed unsafe class PjrtClient : IDisposable
             Plugin.ApiVersion, PjrtPlugin.OurApiVersion);
     }
 
+    /// <summary>
+    /// PJRT_Client_DefaultDeviceAssignment for <paramref name="replicas"/> replicas of one partition: the id of the
+    /// device each replica runs on, as the plugin assigns them (XLA's DeviceAssignment, replica-major). Checked: every id
+    /// names one of this client's addressable devices, none twice.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replicas"/> is not between 1 and the device count.</exception>
+    /// <exception cref="NotSupportedException">The plugin has no PJRT_Client_DefaultDeviceAssignment.</exception>
+    /// <exception cref="PjrtException">The plugin refused, or assigned a device that is not addressable here, or one twice.</exception>
+    public int[] DefaultDeviceAssignment(int replicas)
+    {
+        if (replicas < 1 || replicas > devices.Length)
+            throw new ArgumentOutOfRangeException(nameof(replicas), replicas, $"{this} has {devices.Length} device(s): a program runs on 1 to {devices.Length} replicas");
+        if (!Api.Has(PjrtLayout.Api.Client_DefaultDeviceAssignment))
+            throw new NotSupportedException($"PJRT plugin {Plugin.Path} (API {Plugin.ApiVersion}) has no PJRT_Client_DefaultDeviceAssignment, so it cannot place replicas");
+        var ids = new int[replicas];
+        using (var lease = Handle.Use("PJRT client"))
+        {
+            fixed (int* p = ids)
+            {
+                var a = new PJRT_Client_DefaultDeviceAssignment_Args
+                {
+                    struct_size = PjrtLayout.Size.Client_DefaultDeviceAssignment_Args,
+                    client = lease.Pointer,
+                    num_replicas = replicas,
+                    num_partitions = 1,
+                    default_assignment_size = (nuint)replicas,
+                    default_assignment = p,
+                };
+                Api.Call(PjrtLayout.Api.Client_DefaultDeviceAssignment, "PJRT_Client_DefaultDeviceAssignment", &a, $"{replicas} replica(s), 1 partition");
+            }
+        }
+        var known = devices.Select(d => d.Id).ToHashSet();
+        var seen = new HashSet<int>();
+        for (int r = 0; r < ids.Length; r++)
+        {
+            if (!known.Contains(ids[r]) || !seen.Add(ids[r]))
+            {
+                throw new PjrtException(PjrtErrorCode.Internal, "PJRT_Client_DefaultDeviceAssignment",
+                    $"replica {r} was assigned device id {ids[r]}, which is {(known.Contains(ids[r]) ? "assigned twice" : "none of this client's addressable devices (" + string.Join(", ", known) + ")")}",
+                    $"{replicas} replica(s)");
+            }
+        }
+        return ids;
+    }
+
+    /// <summary>
+    /// This client's devices as <paramref name="replicas"/> replicas of one program (data parallelism, like TPUStrategy
+    /// over a host's chips): programs compile with num_replicas = N and the plugin's default device assignment, and run
+    /// with one argument list per replica; XLA runs the all-reduces over the devices' interconnect. The client stays
+    /// this object's (the replicated device does not dispose it).
+    /// </summary>
+    public ReplicatedDevice Replicated(int replicas) => new(new PjrtReplicaPlatform(this, replicas, ownsClient: false));
+
     /// <summary>Releases the native client (PJRT_Client_Destroy). Buffers and executables made from it keep it alive until they are disposed too.</summary>
     public void Dispose() => Handle.Dispose();
 

@@ -25,4 +25,30 @@ internal static class PjrtCompileOptions
         };
         return options.ToByteArray();
     }
+
+    /// <summary>
+    /// N replicas of one partition (data parallelism): num_replicas = N, and device_assignment {replica_count = N,
+    /// computation_count = 1, computation_devices = [{replica_device_ids = <paramref name="deviceIds"/>}]}, replica r on
+    /// device id deviceIds[r] (the client's PJRT_Client_DefaultDeviceAssignment); not portable (the devices are fixed
+    /// at compile time, and Execute passes one argument list per replica with execute_device NULL).
+    /// </summary>
+    public static byte[] BuildReplicated(IReadOnlyList<int> deviceIds)
+    {
+        var assignment = new Xla.DeviceAssignmentProto { ReplicaCount = deviceIds.Count, ComputationCount = 1 };
+        var devices = new Xla.DeviceAssignmentProto.Types.ComputationDevice();
+        devices.ReplicaDeviceIds.AddRange(deviceIds.Select(id => (long)id));
+        assignment.ComputationDevices.Add(devices);
+        var options = new Xla.CompileOptionsProto
+        {
+            ExecutableBuildOptions = new Xla.ExecutableBuildOptionsProto
+            {
+                DeviceOrdinal = -1,
+                NumReplicas = deviceIds.Count,
+                NumPartitions = 1,
+                DeviceAssignment = assignment,
+            },
+            CompilePortableExecutable = false,
+        };
+        return options.ToByteArray();
+    }
 }

@@ -43,6 +43,16 @@ public sealed unsafe class PjrtExecutable : IExecutable
 
     internal static PjrtExecutable Compile(PjrtDevice device, HloModule module)
     {
+        bool portable = device.Index != 0;
+        var (h, results, peak, source) = CompileLoaded(device.Client, module, PjrtCompileOptions.Build(portable));
+        return new PjrtExecutable(device, module, h, results, peak, source, portable);
+    }
+
+    /// <summary>Checks that <paramref name="module"/> has static array parameters and a static array or flat tuple
+    /// result, compiles it with <paramref name="options"/> (a serialized CompileOptionsProto) and inspects the loaded
+    /// executable: its handle, result leaves and peak memory.</summary>
+    internal static (PjrtHandle Handle, Shape[] Results, long Peak, string Source) CompileLoaded(PjrtClient client, HloModule module, byte[] options)
+    {
         ArgumentNullException.ThrowIfNull(module);
         foreach (var p in module.Entry.Parameters)
         {
@@ -55,11 +65,8 @@ public sealed unsafe class PjrtExecutable : IExecutable
         {
             if (!r.IsArray || !r.IsStatic) throw new XlaCompileException($"module '{module.Name}': result shape {root} is not an array or a flat tuple of static arrays");
         }
-        var client = device.Client;
         var api = client.Api;
         byte[] code = HloProto.Write(module);
-        bool portable = device.Index != 0;
-        byte[] options = PjrtCompileOptions.Build(portable);
         void* loaded;
         using (var lease = client.Handle.Use("PJRT client"))
         {
@@ -93,7 +100,7 @@ public sealed unsafe class PjrtExecutable : IExecutable
             var (outputs, peak, source) = Inspect(api, loaded);
             if (outputs != results.Length)
                 throw new XlaCompileException($"PJRT compiled module '{module.Name}' into {outputs} output(s), but its result {root} has {results.Length}");
-            return new PjrtExecutable(device, module, h, results, peak, source, portable);
+            return (h, results, peak, source);
         }
         catch
         {
@@ -143,24 +150,55 @@ public sealed unsafe class PjrtExecutable : IExecutable
         for (int i = 0; i < arguments.Count; i++)
             buffers[i] = device.Own(arguments[i], string.Create(CultureInfo.InvariantCulture, $"pass argument {i} ({parameterNames[i]}) to '{Module.Name}'"));
         options?.Cancellation.ThrowIfCancellationRequested();
-        var api = device.Client.Api;
-        var leases = new PjrtHandle.Lease[buffers.Length];
-        int leased = 0;
-        var outputs = new void*[resultShapes.Length];
+        var outputs = Run(handle, Module.Name, new[] { device }, new[] { buffers }, donated, portable ? device.Native : null, resultShapes);
+        return outputs[0];
+    }
+
+    /// <summary>
+    /// PJRT_LoadedExecutable_Execute with one argument list per device (<paramref name="devices"/>[d] runs list d;
+    /// one list and <paramref name="executeDevice"/> for a portable executable): every argument that is not donated goes
+    /// in non_donatable_input_indices, the plugin fills one output list per device, and donated buffers are marked
+    /// consumed whether the call succeeded or not.
+    /// </summary>
+    internal static DeviceBuffer[][] Run(PjrtHandle handle, string moduleName, PjrtDevice[] devices, PjrtBuffer[][] buffers, bool[]? donated, void* executeDevice, Shape[] resultShapes)
+    {
+        var client = devices[0].Client;
+        var api = client.Api;
+        int lists = buffers.Length, count = buffers[0].Length;
+        var leases = new List<PjrtHandle.Lease>(lists * count);
+        var outputs = new void*[lists][];
+        for (int d = 0; d < lists; d++) outputs[d] = new void*[resultShapes.Length];
+        var argumentPointers = new void*[lists][];
+        var nonDonatable = Enumerable.Range(0, count).Where(i => donated == null || !donated[i]).Select(i => (long)i).ToArray();
+        var pins = new List<System.Runtime.InteropServices.GCHandle>();
         try
         {
             using var exe = handle.Use("executable");
-            for (; leased < buffers.Length; leased++) leases[leased] = buffers[leased].Handle.Use("argument buffer");
-            var argumentPointers = new void*[buffers.Length];
-            for (int i = 0; i < buffers.Length; i++) argumentPointers[i] = leases[i].Pointer;
-            var nonDonatable = Enumerable.Range(0, buffers.Length).Where(i => donated == null || !donated[i]).Select(i => (long)i).ToArray();
-            fixed (void** args = argumentPointers)
-            fixed (void** outs = outputs)
+            for (int d = 0; d < lists; d++)
+            {
+                argumentPointers[d] = new void*[count];
+                for (int i = 0; i < count; i++)
+                {
+                    var lease = buffers[d][i].Handle.Use("argument buffer");
+                    leases.Add(lease);
+                    argumentPointers[d][i] = lease.Pointer;
+                }
+            }
+            // [num_devices] pointers to each list: the lists are pinned for the call
+            var argumentLists = stackalloc void**[lists];
+            var outputLists = stackalloc void**[lists];
+            for (int d = 0; d < lists; d++)
+            {
+                var a = System.Runtime.InteropServices.GCHandle.Alloc(argumentPointers[d], System.Runtime.InteropServices.GCHandleType.Pinned);
+                pins.Add(a);
+                argumentLists[d] = (void**)a.AddrOfPinnedObject();
+                var o = System.Runtime.InteropServices.GCHandle.Alloc(outputs[d], System.Runtime.InteropServices.GCHandleType.Pinned);
+                pins.Add(o);
+                outputLists[d] = (void**)o.AddrOfPinnedObject();
+            }
             fixed (long* keep = nonDonatable)
             {
-                var argLists = args;
-                var outLists = outs;
-                var o = new PJRT_ExecuteOptions
+                var options = new PJRT_ExecuteOptions
                 {
                     struct_size = PjrtLayout.Size.ExecuteOptions,
                     non_donatable_input_indices = keep,
@@ -170,48 +208,71 @@ public sealed unsafe class PjrtExecutable : IExecutable
                 {
                     struct_size = PjrtLayout.Size.LoadedExecutable_Execute_Args,
                     executable = exe.Pointer,
-                    options = &o,
-                    argument_lists = &argLists,
-                    num_devices = 1,
-                    num_args = (nuint)buffers.Length,
-                    output_lists = &outLists,
-                    execute_device = portable ? device.Native : null,
+                    options = &options,
+                    argument_lists = argumentLists,
+                    num_devices = (nuint)lists,
+                    num_args = (nuint)count,
+                    output_lists = outputLists,
+                    execute_device = executeDevice,
                 };
+                string where = lists == 1 ? $"PJRT device {devices[0].Index} ({devices[0].Kind})" : $"{lists} PJRT devices ({string.Join(", ", devices.Select(x => x.Index))})";
                 try
                 {
-                    api.Call(PjrtLayout.Api.LoadedExecutable_Execute, "PJRT_LoadedExecutable_Execute", &a, $"module '{Module.Name}' on device {device.Index}");
+                    api.Call(PjrtLayout.Api.LoadedExecutable_Execute, "PJRT_LoadedExecutable_Execute", &a,
+                        lists == 1 ? $"module '{moduleName}' on device {devices[0].Index}" : $"module '{moduleName}' on {where}");
                 }
                 catch (PjrtException e)
                 {
-                    throw new XlaExecutionException($"module '{Module.Name}' failed on PJRT device {device.Index} ({device.Kind}): {e.Message}", e);
+                    throw new XlaExecutionException($"module '{moduleName}' failed on {where}: {e.Message}", e);
                 }
             }
         }
         finally
         {
-            for (int i = 0; i < leased; i++) leases[i].Dispose();
+            foreach (var p in pins) p.Free();
+            foreach (var l in leases) l.Dispose();
             if (donated != null)
             {
-                for (int i = 0; i < buffers.Length; i++)
+                foreach (var list in buffers)
                 {
-                    if (donated[i]) buffers[i].MarkDonated();
+                    for (int i = 0; i < list.Length; i++)
+                    {
+                        if (donated[i]) list[i].MarkDonated();
+                    }
                 }
             }
         }
-        var result = new DeviceBuffer[outputs.Length];
-        for (int i = 0; i < outputs.Length; i++)
+        int missingList = -1, missing = -1;
+        for (int d = 0; d < lists && missingList < 0; d++)
         {
-            if (outputs[i] == null)
+            for (int i = 0; i < resultShapes.Length; i++)
             {
-                for (int j = 0; j < outputs.Length; j++)
-                {
-                    if (outputs[j] != null) api.DestroyHandle(PjrtLayout.Api.Buffer_Destroy, "PJRT_Buffer_Destroy", PjrtLayout.Size.Buffer_Destroy_Args, outputs[j]);
-                }
-                throw new XlaExecutionException($"PJRT_LoadedExecutable_Execute of '{Module.Name}' returned no buffer for output {i}");
+                if (outputs[d][i] != null) continue;
+                missingList = d;
+                missing = i;
+                break;
             }
         }
-        for (int i = 0; i < outputs.Length; i++)
-            result[i] = new PjrtBuffer(device, resultShapes[i], PjrtHandle.Buffer(api, outputs[i], device.Client.Handle), null);
+        if (missingList >= 0)
+        {
+            for (int d = 0; d < lists; d++)
+            {
+                for (int i = 0; i < resultShapes.Length; i++)
+                {
+                    if (outputs[d][i] != null) api.DestroyHandle(PjrtLayout.Api.Buffer_Destroy, "PJRT_Buffer_Destroy", PjrtLayout.Size.Buffer_Destroy_Args, outputs[d][i]);
+                }
+            }
+            throw new XlaExecutionException(lists == 1
+                ? $"PJRT_LoadedExecutable_Execute of '{moduleName}' returned no buffer for output {missing}"
+                : $"PJRT_LoadedExecutable_Execute of '{moduleName}' returned no buffer for output {missing} of replica {missingList}");
+        }
+        var result = new DeviceBuffer[lists][];
+        for (int d = 0; d < lists; d++)
+        {
+            result[d] = new DeviceBuffer[resultShapes.Length];
+            for (int i = 0; i < resultShapes.Length; i++)
+                result[d][i] = new PjrtBuffer(devices[d], resultShapes[i], PjrtHandle.Buffer(api, outputs[d][i], client.Handle), null);
+        }
         return result;
     }
 

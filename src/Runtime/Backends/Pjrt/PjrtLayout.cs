@@ -50,6 +50,7 @@ internal static class PjrtLayout
         public const int Client_PlatformVersion = 152;
         public const int Client_AddressableDevices = 168;
         public const int Client_Compile = 200;
+        public const int Client_DefaultDeviceAssignment = 208;
         public const int Client_BufferFromHostBuffer = 216;
         public const int DeviceDescription_Id = 224;
         public const int DeviceDescription_ProcessIndex = 232;
@@ -92,6 +93,7 @@ internal static class PjrtLayout
         public const int Client_AddressableDevices_Args = 40;
         public const int Program = 48;
         public const int Client_Compile_Args = 56;
+        public const int Client_DefaultDeviceAssignment_Args = 48;
         public const int Client_BufferFromHostBuffer_Args = 120;
         public const int DeviceDescription_Id_Args = 28;
         public const int DeviceDescription_ProcessIndex_Args = 28;

@@ -123,6 +123,14 @@ internal unsafe struct PJRT_Client_Compile_Args
 }
 
 [StructLayout(LayoutKind.Sequential)]
+internal unsafe struct PJRT_Client_DefaultDeviceAssignment_Args
+{
+    public nuint struct_size; public void* extension_start;
+    public void* client; public int num_replicas; public int num_partitions;
+    public nuint default_assignment_size; public int* default_assignment;
+}
+
+[StructLayout(LayoutKind.Sequential)]
 internal unsafe struct PJRT_Client_BufferFromHostBuffer_Args
 {
     public nuint struct_size; public void* extension_start;

@@ -7,7 +7,10 @@
  * keeps buffers in malloc'd host memory, completes events (on a thread when async mode is on), records the program
  * format and compile-options bytes it is given, and "executes" identity programs only: a module whose entry root is
  * one of its parameters or a tuple of parameters; each output is a copy of (or, when donated, the very memory of) the
- * parameter it names. Counters of live objects and of objects destroyed twice are exported for the tests.
+ * parameter it names, on each of the num_devices argument lists it gets (a replicated program: one list per replica,
+ * each list's buffers on one device). Its default device assignment puts replica r on the devices in reverse order
+ * (ids 11, 10), so a caller that ignores the assignment is caught. Counters of live objects and of objects destroyed
+ * twice are exported for the tests.
  *
  * It uses no PJRT header: structs are read and written at byte offsets, the numbers XlaGen's layout table holds
  * (src/Runtime/Backends/Pjrt/PjrtLayout.cs; measured from openxla/xla@0882740a xla/pjrt/c/pjrt_c_api.h, API 0.94).
@@ -54,6 +57,8 @@ static char last_format[32];
 static char last_create_options[512];
 static int64_t last_non_donatable[64];
 static long last_num_non_donatable = -1;
+static long last_num_devices = -1;
+static int last_list_device[8];
 
 long test_plugin_counter(const char* name) {
   long v = -1;
@@ -67,6 +72,9 @@ long test_plugin_counter(const char* name) {
   else if (!strcmp(name, "destroyed_twice")) v = destroyed_twice;
   else if (!strcmp(name, "total_errors")) v = total_errors;
   else if (!strcmp(name, "num_non_donatable")) v = last_num_non_donatable;
+  else if (!strcmp(name, "num_devices")) v = last_num_devices;
+  else if (!strcmp(name, "list_device_0")) v = last_list_device[0];
+  else if (!strcmp(name, "list_device_1")) v = last_list_device[1];
   pthread_mutex_unlock(&gate);
   return v;
 }
@@ -638,35 +646,17 @@ static void* Executable_GetCompiledMemoryStats(void* a) {
   return NULL;
 }
 
-static void* LoadedExecutable_Execute(void* a) {
-  CHECK(a, 80, "PJRT_LoadedExecutable_Execute_Args");
-  Exe* x = AT(a, 16, Exe*);
-  void* options = AT(a, 24, void*);
-  void* e = check_size(options, 112, "PJRT_ExecuteOptions");
-  if (e) return e;
-  if (AT(a, 40, size_t) != 1) return error(3, "test double: num_devices must be 1, got %zu", AT(a, 40, size_t));
-  size_t nargs = AT(a, 48, size_t);
-  if ((int)nargs != x->params) return error(3, "Execution supplied %zu buffers but compiled program expected %d buffers", nargs, x->params);
-  Buf** args = AT(a, 32, Buf***)[0];
-  Buf** outs = AT(a, 56, Buf***)[0];
-  int keep[16] = {0};
-  const int64_t* nd = AT(options, 56, const int64_t*);
-  size_t nnd = AT(options, 64, size_t);
-  pthread_mutex_lock(&gate);
-  last_num_non_donatable = (long)nnd;
-  for (size_t i = 0; i < nnd && i < 64; i++) last_non_donatable[i] = nd[i];
-  pthread_mutex_unlock(&gate);
-  for (size_t i = 0; i < nnd; i++) { if (nd[i] < 0 || nd[i] >= (int64_t)nargs) return error(3, "non_donatable_input_indices[%zu] = %ld is out of range", i, (long)nd[i]); keep[nd[i]] = 1; }
+static void* execute_list(Exe* x, Buf** args, Buf** outs, size_t nargs, const int* keep, Device* target, size_t list) {
   for (size_t i = 0; i < nargs; i++) {
     Buf* b = args[i];
-    if (!b || b->destroyed || b->deleted) return error(3, "Argument %zu: buffer has been deleted or donated.", i);
+    if (!b || b->destroyed || b->deleted) return error(3, "Argument %zu of device list %zu: buffer has been deleted or donated.", i, list);
     const Shp* p = &x->param[i];
     int same = b->type == p->type && b->ndims == p->ndims;
     for (int d = 0; same && d < p->ndims; d++) same = b->dims[d] == p->dims[d];
     if (!same) return error(3, "Argument %zu does not match the compiled parameter's type or shape", i);
+    if (args[0] && b->device != args[0]->device) return error(3, "Argument %zu of device list %zu is on device %d, argument 0 on device %d", i, list, b->device->id, args[0]->device->id);
     if (b->upload) { pthread_mutex_lock(&gate); while (!b->upload->ready) pthread_cond_wait(&changed, &gate); pthread_mutex_unlock(&gate); }
   }
-  Device* target = AT(a, 72, Device*) ? AT(a, 72, Device*) : args[0] ? args[0]->device : NULL;
   int donated[16] = {0};
   for (int o = 0; o < x->outputs; o++) {
     int s = x->source[o];
@@ -685,6 +675,52 @@ static void* LoadedExecutable_Execute(void* a) {
   return NULL;
 }
 
+static void* LoadedExecutable_Execute(void* a) {
+  CHECK(a, 80, "PJRT_LoadedExecutable_Execute_Args");
+  Exe* x = AT(a, 16, Exe*);
+  void* options = AT(a, 24, void*);
+  void* e = check_size(options, 112, "PJRT_ExecuteOptions");
+  if (e) return e;
+  size_t lists = AT(a, 40, size_t);
+  if (lists < 1 || lists > 2) return error(3, "test double: num_devices must be 1 or 2, got %zu", lists);
+  if (lists > 1 && AT(a, 72, Device*)) return error(3, "execute_device needs num_devices = 1, got %zu", lists);
+  size_t nargs = AT(a, 48, size_t);
+  if ((int)nargs != x->params) return error(3, "Execution supplied %zu buffers but compiled program expected %d buffers", nargs, x->params);
+  int keep[16] = {0};
+  const int64_t* nd = AT(options, 56, const int64_t*);
+  size_t nnd = AT(options, 64, size_t);
+  pthread_mutex_lock(&gate);
+  last_num_non_donatable = (long)nnd;
+  last_num_devices = (long)lists;
+  for (size_t i = 0; i < nnd && i < 64; i++) last_non_donatable[i] = nd[i];
+  pthread_mutex_unlock(&gate);
+  for (size_t i = 0; i < nnd; i++) { if (nd[i] < 0 || nd[i] >= (int64_t)nargs) return error(3, "non_donatable_input_indices[%zu] = %ld is out of range", i, (long)nd[i]); keep[nd[i]] = 1; }
+  for (size_t l = 0; l < lists; l++) {
+    Buf** args = AT(a, 32, Buf***)[l];
+    Buf** outs = AT(a, 56, Buf***)[l];
+    Device* target = AT(a, 72, Device*) ? AT(a, 72, Device*) : args[0] ? args[0]->device : NULL;
+    pthread_mutex_lock(&gate);
+    if (l < 8) last_list_device[l] = target ? target->id : -1;
+    pthread_mutex_unlock(&gate);
+    void* failed = execute_list(x, args, outs, nargs, keep, target, l);
+    if (failed) return failed;
+  }
+  return NULL;
+}
+
+/* PJRT_Client_DefaultDeviceAssignment_Args: client@16, num_replicas@24, num_partitions@28, default_assignment_size@32,
+   default_assignment@40. Replica r of one partition gets device 1 - r: the reverse of the device order. */
+static void* Client_DefaultDeviceAssignment(void* a) {
+  CHECK(a, 48, "PJRT_Client_DefaultDeviceAssignment_Args");
+  Client* c = AT(a, 16, Client*);
+  int replicas = AT(a, 24, int), partitions = AT(a, 28, int);
+  if (partitions != 1) return error(12, "test double: %d partitions; it assigns one partition only", partitions);
+  if (replicas < 1 || replicas > 2) return error(3, "Requested more replicas (%d) than the 2 available devices", replicas);
+  if (AT(a, 32, size_t) < (size_t)replicas) return error(9, "`default_assignment_size` %zu < `num_replicas * num_partitions`, %d * 1", AT(a, 32, size_t), replicas);
+  for (int r = 0; r < replicas; r++) AT(a, 40, int*)[r] = c->devices[replicas - 1 - r].id;
+  return NULL;
+}
+
 /* ------------------------------------------------------------------ the table */
 static union { size_t size; void* slots[TEST_API_SIZE / 8 + 1]; unsigned char bytes[TEST_API_SIZE + 8]; } api;
 #define SET(off, f) if ((off) + 8 <= TEST_API_SIZE) api.slots[(off) / 8] = (void*)(f)
@@ -698,7 +734,7 @@ const void* GetPjrtApi(void) {
   SET(64, Plugin_Initialize); SET(72, Plugin_Attributes);
   SET(80, Event_Destroy); SET(88, Event_IsReady); SET(104, Event_Await); SET(112, Event_OnReady);
   SET(120, Client_Create); SET(128, Client_Destroy); SET(136, Client_PlatformName); SET(144, Client_ProcessIndex);
-  SET(152, Client_PlatformVersion); SET(168, Client_AddressableDevices); SET(200, Client_Compile); SET(216, Client_BufferFromHostBuffer);
+  SET(152, Client_PlatformVersion); SET(168, Client_AddressableDevices); SET(200, Client_Compile); SET(208, Client_DefaultDeviceAssignment); SET(216, Client_BufferFromHostBuffer);
   SET(224, DeviceDescription_Id); SET(232, DeviceDescription_ProcessIndex); SET(240, DeviceDescription_Attributes); SET(248, DeviceDescription_Kind);
   SET(272, Device_GetDescription); SET(312, Device_MemoryStats);
   SET(360, Executable_Destroy); SET(392, Executable_NumOutputs);
