@@ -124,6 +124,16 @@ try
     if (report.Training.Skipped != null) log.WriteLine($"== training skipped: {report.Training.Skipped}");
     Save();
 
+    // (e) replicas on the PJRT client's devices (issue 11): the all-reduce and the replicated train step
+    log.WriteLine($"== replicas: all-reduce and {ReplicasCheck.Steps} replicated MLP steps on {options.Device}");
+    report.Replicas = ReplicasCheck.Run(device, log);
+    if (report.Replicas.Skipped != null) log.WriteLine($"  skipped: {report.Replicas.Skipped}");
+    foreach (var row in report.Replicas.Rows)
+    {
+        if (row.Error != null) report.Failures.Add($"{row.Replicas} replica(s): {row.Error}");
+    }
+    Save();
+
     // (a) the conformance suite
     log.WriteLine($"== conformance: every case on {options.Device} and on {options.Reference}");
     report.Conformance = SuiteCheck.Run("conformance", SuiteCheck.Conformance(), device, reference, log, OutOfTime);

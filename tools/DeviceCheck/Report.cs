@@ -19,6 +19,7 @@ sealed class Report
     public StepSection? TrainStep { get; set; }
     public List<PeakMemoryRow> PeakMemory { get; set; } = new();
     public TrainingSection? Training { get; set; }
+    public ReplicasSection? Replicas { get; set; }
     /// <summary>One line per failed check (the details are in the sections).</summary>
     public List<string> Failures { get; set; } = new();
     public bool Passed { get; set; }
@@ -91,6 +92,25 @@ sealed class PeakMemoryRow
     public string? DeviceSource { get; set; }
     /// <summary>device / reference, when both are known.</summary>
     public double? Ratio { get; set; }
+    public string? Error { get; set; }
+}
+
+/// <summary>Replicas on a PJRT client's devices (<see cref="ReplicasCheck"/>): one row per replica count.</summary>
+sealed class ReplicasSection
+{
+    public string? Skipped { get; set; }
+    public List<ReplicasRow> Rows { get; set; } = new();
+}
+
+sealed class ReplicasRow
+{
+    public int Replicas { get; set; }
+    public List<int> DeviceAssignment { get; set; } = new();
+    /// <summary>"ok", or what the all-reduce got wrong.</summary>
+    public string AllReduce { get; set; } = "";
+    public double Loss { get; set; }
+    /// <summary>The replicated MLP's weights after the steps against the CPU replicas', relative to the largest weight.</summary>
+    public double MaxWeightDifference { get; set; }
     public string? Error { get; set; }
 }
 

@@ -60,6 +60,7 @@ public class DeviceCheckToolTests
         Assert.Equal(0, corpus.GetProperty("failed").GetInt32());
         Assert.Equal(JsonValueKind.Array, report.GetProperty("peak_memory").ValueKind);
         Assert.Equal(0, report.GetProperty("failures").GetArrayLength());
+        Assert.EndsWith("is not a PJRT device", report.GetProperty("replicas").GetProperty("skipped").GetString());
     }
 
     [Fact]
@@ -73,5 +74,12 @@ public class DeviceCheckToolTests
         Assert.Equal("testpjrt", report.GetProperty("device").GetProperty("platform").GetString());
         Assert.Contains("executes identity programs only", output);
         Assert.True(report.GetProperty("failures").GetArrayLength() > 0);
+        // replicas on its two devices: placed by the plugin's assignment (reverse order), refused at the all-reduce
+        var rows = report.GetProperty("replicas").GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(new[] { 1, 2 }, rows.Select(r => r.GetProperty("replicas").GetInt32()));
+        Assert.Equal(new[] { 10 }, rows[0].GetProperty("device_assignment").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(new[] { 11, 10 }, rows[1].GetProperty("device_assignment").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.All(rows, r => Assert.Contains("executes identity programs only", r.GetProperty("error").GetString()));
+        Assert.Contains(report.GetProperty("failures").EnumerateArray(), f => f.GetString()!.StartsWith("2 replica(s): ", StringComparison.Ordinal));
     }
 }
