@@ -127,14 +127,20 @@ public static class ServerMain
         IReplicaPlatform? replicas = null;
         if (options.Devices > 1)
         {
-            if (options.BackendSpec.Backend != DeviceBackend.Cpu)
+            try
             {
-                Console.Error.WriteLine($"{name}: --devices {options.Devices}: only the cpu backend hosts several devices so far (PJRT replicas are not implemented); use --backend cpu or --devices 1");
+                // cpu: N virtual devices; pjrt: N of the client's devices, placed by the plugin's default assignment
+                replicas = device is XlaGen.Backends.Pjrt.PjrtDevice pjrt
+                    ? new XlaGen.Backends.Pjrt.PjrtReplicaPlatform(pjrt.Client, options.Devices)
+                    : new XlaGen.Backends.Cpu.CpuReplicaPlatform(options.Devices);
+            }
+            catch (Exception e) when (e is ArgumentOutOfRangeException or NotSupportedException or XlaGen.Backends.Pjrt.PjrtException)
+            {
+                Console.Error.WriteLine($"{name}: --devices {options.Devices}: {(e is ArgumentOutOfRangeException a ? a.Message.Split(" (Parameter")[0] : e.Message)}");
                 device.Dispose();
                 await StopAsync(coordinator, store);
                 return 2;
             }
-            replicas = new XlaGen.Backends.Cpu.CpuReplicaPlatform(options.Devices);
         }
 
         // Executions keep thread-pool threads busy (a kernel's Parallel.For chunks run on them). The timers and socket

@@ -58,7 +58,8 @@ public sealed record ServerOptions
 
     public int MaxSessions { get; init; } = 64;
 
-    /// <summary>--devices N: how many devices the server hosts (N > 1: virtual CPU devices that run replicated programs).</summary>
+    /// <summary>--devices N: how many devices the server hosts (N > 1: virtual CPU devices, or a PJRT client's devices,
+    /// that run replicated programs).</summary>
     public int Devices { get; init; } = 1;
 
     /// <summary>The most devices --devices accepts.</summary>
@@ -191,12 +192,13 @@ public sealed record ServerOptions
                                      pjrt:PATH (XLA through the PJRT plugin at PATH: libtpu.so on a TPU host,
                                      xla_cuda_plugin.so from jax-cuda12/13-pjrt on NVIDIA); pjrt alone finds the
                                      plugin as Devices.Pjrt() does (XLAGEN_PJRT_PLUGIN, TPU_LIBRARY_PATH, the
-                                     python3 site-packages). The server hosts the plugin's first device.
+                                     python3 site-packages). The server hosts the plugin's first device (N with --devices N).
           --devices N                Host N devices (default 1). With the cpu backend, N virtual CPU devices (ids
                                      0..N-1, one thread per replica) that run replicated programs: a client compiles
                                      for up to N replicas and runs all of them through one Execute call, their
-                                     all-reduces meeting on the server (RemoteDevice.Replicated). The pjrt backend
-                                     hosts one device (its replicas are not implemented yet).
+                                     all-reduces meeting on the server (RemoteDevice.Replicated). With the pjrt
+                                     backend, N of the plugin's devices, replica r on the device its default
+                                     assignment names (device id r of this server); XLA runs the all-reduces.
           --token-file PATH          Require every call (health checks included) to carry the header
                                      "authorization: Bearer TOKEN", TOKEN being this file's contents without
                                      surrounding whitespace. Compared in constant time. Calls without it or with

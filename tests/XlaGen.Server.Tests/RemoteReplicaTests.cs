@@ -416,12 +416,38 @@ public class RemoteReplicaTests(ReplicaServer fixture, SharedServer shared) : IC
         Assert.Contains("--devices 300: at most 256", error);
     }
 
+    /// <summary>Issue 11, item 5 with a PJRT backend: <c>--backend pjrt:PLUGIN --devices 2</c> hosts two of the
+    /// plugin's devices, replica r on the device its default assignment names (the test double's assignment is the
+    /// reverse of its device order), and a program compiled for 2 replicas runs
+    /// both through one Execute request. The test double executes identity programs only: the all-reduce itself is
+    /// XLA's, checked by tools/DeviceCheck on a real plugin. More devices than the plugin has: a clear refusal.</summary>
     [Fact]
-    public async Task APjrtBackendHostsOneDeviceSoFar()
+    public async Task APjrtBackendHostsThePluginsDevicesAsReplicas()
     {
         string plugin = XlaGen.Tests.Pjrt.TestPluginBuild.Require();
-        var (code, _, error) = await CommandLineTests.Run(new Dictionary<string, string>(), "--backend", "pjrt:" + plugin, "--devices", "2");
+        var (code, _, error) = await CommandLineTests.Run(new Dictionary<string, string>(), "--backend", "pjrt:" + plugin, "--devices", "3");
         Assert.Equal(2, code);
-        Assert.Contains("--devices 2: only the cpu backend hosts several devices so far", error);
+        Assert.Contains("--devices 3: PJRT client testpjrt test double 1 (2 device(s)", error);
+        Assert.Contains("a program runs on 1 to 2 replicas", error);
+
+        await using var server = await ServerProcess.StartAsync("--backend", "pjrt:" + plugin, "--devices", "2");
+        using var raw = new RawClient(server.Address);
+        var v = await raw.Client.GetVersionAsync(new GetVersionRequest { MinProtocolVersion = 1, MaxProtocolVersion = ReplicaProtocol }, raw.Options());
+        Assert.Equal(2, v.ReplicaDevices);
+        Assert.All(v.Devices, d => Assert.Equal("XlaGen PJRT test double", d.Kind));
+        var session = await raw.OpenSessionAsync(protocolVersion: ReplicaProtocol);
+        var b = new HloBuilder("identity2");
+        var x = b.Parameter(Shape.Array(ElementType.F32, 3), "x");
+        var executable = await CompileAsync(raw, session, b.BuildModule(b.Tuple(x)), 2);
+        ulong a0 = await raw.UploadAsync(session, F(1, 2, 3), deviceId: 0);
+        ulong a1 = await raw.UploadAsync(session, F(4, 5, 6), deviceId: 1);
+        var response = await raw.Client.ExecuteAsync(Replicated(session, executable, [a0], [a1]), raw.Options());
+        Assert.Equal(2, response.ReplicaResults.Count);
+        Assert.Equal(new[] { 1f, 2, 3 }, ((Tensor<float>)await raw.DownloadAsync(session, response.ReplicaResults[0].Results[0].BufferHandle)).Data);
+        Assert.Equal(new[] { 4f, 5, 6 }, ((Tensor<float>)await raw.DownloadAsync(session, response.ReplicaResults[1].Results[0].BufferHandle)).Data);
+        // replica 0's argument on device 1 is refused before anything runs, and the server keeps serving
+        var swapped = await Assert.ThrowsAsync<RpcException>(async () => await raw.Client.ExecuteAsync(Replicated(session, executable, [a1], [a0]), raw.Options()));
+        Assert.Equal(StatusCode.InvalidArgument, swapped.StatusCode);
+        Assert.False(server.HasExited);
     }
 }

@@ -15,6 +15,13 @@ public sealed class PjrtReplicaPlatform : IReplicaPlatform
     readonly int[] ids;
     readonly bool ownsClient;
 
+    /// <summary><paramref name="replicas"/> of <paramref name="client"/>'s devices, placed by its default assignment;
+    /// the client stays the caller's (an xlagen-server's PJRT backend hosts its devices this way).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replicas"/> is not between 1 and the client's device count.</exception>
+    public PjrtReplicaPlatform(PjrtClient client, int replicas) : this(client, replicas, ownsClient: false)
+    {
+    }
+
     internal PjrtReplicaPlatform(PjrtClient client, int replicas, bool ownsClient)
     {
         this.client = client ?? throw new ArgumentNullException(nameof(client));
@@ -31,10 +38,17 @@ public sealed class PjrtReplicaPlatform : IReplicaPlatform
 
     /// <summary>Compiles <paramref name="module"/> for the N replicas (num_replicas = N, the device assignment).</summary>
     /// <exception cref="XlaCompileException">The module is not one the PJRT backend takes, or the plugin refused it.</exception>
-    public IReplicaExecutable CompileReplicated(HloModule module)
+    public IReplicaExecutable CompileReplicated(HloModule module) => CompileReplicated(module, devices.Length);
+
+    /// <summary>Compiles for the first <paramref name="replicas"/> replicas (replica r on Devices[r], the assignment's
+    /// first ids), for a host serving programs of several replica counts (xlagen-server --devices N).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replicas"/> is not between 1 and the replica count.</exception>
+    public IReplicaExecutable CompileReplicated(HloModule module, int replicas)
     {
-        var (handle, results, peak, _) = PjrtExecutable.CompileLoaded(client, module, PjrtCompileOptions.BuildReplicated(ids));
-        return new PjrtReplicaExecutable(module, devices, handle, results, peak);
+        if (replicas < 1 || replicas > devices.Length)
+            throw new ArgumentOutOfRangeException(nameof(replicas), replicas, $"{this} runs 1 to {devices.Length} replicas, not {replicas}");
+        var (handle, results, peak, _) = PjrtExecutable.CompileLoaded(client, module, PjrtCompileOptions.BuildReplicated(ids[..replicas]));
+        return new PjrtReplicaExecutable(module, devices[..replicas], handle, results, peak);
     }
 
     /// <summary>Releases the client when this platform opened it.</summary>
