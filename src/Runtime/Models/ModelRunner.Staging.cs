@@ -536,21 +536,7 @@ public abstract partial class ModelRunner
         {
             var tasks = new Task<RemoteBuffer>[tensors.Count];
             for (int i = 0; i < tasks.Length; i++) tasks[i] = remote.UploadAsync(tensors[i]);
-            try
-            {
-                Task.WhenAll(tasks).GetAwaiter().GetResult();
-            }
-            catch
-            {
-                foreach (var t in tasks)
-                {
-                    if (t.IsCompletedSuccessfully) t.Result.Dispose();
-                }
-                throw;
-            }
-            var uploaded = new DeviceBuffer[tasks.Length];
-            for (int i = 0; i < tasks.Length; i++) uploaded[i] = tasks[i].Result;
-            return uploaded;
+            return Uploaded(tasks);
         }
         var buffers = new DeviceBuffer[tensors.Count];
         try
@@ -710,22 +696,30 @@ public abstract partial class ModelRunner
     {
         if (device.Devices.All(d => d is RemoteDevice))
         {
-            var tasks = shards.Select((t, r) => ((RemoteDevice)device.Devices[r]).UploadAsync(t)).ToArray();
-            try
-            {
-                Task.WhenAll(tasks).GetAwaiter().GetResult();
-            }
-            catch
-            {
-                foreach (var t in tasks)
-                {
-                    if (t.IsCompletedSuccessfully) t.Result.Dispose();
-                }
-                throw;
-            }
-            return device.AdoptShards(tasks.Select(t => (DeviceBuffer)t.Result).ToArray());
+            return device.AdoptShards(Uploaded(shards.Select((t, r) => ((RemoteDevice)device.Devices[r]).UploadAsync(t)).ToArray()));
         }
         return device.UploadShards(shards);
+    }
+
+    /// <summary>The buffers of uploads started together, once all are done; if any failed, the others are released and
+    /// the first failure is thrown.</summary>
+    static DeviceBuffer[] Uploaded(Task<RemoteBuffer>[] tasks)
+    {
+        try
+        {
+            Task.WhenAll(tasks).GetAwaiter().GetResult();
+        }
+        catch
+        {
+            foreach (var t in tasks)
+            {
+                if (t.IsCompletedSuccessfully) t.Result.Dispose();
+            }
+            throw;
+        }
+        var uploaded = new DeviceBuffer[tasks.Length];
+        for (int i = 0; i < tasks.Length; i++) uploaded[i] = tasks[i].Result;
+        return uploaded;
     }
 
     /// <summary>Yields <paramref name="stage"/> of each item, taking item k+1 from <paramref name="items"/> and staging it
