@@ -10,12 +10,14 @@ namespace XlaGen.Bench.Suites;
 /// per-replica batch on 1, 2 and 4 replicas (global batch 64·N, 40 steps per call), one replica on one core (its
 /// kernels serial, as two replicas' kernels are on two cores: the 1 → 2 scaling at equal compute per replica), and the cost of the gradient
 /// all-reduce alone: one all-reduce of the MLP's 203,530 gradient floats plus its 3 accumulator increments on N
-/// replicas (thread start, two rendezvous, the reduction), against the same call on 1 replica.
+/// replicas (thread start, two rendezvous, the reduction), against the same call on 1 replica. The 2-replica and
+/// one-core runs are timed again with 8 steps per execution (5 calls of 8 per Fit).
 /// </summary>
 internal sealed class ReplicasSuite : IBenchSuite
 {
     const int PerReplica = 64;
     const int Steps = 40;
+    const int StepsPerCall = 8;
 
     public string Name => "replicas";
 
@@ -45,6 +47,15 @@ internal sealed class ReplicasSuite : IBenchSuite
             using var serial = XlaGen.Backends.Cpu.Kernels.CpuThreadPool.Serial();
             oneCore.Fit(oneCoreData, oneCoreFit);
         });
+        // The same two with K = 8 steps per execution (Keras' steps_per_execution under TPUStrategy): the per-call
+        // dispatch and staging are paid once per 8 steps on both sides.
+        var twoK = models[1];
+        runs.Add(() => twoK.Model.Fit(twoK.Data, twoK.Fit with { StepsPerExecution = StepsPerCall }));
+        runs.Add(() =>
+        {
+            using var serial = XlaGen.Backends.Cpu.Kernels.CpuThreadPool.Serial();
+            oneCore.Fit(oneCoreData, oneCoreFit with { StepsPerExecution = StepsPerCall });
+        });
         var stats = Timing.MeasureInterleaved(runs, options);
         var result = new JsonObject { ["per_replica_batch"] = PerReplica, ["steps_per_call"] = Steps, ["threads"] = options.Threads };
         Console.WriteLine();
@@ -62,6 +73,12 @@ internal sealed class ReplicasSuite : IBenchSuite
         Console.WriteLine($"{"1, 1 core",-9} {PerReplica,12} {oneCoreRate,11:N0} {stats[counts.Length].Median * 1000 / Steps,9:F2}   2 replicas (a core each) vs 1 replica on 1 core: {twoRate / oneCoreRate:F2}x");
         result["replicas_1_one_core"] = new JsonObject { ["samples_per_second"] = oneCoreRate, ["ms_per_step_median"] = stats[counts.Length].Median * 1000 / Steps };
         result["scaling_2_replicas_vs_1_on_one_core"] = twoRate / oneCoreRate;
+        double twoRateK = Steps * PerReplica * 2 / stats[counts.Length + 1].Median, oneCoreRateK = Steps * PerReplica / stats[counts.Length + 2].Median;
+        Console.WriteLine($"{"K=" + StepsPerCall,-9} {PerReplica * 2,12} {twoRateK,11:N0} {stats[counts.Length + 1].Median * 1000 / Steps,9:F2}   2 replicas vs 1 on 1 core ({oneCoreRateK:N0} samples/s, {stats[counts.Length + 2].Median * 1000 / Steps:F2} ms/step), both {StepsPerCall} steps per call: {twoRateK / oneCoreRateK:F2}x");
+        result["steps_per_call_k"] = StepsPerCall;
+        result["replicas_2_k"] = new JsonObject { ["samples_per_second"] = twoRateK, ["ms_per_step_median"] = stats[counts.Length + 1].Median * 1000 / Steps };
+        result["replicas_1_one_core_k"] = new JsonObject { ["samples_per_second"] = oneCoreRateK, ["ms_per_step_median"] = stats[counts.Length + 2].Median * 1000 / Steps };
+        result["scaling_2_replicas_vs_1_on_one_core_k"] = twoRateK / oneCoreRateK;
         oneCore.Dispose();
 
         // The collective alone: all-reduce(gradient-sized f32 arrays) per call.

@@ -106,14 +106,21 @@ internal static class Control
         var condition = ctx.Compiler.Plan(ctx.Instruction.CalledComputations[1]);
         var src = ctx.InLeaves(0);
         var dst = ctx.OutLeaves;
+        bool lastUse = ctx.IsLastUse(0);
         return f =>
         {
             var state = new Array[src.Length];
             for (int j = 0; j < src.Length; j++) state[j] = f.Data[src[j]]!;
-            // the first iteration reads the operand; later ones own the state the body returned, so the body may
-            // update it in place and pass unchanged elements through without copying
-            bool owned = false;
-            var ownedFlags = Enumerable.Repeat(true, src.Length).ToArray();
+            // Iterations after the first own the state the body returned, so the body may update it in place and pass
+            // unchanged elements through without copying. The first owns what this frame hands over: the leaves of an
+            // operand the loop reads last that the frame owns alone (a train-step loop's donated weights and optimizer
+            // state), so the weights are updated in place from the first step on, as in the single step.
+            var owned = new bool[src.Length];
+            if (lastUse)
+            {
+                for (int j = 0; j < src.Length; j++) owned[j] = f.TryTake(src[j]);
+            }
+            bool ran = false;
             var verdict = new Array[1];
             while (true)
             {
@@ -123,13 +130,14 @@ internal static class Control
                 f.Context.Pool.Return(verdict[0]);
                 if (!go) break;
                 var next = new Array[dst.Length];
-                body.Run(f.Context, state, owned ? ownedFlags : null, next);
+                body.Run(f.Context, state, owned, next);
                 state = next;
-                owned = true;
+                if (!ran) Array.Fill(owned, true);
+                ran = true;
             }
             for (int j = 0; j < dst.Length; j++)
             {
-                if (owned) f.SetOwned(dst[j], state[j]);
+                if (owned[j]) f.SetOwned(dst[j], state[j]);
                 else f.Alias(dst[j], src[j]);
             }
         };

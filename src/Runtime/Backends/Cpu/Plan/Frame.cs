@@ -91,6 +91,17 @@ internal sealed class Frame
     }
 
     /// <summary>An array this run must not write or recycle (a constant, an input that was not donated).</summary>
+    /// <summary>Hands <paramref name="slot"/>'s array over to whoever asks (a loop's body, to update it in place), when
+    /// this frame owns it and nothing else refers to it: it is then no longer this frame's, so releasing the slot later
+    /// returns nothing to the pool.</summary>
+    public bool TryTake(int slot)
+    {
+        int st = storageOf[slot];
+        if (Data[slot] == null || !owned[st] || refs[st] != 1) return false;
+        owned[st] = false;
+        return true;
+    }
+
     public void SetExternal(int slot, Array a) => Define(slot, a, false);
 
     /// <summary>An array this run owns from now on (a callee's output, a donated input).</summary>

@@ -59,6 +59,10 @@ internal sealed class KernelContext
     /// still checks at run time that the storage is owned and unshared.</summary>
     public int InPlace(int i) => InPlace(i, Instruction.Shape);
 
+    /// <summary>Whether this instruction is the last reader of operand <paramref name="i"/> (its leaves may then be
+    /// handed over, see <see cref="Frame.TryTake"/>).</summary>
+    public bool IsLastUse(int i) => owner.LastUse(owner.Operand(Instruction, i)) == Index;
+
     /// <summary>As <see cref="InPlace(int)"/> for a result leaf of shape <paramref name="leaf"/> (a multi-output fusion).</summary>
     public int InPlace(int i, Shape leaf)
     {
