@@ -95,6 +95,8 @@ public class SurfaceCoverageTests
         ["sort"] = "no surface member sorts yet (it would be forward-only: sort has no gradient rule)",
         ["all-reduce"] = "a model is written for one replica; the runtime adds the gradient all-reduce to the train step (TrainingPrograms) when it runs on several",
         ["replica-id"] = "a model's math does not depend on which replica runs it; only runtime-built programs and XLA modules read it",
+        ["all-gather"] = "a model is written for one replica; collectives come from runtime-built programs and XLA modules (JAX's all_gather)",
+        ["reduce-scatter"] = "a model is written for one replica; collectives come from runtime-built programs and XLA modules (JAX's psum_scatter)",
     };
 
     sealed record Compilation(Assembly Assembly, Microsoft.CodeAnalysis.Compilation Output, gen::XlaGen.Generator.Model.ModelSpec Spec);

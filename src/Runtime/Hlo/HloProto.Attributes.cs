@@ -117,7 +117,7 @@ public static partial class HloProto
         p.IsStable = a.IsStable;
         if (a.FusionKind != null) p.FusionKind = a.FusionKind;
         if (a.CustomCallTarget != null) p.CustomCallTarget = a.CustomCallTarget;
-        if (ins.Opcode == "all-reduce")
+        if (ins.Opcode is "all-reduce" or "all-gather" or "reduce-scatter")
         {
             // As XLA's HloCollectiveInstruction::ToProto: the groups in collective_device_list, constrain_layout written.
             var list = new P.CollectiveDeviceListProto();

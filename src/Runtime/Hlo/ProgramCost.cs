@@ -100,6 +100,8 @@ public readonly record struct ProgramCost(double Operations, double Bytes)
                 double sources = Elements(ins.Operands[1].Shape);
                 return own with { Operations = outElements + sources * (WindowSize(ins) * Applied(0).Operations + Applied(1).Operations) };
             }
+            case "all-gather":
+                return own;
             case "map":
             case "all-reduce":
             case "reduce-scatter":

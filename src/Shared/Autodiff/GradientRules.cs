@@ -62,6 +62,8 @@ namespace XlaGen.Autodiff
 
             // collectives
             ["all-reduce"] = AllReduce,
+            ["all-gather"] = AllGather,
+            ["reduce-scatter"] = ReduceScatter,
 
             // calls
             ["call"] = Call,
@@ -126,6 +128,27 @@ namespace XlaGen.Autodiff
                 throw new GradientException(y, $"no gradient rule for all-reduce with the reducer %{y.CalledComputations[0].Name} ({y.Describe()}); a sum all-reduce is differentiable");
             // The same groups and mode; XLA accepts a channel id shared by the forward and its transpose on one program.
             return new[] { c.B.AddInstruction("all-reduce", new[] { dy }, y.Attributes.Clone(), called: y.CalledComputations.ToArray()) };
+        }
+
+        /// <summary>all-gather is linear; its transpose sums each replica's block of the cotangent over the group:
+        /// reduce-scatter (add) of dy with the same groups and dimension (JAX: all_gather transposes to psum_scatter).</summary>
+        static HloInstruction?[] AllGather(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            if (y.Operands.Count != 1)
+                throw new GradientException(y, $"no gradient rule for a variadic all-gather ({y.Describe()}); gather one array per all-gather to differentiate it");
+            var x = y.Operand(0);
+            return new[] { c.B.AddInstruction("reduce-scatter", new[] { dy }, y.Attributes.Clone(), x.Shape, new[] { c.B.ScalarComputation("add", dy.Shape.ElementType) }) };
+        }
+
+        /// <summary>reduce-scatter with add is linear; its transpose gathers the members' cotangent blocks back:
+        /// all-gather of dy with the same groups and dimension (JAX: psum_scatter transposes to all_gather).</summary>
+        static HloInstruction?[] ReduceScatter(GradientContext c, HloInstruction y, HloInstruction dy)
+        {
+            if (y.Operands.Count != 1)
+                throw new GradientException(y, $"no gradient rule for a variadic reduce-scatter ({y.Describe()}); scatter one array per reduce-scatter to differentiate it");
+            if (ReducerOpcode(y.CalledComputations[0]) != "add")
+                throw new GradientException(y, $"no gradient rule for reduce-scatter with the reducer %{y.CalledComputations[0].Name} ({y.Describe()}); a sum reduce-scatter is differentiable");
+            return new[] { c.B.AddInstruction("all-gather", new[] { dy }, y.Attributes.Clone(), y.Operand(0).Shape) };
         }
 
         /// <summary>slice: pad the cotangent back with zeros (interior padding undoes strides).</summary>

@@ -297,6 +297,23 @@ namespace XlaGen.Hlo
             return AddInstruction("all-reduce", xs, attributes, called: new[] { ScalarComputation(opcode, xs[0].Shape.ElementType) });
         }
 
+        /// <summary>all-gather of <paramref name="xs"/> along <paramref name="dimension"/> across the replicas of each group
+        /// (groups of equal size, listed: the size sets the result's dimension). One operand gives an array, several a tuple.</summary>
+        public HloInstruction AllGather(IReadOnlyList<HloInstruction> xs, long dimension, long[][] replicaGroups, long channelId = 0)
+        {
+            if (xs.Count == 0) throw new ArgumentException("all-gather needs at least one operand");
+            return AddInstruction("all-gather", xs, new HloAttributes { Dimensions = new[] { dimension }, ReplicaGroups = replicaGroups, ChannelId = channelId });
+        }
+
+        /// <summary>reduce-scatter of <paramref name="xs"/> (one element type) with a scalar binary op, split along
+        /// <paramref name="dimension"/> into one block per member of each group (groups of equal size, listed).</summary>
+        public HloInstruction ReduceScatter(IReadOnlyList<HloInstruction> xs, long dimension, long[][] replicaGroups, string opcode = "add", long channelId = 0)
+        {
+            if (xs.Count == 0) throw new ArgumentException("reduce-scatter needs at least one operand");
+            var attributes = new HloAttributes { Dimensions = new[] { dimension }, ReplicaGroups = replicaGroups, ChannelId = channelId };
+            return AddInstruction("reduce-scatter", xs, attributes, called: new[] { ScalarComputation(opcode, xs[0].Shape.ElementType) });
+        }
+
         /// <summary>replica-id(): this replica's id, u32[].</summary>
         public HloInstruction ReplicaId() => AddInstruction("replica-id", Array.Empty<HloInstruction>(), new HloAttributes());
 

@@ -96,6 +96,8 @@ namespace XlaGen.Ops
 
                 // collectives
                 new AllReduceOp(),
+                new AllGatherOp(),
+                new ReduceScatterOp(),
                 new ReplicaIdOp(),
             };
         }

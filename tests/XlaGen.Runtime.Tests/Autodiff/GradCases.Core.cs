@@ -34,6 +34,9 @@ public static class GradCasesCore
         yield return Unary("copy", U(12, m));
         // On one replica all-reduce is the identity; its transpose (all-reduce of dy) must give d(x·x)/dx = 2x.
         yield return new("all-reduce/sum-one-replica", new[] { U(14, m) }, (b, p) => b.Multiply(b.AllReduce(new[] { p[0] }), p[0]));
+        // On one replica (groups {{0}}) all-gather and reduce-scatter are the identity; each one's transpose is the other.
+        yield return new("all-gather/one-replica", new[] { U(17, m) }, (b, p) => b.Multiply(b.AllGather(new[] { p[0] }, 0, new[] { new long[] { 0 } }), p[0]));
+        yield return new("reduce-scatter/sum-one-replica", new[] { U(18, m) }, (b, p) => b.Multiply(b.ReduceScatter(new[] { p[0] }, 0, new[] { new long[] { 0 } }), p[0]));
         yield return new("convert/f64-to-f64", new[] { U(13, m) }, (b, p) => b.AddInstruction("convert", p, null, p[0].Shape));
 
         yield return Binary("add", U(20, m), U(21, m));

@@ -128,7 +128,7 @@ public class HloProtoRoundTripTests
     {
         var p = SmallProto();
         Ins(p, "n2").Opcode = "frobnicate";
-        Assert.StartsWith("HloModuleProto 'small', computation 'main' (id 8), instruction 'n2' (id 5, frobnicate): unsupported opcode 'frobnicate' (XlaGen supports: abs, add, all-reduce, and, ", FromProtoError(p));
+        Assert.StartsWith("HloModuleProto 'small', computation 'main' (id 8), instruction 'n2' (id 5, frobnicate): unsupported opcode 'frobnicate' (XlaGen supports: abs, add, all-gather, all-reduce, and, ", FromProtoError(p));
     }
 
     [Fact]

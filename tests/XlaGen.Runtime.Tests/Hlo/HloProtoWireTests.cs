@@ -309,6 +309,48 @@ public class HloProtoWireTests
         Assert.Equal("replica-id", Str(id, 2));
     }
 
+    const string GatherScatter = """
+        HloModule gather_scatter
+
+        add_f32 {
+          a = f32[] parameter(0)
+          b = f32[] parameter(1)
+          ROOT s = f32[] add(a, b)
+        }
+
+        ENTRY main {
+          x = f32[4,2] parameter(0)
+          ag = f32[4,4] all-gather(x), channel_id=7, replica_groups={{0,1},{2,3}}, dimensions={1}
+          rs = f32[2,2] reduce-scatter(x), replica_groups={{1,0},{3,2}}, dimensions={0}, to_apply=add_f32
+          all = f32[16,2] all-gather(x), replica_groups={}, dimensions={0}
+          ROOT t = (f32[4,4], f32[2,2], f32[16,2]) tuple(ag, rs, all)
+        }
+        """;
+
+    /// <summary>As XLA's HloAllGatherInstruction / HloReduceScatterInstruction::ToProto: the gather or scatter dimension in
+    /// dimensions=14, the groups in collective_device_list=87, channel_id=26; the reducer as a called computation; a
+    /// stated result with replica_groups={} kept; and the text and proto read back to the same module.</summary>
+    [Fact]
+    public void AllGatherAndReduceScatterFieldNumbers()
+    {
+        var parsed = HloTextParser.Parse(GatherScatter);
+        var main = Decode(ByteString.CopyFrom(HloProto.Write(parsed))).Where(f => f.Number == 3).Select(f => Decode(f.Bytes)).Last();
+        var ag = Instruction(main, "ag");
+        Assert.Equal("all-gather", Str(ag, 2));
+        Assert.Equal(new long[] { 1 }, Packed(ag, 14));
+        Assert.Equal(7ul, Var(ag, 26));
+        Assert.Equal(new[] { new long[] { 0, 1 }, new long[] { 2, 3 } }, Sub(ag, 87).Where(f => f.Number == 1).Select(f => Packed(Decode(f.Bytes), 1)).ToList());
+        var rs = Instruction(main, "rs");
+        Assert.Equal("reduce-scatter", Str(rs, 2));
+        Assert.Equal(new[] { new long[] { 1, 0 }, new long[] { 3, 2 } }, Sub(rs, 87).Where(f => f.Number == 1).Select(f => Packed(Decode(f.Bytes), 1)).ToList());
+        Assert.Single(rs, f => f.Number == 38);
+        Assert.Empty(Sub(Instruction(main, "all"), 87));
+        var text = HloPrinter.Print(parsed);
+        Assert.Equal(text, HloPrinter.Print(HloProto.FromProto(HloProto.ToProto(parsed))));
+        Assert.Equal(text, HloPrinter.Print(HloTextParser.Parse(text)));
+        Assert.Contains("f32[16,2]{1,0} all-gather(%x), dimensions={0}, replica_groups={}", text);
+    }
+
     /// <summary>As XLA's CollectiveDeviceList::FromProto: the legacy replica_groups=49 when present, else 87, whose
     /// iota form is expanded ([2,2]&lt;=[2,2]T(1,0) is {{0,2},{1,3}}).</summary>
     [Fact]

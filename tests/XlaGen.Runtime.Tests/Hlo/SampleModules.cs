@@ -271,6 +271,8 @@ public static class SampleModules
             ChannelId = 3,
             UseGlobalDeviceIds = true,
         }, called: new[] { b.ScalarComputation("maximum", ElementType.F32) });
-        return b.BuildModule(b.Tuple(all, grouped, b.ReplicaId()));
+        var gathered = b.AllGather(new[] { y }, 1, new[] { new long[] { 0, 1 }, new long[] { 2, 3 } }, channelId: 4);
+        var scattered = b.ReduceScatter(new[] { x, b.Reshape(y, 6) }, 0, new[] { new long[] { 1, 0 }, new long[] { 3, 2 } });
+        return b.BuildModule(b.Tuple(all, grouped, b.ReplicaId(), gathered, scattered));
     }
 }

@@ -46,10 +46,14 @@ public sealed class CpuReplicaPlatform : IReplicaPlatform
         {
             foreach (var ins in c.Instructions)
             {
-                if (ins.Opcode != "all-reduce") continue;
+                if (ins.Opcode is not ("all-reduce" or "all-gather" or "reduce-scatter")) continue;
                 var groups = ins.Attributes.ReplicaGroups;
-                if (groups == null || groups.Length == 0) continue;
                 string where = $"{ins.Describe()} in %{c.Name}";
+                if (groups == null || groups.Length == 0)
+                {
+                    if (ins.Opcode != "all-reduce") CheckBlocks(ins, replicas, where);
+                    continue;
+                }
                 if (ins.Attributes.UseGlobalDeviceIds)
                     throw new XlaCompileException($"{where}: use_global_device_ids names replica·partition ids; the CPU executor runs replicas without partitions, so write replica ids without it");
                 var ids = groups.SelectMany(g => g).ToList();
@@ -61,6 +65,21 @@ public sealed class CpuReplicaPlatform : IReplicaPlatform
                 if (ids.Count != replicas)
                     throw new XlaCompileException($"{where}: replica_groups cover {ids.Count} of the {replicas} replicas; every replica must be in exactly one group");
             }
+        }
+    }
+
+    /// <summary>An all-gather or reduce-scatter over all replicas (replica_groups={}) states its result shape: its
+    /// dimension must be the operand's times (gather) or divided by (scatter) the replica count it runs on.</summary>
+    static void CheckBlocks(HloInstruction ins, int replicas, string where)
+    {
+        long d = ins.Attributes.Dimensions![0];
+        var results = ins.Shape.IsTuple ? ins.Shape.TupleShapes.ToArray() : new[] { ins.Shape };
+        for (int i = 0; i < results.Length; i++)
+        {
+            long input = ins.Operands[i].Shape.Dims[(int)d].Value, output = results[i].Dims[(int)d].Value;
+            bool fits = ins.Opcode == "all-gather" ? output == input * replicas : output * replicas == input;
+            if (!fits)
+                throw new XlaCompileException($"{where}: with replica_groups={{}} over {replicas} replica(s), dimension {d} of operand {i} ({input}) makes {(ins.Opcode == "all-gather" ? input * replicas : input / Math.Max(1, replicas))}, but the result states {output}");
         }
     }
 

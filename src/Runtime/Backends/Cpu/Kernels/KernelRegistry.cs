@@ -47,6 +47,8 @@ internal static class KernelRegistry
             ["select-and-scatter"] = SelectAndScatter.HandleSelectAndScatter,
             ["rng-bit-generator"] = Rng.HandleRngBitGenerator,
             ["all-reduce"] = Collectives.HandleAllReduce,
+            ["all-gather"] = Collectives.HandleAllGather,
+            ["reduce-scatter"] = Collectives.HandleReduceScatter,
             ["replica-id"] = Collectives.HandleReplicaId,
         };
         foreach (var op in OpSelect.UnaryOpcodes) d[op] = Elementwise.HandleUnary;
