@@ -61,10 +61,10 @@ public abstract partial class ModelRunner
 
         /// <summary>Stacked batches on a remote device: the host arrays of the stack (<see cref="PooledArrays"/>),
         /// returned to this pool once the buffers uploaded from them are released (their host copies go with them).</summary>
-        public Backends.Cpu.Plan.SharedBufferPool? Pool { get; init; }
+        public Backends.Cpu.Plan.SharedBufferPool? Pool { get; set; }
 
         /// <summary>The host arrays that go back to <see cref="Pool"/>: the stacks, or every replica's stack shard.</summary>
-        public Array[]? PooledArrays { get; init; }
+        public Array[]? PooledArrays { get; set; }
 
         public void Dispose()
         {
@@ -410,13 +410,7 @@ public abstract partial class ModelRunner
             if (!chunk.Stack) return StageRows(chunk.Batches[0], learningRateAt(chunk.FirstIndex), ref previousRate);
             int per = batchSize / n;
             var sources = chunk.Batches[0].Sources;
-            // the tensors that bind one step's symbolic sizes (shapes only), made once per Fit call
-            bind ??= sources.Select(t =>
-            {
-                var dims = t.Shape.ToArray();
-                dims[0] = per;
-                return TensorBytes.Allocate(t.ElementType, dims, zeroed: true);
-            }).ToArray();
+            bind ??= OneStepShapes(sources, per);   // made once per Fit call
             var bindings = loss.Bind(ModelName + "." + loss.Method, bind, loss.HasSampleWeight);
             var buffers = new DeviceBuffer[sources.Count];
             DeviceBuffer? rates = null;
@@ -433,23 +427,14 @@ public abstract partial class ModelRunner
                         for (int k = 0; k < rows.Length; k++) rows[k].Gather(column, r * per, per, a, (long)k * per);
                     }, out _);
                 }
-                var lr = new float[steps];
-                for (int j = 0; j < steps; j++) lr[j] = (float)learningRateAt(chunk.FirstIndex + j);
-                rates = Device.Upload(new Tensor<float>(new long[] { steps }, lr));
+                rates = Device.Upload(StepRates(chunk.FirstIndex, steps, learningRateAt));
             }
             catch
             {
                 foreach (var b in buffers) b?.Dispose();
                 throw;
             }
-            return new StagedBatch(null, new UploadedColumns(buffers, bind, n), double.NaN, null)
-            {
-                Steps = steps,
-                Examples = steps * batchSize,
-                LearningRates = rates,
-                Bindings = bindings,
-                BatchSize = per,
-            };
+            return StagedStacks(buffers, bind, n, steps, batchSize, rates, bindings);
         }
 
         return Prefetched(Group(), Stage);
@@ -577,8 +562,7 @@ public abstract partial class ModelRunner
             {
                 chunk.Dispose();
             }
-            var rates = new float[chunk.Batches.Length];
-            for (int j = 0; j < rates.Length; j++) rates[j] = (float)learningRateAt(chunk.FirstIndex + j);
+            var rates = StepRates(chunk.FirstIndex, chunk.Batches.Length, learningRateAt);
             DeviceBuffer[] buffers;
             DeviceBuffer ratesBuffer;
             if (Device is IHostMemoryDevice host)
@@ -587,7 +571,7 @@ public abstract partial class ModelRunner
                 for (int i = 0; i < stacked.Length; i++) buffers[i] = host.AdoptHostTensor(stacked[i]);
                 try
                 {
-                    ratesBuffer = Device.Upload(new Tensor<float>(new long[] { rates.Length }, rates));
+                    ratesBuffer = Device.Upload(rates);
                 }
                 catch
                 {
@@ -597,13 +581,13 @@ public abstract partial class ModelRunner
             }
             else
             {
-                var all = UploadAll(stacked.Append(new Tensor<float>(new long[] { rates.Length }, rates)).ToArray());
+                var all = UploadAll(stacked.Append(rates).ToArray());
                 buffers = all[..stacked.Length];
                 ratesBuffer = all[stacked.Length];
             }
             return new StagedBatch(null, new UploadedColumns(buffers, stacked, 1), double.NaN, null)
             {
-                Steps = rates.Length,
+                Steps = (int)rates.ElementCount,
                 Examples = examples,
                 LearningRates = ratesBuffer,
                 Bindings = bindings,
@@ -632,11 +616,10 @@ public abstract partial class ModelRunner
         var pool = Device is RemoteDevice || device.Devices[0] is RemoteDevice ? stackPool : null;
         var shards = new Tensor[columns.Length][];
         var pooled = new List<Array>();
-        Tensor[] bind;
+        var bind = OneStepShapes(columns, per);
         long[] bindings;
         try
         {
-            bind = new Tensor[columns.Length];
             for (int c = 0; c < columns.Length; c++)
             {
                 var t = columns[c];
@@ -653,9 +636,6 @@ public abstract partial class ModelRunner
                     for (int k = 0; k < steps; k++) Array.Copy(batches[k].Columns[c].Data, r * per * rowSize, data, k * per * rowSize, per * rowSize);
                     shards[c][r] = HostArrays.Wrap(t.ElementType, (long[])dims.Clone(), data);
                 }
-                var stepDims = t.Shape.ToArray();
-                stepDims[0] = per;
-                bind[c] = TensorBytes.Allocate(t.ElementType, stepDims, zeroed: true);
             }
             bindings = loss.Bind(ModelName + "." + loss.Method, bind, loss.HasSampleWeight);
         }
@@ -663,14 +643,13 @@ public abstract partial class ModelRunner
         {
             chunk.Dispose();
         }
-        var rates = new float[steps];
-        for (int j = 0; j < rates.Length; j++) rates[j] = (float)learningRateAt(chunk.FirstIndex + j);
+        var rates = StepRates(chunk.FirstIndex, steps, learningRateAt);
         var buffers = new DeviceBuffer[columns.Length];
         DeviceBuffer? ratesBuffer = null;
         try
         {
             for (int c = 0; c < buffers.Length; c++) buffers[c] = UploadShardsAll(device, shards[c]);
-            ratesBuffer = Device.Upload(new Tensor<float>(new long[] { steps }, rates));
+            ratesBuffer = Device.Upload(rates);
         }
         catch
         {
@@ -678,16 +657,39 @@ public abstract partial class ModelRunner
             if (pool != null) foreach (var a in pooled) pool.Return(a);
             throw;
         }
-        return new StagedBatch(null, new UploadedColumns(buffers, bind, n), double.NaN, null)
+        var staged = StagedStacks(buffers, bind, n, steps, batchSize, ratesBuffer, bindings);
+        staged.Pool = pool;
+        staged.PooledArrays = pooled.ToArray();
+        return staged;
+    }
+
+    /// <summary>K stacked batches staged on <paramref name="replicas"/> replicas: each replica's columns hold its
+    /// [K, batch / N, …] slices, <paramref name="bind"/> are one step's per-replica shapes.</summary>
+    static StagedBatch StagedStacks(DeviceBuffer[] buffers, Tensor[] bind, int replicas, int steps, int batchSize, DeviceBuffer rates, long[] bindings) =>
+        new(null, new UploadedColumns(buffers, bind, replicas), double.NaN, null)
         {
             Steps = steps,
             Examples = steps * batchSize,
-            LearningRates = ratesBuffer,
+            LearningRates = rates,
             Bindings = bindings,
-            BatchSize = per,
-            Pool = pool,
-            PooledArrays = pooled.ToArray(),
+            BatchSize = batchSize / replicas,
         };
+
+    /// <summary>Tensors of one step's shapes on one replica (<paramref name="rows"/> rows of each column; zeros): they
+    /// bind the program's symbolic sizes.</summary>
+    static Tensor[] OneStepShapes(IReadOnlyList<Tensor> columns, long rows) => columns.Select(t =>
+    {
+        var dims = t.Shape.ToArray();
+        dims[0] = rows;
+        return TensorBytes.Allocate(t.ElementType, dims, zeroed: true);
+    }).ToArray();
+
+    /// <summary>The learning rates of K steps from the epoch's step <paramref name="first"/>, as f32[K].</summary>
+    static Tensor<float> StepRates(int first, int steps, Func<int, double> learningRateAt)
+    {
+        var rates = new float[steps];
+        for (int j = 0; j < steps; j++) rates[j] = (float)learningRateAt(first + j);
+        return new Tensor<float>(new long[] { steps }, rates);
     }
 
     /// <summary>One shard per replica, uploaded: to a server's replicas all at once (their round trips overlap),
