@@ -11,7 +11,8 @@ using FashionMnistSample;
 //       [--constant-lr] [--device cpu|pjrt|pjrt:/path/plugin.so|grpc://host:8470] [--replicas N]
 // --replicas N trains data-parallel on N virtual CPU devices: each global batch is split N ways and the gradients are
 // all-reduced every step (the same model as one device, up to float rounding). With --device grpc://host:port the N
-// replicas are the devices of an xlagen-server started with --devices N (or more); each step is one request.
+// replicas are the devices of an xlagen-server started with --devices N (or more); each step is one request. With
+// --device pjrt[:plugin] they are N of the plugin's devices (TPU cores, GPUs), XLA running the all-reduce.
 // The device is the embedded CPU executor unless --device or the XLAGEN_DEVICE variable names another: XLA through a
 // PJRT plugin (libtpu, the CUDA plugin) or an xlagen-server.
 // Exit codes: 0 success; 1 the dataset is missing; 2 the reloaded checkpoint predicts differently; 3 the main job
@@ -23,13 +24,16 @@ IDevice opened;
 try
 {
     spec = DeviceSpec.Parse(string.IsNullOrEmpty(name) ? "cpu" : name);
-    if (options.Replicas > 1 && spec.Backend == DeviceBackend.Pjrt)
-        throw new ArgumentException($"--replicas {options.Replicas} runs on the CPU executor's virtual devices or an xlagen-server's devices; replicas on PJRT devices are not supported yet");
     opened = options.Replicas > 1
-        ? spec.Backend == DeviceBackend.Remote ? await Devices.ConnectReplicatedAsync(spec.Address, options.Replicas) : Devices.Cpu(replicas: options.Replicas)
+        ? spec.Backend switch
+        {
+            DeviceBackend.Remote => await Devices.ConnectReplicatedAsync(spec.Address, options.Replicas),
+            DeviceBackend.Pjrt => Devices.PjrtReplicated(options.Replicas, spec.PluginPath),
+            _ => Devices.Cpu(replicas: options.Replicas),
+        }
         : spec.Backend == DeviceBackend.Remote ? await Devices.ConnectAsync(spec.Address) : Devices.Open(spec);
 }
-catch (Exception e) when (e is ArgumentException or DeviceConnectionException or XlaGen.Backends.Pjrt.PjrtPluginException or XlaGen.Backends.Pjrt.PjrtException)
+catch (Exception e) when (e is ArgumentException or DeviceConnectionException or NotSupportedException or XlaGen.Backends.Pjrt.PjrtPluginException or XlaGen.Backends.Pjrt.PjrtException)
 {
     Console.Error.WriteLine($"fashion-mnist: --device {name}: {e.Message}");
     return 4;
