@@ -16,7 +16,8 @@ using FashionMnistSample;
 // The device is the embedded CPU executor unless --device or the XLAGEN_DEVICE variable names another: XLA through a
 // PJRT plugin (libtpu, the CUDA plugin) or an xlagen-server.
 // Exit codes: 0 success; 1 the dataset is missing; 2 the reloaded checkpoint predicts differently; 3 the main job
-// (default training options) ended below 88% test accuracy; 4 the device could not be opened.
+// (default training options) ended below 88% test accuracy; 4 the device could not be opened; 5 the device could not
+// compile or run the training programs.
 var options = Options.Parse(args);
 var name = options.Device ?? Environment.GetEnvironmentVariable("XLAGEN_DEVICE");
 DeviceSpec spec;
@@ -63,13 +64,23 @@ Console.WriteLine($"Build-time programs: Logits, Probabilities, and {step.Name} 
 long totalSteps = options.Epochs * ((train.Count + options.Batch - 1) / options.Batch);
 model.Compile(new Adam(options.Cosine ? LearningRate.CosineWithWarmup(options.LearningRate, warmupSteps: 0, totalSteps) : options.LearningRate));
 var checkpoints = new ModelCheckpoint(Path.Combine(options.Out, "epoch-{epoch}.safetensors"));
-var history = model.Fit(train.Images, train.Labels, new FitOptions
+History history;
+try
 {
-    Epochs = options.Epochs,
-    BatchSize = options.Batch,
-    Validation = new Dataset(test.Images, test.Labels),
-    Callbacks = new ITrainingCallback[] { checkpoints },
-});
+    history = model.Fit(train.Images, train.Labels, new FitOptions
+    {
+        Epochs = options.Epochs,
+        BatchSize = options.Batch,
+        Validation = new Dataset(test.Images, test.Labels),
+        Callbacks = new ITrainingCallback[] { checkpoints },
+    });
+}
+catch (Exception e) when (e is XlaCompileException or XlaExecutionException)
+{
+    // a device that cannot compile or run the model's programs (a plugin without the ops, a lost server)
+    Console.Error.WriteLine($"fashion-mnist: --device {name ?? "cpu"}: training failed: {e.Message}");
+    return 5;
+}
 Console.WriteLine();
 Console.WriteLine(history.ToTable());
 Console.Write(model.Summary());

@@ -26,12 +26,19 @@ static class MlpCheck
             var y = new Tensor<int>(new long[] { BatchSize }, train.Labels.Data.AsSpan(0, BatchSize).ToArray());
             return (x, y, "the first 128 Fashion-MNIST training images");
         }
+        var (images, labels) = Synthetic(BatchSize);
+        return (images, labels, "synthetic uniform [0,1) images, seed 42");
+    }
+
+    /// <summary><paramref name="examples"/> deterministic uniform [0, 1) images with random labels (seed 42).</summary>
+    public static (Tensor<float> Images, Tensor<int> Labels) Synthetic(int examples)
+    {
         var random = new Random(Seed);
-        var images = new float[BatchSize * 784];
+        var images = new float[examples * 784];
         for (int i = 0; i < images.Length; i++) images[i] = (float)random.NextDouble();
-        var labels = new int[BatchSize];
+        var labels = new int[examples];
         for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(10);
-        return (new Tensor<float>(new long[] { BatchSize, 784 }, images), new Tensor<int>(new long[] { BatchSize }, labels), "synthetic uniform [0,1) images, seed 42");
+        return (new Tensor<float>(new long[] { examples, 784 }, images), new Tensor<int>(new long[] { examples }, labels));
     }
 
     /// <summary>

@@ -80,14 +80,7 @@ static class ReplicasCheck
     /// the CPU executor's N replicas, same seed and data: the largest weight difference relative to the largest weight.</summary>
     static double TrainMlp(ReplicatedDevice device, int n, out double loss)
     {
-        int examples = Steps * MlpCheck.BatchSize * n;
-        var random = new Random(MlpCheck.Seed);
-        var images = new float[examples * 784];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)random.NextDouble();
-        var labels = new int[examples];
-        for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(10);
-        var x = new Tensor<float>(new long[] { examples, 784 }, images);
-        var y = new Tensor<int>(new long[] { examples }, labels);
+        var (x, y) = MlpCheck.Synthetic(Steps * MlpCheck.BatchSize * n);
         var fit = new FitOptions { Epochs = 1, BatchSize = MlpCheck.BatchSize * n, Shuffle = false, Verbose = false };
         using var onDevice = FashionMlp.Create(device, MlpCheck.Seed);
         using var cpuReplicas = Devices.Cpu(replicas: n);

@@ -82,8 +82,8 @@ internal static class TrainingPrograms
         if (replicas > 1)
         {
             // Every replica holds the same weights, optimizer state, step, rate and accumulators (the runtime uploads them
-            // alike and every update is all-reduced): said in HLO as XLA says it, so a backend may compute what depends
-            // on them alone once across the replicas.
+            // alike and every update is all-reduced): said in HLO as XLA says it (parameter_replication), the promise
+            // XLA's HloReplicationAnalysis starts from.
             foreach (var p in modelParams.Concat(slots).Append(step).Append(lr).Concat(accumulators)) MarkReplicated(p);
         }
 

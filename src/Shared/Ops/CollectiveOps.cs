@@ -20,22 +20,28 @@ namespace XlaGen.Ops
 
         protected override Shape Infer(ShapeQuery q)
         {
+            CheckReducer(q);
+            CheckReplicaGroups(q);
+            if (q.Operands.Count == 1) return q.Operand(0).WithLayout(null);
+            return Shape.Tuple(q.Operands.Select(o => o.WithLayout(null)).ToArray());
+        }
+
+        /// <summary>The operands are arrays of one element type and to_apply reduces two scalars of it to one (all-reduce
+        /// and reduce-scatter).</summary>
+        internal static void CheckReducer(ShapeQuery q)
+        {
             for (int i = 0; i < q.Operands.Count; i++)
             {
                 q.RequireArray(i);
                 if (q.Operand(i).ElementType != q.Operand(0).ElementType)
                     throw q.TypeError($"operand {i} {q.Operand(i)} and operand 0 {q.Operand(0)} differ in element type (one reducer serves them all)");
             }
-            var type = q.Operand(0).ElementType;
             var reducer = q.Called[0];
             var ps = reducer.Parameters;
             if (ps.Count != 2) throw q.Error($"reducer %{reducer.Name} takes {ps.Count} parameters, needs 2 scalars");
-            var scalar = Shape.Scalar(type);
+            var scalar = Shape.Scalar(q.Operand(0).ElementType);
             if (!ps[0].Shape.Equals(scalar) || !ps[1].Shape.Equals(scalar) || !reducer.Root.Shape.Equals(scalar))
                 throw q.TypeError($"reducer %{reducer.Name} is ({string.Join(", ", ps.Select(p => p.Shape))}) -> {reducer.Root.Shape}, needs ({scalar}, {scalar}) -> {scalar}");
-            CheckReplicaGroups(q);
-            if (q.Operands.Count == 1) return q.Operand(0).WithLayout(null);
-            return Shape.Tuple(q.Operands.Select(o => o.WithLayout(null)).ToArray());
         }
 
         /// <summary>XLA's verifier rules for replica_groups, channel_id and use_global_device_ids.</summary>
@@ -78,33 +84,7 @@ namespace XlaGen.Ops
 
         public override bool TakesDeclaredShape => true;
 
-        protected override Shape Infer(ShapeQuery q) => ReduceScatterOp.Blocks(q, gather: true);
-    }
-
-    /// <summary>reduce-scatter: see <see cref="AllGatherOp"/>.</summary>
-    internal sealed class ReduceScatterOp : OpDef
-    {
-        public ReduceScatterOp() : base("reduce-scatter", OpCategory.Structural, 1, -1, "dimensions", "channel_id", "replica_groups", "use_global_device_ids") { }
-
-        public override IReadOnlyList<string> CalledComputationKeys => new[] { "to_apply" };
-
-        public override bool TakesDeclaredShape => true;
-
-        protected override Shape Infer(ShapeQuery q)
-        {
-            for (int i = 0; i < q.Operands.Count; i++)
-            {
-                q.RequireArray(i);
-                if (q.Operand(i).ElementType != q.Operand(0).ElementType)
-                    throw q.TypeError($"operand {i} {q.Operand(i)} and operand 0 {q.Operand(0)} differ in element type (one reducer serves them all)");
-            }
-            var scalar = Shape.Scalar(q.Operand(0).ElementType);
-            var reducer = q.Called[0];
-            var ps = reducer.Parameters;
-            if (ps.Count != 2 || !ps[0].Shape.Equals(scalar) || !ps[1].Shape.Equals(scalar) || !reducer.Root.Shape.Equals(scalar))
-                throw q.TypeError($"reducer %{reducer.Name} is ({string.Join(", ", ps.Select(p => p.Shape))}) -> {reducer.Root.Shape}, needs ({scalar}, {scalar}) -> {scalar}");
-            return Blocks(q, gather: false);
-        }
+        protected override Shape Infer(ShapeQuery q) => Blocks(q, gather: true);
 
         /// <summary>The result of all-gather (<paramref name="gather"/>) or reduce-scatter: each operand with dimension d
         /// times or divided by the group size.</summary>
@@ -159,6 +139,22 @@ namespace XlaGen.Ops
                 results[i] = declared.WithLayout(null);
             }
             return n == 1 ? results[0] : Shape.Tuple(results);
+        }
+    }
+
+    /// <summary>reduce-scatter: see <see cref="AllGatherOp"/>.</summary>
+    internal sealed class ReduceScatterOp : OpDef
+    {
+        public ReduceScatterOp() : base("reduce-scatter", OpCategory.Structural, 1, -1, "dimensions", "channel_id", "replica_groups", "use_global_device_ids") { }
+
+        public override IReadOnlyList<string> CalledComputationKeys => new[] { "to_apply" };
+
+        public override bool TakesDeclaredShape => true;
+
+        protected override Shape Infer(ShapeQuery q)
+        {
+            AllReduceOp.CheckReducer(q);
+            return AllGatherOp.Blocks(q, gather: false);
         }
     }
 
